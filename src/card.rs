@@ -1,0 +1,411 @@
+//! Card data: [`CardNumber`], [`Expiry`], [`CardBrand`] and the Luhn check.
+//!
+//! No I/O and no provider knowledge lives here. A [`CardNumber`] is validated once, at the edge,
+//! and from then on is kept secret: its `Debug` and `Display` show at most the first six and the
+//! last four digits (PCI DSS 3.4 "truncation"), it does not implement `Serialize`, and its digits
+//! are only reachable through [`ExposeSecret`], which provider request builders call at the last
+//! moment.
+
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Why a card number was refused. The message never contains the digits themselves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CardNumberError {
+    /// The input was empty.
+    #[error("card number is empty")]
+    Empty,
+    /// A character other than `0-9` was found (the position is 0-based; the character is not echoed).
+    #[error("card number has a non-digit character at position {position}")]
+    NonDigit {
+        /// 0-based index of the first offending character.
+        position: usize,
+    },
+    /// Card numbers have 12 to 19 digits (ISO/IEC 7812).
+    #[error("card number has {len} digits; expected 12 to 19")]
+    Length {
+        /// Number of digits found.
+        len: usize,
+    },
+    /// The mod-10 check digit does not match.
+    #[error("card number fails the Luhn (mod 10) check")]
+    Luhn,
+}
+
+/// Why an expiry was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExpiryError {
+    /// The text does not have the shape of the requested format.
+    #[error("expiry is not in {expected} format")]
+    Format {
+        /// The format that was expected.
+        expected: ExpiryFormat,
+    },
+    /// Month outside 1–12.
+    #[error("expiry month {month} is not between 1 and 12")]
+    Month {
+        /// The month found.
+        month: u32,
+    },
+    /// Year outside 2000–2099 (the range every provider's two-digit years can express).
+    #[error("expiry year {year} is not between 2000 and 2099")]
+    Year {
+        /// The year found.
+        year: u32,
+    },
+}
+
+/// Card network, detected from the leading digits (IIN ranges as published by the networks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CardBrand {
+    /// Visa: IIN `4`.
+    Visa,
+    /// Mastercard: IIN `51`–`55` and `2221`–`2720`.
+    Mastercard,
+    /// American Express: IIN `34`, `37`.
+    Amex,
+    /// Discover: `6011`, `644`–`649`, `65`, `622126`–`622925`.
+    Discover,
+    /// Diners Club: `300`–`305`, `3095`, `36`, `38`, `39`.
+    DinersClub,
+    /// JCB: `3528`–`3589`.
+    Jcb,
+    /// None of the above.
+    Unknown,
+}
+
+impl CardBrand {
+    /// Detects the brand from the leading digits of `digits` (which must be ASCII digits).
+    pub fn detect(digits: &str) -> CardBrand {
+        let prefix = |n: usize| -> u32 {
+            digits
+                .get(..n.min(digits.len()))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0)
+        };
+        let (p1, p2, p3, p4, p6) = (prefix(1), prefix(2), prefix(3), prefix(4), prefix(6));
+        if digits.len() < 6 {
+            return CardBrand::Unknown;
+        }
+        match () {
+            _ if p2 == 34 || p2 == 37 => CardBrand::Amex,
+            _ if p1 == 4 => CardBrand::Visa,
+            _ if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => CardBrand::Mastercard,
+            _ if p4 == 6011
+                || (644..=649).contains(&p3)
+                || p2 == 65
+                || (622126..=622925).contains(&p6) =>
+            {
+                CardBrand::Discover
+            }
+            _ if (3528..=3589).contains(&p4) => CardBrand::Jcb,
+            _ if (300..=305).contains(&p3) || p4 == 3095 || matches!(p2, 36 | 38 | 39) => {
+                CardBrand::DinersClub
+            }
+            _ => CardBrand::Unknown,
+        }
+    }
+
+    /// Upper-case brand name as card APIs usually spell it (`VISA`, `MASTERCARD`, `AMEX`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardBrand::Visa => "VISA",
+            CardBrand::Mastercard => "MASTERCARD",
+            CardBrand::Amex => "AMEX",
+            CardBrand::Discover => "DISCOVER",
+            CardBrand::DinersClub => "DINERS",
+            CardBrand::Jcb => "JCB",
+            CardBrand::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl fmt::Display for CardBrand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The Luhn (mod 10) check over a string of ASCII digits. Returns `false` for any non-digit.
+pub fn luhn_valid(digits: &str) -> bool {
+    let mut sum = 0u32;
+    for (i, b) in digits.bytes().rev().enumerate() {
+        if !b.is_ascii_digit() {
+            return false;
+        }
+        let mut d = u32::from(b - b'0');
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    !digits.is_empty() && sum % 10 == 0
+}
+
+/// A primary account number: 12–19 ASCII digits that pass the Luhn check.
+///
+/// Secret by construction: formatting shows [`CardNumber::masked`], there is no `Serialize`, and
+/// the digits are only available through [`ExposeSecret::expose_secret`]. The digits are zeroed
+/// on drop (they live in a [`SecretString`]).
+#[derive(Clone)]
+pub struct CardNumber {
+    digits: SecretString,
+    brand: CardBrand,
+}
+
+impl CardNumber {
+    /// Parses and validates a card number. Only digits are accepted: strip spaces or dashes
+    /// before calling, so that what is validated is exactly what will be sent.
+    pub fn parse(input: &str) -> Result<Self, CardNumberError> {
+        if input.is_empty() {
+            return Err(CardNumberError::Empty);
+        }
+        if let Some(position) = input.bytes().position(|b| !b.is_ascii_digit()) {
+            return Err(CardNumberError::NonDigit { position });
+        }
+        if !(12..=19).contains(&input.len()) {
+            return Err(CardNumberError::Length { len: input.len() });
+        }
+        if !luhn_valid(input) {
+            return Err(CardNumberError::Luhn);
+        }
+        Ok(CardNumber {
+            brand: CardBrand::detect(input),
+            digits: SecretString::from(input.to_owned()),
+        })
+    }
+
+    /// The detected card network.
+    pub fn brand(&self) -> CardBrand {
+        self.brand
+    }
+
+    /// Number of digits.
+    pub fn len(&self) -> usize {
+        self.digits.expose_secret().len()
+    }
+
+    /// Always `false`: a `CardNumber` has at least 12 digits. Present for API symmetry with `len`.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The last four digits (safe to show and to store beside an account).
+    pub fn last4(&self) -> &str {
+        let d = self.digits.expose_secret();
+        &d[d.len() - 4..]
+    }
+
+    /// The issuer identification number, i.e. the first six digits.
+    pub fn bin(&self) -> &str {
+        &self.digits.expose_secret()[..6]
+    }
+
+    /// The PCI-truncated form: first six and last four digits with `*` between (`444433******1111`).
+    /// For numbers shorter than 15 digits only the first four are shown, so that at least four
+    /// digits are always hidden.
+    pub fn masked(&self) -> String {
+        let d = self.digits.expose_secret();
+        let head = if d.len() >= 15 { 6 } else { 4 };
+        let hidden = d.len() - head - 4;
+        format!("{}{}{}", &d[..head], "*".repeat(hidden), &d[d.len() - 4..])
+    }
+}
+
+impl ExposeSecret<str> for CardNumber {
+    fn expose_secret(&self) -> &str {
+        self.digits.expose_secret()
+    }
+}
+
+impl PartialEq for CardNumber {
+    fn eq(&self, other: &Self) -> bool {
+        self.digits.expose_secret() == other.digits.expose_secret()
+    }
+}
+
+impl Eq for CardNumber {}
+
+impl fmt::Debug for CardNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CardNumber({}, {})", self.brand, self.masked())
+    }
+}
+
+impl fmt::Display for CardNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl std::str::FromStr for CardNumber {
+    type Err = CardNumberError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CardNumber::parse(s)
+    }
+}
+
+impl TryFrom<String> for CardNumber {
+    type Error = CardNumberError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let parsed = CardNumber::parse(&s);
+        drop(SecretString::from(s)); // zero the caller's copy
+        parsed
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CardNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CardNumber::try_from(s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The textual expiry layouts the providers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExpiryFormat {
+    /// `MMYY`, e.g. `1225` (PayConex `expiry`).
+    Mmyy,
+    /// `MM/YY`, e.g. `01/50` (CardSync `exp`).
+    MmSlashYy,
+    /// `YYYYMM`, e.g. `202012` (AccountVault `expirationDate`).
+    Yyyymm,
+    /// `MMYYYY`, e.g. `032026` (Acquired `cardexp`).
+    Mmyyyy,
+}
+
+impl fmt::Display for ExpiryFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ExpiryFormat::Mmyy => "MMYY",
+            ExpiryFormat::MmSlashYy => "MM/YY",
+            ExpiryFormat::Yyyymm => "YYYYMM",
+            ExpiryFormat::Mmyyyy => "MMYYYY",
+        })
+    }
+}
+
+/// A card expiry: a month and a four-digit year. A card is valid through the last day of that
+/// month. Ordered chronologically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Expiry {
+    year: u16,
+    month: u8,
+}
+
+impl Expiry {
+    /// Builds an expiry from a month (1–12) and a four-digit year (2000–2099).
+    pub fn new(month: u32, year: u32) -> Result<Self, ExpiryError> {
+        if !(1..=12).contains(&month) {
+            return Err(ExpiryError::Month { month });
+        }
+        if !(2000..=2099).contains(&year) {
+            return Err(ExpiryError::Year { year });
+        }
+        Ok(Expiry {
+            year: year as u16,
+            month: month as u8,
+        })
+    }
+
+    /// The month, 1–12.
+    pub fn month(self) -> u32 {
+        u32::from(self.month)
+    }
+
+    /// The four-digit year.
+    pub fn year(self) -> u32 {
+        u32::from(self.year)
+    }
+
+    /// Parses `input` in the given layout. Two-digit years mean 20YY.
+    pub fn parse(input: &str, format: ExpiryFormat) -> Result<Self, ExpiryError> {
+        let bad = || ExpiryError::Format { expected: format };
+        let num = |s: &str| -> Result<u32, ExpiryError> {
+            if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
+                s.parse().map_err(|_| bad())
+            } else {
+                Err(bad())
+            }
+        };
+        let (month, year) = match format {
+            ExpiryFormat::Mmyy if input.len() == 4 => (num(&input[..2])?, 2000 + num(&input[2..])?),
+            ExpiryFormat::MmSlashYy if input.len() == 5 && input.as_bytes()[2] == b'/' => {
+                (num(&input[..2])?, 2000 + num(&input[3..])?)
+            }
+            ExpiryFormat::Yyyymm if input.len() == 6 => (num(&input[4..])?, num(&input[..4])?),
+            ExpiryFormat::Mmyyyy if input.len() == 6 => (num(&input[..2])?, num(&input[2..])?),
+            _ => return Err(bad()),
+        };
+        Expiry::new(month, year)
+    }
+
+    /// Formats in the given layout.
+    pub fn format(self, format: ExpiryFormat) -> String {
+        let yy = self.year % 100;
+        match format {
+            ExpiryFormat::Mmyy => format!("{:02}{:02}", self.month, yy),
+            ExpiryFormat::MmSlashYy => format!("{:02}/{:02}", self.month, yy),
+            ExpiryFormat::Yyyymm => format!("{:04}{:02}", self.year, self.month),
+            ExpiryFormat::Mmyyyy => format!("{:02}{:04}", self.month, self.year),
+        }
+    }
+
+    /// The last day on which the card is still valid.
+    pub fn last_valid_day(self) -> NaiveDate {
+        let (y, m) = if self.month == 12 {
+            (i32::from(self.year) + 1, 1)
+        } else {
+            (i32::from(self.year), u32::from(self.month) + 1)
+        };
+        NaiveDate::from_ymd_opt(y, m, 1)
+            .and_then(|d| d.pred_opt())
+            .expect("month and year are range-checked")
+    }
+
+    /// `true` when the card can no longer be used on `date` (i.e. `date` is after the last day of
+    /// the expiry month).
+    pub fn is_expired_at(self, date: NaiveDate) -> bool {
+        (date.year(), date.month()) > (i32::from(self.year), u32::from(self.month))
+    }
+}
+
+impl fmt::Display for Expiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}/{:04}", self.month, self.year)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_short_numbers_harder() {
+        let c = CardNumber::parse("4111111111119").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.masked(), "4111*****1119");
+    }
+
+    #[test]
+    fn last_valid_day_handles_december() {
+        let e = Expiry::new(12, 2030).unwrap();
+        assert_eq!(
+            e.last_valid_day(),
+            NaiveDate::from_ymd_opt(2030, 12, 31).unwrap()
+        );
+        let f = Expiry::new(2, 2028).unwrap();
+        assert_eq!(
+            f.last_valid_day(),
+            NaiveDate::from_ymd_opt(2028, 2, 29).unwrap()
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! # account-updater
+//!
+//! Keep stored cards current through several card **account updater** services behind one API.
+//!
+//! Card networks reissue cards: new numbers, new expiries, closed accounts. Account updater
+//! services (Visa VAU, Mastercard ABU, resold by gateways) tell a merchant what changed, each
+//! with its own wire format, auth scheme and flow. This crate gives a billing platform:
+//!
+//! - **native clients**, complete and typed, for each provider (module [`providers`]);
+//! - **one [`Provider`] trait**, object safe, so the same code runs against any backend;
+//! - **one vocabulary** ([`Outcome`], [`CardUpdate`]) so a result means the same everywhere;
+//! - **embedded emulators** (feature `emulator`) so everything runs offline.
+//!
+//! Card numbers live in [`CardNumber`], which never prints more than the first six and last four
+//! digits; secrets live in [`secrecy::SecretString`]. No error, log line or `Debug` output of
+//! this crate carries either.
+//!
+//! ```
+//! use account_updater::{CardNumber, CardBrand, Expiry, ExpiryFormat};
+//!
+//! let card = CardNumber::parse("4457010000000009")?;
+//! assert_eq!(card.brand(), CardBrand::Visa);
+//! assert_eq!(format!("{card}"), "445701******0009");
+//!
+//! let exp = Expiry::parse("01/50", ExpiryFormat::MmSlashYy)?;
+//! assert_eq!(exp.format(ExpiryFormat::Yyyymm), "205001");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod card;
+pub mod error;
+pub mod outcome;
+pub mod provider;
+pub mod providers;
+pub mod transport;
+pub mod webhook;
+
+#[cfg(feature = "emulator")]
+pub mod emulator;
+
+pub use card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
+pub use error::{Error, ErrorKind, Result};
+pub use outcome::{CardUpdate, Outcome};
+pub use provider::{Capabilities, Flow, Provider, ProviderId};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use webhook::{WebhookEvent, WebhookKind};

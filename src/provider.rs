@@ -1,0 +1,755 @@
+//! The unified layer: the [`Provider`] trait, what each provider can do ([`Capabilities`],
+//! [`Flow`]), and the request and receipt types the flows exchange.
+//!
+//! The trait is object safe, so a billing platform can hold `Arc<dyn Provider>` values and route
+//! cards between backends at run time. A flow a provider lacks returns [`Error::Unsupported`]
+//! (the default body of every flow method), and [`Provider::capabilities`] says so up front.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::NaiveDate;
+use secrecy::SecretString;
+use url::Url;
+
+use crate::card::{CardNumber, Expiry};
+use crate::error::{Error, Result};
+use crate::outcome::CardUpdate;
+use crate::webhook::{WebhookEvent, WebhookRequest};
+
+/// A boxed, sendable future: what the object-safe [`Provider`] methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The providers this crate speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ProviderId {
+    /// Bluefin PayConex Account Updater v4.
+    PayConex,
+    /// CardSync Universal Account Updater v2.
+    CardSync,
+    /// AccountVault (TabaPay Account API v1).
+    AccountVault,
+    /// Acquired.com (legacy JSON API).
+    Acquired,
+}
+
+impl ProviderId {
+    /// Every provider, in a fixed order.
+    pub const ALL: [ProviderId; 4] = [
+        ProviderId::PayConex,
+        ProviderId::CardSync,
+        ProviderId::AccountVault,
+        ProviderId::Acquired,
+    ];
+
+    /// A stable lower-case name (`payconex`, `cardsync`, `accountvault`, `acquired`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderId::PayConex => "payconex",
+            ProviderId::CardSync => "cardsync",
+            ProviderId::AccountVault => "accountvault",
+            ProviderId::Acquired => "acquired",
+        }
+    }
+}
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The unified flows (design §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Flow {
+    /// Enroll cards for ongoing updates ([`Provider::subscribe`]).
+    Subscribe,
+    /// Add cards to an existing subscription ([`Provider::add_cards`]).
+    AddCards,
+    /// Remove cards from updates ([`Provider::remove_cards`]).
+    RemoveCards,
+    /// Cancel a whole subscription ([`Provider::cancel`]).
+    Cancel,
+    /// A one-off inquiry for a set of cards ([`Provider::submit`]).
+    SubmitBatch,
+    /// Ask how a job is doing ([`Provider::job_status`]).
+    JobStatus,
+    /// Fetch per-card results ([`Provider::fetch_results`]).
+    FetchResults,
+    /// Change a stored account's card or holder data ([`Provider::update_account`]).
+    UpdateAccount,
+    /// Register a webhook URL with the provider ([`Provider::register_webhook`]).
+    RegisterWebhook,
+    /// Parse (and where possible verify) an incoming webhook ([`Provider::parse_webhook`]).
+    ParseWebhook,
+}
+
+impl Flow {
+    /// Every flow, in a fixed order.
+    pub const ALL: [Flow; 10] = [
+        Flow::Subscribe,
+        Flow::AddCards,
+        Flow::RemoveCards,
+        Flow::Cancel,
+        Flow::SubmitBatch,
+        Flow::JobStatus,
+        Flow::FetchResults,
+        Flow::UpdateAccount,
+        Flow::RegisterWebhook,
+        Flow::ParseWebhook,
+    ];
+
+    /// A stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flow::Subscribe => "subscribe",
+            Flow::AddCards => "add_cards",
+            Flow::RemoveCards => "remove_cards",
+            Flow::Cancel => "cancel",
+            Flow::SubmitBatch => "submit_batch",
+            Flow::JobStatus => "job_status",
+            Flow::FetchResults => "fetch_results",
+            Flow::UpdateAccount => "update_account",
+            Flow::RegisterWebhook => "register_webhook",
+            Flow::ParseWebhook => "parse_webhook",
+        }
+    }
+}
+
+impl fmt::Display for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The set of flows a provider supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    bits: u16,
+}
+
+impl Capabilities {
+    /// No flow at all.
+    pub const fn none() -> Self {
+        Capabilities { bits: 0 }
+    }
+
+    /// The set of the given flows.
+    pub fn of(flows: &[Flow]) -> Self {
+        flows.iter().fold(Self::none(), |c, f| c.with(*f))
+    }
+
+    /// This set plus `flow`.
+    pub const fn with(self, flow: Flow) -> Self {
+        Capabilities {
+            bits: self.bits | (1 << flow as u16),
+        }
+    }
+
+    /// Whether `flow` is supported.
+    pub const fn supports(self, flow: Flow) -> bool {
+        self.bits & (1 << flow as u16) != 0
+    }
+
+    /// The supported flows, in [`Flow::ALL`] order.
+    pub fn flows(self) -> impl Iterator<Item = Flow> {
+        Flow::ALL.into_iter().filter(move |f| self.supports(*f))
+    }
+}
+
+/// How the caller holds a card.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CardSource {
+    /// The card number itself (kept secret by [`CardNumber`]).
+    Pan(CardNumber),
+    /// A provider token standing for the card (PayConex transaction id, Acquired INIT
+    /// `transaction_id`, AccountVault `accountID`).
+    Token(String),
+}
+
+impl fmt::Debug for CardSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CardSource::Pan(p) => write!(f, "Pan({p:?})"),
+            CardSource::Token(t) => write!(f, "Token({t:?})"),
+        }
+    }
+}
+
+/// One card submitted for updates, identified by the caller's own `id` (echoed in results and
+/// receipts so that every card can be joined back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CardToUpdate {
+    /// The caller's identifier, unique within a request.
+    pub id: String,
+    /// The card or token.
+    pub source: CardSource,
+    /// Current expiry on file (required by most providers for PANs).
+    pub expiry: Option<Expiry>,
+    /// American Express Service Establishment number, required by CardSync for Amex cards.
+    pub amex_se_number: Option<String>,
+}
+
+impl CardToUpdate {
+    /// A card given by its number and expiry.
+    pub fn pan(id: impl Into<String>, number: CardNumber, expiry: Expiry) -> Self {
+        CardToUpdate {
+            id: id.into(),
+            source: CardSource::Pan(number),
+            expiry: Some(expiry),
+            amex_se_number: None,
+        }
+    }
+
+    /// A card given by a provider token.
+    pub fn token(id: impl Into<String>, token: impl Into<String>) -> Self {
+        CardToUpdate {
+            id: id.into(),
+            source: CardSource::Token(token.into()),
+            expiry: None,
+            amex_se_number: None,
+        }
+    }
+
+    /// Sets the expiry on file.
+    pub fn with_expiry(mut self, expiry: Expiry) -> Self {
+        self.expiry = Some(expiry);
+        self
+    }
+
+    /// Sets the Amex SE number (CardSync Amex subscriptions).
+    pub fn with_amex_se_number(mut self, se: impl Into<String>) -> Self {
+        self.amex_se_number = Some(se.into());
+        self
+    }
+}
+
+/// How often a subscription is refreshed. Providers that refresh on their own schedule
+/// (CardSync Amex) ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cadence {
+    /// Every week.
+    Weekly,
+    /// Every two weeks.
+    EveryTwoWeeks,
+    /// Every month.
+    Monthly,
+    /// Every two months.
+    EveryTwoMonths,
+    /// Every three months.
+    Quarterly,
+    /// Every six months.
+    HalfYearly,
+    /// Every year.
+    Yearly,
+}
+
+/// Subscribe cards for ongoing updates.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SubscribeRequest {
+    /// The cards.
+    pub cards: Vec<CardToUpdate>,
+    /// How often to refresh (default monthly where a provider needs one).
+    pub cadence: Cadence,
+    /// When the schedule starts (default: today). PayConex advises about ten business days
+    /// before the updated data is needed.
+    pub starts_on: Option<NaiveDate>,
+}
+
+impl SubscribeRequest {
+    /// Subscribe `cards` monthly, starting today.
+    pub fn new(cards: Vec<CardToUpdate>) -> Self {
+        SubscribeRequest {
+            cards,
+            cadence: Cadence::Monthly,
+            starts_on: None,
+        }
+    }
+
+    /// Sets the cadence.
+    pub fn cadence(mut self, cadence: Cadence) -> Self {
+        self.cadence = cadence;
+        self
+    }
+
+    /// Sets the start date.
+    pub fn starts_on(mut self, date: NaiveDate) -> Self {
+        self.starts_on = Some(date);
+        self
+    }
+}
+
+/// What kind of provider job a card was placed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JobKind {
+    /// A standing subscription (PayConex schedule, CardSync Amex subscription).
+    Subscription,
+    /// A one-off batch (CardSync batch).
+    Batch,
+    /// A single-card inquiry (Acquired ACCOUNT_UPDATER).
+    Inquiry,
+}
+
+/// A handle on a provider job, enough to ask for its status and results later.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobRef {
+    /// The provider that owns the job.
+    pub provider: ProviderId,
+    /// What kind of job.
+    pub kind: JobKind,
+    /// The provider's id (`css_…`, a CardSync `batch_id`, an SE number for Amex subscriptions, an
+    /// Acquired token).
+    pub id: String,
+}
+
+impl JobRef {
+    /// Builds a job reference.
+    pub fn new(provider: ProviderId, kind: JobKind, id: impl Into<String>) -> Self {
+        JobRef {
+            provider,
+            kind,
+            id: id.into(),
+        }
+    }
+}
+
+/// A card as placed in a job: the caller's id and, when the provider assigns one, its own
+/// record reference (PayConex `cssr_…`), needed to remove the card later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedCard {
+    /// The caller's id.
+    pub id: String,
+    /// The provider's record reference, when it gives one.
+    pub provider_ref: Option<String>,
+}
+
+/// A job the provider accepted, with the cards it holds.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AcceptedJob {
+    /// The job.
+    pub job: JobRef,
+    /// The cards it holds.
+    pub cards: Vec<PlacedCard>,
+    /// Its state when accepted.
+    pub state: JobState,
+}
+
+/// A group of cards whose request failed. Resubmit exactly these to retry.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FailedChunk {
+    /// What was being created.
+    pub kind: JobKind,
+    /// The caller's ids of the cards in the failed request.
+    pub card_ids: Vec<String>,
+    /// Why it failed (check [`Error::may_have_reached_provider`] before resubmitting).
+    pub error: Error,
+}
+
+/// Where every submitted card went: each card id appears exactly once, in an accepted job or in
+/// a failed chunk.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SubmissionReceipt {
+    /// The provider.
+    pub provider: ProviderId,
+    /// Jobs the provider accepted.
+    pub accepted: Vec<AcceptedJob>,
+    /// Requests that failed.
+    pub failed: Vec<FailedChunk>,
+}
+
+impl SubmissionReceipt {
+    /// An empty receipt.
+    pub fn new(provider: ProviderId) -> Self {
+        SubmissionReceipt {
+            provider,
+            accepted: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    /// Number of cards placed in accepted jobs.
+    pub fn accepted_cards(&self) -> usize {
+        self.accepted.iter().map(|j| j.cards.len()).sum()
+    }
+
+    /// Number of cards in failed chunks.
+    pub fn failed_cards(&self) -> usize {
+        self.failed.iter().map(|c| c.card_ids.len()).sum()
+    }
+
+    /// `true` when nothing failed.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// A job's lifecycle state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobState {
+    /// Accepted, no results yet.
+    Pending,
+    /// Active and refreshing on a schedule (subscriptions).
+    Active,
+    /// Disabled (a paused subscription).
+    Disabled,
+    /// Finished; results can be fetched.
+    Completed,
+    /// Failed on the provider side.
+    Failed,
+    /// A state this crate does not know, verbatim.
+    Other(String),
+}
+
+/// Per-outcome counters a provider reports for a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobCounts {
+    /// Cards submitted.
+    pub submitted: Option<u64>,
+    /// New account numbers.
+    pub new_account_number: Option<u64>,
+    /// New expiries.
+    pub new_expiry: Option<u64>,
+    /// Closed accounts.
+    pub closed: Option<u64>,
+    /// Contact the cardholder.
+    pub contact: Option<u64>,
+    /// Valid.
+    pub valid: Option<u64>,
+    /// No change.
+    pub no_change: Option<u64>,
+    /// No match.
+    pub no_match: Option<u64>,
+}
+
+/// What [`Provider::job_status`] answers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct JobStatus {
+    /// The job asked about.
+    pub job: JobRef,
+    /// Its state.
+    pub state: JobState,
+    /// Counters, when the provider gives them.
+    pub counts: JobCounts,
+}
+
+/// Which results to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResultsQuery {
+    /// The latest results of a job.
+    Job(JobRef),
+    /// The results an event announced (PayConex `updateId`, CardSync `event_id`).
+    Event {
+        /// The provider.
+        provider: ProviderId,
+        /// The kind of job the event is about.
+        kind: JobKind,
+        /// The event id.
+        event_id: String,
+        /// The job the event is about, when the event says (CardSync `batch_id`).
+        job_id: Option<String>,
+    },
+}
+
+/// New card data for a stored account.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct NewCardData {
+    /// The new number, if it changed.
+    pub number: Option<CardNumber>,
+    /// The new expiry.
+    pub expiry: Option<Expiry>,
+    /// The security code, when the provider wants one for the change (Acquired's zero-amount
+    /// authorisation). Never logged.
+    pub security_code: Option<SecretString>,
+    /// The cardholder name printed on the card.
+    pub holder_name: Option<String>,
+}
+
+impl NewCardData {
+    /// New card data with the given number and expiry.
+    pub fn new(number: Option<CardNumber>, expiry: Option<Expiry>) -> Self {
+        NewCardData {
+            number,
+            expiry,
+            security_code: None,
+            holder_name: None,
+        }
+    }
+
+    /// Sets the security code.
+    pub fn with_security_code(mut self, code: SecretString) -> Self {
+        self.security_code = Some(code);
+        self
+    }
+
+    /// Sets the cardholder name.
+    pub fn with_holder_name(mut self, name: impl Into<String>) -> Self {
+        self.holder_name = Some(name.into());
+        self
+    }
+}
+
+impl fmt::Debug for NewCardData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewCardData")
+            .field("number", &self.number)
+            .field("expiry", &self.expiry)
+            .field(
+                "security_code",
+                &self.security_code.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("holder_name", &self.holder_name)
+            .finish()
+    }
+}
+
+/// A postal address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Address {
+    /// First line.
+    pub line1: Option<String>,
+    /// Second line.
+    pub line2: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// State / region code.
+    pub state: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code (`US`, `GB`); providers that want the numeric code
+    /// (AccountVault) convert it.
+    pub country: Option<String>,
+}
+
+/// Holder (customer) data on a stored account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HolderData {
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Middle name.
+    pub middle_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Company name (instead of a person's name where the provider allows).
+    pub company: Option<String>,
+    /// Billing address.
+    pub address: Option<Address>,
+    /// Phone number (digits; providers apply their own rules).
+    pub phone: Option<String>,
+    /// Phone country calling code (`1`, `44`).
+    pub phone_country_code: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+}
+
+/// Update a stored account: new card data and/or new holder data.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AccountUpdateRequest {
+    /// The provider's id for the stored account (AccountVault `accountID`, Acquired INIT
+    /// `transaction_id`).
+    pub account_id: String,
+    /// New card data.
+    pub card: Option<NewCardData>,
+    /// New holder data.
+    pub holder: Option<HolderData>,
+}
+
+impl AccountUpdateRequest {
+    /// An update of `account_id` with nothing in it yet.
+    pub fn new(account_id: impl Into<String>) -> Self {
+        AccountUpdateRequest {
+            account_id: account_id.into(),
+            card: None,
+            holder: None,
+        }
+    }
+
+    /// Sets the new card data.
+    pub fn card(mut self, card: NewCardData) -> Self {
+        self.card = Some(card);
+        self
+    }
+
+    /// Sets the new holder data.
+    pub fn holder(mut self, holder: HolderData) -> Self {
+        self.holder = Some(holder);
+        self
+    }
+}
+
+/// What an account update returned.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AccountUpdateReceipt {
+    /// The provider.
+    pub provider: ProviderId,
+    /// The account updated.
+    pub account_id: String,
+    /// The provider's success code, verbatim (`SC`/`EC`, `response_code`).
+    pub raw_code: String,
+    /// A warning the provider attached to a success (AccountVault 207: duplicate check failed).
+    pub warning: Option<String>,
+    /// The provider's transaction / reference id for the change, when it gives one.
+    pub reference: Option<String>,
+}
+
+/// Register a webhook URL.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WebhookRegistration {
+    /// Where the provider should POST.
+    pub url: Url,
+}
+
+impl WebhookRegistration {
+    /// Register `url` for every account-updater event the provider has.
+    pub fn new(url: Url) -> Self {
+        WebhookRegistration { url }
+    }
+}
+
+/// What registering a webhook returned.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WebhookReceipt {
+    /// The provider.
+    pub provider: ProviderId,
+    /// Provider ids of the registrations (PayConex `wbh_…`); empty when the provider gives none.
+    pub ids: Vec<String>,
+    /// The events registered, in the provider's words.
+    pub events: Vec<String>,
+}
+
+fn unsupported<'a, T: Send + 'a>(provider: ProviderId, flow: Flow) -> BoxFuture<'a, Result<T>> {
+    Box::pin(async move { Err(Error::Unsupported { provider, flow }) })
+}
+
+/// One interface over every account updater. Object safe: use it as `Arc<dyn Provider>`.
+///
+/// Every flow has a default body returning [`Error::Unsupported`]; a provider overrides what it
+/// supports and declares the same set in [`Provider::capabilities`].
+pub trait Provider: Send + Sync + fmt::Debug {
+    /// Which provider this is.
+    fn id(&self) -> ProviderId;
+
+    /// The flows this provider supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Enroll cards for ongoing updates.
+    fn subscribe(&self, request: SubscribeRequest) -> BoxFuture<'_, Result<SubmissionReceipt>> {
+        let _ = request;
+        unsupported(self.id(), Flow::Subscribe)
+    }
+
+    /// Add cards to an existing subscription.
+    fn add_cards<'a>(
+        &'a self,
+        job: &'a JobRef,
+        cards: Vec<CardToUpdate>,
+    ) -> BoxFuture<'a, Result<SubmissionReceipt>> {
+        let _ = (job, cards);
+        unsupported(self.id(), Flow::AddCards)
+    }
+
+    /// Remove cards from updates. `cards` are [`PlacedCard`]s from a receipt (the provider's
+    /// record reference is used where it needs one).
+    fn remove_cards<'a>(
+        &'a self,
+        job: &'a JobRef,
+        cards: Vec<RemoveCard>,
+    ) -> BoxFuture<'a, Result<()>> {
+        let _ = (job, cards);
+        unsupported(self.id(), Flow::RemoveCards)
+    }
+
+    /// Cancel a whole subscription.
+    fn cancel<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<()>> {
+        let _ = job;
+        unsupported(self.id(), Flow::Cancel)
+    }
+
+    /// A one-off inquiry for any number of cards, split by the provider's rules.
+    fn submit(&self, cards: Vec<CardToUpdate>) -> BoxFuture<'_, Result<SubmissionReceipt>> {
+        let _ = cards;
+        unsupported(self.id(), Flow::SubmitBatch)
+    }
+
+    /// Ask how a job is doing.
+    fn job_status<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<JobStatus>> {
+        let _ = job;
+        unsupported(self.id(), Flow::JobStatus)
+    }
+
+    /// Fetch per-card results.
+    fn fetch_results<'a>(
+        &'a self,
+        query: &'a ResultsQuery,
+    ) -> BoxFuture<'a, Result<Vec<CardUpdate>>> {
+        let _ = query;
+        unsupported(self.id(), Flow::FetchResults)
+    }
+
+    /// Change a stored account's card or holder data.
+    fn update_account(
+        &self,
+        request: AccountUpdateRequest,
+    ) -> BoxFuture<'_, Result<AccountUpdateReceipt>> {
+        let _ = request;
+        unsupported(self.id(), Flow::UpdateAccount)
+    }
+
+    /// Register a webhook URL with the provider.
+    fn register_webhook(
+        &self,
+        registration: WebhookRegistration,
+    ) -> BoxFuture<'_, Result<WebhookReceipt>> {
+        let _ = registration;
+        unsupported(self.id(), Flow::RegisterWebhook)
+    }
+
+    /// Parse, and verify where the provider signs, an incoming webhook.
+    fn parse_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookEvent> {
+        let _ = request;
+        Err(Error::Unsupported {
+            provider: self.id(),
+            flow: Flow::ParseWebhook,
+        })
+    }
+}
+
+/// A card to take out of updates.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoveCard {
+    /// A card placed by an earlier receipt (the provider's record reference is used).
+    Placed(PlacedCard),
+    /// A card given again in full (CardSync Amex unsubscribe needs the card and SE number).
+    Card(CardToUpdate),
+}
+
+impl fmt::Debug for RemoveCard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoveCard::Placed(p) => write!(f, "Placed({p:?})"),
+            RemoveCard::Card(c) => write!(f, "Card({c:?})"),
+        }
+    }
+}

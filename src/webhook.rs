@@ -1,0 +1,154 @@
+//! Incoming webhooks, the same shape whatever the provider.
+//!
+//! Providers differ in how much a webhook can be trusted: Acquired signs its envelope (a double
+//! SHA-256 with the hash code), while PayConex and CardSync send unsigned notifications. The
+//! unified [`WebhookEvent`] says which in [`Authenticity`]; an unsigned event is a *hint* that
+//! results are ready, and the caller fetches the authoritative data with its own credentials via
+//! [`WebhookEvent::results_query`].
+//!
+//! [`receive`] is the framework-agnostic entry point (headers and body bytes in, verified event
+//! out), and [`Deduplicator`] drops redeliveries by event id.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+
+use reqwest::header::HeaderMap;
+
+use crate::error::{Error, Result};
+use crate::outcome::CardUpdate;
+use crate::provider::{Provider, ProviderId, ResultsQuery};
+
+/// An incoming webhook as received: its headers and its exact body bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookRequest<'a> {
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The raw body, exactly as received (signatures are computed over it).
+    pub body: &'a [u8],
+}
+
+impl<'a> WebhookRequest<'a> {
+    /// Wraps headers and body.
+    pub fn new(headers: &'a HeaderMap, body: &'a [u8]) -> Self {
+        WebhookRequest { headers, body }
+    }
+}
+
+/// How far an event can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authenticity {
+    /// The provider signs its webhooks and the signature verified.
+    Verified,
+    /// The provider does not sign its webhooks: treat the content as a hint and fetch the data.
+    Unsigned,
+}
+
+/// What a webhook announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebhookKind {
+    /// Updates are ready to fetch (PayConex `updateId`, CardSync Amex update).
+    UpdatesAvailable,
+    /// A batch completed (CardSync trigger 20).
+    BatchCompleted,
+    /// A batch failed (CardSync trigger 22).
+    BatchFailed,
+    /// A merchant enrollment completed (CardSync trigger 21).
+    EnrollmentCompleted,
+    /// The outcome of an account-updater inquiry (Acquired `account_updater`).
+    AccountUpdated,
+    /// An event this crate does not model, verbatim.
+    Other(String),
+}
+
+/// A parsed webhook.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WebhookEvent {
+    /// Which provider sent it.
+    pub provider: ProviderId,
+    /// The event's unique id, used for deduplication (falls back to the announced event or
+    /// update id when the payload has no own id).
+    pub id: String,
+    /// What it announces.
+    pub kind: WebhookKind,
+    /// Whether it was verified.
+    pub authenticity: Authenticity,
+    /// How to fetch the results it announces, if any.
+    pub results: Option<ResultsQuery>,
+    /// Per-card results carried by the event itself (Acquired), already mapped.
+    pub updates: Vec<CardUpdate>,
+    /// The provider's message, if any.
+    pub message: Option<String>,
+    /// The full payload, for fields this crate does not model.
+    pub raw: serde_json::Value,
+}
+
+impl WebhookEvent {
+    /// How to fetch the results this event announces.
+    pub fn results_query(&self) -> Option<&ResultsQuery> {
+        self.results.as_ref()
+    }
+}
+
+/// Parses and verifies a webhook for `provider`: the one framework-agnostic entry point.
+///
+/// Mount it in any HTTP server: take the request's headers and body bytes, call this, and answer
+/// 2xx only when it returns `Ok` (and, with a [`Deduplicator`], only process first deliveries).
+pub fn receive(provider: &dyn Provider, headers: &HeaderMap, body: &[u8]) -> Result<WebhookEvent> {
+    provider.parse_webhook(&WebhookRequest::new(headers, body))
+}
+
+/// Remembers the ids of recently seen events, so redeliveries (providers retry on timeouts)
+/// are processed once. Bounded: the oldest ids are forgotten first.
+#[derive(Debug)]
+pub struct Deduplicator {
+    capacity: usize,
+    inner: Mutex<DedupState>,
+}
+
+#[derive(Debug, Default)]
+struct DedupState {
+    seen: HashSet<(ProviderId, String)>,
+    order: VecDeque<(ProviderId, String)>,
+}
+
+impl Deduplicator {
+    /// Remembers up to `capacity` ids (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        Deduplicator {
+            capacity: capacity.max(1),
+            inner: Mutex::new(DedupState::default()),
+        }
+    }
+
+    /// Records the event; returns `true` the first time its `(provider, id)` is seen and `false`
+    /// for a redelivery.
+    pub fn first_seen(&self, event: &WebhookEvent) -> bool {
+        let key = (event.provider, event.id.clone());
+        let mut state = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if state.seen.contains(&key) {
+            return false;
+        }
+        if state.order.len() == self.capacity {
+            if let Some(old) = state.order.pop_front() {
+                state.seen.remove(&old);
+            }
+        }
+        state.seen.insert(key.clone());
+        state.order.push_back(key);
+        true
+    }
+}
+
+impl Default for Deduplicator {
+    fn default() -> Self {
+        Deduplicator::new(10_000)
+    }
+}
+
+/// Parses a webhook body as JSON, mapping failure onto [`Error::Decode`] with a redacted excerpt.
+#[allow(dead_code)] // used by the provider modules as they land
+pub(crate) fn parse_json_body(provider: ProviderId, body: &[u8]) -> Result<serde_json::Value> {
+    serde_json::from_slice(body).map_err(|e| Error::decode(provider, 0, e, body))
+}

@@ -1,0 +1,83 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use tracing_subscriber::fmt::MakeWriter;
+
+/// A `tracing` writer that keeps everything in memory.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// Everything logged so far.
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Installs a TRACE-level subscriber for the current thread (use with the default
+/// current-thread `#[tokio::test]` runtime) and returns the buffer and its guard.
+pub fn capture_traces() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+    let buf = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(buf.clone())
+        .with_ansi(false)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    (buf, guard)
+}
+
+/// Asserts that `text` holds no run of seven or more consecutive digits of `pan`, and none of
+/// the `secrets`.
+pub fn assert_no_leak(text: &str, pans: &[&str], secrets: &[&str]) {
+    for pan in pans {
+        for w in pan.as_bytes().windows(7) {
+            let run = std::str::from_utf8(w).unwrap();
+            assert!(
+                !text.contains(run),
+                "a 7-digit run of a PAN leaked ({}…): {}",
+                &run[..2],
+                excerpt_around(text, run)
+            );
+        }
+    }
+    for s in secrets {
+        assert!(
+            !text.contains(s),
+            "a secret leaked: {}",
+            excerpt_around(text, s).replace(s, "<SECRET>")
+        );
+    }
+}
+
+fn excerpt_around(text: &str, needle: &str) -> String {
+    let i = text.find(needle).unwrap_or(0);
+    let start = text[..i]
+        .char_indices()
+        .rev()
+        .nth(80)
+        .map(|(j, _)| j)
+        .unwrap_or(0);
+    text[start..].chars().take(200).collect()
+}
