@@ -139,9 +139,10 @@ impl ProviderError {
         self
     }
 
-    /// Sets the message.
-    pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = Some(message.into());
+    /// Sets the message. Runs of seven or more digits are masked, in case a provider echoes a
+    /// submitted value in its message.
+    pub fn with_message(mut self, message: impl AsRef<str>) -> Self {
+        self.message = Some(redact_excerpt(message.as_ref().as_bytes(), 300));
         self
     }
 

@@ -392,6 +392,26 @@ impl SubmissionReceipt {
     pub fn is_complete(&self) -> bool {
         self.failed.is_empty()
     }
+
+    /// The caller's id of the card the provider knows as `provider_ref` (a PayConex record id).
+    pub fn caller_id(&self, provider_ref: &str) -> Option<&str> {
+        self.accepted
+            .iter()
+            .flat_map(|j| &j.cards)
+            .find(|c| c.provider_ref.as_deref() == Some(provider_ref))
+            .map(|c| c.id.as_str())
+    }
+
+    /// Rewrites each update's `card_id` from the provider's record reference to the caller's id,
+    /// for providers that do not echo the caller's id (PayConex). Updates whose id is not a
+    /// record of this receipt are left as they are.
+    pub fn join_card_ids(&self, updates: &mut [CardUpdate]) {
+        for u in updates {
+            if let Some(id) = self.caller_id(&u.card_id) {
+                u.card_id = id.to_owned();
+            }
+        }
+    }
 }
 
 /// A job's lifecycle state.

@@ -567,5 +567,22 @@ pub fn sensitive_header(value: &str) -> Result<HeaderValue> {
     Ok(v)
 }
 
+/// Percent-encodes `value` as one URL path segment (everything but RFC 3986 unreserved
+/// characters is escaped), refusing an empty value: ids from callers can never change the path.
+pub fn path_segment(field: &str, value: &str) -> Result<String> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, InputProblem::Missing));
+    }
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(out)
+}
+
 /// The `Authorization` header name, re-exported for signers.
 pub const AUTHORIZATION: HeaderName = reqwest::header::AUTHORIZATION;

@@ -148,7 +148,6 @@ impl Default for Deduplicator {
 }
 
 /// Parses a webhook body as JSON, mapping failure onto [`Error::Decode`] with a redacted excerpt.
-#[allow(dead_code)] // used by the provider modules as they land
 pub(crate) fn parse_json_body(provider: ProviderId, body: &[u8]) -> Result<serde_json::Value> {
     serde_json::from_slice(body).map_err(|e| Error::decode(provider, 0, e, body))
 }

@@ -9,6 +9,10 @@
 //! This module holds the shared harness: [`EmulatorServer`] runs an `axum` router on a loopback
 //! port and stops it when dropped.
 
+// Emulator handlers answer errors as ready-made HTTP responses (`Result<_, Response>`), the
+// usual axum shape; their size does not matter on this test-only path.
+#![allow(clippy::result_large_err)]
+
 use std::net::SocketAddr;
 
 use tokio::sync::oneshot;
@@ -60,5 +64,218 @@ impl Drop for EmulatorServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+#[cfg(feature = "payconex")]
+pub mod payconex;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// A canned answer an emulator gives to the next request instead of handling it: lets tests
+/// (the crate's and yours) see how the client copes with a 429, a 503, an HTML error page or a
+/// truncated body from a provider that otherwise behaves.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// HTTP status.
+    pub status: u16,
+    /// Extra headers (e.g. `Retry-After`).
+    pub headers: Vec<(String, String)>,
+    /// The body, verbatim.
+    pub body: String,
+    /// `Content-Type` of the body.
+    pub content_type: String,
+}
+
+impl Fault {
+    /// A JSON body with the given status.
+    pub fn json(status: u16, body: serde_json::Value) -> Self {
+        Fault {
+            status,
+            headers: Vec::new(),
+            body: body.to_string(),
+            content_type: "application/json".into(),
+        }
+    }
+
+    /// An HTML error page, as a load balancer in front of a provider would send.
+    pub fn html(status: u16) -> Self {
+        Fault {
+            status,
+            headers: Vec::new(),
+            body: format!(
+                "<html><head><title>{status}</title></head><body><h1>{status} Error</h1></body></html>"
+            ),
+            content_type: "text/html".into(),
+        }
+    }
+
+    /// A JSON body cut off halfway.
+    pub fn truncated(status: u16) -> Self {
+        Fault {
+            status,
+            headers: Vec::new(),
+            body: r#"{"status":"success","data":{"id":"#.into(),
+            content_type: "application/json".into(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub(crate) fn into_response(self) -> Response {
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&self.content_type) {
+            headers.insert(axum::http::header::CONTENT_TYPE, v);
+        }
+        for (k, v) in &self.headers {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+                headers.insert(k, v);
+            }
+        }
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, headers, self.body).into_response()
+    }
+}
+
+/// Faults queued for the next requests of one emulator.
+#[derive(Debug, Clone, Default)]
+pub struct FaultQueue(Arc<Mutex<VecDeque<Fault>>>);
+
+impl FaultQueue {
+    /// Queues a fault for the next request.
+    pub fn push(&self, fault: Fault) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(fault);
+    }
+
+    /// Takes the next queued fault.
+    pub fn take(&self) -> Option<Fault> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+    }
+}
+
+/// Sends a JSON webhook from an emulator to a receiver; returns the receiver's status, or `None`
+/// when it could not be reached.
+pub(crate) async fn deliver_webhook(url: &str, body: &serde_json::Value) -> Option<u16> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .ok()?;
+    let response = client.post(url).json(body).send().await.ok()?;
+    Some(response.status().as_u16())
+}
+
+/// A random lower-case hex string of `len` characters, for emulator ids.
+pub(crate) fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).expect("digit < 16"))
+        .collect()
+}
+
+/// The Luhn check digit completing `body`.
+pub(crate) fn luhn_complete(body: &str) -> String {
+    (0..=9)
+        .map(|d| format!("{body}{d}"))
+        .find(|c| crate::card::luhn_valid(c))
+        .expect("one check digit always fits")
+}
+
+/// The sandbox test cards of CardSync (specs/cardsync.md §5–§6, current and previous sets), whose
+/// updater PayConex resells: card number → forced status.
+pub(crate) fn sandbox_card_status(pan: &str) -> Option<&'static str> {
+    Some(match pan {
+        "4457010000000009" | "5194560012341234" | "6011010000000003" | "4012000000000016"
+        | "5442980000000016" | "6011000000000012" | "342132335566772" => "updated_card",
+        "4457000300000007" | "5112010000000003" | "6011010140000004" | "4012000000000024"
+        | "5442980000000024" | "6011000000000020" | "376655111122997" => "updated_expiry",
+        "4457010200000247" | "5112000200000002" | "4012000000000032" | "5442980000000032"
+        | "6011000000000038" => "no_match",
+        "4100200300011001" | "5112002200000008" | "6500102012345662" | "4012000000000040"
+        | "5442980000000040" | "6011000000000046" => "valid",
+        "4457010140000141" | "6011102087026223" | "4012000000000057" | "5442980000000057"
+        | "6011000000000053" => "contact",
+        "4457000900000001" | "5435101234510196" | "6011010100000002" | "4012000000000065"
+        | "5442980000000065" | "6011000000000061" | "349900006577234" => "closed",
+        _ => return None,
+    })
+}
+
+/// The card number an `updated_card` test card is replaced with. Worldpay's published sample
+/// maps Mastercard `5194560012341234` to a Visa (the brand may change); other cards keep their
+/// BIN and get new middle digits and a new check digit.
+pub(crate) fn replacement_pan(pan: &str) -> String {
+    if pan == "5194560012341234" {
+        return "4457010000000009".into();
+    }
+    let body = &pan[..pan.len() - 1];
+    let mut digits: Vec<u8> = body.bytes().collect();
+    let i = digits.len() - 3;
+    digits[i] = b'0' + (digits[i] - b'0' + 1) % 10;
+    luhn_complete(std::str::from_utf8(&digits).expect("ascii digits"))
+}
+
+/// A webhook as a [`WebhookSink`] received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedWebhook {
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// The exact body bytes.
+    pub body: Vec<u8>,
+}
+
+/// A local webhook receiver on `127.0.0.1:0`: answers 200 to every POST and keeps what it got.
+/// Examples and tests register its [`WebhookSink::url`] with a provider (or an emulator) and
+/// then wait for deliveries.
+#[derive(Debug)]
+pub struct WebhookSink {
+    server: EmulatorServer,
+    rx: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<ReceivedWebhook>>,
+}
+
+impl WebhookSink {
+    /// Starts a receiver.
+    pub async fn start() -> std::io::Result<Self> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let router =
+            axum::Router::new().fallback(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(ReceivedWebhook {
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    StatusCode::OK
+                }
+            });
+        Ok(WebhookSink {
+            server: EmulatorServer::start(router).await?,
+            rx: tokio::sync::Mutex::new(rx),
+        })
+    }
+
+    /// The URL to register (`http://127.0.0.1:PORT/webhook`).
+    pub fn url(&self) -> Url {
+        self.server.base_url().join("webhook").expect("static path")
+    }
+
+    /// Waits up to `timeout` for the next delivery.
+    pub async fn next(&self, timeout: std::time::Duration) -> Option<ReceivedWebhook> {
+        let mut rx = self.rx.lock().await;
+        tokio::time::timeout(timeout, rx.recv())
+            .await
+            .ok()
+            .flatten()
     }
 }

@@ -1,0 +1,835 @@
+//! A stateful PayConex v4 account updater on loopback.
+//!
+//! It checks what the real service checks: the HMAC signature (specs §2.3), a nonce reused
+//! within 15 minutes, a timestamp older (or further ahead) than 15 minutes, Basic credentials
+//! (when allowed), the account id, and the request schemas with `additionalProperties: false`
+//! (an unknown property is a 422 naming it). It answers with the documented status codes and
+//! bodies, and keeps webhooks, subscriptions and records.
+//!
+//! [`PayConexEmulator::run_schedule`] plays the updater: every enabled record of the schedule
+//! gets an update with a deterministic status, the updates share a new `updateId`, each record's
+//! `mostRecentUpdate` is set, and the notification `{"event", "updateId", "accountId"}` is POSTed
+//! to every registered `ACCOUNT_UPDATER_BATCH_UPDATES` webhook.
+//!
+//! Deterministic outcomes:
+//! - card numbers: the CardSync sandbox test cards (PayConex resells CardSync's updater) force
+//!   their documented status; any other card is `valid`;
+//! - tokens: by the last digit: `1` updated_card, `2` updated_expiry, `3` contact_closed,
+//!   `4` contact, `5` no_match, `6` no_change, anything else valid.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::{
+    EmulatorServer, Fault, FaultQueue, deliver_webhook, random_hex, replacement_pan,
+    sandbox_card_status,
+};
+use crate::card::{Expiry, ExpiryFormat};
+use crate::providers::payconex::Credentials;
+use crate::providers::payconex::auth::{HmacHeader, hmac_response};
+use crate::providers::payconex::wire::PeriodId;
+
+/// The documented example account id (specs §1).
+pub const DEFAULT_ACCOUNT_ID: &str = "120615523104";
+/// The documented example API key id (specs §2.1).
+pub const DEFAULT_KEY_ID: &str = "api_0c169931aa624727a6d7202ab1e9d320";
+/// The documented example API secret (specs §2.1; public, for tests only).
+pub const DEFAULT_SECRET: &str = "6bf6b48e1794489598bbef89aab69948";
+
+const WINDOW_SECS: i64 = 15 * 60;
+
+/// Settings of a [`PayConexEmulator`].
+#[derive(Clone)]
+pub struct PayConexEmulatorConfig {
+    /// The account id it serves.
+    pub account_id: String,
+    /// The API key id it accepts.
+    pub key_id: String,
+    /// The API secret it verifies with.
+    pub secret: SecretString,
+    /// Whether Basic auth is accepted (as in certification; production refuses it).
+    pub allow_basic: bool,
+}
+
+impl std::fmt::Debug for PayConexEmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayConexEmulatorConfig")
+            .field("account_id", &self.account_id)
+            .field("key_id", &self.key_id)
+            .field("allow_basic", &self.allow_basic)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for PayConexEmulatorConfig {
+    fn default() -> Self {
+        PayConexEmulatorConfig {
+            account_id: DEFAULT_ACCOUNT_ID.into(),
+            key_id: DEFAULT_KEY_ID.into(),
+            secret: SecretString::from(DEFAULT_SECRET.to_owned()),
+            allow_basic: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    id: String,
+    token: String,
+    kind: &'static str,
+    enabled: bool,
+    expiry: String,
+    pan: Option<SecretString>,
+    bfid: Option<String>,
+    created_at: String,
+    updated_at: String,
+    most_recent_update: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+struct Schedule {
+    id: String,
+    period_id: String,
+    period_date: String,
+    response_format: String,
+    enabled: bool,
+    created_at: String,
+    updated_at: String,
+    records: Vec<Record>,
+}
+
+#[derive(Debug, Default)]
+struct Store {
+    webhooks: Vec<(String, String, String)>,
+    schedules: HashMap<String, Schedule>,
+    updates: HashMap<String, Vec<Value>>,
+    nonces: HashMap<String, i64>,
+    token_seq: u64,
+}
+
+struct Shared {
+    config: PayConexEmulatorConfig,
+    store: Mutex<Store>,
+    faults: FaultQueue,
+}
+
+/// What [`PayConexEmulator::run_schedule`] did.
+#[derive(Debug, Clone)]
+pub struct ScheduleRun {
+    /// The `aupres_…` id of the new updates.
+    pub update_id: String,
+    /// How many updates were produced.
+    pub updates: usize,
+    /// Each webhook delivery: URL and the receiver's status (`None`: unreachable).
+    pub deliveries: Vec<(String, Option<u16>)>,
+}
+
+/// A running PayConex emulator. Stops when dropped.
+pub struct PayConexEmulator {
+    server: EmulatorServer,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PayConexEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayConexEmulator")
+            .field("base_url", &self.server.base_url().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PayConexEmulator {
+    /// Starts an emulator with the documented example account and key.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(PayConexEmulatorConfig::default()).await
+    }
+
+    /// Starts an emulator with the given settings.
+    pub async fn start_with(config: PayConexEmulatorConfig) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            config,
+            store: Mutex::new(Store::default()),
+            faults: FaultQueue::default(),
+        });
+        let router = Router::new().fallback(handle).with_state(shared.clone());
+        let server = EmulatorServer::start(router).await?;
+        Ok(PayConexEmulator { server, shared })
+    }
+
+    /// The base URL to give the client.
+    pub fn base_url(&self) -> Url {
+        self.server.base_url().clone()
+    }
+
+    /// The account id served.
+    pub fn account_id(&self) -> &str {
+        &self.shared.config.account_id
+    }
+
+    /// Credentials the emulator accepts.
+    pub fn credentials(&self) -> Credentials {
+        Credentials::new(
+            self.shared.config.key_id.clone(),
+            self.shared.config.secret.clone(),
+        )
+    }
+
+    /// Answers the next request with `fault` instead of handling it.
+    pub fn inject_fault(&self, fault: Fault) {
+        self.shared.faults.push(fault);
+    }
+
+    /// Runs a schedule now: produces one update per enabled record, stores them under a new
+    /// `updateId`, and notifies every registered webhook. `None` when the schedule does not
+    /// exist or is disabled.
+    pub async fn run_schedule(&self, schedule_id: &str) -> Option<ScheduleRun> {
+        let (update_id, count, hooks) = {
+            let mut store = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            let update_id = format!("aupres_{}", random_hex(32));
+            let now = now_string();
+            let mut seq = store.token_seq;
+            let schedule = store.schedules.get_mut(schedule_id).filter(|s| s.enabled)?;
+            let format = schedule.response_format.clone();
+            let sched_id = schedule.id.clone();
+            let mut produced = Vec::new();
+            for record in schedule.records.iter_mut().filter(|r| r.enabled) {
+                seq += 1;
+                let update = make_update(record, &format, &sched_id, &update_id, &now, seq);
+                record.most_recent_update = Some(update.clone());
+                produced.push(update);
+            }
+            store.token_seq = seq;
+            let count = produced.len();
+            store.updates.insert(update_id.clone(), produced);
+            let hooks: Vec<String> = store
+                .webhooks
+                .iter()
+                .filter(|(_, _, event)| event == "ACCOUNT_UPDATER_BATCH_UPDATES")
+                .map(|(_, url, _)| url.clone())
+                .collect();
+            (update_id, count, hooks)
+        };
+        let body = json!({
+            "event": "ACCOUNT_UPDATER_BATCH_UPDATES",
+            "updateId": update_id,
+            "accountId": self.shared.config.account_id,
+        });
+        let mut deliveries = Vec::new();
+        for url in hooks {
+            let status = deliver_webhook(&url, &body).await;
+            deliveries.push((url, status));
+        }
+        Some(ScheduleRun {
+            update_id,
+            updates: count,
+            deliveries,
+        })
+    }
+}
+
+fn make_update(
+    record: &Record,
+    format: &str,
+    schedule_id: &str,
+    update_id: &str,
+    now: &str,
+    seq: u64,
+) -> Value {
+    let status = match &record.pan {
+        Some(pan) => sandbox_card_status(pan.expose_secret()).unwrap_or("valid"),
+        None => match record.token.chars().last() {
+            Some('1') => "updated_card",
+            Some('2') => "updated_expiry",
+            Some('3') => "contact_closed",
+            Some('4') => "contact",
+            Some('5') => "no_match",
+            Some('6') => "no_change",
+            _ => "valid",
+        },
+    };
+    let status = if status == "closed" {
+        "contact_closed"
+    } else {
+        status
+    };
+    let changed = matches!(status, "updated_card" | "updated_expiry");
+    let new_expiry = if changed {
+        Expiry::parse(&record.expiry, ExpiryFormat::Mmyy)
+            .ok()
+            .and_then(|e| Expiry::new(e.month(), (e.year() + 3).min(2099)).ok())
+            .map(|e| e.format(ExpiryFormat::Mmyy))
+            .unwrap_or_else(|| record.expiry.clone())
+    } else {
+        record.expiry.clone()
+    };
+    let new_token = match (format, &record.pan, status) {
+        // Format `pan`: any update to number or expiry comes back as a clear-text PAN.
+        ("pan", Some(pan), "updated_card") => replacement_pan(pan.expose_secret()),
+        ("pan", Some(pan), "updated_expiry") => pan.expose_secret().to_owned(),
+        ("shieldconex", _, "updated_card") => format!("djI6{}", random_hex(24)),
+        (_, _, "updated_card") => format!(
+            "{:012}",
+            (seq * 7_919 + 100_000_000_000) % 1_000_000_000_000
+        ),
+        _ => record.token.clone(),
+    };
+    json!({
+        "id": format!("auru_{}", random_hex(32)),
+        "oldExpiry": record.expiry,
+        "newExpiry": new_expiry,
+        "oldToken": record.token,
+        "newToken": new_token,
+        "updateId": update_id,
+        "updatedAt": now,
+        "status": status,
+        "recurringSchedules": [],
+        "accountUpdaterScheduleRecordId": record.id,
+        "accountUpdaterScheduleId": schedule_id,
+        "format": format,
+    })
+}
+
+fn now_string() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+fn violation(
+    status: StatusCode,
+    error_type: &str,
+    code: u32,
+    message: &str,
+    value: Value,
+    source: &str,
+    details: Vec<Value>,
+) -> Response {
+    let mut body = json!({
+        "message": message,
+        "traceId": format!("{}-{}-4{}-a{}-{}", random_hex(8), random_hex(4), random_hex(3), random_hex(3), random_hex(12)),
+        "errorType": error_type,
+        "errorCode": code,
+        "value": value,
+        "source": source,
+    });
+    if !details.is_empty() {
+        body["details"] = Value::Array(details);
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+fn unauthenticated() -> Response {
+    violation(
+        StatusCode::UNAUTHORIZED,
+        "authentication",
+        40002,
+        "Unauthenticated",
+        json!("Authorization"),
+        "headers",
+        vec![],
+    )
+}
+
+fn not_found() -> Response {
+    violation(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        40005,
+        "Not Found",
+        Value::Null,
+        "request",
+        vec![],
+    )
+}
+
+fn invalid(source: &str, message: String) -> Response {
+    violation(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+        40001,
+        "Invalid Input",
+        json!("Invalid Input"),
+        "request",
+        vec![json!({"message": message, "source": source, "value": null})],
+    )
+}
+
+fn check_auth(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> bool {
+    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let cfg = &shared.config;
+    if let Some(b64) = value.strip_prefix("Basic ") {
+        let expected = format!("{}:{}", cfg.key_id, cfg.secret.expose_secret());
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap_or_default();
+        return cfg.allow_basic && decoded == expected.as_bytes();
+    }
+    let Some(h) = HmacHeader::parse(value) else {
+        return false;
+    };
+    if h.id != cfg.key_id {
+        return false;
+    }
+    let now = chrono::Utc::now().timestamp();
+    let ts = h.timestamp as i64;
+    if (now - ts).abs() > WINDOW_SECS {
+        return false;
+    }
+    let creds = Credentials::new(cfg.key_id.clone(), cfg.secret.clone());
+    let expected = hmac_response(&creds, method.as_str(), path, &h.nonce, h.timestamp, body);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        h.response.as_bytes(),
+    )) {
+        return false;
+    }
+    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    store.nonces.retain(|_, seen| now - *seen <= WINDOW_SECS);
+    if store.nonces.contains_key(&h.nonce) {
+        return false;
+    }
+    store.nonces.insert(h.nonce, now);
+    true
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(fault) = shared.faults.take() {
+        return fault.into_response();
+    }
+    let path = uri.path().to_owned();
+    if !check_auth(&shared, &method, &path, &headers, &body) {
+        return unauthenticated();
+    }
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let ["api", "v4", "accounts", account, rest @ ..] = segments.as_slice() else {
+        return not_found();
+    };
+    if *account != shared.config.account_id {
+        return not_found();
+    }
+    let json_body = || -> Result<Value, Response> {
+        serde_json::from_slice(&body)
+            .map_err(|_| invalid("body", "Payload is not valid JSON".into()))
+    };
+    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    let result = match (method.clone(), rest) {
+        (Method::POST, ["webhooks"]) => json_body().and_then(|b| create_webhook(&mut store, b)),
+        (Method::GET, ["webhooks"]) => Ok((
+            StatusCode::OK,
+            axum::Json(Value::Array(
+                store.webhooks.iter().map(webhook_json).collect(),
+            )),
+        )
+            .into_response()),
+        (Method::GET, ["webhooks", id]) => store
+            .webhooks
+            .iter()
+            .find(|w| w.0 == *id)
+            .map(|w| axum::Json(webhook_json(w)).into_response())
+            .ok_or_else(not_found),
+        (Method::PATCH, ["webhooks", id]) => {
+            json_body().and_then(|b| patch_webhook(&mut store, id, b))
+        }
+        (Method::DELETE, ["webhooks", id]) => {
+            let before = store.webhooks.len();
+            store.webhooks.retain(|w| w.0 != *id);
+            if store.webhooks.len() < before {
+                Ok(StatusCode::NO_CONTENT.into_response())
+            } else {
+                Err(not_found())
+            }
+        }
+        (
+            Method::POST,
+            [
+                "account-updater",
+                kind @ ("payconex" | "pan" | "shieldconex"),
+                "subscribe",
+            ],
+        ) => json_body().and_then(|b| subscribe(&mut store, kind, b)),
+        (Method::GET, ["account-updater", "subscriptions", id]) => store
+            .schedules
+            .get(*id)
+            .map(|s| axum::Json(schedule_json(s, false)).into_response())
+            .ok_or_else(not_found),
+        (Method::PATCH, ["account-updater", "subscriptions", id]) => {
+            json_body().and_then(|b| patch_subscription(&mut store, id, b))
+        }
+        (Method::DELETE, ["account-updater", "subscriptions", id]) => {
+            match store.schedules.get_mut(*id) {
+                Some(s) => {
+                    s.enabled = false;
+                    s.records.iter_mut().for_each(|r| r.enabled = false);
+                    store.schedules.remove(*id);
+                    Ok(StatusCode::NO_CONTENT.into_response())
+                }
+                None => Err(not_found()),
+            }
+        }
+        (
+            Method::POST,
+            [
+                "account-updater",
+                "subscriptions",
+                id,
+                kind @ ("payconex" | "pan" | "shieldconex"),
+            ],
+        ) => json_body().and_then(|b| add_records(&mut store, id, kind, b)),
+        (Method::DELETE, ["account-updater", "subscriptions", id, "records", rid]) => {
+            let Some(s) = store.schedules.get_mut(*id) else {
+                return not_found();
+            };
+            let before = s.records.len();
+            s.records.retain(|r| r.id != *rid);
+            if s.records.len() < before {
+                Ok(StatusCode::NO_CONTENT.into_response())
+            } else {
+                Err(not_found())
+            }
+        }
+        (Method::GET, ["account-updater", "schedules", id, "results"]) => store
+            .schedules
+            .get(*id)
+            .map(|s| axum::Json(schedule_json(s, true)).into_response())
+            .ok_or_else(not_found),
+        (Method::GET, ["account-updater", "updates", uid]) => store
+            .updates
+            .get(*uid)
+            .map(|u| axum::Json(Value::Array(u.clone())).into_response())
+            .ok_or_else(not_found),
+        _ => Err(not_found()),
+    };
+    result.unwrap_or_else(|r| r)
+}
+
+fn webhook_json(w: &(String, String, String)) -> Value {
+    json!({"url": w.1, "event": w.2, "id": w.0})
+}
+
+fn only_keys(body: &Value, allowed: &[&str]) -> Result<(), Response> {
+    let Some(obj) = body.as_object() else {
+        return Err(invalid("body", "Payload must be an object".into()));
+    };
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(invalid(
+            k,
+            format!("Payload schema violation: property \"{k}\" is unsupported"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn webhook_fields(body: &Value) -> Result<(String, String), Response> {
+    only_keys(body, &["url", "event"])?;
+    let url = body["url"]
+        .as_str()
+        .filter(|u| Url::parse(u).is_ok())
+        .ok_or_else(|| invalid("url", "url must be a URL".into()))?;
+    let event = body["event"]
+        .as_str()
+        .filter(|e| {
+            matches!(
+                *e,
+                "ACCOUNT_UPDATER_BATCH_UPDATES" | "PAYCONEX_BATCH_SETTLEMENT"
+            )
+        })
+        .ok_or_else(|| invalid("event", "event is not a known event".into()))?;
+    Ok((url.to_owned(), event.to_owned()))
+}
+
+fn create_webhook(store: &mut Store, body: Value) -> Result<Response, Response> {
+    let (url, event) = webhook_fields(&body)?;
+    let w = (format!("wbh_{}", random_hex(32)), url, event);
+    let out = webhook_json(&w);
+    store.webhooks.push(w);
+    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+}
+
+fn patch_webhook(store: &mut Store, id: &str, body: Value) -> Result<Response, Response> {
+    let (url, event) = webhook_fields(&body)?;
+    let w = store
+        .webhooks
+        .iter_mut()
+        .find(|w| w.0 == id)
+        .ok_or_else(not_found)?;
+    w.1 = url;
+    w.2 = event;
+    Ok(axum::Json(webhook_json(w)).into_response())
+}
+
+fn token_string(v: &Value, field: &str) -> Result<String, Response> {
+    let s = match v {
+        Value::String(s)
+            if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.clone()
+        }
+        Value::Number(n) => n
+            .as_u64()
+            .filter(|n| (1..=999_999_999_999).contains(n))
+            .map(|n| n.to_string())
+            .ok_or_else(|| invalid(field, format!("{field} is out of range")))?,
+        _ => return Err(invalid(field, format!("{field} must be 1 to 12 digits"))),
+    };
+    Ok(format!("{s:0>12}"))
+}
+
+fn expiry_string(v: &Value, field: &str) -> Result<String, Response> {
+    v.as_str()
+        .filter(|s| s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned)
+        .ok_or_else(|| invalid(field, format!("{field} must be 4 digits")))
+}
+
+fn parse_records(kind: &str, items: &Value, field: &str) -> Result<Vec<Record>, Response> {
+    let list = items
+        .as_array()
+        .ok_or_else(|| invalid(field, format!("{field} must be an array")))?;
+    if list.is_empty() {
+        return Err(invalid(field, format!("{field} must not be empty")));
+    }
+    let now = now_string();
+    let mut out = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let f = |k: &str| format!("{field}[{i}].{k}");
+        let enabled = item
+            .get("enabled")
+            .map(|e| {
+                e.as_bool()
+                    .ok_or_else(|| invalid(&f("enabled"), "enabled must be a boolean".into()))
+            })
+            .transpose()?
+            .unwrap_or(true);
+        let mut record = Record {
+            id: format!("cssr_{}", random_hex(32)),
+            token: String::new(),
+            kind: "payconex",
+            enabled,
+            expiry: "1230".into(),
+            pan: None,
+            bfid: None,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            most_recent_update: None,
+        };
+        match kind {
+            "payconex" => {
+                only_keys(item, &["token", "enabled"])?;
+                record.token = token_string(&item["token"], &f("token"))?;
+            }
+            "pan" => {
+                only_keys(item, &["pan", "expiry", "enabled"])?;
+                let pan = item["pan"]
+                    .as_str()
+                    .filter(|p| {
+                        (13..=19).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+                    })
+                    .ok_or_else(|| invalid(&f("pan"), "pan must be 13 to 19 digits".into()))?;
+                record.expiry = expiry_string(&item["expiry"], &f("expiry"))?;
+                // The real service tokenises the PAN with ShieldConex; so does the emulator.
+                record.token = format!(
+                    "58{}",
+                    &random_hex(14)
+                        .chars()
+                        .map(|c| char::from(b'0' + (c as u8 % 10)))
+                        .collect::<String>()
+                );
+                record.pan = Some(SecretString::from(pan.to_owned()));
+                record.kind = "shieldconex";
+                record.bfid = Some(format!("djI6{}", random_hex(24)));
+            }
+            _ => {
+                only_keys(item, &["token", "bfid", "expiry", "enabled"])?;
+                record.token = token_string(&item["token"], &f("token"))?;
+                let bfid = item["bfid"]
+                    .as_str()
+                    .filter(|b| (1..=1024).contains(&b.len()))
+                    .ok_or_else(|| {
+                        invalid(&f("bfid"), "bfid must be 1 to 1024 characters".into())
+                    })?;
+                record.bfid = Some(bfid.to_owned());
+                record.expiry = expiry_string(&item["expiry"], &f("expiry"))?;
+                record.kind = "shieldconex";
+            }
+        }
+        out.push(record);
+    }
+    Ok(out)
+}
+
+fn period_fields(body: &Value, schedule: &mut Schedule, creating: bool) -> Result<(), Response> {
+    if let Some(p) = body.get("periodId") {
+        let p = p
+            .as_str()
+            .filter(|p| PeriodId::DOCUMENTED.iter().any(|d| d.as_str() == *p))
+            .ok_or_else(|| invalid("periodId", "periodId is not a known period".into()))?;
+        schedule.period_id = p.to_owned();
+    } else if creating {
+        return Err(invalid("periodId", "periodId is required".into()));
+    }
+    if let Some(d) = body.get("periodDate") {
+        let raw = d
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| d.as_i64().map(|n| n.to_string()))
+            .unwrap_or_default();
+        let date = chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
+            .ok()
+            .or_else(|| {
+                raw.parse::<i64>()
+                    .ok()
+                    .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+                    .map(|t| t.date_naive())
+            });
+        schedule.period_date = date
+            .ok_or_else(|| invalid("periodDate", "periodDate must be a date".into()))?
+            .format("%Y-%m-%d")
+            .to_string();
+    } else if creating && schedule.period_id.starts_with("PERIOD_") {
+        return Err(invalid(
+            "periodDate",
+            "periodDate is required for this periodId".into(),
+        ));
+    }
+    if let Some(f) = body.get("responseFormat") {
+        let f = f
+            .as_str()
+            .filter(|f| matches!(*f, "payconex" | "pan" | "shieldconex"))
+            .ok_or_else(|| {
+                invalid(
+                    "responseFormat",
+                    "responseFormat is not a known format".into(),
+                )
+            })?;
+        schedule.response_format = f.to_owned();
+    }
+    if let Some(e) = body.get("enabled") {
+        schedule.enabled = e
+            .as_bool()
+            .ok_or_else(|| invalid("enabled", "enabled must be a boolean".into()))?;
+    }
+    Ok(())
+}
+
+fn subscribe(store: &mut Store, kind: &str, body: Value) -> Result<Response, Response> {
+    let list_field = if kind == "pan" { "cards" } else { "tokens" };
+    only_keys(
+        &body,
+        &[
+            "responseFormat",
+            list_field,
+            "periodDate",
+            "periodId",
+            "enabled",
+        ],
+    )?;
+    let records = parse_records(
+        kind,
+        body.get(list_field).unwrap_or(&Value::Null),
+        list_field,
+    )?;
+    let now = now_string();
+    let mut schedule = Schedule {
+        id: format!("css_{}", random_hex(32)),
+        period_id: String::new(),
+        period_date: chrono::Utc::now()
+            .date_naive()
+            .format("%Y-%m-%d")
+            .to_string(),
+        response_format: if kind == "pan" {
+            "pan".into()
+        } else {
+            kind.to_owned()
+        },
+        enabled: true,
+        created_at: now.clone(),
+        updated_at: now,
+        records,
+    };
+    period_fields(&body, &mut schedule, true)?;
+    let out = schedule_json(&schedule, false);
+    store.schedules.insert(schedule.id.clone(), schedule);
+    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+}
+
+fn patch_subscription(store: &mut Store, id: &str, body: Value) -> Result<Response, Response> {
+    only_keys(
+        &body,
+        &["responseFormat", "periodDate", "periodId", "enabled"],
+    )?;
+    let schedule = store.schedules.get_mut(id).ok_or_else(not_found)?;
+    let mut updated = schedule.clone();
+    period_fields(&body, &mut updated, false)?;
+    updated.updated_at = now_string();
+    *schedule = updated;
+    Ok(axum::Json(schedule_json(schedule, false)).into_response())
+}
+
+fn add_records(store: &mut Store, id: &str, kind: &str, body: Value) -> Result<Response, Response> {
+    let schedule = store.schedules.get_mut(id).ok_or_else(not_found)?;
+    let records = parse_records(kind, &body, "body")?;
+    schedule.records.extend(records);
+    schedule.updated_at = now_string();
+    Ok(axum::Json(schedule_json(schedule, false)).into_response())
+}
+
+fn schedule_json(s: &Schedule, with_results: bool) -> Value {
+    let records: Vec<Value> = s
+        .records
+        .iter()
+        .map(|r| {
+            let mut v = json!({
+                "id": r.id,
+                "token": r.token,
+                "createdAt": r.created_at,
+                "updatedAt": r.updated_at,
+                "type": r.kind,
+                "enabled": r.enabled,
+                "expiry": r.expiry,
+                "cardSyncScheduleId": s.id,
+            });
+            if let Some(b) = &r.bfid {
+                v["bfid"] = json!(b);
+            }
+            if with_results {
+                v["mostRecentUpdate"] = r.most_recent_update.clone().unwrap_or(Value::Null);
+            }
+            v
+        })
+        .collect();
+    json!({
+        "id": s.id,
+        "records": records,
+        "periodId": s.period_id,
+        "periodDate": s.period_date,
+        "responseFormat": s.response_format,
+        "enabled": s.enabled,
+        "createdAt": s.created_at,
+        "updatedAt": s.updated_at,
+        "templateRef": "emulator_template_reference",
+    })
+}
