@@ -383,6 +383,21 @@ impl Transport {
         })
     }
 
+    /// The same transport (client, base URL, timeouts, retries) with another signer: how a
+    /// partner-level client derives a cheap client for one merchant's key.
+    pub fn with_signer(&self, signer: Arc<dyn Signer>) -> Transport {
+        Transport {
+            inner: Arc::new(Inner {
+                provider: self.inner.provider,
+                client: self.inner.client.clone(),
+                base_url: self.inner.base_url.clone(),
+                signer,
+                timeout: self.inner.timeout,
+                retry: self.inner.retry.clone(),
+            }),
+        }
+    }
+
     /// The provider this transport talks to.
     pub fn provider(&self) -> ProviderId {
         self.inner.provider

@@ -49,7 +49,7 @@ fn pan(i: usize, exp: &str) -> CardToUpdate {
 
 #[tokio::test]
 async fn the_whole_lifecycle_on_the_emulator_without_leaking_card_data() {
-    let (logs, _guard) = common::capture_traces();
+    let logs = common::capture_traces();
     let emu = PayConexEmulator::start().await.unwrap();
     let client = client_for(&emu, AuthMethod::Hmac);
     assert!(Flow::ALL.iter().all(|f| client.capabilities().supports(*f)

@@ -129,3 +129,134 @@ pub mod payconex {
         (client, Some(emulator))
     }
 }
+
+pub mod cardsync {
+    use account_updater::SecretString;
+    use account_updater::emulator::cardsync::CardSyncEmulator;
+    use account_updater::providers::cardsync::wire::{
+        CardInfo, DeliveryFrequency, Merchant, PrimaryContact, User,
+    };
+    use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
+
+    use super::{OrExit, env, env_secret, env_url};
+
+    /// The variable that switches CardSync to the real sandbox.
+    pub const VARS: [&str; 1] = ["CARDSYNC_API_KEY"];
+
+    /// The SE number for Amex subscriptions (`CARDSYNC_SE_NUMBER`, default `1234567890`).
+    pub fn se_number() -> String {
+        env("CARDSYNC_SE_NUMBER").unwrap_or_else(|| "1234567890".into())
+    }
+
+    /// A partner client on the real sandbox when `CARDSYNC_API_KEY` (partner key) is set
+    /// (`CARDSYNC_BASE_URL`, default `https://sandbox.cardsync.io`), else on a fresh emulator.
+    pub async fn connect() -> (CardSyncPartner, Option<CardSyncEmulator>) {
+        if let Some(key) = env_secret(VARS[0]) {
+            let mut builder = CardSyncPartner::builder(key);
+            if let Some(url) = env_url("CARDSYNC_BASE_URL") {
+                builder = builder.base_url(url);
+            }
+            return (builder.build_partner().or_exit("CardSync client"), None);
+        }
+        let emulator = CardSyncEmulator::start()
+            .await
+            .or_exit("start the CardSync emulator");
+        let partner = CardSyncPartner::builder(emulator.partner_key())
+            .base_url(emulator.base_url())
+            .build_partner()
+            .or_exit("CardSync client");
+        (partner, Some(emulator))
+    }
+
+    /// A demo merchant with a unique legal name and username.
+    pub fn demo_merchant() -> Merchant {
+        let suffix = chrono::Utc::now().format("%Y%m%d%H%M%S%f").to_string();
+        Merchant {
+            legal_business_name: format!("Example Subscriptions LLC {suffix}"),
+            name: "Example Subscriptions".into(),
+            description: "account-updater example merchant".into(),
+            website: "example.com".into(),
+            phone: "5555555555".into(),
+            phone_ext: None,
+            receipt_email: "billing@example.com".into(),
+            timezone: "UTC".into(),
+            fee_schedule_id: env("CARDSYNC_FEE_SCHEDULE_ID")
+                .unwrap_or_else(|| "bqoa026g10l0v8o62315".into()),
+            primary_contact: PrimaryContact {
+                first_name: "Camille".into(),
+                last_name: "Bauch".into(),
+                company: "Example Subscriptions".into(),
+                address_line_1: "188 Turnpike".into(),
+                address_line_2: String::new(),
+                city: "Springfield".into(),
+                state: "IL".into(),
+                postal_code: "62701".into(),
+                country: "US".into(),
+                phone: "5555555555".into(),
+                email: "ops@example.com".into(),
+            },
+            user: User {
+                username: format!("example-{suffix}"),
+                email: "ops@example.com".into(),
+                status: "active".into(),
+                role: "admin".into(),
+                create_api_key: true,
+            },
+            card_info: CardInfo {
+                type_of_biller: "both".into(),
+                total_number_of_records: 19,
+                number_of_visa: 6,
+                number_of_mastercard: 5,
+                number_of_discover: 5,
+                number_of_amex: 3,
+                amex_se_number: Some(se_number()),
+                delivery_frequency: DeliveryFrequency::Weekly,
+                mcc: "5968".into(),
+            },
+        }
+    }
+
+    /// The merchant client: `CARDSYNC_MERCHANT_API_KEY` when set, else a merchant enrolled now.
+    pub async fn merchant(partner: &CardSyncPartner) -> (CardSyncClient, Option<String>) {
+        if let Some(key) = env_secret("CARDSYNC_MERCHANT_API_KEY") {
+            return (partner.merchant(key).or_exit("merchant client"), None);
+        }
+        let created = partner
+            .enroll_merchant(&demo_merchant())
+            .await
+            .or_exit("enroll merchant");
+        let client = partner
+            .merchant(SecretString::from(
+                account_updater::ExposeSecret::expose_secret(&created.api_key).to_owned(),
+            ))
+            .or_exit("merchant client");
+        (client, Some(created.merchant_id))
+    }
+}
+
+/// CardSync's sandbox test cards (specs §5–§6) with their documented expiries.
+pub const CARDSYNC_TEST_CARDS: [(&str, &str); 16] = [
+    ("4457010000000009", "01/50"),
+    ("4457000300000007", "01/50"),
+    ("4457010200000247", "08/50"),
+    ("4100200300011001", "05/50"),
+    ("4457010140000141", "09/50"),
+    ("4457000900000001", "08/50"),
+    ("5194560012341234", "12/50"),
+    ("5112010000000003", "02/50"),
+    ("5112000200000002", "11/50"),
+    ("5112002200000008", "11/50"),
+    ("5435101234510196", "07/50"),
+    ("6011010000000003", "03/50"),
+    ("6011010140000004", "08/50"),
+    ("6500102012345662", "01/50"),
+    ("6011102087026223", "01/50"),
+    ("6011010100000002", "08/50"),
+];
+
+/// CardSync's Amex sandbox cards.
+pub const CARDSYNC_AMEX_CARDS: [(&str, &str); 3] = [
+    ("342132335566772", "12/28"),
+    ("376655111122997", "12/28"),
+    ("349900006577234", "12/28"),
+];

@@ -67,6 +67,8 @@ impl Drop for EmulatorServer {
     }
 }
 
+#[cfg(feature = "cardsync")]
+pub mod cardsync;
 #[cfg(feature = "payconex")]
 pub mod payconex;
 
@@ -182,6 +184,19 @@ pub(crate) fn random_hex(len: usize) -> String {
     (0..len)
         .map(|_| char::from_digit(rng.random_range(0..16), 16).expect("digit < 16"))
         .collect()
+}
+
+/// A random version-4 UUID in its usual text form.
+pub(crate) fn random_uuid() -> String {
+    let h = random_hex(32);
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..]
+    )
 }
 
 /// The Luhn check digit completing `body`.

@@ -316,7 +316,7 @@ fn violation(
 ) -> Response {
     let mut body = json!({
         "message": message,
-        "traceId": format!("{}-{}-4{}-a{}-{}", random_hex(8), random_hex(4), random_hex(3), random_hex(3), random_hex(12)),
+        "traceId": super::random_uuid(),
         "errorType": error_type,
         "errorCode": code,
         "value": value,

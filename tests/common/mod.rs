@@ -34,18 +34,26 @@ impl<'a> MakeWriter<'a> for LogBuffer {
     }
 }
 
-/// Installs a TRACE-level subscriber for the current thread (use with the default
-/// current-thread `#[tokio::test]` runtime) and returns the buffer and its guard.
-pub fn capture_traces() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
-    let buf = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(buf.clone())
-        .with_ansi(false)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    (buf, guard)
+/// Installs (once per test binary) a global TRACE-level subscriber writing to one in-memory
+/// buffer, and returns that buffer. Global rather than per-thread: `tracing` caches callsite
+/// interest, and with thread-local subscribers in concurrently running tests a callsite first
+/// hit on a thread without one can stay disabled. The buffer therefore holds what every test in
+/// the binary logged, which only makes the leak assertions stricter.
+pub fn capture_traces() -> LogBuffer {
+    static BUFFER: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    BUFFER
+        .get_or_init(|| {
+            let buf = LogBuffer::default();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(buf.clone())
+                .with_ansi(false)
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).expect("first global subscriber");
+            buf
+        })
+        .clone()
 }
 
 /// Asserts that `text` holds no run of seven or more consecutive digits of `pan`, and none of

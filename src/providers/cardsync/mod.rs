@@ -1,0 +1,1134 @@
+//! **CardSync** Universal Account Updater v2: merchant enrollment, batches of up to 10,000
+//! Visa / Mastercard / Discover cards, American Express subscriptions per SE number, webhooks and
+//! results (specs/cardsync.md).
+//!
+//! Two key levels: the partner key enrolls merchants ([`CardSyncPartner`]); the merchant key that
+//! enrollment returns is used for that merchant's batches and subscriptions
+//! ([`CardSyncClient`], made cheaply with [`CardSyncPartner::merchant`]). Keys travel bare in
+//! `Authorization`, with no scheme.
+//!
+//! [`CardSyncClient::submit_cards`] takes any number of cards, splits them by the provider's
+//! rules (batches of ≤ 10,000 non-Amex cards; Amex to subscriptions grouped per SE number), sends
+//! with bounded concurrency and returns a receipt that places every card id exactly once.
+
+pub mod wire;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::card::{CardBrand, CardNumber};
+use crate::error::{Error, InputProblem, ProviderError, Result};
+use crate::outcome::CardUpdate;
+use crate::provider::{
+    AcceptedJob, BoxFuture, Capabilities, CardSource, CardToUpdate, FailedChunk, Flow, JobCounts,
+    JobKind, JobRef, JobState, JobStatus, PlacedCard, Provider, ProviderId, RemoveCard,
+    ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookReceipt, WebhookRegistration,
+};
+use crate::providers::outcome_from_status;
+use crate::transport::{
+    AUTHORIZATION, ApiRequest, ApiResponse, SignableRequest, Signer, Transport, TransportConfig,
+    sensitive_header,
+};
+use crate::webhook::{Authenticity, WebhookEvent, WebhookKind, WebhookRequest};
+
+use wire::{
+    AmexCard, Batch, BatchCard, BatchState, Envelope, Merchant, MerchantCreated, MerchantStatus,
+    ResultCard, Results, Stats, Trigger, WebhookPayload, WebhookTarget, Webhooks,
+};
+
+/// The sandbox: the default base URL. Production is not published; pass it with `base_url`.
+pub const SANDBOX_URL: &str = "https://sandbox.cardsync.io";
+/// Most cards one batch or subscribe request may carry (specs §4, §5).
+pub const MAX_CARDS_PER_REQUEST: usize = 10_000;
+/// Default number of requests [`CardSyncClient::submit_cards`] keeps in flight.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+const PROVIDER: ProviderId = ProviderId::CardSync;
+
+/// Sends the bare key as `Authorization` (no `Bearer`, specs §1).
+#[derive(Clone)]
+pub struct ApiKeySigner {
+    key: SecretString,
+}
+
+impl ApiKeySigner {
+    /// A signer for `key`.
+    pub fn new(key: SecretString) -> Self {
+        ApiKeySigner { key }
+    }
+}
+
+impl fmt::Debug for ApiKeySigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeySigner([REDACTED])")
+    }
+}
+
+impl Signer for ApiKeySigner {
+    fn sign(&self, request: &mut SignableRequest<'_>) -> Result<()> {
+        request
+            .headers
+            .insert(AUTHORIZATION, sensitive_header(self.key.expose_secret())?);
+        Ok(())
+    }
+}
+
+fn transport(base_url: Url, key: SecretString, config: TransportConfig) -> Result<Transport> {
+    if key.expose_secret().is_empty() {
+        return Err(Error::invalid("api_key", InputProblem::Missing));
+    }
+    Transport::new(PROVIDER, base_url, Arc::new(ApiKeySigner::new(key)), config)
+}
+
+fn default_url() -> Url {
+    Url::parse(SANDBOX_URL).expect("constant URL")
+}
+
+/// Sends `request`, then checks the HTTP status **and** the body's `status`: CardSync reports
+/// failures as `{"status":"failed"|"failure","message"|"msg":…}`, sometimes with HTTP 200.
+async fn call<T: DeserializeOwned>(
+    transport: &Transport,
+    request: ApiRequest,
+) -> Result<Envelope<T>> {
+    check(&transport.send(request).await?)
+}
+
+fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<Envelope<T>> {
+    let envelope = response.json::<Envelope<T>>();
+    let failure = |status: &str, message: Option<&str>| {
+        let mut detail = ProviderError::status(response.status.as_u16());
+        if !status.is_empty() {
+            detail = detail.with_code(status);
+        }
+        if let Some(m) = message {
+            detail = detail.with_message(m);
+        }
+        detail
+    };
+    if !response.is_success() {
+        let detail = match &envelope {
+            Ok(e) => failure(&e.status, e.message.as_deref()),
+            Err(_) => failure("", None),
+        };
+        return Err(response.status_error(detail));
+    }
+    let envelope = envelope?;
+    if envelope.status != "success" {
+        let detail = failure(
+            if envelope.status.is_empty() {
+                "missing status"
+            } else {
+                &envelope.status
+            },
+            envelope.message.as_deref(),
+        );
+        return Err(if envelope.message.as_deref() == Some("unauthorized") {
+            Error::Auth {
+                provider: PROVIDER,
+                detail: Box::new(detail),
+            }
+        } else {
+            Error::Provider {
+                provider: PROVIDER,
+                detail: Box::new(detail),
+            }
+        });
+    }
+    Ok(envelope)
+}
+
+fn require_data<T>(envelope: Envelope<T>, what: &str, body_hint: &[u8]) -> Result<T> {
+    envelope.data.ok_or_else(|| {
+        Error::decode(
+            PROVIDER,
+            200,
+            format!("{what} response has no data"),
+            body_hint,
+        )
+    })
+}
+
+async fn set_webhooks(transport: &Transport, webhooks: &Webhooks) -> Result<()> {
+    if webhooks.webhooks.is_empty() {
+        return Err(Error::invalid("webhooks", InputProblem::Empty));
+    }
+    for (i, w) in webhooks.webhooks.iter().enumerate() {
+        if Url::parse(&w.url).is_err() {
+            return Err(Error::invalid(
+                format!("webhooks[{i}].url"),
+                InputProblem::Format {
+                    expected: "an absolute URL".into(),
+                },
+            ));
+        }
+    }
+    let req = ApiRequest::new(Method::POST, "/v2/webhooks", "/v2/webhooks").json(webhooks);
+    call::<serde_json::Value>(transport, req).await.map(drop)
+}
+
+/// Builds a [`CardSyncPartner`] or a [`CardSyncClient`].
+#[derive(Debug)]
+pub struct CardSyncBuilder {
+    key: SecretString,
+    base_url: Url,
+    config: TransportConfig,
+    concurrency: usize,
+}
+
+impl CardSyncBuilder {
+    /// Uses any base URL (production, an emulator). Plain `http` only for loopback.
+    pub fn base_url(mut self, url: Url) -> Self {
+        self.base_url = url;
+        self
+    }
+
+    /// Timeouts, retries, or a shared `reqwest::Client`.
+    pub fn transport_config(mut self, config: TransportConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Requests kept in flight by bulk submission (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// A partner-level client (the key is the partner master key).
+    pub fn build_partner(self) -> Result<CardSyncPartner> {
+        Ok(CardSyncPartner {
+            transport: transport(self.base_url, self.key, self.config)?,
+            concurrency: self.concurrency,
+        })
+    }
+
+    /// A merchant-level client (the key is a merchant key).
+    pub fn build_merchant(self) -> Result<CardSyncClient> {
+        Ok(CardSyncClient {
+            transport: transport(self.base_url, self.key, self.config)?,
+            concurrency: self.concurrency,
+        })
+    }
+}
+
+/// The partner-level client: enrolls merchants and registers webhooks. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CardSyncPartner {
+    transport: Transport,
+    concurrency: usize,
+}
+
+impl CardSyncPartner {
+    /// Starts a builder for the sandbox with the partner master key.
+    pub fn builder(partner_key: SecretString) -> CardSyncBuilder {
+        CardSyncBuilder {
+            key: partner_key,
+            base_url: default_url(),
+            config: TransportConfig::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
+    /// The base URL in use.
+    pub fn base_url(&self) -> &Url {
+        self.transport.base_url()
+    }
+
+    /// A client for one merchant, from the key enrollment returned. Shares this client's HTTP
+    /// connection pool, base URL, timeouts and retries: no new connections are opened.
+    pub fn merchant(&self, merchant_key: SecretString) -> Result<CardSyncClient> {
+        if merchant_key.expose_secret().is_empty() {
+            return Err(Error::invalid("merchant_key", InputProblem::Missing));
+        }
+        Ok(CardSyncClient {
+            transport: self
+                .transport
+                .with_signer(Arc::new(ApiKeySigner::new(merchant_key))),
+            concurrency: self.concurrency,
+        })
+    }
+
+    /// `POST /v2/webhooks`: registers URLs for triggers 20–23.
+    pub async fn set_webhooks(&self, webhooks: &Webhooks) -> Result<()> {
+        set_webhooks(&self.transport, webhooks).await
+    }
+
+    /// `POST /v2/merchant`: enrolls a merchant; returns its id and its (secret) API key.
+    pub async fn enroll_merchant(&self, merchant: &Merchant) -> Result<MerchantCreated> {
+        validate_merchant(merchant)?;
+        let req = ApiRequest::new(Method::POST, "/v2/merchant", "/v2/merchant").json(merchant);
+        let response = self.transport.send(req).await?;
+        let envelope = check::<serde_json::Value>(&response)?;
+        // Until 2022-01-19 the id and key came at the top level, not under `data`.
+        let data = match envelope.data {
+            Some(data) => data,
+            None => response.json::<serde_json::Value>()?,
+        };
+        serde_json::from_value(data).map_err(|e| {
+            Error::decode(
+                PROVIDER,
+                response.status.as_u16(),
+                e,
+                b"(merchant enrollment data withheld)",
+            )
+        })
+    }
+
+    /// `GET /v2/merchant?merchant_id=`: enrollment status.
+    pub async fn merchant_status(&self, merchant_id: &str) -> Result<MerchantStatus> {
+        merchant_status(&self.transport, merchant_id).await
+    }
+}
+
+async fn merchant_status(transport: &Transport, merchant_id: &str) -> Result<MerchantStatus> {
+    if merchant_id.is_empty() {
+        return Err(Error::invalid("merchant_id", InputProblem::Missing));
+    }
+    let req = ApiRequest::new(Method::GET, "/v2/merchant", "/v2/merchant")
+        .query("merchant_id", merchant_id);
+    let env = call::<MerchantStatus>(transport, req).await?;
+    Ok(env.data.unwrap_or_default())
+}
+
+fn validate_merchant(m: &Merchant) -> Result<()> {
+    let required = [
+        ("legal_business_name", &m.legal_business_name),
+        ("name", &m.name),
+        ("description", &m.description),
+        ("website", &m.website),
+        ("phone", &m.phone),
+        ("receipt_email", &m.receipt_email),
+        ("timezone", &m.timezone),
+        ("fee_schedule_id", &m.fee_schedule_id),
+        ("primary_contact.first_name", &m.primary_contact.first_name),
+        ("primary_contact.last_name", &m.primary_contact.last_name),
+        ("primary_contact.company", &m.primary_contact.company),
+        (
+            "primary_contact.address_line_1",
+            &m.primary_contact.address_line_1,
+        ),
+        ("primary_contact.city", &m.primary_contact.city),
+        ("primary_contact.state", &m.primary_contact.state),
+        (
+            "primary_contact.postal_code",
+            &m.primary_contact.postal_code,
+        ),
+        ("primary_contact.country", &m.primary_contact.country),
+        ("primary_contact.phone", &m.primary_contact.phone),
+        ("primary_contact.email", &m.primary_contact.email),
+        ("user.username", &m.user.username),
+        ("user.email", &m.user.email),
+        ("user.status", &m.user.status),
+        ("user.role", &m.user.role),
+        ("card_info.type_of_biller", &m.card_info.type_of_biller),
+        ("card_info.mcc", &m.card_info.mcc),
+    ];
+    for (field, value) in required {
+        if value.trim().is_empty() {
+            return Err(Error::invalid(field, InputProblem::Missing));
+        }
+    }
+    let counts = [
+        (
+            "card_info.total_number_of_records",
+            m.card_info.total_number_of_records,
+        ),
+        ("card_info.number_of_visa", m.card_info.number_of_visa),
+        (
+            "card_info.number_of_mastercard",
+            m.card_info.number_of_mastercard,
+        ),
+        (
+            "card_info.number_of_discover",
+            m.card_info.number_of_discover,
+        ),
+        ("card_info.number_of_amex", m.card_info.number_of_amex),
+    ];
+    for (field, n) in counts {
+        if n < 0 {
+            return Err(Error::invalid(
+                field,
+                InputProblem::Format {
+                    expected: "a count of zero or more".into(),
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The merchant-level client: batches, Amex subscriptions and results. Implements
+/// [`Provider`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CardSyncClient {
+    transport: Transport,
+    concurrency: usize,
+}
+
+/// Checks one request's cards: ids present and unique, ≤ 10,000, not empty, every Amex card with
+/// an SE number, and (for batches) no Amex at all. Errors name the card id.
+fn validate_request<'a>(
+    cards: impl ExactSizeIterator<Item = (&'a str, &'a CardNumber, Option<&'a str>)>,
+    amex_only: bool,
+) -> Result<()> {
+    let len = cards.len();
+    if len == 0 {
+        return Err(Error::invalid("cards", InputProblem::Empty));
+    }
+    if len > MAX_CARDS_PER_REQUEST {
+        return Err(Error::invalid(
+            "cards",
+            InputProblem::TooMany {
+                max: MAX_CARDS_PER_REQUEST,
+                got: len,
+            },
+        ));
+    }
+    let mut seen = HashSet::with_capacity(len);
+    for (i, (id, card, se)) in cards.enumerate() {
+        if id.is_empty() {
+            return Err(Error::invalid(
+                format!("cards[{i}].id"),
+                InputProblem::Missing,
+            ));
+        }
+        if !seen.insert(id) {
+            return Err(Error::invalid(
+                format!("cards[id={id}].id"),
+                InputProblem::Duplicate,
+            ));
+        }
+        check_brand(id, card.brand(), amex_only)?;
+        if amex_only && se.is_none_or(str::is_empty) {
+            return Err(Error::invalid(
+                format!("cards[id={id}].se_number"),
+                InputProblem::Missing,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_brand(id: &str, brand: CardBrand, amex_only: bool) -> Result<()> {
+    let ok = match brand {
+        CardBrand::Amex => amex_only,
+        CardBrand::Visa | CardBrand::Mastercard | CardBrand::Discover => !amex_only,
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let reason = if amex_only {
+        format!(
+            "{brand} card: subscriptions are for American Express only; send other brands in a batch"
+        )
+    } else if brand == CardBrand::Amex {
+        "American Express cards cannot go in a batch; subscribe them with their SE number"
+            .to_owned()
+    } else {
+        format!(
+            "{brand} card: CardSync updates Visa, Mastercard, Discover and American Express only"
+        )
+    };
+    Err(Error::invalid(
+        format!("cards[id={id}].card"),
+        InputProblem::NotAllowed { reason },
+    ))
+}
+
+impl CardSyncClient {
+    /// Starts a builder for the sandbox with a merchant key (use
+    /// [`CardSyncBuilder::build_merchant`]).
+    pub fn builder(merchant_key: SecretString) -> CardSyncBuilder {
+        CardSyncPartner::builder(merchant_key)
+    }
+
+    /// The base URL in use.
+    pub fn base_url(&self) -> &Url {
+        self.transport.base_url()
+    }
+
+    /// `POST /v2/webhooks` with this merchant's key (which key the service expects is not
+    /// documented; the partner client has the same call).
+    pub async fn set_webhooks(&self, webhooks: &Webhooks) -> Result<()> {
+        set_webhooks(&self.transport, webhooks).await
+    }
+
+    /// `GET /v2/merchant?merchant_id=` with this merchant's key.
+    pub async fn merchant_status(&self, merchant_id: &str) -> Result<MerchantStatus> {
+        merchant_status(&self.transport, merchant_id).await
+    }
+
+    /// `POST /v2/batch`: up to 10,000 Visa / Mastercard / Discover cards. Never retried once it
+    /// may have reached the server. A success without `batch_id` is an error (nothing could be
+    /// polled), which says the batch may exist.
+    pub async fn create_batch(&self, cards: &[BatchCard]) -> Result<Batch> {
+        validate_request(cards.iter().map(|c| (c.id.as_str(), &c.card, None)), false)?;
+        self.post_batch(cards).await
+    }
+
+    async fn post_batch<C: Serialize + Sync>(&self, cards: &[C]) -> Result<Batch> {
+        let req =
+            ApiRequest::new(Method::POST, "/v2/batch", "/v2/batch").json(&CardsBody { cards });
+        let env = call::<Batch>(&self.transport, req).await?;
+        let batch = require_data(env, "create batch", b"")?;
+        if batch.batch_id.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::decode(
+                PROVIDER,
+                200,
+                "create-batch response has no data.batch_id (the batch may exist: check before resubmitting)",
+                b"",
+            ));
+        }
+        Ok(batch)
+    }
+
+    /// `GET /v2/batch?batch_id=`.
+    pub async fn batch_status(&self, batch_id: &str) -> Result<Batch> {
+        if batch_id.is_empty() {
+            return Err(Error::invalid("batch_id", InputProblem::Missing));
+        }
+        let req =
+            ApiRequest::new(Method::GET, "/v2/batch", "/v2/batch").query("batch_id", batch_id);
+        let env = call::<Batch>(&self.transport, req).await?;
+        let mut batch = require_data(env, "batch status", b"")?;
+        batch.batch_id.get_or_insert_with(|| batch_id.to_owned());
+        Ok(batch)
+    }
+
+    /// `GET /v2/batch/results?batch_id=&event_id=` (`event_id` optional once completed).
+    pub async fn batch_results(&self, batch_id: &str, event_id: Option<&str>) -> Result<Results> {
+        if batch_id.is_empty() {
+            return Err(Error::invalid("batch_id", InputProblem::Missing));
+        }
+        let mut req = ApiRequest::new(Method::GET, "/v2/batch/results", "/v2/batch/results")
+            .query("batch_id", batch_id);
+        if let Some(e) = event_id.filter(|e| !e.is_empty()) {
+            req = req.query("event_id", e);
+        }
+        let env = call::<Results>(&self.transport, req).await?;
+        require_data(env, "batch results", b"")
+    }
+
+    /// `POST /v2/subscribe`: up to 10,000 Amex cards, each with its SE number. Never retried
+    /// once it may have reached the server.
+    pub async fn subscribe_amex(&self, cards: &[AmexCard]) -> Result<()> {
+        validate_request(
+            cards
+                .iter()
+                .map(|c| (c.id.as_str(), &c.card, Some(c.se_number.as_str()))),
+            true,
+        )?;
+        self.post_subscribe(cards).await
+    }
+
+    async fn post_subscribe<C: Serialize + Sync>(&self, cards: &[C]) -> Result<()> {
+        let req = ApiRequest::new(Method::POST, "/v2/subscribe", "/v2/subscribe")
+            .json(&CardsBody { cards });
+        call::<serde_json::Value>(&self.transport, req)
+            .await
+            .map(drop)
+    }
+
+    /// `DELETE /v2/subscribe` with the same body: stops updates (and billing) for each card / SE
+    /// pair. Not retried automatically (the effect of a repeat is not documented).
+    pub async fn unsubscribe_amex(&self, cards: &[AmexCard]) -> Result<()> {
+        validate_request(
+            cards
+                .iter()
+                .map(|c| (c.id.as_str(), &c.card, Some(c.se_number.as_str()))),
+            true,
+        )?;
+        let req = ApiRequest::new(Method::DELETE, "/v2/subscribe", "/v2/subscribe")
+            .json(&CardsBody { cards })
+            .idempotent(false);
+        call::<serde_json::Value>(&self.transport, req)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /v2/subscription/results?event_id=`: the Amex updates a trigger-23 webhook announced.
+    pub async fn subscription_results(&self, event_id: &str) -> Result<Results> {
+        if event_id.is_empty() {
+            return Err(Error::invalid("event_id", InputProblem::Missing));
+        }
+        let req = ApiRequest::new(
+            Method::GET,
+            "/v2/subscription/results",
+            "/v2/subscription/results",
+        )
+        .query("event_id", event_id);
+        let env = call::<Results>(&self.transport, req).await?;
+        require_data(env, "subscription results", b"")
+    }
+
+    /// Bulk submission: any number of cards. Visa / Mastercard / Discover go into batches of at
+    /// most 10,000 (in input order); Amex cards go into subscribe requests grouped per SE
+    /// number. Everything is validated before the first request; then requests are sent with
+    /// bounded concurrency and **never repeated** once they may have reached the server.
+    ///
+    /// The receipt places every card id exactly once: in an accepted batch (its `batch_id`), an
+    /// accepted subscription request (job id = SE number), or a failed chunk with its error.
+    /// Request bodies are built one chunk at a time as requests start, so memory beyond the
+    /// input stays proportional to chunk size × concurrency.
+    pub async fn submit_cards(&self, mut cards: Vec<CardToUpdate>) -> Result<SubmissionReceipt> {
+        let plan = plan_submission(&cards)?;
+        let outcomes: Vec<(Chunk, Result<Option<String>>)> = {
+            let cards = &cards;
+            futures::stream::iter(plan.into_iter().map(|chunk| async move {
+                let result = match &chunk {
+                    Chunk::Batch(idx) => {
+                        let body: Vec<_> =
+                            idx.iter().map(|&i| batch_ref(&cards[i as usize])).collect();
+                        self.post_batch(&body).await.map(|b| b.batch_id)
+                    }
+                    Chunk::Amex { se, idx } => {
+                        let body: Vec<_> = idx
+                            .iter()
+                            .map(|&i| amex_ref(&cards[i as usize], se))
+                            .collect();
+                        self.post_subscribe(&body).await.map(|()| None)
+                    }
+                };
+                (chunk, result)
+            }))
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await
+        };
+        // Every request is done: move (not copy) each id into the receipt.
+        let mut receipt = SubmissionReceipt::new(PROVIDER);
+        for (chunk, result) in outcomes {
+            let (kind, idx, job_id) = match chunk {
+                Chunk::Batch(idx) => (JobKind::Batch, idx, None),
+                Chunk::Amex { se, idx } => (JobKind::Subscription, idx, Some(se)),
+            };
+            let mut ids = idx
+                .iter()
+                .map(|&i| std::mem::take(&mut cards[i as usize].id));
+            match result {
+                Ok(batch_id) => receipt.accepted.push(AcceptedJob {
+                    job: JobRef::new(PROVIDER, kind, batch_id.or(job_id).unwrap_or_default()),
+                    cards: ids
+                        .by_ref()
+                        .map(|id| PlacedCard {
+                            id,
+                            provider_ref: None,
+                        })
+                        .collect(),
+                    state: if kind == JobKind::Batch {
+                        JobState::Pending
+                    } else {
+                        JobState::Active
+                    },
+                }),
+                Err(error) => receipt.failed.push(FailedChunk {
+                    kind,
+                    card_ids: ids.collect(),
+                    error,
+                }),
+            }
+        }
+        Ok(receipt)
+    }
+}
+
+/// `{"cards": [...]}` over borrowed cards: what every batch and subscribe request sends.
+#[derive(Serialize)]
+struct CardsBody<'a, C> {
+    cards: &'a [C],
+}
+
+/// One request of a bulk submission: indices into the caller's cards.
+enum Chunk {
+    Batch(Vec<u32>),
+    Amex { se: String, idx: Vec<u32> },
+}
+
+#[derive(Serialize)]
+struct BatchCardRef<'a> {
+    id: &'a str,
+    card: &'a str,
+    exp: String,
+}
+
+#[derive(Serialize)]
+struct AmexCardRef<'a> {
+    se_number: &'a str,
+    id: &'a str,
+    card: &'a str,
+    exp: String,
+}
+
+fn pan_of(card: &CardToUpdate) -> &CardNumber {
+    match &card.source {
+        CardSource::Pan(p) => p,
+        _ => unreachable!("plan_submission only admits card numbers"),
+    }
+}
+
+fn exp_of(card: &CardToUpdate) -> String {
+    card.expiry
+        .expect("plan_submission only admits cards with an expiry")
+        .format(crate::card::ExpiryFormat::MmSlashYy)
+}
+
+fn batch_ref(card: &CardToUpdate) -> BatchCardRef<'_> {
+    BatchCardRef {
+        id: &card.id,
+        card: pan_of(card).expose_secret(),
+        exp: exp_of(card),
+    }
+}
+
+fn amex_ref<'a>(card: &'a CardToUpdate, se: &'a str) -> AmexCardRef<'a> {
+    AmexCardRef {
+        se_number: se,
+        id: &card.id,
+        card: pan_of(card).expose_secret(),
+        exp: exp_of(card),
+    }
+}
+
+/// Validates every card and plans the requests (indices only; no card data copied).
+fn plan_submission(cards: &[CardToUpdate]) -> Result<Vec<Chunk>> {
+    if cards.is_empty() {
+        return Err(Error::invalid("cards", InputProblem::Empty));
+    }
+    if cards.len() > u32::MAX as usize {
+        return Err(Error::invalid(
+            "cards",
+            InputProblem::TooMany {
+                max: u32::MAX as usize,
+                got: cards.len(),
+            },
+        ));
+    }
+    // Duplicate ids are found by sorting indices (4 bytes a card) rather than hashing the ids.
+    let mut order: Vec<u32> = (0..cards.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| cards[a as usize].id.cmp(&cards[b as usize].id));
+    if let Some(pair) = order
+        .windows(2)
+        .find(|w| cards[w[0] as usize].id == cards[w[1] as usize].id)
+    {
+        let id = &cards[pair[0] as usize].id;
+        return Err(if id.is_empty() {
+            Error::invalid(
+                format!("cards[{}].id", pair[0].min(pair[1])),
+                InputProblem::Missing,
+            )
+        } else {
+            Error::invalid(format!("cards[id={id}].id"), InputProblem::Duplicate)
+        });
+    }
+    drop(order);
+    let mut batch_idx: Vec<u32> = Vec::new();
+    let mut amex: Vec<(String, Vec<u32>)> = Vec::new();
+    for (i, card) in cards.iter().enumerate() {
+        let field = |f: &str| format!("cards[id={}].{f}", card.id);
+        if card.id.is_empty() {
+            return Err(Error::invalid(
+                format!("cards[{i}].id"),
+                InputProblem::Missing,
+            ));
+        }
+        let CardSource::Pan(pan) = &card.source else {
+            return Err(Error::invalid(
+                field("card"),
+                InputProblem::NotAllowed {
+                    reason: "CardSync takes card numbers, not tokens".into(),
+                },
+            ));
+        };
+        if card.expiry.is_none() {
+            return Err(Error::invalid(field("exp"), InputProblem::Missing));
+        }
+        let se = card.amex_se_number.as_deref().filter(|s| !s.is_empty());
+        if pan.brand() == CardBrand::Amex {
+            let Some(se) = se else {
+                return Err(Error::invalid(field("se_number"), InputProblem::Missing));
+            };
+            match amex.iter_mut().find(|(s, _)| s == se) {
+                Some((_, idx)) => idx.push(i as u32),
+                None => amex.push((se.to_owned(), vec![i as u32])),
+            }
+        } else {
+            check_brand(&card.id, pan.brand(), false)?;
+            if se.is_some() {
+                return Err(Error::invalid(
+                    field("se_number"),
+                    InputProblem::NotAllowed {
+                        reason: "an SE number is for American Express cards only".into(),
+                    },
+                ));
+            }
+            batch_idx.push(i as u32);
+        }
+    }
+    let mut plan: Vec<Chunk> = batch_idx
+        .chunks(MAX_CARDS_PER_REQUEST)
+        .map(|c| Chunk::Batch(c.to_vec()))
+        .collect();
+    for (se, idx) in amex {
+        plan.extend(idx.chunks(MAX_CARDS_PER_REQUEST).map(|c| Chunk::Amex {
+            se: se.clone(),
+            idx: c.to_vec(),
+        }));
+    }
+    Ok(plan)
+}
+
+/// Maps one result card onto the unified [`CardUpdate`], joined back by the caller's `id`.
+/// For `updated_card` / `updated_expiry` the returned card and expiry are the new ones (the
+/// card may have changed brand); otherwise they are the card on file.
+pub fn card_update(card: ResultCard, provider_ref: Option<&str>) -> CardUpdate {
+    let outcome = outcome_from_status(&card.status);
+    let expiry = card.expiry();
+    let mut out = CardUpdate::new(PROVIDER, card.id.clone(), outcome, card.status.clone());
+    if out.outcome.has_new_card_data() {
+        out.new_brand = card.card.as_ref().map(CardNumber::brand);
+        out.new_card = card.card;
+        out.new_expiry = expiry;
+    } else {
+        out.previous_card = card.card;
+        out.previous_expiry = expiry;
+    }
+    out.provider_ref = provider_ref.map(str::to_owned);
+    out
+}
+
+fn counts(stats: &Stats) -> JobCounts {
+    let u = |v: Option<i64>| v.and_then(|n| u64::try_from(n).ok());
+    JobCounts {
+        submitted: u(stats.number_submitted),
+        new_account_number: u(stats.updated_card),
+        new_expiry: u(stats.updated_expiry),
+        closed: u(stats.closed),
+        contact: u(stats.contact),
+        valid: u(stats.valid),
+        no_change: u(stats.no_change),
+        no_match: u(stats.no_match),
+    }
+}
+
+fn job_state(state: Option<&BatchState>) -> JobState {
+    match state {
+        Some(BatchState::Pending) | None => JobState::Pending,
+        Some(BatchState::Completed) => JobState::Completed,
+        Some(BatchState::Other(s)) if s == "error" || s == "failed" => JobState::Failed,
+        Some(BatchState::Other(s)) => JobState::Other(s.clone()),
+    }
+}
+
+/// Parses a CardSync webhook (any of triggers 20–23) into the unified event. CardSync does not
+/// sign webhooks, so the event is [`Authenticity::Unsigned`]: fetch the results it points to
+/// with your own key ([`CardSyncClient::fetch_results`]). The event id is the payload's `id`
+/// (falling back to `event_id`, then the merchant id for trigger 21), for deduplication.
+pub fn parse_webhook(body: &[u8]) -> Result<WebhookEvent> {
+    let raw: serde_json::Value = crate::webhook::parse_json_body(PROVIDER, body)?;
+    if !raw.is_object() {
+        return Err(Error::decode(
+            PROVIDER,
+            0,
+            "webhook body is not an object",
+            body,
+        ));
+    }
+    let payload: WebhookPayload =
+        serde_json::from_slice(body).map_err(|e| Error::decode(PROVIDER, 0, e, body))?;
+    let trigger = payload.trigger_id.or_else(|| {
+        // The documented enrollment payload carries no trigger id.
+        payload
+            .merchant_id
+            .as_ref()
+            .map(|_| Trigger::EnrollmentComplete)
+    });
+    let (kind, results) = match trigger {
+        Some(Trigger::BatchAvailable) => (
+            WebhookKind::BatchCompleted,
+            payload.batch_id.clone().map(|batch| ResultsQuery::Event {
+                provider: PROVIDER,
+                kind: JobKind::Batch,
+                event_id: payload.event_id.clone().unwrap_or_default(),
+                job_id: Some(batch),
+            }),
+        ),
+        Some(Trigger::BatchError) => (WebhookKind::BatchFailed, None),
+        Some(Trigger::EnrollmentComplete) => (WebhookKind::EnrollmentCompleted, None),
+        Some(Trigger::AmexUpdate) => (
+            WebhookKind::UpdatesAvailable,
+            payload
+                .event_id
+                .clone()
+                .map(|event_id| ResultsQuery::Event {
+                    provider: PROVIDER,
+                    kind: JobKind::Subscription,
+                    event_id,
+                    job_id: None,
+                }),
+        ),
+        Some(Trigger::Other(n)) => (WebhookKind::Other(n.to_string()), None),
+        None => {
+            return Err(Error::decode(
+                PROVIDER,
+                0,
+                "webhook has no trigger_id",
+                body,
+            ));
+        }
+    };
+    let id = payload
+        .id
+        .clone()
+        .or_else(|| payload.event_id.clone())
+        .or_else(|| {
+            payload
+                .merchant_id
+                .clone()
+                .map(|m| format!("enrollment:{m}"))
+        })
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::decode(PROVIDER, 0, "webhook has no id", body))?;
+    Ok(WebhookEvent {
+        provider: PROVIDER,
+        id,
+        kind,
+        authenticity: Authenticity::Unsigned,
+        results,
+        updates: Vec::new(),
+        message: payload.message.clone().filter(|m| !m.is_empty()),
+        raw,
+    })
+}
+
+fn amex_cards(job: &JobRef, cards: Vec<CardToUpdate>) -> Result<Vec<AmexCard>> {
+    cards
+        .into_iter()
+        .map(|c| {
+            let se = c.amex_se_number.clone().unwrap_or_else(|| job.id.clone());
+            match c.source {
+                CardSource::Pan(card) => Ok(AmexCard {
+                    se_number: se,
+                    id: c.id.clone(),
+                    card,
+                    exp: c.expiry.ok_or_else(|| {
+                        Error::invalid(format!("cards[id={}].exp", c.id), InputProblem::Missing)
+                    })?,
+                }),
+                CardSource::Token(_) => Err(Error::invalid(
+                    format!("cards[id={}].card", c.id),
+                    InputProblem::NotAllowed {
+                        reason: "CardSync takes card numbers, not tokens".into(),
+                    },
+                )),
+            }
+        })
+        .collect()
+}
+
+impl Provider for CardSyncClient {
+    fn id(&self) -> ProviderId {
+        PROVIDER
+    }
+
+    /// Cancel is not offered: CardSync has no subscription object to delete, only card / SE
+    /// pairs, so stopping updates is [`Provider::remove_cards`] with the cards.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::of(&[
+            Flow::Subscribe,
+            Flow::AddCards,
+            Flow::RemoveCards,
+            Flow::SubmitBatch,
+            Flow::JobStatus,
+            Flow::FetchResults,
+            Flow::RegisterWebhook,
+            Flow::ParseWebhook,
+        ])
+    }
+
+    /// Amex cards only, each with its SE number; grouped per SE (one job per SE number).
+    fn subscribe(&self, request: SubscribeRequest) -> BoxFuture<'_, Result<SubmissionReceipt>> {
+        Box::pin(async move {
+            for c in &request.cards {
+                if let CardSource::Pan(p) = &c.source {
+                    if p.brand() != CardBrand::Amex {
+                        check_brand(&c.id, p.brand(), true)?;
+                    }
+                }
+            }
+            self.submit_cards(request.cards).await
+        })
+    }
+
+    /// Subscribes more Amex cards under the job's SE number (a card's own SE number wins).
+    fn add_cards<'a>(
+        &'a self,
+        job: &'a JobRef,
+        cards: Vec<CardToUpdate>,
+    ) -> BoxFuture<'a, Result<SubmissionReceipt>> {
+        Box::pin(async move {
+            if job.kind != JobKind::Subscription || job.provider != PROVIDER {
+                return Err(Error::invalid(
+                    "job",
+                    InputProblem::NotAllowed {
+                        reason: "not a CardSync Amex subscription".into(),
+                    },
+                ));
+            }
+            let cards = cards
+                .into_iter()
+                .map(|c| {
+                    let se = c.amex_se_number.clone().unwrap_or_else(|| job.id.clone());
+                    c.with_amex_se_number(se)
+                })
+                .collect();
+            self.subscribe(SubscribeRequest::new(cards)).await
+        })
+    }
+
+    /// `DELETE /v2/subscribe` for the given cards (full card data needed: CardSync identifies a
+    /// subscription by card / SE pair). The job's id is the SE number unless a card has its own.
+    fn remove_cards<'a>(
+        &'a self,
+        job: &'a JobRef,
+        cards: Vec<RemoveCard>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let mut full = Vec::with_capacity(cards.len());
+            for c in cards {
+                match c {
+                    RemoveCard::Card(card) => full.push(card),
+                    RemoveCard::Placed(p) => {
+                        return Err(Error::invalid(
+                            format!("cards[id={}]", p.id),
+                            InputProblem::NotAllowed {
+                                reason: "CardSync unsubscribes by card and SE number; pass RemoveCard::Card".into(),
+                            },
+                        ));
+                    }
+                }
+            }
+            let amex = amex_cards(job, full)?;
+            for chunk in amex.chunks(MAX_CARDS_PER_REQUEST) {
+                self.unsubscribe_amex(chunk).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn submit(&self, cards: Vec<CardToUpdate>) -> BoxFuture<'_, Result<SubmissionReceipt>> {
+        Box::pin(self.submit_cards(cards))
+    }
+
+    /// Batches only: CardSync has no status for Amex subscriptions (updates arrive by webhook).
+    fn job_status<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<JobStatus>> {
+        Box::pin(async move {
+            if job.kind != JobKind::Batch || job.provider != PROVIDER {
+                return Err(Error::invalid(
+                    "job",
+                    InputProblem::NotAllowed {
+                        reason: "CardSync reports status for batches only".into(),
+                    },
+                ));
+            }
+            let b = self.batch_status(&job.id).await?;
+            Ok(JobStatus {
+                job: job.clone(),
+                state: job_state(b.status.as_ref()),
+                counts: counts(&b.stats),
+            })
+        })
+    }
+
+    fn fetch_results<'a>(
+        &'a self,
+        query: &'a ResultsQuery,
+    ) -> BoxFuture<'a, Result<Vec<CardUpdate>>> {
+        Box::pin(async move {
+            let (results, reference) = match query {
+                ResultsQuery::Job(job)
+                    if job.provider == PROVIDER && job.kind == JobKind::Batch =>
+                {
+                    (self.batch_results(&job.id, None).await?, job.id.clone())
+                }
+                ResultsQuery::Event {
+                    provider,
+                    kind: JobKind::Batch,
+                    event_id,
+                    job_id: Some(batch),
+                } if *provider == PROVIDER => {
+                    let event = Some(event_id.as_str()).filter(|e| !e.is_empty());
+                    (self.batch_results(batch, event).await?, event_id.clone())
+                }
+                ResultsQuery::Event {
+                    provider,
+                    kind: JobKind::Subscription,
+                    event_id,
+                    ..
+                } if *provider == PROVIDER => {
+                    (self.subscription_results(event_id).await?, event_id.clone())
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        "query",
+                        InputProblem::NotAllowed {
+                            reason: "CardSync results are per batch, or per webhook event for Amex"
+                                .into(),
+                        },
+                    ));
+                }
+            };
+            Ok(results
+                .cards
+                .into_iter()
+                .map(|c| card_update(c, Some(&reference)))
+                .collect())
+        })
+    }
+
+    /// Registers the URL for all four triggers (20–23).
+    fn register_webhook(
+        &self,
+        registration: WebhookRegistration,
+    ) -> BoxFuture<'_, Result<WebhookReceipt>> {
+        Box::pin(async move {
+            let webhooks = Webhooks {
+                webhooks: Trigger::ALL
+                    .iter()
+                    .map(|t| WebhookTarget {
+                        trigger_id: *t,
+                        url: registration.url.to_string(),
+                    })
+                    .collect(),
+            };
+            self.set_webhooks(&webhooks).await?;
+            Ok(WebhookReceipt {
+                provider: PROVIDER,
+                ids: Vec::new(),
+                events: Trigger::ALL.iter().map(|t| t.id().to_string()).collect(),
+            })
+        })
+    }
+
+    fn parse_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookEvent> {
+        parse_webhook(request.body)
+    }
+}
+
+impl CardSyncClient {
+    /// Fetches the authoritative results a parsed (unsigned) webhook points to.
+    pub async fn fetch_results_for(&self, event: &WebhookEvent) -> Result<Vec<CardUpdate>> {
+        match event.results_query() {
+            Some(q) => self.fetch_results(q).await,
+            None => Ok(Vec::new()),
+        }
+    }
+}
