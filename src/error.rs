@@ -408,8 +408,8 @@ impl Error {
         Error::InvalidInput(InputError::new(field, problem))
     }
 
-    /// The unified mapping of an HTTP error status: 401/403 → [`Error::Auth`], 404 →
-    /// [`Error::NotFound`], 429 → [`Error::RateLimited`], anything else → [`Error::Provider`].
+    /// The unified mapping of an HTTP error status: 401/403 → [`Error::Auth`], 404 and 410
+    /// (gone: already deleted) → [`Error::NotFound`], 429 → [`Error::RateLimited`], anything else → [`Error::Provider`].
     /// Providers call it after parsing their own error body into `detail`.
     pub fn from_status(
         provider: ProviderId,
@@ -422,7 +422,7 @@ impl Error {
                 provider,
                 detail: Box::new(detail),
             },
-            404 => Error::NotFound {
+            404 | 410 => Error::NotFound {
                 provider,
                 detail: Box::new(detail),
             },

@@ -260,3 +260,38 @@ pub const CARDSYNC_AMEX_CARDS: [(&str, &str); 3] = [
     ("376655111122997", "12/28"),
     ("349900006577234", "12/28"),
 ];
+
+pub mod accountvault {
+    use account_updater::emulator::accountvault::AccountVaultEmulator;
+    use account_updater::providers::accountvault::AccountVaultClient;
+
+    use super::{OrExit, env, env_secret, env_url};
+
+    /// The variables that switch AccountVault to the real environment.
+    pub const VARS: [&str; 2] = ["ACCOUNTVAULT_CLIENT_ID", "ACCOUNTVAULT_TOKEN"];
+
+    /// A client on the real environment when `ACCOUNTVAULT_CLIENT_ID` and `ACCOUNTVAULT_TOKEN`
+    /// are set (`ACCOUNTVAULT_BASE_URL`, optional `ACCOUNTVAULT_SUB_CLIENT_ID`), else on a fresh
+    /// emulator. The builder is returned so callers can add options.
+    pub async fn connect() -> (
+        account_updater::providers::accountvault::AccountVaultBuilder,
+        Option<AccountVaultEmulator>,
+    ) {
+        if let (Some(client_id), Some(token)) = (env(VARS[0]), env_secret(VARS[1])) {
+            let mut builder = AccountVaultClient::builder(client_id, token);
+            if let Some(url) = env_url("ACCOUNTVAULT_BASE_URL") {
+                builder = builder.base_url(url);
+            }
+            if let Some(sub) = env("ACCOUNTVAULT_SUB_CLIENT_ID") {
+                builder = builder.sub_client_id(sub);
+            }
+            return (builder, None);
+        }
+        let emulator = AccountVaultEmulator::start()
+            .await
+            .or_exit("start the AccountVault emulator");
+        let builder = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+            .base_url(emulator.base_url());
+        (builder, Some(emulator))
+    }
+}

@@ -67,6 +67,8 @@ impl Drop for EmulatorServer {
     }
 }
 
+#[cfg(feature = "accountvault")]
+pub mod accountvault;
 #[cfg(feature = "cardsync")]
 pub mod cardsync;
 #[cfg(feature = "payconex")]

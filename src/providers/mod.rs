@@ -7,6 +7,8 @@
 //! vocabulary that PayConex and CardSync both use (they resell the same updater), and lenient
 //! `serde` helpers for values that arrive as strings or numbers.
 
+#[cfg(feature = "accountvault")]
+pub mod accountvault;
 #[cfg(feature = "cardsync")]
 pub mod cardsync;
 #[cfg(feature = "payconex")]

@@ -1,0 +1,739 @@
+//! A stateful AccountVault (TabaPay Account API) on loopback.
+//!
+//! - Bearer token check (401), `Content-Type: application/json` (415), compact JSON only (400
+//!   "JSON contains not packed/contains newlines"), known ClientID (with an optional
+//!   `_SubClientID` of 4, 6 or 8 digits).
+//! - Accounts with unique reference ids (retrievable by reference for 24 hours:
+//!   [`AccountVaultEmulator::expire_reference_ids`] makes them 421), exactly one of bank / card and
+//!   one card form, v1 full replace, v2 partial update, delete then 410.
+//! - Duplicate-card detection by card number, with each flag's documented behaviour: reject →
+//!   409 with the (up to 3) newest duplicate ids; OK-to-add / OK-to-update → 200; no flag → 200;
+//!   flags refused on v2; [`AccountVaultEmulator::fail_next_duplicate_check`] gives a 207.
+//! - RSA keys (at most two active, 429 beyond), in ASN.1 or Raw format; the private half decrypts
+//!   `data` (RSA-OAEP SHA-256, base64url) into `PAN|YYYYMM|CSC`, and a wrong blob is a 500, as
+//!   TabaPay documents. So retrieving an account created with encrypted data proves the client
+//!   encrypted it right.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use rsa::pkcs8::EncodePublicKey;
+use rsa::traits::PublicKeyParts;
+use rsa::{Oaep, RsaPrivateKey};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::{EmulatorServer, Fault, FaultQueue};
+use crate::card::{CardNumber, Expiry, ExpiryFormat};
+
+/// The ClientID the emulator serves by default (22 characters).
+pub const DEFAULT_CLIENT_ID: &str = "EmulatorClientId000001";
+/// The bearer token it accepts by default.
+pub const DEFAULT_TOKEN: &str =
+    "emulator-bearer-token-for-tests-only-0000000000000000000000000000000000000";
+
+/// Settings of an [`AccountVaultEmulator`].
+#[derive(Clone)]
+pub struct AccountVaultEmulatorConfig {
+    /// The ClientID.
+    pub client_id: String,
+    /// The bearer token.
+    pub token: SecretString,
+    /// RSA key size for created keys.
+    pub key_bits: usize,
+}
+
+impl std::fmt::Debug for AccountVaultEmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountVaultEmulatorConfig")
+            .field("client_id", &self.client_id)
+            .field("key_bits", &self.key_bits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AccountVaultEmulatorConfig {
+    fn default() -> Self {
+        AccountVaultEmulatorConfig {
+            client_id: DEFAULT_CLIENT_ID.into(),
+            token: SecretString::from(DEFAULT_TOKEN.to_owned()),
+            key_bits: 2048,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Stored {
+    Card {
+        pan: Option<SecretString>,
+        expiration: Option<String>,
+    },
+    Bank {
+        routing: String,
+        last4: String,
+        kind: String,
+    },
+}
+
+struct AccountRec {
+    id: String,
+    reference: String,
+    reference_expired: bool,
+    data: Stored,
+    owner: Value,
+    deleted: bool,
+    seq: u64,
+}
+
+struct KeyRec {
+    private: RsaPrivateKey,
+    deleted: bool,
+    expiration: String,
+}
+
+#[derive(Default)]
+struct Store {
+    accounts: Vec<AccountRec>,
+    keys: HashMap<String, KeyRec>,
+    seq: u64,
+    fail_next_check: bool,
+}
+
+struct Shared {
+    config: AccountVaultEmulatorConfig,
+    store: Mutex<Store>,
+    faults: FaultQueue,
+}
+
+/// A running AccountVault emulator. Stops when dropped.
+pub struct AccountVaultEmulator {
+    server: EmulatorServer,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for AccountVaultEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountVaultEmulator")
+            .field("base_url", &self.server.base_url().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccountVaultEmulator {
+    /// Starts an emulator with the default ClientID and token.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(AccountVaultEmulatorConfig::default()).await
+    }
+
+    /// Starts an emulator with the given settings.
+    pub async fn start_with(config: AccountVaultEmulatorConfig) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            config,
+            store: Mutex::new(Store::default()),
+            faults: FaultQueue::default(),
+        });
+        let router = Router::new().fallback(handle).with_state(shared.clone());
+        Ok(AccountVaultEmulator {
+            server: EmulatorServer::start(router).await?,
+            shared,
+        })
+    }
+
+    /// The base URL to give the client.
+    pub fn base_url(&self) -> Url {
+        self.server.base_url().clone()
+    }
+
+    /// The ClientID served.
+    pub fn client_id(&self) -> &str {
+        &self.shared.config.client_id
+    }
+
+    /// The bearer token accepted.
+    pub fn token(&self) -> SecretString {
+        self.shared.config.token.clone()
+    }
+
+    /// Answers the next request with `fault` instead of handling it.
+    pub fn inject_fault(&self, fault: Fault) {
+        self.shared.faults.push(fault);
+    }
+
+    /// The next request that carries a duplicate-card flag succeeds with HTTP 207 (the check
+    /// "failed upstream").
+    pub fn fail_next_duplicate_check(&self) {
+        self.lock().fail_next_check = true;
+    }
+
+    /// Moves every account past its 24-hour reference-id window (retrieve by reference → 421).
+    pub fn expire_reference_ids(&self) {
+        self.lock()
+            .accounts
+            .iter_mut()
+            .for_each(|a| a.reference_expired = true);
+    }
+
+    /// The private key behind `key_id`, for tests that decrypt what a client sent.
+    pub fn private_key(&self, key_id: &str) -> Option<RsaPrivateKey> {
+        self.lock().keys.get(key_id).map(|k| k.private.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.shared.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn reply(status: u16, ec: &str, em: Option<&str>, extra: Value) -> Response {
+    let mut body = json!({"SC": status, "EC": ec});
+    if let Some(em) = em {
+        body["EM"] = json!(em);
+    }
+    if let Value::Object(map) = extra {
+        for (k, v) in map {
+            body[k] = v;
+        }
+    }
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+fn bad(em: &str) -> Response {
+    reply(400, "3C304949", Some(em), json!({}))
+}
+
+fn random_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    let mut rng = rand::rng();
+    (0..22)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Whitespace outside JSON strings: the API wants packed JSON.
+fn is_packed(body: &[u8]) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            match b {
+                b'\\' if !escaped => escaped = true,
+                b'"' if !escaped => in_string = false,
+                _ => escaped = false,
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b.is_ascii_whitespace() {
+            return false;
+        }
+    }
+    true
+}
+
+fn flags(uri: &Uri) -> Vec<String> {
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split('=').next().unwrap_or("").to_owned())
+        .collect()
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(fault) = shared.faults.take() {
+        return fault.into_response();
+    }
+    let expected = format!("Bearer {}", shared.config.token.expose_secret());
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return reply(401, "1C000001", Some("Unauthorized"), json!({}));
+    }
+    if !body.is_empty() {
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct.starts_with("application/json") {
+            return reply(415, "1C000002", Some("Content-Type"), json!({}));
+        }
+        if !is_packed(&body) {
+            return bad("JSON contains not packed/contains newlines");
+        }
+    }
+    let path = uri.path().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (version, client, rest) = match segments.as_slice() {
+        [v @ ("v1" | "v2"), "clients", c, rest @ ..] => (*v, *c, rest),
+        _ => return reply(404, "1C000404", Some("URL"), json!({})),
+    };
+    let client_ok = match client.split_once('_') {
+        None => client == shared.config.client_id,
+        Some((c, sub)) => {
+            c == shared.config.client_id
+                && matches!(sub.len(), 4 | 6 | 8)
+                && sub.bytes().all(|b| b.is_ascii_digit())
+        }
+    };
+    if !client_ok {
+        return reply(404, "1C000404", Some("ClientID"), json!({}));
+    }
+    let json_body = || serde_json::from_slice::<Value>(&body).map_err(|_| bad("JSON"));
+    let flags = flags(&uri);
+    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    let result = match (method, version, rest) {
+        (Method::POST, "v1", ["accounts"]) => {
+            json_body().and_then(|b| create(&mut store, &b, &flags))
+        }
+        (Method::GET, "v1", ["accounts"]) => {
+            let reference = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "referenceID")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            match store
+                .accounts
+                .iter()
+                .find(|a| a.reference.eq_ignore_ascii_case(&reference))
+            {
+                None => Err(reply(404, "1C000404", Some("ReferenceID"), json!({}))),
+                Some(a) if a.reference_expired => {
+                    Err(reply(421, "3C421000", Some("ReferenceID"), json!({})))
+                }
+                Some(a) if a.deleted => Err(reply(410, "50000000", Some("Deleted"), json!({}))),
+                Some(a) => Ok(reply(
+                    200,
+                    "0",
+                    None,
+                    json!({"accountID": a.id, "owner": a.owner}),
+                )),
+            }
+        }
+        (Method::GET, "v1", ["accounts", id]) => match find(&store, id) {
+            Err(r) => Err(r),
+            Ok(a) => {
+                let mut extra = json!({"referenceID": a.reference, "owner": a.owner});
+                match &a.data {
+                    Stored::Card { pan, expiration } => {
+                        let mut card = json!({});
+                        if let Some(p) = pan {
+                            let p = p.expose_secret();
+                            card["last4"] = json!(&p[p.len() - 4..]);
+                        }
+                        if let Some(e) = expiration {
+                            card["expirationDate"] = json!(e);
+                        }
+                        extra["card"] = card;
+                    }
+                    Stored::Bank {
+                        routing,
+                        last4,
+                        kind,
+                    } => {
+                        extra["bank"] =
+                            json!({"routingNumber": routing, "last4": last4, "accountType": kind});
+                    }
+                }
+                Ok(reply(200, "0", None, extra))
+            }
+        },
+        (Method::PUT, "v1", ["accounts", id]) => {
+            json_body().and_then(|b| update_v1(&mut store, id, &b, &flags))
+        }
+        (Method::PUT, "v2", ["accounts", id]) => {
+            if !flags.is_empty() {
+                Err(bad("Duplicate card flags are not allowed with v2"))
+            } else {
+                json_body().and_then(|b| update_v2(&mut store, id, &b))
+            }
+        }
+        (Method::DELETE, "v1", ["accounts", id]) => {
+            let id = id.to_string();
+            match find(&store, &id).map(|a| card_pan(&a.data)) {
+                Err(r) => Err(r),
+                Ok(pan) => {
+                    let also = flags.iter().any(|f| f == "DeleteDuplicateCard");
+                    let fail = also && std::mem::take(&mut store.fail_next_check);
+                    for a in store.accounts.iter_mut() {
+                        let same = also && !fail && pan.is_some() && card_pan(&a.data) == pan;
+                        if a.id == id || same {
+                            a.deleted = true;
+                        }
+                    }
+                    Ok(if fail {
+                        reply(207, "3C207000", None, json!({}))
+                    } else {
+                        reply(200, "0", None, json!({}))
+                    })
+                }
+            }
+        }
+        (Method::POST, "v1", ["keys"]) => {
+            json_body().and_then(|b| create_key(&shared, &mut store, &b))
+        }
+        (Method::GET, "v1", ["keys", kid]) => {
+            let format = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "Format")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_else(|| "Raw".into());
+            match store.keys.get(*kid) {
+                None => Err(reply(404, "10000000", Some("KeyID"), json!({}))),
+                Some(k) if k.deleted => Err(reply(410, "50000000", Some("Key Deleted"), json!({}))),
+                Some(k) => key_reply(kid, k, &format),
+            }
+        }
+        (Method::DELETE, "v1", ["keys", kid]) => match store.keys.get_mut(*kid) {
+            None => Err(reply(404, "10000000", Some("KeyID"), json!({}))),
+            Some(k) if k.deleted => Err(reply(410, "50000000", Some("Key Deleted"), json!({}))),
+            Some(k) => {
+                k.deleted = true;
+                Ok(reply(200, "0", None, json!({})))
+            }
+        },
+        _ => Err(reply(405, "1C000405", Some("Method"), json!({}))),
+    };
+    result.unwrap_or_else(|r| r)
+}
+
+fn find<'a>(store: &'a Store, id: &str) -> Result<&'a AccountRec, Response> {
+    match store.accounts.iter().find(|a| a.id == id) {
+        None => Err(reply(404, "1C000404", Some("AccountID"), json!({}))),
+        Some(a) if a.deleted => Err(reply(410, "50000000", Some("Deleted"), json!({}))),
+        Some(a) => Ok(a),
+    }
+}
+
+fn card_pan(data: &Stored) -> Option<String> {
+    match data {
+        Stored::Card { pan: Some(p), .. } => Some(p.expose_secret().to_owned()),
+        _ => None,
+    }
+}
+
+fn text<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
+    v.get(field).and_then(|x| x.as_str())
+}
+
+/// Parses `bank` / `card` exactly as the API requires; decrypts encrypted card data.
+fn account_data(store: &Store, b: &Value) -> Result<Stored, Response> {
+    match (b.get("bank"), b.get("card")) {
+        (Some(_), Some(_)) => Err(bad("Either Bank or Card")),
+        (None, None) => Err(bad("card")),
+        (Some(bank), None) => {
+            let routing = text(bank, "routingNumber").unwrap_or("");
+            if !crate::providers::accountvault::validate::aba_valid(routing) {
+                return Err(bad("bank.routingNumber"));
+            }
+            let number = text(bank, "accountNumber")
+                .filter(|n| (4..=17).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| bad("bank.accountNumber"))?;
+            let kind = text(bank, "accountType")
+                .filter(|t| matches!(*t, "S" | "C" | "A" | "B" | "L"))
+                .ok_or_else(|| bad("bank.accountType"))?;
+            Ok(Stored::Bank {
+                routing: routing.to_owned(),
+                last4: number[number.len() - 4..].to_owned(),
+                kind: kind.to_owned(),
+            })
+        }
+        (None, Some(card)) => {
+            let forms = ["accountNumber", "keyID", "token", "device"]
+                .iter()
+                .filter(|f| card.get(**f).is_some())
+                .count();
+            if forms != 1 {
+                return Err(bad("card"));
+            }
+            if let Some(pan) = text(card, "accountNumber") {
+                let ok = (13..=19).contains(&pan.len()) && pan.bytes().all(|b| b.is_ascii_digit());
+                if !ok {
+                    return Err(bad("card.accountNumber"));
+                }
+                let exp = text(card, "expirationDate");
+                if exp.is_some_and(|e| Expiry::parse(e, ExpiryFormat::Yyyymm).is_err()) {
+                    return Err(bad("card.expirationDate"));
+                }
+                return Ok(Stored::Card {
+                    pan: Some(SecretString::from(pan.to_owned())),
+                    expiration: exp.map(str::to_owned),
+                });
+            }
+            if let Some(kid) = text(card, "keyID") {
+                let key = store
+                    .keys
+                    .get(kid)
+                    .filter(|k| !k.deleted)
+                    .ok_or_else(|| bad("card.keyID"))?;
+                let data = text(card, "data").ok_or_else(|| bad("card.data"))?;
+                return decrypt(&key.private, data)
+                    .ok_or_else(|| reply(500, "5C000001", Some("data"), json!({})));
+            }
+            Ok(Stored::Card {
+                pan: None,
+                expiration: None,
+            })
+        }
+    }
+}
+
+fn decrypt(private: &RsaPrivateKey, data: &str) -> Option<Stored> {
+    let cipher = URL_SAFE_NO_PAD
+        .decode(data.trim_end_matches('='))
+        .or_else(|_| URL_SAFE.decode(data))
+        .ok()?;
+    let plain = secrecy::zeroize::Zeroizing::new(
+        private.decrypt(Oaep::new::<sha2::Sha256>(), &cipher).ok()?,
+    );
+    let text = std::str::from_utf8(&plain).ok()?;
+    let mut parts = text.split('|');
+    let (pan, exp, csc) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    CardNumber::parse(pan).ok()?;
+    if !exp.is_empty() && Expiry::parse(exp, ExpiryFormat::Yyyymm).is_err() {
+        return None;
+    }
+    let csc_ok =
+        csc.is_empty() || ((3..=4).contains(&csc.len()) && csc.bytes().all(|b| b.is_ascii_digit()));
+    if !csc_ok {
+        return None;
+    }
+    Some(Stored::Card {
+        pan: Some(SecretString::from(pan.to_owned())),
+        expiration: (!exp.is_empty()).then(|| exp.to_owned()),
+    })
+}
+
+fn owner(b: &Value) -> Result<Value, Response> {
+    let owner = b
+        .get("owner")
+        .filter(|o| o.is_object())
+        .ok_or_else(|| bad("owner"))?;
+    let name = owner.get("name").ok_or_else(|| bad("owner.name"))?;
+    let company = name.get("company").is_some();
+    let person = ["first", "middle", "last", "suffix"]
+        .iter()
+        .any(|f| name.get(*f).is_some());
+    if company == person || (person && (name.get("first").is_none() || name.get("last").is_none()))
+    {
+        return Err(bad("owner.name"));
+    }
+    Ok(owner.clone())
+}
+
+/// Duplicate ids (newest first, at most 3) for `pan`, other than `except`.
+fn duplicates(store: &Store, pan: Option<&str>, except: Option<&str>) -> Vec<String> {
+    let Some(pan) = pan else { return Vec::new() };
+    let mut found: Vec<&AccountRec> = store
+        .accounts
+        .iter()
+        .filter(|a| {
+            !a.deleted && Some(a.id.as_str()) != except && card_pan(&a.data).as_deref() == Some(pan)
+        })
+        .collect();
+    found.sort_by_key(|a| std::cmp::Reverse(a.seq));
+    found.into_iter().take(3).map(|a| a.id.clone()).collect()
+}
+
+/// Applies the duplicate flags: `Err` is the refusal, `Ok(Some(207))` a failed check.
+fn duplicate_gate(
+    store: &mut Store,
+    flags: &[String],
+    allowed: &[&str],
+    dups: &[String],
+) -> Result<Option<u16>, Response> {
+    let flag = match flags {
+        [] => return Ok(None),
+        [one] if allowed.contains(&one.as_str()) => one.as_str(),
+        _ => return Err(bad("query")),
+    };
+    if std::mem::take(&mut store.fail_next_check) {
+        return Ok(Some(207));
+    }
+    if flag == "RejectDuplicateCard" && !dups.is_empty() {
+        return Err(reply(
+            409,
+            "3C463000",
+            Some("Duplicate"),
+            json!({"duplicateAccountIDs": dups}),
+        ));
+    }
+    Ok(None)
+}
+
+fn create(store: &mut Store, b: &Value, flags: &[String]) -> Result<Response, Response> {
+    let reference = text(b, "referenceID")
+        .filter(|r| {
+            !r.is_empty()
+                && r.len() <= 15
+                && r.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        })
+        .ok_or_else(|| bad("referenceID"))?;
+    if store
+        .accounts
+        .iter()
+        .any(|a| a.reference.eq_ignore_ascii_case(reference))
+    {
+        return Err(reply(409, "3C409001", Some("ReferenceID"), json!({})));
+    }
+    let data = account_data(store, b)?;
+    let owner = owner(b)?;
+    let pan = card_pan(&data);
+    let dups = duplicates(store, pan.as_deref(), None);
+    let multi = duplicate_gate(
+        store,
+        flags,
+        &["RejectDuplicateCard", "OKToAddDuplicateCard"],
+        &dups,
+    )?;
+    let encrypted = b["card"].get("keyID").is_some();
+    store.seq += 1;
+    let rec = AccountRec {
+        id: random_id(),
+        reference: reference.to_owned(),
+        reference_expired: false,
+        data,
+        owner,
+        deleted: false,
+        seq: store.seq,
+    };
+    let mut extra = json!({"accountID": rec.id});
+    if let (
+        true,
+        Stored::Card {
+            pan: Some(p),
+            expiration,
+        },
+    ) = (encrypted, &rec.data)
+    {
+        let p = p.expose_secret();
+        extra["card"] = json!({"last4": &p[p.len() - 4..], "expirationDate": expiration});
+    }
+    if !flags.is_empty() && !dups.is_empty() {
+        extra["duplicateAccountIDs"] = json!(dups);
+    }
+    store.accounts.push(rec);
+    Ok(match multi {
+        Some(s) => reply(s, "3C207000", None, extra),
+        None => reply(200, "0", None, extra),
+    })
+}
+
+fn update_v1(
+    store: &mut Store,
+    id: &str,
+    b: &Value,
+    flags: &[String],
+) -> Result<Response, Response> {
+    find(store, id)?;
+    let data = account_data(store, b)?;
+    let owner = owner(b)?;
+    let pan = card_pan(&data);
+    let dups = duplicates(store, pan.as_deref(), Some(id));
+    let multi = duplicate_gate(
+        store,
+        flags,
+        &["RejectDuplicateCard", "OKToUpdateDuplicateCard"],
+        &dups,
+    )?;
+    let rec = store
+        .accounts
+        .iter_mut()
+        .find(|a| a.id == id)
+        .ok_or_else(|| bad("AccountID"))?;
+    rec.data = data;
+    rec.owner = owner;
+    Ok(match multi {
+        Some(s) => reply(s, "3C207000", None, json!({})),
+        None => reply(200, "0", None, json!({})),
+    })
+}
+
+fn update_v2(store: &mut Store, id: &str, b: &Value) -> Result<Response, Response> {
+    find(store, id)?;
+    if b.get("bank").is_some()
+        || b["card"].get("accountNumber").is_some()
+        || b["card"].get("keyID").is_some()
+    {
+        return Err(bad("v2 updates exclude card and bank account numbers"));
+    }
+    let exp = b["card"]
+        .get("expirationDate")
+        .map(|e| {
+            e.as_str()
+                .filter(|e| Expiry::parse(e, ExpiryFormat::Yyyymm).is_ok())
+                .ok_or_else(|| bad("card.expirationDate"))
+        })
+        .transpose()?;
+    let rec = store
+        .accounts
+        .iter_mut()
+        .find(|a| a.id == id)
+        .ok_or_else(|| bad("AccountID"))?;
+    if let (Some(e), Stored::Card { expiration, .. }) = (exp, &mut rec.data) {
+        *expiration = Some(e.to_owned());
+    }
+    if let Some(Value::Object(parts)) = b.get("owner") {
+        for (k, v) in parts {
+            rec.owner[k] = v.clone();
+        }
+    }
+    Ok(reply(200, "0", None, json!({})))
+}
+
+fn create_key(shared: &Shared, store: &mut Store, b: &Value) -> Result<Response, Response> {
+    let format = text(b, "format")
+        .filter(|f| matches!(*f, "ASN.1" | "Raw"))
+        .ok_or_else(|| bad("format"))?;
+    if store.keys.values().filter(|k| !k.deleted).count() >= 2 {
+        return Err(reply(429, "3C429000", Some("Keys Created"), json!({})));
+    }
+    let private = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, shared.config.key_bits)
+        .map_err(|_| reply(500, "5C000002", None, json!({})))?;
+    let id = random_id();
+    let expiration = (chrono::Utc::now() + chrono::Duration::days(365))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let rec = KeyRec {
+        private,
+        deleted: false,
+        expiration,
+    };
+    let response = key_reply(&id, &rec, format);
+    store.keys.insert(id, rec);
+    response
+}
+
+fn key_reply(id: &str, k: &KeyRec, format: &str) -> Result<Response, Response> {
+    let public = k.private.to_public_key();
+    let mut extra = json!({"keyID": id, "expiration": k.expiration});
+    if format == "ASN.1" {
+        let der = public
+            .to_public_key_der()
+            .map_err(|_| reply(500, "5C000003", None, json!({})))?;
+        extra["key"] = json!(URL_SAFE_NO_PAD.encode(der.as_bytes()));
+    } else {
+        // Java's BigInteger.toByteArray() style: a leading zero byte keeps the modulus positive.
+        let mut modulus = vec![0u8];
+        modulus.extend(public.n().to_bytes_be());
+        extra["keyModulus"] = json!(URL_SAFE_NO_PAD.encode(modulus));
+        extra["keyExponent"] = json!(URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()));
+    }
+    Ok(reply(200, "0", None, extra))
+}
