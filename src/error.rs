@@ -122,6 +122,9 @@ pub struct ProviderError {
     pub trace_id: Option<String>,
     /// The request field the provider blamed, when it says.
     pub field: Option<String>,
+    /// A further code from downstream, when the provider relays one (Acquired's
+    /// `bank_response_code`, the issuing bank's answer).
+    pub issuer_code: Option<String>,
 }
 
 impl ProviderError {
@@ -157,6 +160,12 @@ impl ProviderError {
         self.field = Some(field.into());
         self
     }
+
+    /// Sets the downstream (issuer) code.
+    pub fn with_issuer_code(mut self, code: impl Into<String>) -> Self {
+        self.issuer_code = Some(code.into());
+        self
+    }
 }
 
 impl fmt::Display for ProviderError {
@@ -176,6 +185,10 @@ impl fmt::Display for ProviderError {
         }
         if let Some(field) = &self.field {
             write!(f, "{sep}field {field}")?;
+            sep = ", ";
+        }
+        if let Some(code) = &self.issuer_code {
+            write!(f, "{sep}issuer code {code}")?;
             sep = ", ";
         }
         if let Some(t) = &self.trace_id {

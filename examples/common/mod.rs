@@ -295,3 +295,51 @@ pub mod accountvault {
         (builder, Some(emulator))
     }
 }
+
+pub mod acquired {
+    use account_updater::emulator::acquired::AcquiredEmulator;
+    use account_updater::providers::acquired::{AcquiredClient, Credentials};
+    use account_updater::{CardNumber, Expiry};
+
+    use super::{OrExit, env, env_secret, env_url};
+
+    /// The variables that switch Acquired to the real QA environment.
+    pub const VARS: [&str; 4] = [
+        "ACQUIRED_COMPANY_ID",
+        "ACQUIRED_COMPANY_PASS",
+        "ACQUIRED_COMPANY_HASHCODE",
+        "ACQUIRED_TOKEN",
+    ];
+
+    /// A client on the real endpoint when the four variables are set (`ACQUIRED_BASE_URL`,
+    /// default QA; optional `ACQUIRED_MID_ID`), with the token to work on; else a fresh emulator
+    /// holding a token for `card`.
+    pub async fn connect(
+        card: &str,
+        expiry: Expiry,
+    ) -> (AcquiredClient, String, Option<AcquiredEmulator>) {
+        if let (Some(company), Some(pass), Some(code), Some(token)) = (
+            env(VARS[0]),
+            env_secret(VARS[1]),
+            env_secret(VARS[2]),
+            env(VARS[3]),
+        ) {
+            let creds = Credentials::new(company, pass, env("ACQUIRED_MID_ID"), code)
+                .or_exit("Acquired credentials");
+            let mut builder = AcquiredClient::builder(creds);
+            if let Some(url) = env_url("ACQUIRED_BASE_URL") {
+                builder = builder.url(url);
+            }
+            return (builder.build().or_exit("Acquired client"), token, None);
+        }
+        let emulator = AcquiredEmulator::start()
+            .await
+            .or_exit("start the Acquired emulator");
+        let token = emulator.create_token(&CardNumber::parse(card).or_exit("card"), expiry);
+        let client = AcquiredClient::builder(emulator.credentials())
+            .url(emulator.url())
+            .build()
+            .or_exit("Acquired client");
+        (client, token, Some(emulator))
+    }
+}

@@ -69,6 +69,8 @@ impl Drop for EmulatorServer {
 
 #[cfg(feature = "accountvault")]
 pub mod accountvault;
+#[cfg(feature = "acquired")]
+pub mod acquired;
 #[cfg(feature = "cardsync")]
 pub mod cardsync;
 #[cfg(feature = "payconex")]

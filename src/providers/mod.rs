@@ -9,6 +9,8 @@
 
 #[cfg(feature = "accountvault")]
 pub mod accountvault;
+#[cfg(feature = "acquired")]
+pub mod acquired;
 #[cfg(feature = "cardsync")]
 pub mod cardsync;
 #[cfg(feature = "payconex")]

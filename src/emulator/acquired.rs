@@ -1,0 +1,457 @@
+//! A stateful Acquired.com legacy API on loopback (one `POST /api.php`).
+//!
+//! - Checks the credentials (`company_id`, `company_pass`, `company_mid_id`) and the
+//!   `request_hash` (code `107` "Error:Incorrect Hash String" when wrong), the timestamp shape
+//!   and the transaction type (`104`).
+//! - Keeps tokens (INIT transactions: card, expiry, customer / billing / shipping data, enabled or
+//!   not). A disabled token is refused for ACCOUNT_UPDATER and UPDATE_BILLING.
+//! - SUBSCRIPTION_MANAGE applies billing / customer / shipping changes (card number and expiry
+//!   refused, `102`) or enables / disables the token; UPDATE_BILLING (zero-amount `AUTH_ONLY`)
+//!   replaces the card when it is valid and not expired (`204` otherwise).
+//! - ACCOUNT_UPDATER answers `11` (pending) and then POSTs an `account_updater` webhook, signed
+//!   with the double SHA-256 `hash`, to the URL set with [`AcquiredEmulator::set_webhook_url`].
+//!   The outcome is deterministic: the token's card is looked up in the CardSync sandbox table
+//!   (Visa / Mastercard updater test cards); a new number or expiry replaces the stored card in
+//!   place, as Acquired does. Acquired does not publish this event's own fields, so besides the
+//!   documented envelope and transaction fields the emulator uses its own: `update_result` (the
+//!   updater vocabulary: `updated_card`, `updated_expiry`, `closed`, …), `card_last4`, `cardexp`.
+//! - Every answer carries a correct `response_hash`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::{
+    EmulatorServer, Fault, FaultQueue, deliver_webhook, random_uuid, replacement_pan,
+    sandbox_card_status,
+};
+use crate::card::{CardNumber, Expiry, ExpiryFormat};
+use crate::providers::acquired::Credentials;
+use crate::providers::acquired::hash;
+
+/// The company id the emulator serves by default (the docs' example).
+pub const DEFAULT_COMPANY_ID: &str = "133";
+/// The API password it accepts by default.
+pub const DEFAULT_COMPANY_PASS: &str = "emulatorPass2024";
+/// The hash code it hashes with by default.
+pub const DEFAULT_HASHCODE: &str = "emulator_hash_code";
+/// The MID it answers with.
+pub const DEFAULT_MID: &str = "1556";
+
+/// Settings of an [`AcquiredEmulator`].
+#[derive(Clone)]
+pub struct AcquiredEmulatorConfig {
+    /// Company id.
+    pub company_id: String,
+    /// API password.
+    pub company_pass: SecretString,
+    /// Hash code.
+    pub hashcode: SecretString,
+}
+
+impl std::fmt::Debug for AcquiredEmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcquiredEmulatorConfig")
+            .field("company_id", &self.company_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AcquiredEmulatorConfig {
+    fn default() -> Self {
+        AcquiredEmulatorConfig {
+            company_id: DEFAULT_COMPANY_ID.into(),
+            company_pass: SecretString::from(DEFAULT_COMPANY_PASS.to_owned()),
+            hashcode: SecretString::from(DEFAULT_HASHCODE.to_owned()),
+        }
+    }
+}
+
+struct Token {
+    pan: SecretString,
+    cardexp: String,
+    enabled: bool,
+    data: Map<String, Value>,
+}
+
+#[derive(Default)]
+struct Store {
+    tokens: HashMap<String, Token>,
+    next_id: u64,
+    webhook_url: Option<String>,
+}
+
+struct Shared {
+    config: AcquiredEmulatorConfig,
+    store: Mutex<Store>,
+    faults: FaultQueue,
+}
+
+/// A running Acquired emulator. Stops when dropped.
+pub struct AcquiredEmulator {
+    server: EmulatorServer,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for AcquiredEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcquiredEmulator")
+            .field("url", &self.url().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AcquiredEmulator {
+    /// Starts an emulator with the default credentials.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(AcquiredEmulatorConfig::default()).await
+    }
+
+    /// Starts an emulator with the given credentials.
+    pub async fn start_with(config: AcquiredEmulatorConfig) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            config,
+            store: Mutex::new(Store {
+                next_id: 306_750,
+                ..Store::default()
+            }),
+            faults: FaultQueue::default(),
+        });
+        let router = Router::new().fallback(handle).with_state(shared.clone());
+        Ok(AcquiredEmulator {
+            server: EmulatorServer::start(router).await?,
+            shared,
+        })
+    }
+
+    /// The endpoint URL (`http://127.0.0.1:PORT/api.php`).
+    pub fn url(&self) -> Url {
+        self.server.base_url().join("api.php").expect("static path")
+    }
+
+    /// Credentials it accepts.
+    pub fn credentials(&self) -> Credentials {
+        let c = &self.shared.config;
+        Credentials::new(
+            c.company_id.clone(),
+            c.company_pass.clone(),
+            None,
+            c.hashcode.clone(),
+        )
+        .expect("emulator credentials are valid")
+    }
+
+    /// Answers the next request with `fault` instead of handling it.
+    pub fn inject_fault(&self, fault: Fault) {
+        self.shared.faults.push(fault);
+    }
+
+    /// Where `account_updater` webhooks go (Acquired support sets this up for real accounts).
+    pub fn set_webhook_url(&self, url: &Url) {
+        self.lock().webhook_url = Some(url.to_string());
+    }
+
+    /// Stores a token, as an INIT transaction would, and returns its `transaction_id`.
+    pub fn create_token(&self, card: &CardNumber, expiry: Expiry) -> String {
+        let mut store = self.lock();
+        store.next_id += 1;
+        let id = store.next_id.to_string();
+        store.tokens.insert(
+            id.clone(),
+            Token {
+                pan: SecretString::from(card.expose_secret().to_owned()),
+                cardexp: expiry.format(ExpiryFormat::Mmyyyy),
+                enabled: true,
+                data: Map::new(),
+            },
+        );
+        id
+    }
+
+    /// What the emulator stores for a token: masked card, expiry (`MMYYYY`), enabled, and the
+    /// customer / billing / shipping fields set on it.
+    pub fn token_state(&self, token: &str) -> Option<(String, String, bool, Map<String, Value>)> {
+        let store = self.lock();
+        let t = store.tokens.get(token)?;
+        let masked = CardNumber::parse(t.pan.expose_secret())
+            .map(|c| c.masked())
+            .unwrap_or_default();
+        Some((masked, t.cardexp.clone(), t.enabled, t.data.clone()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.shared.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn text(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().format("%Y%m%d%H%M%S").to_string()
+}
+
+/// A signed answer.
+fn answer(
+    shared: &Shared,
+    code: &str,
+    message: &str,
+    transaction_type: &str,
+    transaction_id: &str,
+    merchant_order_id: &str,
+    extra: Value,
+) -> Response {
+    let ts = now();
+    let company = &shared.config.company_id;
+    let mut body = json!({
+        "timestamp": ts,
+        "response_code": code,
+        "response_message": message,
+        "company_id": company,
+        "mid": DEFAULT_MID,
+        "transaction_id": transaction_id,
+        "transaction_type": transaction_type,
+        "merchant_order_id": merchant_order_id,
+        "bank_response_code": if code == "1" { "00" } else { "" },
+    });
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            body[k] = v;
+        }
+    }
+    body["response_hash"] = json!(hash::response_hash(
+        &ts,
+        transaction_type,
+        company,
+        transaction_id,
+        code,
+        &shared.config.hashcode
+    ));
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    if let Some(fault) = shared.faults.take() {
+        return fault.into_response();
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return answer(
+            &shared,
+            "102",
+            "Error:Invalid Parameters",
+            "",
+            "",
+            "",
+            json!({}),
+        );
+    };
+    let tx = req.get("transaction").cloned().unwrap_or(Value::Null);
+    let ttype = text(&tx, "transaction_type");
+    let order = text(&tx, "merchant_order_id");
+    let original = text(&tx, "original_transaction_id");
+    let sub = text(&tx, "subscription_type");
+    let cfg = &shared.config;
+    let ts = text(&req, "timestamp");
+    let fail =
+        |code: &str, message: &str| answer(&shared, code, message, &ttype, "", &order, json!({}));
+    if text(&req, "company_id") != cfg.company_id
+        || text(&req, "company_pass") != cfg.company_pass.expose_secret()
+    {
+        return fail("103", "Error:Invalid or Inactive MID Info");
+    }
+    let mid = text(&req, "company_mid_id");
+    if !mid.bytes().all(|b| b.is_ascii_digit()) {
+        return fail("102", "Error:Invalid Parameters");
+    }
+    if ts.len() != 14 || !ts.bytes().all(|b| b.is_ascii_digit()) {
+        return fail("102", "Error:Invalid Parameters");
+    }
+    if !matches!(
+        ttype.as_str(),
+        "SUBSCRIPTION_MANAGE" | "AUTH_ONLY" | "AUTH_CAPTURE" | "ACCOUNT_UPDATER"
+    ) {
+        return fail("104", "Error:Invalid or Unsupported Transaction Type");
+    }
+    let expected = hash::request_hash(
+        &ts,
+        &ttype,
+        &cfg.company_id,
+        &order,
+        &original,
+        &cfg.hashcode,
+    );
+    if !hash::digest_eq(&expected, &text(&req, "request_hash")) {
+        return fail("107", "Error:Incorrect Hash String");
+    }
+    if !order.is_empty()
+        && (order.len() > 50
+            || !order
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    {
+        return fail("102", "Error:Invalid Parameters");
+    }
+    let mut webhook: Option<(String, Value)> = None;
+    let response = {
+        let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        store.next_id += 1;
+        let transaction_id = store.next_id.to_string();
+        let ok =
+            |msg: &str, tt: &str| answer(&shared, "1", msg, tt, &transaction_id, &order, json!({}));
+        let webhook_url = store.webhook_url.clone();
+        match store.tokens.get_mut(&original) {
+            None => fail("102", "Error:Invalid Parameters"),
+            Some(token) => match (ttype.as_str(), sub.as_str()) {
+                ("SUBSCRIPTION_MANAGE", "ENABLE") => {
+                    token.enabled = true;
+                    ok("Transaction Success", "SUBSCRIPTION_MANAGE")
+                }
+                ("SUBSCRIPTION_MANAGE", "DISABLE") => {
+                    token.enabled = false;
+                    ok("Transaction Success", "SUBSCRIPTION_MANAGE")
+                }
+                ("SUBSCRIPTION_MANAGE", "UPDATE_BILLING" | "SUBSCRIPTION_MANAGE") => {
+                    let billing = req.get("billing").cloned().unwrap_or(Value::Null);
+                    if billing.get("cardnumber").is_some() || billing.get("cardexp").is_some() {
+                        fail("102", "Error:Invalid Parameters")
+                    } else {
+                        for part in ["customer", "billing", "shipping"] {
+                            if let Some(Value::Object(m)) = req.get(part) {
+                                token.data.extend(m.clone());
+                            }
+                        }
+                        ok("Transaction Success", "SUBSCRIPTION_MANAGE")
+                    }
+                }
+                ("AUTH_ONLY" | "AUTH_CAPTURE", "UPDATE_BILLING") => {
+                    let billing = req.get("billing").cloned().unwrap_or(Value::Null);
+                    let number = CardNumber::parse(&text(&billing, "cardnumber"));
+                    let exp = Expiry::parse(&text(&billing, "cardexp"), ExpiryFormat::Mmyyyy);
+                    let today = chrono::Utc::now().date_naive();
+                    if !token.enabled {
+                        fail("102", "Error:Token Disabled")
+                    } else if text(&tx, "amount") != "0" {
+                        fail("102", "Error:Invalid Parameters")
+                    } else if number.is_err() {
+                        fail("102", "Error:Invalid cardnumber")
+                    } else if exp.as_ref().map(|e| e.is_expired_at(today)).unwrap_or(true) {
+                        fail("204", "Error:Invalid or Expired cardexp")
+                    } else if let (Ok(number), Ok(exp)) = (number, exp) {
+                        let expected_type =
+                            crate::providers::acquired::card_type(number.brand()).unwrap_or("");
+                        if text(&billing, "card_type") != expected_type {
+                            fail("106", "Error:Invalid or Unsupported Card Type")
+                        } else {
+                            token.pan = SecretString::from(number.expose_secret().to_owned());
+                            token.cardexp = exp.format(ExpiryFormat::Mmyyyy);
+                            if let Value::Object(m) = &billing {
+                                for (k, v) in m {
+                                    if !matches!(
+                                        k.as_str(),
+                                        "cardnumber" | "cardcvv" | "cardexp" | "card_type"
+                                    ) {
+                                        token.data.insert(k.clone(), v.clone());
+                                    }
+                                }
+                            }
+                            answer(
+                                &shared,
+                                "1",
+                                "Transaction Success",
+                                &ttype,
+                                &transaction_id,
+                                &order,
+                                json!({
+                                    "amount": "0", "currency_code_iso3": text(&tx, "currency_code_iso3"),
+                                    "authorization_code": "123456", "acquirer_reference_number": "",
+                                    "avsaddress": "N", "avszipcode": "NP", "cvvresult": "N",
+                                }),
+                            )
+                        }
+                    } else {
+                        fail("102", "Error:Invalid Parameters")
+                    }
+                }
+                ("ACCOUNT_UPDATER", _) => {
+                    if !token.enabled {
+                        fail("102", "Error:Token Disabled")
+                    } else {
+                        let status =
+                            sandbox_card_status(token.pan.expose_secret()).unwrap_or("no_change");
+                        let later = |exp: &str| {
+                            Expiry::parse(exp, ExpiryFormat::Mmyyyy)
+                                .ok()
+                                .and_then(|e| Expiry::new(e.month(), (e.year() + 3).min(2099)).ok())
+                                .map(|e| e.format(ExpiryFormat::Mmyyyy))
+                                .unwrap_or_else(|| exp.to_owned())
+                        };
+                        match status {
+                            "updated_card" => {
+                                token.pan =
+                                    SecretString::from(replacement_pan(token.pan.expose_secret()));
+                                token.cardexp = later(&token.cardexp);
+                            }
+                            "updated_expiry" => token.cardexp = later(&token.cardexp),
+                            _ => {}
+                        }
+                        if let Some(url) = webhook_url {
+                            let id = random_uuid();
+                            let wts = now();
+                            let hash = hash::webhook_hash(
+                                &id,
+                                &wts,
+                                &cfg.company_id,
+                                "account_updater",
+                                &cfg.hashcode,
+                            );
+                            let last4 = {
+                                let p = token.pan.expose_secret();
+                                p[p.len() - 4..].to_owned()
+                            };
+                            webhook = Some((
+                                url,
+                                json!({
+                                    "id": id, "timestamp": wts, "company_id": cfg.company_id, "event": "account_updater", "hash": hash,
+                                    "mid_id": DEFAULT_MID, "transaction_id": transaction_id, "original_transaction_id": original,
+                                    "transaction_type": "ACCOUNT_UPDATER", "response_code": "1",
+                                    "response_message": "Transaction Success",
+                                    // The event's own fields are unpublished; these are the emulator's.
+                                    "update_result": status, "card_last4": last4, "cardexp": token.cardexp,
+                                }),
+                            ));
+                        }
+                        answer(
+                            &shared,
+                            "11",
+                            "Pending",
+                            "ACCOUNT_UPDATER",
+                            &transaction_id,
+                            &order,
+                            json!({}),
+                        )
+                    }
+                }
+                _ => fail("104", "Error:Invalid or Unsupported Transaction Type"),
+            },
+        }
+    };
+    if let Some((url, body)) = webhook {
+        tokio::spawn(async move {
+            deliver_webhook(&url, &body).await;
+        });
+    }
+    response
+}

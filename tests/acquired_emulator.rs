@@ -1,0 +1,319 @@
+//! Acquired end to end against the embedded emulator: the example's flow (billing update,
+//! disable, refused inquiry, enable, inquiry, signed webhook, card change), the emulator's hash
+//! and credential checks, unified flows, and no PAN, password or hash code in `tracing` output.
+
+mod common;
+
+use std::time::Duration;
+
+use account_updater::emulator::WebhookSink;
+use account_updater::emulator::acquired::{
+    AcquiredEmulator, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
+};
+use account_updater::provider::{
+    AccountUpdateRequest, Address, CardToUpdate, Flow, HolderData, JobKind, JobRef, JobState,
+    NewCardData, Provider, RemoveCard,
+};
+use account_updater::providers::acquired::wire::BillingAddress;
+use account_updater::providers::acquired::{
+    AcquiredClient, Answer, Credentials, ManageBilling, NewCard,
+};
+use account_updater::transport::{RetryPolicy, TransportConfig};
+use account_updater::webhook::{self, Authenticity, Deduplicator};
+use account_updater::{
+    CardNumber, ErrorKind, Expiry, Outcome, ProviderId, SecretString, WebhookKind,
+};
+
+fn client(emu: &AcquiredEmulator) -> AcquiredClient {
+    AcquiredClient::builder(emu.credentials())
+        .url(emu.url())
+        .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
+        .build()
+        .unwrap()
+}
+
+fn card(pan: &str) -> CardNumber {
+    CardNumber::parse(pan).unwrap()
+}
+
+#[tokio::test]
+async fn the_example_flow_end_to_end_without_leaking_secrets() {
+    let logs = common::capture_traces();
+    let emu = AcquiredEmulator::start().await.unwrap();
+    let sink = WebhookSink::start().await.unwrap();
+    emu.set_webhook_url(&sink.url());
+    let c = client(&emu);
+    let token = emu.create_token(&card("4457000300000007"), Expiry::new(1, 2030).unwrap());
+
+    let mut change = ManageBilling::new(token.clone());
+    change.billing = Some(BillingAddress {
+        billing_city: Some("London".into()),
+        billing_zipcode: Some("W1U7AL".into()),
+        ..BillingAddress::default()
+    });
+    assert!(matches!(
+        c.manage_billing(&change).await.unwrap(),
+        Answer::Success(_)
+    ));
+    let (_, _, _, data) = emu.token_state(&token).unwrap();
+    assert_eq!(data["billing_city"], "London");
+
+    c.disable_token(&token, None).await.unwrap();
+    assert!(!emu.token_state(&token).unwrap().2);
+    let refused = c.request_account_update(&token, None).await.unwrap_err();
+    assert_eq!(
+        refused.provider_detail().unwrap().code.as_deref(),
+        Some("102")
+    );
+    let refused = c
+        .update_card(
+            &token,
+            &NewCard::new(card("4024007164218280"), Expiry::new(3, 2031).unwrap()),
+            None,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        ErrorKind::Provider,
+        "UPDATE_BILLING refused on a disabled token"
+    );
+    c.enable_token(&token, None).await.unwrap();
+
+    let answer = c.request_account_update(&token, None).await.unwrap();
+    assert!(matches!(answer, Answer::Pending(ref r) if r.response_code.as_deref() == Some("11")));
+    let delivered = sink
+        .next(Duration::from_secs(5))
+        .await
+        .expect("account_updater webhook");
+    let event = webhook::receive(&c, &delivered.headers, &delivered.body).unwrap();
+    assert_eq!(
+        (event.kind.clone(), event.authenticity),
+        (WebhookKind::AccountUpdated, Authenticity::Verified)
+    );
+    let dedup = Deduplicator::default();
+    assert!(dedup.first_seen(&event));
+    assert!(
+        !dedup.first_seen(&webhook::receive(&c, &delivered.headers, &delivered.body).unwrap()),
+        "a redelivery is flagged"
+    );
+    assert_eq!(event.updates[0].outcome, Outcome::NewExpiry);
+    assert_eq!(event.updates[0].new_expiry, Expiry::new(1, 2033).ok());
+    assert_eq!(
+        emu.token_state(&token).unwrap().1,
+        "012033",
+        "the stored card was updated in place"
+    );
+
+    let mut new_card = NewCard::new(card("4024007164218280"), Expiry::new(3, 2031).unwrap());
+    new_card.cvv = Some(SecretString::from("456".to_owned()));
+    c.update_card(&token, &new_card, None, None).await.unwrap();
+    assert_eq!(emu.token_state(&token).unwrap().0, "402400******8280");
+
+    common::assert_no_leak(
+        &logs.contents(),
+        &["4457000300000007", "4024007164218280"],
+        &[DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE],
+    );
+}
+
+#[tokio::test]
+async fn the_emulator_checks_hashes_and_credentials() {
+    let emu = AcquiredEmulator::start().await.unwrap();
+    let token = emu.create_token(&card("4457010000000009"), Expiry::new(1, 2030).unwrap());
+    // A client with the wrong hash code: the emulator refuses with 107, signed with its own
+    // code, which this client cannot verify -> Integrity (the response is not used).
+    let wrong_code = Credentials::new(
+        "133",
+        SecretString::from(DEFAULT_COMPANY_PASS.to_owned()),
+        None,
+        SecretString::from("other_code".to_owned()),
+    )
+    .unwrap();
+    let c = AcquiredClient::builder(wrong_code)
+        .url(emu.url())
+        .build()
+        .unwrap();
+    assert_eq!(
+        c.disable_token(&token, None).await.unwrap_err().kind(),
+        ErrorKind::Integrity
+    );
+    // The right code but a wrong password: 103.
+    let wrong_pass = Credentials::new(
+        "133",
+        SecretString::from("wrongPassword1".to_owned()),
+        None,
+        SecretString::from(DEFAULT_HASHCODE.to_owned()),
+    )
+    .unwrap();
+    let c = AcquiredClient::builder(wrong_pass)
+        .url(emu.url())
+        .build()
+        .unwrap();
+    assert_eq!(
+        c.disable_token(&token, None)
+            .await
+            .unwrap_err()
+            .provider_detail()
+            .unwrap()
+            .code
+            .as_deref(),
+        Some("103")
+    );
+    // Card number and expiry cannot change through SUBSCRIPTION_MANAGE; unknown tokens fail.
+    let c = client(&emu);
+    assert_eq!(
+        c.disable_token("999999", None)
+            .await
+            .unwrap_err()
+            .provider_detail()
+            .unwrap()
+            .code
+            .as_deref(),
+        Some("102")
+    );
+    let raw = reqwest::Client::new();
+    let ts = "20240101120000";
+    let hash = account_updater::providers::acquired::hash::request_hash(
+        ts,
+        "SUBSCRIPTION_MANAGE",
+        "133",
+        "",
+        &token,
+        &SecretString::from(DEFAULT_HASHCODE.to_owned()),
+    );
+    let body = serde_json::json!({"timestamp": ts, "company_id": "133", "company_pass": DEFAULT_COMPANY_PASS, "company_mid_id": "", "request_hash": hash,
+        "transaction": {"transaction_type": "SUBSCRIPTION_MANAGE", "subscription_type": "UPDATE_BILLING", "original_transaction_id": token},
+        "billing": {"cardexp": "012040"}});
+    let v: serde_json::Value = raw
+        .post(emu.url())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["response_code"], "102");
+    let mut bad_hash = body.clone();
+    bad_hash["request_hash"] = serde_json::json!("0".repeat(64));
+    let v: serde_json::Value = raw
+        .post(emu.url())
+        .json(&bad_hash)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["response_code"].as_str(), v["response_message"].as_str()),
+        (Some("107"), Some("Error:Incorrect Hash String"))
+    );
+}
+
+#[tokio::test]
+async fn unified_flows_on_the_emulator() {
+    let emu = AcquiredEmulator::start().await.unwrap();
+    let sink = WebhookSink::start().await.unwrap();
+    emu.set_webhook_url(&sink.url());
+    let c = client(&emu);
+    assert_eq!(
+        c.capabilities().flows().collect::<Vec<_>>(),
+        [
+            Flow::AddCards,
+            Flow::RemoveCards,
+            Flow::SubmitBatch,
+            Flow::UpdateAccount,
+            Flow::ParseWebhook
+        ]
+    );
+    let t1 = emu.create_token(&card("4457010000000009"), Expiry::new(1, 2030).unwrap());
+    let t2 = emu.create_token(&card("4457000900000001"), Expiry::new(8, 2030).unwrap());
+    let t3 = emu.create_token(&card("4100200300011001"), Expiry::new(5, 2030).unwrap());
+    let job = JobRef::new(ProviderId::Acquired, JobKind::Subscription, "tokens");
+    c.remove_cards(
+        &job,
+        vec![RemoveCard::Card(CardToUpdate::token("c3", t3.clone()))],
+    )
+    .await
+    .unwrap();
+    let receipt = c
+        .submit(vec![
+            CardToUpdate::token("c1", t1.clone()),
+            CardToUpdate::token("c2", t2.clone()),
+            CardToUpdate::token("c3", t3.clone()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!((receipt.accepted.len(), receipt.failed.len()), (2, 1));
+    assert!(
+        receipt
+            .accepted
+            .iter()
+            .all(|j| j.state == JobState::Pending && j.job.kind == JobKind::Inquiry)
+    );
+    assert_eq!(receipt.failed[0].card_ids, ["c3"], "the disabled token");
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        let d = sink.next(Duration::from_secs(5)).await.unwrap();
+        let e = webhook::receive(&c, &d.headers, &d.body).unwrap();
+        outcomes.push((e.updates[0].card_id.clone(), e.updates[0].outcome.clone()));
+    }
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = vec![
+        (t1.clone(), Outcome::NewAccountNumber),
+        (t2.clone(), Outcome::Closed),
+    ];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(outcomes, expected);
+    let added = c
+        .add_cards(&job, vec![CardToUpdate::token("c3", t3.clone())])
+        .await
+        .unwrap();
+    assert!(added.is_complete());
+    assert!(emu.token_state(&t3).unwrap().2);
+
+    // Holder data → SUBSCRIPTION_MANAGE; a new card → UPDATE_BILLING with the billing address.
+    let mut holder = HolderData::default();
+    holder.first_name = Some("Ann".into());
+    let mut address = Address::default();
+    address.city = Some("Leeds".into());
+    address.country = Some("GB".into());
+    holder.address = Some(address.clone());
+    holder.email = Some("ann@example.com".into());
+    let r = c
+        .update_account(AccountUpdateRequest::new(&t1).holder(holder))
+        .await
+        .unwrap();
+    assert_eq!(r.raw_code, "1");
+    let data = emu.token_state(&t1).unwrap().3;
+    assert_eq!(
+        (
+            data["customer_fname"].as_str(),
+            data["billing_city"].as_str(),
+            data["billing_email"].as_str()
+        ),
+        (Some("Ann"), Some("Leeds"), Some("ann@example.com"))
+    );
+    let mut billing_only = HolderData::default();
+    billing_only.address = Some(address);
+    let new = NewCardData::new(Some(card("5112010000000003")), Expiry::new(2, 2032).ok())
+        .with_security_code(SecretString::from("123".to_owned()));
+    c.update_account(
+        AccountUpdateRequest::new(&t1)
+            .card(new)
+            .holder(billing_only),
+    )
+    .await
+    .unwrap();
+    assert_eq!(emu.token_state(&t1).unwrap().0, "511201******0003");
+    assert_eq!(
+        c.fetch_results(&account_updater::provider::ResultsQuery::Job(job.clone()))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Unsupported
+    );
+}
