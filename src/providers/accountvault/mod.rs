@@ -225,11 +225,15 @@ pub struct AccountVaultClient {
 /// [`Error::Conflict`] with `duplicateAccountIDs`, everything else the unified status mapping
 /// with `EC` as the code and `EM` as the message.
 fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<T> {
-    let status = response.status.as_u16();
-    if response.is_success() {
+    let body: Status = serde_json::from_slice(&response.body).unwrap_or_default();
+    // `SC` echoes the HTTP status; a 2xx whose body says otherwise is treated by its `SC`.
+    let status = match body.sc {
+        Some(sc) if response.is_success() && sc >= 300 => sc,
+        _ => response.status.as_u16(),
+    };
+    if status < 300 {
         return response.json();
     }
-    let body: Status = serde_json::from_slice(&response.body).unwrap_or_default();
     let mut detail = ProviderError::status(status);
     if let Some(ec) = &body.ec {
         detail = detail.with_code(ec.clone());
@@ -244,7 +248,12 @@ fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<T> {
             detail: Box::new(detail),
         });
     }
-    Err(response.status_error(detail))
+    Err(Error::from_status(
+        PROVIDER,
+        status,
+        response.retry_after(),
+        detail,
+    ))
 }
 
 /// Like [`check`], recording the real HTTP status in the body's `SC`.

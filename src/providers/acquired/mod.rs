@@ -926,10 +926,11 @@ impl Provider for AcquiredClient {
             for (id, token, result) in outcomes {
                 match result {
                     Ok(answer) => receipt.accepted.push(AcceptedJob {
-                        job: JobRef::new(PROVIDER, JobKind::Inquiry, token),
+                        job: JobRef::new(PROVIDER, JobKind::Inquiry, token.clone()),
+                        // The token is the reference the account_updater webhook names.
                         cards: vec![PlacedCard {
                             id,
-                            provider_ref: answer.response().transaction_id.clone(),
+                            provider_ref: Some(token.clone()),
                         }],
                         state: match answer {
                             Answer::Pending(_) => JobState::Pending,

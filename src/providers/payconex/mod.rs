@@ -158,6 +158,18 @@ pub struct PayConexClient {
 
 fn check(response: ApiResponse) -> Result<ApiResponse> {
     if response.is_success() {
+        // A 2xx whose body is an ApiViolation is a failure too: the lenient response types
+        // would otherwise read it as an empty success.
+        let violation = serde_json::from_slice::<serde_json::Value>(&response.body)
+            .ok()
+            .filter(|v| v.get("errorType").is_some() || v.get("errorCode").is_some());
+        if let Some(v) = violation {
+            let parsed: ApiViolation = serde_json::from_value(v).unwrap_or_default();
+            return Err(Error::Provider {
+                provider: PROVIDER,
+                detail: Box::new(violation_detail(response.status.as_u16(), parsed)),
+            });
+        }
         return Ok(response);
     }
     let violation: ApiViolation = serde_json::from_slice(&response.body).unwrap_or_default();
