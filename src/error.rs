@@ -297,6 +297,20 @@ pub enum Error {
     },
 }
 
+impl From<CardNumberError> for Error {
+    /// A card number refused while building a request (`?` on [`crate::CardNumber::parse`]).
+    fn from(e: CardNumberError) -> Self {
+        Error::invalid("card", e)
+    }
+}
+
+impl From<ExpiryError> for Error {
+    /// An expiry refused while building a request (`?` on [`crate::Expiry::parse`]).
+    fn from(e: ExpiryError) -> Self {
+        Error::invalid("expiry", e)
+    }
+}
+
 /// The stable kind of an [`Error`], for matching without the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -47,3 +47,8 @@ pub use outcome::{CardUpdate, Outcome};
 pub use provider::{Capabilities, Flow, Provider, ProviderId};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use webhook::{WebhookEvent, WebhookKind};
+
+/// The README's Rust samples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -12,6 +12,17 @@
 // Emulator handlers answer errors as ready-made HTTP responses (`Result<_, Response>`), the
 // usual axum shape; their size does not matter on this test-only path.
 #![allow(clippy::result_large_err)]
+// The shared helpers below serve the provider emulators; with some provider features off, some
+// go unused.
+#![cfg_attr(
+    not(all(
+        feature = "payconex",
+        feature = "cardsync",
+        feature = "accountvault",
+        feature = "acquired"
+    )),
+    allow(dead_code)
+)]
 
 use std::net::SocketAddr;
 

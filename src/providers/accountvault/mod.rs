@@ -234,7 +234,7 @@ fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<T> {
     if status < 300 {
         return response.json();
     }
-    let mut detail = ProviderError::status(status);
+    let mut detail = ProviderError::status(response.status.as_u16());
     if let Some(ec) = &body.ec {
         detail = detail.with_code(ec.clone());
     }

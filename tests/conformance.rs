@@ -1,0 +1,612 @@
+//! Cross-provider conformance: one generic set of checks run against every provider's emulator,
+//! through the `Provider` trait and the unified webhook entry point only.
+//!
+//! - every `Flow` works or returns `Error::Unsupported`, exactly as `capabilities()` declares;
+//! - 401, 404, 429 with `Retry-After`, 5xx, a 200 whose body says failure, an HTML error page and
+//!   a truncated body map to the same unified error kind whatever the provider;
+//! - webhooks: a genuine one parses; a tampered one is refused (signed providers) or flagged
+//!   unsigned; a replay is caught by the deduplicator; a malformed one is refused;
+//! - redaction: no PAN (not even 7 consecutive digits), key, password, hash code or bearer token
+//!   in the TRACE-level logs of all of the above, nor in any error message.
+//!
+//! The per-provider part is only set-up (emulator, credentials, valid inputs, how the emulator
+//! is told to produce a webhook, and what "a 200 that says failure" looks like on its wire).
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use account_updater::emulator::accountvault::AccountVaultEmulator;
+use account_updater::emulator::acquired::AcquiredEmulator;
+use account_updater::emulator::cardsync::CardSyncEmulator;
+use account_updater::emulator::payconex::PayConexEmulator;
+use account_updater::emulator::{Fault, WebhookSink};
+use account_updater::provider::{
+    AccountUpdateRequest, BoxFuture, CardToUpdate, Flow, HolderData, JobKind, JobRef, NewCardData,
+    Provider, RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookRegistration,
+};
+use account_updater::providers::accountvault::AccountVaultClient;
+use account_updater::providers::accountvault::wire::{Card, CreateAccount, Name, Owner};
+use account_updater::providers::acquired::AcquiredClient;
+use account_updater::providers::cardsync::CardSyncPartner;
+use account_updater::providers::payconex::PayConexClient;
+use account_updater::transport::{RetryPolicy, TransportConfig};
+use account_updater::webhook::{self, Authenticity, Deduplicator};
+use account_updater::{
+    CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, ExposeSecret, SecretString,
+};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+type Trigger = Box<dyn Fn(Vec<JobRef>) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// One provider on its emulator, with valid inputs for every flow it has.
+struct Harness {
+    provider: Arc<dyn Provider>,
+    inject: Box<dyn Fn(Fault) + Send + Sync>,
+    subscribe: Vec<CardToUpdate>,
+    add: Vec<CardToUpdate>,
+    batch: Vec<CardToUpdate>,
+    account_update: AccountUpdateRequest,
+    /// What "HTTP 200, the body says it failed" looks like from this provider.
+    failure_200: Fault,
+    sink: WebhookSink,
+    trigger: Option<Trigger>,
+    pans: Vec<&'static str>,
+    secrets: Vec<String>,
+    _guard: Box<dyn std::any::Any + Send + Sync>,
+}
+
+fn no_retries() -> TransportConfig {
+    TransportConfig::default().retry(RetryPolicy::none())
+}
+
+fn card(id: &str, pan: &str, exp: &str) -> CardToUpdate {
+    CardToUpdate::pan(
+        id,
+        CardNumber::parse(pan).unwrap(),
+        Expiry::parse(exp, ExpiryFormat::MmSlashYy).unwrap(),
+    )
+}
+
+async fn payconex() -> Harness {
+    let emu = Arc::new(PayConexEmulator::start().await.unwrap());
+    let client = PayConexClient::builder(emu.account_id(), emu.credentials())
+        .base_url(emu.base_url())
+        .transport_config(no_retries())
+        .build()
+        .unwrap();
+    let e1 = emu.clone();
+    let e2 = emu.clone();
+    Harness {
+        provider: Arc::new(client),
+        inject: Box::new(move |f| e1.inject_fault(f)),
+        subscribe: vec![
+            card("p1", "5194560012341234", "12/50"),
+            card("p2", "4457000300000007", "01/50"),
+        ],
+        add: vec![card("p3", "6011010000000003", "03/50")],
+        batch: vec![card("b1", "4457010000000009", "01/50")],
+        account_update: AccountUpdateRequest::new("none"),
+        failure_200: Fault::json(
+            200,
+            json!({"message": "Invalid Input", "errorType": "invalid_request", "errorCode": 40001, "traceId": "t"}),
+        ),
+        sink: WebhookSink::start().await.unwrap(),
+        trigger: Some(Box::new(move |jobs| {
+            let emu = e2.clone();
+            Box::pin(async move {
+                for j in jobs {
+                    emu.run_schedule(&j.id).await;
+                }
+            })
+        })),
+        pans: vec![
+            "5194560012341234",
+            "4457000300000007",
+            "6011010000000003",
+            "4457010000000009",
+        ],
+        secrets: vec![account_updater::emulator::payconex::DEFAULT_SECRET.into()],
+        _guard: Box::new(emu),
+    }
+}
+
+async fn cardsync() -> Harness {
+    let emu = Arc::new(CardSyncEmulator::start().await.unwrap());
+    let partner = CardSyncPartner::builder(emu.partner_key())
+        .base_url(emu.base_url())
+        .transport_config(no_retries())
+        .build_partner()
+        .unwrap();
+    let created = partner.enroll_merchant(&demo_merchant()).await.unwrap();
+    let key = created.api_key.expose_secret().to_owned();
+    let merchant = partner.merchant(SecretString::from(key.clone())).unwrap();
+    let e1 = emu.clone();
+    Harness {
+        provider: Arc::new(merchant),
+        inject: Box::new(move |f| e1.inject_fault(f)),
+        subscribe: vec![card("a1", "342132335566772", "12/28").with_amex_se_number("1234567890")],
+        add: vec![card("a2", "376655111122997", "12/28")],
+        batch: vec![
+            card("b1", "4457010000000009", "01/50"),
+            card("b2", "5112010000000003", "02/50"),
+        ],
+        account_update: AccountUpdateRequest::new("none"),
+        failure_200: Fault::json(200, json!({"status": "failure", "message": "failure"})),
+        sink: WebhookSink::start().await.unwrap(),
+        trigger: None,
+        pans: vec![
+            "342132335566772",
+            "376655111122997",
+            "4457010000000009",
+            "5112010000000003",
+        ],
+        secrets: vec![key, emu.partner_key().expose_secret().to_owned()],
+        _guard: Box::new(emu),
+    }
+}
+
+async fn accountvault() -> Harness {
+    let emu = Arc::new(AccountVaultEmulator::start().await.unwrap());
+    let client = AccountVaultClient::builder(emu.client_id(), emu.token())
+        .base_url(emu.base_url())
+        .transport_config(no_retries())
+        .build()
+        .unwrap();
+    let account = client
+        .create_account(
+            &CreateAccount {
+                reference_id: "conf".into(),
+                bank: None,
+                card: Some(Card::plain(
+                    CardNumber::parse("4000056655665556").unwrap(),
+                    Expiry::new(12, 2030).ok(),
+                )),
+                owner: Owner::new(Name::person("Ada", "Lovelace")),
+            },
+            account_updater::providers::accountvault::DuplicateCheck::Off,
+        )
+        .await
+        .unwrap()
+        .account_id;
+    let e1 = emu.clone();
+    Harness {
+        provider: Arc::new(client),
+        inject: Box::new(move |f| e1.inject_fault(f)),
+        subscribe: Vec::new(),
+        add: Vec::new(),
+        batch: Vec::new(),
+        account_update: AccountUpdateRequest::new(account)
+            .card(NewCardData::new(None, Expiry::new(6, 2031).ok())),
+        failure_200: Fault::json(200, json!({"SC": 400, "EC": "3C304949", "EM": "accountID"})),
+        sink: WebhookSink::start().await.unwrap(),
+        trigger: None,
+        pans: vec!["4000056655665556"],
+        secrets: vec![emu.token().expose_secret().to_owned()],
+        _guard: Box::new(emu),
+    }
+}
+
+async fn acquired() -> Harness {
+    let emu = Arc::new(AcquiredEmulator::start().await.unwrap());
+    let sink = WebhookSink::start().await.unwrap();
+    emu.set_webhook_url(&sink.url());
+    let client = AcquiredClient::builder(emu.credentials())
+        .url(emu.url())
+        .transport_config(no_retries())
+        .build()
+        .unwrap();
+    let t1 = emu.create_token(
+        &CardNumber::parse("4457000300000007").unwrap(),
+        Expiry::new(1, 2030).unwrap(),
+    );
+    let t2 = emu.create_token(
+        &CardNumber::parse("4457010000000009").unwrap(),
+        Expiry::new(1, 2030).unwrap(),
+    );
+    let mut holder = HolderData::default();
+    holder.last_name = Some("Lovelace".into());
+    // A signed "Error:Invalid Parameters" answer, as the API gives it with HTTP 200.
+    let ts = "20240101120000";
+    let hashcode =
+        SecretString::from(account_updater::emulator::acquired::DEFAULT_HASHCODE.to_owned());
+    let failure = json!({
+        "timestamp": ts, "response_code": "102", "response_message": "Error:Invalid Parameters", "company_id": "133",
+        "transaction_id": "", "transaction_type": "SUBSCRIPTION_MANAGE",
+        "response_hash": account_updater::providers::acquired::hash::response_hash(ts, "SUBSCRIPTION_MANAGE", "133", "", "102", &hashcode),
+    });
+    let e1 = emu.clone();
+    Harness {
+        provider: Arc::new(client),
+        inject: Box::new(move |f| e1.inject_fault(f)),
+        subscribe: Vec::new(),
+        add: vec![CardToUpdate::token("t2", t2.clone())],
+        batch: vec![CardToUpdate::token("t1", t1.clone())],
+        account_update: AccountUpdateRequest::new(t1).holder(holder),
+        failure_200: Fault::json(200, failure),
+        sink,
+        trigger: None,
+        pans: vec!["4457000300000007", "4457010000000009"],
+        secrets: vec![
+            account_updater::emulator::acquired::DEFAULT_COMPANY_PASS.into(),
+            account_updater::emulator::acquired::DEFAULT_HASHCODE.into(),
+        ],
+        _guard: Box::new(emu),
+    }
+}
+
+fn demo_merchant() -> account_updater::providers::cardsync::wire::Merchant {
+    use account_updater::providers::cardsync::wire::{
+        CardInfo, DeliveryFrequency, Merchant, PrimaryContact, User,
+    };
+    Merchant {
+        legal_business_name: "Conformance LLC".into(),
+        name: "Conformance".into(),
+        description: "tests".into(),
+        website: "example.com".into(),
+        phone: "5555555555".into(),
+        phone_ext: None,
+        receipt_email: "a@example.com".into(),
+        timezone: "UTC".into(),
+        fee_schedule_id: "fee".into(),
+        primary_contact: PrimaryContact {
+            first_name: "A".into(),
+            last_name: "B".into(),
+            company: "C".into(),
+            address_line_1: "1 Main".into(),
+            address_line_2: String::new(),
+            city: "Town".into(),
+            state: "IL".into(),
+            postal_code: "62701".into(),
+            country: "US".into(),
+            phone: "5555555555".into(),
+            email: "a@example.com".into(),
+        },
+        user: User {
+            username: "conformance".into(),
+            email: "a@example.com".into(),
+            status: "active".into(),
+            role: "admin".into(),
+            create_api_key: true,
+        },
+        card_info: CardInfo {
+            type_of_biller: "both".into(),
+            total_number_of_records: 4,
+            number_of_visa: 1,
+            number_of_mastercard: 1,
+            number_of_discover: 0,
+            number_of_amex: 2,
+            amex_se_number: Some("1234567890".into()),
+            delivery_frequency: DeliveryFrequency::Weekly,
+            mcc: "5968".into(),
+        },
+    }
+}
+
+/// Every error seen, for the redaction check.
+#[derive(Default)]
+struct Seen(Mutex<Vec<String>>);
+
+impl Seen {
+    fn note(&self, e: &Error) {
+        self.0.lock().unwrap().push(format!("{e} {e:?}"));
+    }
+}
+
+fn dummy_job(h: &Harness) -> JobRef {
+    JobRef::new(h.provider.id(), JobKind::Subscription, "dummy")
+}
+
+/// What earlier flows left for later ones.
+#[derive(Default)]
+struct State {
+    jobs: Vec<JobRef>,
+    to_remove: Vec<RemoveCard>,
+}
+
+/// Calls `flow` with valid inputs, recording the jobs and cards it created in `state`.
+async fn exercise(h: &Harness, flow: Flow, state: &mut State, seen: &Seen) -> Result<(), Error> {
+    let p = h.provider.as_ref();
+    let jobs = &mut state.jobs;
+    let job = jobs.first().cloned().unwrap_or_else(|| dummy_job(h));
+    let keep = |r: SubmissionReceipt, jobs: &mut Vec<JobRef>| -> Result<(), Error> {
+        if let Some(f) = r.failed.into_iter().next() {
+            return Err(f.error);
+        }
+        jobs.extend(r.accepted.into_iter().map(|a| a.job));
+        Ok(())
+    };
+    let result = match flow {
+        Flow::Subscribe => match p
+            .subscribe(SubscribeRequest::new(h.subscribe.clone()))
+            .await
+        {
+            Ok(r) => keep(r, jobs),
+            Err(e) => Err(e),
+        },
+        Flow::AddCards => match p.add_cards(&job, h.add.clone()).await {
+            Ok(r) => {
+                let placed: Vec<_> = r.accepted.iter().flat_map(|a| a.cards.clone()).collect();
+                // Remove what was added, by each provider's own reference rules.
+                let remove: Vec<RemoveCard> = if p.id() == account_updater::ProviderId::CardSync {
+                    h.add
+                        .iter()
+                        .cloned()
+                        .map(|c| RemoveCard::Card(c.with_amex_se_number(job.id.clone())))
+                        .collect()
+                } else if p.id() == account_updater::ProviderId::Acquired {
+                    h.add.iter().cloned().map(RemoveCard::Card).collect()
+                } else {
+                    placed.into_iter().map(RemoveCard::Placed).collect()
+                };
+                state.to_remove = remove;
+                keep(r, &mut Vec::new())
+            }
+            Err(e) => Err(e),
+        },
+        Flow::RemoveCards => {
+            p.remove_cards(&job, std::mem::take(&mut state.to_remove))
+                .await
+        }
+        Flow::Cancel => p.cancel(&job).await,
+        Flow::SubmitBatch => match p.submit(h.batch.clone()).await {
+            Ok(r) => {
+                let mut batch_jobs = Vec::new();
+                let out = keep(r, &mut batch_jobs);
+                // Batch jobs go first: job status and results are asked of them.
+                for j in batch_jobs.into_iter().rev() {
+                    jobs.insert(0, j);
+                }
+                out
+            }
+            Err(e) => Err(e),
+        },
+        Flow::JobStatus => p.job_status(&job).await.map(drop),
+        Flow::FetchResults => p
+            .fetch_results(&ResultsQuery::Job(job.clone()))
+            .await
+            .map(drop),
+        Flow::UpdateAccount => p.update_account(h.account_update.clone()).await.map(drop),
+        Flow::RegisterWebhook => p
+            .register_webhook(WebhookRegistration::new(h.sink.url()))
+            .await
+            .map(drop),
+        Flow::ParseWebhook => {
+            let (headers, body) = if p.capabilities().supports(Flow::ParseWebhook) {
+                genuine_webhook(h, &state.jobs).await
+            } else {
+                (HeaderMap::new(), b"{}".to_vec())
+            };
+            webhook::receive(p, &headers, &body).map(drop)
+        }
+        _ => Ok(()),
+    };
+    if let Err(e) = &result {
+        seen.note(e);
+    }
+    result
+}
+
+/// A webhook the emulator really delivered, or (for a provider without webhooks) any JSON.
+async fn genuine_webhook(h: &Harness, jobs: &[JobRef]) -> (HeaderMap, Vec<u8>) {
+    if let Some(t) = &h.trigger {
+        t(jobs.to_vec()).await;
+    }
+    match h.sink.next(Duration::from_secs(3)).await {
+        Some(d) => (d.headers, d.body),
+        None => (HeaderMap::new(), b"{}".to_vec()),
+    }
+}
+
+const ORDER: [Flow; 10] = [
+    Flow::RegisterWebhook,
+    Flow::Subscribe,
+    Flow::AddCards,
+    Flow::RemoveCards,
+    Flow::SubmitBatch,
+    Flow::JobStatus,
+    Flow::FetchResults,
+    Flow::UpdateAccount,
+    Flow::ParseWebhook,
+    Flow::Cancel,
+];
+
+async fn flows_match_capabilities(h: Harness) {
+    let logs = common::capture_traces();
+    let seen = Seen::default();
+    let caps = h.provider.capabilities();
+    let mut state = State::default();
+    for flow in ORDER {
+        let result = exercise(&h, flow, &mut state, &seen).await;
+        match (caps.supports(flow), result) {
+            (true, Ok(())) => {}
+            (true, Err(e)) => panic!("{} declares {flow} but it failed: {e}", h.provider.id()),
+            (false, Err(Error::Unsupported { provider, flow: f })) => {
+                assert_eq!((provider, f), (h.provider.id(), flow));
+            }
+            (false, other) => panic!(
+                "{} does not declare {flow} but answered {other:?}",
+                h.provider.id()
+            ),
+        }
+    }
+    no_leak(&h, &logs.contents(), &seen);
+}
+
+/// A call that reaches the provider and reads its answer.
+async fn probe(h: &Harness, jobs: &[JobRef]) -> Result<(), Error> {
+    let p = h.provider.as_ref();
+    if p.capabilities().supports(Flow::JobStatus) {
+        p.job_status(&jobs[0]).await.map(drop)
+    } else {
+        p.update_account(h.account_update.clone()).await.map(drop)
+    }
+}
+
+async fn errors_map_the_same_everywhere(h: Harness) {
+    let logs = common::capture_traces();
+    let seen = Seen::default();
+    let mut state = State::default();
+    // A job to ask about, where the provider has job status.
+    for flow in [Flow::SubmitBatch, Flow::Subscribe] {
+        if h.provider.capabilities().supports(flow) && state.jobs.is_empty() {
+            exercise(&h, flow, &mut state, &seen).await.unwrap();
+        }
+    }
+    let jobs = state.jobs;
+    assert!(
+        probe(&h, &jobs).await.is_ok(),
+        "the probe works without a fault"
+    );
+    let json_error = |status: u16| {
+        Fault::json(
+            status,
+            json!({"message": "refused", "status": "failed", "SC": status, "EC": "X"}),
+        )
+    };
+    let cases: Vec<(&str, Fault, ErrorKind)> = vec![
+        ("401", json_error(401), ErrorKind::Auth),
+        ("404", json_error(404), ErrorKind::NotFound),
+        (
+            "429",
+            json_error(429).header("Retry-After", "7"),
+            ErrorKind::RateLimited,
+        ),
+        ("503", json_error(503), ErrorKind::Provider),
+        (
+            "200 failure body",
+            h.failure_200.clone(),
+            ErrorKind::Provider,
+        ),
+        ("HTML 502", Fault::html(502), ErrorKind::Provider),
+        ("HTML 200", Fault::html(200), ErrorKind::Decode),
+        ("truncated 200", Fault::truncated(200), ErrorKind::Decode),
+    ];
+    for (name, fault, kind) in cases {
+        (h.inject)(fault);
+        let e = probe(&h, &jobs).await.expect_err(name);
+        seen.note(&e);
+        assert_eq!(e.kind(), kind, "{}: {name}: {e:?}", h.provider.id());
+        assert_eq!(e.provider(), Some(h.provider.id()));
+        match (name, &e) {
+            ("429", Error::RateLimited { retry_after, .. }) => {
+                assert_eq!(*retry_after, Some(Duration::from_secs(7)))
+            }
+            ("503", _) | ("HTML 502", _) => {
+                assert!(e.is_retryable());
+                assert_eq!(
+                    e.provider_detail().unwrap().status,
+                    Some(if name == "503" { 503 } else { 502 })
+                );
+            }
+            ("200 failure body", _) => assert_eq!(e.provider_detail().unwrap().status, Some(200)),
+            _ => {}
+        }
+    }
+    assert!(probe(&h, &jobs).await.is_ok(), "faults are one-shot");
+    no_leak(&h, &logs.contents(), &seen);
+}
+
+async fn webhooks_are_verified_deduplicated_or_refused(h: Harness) {
+    let logs = common::capture_traces();
+    let seen = Seen::default();
+    let p = h.provider.clone();
+    if !p.capabilities().supports(Flow::ParseWebhook) {
+        let e = webhook::receive(p.as_ref(), &HeaderMap::new(), b"{}").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        return;
+    }
+    let mut state = State::default();
+    for flow in [Flow::RegisterWebhook, Flow::Subscribe, Flow::SubmitBatch] {
+        if p.capabilities().supports(flow) {
+            exercise(&h, flow, &mut state, &seen).await.unwrap();
+        }
+    }
+    let (headers, body) = genuine_webhook(&h, &state.jobs).await;
+    let event = webhook::receive(p.as_ref(), &headers, &body).expect("a genuine webhook parses");
+    assert_eq!(event.provider, p.id());
+    assert!(!event.id.is_empty());
+    let signed = event.authenticity == Authenticity::Verified;
+
+    // A replay: same id, flagged by the deduplicator.
+    let dedup = Deduplicator::new(16);
+    assert!(dedup.first_seen(&event));
+    assert!(!dedup.first_seen(&webhook::receive(p.as_ref(), &headers, &body).unwrap()));
+
+    // Tampered: every string value altered.
+    let mut v: Value = serde_json::from_slice(&body).unwrap();
+    for (_, value) in v.as_object_mut().unwrap().iter_mut() {
+        if let Value::String(s) = value {
+            s.push('x');
+        }
+    }
+    let tampered = serde_json::to_vec(&v).unwrap();
+    match webhook::receive(p.as_ref(), &headers, &tampered) {
+        Err(e) => {
+            assert!(
+                signed,
+                "only a signing provider can refuse a tampered webhook"
+            );
+            assert_eq!(e.kind(), ErrorKind::Integrity);
+            seen.note(&e);
+        }
+        Ok(flagged) => {
+            assert!(!signed, "a signing provider must refuse a tampered webhook");
+            assert_eq!(
+                flagged.authenticity,
+                Authenticity::Unsigned,
+                "an unsigned webhook is only a hint"
+            );
+        }
+    }
+    // Malformed.
+    for bad in [&b"not json"[..], b"[1,2]", b"{}"] {
+        let e = webhook::receive(p.as_ref(), &headers, bad).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::Decode | ErrorKind::Integrity),
+            "{e:?}"
+        );
+        seen.note(&e);
+    }
+    no_leak(&h, &logs.contents(), &seen);
+}
+
+fn no_leak(h: &Harness, logs: &str, seen: &Seen) {
+    let errors = seen.0.lock().unwrap().join("\n");
+    let secrets: Vec<&str> = h.secrets.iter().map(String::as_str).collect();
+    common::assert_no_leak(logs, &h.pans, &secrets);
+    common::assert_no_leak(&errors, &h.pans, &secrets);
+}
+
+macro_rules! conformance {
+    ($($provider:ident),*) => {
+        mod flows {
+            $(
+                #[tokio::test]
+                async fn $provider() {
+                    super::flows_match_capabilities(super::$provider().await).await;
+                }
+            )*
+        }
+        mod errors {
+            $(
+                #[tokio::test]
+                async fn $provider() {
+                    super::errors_map_the_same_everywhere(super::$provider().await).await;
+                }
+            )*
+        }
+        mod webhooks {
+            $(
+                #[tokio::test]
+                async fn $provider() {
+                    super::webhooks_are_verified_deduplicated_or_refused(super::$provider().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(payconex, cardsync, accountvault, acquired);
