@@ -25,7 +25,7 @@ use std::time::Duration;
 use account_updater::emulator::WebhookSink;
 use account_updater::provider::{
     AccountUpdateRequest, BoxFuture, Cadence, CardToUpdate, Flow, HolderData, JobKind, JobRef,
-    NewCardData, Provider, SubscribeRequest, WebhookRegistration,
+    NewCardData, Provider, SubmissionReceipt, SubscribeRequest, WebhookRegistration,
 };
 use account_updater::webhook::{self, Deduplicator};
 use account_updater::{CardNumber, CardUpdate, Expiry, ExpiryFormat, ProviderId};
@@ -263,57 +263,33 @@ async fn run(
         }
     }
 
+    // A receipt counts as ok only when every card was placed.
     let mut receipts = Vec::new();
-    if caps.supports(Flow::Subscribe) && !backend.subscribe.is_empty() {
-        match p
-            .subscribe(SubscribeRequest::new(backend.subscribe.clone()).cadence(Cadence::Weekly))
-            .await
-        {
-            Ok(r) if r.is_complete() => {
-                record(
-                    Flow::Subscribe,
-                    Status::Ok(format!(
-                        "{} card(s) in {} job(s)",
-                        r.accepted_cards(),
-                        r.accepted.len()
-                    )),
-                );
-                receipts.push(r);
-            }
-            Ok(r) => record(
-                Flow::Subscribe,
-                Status::Failed(format!(
-                    "{} card(s) failed: {}",
-                    r.failed_cards(),
-                    r.failed[0].error
-                )),
-            ),
-            Err(e) => record(Flow::Subscribe, Status::Failed(e.to_string())),
+    let mut placed = |result: account_updater::Result<SubmissionReceipt>| match result {
+        Ok(r) if r.is_complete() => {
+            let what = format!(
+                "{} card(s) in {} job(s)",
+                r.accepted_cards(),
+                r.accepted.len()
+            );
+            receipts.push(r);
+            Status::Ok(what)
         }
+        Ok(r) => Status::Failed(format!(
+            "{} card(s) failed: {}",
+            r.failed_cards(),
+            r.failed[0].error
+        )),
+        Err(e) => Status::Failed(e.to_string()),
+    };
+    if caps.supports(Flow::Subscribe) && !backend.subscribe.is_empty() {
+        let request = SubscribeRequest::new(backend.subscribe.clone()).cadence(Cadence::Weekly);
+        let status = placed(p.subscribe(request).await);
+        record(Flow::Subscribe, status);
     }
     if caps.supports(Flow::SubmitBatch) && !backend.batch.is_empty() {
-        match p.submit(backend.batch.clone()).await {
-            Ok(r) if r.is_complete() => {
-                record(
-                    Flow::SubmitBatch,
-                    Status::Ok(format!(
-                        "{} card(s) in {} job(s)",
-                        r.accepted_cards(),
-                        r.accepted.len()
-                    )),
-                );
-                receipts.push(r);
-            }
-            Ok(r) => record(
-                Flow::SubmitBatch,
-                Status::Failed(format!(
-                    "{} card(s) failed: {}",
-                    r.failed_cards(),
-                    r.failed[0].error
-                )),
-            ),
-            Err(e) => record(Flow::SubmitBatch, Status::Failed(e.to_string())),
-        }
+        let status = placed(p.submit(backend.batch.clone()).await);
+        record(Flow::SubmitBatch, status);
     }
     if caps.supports(Flow::UpdateAccount) {
         if let Some(req) = &backend.account_update {

@@ -12,9 +12,6 @@ use account_updater::provider::{
     CardToUpdate, Flow, JobKind, JobState, Provider, RemoveCard, ResultsQuery, SubscribeRequest,
     WebhookRegistration,
 };
-use account_updater::providers::cardsync::wire::{
-    CardInfo, DeliveryFrequency, Merchant, PrimaryContact, User,
-};
 use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::{self, Deduplicator};
@@ -47,51 +44,6 @@ const AMEX: [(&str, &str); 3] = [
     ("349900006577234", "closed"),
 ];
 
-fn merchant_body(tag: &str) -> Merchant {
-    Merchant {
-        legal_business_name: format!("Legal {tag}"),
-        name: "Shop".into(),
-        description: "test".into(),
-        website: "example.com".into(),
-        phone: "5555555555".into(),
-        phone_ext: None,
-        receipt_email: "a@example.com".into(),
-        timezone: "UTC".into(),
-        fee_schedule_id: "bqoa026g10l0v8o62315".into(),
-        primary_contact: PrimaryContact {
-            first_name: "A".into(),
-            last_name: "B".into(),
-            company: "C".into(),
-            address_line_1: "1 Main".into(),
-            address_line_2: String::new(),
-            city: "Town".into(),
-            state: "IL".into(),
-            postal_code: "62701".into(),
-            country: "US".into(),
-            phone: "5555555555".into(),
-            email: "a@example.com".into(),
-        },
-        user: User {
-            username: format!("user-{tag}"),
-            email: "a@example.com".into(),
-            status: "active".into(),
-            role: "admin".into(),
-            create_api_key: true,
-        },
-        card_info: CardInfo {
-            type_of_biller: "both".into(),
-            total_number_of_records: 19,
-            number_of_visa: 6,
-            number_of_mastercard: 5,
-            number_of_discover: 5,
-            number_of_amex: 3,
-            amex_se_number: Some("1234567890".into()),
-            delivery_frequency: DeliveryFrequency::Weekly,
-            mcc: "5968".into(),
-        },
-    }
-}
-
 fn partner(emu: &CardSyncEmulator) -> CardSyncPartner {
     CardSyncPartner::builder(emu.partner_key())
         .base_url(emu.base_url())
@@ -105,7 +57,10 @@ async fn enrolled(
     tag: &str,
 ) -> (CardSyncPartner, CardSyncClient, SecretString) {
     let p = partner(emu);
-    let created = p.enroll_merchant(&merchant_body(tag)).await.unwrap();
+    let created = p
+        .enroll_merchant(&common::cardsync_merchant(tag))
+        .await
+        .unwrap();
     let key = SecretString::from(created.api_key.expose_secret().to_owned());
     let m = p.merchant(key.clone()).unwrap();
     (p, m, key)
@@ -293,7 +248,7 @@ async fn wrong_keys_and_wrong_levels_are_refused() {
         .build_partner()
         .unwrap();
     let e = stranger
-        .enroll_merchant(&merchant_body("x"))
+        .enroll_merchant(&common::cardsync_merchant("x"))
         .await
         .unwrap_err();
     let Error::Auth { detail, .. } = &e else {
@@ -323,14 +278,17 @@ async fn wrong_keys_and_wrong_levels_are_refused() {
         .unwrap();
     assert_eq!(
         m_as_partner
-            .enroll_merchant(&merchant_body("y"))
+            .enroll_merchant(&common::cardsync_merchant("y"))
             .await
             .unwrap_err()
             .kind(),
         ErrorKind::Auth
     );
     // Duplicate legal name: refused in the body of an HTTP 200.
-    let e = p.enroll_merchant(&merchant_body("keys")).await.unwrap_err();
+    let e = p
+        .enroll_merchant(&common::cardsync_merchant("keys"))
+        .await
+        .unwrap_err();
     assert_eq!(e.provider_detail().unwrap().status, Some(200));
     assert!(
         e.provider_detail()

@@ -120,7 +120,10 @@ async fn cardsync() -> Harness {
         .transport_config(no_retries())
         .build_partner()
         .unwrap();
-    let created = partner.enroll_merchant(&demo_merchant()).await.unwrap();
+    let created = partner
+        .enroll_merchant(&common::cardsync_merchant("conformance"))
+        .await
+        .unwrap();
     let key = created.api_key.expose_secret().to_owned();
     let merchant = partner.merchant(SecretString::from(key.clone())).unwrap();
     let e1 = emu.clone();
@@ -234,54 +237,6 @@ async fn acquired() -> Harness {
             account_updater::emulator::acquired::DEFAULT_HASHCODE.into(),
         ],
         _guard: Box::new(emu),
-    }
-}
-
-fn demo_merchant() -> account_updater::providers::cardsync::wire::Merchant {
-    use account_updater::providers::cardsync::wire::{
-        CardInfo, DeliveryFrequency, Merchant, PrimaryContact, User,
-    };
-    Merchant {
-        legal_business_name: "Conformance LLC".into(),
-        name: "Conformance".into(),
-        description: "tests".into(),
-        website: "example.com".into(),
-        phone: "5555555555".into(),
-        phone_ext: None,
-        receipt_email: "a@example.com".into(),
-        timezone: "UTC".into(),
-        fee_schedule_id: "fee".into(),
-        primary_contact: PrimaryContact {
-            first_name: "A".into(),
-            last_name: "B".into(),
-            company: "C".into(),
-            address_line_1: "1 Main".into(),
-            address_line_2: String::new(),
-            city: "Town".into(),
-            state: "IL".into(),
-            postal_code: "62701".into(),
-            country: "US".into(),
-            phone: "5555555555".into(),
-            email: "a@example.com".into(),
-        },
-        user: User {
-            username: "conformance".into(),
-            email: "a@example.com".into(),
-            status: "active".into(),
-            role: "admin".into(),
-            create_api_key: true,
-        },
-        card_info: CardInfo {
-            type_of_biller: "both".into(),
-            total_number_of_records: 4,
-            number_of_visa: 1,
-            number_of_mastercard: 1,
-            number_of_discover: 0,
-            number_of_amex: 2,
-            amex_se_number: Some("1234567890".into()),
-            delivery_frequency: DeliveryFrequency::Weekly,
-            mcc: "5968".into(),
-        },
     }
 }
 

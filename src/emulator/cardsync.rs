@@ -152,11 +152,7 @@ enum Caller {
     Merchant(String),
 }
 
-fn now_string() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
-}
+use super::now_micros as now_string;
 
 fn xid() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuv";

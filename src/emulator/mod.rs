@@ -201,6 +201,13 @@ pub(crate) fn random_hex(len: usize) -> String {
         .collect()
 }
 
+/// Now, as RFC 3339 with microseconds and `Z` (the providers' timestamp style).
+pub(crate) fn now_micros() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
 /// A random version-4 UUID in its usual text form.
 pub(crate) fn random_uuid() -> String {
     let h = random_hex(32);

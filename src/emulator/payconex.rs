@@ -299,11 +299,7 @@ fn make_update(
     })
 }
 
-fn now_string() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
-}
+use super::now_micros as now_string;
 
 fn violation(
     status: StatusCode,
