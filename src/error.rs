@@ -594,16 +594,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn excerpt_masks_digit_runs_and_secret_values() {
-        let body = br#"{"api_key":"api_1auidmDFdMslUz2R5PSwVFSEfmP","id":"123456","card":"4457010000000009","n":12345678}"#;
-        let ex = redact_excerpt(body, 500);
-        assert!(!ex.contains("api_1aui"), "{ex}");
-        assert!(!ex.contains("4457010"), "{ex}");
-        assert!(ex.contains(r#""id":"123456""#), "{ex}");
-        assert!(ex.contains("********"), "{ex}");
-    }
-
-    #[test]
     fn excerpt_is_truncated() {
         let ex = redact_excerpt(&[b'a'; 1000], 50);
         assert_eq!(ex.chars().count(), 51);
