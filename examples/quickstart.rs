@@ -439,9 +439,7 @@ async fn main() {
             "{:<13} {:<20} {:<20} {:<20} {:<16} {:<8}",
             u.provider.to_string(),
             u.card_id,
-            u.masked_card()
-                .or_else(|| u.previous_token.clone())
-                .unwrap_or_else(|| "-".into()),
+            common::shown_card(u),
             u.outcome.to_string(),
             u.raw_code,
             u.new_expiry

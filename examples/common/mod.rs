@@ -58,6 +58,19 @@ impl<T, E: std::fmt::Display> OrExit<T> for Result<T, E> {
     }
 }
 
+/// How a report shows a card: the masked number when known, else the token's last four
+/// (tokens can be PAN-shaped, as ShieldConex's are, so they are never shown whole).
+pub fn shown_card(u: &account_updater::CardUpdate) -> String {
+    u.masked_card()
+        .or_else(|| {
+            u.new_token
+                .as_ref()
+                .or(u.previous_token.as_ref())
+                .map(|t| format!("token …{}", &t[t.len().saturating_sub(4)..]))
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
 /// Prints unified card updates as a table (cards masked).
 pub fn print_updates(updates: &[account_updater::CardUpdate]) {
     println!(
@@ -69,10 +82,7 @@ pub fn print_updates(updates: &[account_updater::CardUpdate]) {
             "    {:<12} {:<38} {:<20} {:<20} {:<16} {:<8}",
             u.provider.to_string(),
             u.card_id,
-            u.masked_card()
-                .or_else(|| u.new_token.clone())
-                .or_else(|| u.previous_token.clone())
-                .unwrap_or_else(|| "-".into()),
+            shown_card(u),
             u.outcome.to_string(),
             u.raw_code,
             u.new_expiry
