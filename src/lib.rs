@@ -15,6 +15,31 @@
 //! digits; secrets live in [`secrecy::SecretString`]. No error, log line or `Debug` output of
 //! this crate carries either.
 //!
+//! ## Map
+//!
+//! - [`card`], [`outcome`], [`error`], [`transport`], [`provider`], [`webhook`]: the core, which
+//!   knows no vendor.
+//! - [`providers::payconex`], [`providers::cardsync`], [`providers::accountvault`],
+//!   [`providers::acquired`]: one native client each (every endpoint, typed wire models, the
+//!   vendor's auth), implementing [`Provider`].
+//! - `emulator` (feature `emulator`): a stateful fake of each vendor on `127.0.0.1`, for examples
+//!   and for your own tests.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use account_updater::provider::{Flow, Provider};
+//!
+//! fn route(providers: &[Arc<dyn Provider>]) {
+//!     for p in providers {
+//!         let flows: Vec<&str> = p.capabilities().flows().map(Flow::as_str).collect();
+//!         println!("{}: {}", p.id(), flows.join(", "));
+//!     }
+//! }
+//! ```
+//!
+//! Start with `cargo run --example quickstart`: the four providers on their emulators, driven
+//! through the trait only.
+//!
 //! ```
 //! use account_updater::{CardNumber, CardBrand, Expiry, ExpiryFormat};
 //!

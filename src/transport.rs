@@ -448,6 +448,7 @@ impl Transport {
         let mut attempt = 1;
         loop {
             tracing::Span::current().record("attempt", attempt);
+            tracing::debug!(attempt, "sending");
             let started = Instant::now();
             let outcome = self.attempt(&request, &url).await;
             let latency = started.elapsed().as_millis() as u64;
