@@ -201,6 +201,12 @@ impl ApiRequest {
     }
 
     /// Attaches a body serialised as compact JSON (exactly these bytes are sent and signed).
+    ///
+    /// # Panics
+    ///
+    /// If `body`'s `Serialize` implementation fails (a map with non-string keys, say), which
+    /// this crate's wire types cannot do. Serialise yourself and use [`ApiRequest::raw_json`]
+    /// for bodies that might.
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
         // Serialising the crate's own wire structs cannot fail (no maps with non-string keys).
         self.body = Some(serde_json::to_vec(body).expect("wire types serialise to JSON"));
