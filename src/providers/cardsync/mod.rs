@@ -996,6 +996,7 @@ impl Provider for CardSyncClient {
 
     /// `DELETE /v2/subscribe` for the given cards (full card data needed: CardSync identifies a
     /// subscription by card / SE pair). The job's id is the SE number unless a card has its own.
+    /// Requests of up to 10,000 cards run in order and stop at the first failure.
     fn remove_cards<'a>(
         &'a self,
         job: &'a JobRef,

@@ -846,7 +846,8 @@ impl Provider for PayConexClient {
     }
 
     /// Deletes each card's record (`provider_ref` from the receipt). All references are checked
-    /// before the first request.
+    /// before the first request; deletions run in order and stop at the first failure (the
+    /// records before it are removed; retrying is safe, a second delete answers 404).
     fn remove_cards<'a>(
         &'a self,
         job: &'a JobRef,
