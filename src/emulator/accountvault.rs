@@ -15,9 +15,8 @@
 //!   encrypted it right.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -31,7 +30,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::{EmulatorServer, Fault, FaultQueue};
+use super::{EmulatorServer, Fault};
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
 
 /// The ClientID the emulator serves by default (22 characters).
@@ -107,11 +106,7 @@ struct Store {
     fail_next_check: bool,
 }
 
-struct Shared {
-    config: AccountVaultEmulatorConfig,
-    store: Mutex<Store>,
-    faults: FaultQueue,
-}
+type Shared = super::Shared<AccountVaultEmulatorConfig, Store>;
 
 /// A running AccountVault emulator. Stops when dropped.
 pub struct AccountVaultEmulator {
@@ -135,14 +130,9 @@ impl AccountVaultEmulator {
 
     /// Starts an emulator with the given settings.
     pub async fn start_with(config: AccountVaultEmulatorConfig) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            config,
-            store: Mutex::new(Store::default()),
-            faults: FaultQueue::default(),
-        });
-        let router = Router::new().fallback(handle).with_state(shared.clone());
+        let shared = Shared::new(config, Store::default());
         Ok(AccountVaultEmulator {
-            server: EmulatorServer::start(router).await?,
+            server: super::serve(&shared, handle).await?,
             shared,
         })
     }
@@ -170,12 +160,13 @@ impl AccountVaultEmulator {
     /// The next request that carries a duplicate-card flag succeeds with HTTP 207 (the check
     /// "failed upstream").
     pub fn fail_next_duplicate_check(&self) {
-        self.lock().fail_next_check = true;
+        self.shared.lock().fail_next_check = true;
     }
 
     /// Moves every account past its 24-hour reference-id window (retrieve by reference → 421).
     pub fn expire_reference_ids(&self) {
-        self.lock()
+        self.shared
+            .lock()
             .accounts
             .iter_mut()
             .for_each(|a| a.reference_expired = true);
@@ -183,11 +174,11 @@ impl AccountVaultEmulator {
 
     /// The private key behind `key_id`, for tests that decrypt what a client sent.
     pub fn private_key(&self, key_id: &str) -> Option<RsaPrivateKey> {
-        self.lock().keys.get(key_id).map(|k| k.private.clone())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.shared.store.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared
+            .lock()
+            .keys
+            .get(key_id)
+            .map(|k| k.private.clone())
     }
 }
 
@@ -295,7 +286,7 @@ async fn handle(
     }
     let json_body = || serde_json::from_slice::<Value>(&body).map_err(|_| bad("JSON"));
     let flags = flags(&uri);
-    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    let mut store = shared.lock();
     let result = match (method, version, rest) {
         (Method::POST, "v1", ["accounts"]) => {
             json_body().and_then(|b| create(&mut store, &b, &flags))

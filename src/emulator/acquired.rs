@@ -18,9 +18,8 @@
 //! - Every answer carries a correct `response_hash`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -30,8 +29,7 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::{
-    EmulatorServer, Fault, FaultQueue, deliver_webhook, random_uuid, replacement_pan,
-    sandbox_card_status,
+    EmulatorServer, Fault, deliver_webhook, random_uuid, replacement_pan, sandbox_card_status,
 };
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
 use crate::providers::acquired::Credentials;
@@ -89,11 +87,7 @@ struct Store {
     webhook_url: Option<String>,
 }
 
-struct Shared {
-    config: AcquiredEmulatorConfig,
-    store: Mutex<Store>,
-    faults: FaultQueue,
-}
+type Shared = super::Shared<AcquiredEmulatorConfig, Store>;
 
 /// A running Acquired emulator. Stops when dropped.
 pub struct AcquiredEmulator {
@@ -117,17 +111,15 @@ impl AcquiredEmulator {
 
     /// Starts an emulator with the given credentials.
     pub async fn start_with(config: AcquiredEmulatorConfig) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
+        let shared = Shared::new(
             config,
-            store: Mutex::new(Store {
+            Store {
                 next_id: 306_750,
                 ..Store::default()
-            }),
-            faults: FaultQueue::default(),
-        });
-        let router = Router::new().fallback(handle).with_state(shared.clone());
+            },
+        );
         Ok(AcquiredEmulator {
-            server: EmulatorServer::start(router).await?,
+            server: super::serve(&shared, handle).await?,
             shared,
         })
     }
@@ -156,12 +148,12 @@ impl AcquiredEmulator {
 
     /// Where `account_updater` webhooks go (Acquired support sets this up for real accounts).
     pub fn set_webhook_url(&self, url: &Url) {
-        self.lock().webhook_url = Some(url.to_string());
+        self.shared.lock().webhook_url = Some(url.to_string());
     }
 
     /// Stores a token, as an INIT transaction would, and returns its `transaction_id`.
     pub fn create_token(&self, card: &CardNumber, expiry: Expiry) -> String {
-        let mut store = self.lock();
+        let mut store = self.shared.lock();
         store.next_id += 1;
         let id = store.next_id.to_string();
         store.tokens.insert(
@@ -179,16 +171,12 @@ impl AcquiredEmulator {
     /// What the emulator stores for a token: masked card, expiry (`MMYYYY`), enabled, and the
     /// customer / billing / shipping fields set on it.
     pub fn token_state(&self, token: &str) -> Option<(String, String, bool, Map<String, Value>)> {
-        let store = self.lock();
+        let store = self.shared.lock();
         let t = store.tokens.get(token)?;
         let masked = CardNumber::parse(t.pan.expose_secret())
             .map(|c| c.masked())
             .unwrap_or_default();
         Some((masked, t.cardexp.clone(), t.enabled, t.data.clone()))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.shared.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -306,7 +294,7 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     }
     let mut webhook: Option<(String, Value)> = None;
     let response = {
-        let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        let mut store = shared.lock();
         store.next_id += 1;
         let transaction_id = store.next_id.to_string();
         let ok =

@@ -17,9 +17,8 @@
 //!   failures: HTTP 200 with `{"status":"failure","message":…}`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -29,7 +28,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{
-    EmulatorServer, Fault, FaultQueue, deliver_webhook, random_hex, random_uuid, replacement_pan,
+    EmulatorServer, Fault, deliver_webhook, random_hex, random_uuid, replacement_pan,
     sandbox_card_status,
 };
 use crate::card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
@@ -127,11 +126,7 @@ struct Store {
     requests: usize,
 }
 
-struct Shared {
-    config: CardSyncEmulatorConfig,
-    store: Mutex<Store>,
-    faults: FaultQueue,
-}
+type Shared = super::Shared<CardSyncEmulatorConfig, Store>;
 
 /// A running CardSync emulator. Stops when dropped.
 pub struct CardSyncEmulator {
@@ -200,14 +195,9 @@ impl CardSyncEmulator {
 
     /// Starts an emulator with the given settings.
     pub async fn start_with(config: CardSyncEmulatorConfig) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            config,
-            store: Mutex::new(Store::default()),
-            faults: FaultQueue::default(),
-        });
-        let router = Router::new().fallback(handle).with_state(shared.clone());
+        let shared = Shared::new(config, Store::default());
         Ok(CardSyncEmulator {
-            server: EmulatorServer::start(router).await?,
+            server: super::serve(&shared, handle).await?,
             shared,
         })
     }
@@ -229,21 +219,17 @@ impl CardSyncEmulator {
 
     /// How many API requests it has received (with a valid key or not).
     pub fn requests(&self) -> usize {
-        self.lock().requests
+        self.shared.lock().requests
     }
 
     /// How many batches exist.
     pub fn batch_count(&self) -> usize {
-        self.lock().batches.len()
+        self.shared.lock().batches.len()
     }
 
     /// How many Amex card / SE pairs are subscribed.
     pub fn subscription_count(&self) -> usize {
-        self.lock().subscriptions.len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.shared.store.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.lock().subscriptions.len()
     }
 
     /// Completes a pending batch now: computes its results, assigns an `event_id` and POSTs
@@ -262,7 +248,7 @@ impl CardSyncEmulator {
         error_count: u32,
     ) -> Option<String> {
         let (url, body, event_id) = {
-            let mut store = self.lock();
+            let mut store = self.shared.lock();
             let batch = store.batches.get_mut(batch_id)?;
             let event_id = random_uuid();
             batch.event_id = Some(event_id.clone());
@@ -313,7 +299,7 @@ fn stats_for(submitted: usize, statuses: &[&str]) -> Value {
 
 async fn complete_batch(shared: &Shared, batch_id: &str) -> Option<String> {
     let (url, body, event_id) = {
-        let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        let mut store = shared.lock();
         let batch = store.batches.get_mut(batch_id).filter(|b| !b.completed)?;
         let rows: Vec<(Value, &str)> = batch
             .cards
@@ -379,7 +365,7 @@ async fn handle(
     }
     let mut deferred: Option<Deferred> = None;
     let response = {
-        let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        let mut store = shared.lock();
         store.requests += 1;
         let Some(who) = caller(&shared, &store, &headers) else {
             return unauthorized();

@@ -181,6 +181,49 @@ impl FaultQueue {
     }
 }
 
+/// What every provider emulator shares with its request handler: its settings, its mutable
+/// state behind one lock, and the faults queued for its next requests.
+pub(crate) struct Shared<C, S> {
+    pub(crate) config: C,
+    store: Mutex<S>,
+    pub(crate) faults: FaultQueue,
+}
+
+impl<C, S> Shared<C, S> {
+    pub(crate) fn new(config: C, store: S) -> Arc<Self> {
+        Arc::new(Shared {
+            config,
+            store: Mutex::new(store),
+            faults: FaultQueue::default(),
+        })
+    }
+
+    /// The state. A handler that panicked does not leave it unusable for the next request.
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, S> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Serves `handler` (for every path and method) with `shared` as its state on a new loopback
+/// server.
+pub(crate) async fn serve<C, S, H, T>(
+    shared: &Arc<Shared<C, S>>,
+    handler: H,
+) -> std::io::Result<EmulatorServer>
+where
+    C: Send + Sync + 'static,
+    S: Send + 'static,
+    H: axum::handler::Handler<T, Arc<Shared<C, S>>>,
+    T: 'static,
+{
+    EmulatorServer::start(
+        axum::Router::new()
+            .fallback(handler)
+            .with_state(shared.clone()),
+    )
+    .await
+}
+
 /// Sends a JSON webhook from an emulator to a receiver; returns the receiver's status, or `None`
 /// when it could not be reached.
 pub(crate) async fn deliver_webhook(url: &str, body: &serde_json::Value) -> Option<u16> {

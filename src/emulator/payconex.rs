@@ -18,9 +18,8 @@
 //!   `4` contact, `5` no_match, `6` no_change, anything else valid.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -31,8 +30,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{
-    EmulatorServer, Fault, FaultQueue, deliver_webhook, random_hex, replacement_pan,
-    sandbox_card_status,
+    EmulatorServer, Fault, deliver_webhook, random_hex, replacement_pan, sandbox_card_status,
 };
 use crate::card::{Expiry, ExpiryFormat};
 use crate::providers::payconex::Credentials;
@@ -117,11 +115,7 @@ struct Store {
     token_seq: u64,
 }
 
-struct Shared {
-    config: PayConexEmulatorConfig,
-    store: Mutex<Store>,
-    faults: FaultQueue,
-}
+type Shared = super::Shared<PayConexEmulatorConfig, Store>;
 
 /// What [`PayConexEmulator::run_schedule`] did.
 #[derive(Debug, Clone)]
@@ -156,13 +150,8 @@ impl PayConexEmulator {
 
     /// Starts an emulator with the given settings.
     pub async fn start_with(config: PayConexEmulatorConfig) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            config,
-            store: Mutex::new(Store::default()),
-            faults: FaultQueue::default(),
-        });
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let server = EmulatorServer::start(router).await?;
+        let shared = Shared::new(config, Store::default());
+        let server = super::serve(&shared, handle).await?;
         Ok(PayConexEmulator { server, shared })
     }
 
@@ -194,7 +183,7 @@ impl PayConexEmulator {
     /// exist or is disabled.
     pub async fn run_schedule(&self, schedule_id: &str) -> Option<ScheduleRun> {
         let (update_id, count, hooks) = {
-            let mut store = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            let mut store = self.shared.lock();
             let update_id = format!("aupres_{}", random_hex(32));
             let now = now_string();
             let mut seq = store.token_seq;
@@ -397,7 +386,7 @@ fn check_auth(
     )) {
         return false;
     }
-    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    let mut store = shared.lock();
     store.nonces.retain(|_, seen| now - *seen <= WINDOW_SECS);
     if store.nonces.contains_key(&h.nonce) {
         return false;
@@ -431,7 +420,7 @@ async fn handle(
         serde_json::from_slice(&body)
             .map_err(|_| invalid("body", "Payload is not valid JSON".into()))
     };
-    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    let mut store = shared.lock();
     let result = match (method.clone(), rest) {
         (Method::POST, ["webhooks"]) => json_body().and_then(|b| create_webhook(&mut store, b)),
         (Method::GET, ["webhooks"]) => Ok((
