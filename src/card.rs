@@ -327,9 +327,15 @@ impl Expiry {
         u32::from(self.year)
     }
 
-    /// Parses `input` in the given layout. Two-digit years mean 20YY.
+    /// Parses `input` in the given layout. Two-digit years mean 20YY. Any input is safe: text
+    /// that is not ASCII, or of the wrong length, is a [`ExpiryError::Format`], never a panic
+    /// (expiries arrive in response bodies and unsigned webhook fields).
     pub fn parse(input: &str, format: ExpiryFormat) -> Result<Self, ExpiryError> {
         let bad = || ExpiryError::Format { expected: format };
+        // Every layout is ASCII, so after this check byte offsets are character boundaries.
+        if !input.is_ascii() {
+            return Err(bad());
+        }
         let num = |s: &str| -> Result<u32, ExpiryError> {
             if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
                 s.parse().map_err(|_| bad())

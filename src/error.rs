@@ -17,6 +17,9 @@ use crate::provider::{Flow, ProviderId};
 /// Shorthand for `Result<T, account_updater::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A boxed error kept as the [`std::error::Error::source`] of a transport failure.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Whether a failed request may have reached the provider. Decides whether a retry could
 /// duplicate a side effect (a batch submitted twice is billed twice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +111,11 @@ impl fmt::Display for InputError {
 impl std::error::Error for InputError {}
 
 /// What a provider said when it refused a request.
+///
+/// Every string here comes from a provider response, so none is stored as sent: the setters
+/// (the only way to fill them) restrict codes, ids and field names to a short safe character set
+/// and redact messages like body excerpts (digit runs and sensitive JSON values masked). The
+/// transport has already replaced the client's own credentials in the body with `*`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProviderError {
@@ -136,37 +144,73 @@ impl ProviderError {
         }
     }
 
-    /// Sets the provider code.
-    pub fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.code = Some(code.into());
+    /// Sets the provider code, restricted to a short safe character set (see
+    /// [`ProviderError`]'s type docs).
+    pub fn with_code(mut self, code: impl AsRef<str>) -> Self {
+        self.code = Some(safe_identifier(code.as_ref(), MAX_CODE_CHARS));
         self
     }
 
-    /// Sets the message. Runs of seven or more digits are masked, in case a provider echoes a
-    /// submitted value in its message.
+    /// Sets the message, redacted like a body excerpt: runs of seven or more digits are masked
+    /// and the values of sensitive JSON keys replaced, in case a provider echoes a submitted value
+    /// in its message.
     pub fn with_message(mut self, message: impl AsRef<str>) -> Self {
-        self.message = Some(redact_excerpt(message.as_ref().as_bytes(), 300));
+        self.message = Some(redact_excerpt(
+            message.as_ref().as_bytes(),
+            MAX_MESSAGE_CHARS,
+        ));
         self
     }
 
-    /// Sets the trace id.
-    pub fn with_trace_id(mut self, trace_id: impl Into<String>) -> Self {
-        self.trace_id = Some(trace_id.into());
+    /// Sets the trace id, restricted to a short safe character set.
+    pub fn with_trace_id(mut self, trace_id: impl AsRef<str>) -> Self {
+        self.trace_id = Some(safe_identifier(trace_id.as_ref(), MAX_TRACE_CHARS));
         self
     }
 
-    /// Sets the blamed field.
-    pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
+    /// Sets the blamed field, restricted to a short safe character set.
+    pub fn with_field(mut self, field: impl AsRef<str>) -> Self {
+        self.field = Some(safe_identifier(field.as_ref(), MAX_CODE_CHARS));
         self
     }
 
-    /// Sets the downstream (issuer) code.
-    pub fn with_issuer_code(mut self, code: impl Into<String>) -> Self {
-        self.issuer_code = Some(code.into());
+    /// Sets the downstream (issuer) code, restricted to a short safe character set.
+    pub fn with_issuer_code(mut self, code: impl AsRef<str>) -> Self {
+        self.issuer_code = Some(safe_identifier(code.as_ref(), MAX_CODE_CHARS));
         self
     }
 }
+
+/// Longest provider code, field name or issuer code kept in an error.
+const MAX_CODE_CHARS: usize = 64;
+/// Longest trace id kept in an error.
+const MAX_TRACE_CHARS: usize = 128;
+/// Longest provider message kept in an error.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Restricts a provider-supplied code or id to `[A-Za-z0-9 ._:/#@+=\[\]-]`, replacing any other
+/// character with `?`, masks runs of nine or more digits, and cuts it to `max` characters.
+/// Codes and ids are short machine words; anything else in them is a server echoing what it was
+/// sent. The digit threshold is above excerpts' seven because TabaPay's `EC` codes are eight
+/// digits (`"50000000"`, key deleted) and must survive; no card number is that short.
+pub(crate) fn safe_identifier(value: &str, max: usize) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " ._:/#@+=[]-".contains(c) {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    mask_digit_runs(&cleaned, max, CODE_DIGIT_RUN)
+}
+
+/// Digit runs this long are masked in excerpts and messages.
+const EXCERPT_DIGIT_RUN: usize = 7;
+/// Digit runs this long are masked in codes and ids.
+const CODE_DIGIT_RUN: usize = 9;
 
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -222,6 +266,9 @@ pub enum Error {
         delivery: Delivery,
         /// What failed (no URL query, no headers, no body).
         message: String,
+        /// The HTTP library's error, stripped of its URL.
+        #[source]
+        source: Option<BoxError>,
     },
     /// No complete answer within the configured timeout.
     #[error("{provider}: timed out ({delivery:?})")]
@@ -230,6 +277,30 @@ pub enum Error {
         provider: ProviderId,
         /// Whether the request may have reached the provider.
         delivery: Delivery,
+        /// The HTTP library's error, stripped of its URL.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The response was larger than [`crate::transport::TransportConfig::max_response_bytes`]:
+    /// refused on its declared `Content-Length`, or cut while reading. The request reached the
+    /// provider and may have been acted upon.
+    #[error("{provider}: response larger than the {limit}-byte limit")]
+    ResponseTooLarge {
+        /// Which provider answered.
+        provider: ProviderId,
+        /// The configured limit, in bytes.
+        limit: u64,
+        /// The `Content-Length` the provider declared, when it declared one.
+        declared: Option<u64>,
+    },
+    /// The provider answered with a redirect (3xx). The crate never follows one: a redirect
+    /// could carry card data and credentials to another origin. The `Location` is not kept.
+    #[error("{provider}: answered with redirect HTTP {status}, which is never followed")]
+    Redirected {
+        /// Which provider answered.
+        provider: ProviderId,
+        /// The 3xx status.
+        status: u16,
     },
     /// Credentials refused (HTTP 401/403 or the provider's equivalent).
     #[error("{provider}: authentication refused: {detail}")]
@@ -240,12 +311,14 @@ pub enum Error {
         detail: Box<ProviderError>,
     },
     /// Too many requests (HTTP 429).
-    #[error("{provider}: rate limited (retry after {retry_after:?})")]
+    #[error("{provider}: rate limited (retry after {retry_after:?}): {detail}")]
     RateLimited {
         /// Which provider refused.
         provider: ProviderId,
         /// The provider's `Retry-After`, when it sent one.
         retry_after: Option<Duration>,
+        /// What it said (TabaPay's `EC`/`EM` say which limit: polling, daily, keys created).
+        detail: Box<ProviderError>,
     },
     /// The resource does not exist (HTTP 404).
     #[error("{provider}: not found: {detail}")]
@@ -337,6 +410,10 @@ pub enum ErrorKind {
     Integrity,
     /// [`Error::Decode`]
     Decode,
+    /// [`Error::ResponseTooLarge`]
+    ResponseTooLarge,
+    /// [`Error::Redirected`]
+    Redirected,
 }
 
 impl Error {
@@ -354,6 +431,8 @@ impl Error {
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::Integrity { .. } => ErrorKind::Integrity,
             Error::Decode { .. } => ErrorKind::Decode,
+            Error::ResponseTooLarge { .. } => ErrorKind::ResponseTooLarge,
+            Error::Redirected { .. } => ErrorKind::Redirected,
         }
     }
 
@@ -372,18 +451,20 @@ impl Error {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Integrity => "integrity",
             ErrorKind::Decode => "decode",
+            ErrorKind::ResponseTooLarge => "response_too_large",
+            ErrorKind::Redirected => "redirected",
         }
     }
 
     /// `true` when the same call may succeed later: connection failures, timeouts, rate limits
-    /// and provider 5xx / 408. Whether retrying is *safe* is a separate question: see
-    /// [`Error::may_have_reached_provider`] before repeating a non-idempotent call.
+    /// and the statuses [`retryable_status`] names. Whether retrying is *safe* is a separate
+    /// question: see [`Error::may_have_reached_provider`] before repeating a non-idempotent call.
+    ///
+    /// This is the crate's one retry classifier: the transport asks the same questions.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport { .. } | Error::Timeout { .. } | Error::RateLimited { .. } => true,
-            Error::Provider { detail, .. } => {
-                matches!(detail.status, Some(s) if s >= 500 || s == 408)
-            }
+            Error::Provider { detail, .. } => detail.status.is_some_and(retryable_status),
             _ => false,
         }
     }
@@ -415,7 +496,9 @@ impl Error {
             | Error::Provider { provider, .. }
             | Error::Conflict { provider, .. }
             | Error::Integrity { provider, .. }
-            | Error::Decode { provider, .. } => Some(*provider),
+            | Error::Decode { provider, .. }
+            | Error::ResponseTooLarge { provider, .. }
+            | Error::Redirected { provider, .. } => Some(*provider),
         }
     }
 
@@ -423,6 +506,7 @@ impl Error {
     pub fn provider_detail(&self) -> Option<&ProviderError> {
         match self {
             Error::Auth { detail, .. }
+            | Error::RateLimited { detail, .. }
             | Error::NotFound { detail, .. }
             | Error::Provider { detail, .. }
             | Error::Conflict { detail, .. } => Some(detail.as_ref()),
@@ -456,6 +540,7 @@ impl Error {
             429 => Error::RateLimited {
                 provider,
                 retry_after,
+                detail: Box::new(detail),
             },
             _ => Error::Provider {
                 provider,
@@ -464,7 +549,31 @@ impl Error {
         }
     }
 
-    /// A decode error for `body`, keeping only a short redacted excerpt.
+    /// A decode error for a JSON `body` that `serde_json` refused. Keeps the error's category,
+    /// line and column, never serde's message (which quotes values from the body).
+    pub fn decode_json(
+        provider: ProviderId,
+        status: u16,
+        error: &serde_json::Error,
+        body: &[u8],
+    ) -> Self {
+        let category = match error.classify() {
+            serde_json::error::Category::Io => "I/O error",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "JSON of the wrong shape",
+            serde_json::error::Category::Eof => "truncated JSON",
+        };
+        let message = format!(
+            "{category} at line {} column {}",
+            error.line(),
+            error.column()
+        );
+        Error::decode(provider, status, message, body)
+    }
+
+    /// A decode error for `body`, keeping only a short redacted excerpt. `message` is the
+    /// crate's own description (it is redacted too); for a `serde_json` failure use
+    /// [`Error::decode_json`].
     pub fn decode(
         provider: ProviderId,
         status: u16,
@@ -478,6 +587,13 @@ impl Error {
             excerpt: redact_excerpt(body, 120),
         }
     }
+}
+
+/// The HTTP statuses worth repeating a request for: 408 (request timeout), 429 (rate limited),
+/// 500, 502, 503 and 504. The crate's one list: [`Error::is_retryable`] and the transport's
+/// retry loop both use it.
+pub fn retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -513,28 +629,36 @@ const SENSITIVE_KEY_PARTS: &[&str] = &[
 /// string value of any JSON key that looks sensitive (`api_key`, `cardnumber`, `company_pass`, …)
 /// with `***`. Non-UTF-8 bytes are shown as `�`.
 pub fn redact_excerpt(body: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(body);
+    // Only what can be shown is redacted: a few characters past `max` (a digit run crossing the
+    // cut must still be seen whole to be masked), never a whole multi-megabyte body.
+    let window = &body[..body.len().min(max.saturating_mul(4).saturating_add(64))];
+    let text = String::from_utf8_lossy(window);
     let masked_values = mask_sensitive_values(&text);
-    let mut out = String::with_capacity(max.min(masked_values.len()) + 1);
-    let chars: Vec<char> = masked_values.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_ascii_digit() {
-            let start = i;
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                i += 1;
-            }
-            let run = i - start;
-            if run >= 7 {
-                out.extend(std::iter::repeat_n('*', run));
-            } else {
-                out.extend(&chars[start..i]);
-            }
+    mask_digit_runs(&masked_values, max, EXCERPT_DIGIT_RUN)
+}
+
+/// Replaces every run of `min_run` or more ASCII digits with `*` and truncates to `max`
+/// characters.
+fn mask_digit_runs(text: &str, max: usize, min_run: usize) -> String {
+    let mut out = String::with_capacity(max.min(text.len()) + 1);
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= min_run {
+            out.extend(std::iter::repeat_n('*', run.len()));
         } else {
-            out.push(chars[i]);
-            i += 1;
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
         }
     }
+    flush(&mut run, &mut out);
     truncate(&out, max)
 }
 

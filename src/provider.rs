@@ -658,6 +658,33 @@ pub struct WebhookReceipt {
     pub events: Vec<String>,
 }
 
+/// Longest caller id accepted, in characters. No provider documents a limit for the ids it
+/// echoes (CardSync `id`); 128 holds any UUID, database key or composite id a billing platform
+/// uses, and keeps error field paths short.
+pub const MAX_CALLER_ID_CHARS: usize = 128;
+
+/// Refuses a caller id that is empty, longer than [`MAX_CALLER_ID_CHARS`], or holds a control
+/// character (ids are echoed into request bodies, logs and error field paths, where a newline or
+/// an escape sequence could forge a line). The error names the card by its position, never by
+/// the refused id.
+pub(crate) fn check_caller_id(index: usize, id: &str) -> Result<()> {
+    let field = || format!("cards[{index}].id");
+    if id.is_empty() {
+        return Err(Error::invalid(field(), crate::error::InputProblem::Missing));
+    }
+    if id.chars().count() > MAX_CALLER_ID_CHARS || id.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field(),
+            crate::error::InputProblem::Format {
+                expected: format!(
+                    "1 to {MAX_CALLER_ID_CHARS} characters with no control characters"
+                ),
+            },
+        ));
+    }
+    Ok(())
+}
+
 fn unsupported<'a, T: Send + 'a>(provider: ProviderId, flow: Flow) -> BoxFuture<'a, Result<T>> {
     Box::pin(async move { Err(Error::Unsupported { provider, flow }) })
 }

@@ -13,27 +13,123 @@
 //! Every attempt runs in a `tracing` span with the provider, method, path *template* (never the
 //! concrete path, which can hold ids), attempt, status and latency. Bodies and headers are never
 //! logged.
+//!
+//! What a hostile or broken peer cannot do through this path:
+//! - **make the client buffer without bound**: a declared `Content-Length` above
+//!   [`TransportConfig::max_response_bytes`] is refused before reading, and a body is read
+//!   incrementally and cut at that limit ([`Error::ResponseTooLarge`]);
+//! - **redirect a request**: the HTTP client never follows a redirect, and a 3xx is
+//!   [`Error::Redirected`], so card data and credentials never reach another origin;
+//! - **get the client's credentials into an error**: every response body has the client's own
+//!   secrets (API secret, key, bearer token, password, hash code) overwritten with `*` before
+//!   anything reads it;
+//! - **open a connection per call**: at most [`TransportConfig::max_in_flight`] requests of one
+//!   client (and of every client sharing its [`HttpClient`]) are in flight at once.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use rand::Rng;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT,
+};
 use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 use url::{Host, Url};
 
-use crate::error::{Delivery, Error, InputProblem, ProviderError, Result};
-use crate::provider::ProviderId;
+use crate::error::{Delivery, Error, InputProblem, ProviderError, Result, retryable_status};
+use crate::provider::{BoxFuture, ProviderId};
 
 /// Default time allowed to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time allowed for one whole attempt (connect, send, receive the body).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on one response body: 32 MiB. The largest documented answer, a CardSync results
+/// page for a full 10,000-card batch, is a few MiB; anything far larger is a broken or hostile
+/// peer.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+/// Default cap on requests in flight at once through one client: 32.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+
+/// The clock and the sleep the transport uses, injectable so that retry tests do not wait on
+/// real time (the idea of smithy-rs's `TimeSource` and `AsyncSleep`).
+pub trait Timer: Send + Sync + fmt::Debug {
+    /// The current time (to read an HTTP-date `Retry-After`).
+    fn now(&self) -> DateTime<Utc>;
+    /// Waits for `duration` (a backoff between attempts).
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+/// The real clock and `tokio::time::sleep`: the default [`Timer`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioTimer;
+
+impl Timer for TokioTimer {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// An HTTP client the crate may use: a `reqwest::Client` built with redirects turned off.
+///
+/// There is no way to hand the crate a ready-made `reqwest::Client`, because its redirect policy
+/// cannot be read back: one that follows redirects would carry a PAN or a password to whatever
+/// origin a 307 names. Configure a `reqwest::ClientBuilder` (proxy, TLS roots, pool) and pass it
+/// to [`HttpClient::from_builder`]; share the result between provider clients to share one
+/// connection pool and one in-flight cap.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    permits: Arc<Semaphore>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("available_permits", &self.permits.available_permits())
+            .finish()
+    }
+}
+
+impl HttpClient {
+    /// Builds a client from a caller's builder, with redirects forced off and at most
+    /// [`DEFAULT_MAX_IN_FLIGHT`] requests in flight.
+    pub fn from_builder(builder: reqwest::ClientBuilder) -> std::result::Result<Self, BuildError> {
+        Self::with_max_in_flight(builder, DEFAULT_MAX_IN_FLIGHT)
+    }
+
+    /// Like [`HttpClient::from_builder`], with another cap on requests in flight (at least 1).
+    pub fn with_max_in_flight(
+        builder: reqwest::ClientBuilder,
+        max_in_flight: usize,
+    ) -> std::result::Result<Self, BuildError> {
+        let client = builder
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| BuildError(e.without_url()))?;
+        Ok(HttpClient {
+            client,
+            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+        })
+    }
+}
+
+/// The HTTP client could not be built (TLS back end, bad proxy settings).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct BuildError(#[source] reqwest::Error);
 
 /// How failed requests are retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,18 +182,25 @@ impl RetryPolicy {
     }
 }
 
-/// Timeouts, retries and the HTTP client a [`Transport`] uses.
+/// Timeouts, retries, limits and the HTTP client a [`Transport`] uses.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TransportConfig {
     /// Time allowed to connect (used when the transport builds its own client).
     pub connect_timeout: Duration,
-    /// Time allowed for one attempt.
+    /// Time allowed for one attempt, reading the whole body included.
     pub timeout: Duration,
     /// Retry policy.
     pub retry: RetryPolicy,
     /// `User-Agent` header.
     pub user_agent: String,
-    client: Option<reqwest::Client>,
+    /// Largest response body accepted, in bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    pub max_response_bytes: u64,
+    /// Most requests in flight at once (default [`DEFAULT_MAX_IN_FLIGHT`]); further calls wait
+    /// for a slot. Ignored when a shared [`HttpClient`] is given: its own cap applies.
+    pub max_in_flight: usize,
+    client: Option<HttpClient>,
+    timer: Arc<dyn Timer>,
 }
 
 impl Default for TransportConfig {
@@ -107,7 +210,10 @@ impl Default for TransportConfig {
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
             user_agent: concat!("account-updater/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             client: None,
+            timer: Arc::new(TokioTimer),
         }
     }
 }
@@ -131,10 +237,28 @@ impl TransportConfig {
         self
     }
 
-    /// Shares an existing `reqwest::Client` (its own connect timeout then applies; the
+    /// Sets the largest response body accepted.
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Sets the cap on requests in flight (at least 1).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Shares an [`HttpClient`] (its own connect timeout and in-flight cap then apply; the
     /// per-attempt timeout is still set on every request).
-    pub fn client(mut self, client: reqwest::Client) -> Self {
+    pub fn http_client(mut self, client: HttpClient) -> Self {
         self.client = Some(client);
+        self
+    }
+
+    /// Replaces the clock and sleep (tests use one that does not wait).
+    pub fn timer(mut self, timer: Arc<dyn Timer>) -> Self {
+        self.timer = timer;
         self
     }
 }
@@ -158,6 +282,13 @@ pub struct SignableRequest<'a> {
 pub trait Signer: Send + Sync + fmt::Debug {
     /// Adds authentication headers to `request`.
     fn sign(&self, request: &mut SignableRequest<'_>) -> Result<()>;
+
+    /// Every secret this signer puts on the wire, as sent (a key, a bearer token, a Basic
+    /// value). The transport overwrites each of them with `*` in every response body, so a
+    /// server that echoes a request cannot put them into an error.
+    fn redactions(&self) -> Vec<SecretString> {
+        Vec::new()
+    }
 }
 
 /// A signer that adds nothing (for providers that authenticate inside the body, like Acquired).
@@ -177,8 +308,9 @@ pub struct ApiRequest {
     path: String,
     template: &'static str,
     query: Vec<(String, Option<String>)>,
-    body: Option<Vec<u8>>,
+    body: Option<Bytes>,
     idempotent: bool,
+    retry_server_errors: bool,
 }
 
 impl ApiRequest {
@@ -197,6 +329,7 @@ impl ApiRequest {
             query: Vec::new(),
             body: None,
             idempotent,
+            retry_server_errors: true,
         }
     }
 
@@ -209,13 +342,15 @@ impl ApiRequest {
     /// for bodies that might.
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
         // Serialising the crate's own wire structs cannot fail (no maps with non-string keys).
-        self.body = Some(serde_json::to_vec(body).expect("wire types serialise to JSON"));
+        self.body = Some(Bytes::from(
+            serde_json::to_vec(body).expect("wire types serialise to JSON"),
+        ));
         self
     }
 
     /// Attaches raw JSON bytes.
     pub fn raw_json(mut self, body: Vec<u8>) -> Self {
-        self.body = Some(body);
+        self.body = Some(Bytes::from(body));
         self
     }
 
@@ -237,6 +372,13 @@ impl ApiRequest {
         self
     }
 
+    /// Do not repeat this request on a 5xx: for requests whose 5xx is deterministic (TabaPay
+    /// answers 500 to an RSA blob it cannot decrypt; the same blob fails the same way).
+    pub fn no_retry_on_server_error(mut self) -> Self {
+        self.retry_server_errors = false;
+        self
+    }
+
     /// The method.
     pub fn method(&self) -> &Method {
         &self.method
@@ -248,7 +390,8 @@ impl ApiRequest {
     }
 }
 
-/// A response: status, headers and the whole body.
+/// A response: status, headers and the whole body (at most
+/// [`TransportConfig::max_response_bytes`], with the client's credentials overwritten).
 #[derive(Debug, Clone)]
 pub struct ApiResponse {
     /// Which provider answered.
@@ -259,18 +402,21 @@ pub struct ApiResponse {
     pub headers: HeaderMap,
     /// The body.
     pub body: Vec<u8>,
+    /// When the response arrived (by the transport's [`Timer`]).
+    pub received_at: DateTime<Utc>,
 }
 
 impl ApiResponse {
     /// Decodes the body as JSON into `T`, or [`Error::Decode`] with a redacted excerpt.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body)
-            .map_err(|e| Error::decode(self.provider, self.status.as_u16(), e, &self.body))
+            .map_err(|e| Error::decode_json(self.provider, self.status.as_u16(), &e, &self.body))
     }
 
-    /// `Retry-After` as a duration (delta-seconds or an HTTP date).
+    /// `Retry-After` as a duration (delta-seconds, or an HTTP date relative to
+    /// [`ApiResponse::received_at`]).
     pub fn retry_after(&self) -> Option<Duration> {
-        parse_retry_after(&self.headers)
+        parse_retry_after(&self.headers, self.received_at)
     }
 
     /// The unified error for a non-success status (see [`Error::from_status`]), with this
@@ -290,14 +436,15 @@ impl ApiResponse {
     }
 }
 
-/// Parses a `Retry-After` header: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
-pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// Parses a `Retry-After` header: delta-seconds or an HTTP date (RFC 9110 §10.2.3), the latter
+/// relative to `now`.
+pub fn parse_retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    let delta = when.with_timezone(&Utc) - now;
     Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -323,13 +470,19 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+#[derive(Clone)]
 struct Inner {
     provider: ProviderId,
-    client: reqwest::Client,
+    client: HttpClient,
     base_url: Url,
     signer: Arc<dyn Signer>,
     timeout: Duration,
     retry: RetryPolicy,
+    user_agent: HeaderValue,
+    max_response_bytes: u64,
+    timer: Arc<dyn Timer>,
+    /// Secrets overwritten in every response body: the signer's plus any the provider adds.
+    redactions: Vec<SecretString>,
 }
 
 /// The HTTP path of one provider client. Cheap to clone; `Send + Sync`.
@@ -346,6 +499,8 @@ impl fmt::Debug for Transport {
             .field("signer", &self.inner.signer)
             .field("timeout", &self.inner.timeout)
             .field("retry", &self.inner.retry)
+            .field("max_response_bytes", &self.inner.max_response_bytes)
+            .field("redactions", &self.inner.redactions.len())
             .finish()
     }
 }
@@ -362,45 +517,61 @@ impl Transport {
         validate_base_url(&base_url)?;
         let client = match config.client {
             Some(c) => c,
-            None => {
-                let mut headers = HeaderMap::new();
-                headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-                reqwest::Client::builder()
-                    .connect_timeout(config.connect_timeout)
-                    .user_agent(config.user_agent)
-                    .default_headers(headers)
-                    .build()
-                    .map_err(|e| Error::Transport {
-                        provider,
-                        delivery: Delivery::NotSent,
-                        message: format!("cannot build HTTP client: {e}"),
-                    })?
-            }
+            None => HttpClient::with_max_in_flight(
+                reqwest::Client::builder().connect_timeout(config.connect_timeout),
+                config.max_in_flight,
+            )
+            .map_err(|e| Error::Transport {
+                provider,
+                delivery: Delivery::NotSent,
+                message: "cannot build the HTTP client".to_owned(),
+                source: Some(Box::new(e)),
+            })?,
         };
+        let user_agent = HeaderValue::from_str(&config.user_agent).map_err(|_| {
+            Error::invalid(
+                "user_agent",
+                InputProblem::Format {
+                    expected: "visible ASCII characters only".to_owned(),
+                },
+            )
+        })?;
         Ok(Transport {
             inner: Arc::new(Inner {
                 provider,
                 client,
                 base_url,
+                redactions: signer.redactions(),
                 signer,
                 timeout: config.timeout,
                 retry: config.retry,
+                user_agent,
+                max_response_bytes: config.max_response_bytes,
+                timer: config.timer,
             }),
         })
     }
 
-    /// The same transport (client, base URL, timeouts, retries) with another signer: how a
-    /// partner-level client derives a cheap client for one merchant's key.
-    pub fn with_signer(&self, signer: Arc<dyn Signer>) -> Transport {
+    /// The same transport with more secrets to overwrite in response bodies: for providers that
+    /// authenticate inside the body (Acquired's `company_pass` and hash code), which no
+    /// [`Signer`] knows.
+    pub fn with_redactions(&self, secrets: impl IntoIterator<Item = SecretString>) -> Transport {
+        let mut inner = (*self.inner).clone();
+        inner.redactions.extend(secrets);
         Transport {
-            inner: Arc::new(Inner {
-                provider: self.inner.provider,
-                client: self.inner.client.clone(),
-                base_url: self.inner.base_url.clone(),
-                signer,
-                timeout: self.inner.timeout,
-                retry: self.inner.retry.clone(),
-            }),
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The same transport (client, base URL, timeouts, retries, in-flight cap) with another
+    /// signer: how a partner-level client derives a cheap client for one merchant's key. The new
+    /// signer's secrets are overwritten in responses as well as the old ones.
+    pub fn with_signer(&self, signer: Arc<dyn Signer>) -> Transport {
+        let mut inner = (*self.inner).clone();
+        inner.redactions.extend(signer.redactions());
+        inner.signer = signer;
+        Transport {
+            inner: Arc::new(inner),
         }
     }
 
@@ -465,7 +636,8 @@ impl Transport {
                     let status = response.status.as_u16();
                     tracing::Span::current().record("status", status);
                     tracing::debug!(status, latency_ms = latency, "response");
-                    let retryable = matches!(status, 408 | 429 | 500 | 502 | 503 | 504);
+                    let retryable =
+                        retryable_status(status) && (status < 500 || request.retry_server_errors);
                     if can_retry && retryable && request.idempotent {
                         if let Some(delay) = policy.delay(attempt, response.retry_after()) {
                             tracing::debug!(
@@ -473,7 +645,7 @@ impl Transport {
                                 delay_ms = delay.as_millis() as u64,
                                 "retrying"
                             );
-                            tokio::time::sleep(delay).await;
+                            self.inner.timer.sleep(delay).await;
                             attempt += 1;
                             continue;
                         }
@@ -485,7 +657,7 @@ impl Transport {
                     tracing::debug!(error = error.code(), latency_ms = latency, "attempt failed");
                     if can_retry && error.is_retryable() && (request.idempotent || not_sent) {
                         if let Some(delay) = policy.delay(attempt, None) {
-                            tokio::time::sleep(delay).await;
+                            self.inner.timer.sleep(delay).await;
                             attempt += 1;
                             continue;
                         }
@@ -497,57 +669,110 @@ impl Transport {
     }
 
     async fn attempt(&self, request: &ApiRequest, url: &Url) -> Result<ApiResponse> {
-        let provider = self.inner.provider;
+        let inner = &*self.inner;
+        let provider = inner.provider;
+        // Held until the whole body is read: the connection is busy until then. The semaphore
+        // is never closed, so acquiring cannot fail.
+        let _permit = inner.client.permits.acquire().await.ok();
         let body = request.body.as_deref().unwrap_or_default();
         let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, inner.user_agent.clone());
         if request.body.is_some() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        self.inner.signer.sign(&mut SignableRequest {
+        inner.signer.sign(&mut SignableRequest {
             method: &request.method,
             path: url.path(),
             query: url.query().unwrap_or(""),
             body,
             headers: &mut headers,
         })?;
-        let mut builder = self
-            .inner
+        let mut builder = inner
+            .client
             .client
             .request(request.method.clone(), url.clone())
-            .timeout(self.inner.timeout)
+            .timeout(inner.timeout)
             .headers(headers);
         if let Some(b) = &request.body {
             builder = builder.body(b.clone());
         }
-        let response = builder
+        let mut response = builder
             .send()
             .await
-            .map_err(|e| map_reqwest_error(provider, &e))?;
+            .map_err(|e| map_reqwest_error(provider, e))?;
         let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        if status.is_redirection() || response.url() != url {
+            // The client never follows redirects; the URL check is a second line of defence.
+            return Err(Error::Redirected {
+                provider,
+                status: status.as_u16(),
+            });
+        }
+        let limit = inner.max_response_bytes;
+        let declared = response.content_length();
+        if declared.is_some_and(|len| len > limit) {
+            return Err(Error::ResponseTooLarge {
+                provider,
+                limit,
+                declared,
+            });
+        }
+        let headers = std::mem::take(response.headers_mut());
+        let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
+        let mut body = Vec::with_capacity(capacity);
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| map_reqwest_error(provider, &e))?;
+            .map_err(|e| map_reqwest_error(provider, e))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(Error::ResponseTooLarge {
+                    provider,
+                    limit,
+                    declared,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        overwrite_secrets(&mut body, &inner.redactions);
         Ok(ApiResponse {
             provider,
             status,
             headers,
-            body: body.to_vec(),
+            body,
+            received_at: inner.timer.now(),
         })
     }
 }
 
-/// Maps a reqwest failure without its URL (which can hold ids) or any body.
-fn map_reqwest_error(provider: ProviderId, e: &reqwest::Error) -> Error {
+/// Overwrites every occurrence of each secret in `body` with `*`, in place (the length and the
+/// JSON structure stay as they were). Secrets shorter than four bytes are skipped: they would
+/// match ordinary text, and no credential is that short.
+fn overwrite_secrets(body: &mut [u8], secrets: &[SecretString]) {
+    for secret in secrets {
+        let needle = secret.expose_secret().as_bytes();
+        if needle.len() < 4 {
+            continue;
+        }
+        let mut from = 0;
+        while let Some(at) = memchr::memmem::find(&body[from..], needle) {
+            let start = from + at;
+            body[start..start + needle.len()].fill(b'*');
+            from = start + needle.len();
+        }
+    }
+}
+
+/// Maps a reqwest failure without its URL (which can hold ids) or any body; the error, stripped
+/// of its URL, is kept as the source.
+fn map_reqwest_error(provider: ProviderId, e: reqwest::Error) -> Error {
     let delivery = if e.is_connect() {
         Delivery::NotSent
     } else {
         Delivery::MaybeSent
     };
-    if e.is_timeout() {
-        return Error::Timeout { provider, delivery };
-    }
+    let timed_out = e.is_timeout();
     let kind = if e.is_connect() {
         "connection failed"
     } else if e.is_body() || e.is_decode() {
@@ -557,20 +782,30 @@ fn map_reqwest_error(provider: ProviderId, e: &reqwest::Error) -> Error {
     } else {
         "HTTP error"
     };
-    let cause = std::error::Error::source(e)
+    let cause = std::error::Error::source(&e)
         .map(|s| s.to_string())
         .unwrap_or_default();
+    let source: Option<crate::error::BoxError> = Some(Box::new(e.without_url()));
+    if timed_out {
+        return Error::Timeout {
+            provider,
+            delivery,
+            source,
+        };
+    }
+    let message = if cause.is_empty() {
+        kind.to_owned()
+    } else {
+        format!(
+            "{kind}: {}",
+            crate::error::redact_excerpt(cause.as_bytes(), 160)
+        )
+    };
     Error::Transport {
         provider,
         delivery,
-        message: if cause.is_empty() {
-            kind.to_owned()
-        } else {
-            format!(
-                "{kind}: {}",
-                crate::error::redact_excerpt(cause.as_bytes(), 160)
-            )
-        },
+        message,
+        source,
     }
 }
 
@@ -589,12 +824,32 @@ pub fn sensitive_header(value: &str) -> Result<HeaderValue> {
     Ok(v)
 }
 
-/// Percent-encodes `value` as one URL path segment (everything but RFC 3986 unreserved
-/// characters is escaped), refusing an empty value: ids from callers can never change the path.
-pub fn path_segment(field: &str, value: &str) -> Result<String> {
+/// Longest id accepted in a URL path or query, in bytes. The longest documented one is
+/// AccountVault's 22-character `AccountID`; PayConex and CardSync ids are shorter still.
+pub const MAX_PATH_ID_BYTES: usize = 128;
+
+/// Refuses an id for a URL path or query that is empty, over [`MAX_PATH_ID_BYTES`], or holds a
+/// control character: the typed input error comes before any request.
+pub fn check_id(field: &str, value: &str) -> Result<()> {
     if value.is_empty() {
         return Err(Error::invalid(field, InputProblem::Missing));
     }
+    if value.len() > MAX_PATH_ID_BYTES || value.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            InputProblem::Format {
+                expected: format!("1 to {MAX_PATH_ID_BYTES} bytes with no control characters"),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Percent-encodes `value` as one URL path segment (everything but RFC 3986 unreserved
+/// characters is escaped), refusing an empty value, a value over [`MAX_PATH_ID_BYTES`] and one
+/// with a control character: ids from callers can never change the path, and nothing is sent.
+pub fn path_segment(field: &str, value: &str) -> Result<String> {
+    check_id(field, value)?;
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

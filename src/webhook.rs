@@ -153,5 +153,5 @@ impl Default for Deduplicator {
     allow(dead_code)
 )]
 pub(crate) fn parse_json_body(provider: ProviderId, body: &[u8]) -> Result<serde_json::Value> {
-    serde_json::from_slice(body).map_err(|e| Error::decode(provider, 0, e, body))
+    serde_json::from_slice(body).map_err(|e| Error::decode_json(provider, 0, &e, body))
 }

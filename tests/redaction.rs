@@ -93,10 +93,12 @@ fn every_error() -> Vec<Error> {
             provider: ProviderId::PayConex,
             delivery: Delivery::NotSent,
             message: "connection refused".into(),
+            source: None,
         },
         Error::Timeout {
             provider: ProviderId::PayConex,
             delivery: Delivery::MaybeSent,
+            source: None,
         },
         Error::Auth {
             provider: ProviderId::CardSync,
@@ -105,6 +107,7 @@ fn every_error() -> Vec<Error> {
         Error::RateLimited {
             provider: ProviderId::CardSync,
             retry_after: Some(Duration::from_secs(3)),
+            detail: Box::new(detail.clone()),
         },
         Error::NotFound {
             provider: ProviderId::PayConex,
@@ -122,6 +125,15 @@ fn every_error() -> Vec<Error> {
         Error::Integrity {
             provider: ProviderId::Acquired,
             what: "response_hash".into(),
+        },
+        Error::ResponseTooLarge {
+            provider: ProviderId::CardSync,
+            limit: 1024,
+            declared: Some(8 << 30),
+        },
+        Error::Redirected {
+            provider: ProviderId::PayConex,
+            status: 307,
         },
         Error::decode(
             ProviderId::CardSync,
@@ -159,6 +171,8 @@ fn error_codes_and_phases_are_stable() {
             "provider",
             "conflict",
             "integrity",
+            "response_too_large",
+            "redirected",
             "decode"
         ]
     );
@@ -169,14 +183,15 @@ fn error_codes_and_phases_are_stable() {
     assert_eq!(
         reached,
         [
-            false, false, false, false, true, true, true, true, true, true, true, true
+            false, false, false, false, true, true, true, true, true, true, true, true, true, true
         ]
     );
     let retryable: Vec<_> = every_error().iter().map(|e| e.is_retryable()).collect();
     assert_eq!(
         retryable,
         [
-            false, false, false, true, true, false, true, false, false, false, false, false
+            false, false, false, true, true, false, true, false, false, false, false, false, false,
+            false
         ]
     );
     let five_hundred = Error::Provider {

@@ -150,6 +150,7 @@ async fn a_429_becomes_rate_limited_with_the_delay_and_long_waits_are_not_slept(
         Error::RateLimited {
             retry_after,
             provider,
+            ..
         } => {
             assert_eq!(retry_after, Some(Duration::from_secs(120)));
             assert_eq!(provider, ProviderId::CardSync);

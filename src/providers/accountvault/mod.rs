@@ -119,6 +119,10 @@ impl Signer for BearerSigner {
         drop(SecretString::from(value));
         Ok(())
     }
+
+    fn redactions(&self) -> Vec<SecretString> {
+        vec![self.token.clone()]
+    }
 }
 
 /// Builds an [`AccountVaultClient`].
@@ -256,6 +260,12 @@ fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<T> {
     ))
 }
 
+/// TabaPay answers SC=500 to an RSA `data` blob it cannot decrypt: the same blob fails the same
+/// way every time, so such a request is not repeated on a 5xx.
+fn carries_encrypted_card(card: Option<&Card>) -> bool {
+    card.is_some_and(|c| c.data.is_some())
+}
+
 /// Like [`check`], recording the real HTTP status in the body's `SC`.
 fn check_status<T: DeserializeOwned + HasStatus>(response: &ApiResponse) -> Result<T> {
     let mut value: T = check(response)?;
@@ -388,6 +398,9 @@ impl AccountVaultClient {
             DuplicateCheck::Reject => req.flag("RejectDuplicateCard"),
             DuplicateCheck::Allow => req.flag("OKToUpdateDuplicateCard"),
         };
+        if carries_encrypted_card(body.card.as_ref()) {
+            req = req.no_retry_on_server_error();
+        }
         check_status(&self.transport.send(req).await?)
     }
 

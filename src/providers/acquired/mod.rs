@@ -32,7 +32,7 @@ use crate::outcome::{CardUpdate, Outcome};
 use crate::provider::{
     AcceptedJob, AccountUpdateReceipt, AccountUpdateRequest, BoxFuture, Capabilities, CardSource,
     CardToUpdate, FailedChunk, Flow, HolderData, JobKind, JobRef, JobState, PlacedCard, Provider,
-    ProviderId, RemoveCard, SubmissionReceipt,
+    ProviderId, RemoveCard, SubmissionReceipt, check_caller_id,
 };
 use crate::transport::{ApiRequest, NoAuth, Transport, TransportConfig};
 use crate::webhook::{Authenticity, WebhookEvent, WebhookKind, WebhookRequest};
@@ -216,7 +216,12 @@ impl AcquiredBuilder {
             return Err(format_error("currency", "an ISO 4217 alpha-3 code"));
         }
         Ok(AcquiredClient {
-            transport: Transport::new(PROVIDER, self.url, Arc::new(NoAuth), self.config)?,
+            // Acquired authenticates inside the body, so no signer knows these secrets.
+            transport: Transport::new(PROVIDER, self.url, Arc::new(NoAuth), self.config)?
+                .with_redactions([
+                    self.credentials.company_pass.clone(),
+                    self.credentials.hashcode.clone(),
+                ]),
             credentials: self.credentials,
             clock: self.clock,
             currency: self.currency,
@@ -810,7 +815,9 @@ fn tokens_of(cards: Vec<CardToUpdate>) -> Result<Vec<(String, String)>> {
     let mut seen = std::collections::HashSet::new();
     cards
         .into_iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(index, c)| {
+            check_caller_id(index, &c.id)?;
             if !seen.insert(c.id.clone()) {
                 return Err(Error::invalid(format!("cards[id={}].id", c.id), InputProblem::Duplicate));
             }

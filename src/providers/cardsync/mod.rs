@@ -27,6 +27,7 @@ use url::Url;
 use crate::card::{CardBrand, CardNumber};
 use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::outcome::CardUpdate;
+use crate::provider::check_caller_id;
 use crate::provider::{
     AcceptedJob, BoxFuture, Capabilities, CardSource, CardToUpdate, FailedChunk, Flow, JobCounts,
     JobKind, JobRef, JobState, JobStatus, PlacedCard, Provider, ProviderId, RemoveCard,
@@ -35,7 +36,7 @@ use crate::provider::{
 use crate::providers::outcome_from_status;
 use crate::transport::{
     AUTHORIZATION, ApiRequest, ApiResponse, SignableRequest, Signer, Transport, TransportConfig,
-    sensitive_header,
+    check_id, sensitive_header,
 };
 use crate::webhook::{Authenticity, WebhookEvent, WebhookKind, WebhookRequest};
 
@@ -78,6 +79,10 @@ impl Signer for ApiKeySigner {
             .headers
             .insert(AUTHORIZATION, sensitive_header(self.key.expose_secret())?);
         Ok(())
+    }
+
+    fn redactions(&self) -> Vec<SecretString> {
+        vec![self.key.clone()]
     }
 }
 
@@ -272,11 +277,12 @@ impl CardSyncPartner {
             Some(data) => data,
             None => response.json::<serde_json::Value>()?,
         };
-        serde_json::from_value(data).map_err(|e| {
+        // serde's message would quote the merchant key: keep only the fact.
+        serde_json::from_value(data).map_err(|_| {
             Error::decode(
                 PROVIDER,
                 response.status.as_u16(),
-                e,
+                "merchant enrollment data of the wrong shape",
                 b"(merchant enrollment data withheld)",
             )
         })
@@ -289,9 +295,7 @@ impl CardSyncPartner {
 }
 
 async fn merchant_status(transport: &Transport, merchant_id: &str) -> Result<MerchantStatus> {
-    if merchant_id.is_empty() {
-        return Err(Error::invalid("merchant_id", InputProblem::Missing));
-    }
+    check_id("merchant_id", merchant_id)?;
     let req = ApiRequest::new(Method::GET, "/v2/merchant", "/v2/merchant")
         .query("merchant_id", merchant_id);
     let env = call::<MerchantStatus>(transport, req).await?;
@@ -394,12 +398,7 @@ fn validate_request<'a>(
     }
     let mut seen = HashSet::with_capacity(len);
     for (i, (id, card, se)) in cards.enumerate() {
-        if id.is_empty() {
-            return Err(Error::invalid(
-                format!("cards[{i}].id"),
-                InputProblem::Missing,
-            ));
-        }
+        check_caller_id(i, id)?;
         if !seen.insert(id) {
             return Err(Error::invalid(
                 format!("cards[id={id}].id"),
@@ -493,9 +492,7 @@ impl CardSyncClient {
 
     /// `GET /v2/batch?batch_id=`.
     pub async fn batch_status(&self, batch_id: &str) -> Result<Batch> {
-        if batch_id.is_empty() {
-            return Err(Error::invalid("batch_id", InputProblem::Missing));
-        }
+        check_id("batch_id", batch_id)?;
         let req =
             ApiRequest::new(Method::GET, "/v2/batch", "/v2/batch").query("batch_id", batch_id);
         let env = call::<Batch>(&self.transport, req).await?;
@@ -506,12 +503,11 @@ impl CardSyncClient {
 
     /// `GET /v2/batch/results?batch_id=&event_id=` (`event_id` optional once completed).
     pub async fn batch_results(&self, batch_id: &str, event_id: Option<&str>) -> Result<Results> {
-        if batch_id.is_empty() {
-            return Err(Error::invalid("batch_id", InputProblem::Missing));
-        }
+        check_id("batch_id", batch_id)?;
         let mut req = ApiRequest::new(Method::GET, "/v2/batch/results", "/v2/batch/results")
             .query("batch_id", batch_id);
         if let Some(e) = event_id.filter(|e| !e.is_empty()) {
+            check_id("event_id", e)?;
             req = req.query("event_id", e);
         }
         let env = call::<Results>(&self.transport, req).await?;
@@ -557,9 +553,7 @@ impl CardSyncClient {
 
     /// `GET /v2/subscription/results?event_id=`: the Amex updates a trigger-23 webhook announced.
     pub async fn subscription_results(&self, event_id: &str) -> Result<Results> {
-        if event_id.is_empty() {
-            return Err(Error::invalid("event_id", InputProblem::Missing));
-        }
+        check_id("event_id", event_id)?;
         let req = ApiRequest::new(
             Method::GET,
             "/v2/subscription/results",
@@ -712,6 +706,9 @@ fn plan_submission(cards: &[CardToUpdate]) -> Result<Vec<Chunk>> {
             },
         ));
     }
+    for (index, card) in cards.iter().enumerate() {
+        check_caller_id(index, &card.id)?;
+    }
     // Duplicate ids are found by sorting indices (4 bytes a card) rather than hashing the ids.
     let mut order: Vec<u32> = (0..cards.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| cards[a as usize].id.cmp(&cards[b as usize].id));
@@ -843,7 +840,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookEvent> {
         ));
     }
     let payload: WebhookPayload =
-        serde_json::from_slice(body).map_err(|e| Error::decode(PROVIDER, 0, e, body))?;
+        serde_json::from_slice(body).map_err(|e| Error::decode_json(PROVIDER, 0, &e, body))?;
     let trigger = payload.trigger_id.or_else(|| {
         // The documented enrollment payload carries no trigger id.
         payload

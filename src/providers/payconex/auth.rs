@@ -185,6 +185,10 @@ impl Signer for HmacSigner {
             .insert(AUTHORIZATION, sensitive_header(&value)?);
         Ok(())
     }
+
+    fn redactions(&self) -> Vec<SecretString> {
+        vec![self.credentials.secret.clone()]
+    }
 }
 
 /// Adds `Authorization: Basic …`.
@@ -207,6 +211,13 @@ impl Signer for BasicSigner {
             .headers
             .insert(AUTHORIZATION, sensitive_header(&value)?);
         Ok(())
+    }
+
+    /// The secret, and the Basic value's base64 part, which carries it.
+    fn redactions(&self) -> Vec<SecretString> {
+        let value = basic_authorization(&self.credentials);
+        let encoded = value.trim_start_matches("Basic ").to_owned();
+        vec![self.credentials.secret.clone(), SecretString::from(encoded)]
     }
 }
 

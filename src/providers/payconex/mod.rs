@@ -30,6 +30,7 @@ use url::Url;
 use crate::card::CardNumber;
 use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::outcome::CardUpdate;
+use crate::provider::check_caller_id;
 use crate::provider::{
     AcceptedJob, BoxFuture, Cadence, Capabilities, CardSource, CardToUpdate, FailedChunk, Flow,
     JobCounts, JobKind, JobRef, JobState, JobStatus, PlacedCard, Provider, ProviderId, RemoveCard,
@@ -626,11 +627,9 @@ fn split_cards(cards: Vec<CardToUpdate>) -> Result<SplitCards> {
         pans: Vec::new(),
         tokens: Vec::new(),
     };
-    for card in cards {
+    for (index, card) in cards.into_iter().enumerate() {
+        check_caller_id(index, &card.id)?;
         let field = |f: &str| format!("cards[id={}].{f}", card.id);
-        if card.id.is_empty() {
-            return Err(Error::invalid("cards[].id", InputProblem::Missing));
-        }
         if !seen.insert(card.id.clone()) {
             return Err(Error::invalid(field("id"), InputProblem::Duplicate));
         }
