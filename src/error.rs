@@ -633,6 +633,13 @@ pub fn redact_excerpt(body: &[u8], max: usize) -> String {
     // cut must still be seen whole to be masked), never a whole multi-megabyte body.
     let window = &body[..body.len().min(max.saturating_mul(4).saturating_add(64))];
     let text = String::from_utf8_lossy(window);
+    // JSON nested in a JSON string (a server echoing a request body in its message) has its
+    // quotes escaped; unescape them so that its sensitive keys are recognised too.
+    let text = if text.contains("\\\"") {
+        std::borrow::Cow::Owned(text.replace("\\\"", "\""))
+    } else {
+        text
+    };
     let masked_values = mask_sensitive_values(&text);
     mask_digit_runs(&masked_values, max, EXCERPT_DIGIT_RUN)
 }

@@ -198,6 +198,11 @@ pub struct TransportConfig {
     pub max_response_bytes: u64,
     /// Most requests in flight at once (default [`DEFAULT_MAX_IN_FLIGHT`]); further calls wait
     /// for a slot. Ignored when a shared [`HttpClient`] is given: its own cap applies.
+    ///
+    /// The cap on requests is exact. Connections are pooled and reused, so a burst of any size
+    /// opens about this many TCP connections (the fault suite sends 2,000 concurrent calls with a
+    /// cap of 8 and counts 8 at the server). On a multi-threaded runtime a request that starts
+    /// while another's connection is still being handed back to the pool can open one more.
     pub max_in_flight: usize,
     client: Option<HttpClient>,
     timer: Arc<dyn Timer>,
