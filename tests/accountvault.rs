@@ -864,3 +864,57 @@ fn types_holding_secrets_never_print_them() {
     );
     assert!(shown.contains("****1012"));
 }
+
+#[tokio::test]
+async fn a_500_for_an_encrypted_card_is_not_repeated_and_a_429_keeps_ec_and_em() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_string(r#"{"SC":500,"EC":"5C000001","EM":"data"}"#),
+        )
+        .mount(&server)
+        .await;
+    // Retries on: a 500 for a plain PUT would be tried again, but TabaPay answers 500 to an
+    // RSA blob it cannot decrypt, and the same blob fails the same way.
+    let retrying = AccountVaultClient::builder(CLIENT, SecretString::from(TOKEN.to_owned()))
+        .base_url(Url::parse(&server.uri()).unwrap())
+        .transport_config(TransportConfig::default().retry(RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: std::time::Duration::from_millis(1),
+            max_backoff: std::time::Duration::from_millis(1),
+            max_retry_after: std::time::Duration::from_secs(1),
+        }))
+        .build()
+        .unwrap();
+    let encrypted = UpdateAccount {
+        bank: None,
+        card: Some(Card::encrypted(
+            "TabaPay_KeyID_22_chars",
+            "CIPHERTEXTVALUE".into(),
+        )),
+        owner: person_owner(),
+    };
+    let err = retrying
+        .update_account(ACCOUNT, &encrypted, DuplicateCheck::Off)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Provider);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    let plain = UpdateAccount {
+        bank: None,
+        card: Some(Card::plain(CardNumber::parse(PAN).unwrap(), None)),
+        owner: person_owner(),
+    };
+    retrying
+        .update_account(ACCOUNT, &plain, DuplicateCheck::Off)
+        .await
+        .unwrap_err();
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+
+    let e = error_for(429, &fixture("key_error_429.json")).await;
+    let d = e
+        .provider_detail()
+        .expect("a 429 keeps the provider's detail");
+    assert_eq!(d.code.as_deref(), Some("3C429000"));
+    assert_eq!(d.message.as_deref(), Some("Keys Created"));
+}

@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use account_updater::error::{Delivery, InputProblem, ProviderError};
+use account_updater::provider::BoxFuture;
 use account_updater::transport::{
-    ApiRequest, NoAuth, RetryPolicy, SignableRequest, Signer, Transport, TransportConfig,
+    ApiRequest, NoAuth, RetryPolicy, SignableRequest, Signer, Timer, Transport, TransportConfig,
     validate_base_url,
 };
 use account_updater::{Error, ErrorKind, ProviderId};
@@ -24,6 +25,39 @@ fn fast_retries() -> RetryPolicy {
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(5),
+    }
+}
+
+/// A clock stopped at a fixed instant whose sleeps return at once and are recorded.
+#[derive(Debug)]
+struct RecordingTimer {
+    now: chrono::DateTime<chrono::Utc>,
+    slept: std::sync::Mutex<Vec<Duration>>,
+}
+
+impl RecordingTimer {
+    fn new() -> Arc<Self> {
+        Arc::new(RecordingTimer {
+            now: chrono::DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
+                .unwrap()
+                .into(),
+            slept: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    fn slept(&self) -> Vec<Duration> {
+        self.slept.lock().unwrap().clone()
+    }
+}
+
+impl Timer for RecordingTimer {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.now
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self.slept.lock().unwrap().push(duration);
+        Box::pin(async {})
     }
 }
 
@@ -82,7 +116,13 @@ async fn get_is_retried_on_503_honouring_retry_after_and_succeeds() {
         .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":true}"#))
         .mount(&server)
         .await;
-    let t = transport(&server, TransportConfig::default().retry(fast_retries()));
+    let timer = RecordingTimer::new();
+    let t = transport(
+        &server,
+        TransportConfig::default()
+            .retry(fast_retries())
+            .timer(timer.clone()),
+    );
     let started = Instant::now();
     let resp = t
         .send(ApiRequest::new(Method::GET, "/v2/batch", "/v2/batch"))
@@ -91,7 +131,9 @@ async fn get_is_retried_on_503_honouring_retry_after_and_succeeds() {
     assert_eq!(resp.status.as_u16(), 200);
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
     // The server asked for one second; the 10 ms backoff alone would not have waited that long.
-    assert!(started.elapsed() >= Duration::from_secs(1));
+    // The injected timer records the wait instead of taking it.
+    assert_eq!(timer.slept(), [Duration::from_secs(1)]);
+    assert!(started.elapsed() < Duration::from_secs(1));
 }
 
 #[tokio::test]
@@ -162,24 +204,49 @@ async fn a_429_becomes_rate_limited_with_the_delay_and_long_waits_are_not_slept(
 #[tokio::test]
 async fn retry_after_as_http_date_is_understood() {
     let server = MockServer::start().await;
-    let when = (chrono::Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
+    let timer = RecordingTimer::new();
+    let when = (timer.now + chrono::Duration::seconds(90)).to_rfc2822();
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", when.as_str()))
         .mount(&server)
         .await;
     let t = transport(
         &server,
-        TransportConfig::default().retry(RetryPolicy::none()),
+        TransportConfig::default()
+            .retry(RetryPolicy::none())
+            .timer(timer.clone()),
     );
     let resp = t
         .send(ApiRequest::new(Method::GET, "/x", "/x"))
         .await
         .unwrap();
-    let ra = resp.retry_after().unwrap();
-    assert!(
-        ra > Duration::from_secs(80) && ra <= Duration::from_secs(90),
-        "{ra:?}"
-    );
+    // Read against the injected clock, so exact.
+    assert_eq!(resp.retry_after(), Some(Duration::from_secs(90)));
+}
+
+#[tokio::test]
+async fn a_request_marked_so_is_not_repeated_on_a_5xx_but_is_on_a_429() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(500).set_body_string(r#"{"SC":500,"EC":"5C000001"}"#))
+        .mount(&server)
+        .await;
+    let timer = RecordingTimer::new();
+    let config = TransportConfig::default()
+        .retry(fast_retries())
+        .timer(timer.clone());
+    let t = transport(&server, config);
+    let put = || ApiRequest::new(Method::PUT, "/a", "/a").json(&serde_json::json!({}));
+    let resp = t.send(put().no_retry_on_server_error()).await.unwrap();
+    assert_eq!(resp.status.as_u16(), 500);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    // Unmarked, the same PUT is tried three times (the classifier's 500 is retryable).
+    t.send(put()).await.unwrap();
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+    assert_eq!(timer.slept().len(), 2);
+    assert!(account_updater::error::retryable_status(500));
+    assert!(account_updater::error::retryable_status(429));
+    assert!(!account_updater::error::retryable_status(501));
 }
 
 #[test]
@@ -413,4 +480,13 @@ async fn a_refused_connection_was_not_sent_and_a_post_is_retried_then() {
     assert!(!err.may_have_reached_provider());
     // Not sent, so even the POST was tried again, up to the limit.
     assert_eq!(signer.calls.load(Ordering::SeqCst), 3);
+    // The cause is kept as the source, without the URL (whose path and query can carry ids);
+    // the socket address it failed to reach is kept.
+    let source = std::error::Error::source(&err).expect("a source");
+    let chain = format!("{source} {source:?}");
+    assert!(
+        !chain.contains("api.php") && !chain.contains("http://"),
+        "{chain}"
+    );
+    assert!(chain.contains("onnection refused"), "{chain}");
 }

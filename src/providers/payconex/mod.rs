@@ -157,15 +157,30 @@ pub struct PayConexClient {
     account_id: String,
 }
 
+/// The two keys that make a 2xx body an `ApiViolation`, read without building anything.
+#[derive(serde::Deserialize)]
+struct ViolationProbe {
+    #[serde(rename = "errorType")]
+    error_type: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "errorCode")]
+    error_code: Option<serde::de::IgnoredAny>,
+}
+
+/// `true` when a 2xx body is an `ApiViolation` object. Only objects are probed (a JSON array,
+/// such as the webhook list, would otherwise be read positionally into the probe's fields).
+fn is_violation(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        && serde_json::from_slice::<ViolationProbe>(body)
+            .is_ok_and(|p| p.error_type.is_some() || p.error_code.is_some())
+}
+
 fn check(response: ApiResponse) -> Result<ApiResponse> {
     if response.is_success() {
         // A 2xx whose body is an ApiViolation is a failure too: the lenient response types
-        // would otherwise read it as an empty success.
-        let violation = serde_json::from_slice::<serde_json::Value>(&response.body)
-            .ok()
-            .filter(|v| v.get("errorType").is_some() || v.get("errorCode").is_some());
-        if let Some(v) = violation {
-            let parsed: ApiViolation = serde_json::from_value(v).unwrap_or_default();
+        // would otherwise read it as an empty success. The probe allocates nothing, so the
+        // common success path costs one scan of the body and no `serde_json::Value`.
+        if is_violation(&response.body) {
+            let parsed: ApiViolation = serde_json::from_slice(&response.body).unwrap_or_default();
             return Err(Error::Provider {
                 provider: PROVIDER,
                 detail: Box::new(violation_detail(response.status.as_u16(), parsed)),
