@@ -438,7 +438,7 @@ async fn main() {
         println!(
             "{:<13} {:<20} {:<20} {:<20} {:<16} {:<8}",
             u.provider.to_string(),
-            u.card_id,
+            common::shown_id(u),
             common::shown_card(u),
             u.outcome.to_string(),
             u.raw_code,

@@ -80,7 +80,7 @@ async fn receive(
             updates.len(),
             updates
                 .iter()
-                .map(|u| format!("{}={}", u.card_id, u.outcome))
+                .map(|u| format!("{}={}", common::shown_id(u), u.outcome))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));

@@ -82,10 +82,16 @@ impl fmt::Display for Outcome {
 pub struct CardUpdate {
     /// Which provider produced it.
     pub provider: ProviderId,
-    /// The caller's identifier for the card, as submitted (CardSync `id`), or the provider's
-    /// reference for it when the provider does not echo the caller's (PayConex record id,
-    /// AccountVault `accountID`, Acquired token).
-    pub card_id: String,
+    /// The caller's identifier for the card, as submitted, when the crate knows it: the
+    /// provider echoes it (CardSync `id`), or [`crate::provider::SubmissionReceipt::join_card_ids`]
+    /// filled it in from the receipt of the submission. `None` otherwise, never a provider's
+    /// reference: that is in [`CardUpdate::card_ref`]. The same meaning for every provider, so
+    /// a caller never mistakes a provider reference for one of its own ids.
+    pub card_id: Option<String>,
+    /// The provider's reference for the card (PayConex record `cssr_…`, Acquired token), when it
+    /// has one: what a receipt's [`crate::provider::PlacedCard::provider_ref`] holds, and what
+    /// joins the update back to the caller's id.
+    pub card_ref: Option<String>,
     /// What the updater found.
     pub outcome: Outcome,
     /// The provider's own status or code, verbatim.
@@ -112,16 +118,13 @@ pub struct CardUpdate {
 }
 
 impl CardUpdate {
-    /// A result with only the required parts; the optional ones are set by the provider mappers.
-    pub fn new(
-        provider: ProviderId,
-        card_id: impl Into<String>,
-        outcome: Outcome,
-        raw_code: impl Into<String>,
-    ) -> Self {
+    /// A result with only the required parts; the optional ones (the caller's id among them)
+    /// are set by the provider mappers.
+    pub fn new(provider: ProviderId, outcome: Outcome, raw_code: impl Into<String>) -> Self {
         CardUpdate {
             provider,
-            card_id: card_id.into(),
+            card_id: None,
+            card_ref: None,
             outcome,
             raw_code: raw_code.into(),
             previous_card: None,

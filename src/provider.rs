@@ -395,20 +395,39 @@ impl SubmissionReceipt {
 
     /// The caller's id of the card the provider knows as `provider_ref` (a PayConex record id).
     pub fn caller_id(&self, provider_ref: &str) -> Option<&str> {
+        let wanted = canonical_ref(self.provider, provider_ref);
         self.accepted
             .iter()
             .flat_map(|j| &j.cards)
-            .find(|c| c.provider_ref.as_deref() == Some(provider_ref))
+            .find(|c| {
+                c.provider_ref
+                    .as_deref()
+                    .is_some_and(|r| canonical_ref(self.provider, r) == wanted)
+            })
             .map(|c| c.id.as_str())
     }
 
-    /// Rewrites each update's `card_id` from the provider's record reference to the caller's id,
-    /// for providers that do not echo the caller's id (PayConex). Updates whose id is not a
-    /// record of this receipt are left as they are.
+    /// Fills each update's `card_id` with the caller's id of the card this receipt placed under
+    /// the update's [`CardUpdate::card_ref`], for providers that do not echo the caller's id
+    /// (PayConex records, Acquired tokens). The same for every provider: an update whose
+    /// `card_id` is already known keeps it; one whose `card_ref` is not in this receipt stays
+    /// `None`. Provider references are compared as the provider canonicalises them (PayConex
+    /// answers a token `"7"` as `"000000000007"`: see [`canonical_ref`]).
     pub fn join_card_ids(&self, updates: &mut [CardUpdate]) {
-        for u in updates {
-            if let Some(id) = self.caller_id(&u.card_id) {
-                u.card_id = id.to_owned();
+        let by_ref: std::collections::HashMap<String, &str> = self
+            .accepted
+            .iter()
+            .flat_map(|j| &j.cards)
+            .filter_map(|c| {
+                let r = c.provider_ref.as_deref()?;
+                Some((canonical_ref(self.provider, r), c.id.as_str()))
+            })
+            .collect();
+        for u in updates.iter_mut().filter(|u| u.card_id.is_none()) {
+            if let Some(r) = &u.card_ref {
+                if let Some(id) = by_ref.get(&canonical_ref(u.provider, r)) {
+                    u.card_id = Some((*id).to_owned());
+                }
             }
         }
     }
@@ -656,6 +675,20 @@ pub struct WebhookReceipt {
     pub ids: Vec<String>,
     /// The events registered, in the provider's words.
     pub events: Vec<String>,
+}
+
+/// A provider reference in the form the provider compares it: PayConex tokens are digit strings
+/// it answers zero-padded to 12 digits (`"7"` comes back as `"000000000007"`), so all-digit
+/// references lose their leading zeros; everything else is kept as it is.
+pub fn canonical_ref(provider: ProviderId, reference: &str) -> String {
+    if provider == ProviderId::PayConex
+        && !reference.is_empty()
+        && reference.bytes().all(|b| b.is_ascii_digit())
+    {
+        let trimmed = reference.trim_start_matches('0');
+        return if trimmed.is_empty() { "0" } else { trimmed }.to_owned();
+    }
+    reference.to_owned()
 }
 
 /// Longest caller id accepted, in characters. No provider documents a limit for the ids it

@@ -552,7 +552,8 @@ fn webhooks_are_verified_and_tampered_or_unsigned_ones_refused() {
     );
     assert_eq!(e.id, "6c2b8f1e-0a4d-4b7e-9c3f-2d1e0f9a8b7c");
     assert_eq!(e.updates.len(), 1);
-    assert_eq!(e.updates[0].card_id, "1234567");
+    assert_eq!(e.updates[0].card_id, None);
+    assert_eq!(e.updates[0].card_ref.as_deref(), Some("1234567"));
     assert_eq!(
         e.updates[0].outcome,
         Outcome::Unknown("1".into()),

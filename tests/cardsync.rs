@@ -312,7 +312,8 @@ async fn merchant_endpoints_send_exact_requests_and_decode_seed_responses() {
         .unwrap();
     assert_eq!(results.cards.len(), 1);
     let update = cardsync::card_update(results.cards[0].clone(), Some("c7a8da62"));
-    assert_eq!(update.card_id, "aaaaaaaaaa");
+    assert_eq!(update.card_id.as_deref(), Some("aaaaaaaaaa"));
+    assert_eq!(update.card_ref, None);
     assert_eq!(update.outcome, Outcome::NewAccountNumber);
     assert_eq!(
         update.new_card.as_ref().map(|c| c.masked()),
@@ -831,7 +832,10 @@ async fn unified_results_queries_go_to_the_right_endpoint() {
         .await
         .unwrap();
     assert_eq!(
-        (r[0].card_id.as_str(), r[0].provider_ref.as_deref()),
+        (
+            r[0].card_id.as_deref().unwrap(),
+            r[0].provider_ref.as_deref()
+        ),
         ("aaaaaaaaaa", Some("B1"))
     );
     let r = c

@@ -548,7 +548,11 @@ async fn results_endpoints_decode_and_map_onto_card_updates() {
     let u = card_update(updates[0].clone());
     assert_eq!(u.outcome, Outcome::Valid);
     assert_eq!(u.raw_code, "valid");
-    assert_eq!(u.card_id, "cssr_d468d4061ab44c309a46d3c3f4fd96e0");
+    assert_eq!(u.card_id, None);
+    assert_eq!(
+        u.card_ref.as_deref(),
+        Some("cssr_d468d4061ab44c309a46d3c3f4fd96e0")
+    );
     assert_eq!(u.previous_token.as_deref(), Some("123456789101"));
     assert_eq!(
         u.provider_ref.as_deref(),

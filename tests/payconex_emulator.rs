@@ -151,7 +151,7 @@ async fn the_whole_lifecycle_on_the_emulator_without_leaking_card_data() {
     updates.sort_by(|a, b| a.card_id.cmp(&b.card_id));
     let got: Vec<_> = updates
         .iter()
-        .map(|u| (u.card_id.as_str(), u.outcome.clone()))
+        .map(|u| (u.card_id.as_deref().unwrap(), u.outcome.clone()))
         .collect();
     assert_eq!(
         got,

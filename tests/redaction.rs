@@ -30,10 +30,10 @@ fn card_types_never_print_the_number() {
     let to_update = CardToUpdate::pan("c1", card(), exp).with_amex_se_number("1234567890");
     let mut update = CardUpdate::new(
         ProviderId::CardSync,
-        "c1",
         Outcome::NewAccountNumber,
         "updated_card",
     );
+    update.card_id = Some("c1".into());
     update.previous_card = Some(card());
     update.new_card = Some(CardNumber::parse(NEW_PAN).unwrap());
     let new_data = NewCardData::new(Some(CardNumber::parse(NEW_PAN).unwrap()), Some(exp))

@@ -71,6 +71,16 @@ pub fn shown_card(u: &account_updater::CardUpdate) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// The caller's id of an update, or the provider's reference marked as such when the update
+/// could not be joined back to one of the caller's cards.
+pub fn shown_id(u: &account_updater::CardUpdate) -> String {
+    match (&u.card_id, &u.card_ref) {
+        (Some(id), _) => id.clone(),
+        (None, Some(r)) => format!("(ref {r})"),
+        (None, None) => "-".into(),
+    }
+}
+
 /// Prints unified card updates as a table (cards masked).
 pub fn print_updates(updates: &[account_updater::CardUpdate]) {
     println!(
@@ -81,7 +91,7 @@ pub fn print_updates(updates: &[account_updater::CardUpdate]) {
         println!(
             "    {:<12} {:<38} {:<20} {:<20} {:<16} {:<8}",
             u.provider.to_string(),
-            u.card_id,
+            shown_id(u),
             shown_card(u),
             u.outcome.to_string(),
             u.raw_code,

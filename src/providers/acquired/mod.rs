@@ -743,7 +743,10 @@ pub fn verify_webhook(credentials: &Credentials, body: &[u8]) -> Result<WebhookE
                     (Outcome::Unknown(code.clone()), code)
                 }
             };
-            let mut u = CardUpdate::new(PROVIDER, token.clone(), outcome, code);
+            // The caller's id is not known here: the token joins the update back to it
+            // (SubmissionReceipt::join_card_ids).
+            let mut u = CardUpdate::new(PROVIDER, outcome, code);
+            u.card_ref = Some(token.clone());
             u.previous_token = Some(token);
             u.provider_ref = Some(id.clone());
             if u.outcome.has_new_card_data() {

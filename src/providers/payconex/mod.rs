@@ -593,12 +593,10 @@ pub fn card_update(update: Update) -> CardUpdate {
         .as_ref()
         .map(|s| s.as_str().to_owned())
         .unwrap_or_default();
-    let card_id = update
-        .account_updater_schedule_record_id
-        .clone()
-        .or_else(|| update.id.clone())
-        .unwrap_or_default();
-    let mut out = CardUpdate::new(PROVIDER, card_id, outcome_from_status(&raw), raw);
+    // PayConex never echoes the caller's id: the record id joins the update back to it
+    // (SubmissionReceipt::join_card_ids).
+    let mut out = CardUpdate::new(PROVIDER, outcome_from_status(&raw), raw);
+    out.card_ref = update.account_updater_schedule_record_id.clone();
     out.previous_token = update.old_token;
     out.previous_expiry = wire::parse_mmyy(update.old_expiry.as_deref());
     if out.outcome.has_new_card_data() {
