@@ -131,10 +131,13 @@ async fn main() {
         "    added {} as record {:?}",
         placed.id, placed.provider_ref
     );
-    client
+    let removal = client
         .remove_cards(&pan_job, vec![RemoveCard::Placed(placed)])
         .await
         .or_exit("remove card");
+    if let Some(f) = removal.failed.first() {
+        common::fail("remove card", &f.error);
+    }
     let status = client.job_status(&pan_job).await.or_exit("job status");
     println!(
         "    subscription now holds {:?} record(s), state {:?}",

@@ -322,13 +322,41 @@ impl JobRef {
 }
 
 /// A card as placed in a job: the caller's id and, when the provider assigns one, its own
-/// record reference (PayConex `cssr_…`), needed to remove the card later.
+/// record reference (PayConex `cssr_…`, Acquired token), needed to remove the card later and to
+/// join results back to the caller's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacedCard {
     /// The caller's id.
     pub id: String,
-    /// The provider's record reference, when it gives one.
+    /// The provider's record reference, when it gives one and the crate could tell which of the
+    /// provider's records is this card's.
     pub provider_ref: Option<String>,
+    /// `false` when the provider accepted the card but its answer did not say which record is
+    /// this card's (PayConex answers PAN records with ShieldConex tokens in place of the card
+    /// numbers, and gives no position guarantee): "placed, unconfirmed". The card is in the
+    /// job, `provider_ref` is `None`, and the crate did not guess.
+    pub confirmed: bool,
+}
+
+impl PlacedCard {
+    /// A card placed under the provider's reference `provider_ref` (or none, for providers
+    /// that key cards by the caller's id).
+    pub fn new(id: impl Into<String>, provider_ref: Option<String>) -> Self {
+        PlacedCard {
+            id: id.into(),
+            provider_ref,
+            confirmed: true,
+        }
+    }
+
+    /// A card the provider accepted without saying which of its records is this card's.
+    pub fn unconfirmed(id: impl Into<String>) -> Self {
+        PlacedCard {
+            id: id.into(),
+            provider_ref: None,
+            confirmed: false,
+        }
+    }
 }
 
 /// A job the provider accepted, with the cards it holds.
@@ -431,6 +459,51 @@ impl SubmissionReceipt {
             }
         }
     }
+}
+
+/// What [`Provider::remove_cards`] did, card by card: every card given appears exactly once,
+/// in `removed` or in `failed`, so a partial failure says which cards are out of updates and
+/// which are not.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RemovalReceipt {
+    /// The provider.
+    pub provider: ProviderId,
+    /// Caller ids of the cards taken out of updates (or found already gone after a retried
+    /// request).
+    pub removed: Vec<String>,
+    /// Cards whose removal failed.
+    pub failed: Vec<FailedRemoval>,
+}
+
+impl RemovalReceipt {
+    /// An empty receipt.
+    pub fn new(provider: ProviderId) -> Self {
+        RemovalReceipt {
+            provider,
+            removed: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    /// `true` when every card was removed.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// The cards of one removal request that failed (one card for PayConex and Acquired, which
+/// remove card by card; up to 10,000 for a CardSync unsubscribe).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FailedRemoval {
+    /// The caller's ids.
+    pub card_ids: Vec<String>,
+    /// The provider's references the request was sent for (Acquired tokens, PayConex records);
+    /// empty where the provider takes the cards themselves (CardSync).
+    pub provider_refs: Vec<String>,
+    /// Why (check [`Error::may_have_reached_provider`] before trying again).
+    pub error: Error,
 }
 
 /// A job's lifecycle state.
@@ -750,12 +823,13 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 
     /// Remove cards from updates. `cards` are [`PlacedCard`]s from a receipt (the provider's
-    /// record reference is used where it needs one).
+    /// record reference is used where it needs one) or cards given again in full. Input is
+    /// checked for every card before any request; then each card's outcome is in the receipt.
     fn remove_cards<'a>(
         &'a self,
         job: &'a JobRef,
         cards: Vec<RemoveCard>,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<RemovalReceipt>> {
         let _ = (job, cards);
         unsupported(self.id(), Flow::RemoveCards)
     }

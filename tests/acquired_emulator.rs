@@ -12,7 +12,7 @@ use account_updater::emulator::acquired::{
 };
 use account_updater::provider::{
     AccountUpdateRequest, Address, CardToUpdate, Flow, HolderData, JobKind, JobRef, JobState,
-    NewCardData, Provider, RemoveCard,
+    NewCardData, PlacedCard, Provider, RemoveCard,
 };
 use account_updater::providers::acquired::wire::BillingAddress;
 use account_updater::providers::acquired::{
@@ -321,5 +321,63 @@ async fn unified_flows_on_the_emulator() {
             .unwrap_err()
             .kind(),
         ErrorKind::Unsupported
+    );
+}
+
+#[tokio::test]
+async fn removing_placed_cards_disables_their_tokens_never_the_caller_ids() {
+    let emu = AcquiredEmulator::start().await.unwrap();
+    let c = client(&emu);
+    let t1 = emu.create_token(&card("4457010000000009"), Expiry::new(1, 2030).unwrap());
+    let t2 = emu.create_token(&card("4457000900000001"), Expiry::new(8, 2030).unwrap());
+    // A caller id that is also a live token: disabling by caller id would hit this card.
+    let bystander = emu.create_token(&card("4100200300011001"), Expiry::new(5, 2030).unwrap());
+    let job = JobRef::new(ProviderId::Acquired, JobKind::Subscription, "tokens");
+    let added = c
+        .add_cards(
+            &job,
+            vec![
+                CardToUpdate::token(bystander.clone(), t1.clone()),
+                CardToUpdate::token("c2", t2.clone()),
+            ],
+        )
+        .await
+        .unwrap();
+    let placed: Vec<PlacedCard> = added
+        .accepted
+        .iter()
+        .flat_map(|j| j.cards.clone())
+        .collect();
+    let refs: Vec<_> = placed.iter().map(|p| p.provider_ref.clone()).collect();
+    assert_eq!(
+        refs,
+        [Some(t1.clone()), Some(t2.clone())],
+        "receipts carry the tokens"
+    );
+
+    // A placed card whose token is unknown is refused before anything is sent.
+    let unknown = PlacedCard::new("c9", None);
+    let e = c
+        .remove_cards(&job, vec![RemoveCard::Placed(unknown)])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+
+    // One token the gateway does not know: the receipt says which were disabled.
+    let mut remove: Vec<RemoveCard> = placed.into_iter().map(RemoveCard::Placed).collect();
+    remove.push(RemoveCard::Placed(PlacedCard::new(
+        "c3",
+        Some("999999".into()),
+    )));
+    let receipt = c.remove_cards(&job, remove).await.unwrap();
+    assert_eq!(receipt.removed, [bystander.clone(), "c2".to_owned()]);
+    assert_eq!(receipt.failed.len(), 1);
+    assert_eq!(receipt.failed[0].card_ids, ["c3"]);
+    assert_eq!(receipt.failed[0].provider_refs, ["999999"]);
+    assert!(!emu.token_state(&t1).unwrap().2, "t1 disabled");
+    assert!(!emu.token_state(&t2).unwrap().2, "t2 disabled");
+    assert!(
+        emu.token_state(&bystander).unwrap().2,
+        "the token named like a caller id is untouched"
     );
 }

@@ -901,3 +901,33 @@ fn keys_never_print() {
     assert_eq!(m.base_url().as_str(), "https://sandbox.cardsync.io/");
     assert!(p.merchant(SecretString::from(String::new())).is_err());
 }
+
+#[tokio::test]
+async fn removing_cards_needs_an_amex_subscription_job_and_some_cards() {
+    let server = MockServer::start().await;
+    let m = merchant(&server);
+    let amex = |se: Option<&str>| {
+        let c = CardToUpdate::pan("a1", pan("342132335566772"), exp("12/28"));
+        let c = match se {
+            Some(se) => c.with_amex_se_number(se),
+            None => c,
+        };
+        account_updater::provider::RemoveCard::Card(c)
+    };
+    let batch = JobRef::new(ProviderId::CardSync, JobKind::Batch, "bq9v2l0l4c9s30ppdrg0");
+    let other = JobRef::new(ProviderId::PayConex, JobKind::Subscription, "1234567890");
+    let sub = JobRef::new(ProviderId::CardSync, JobKind::Subscription, "1234567890");
+    for (job, cards) in [
+        // A batch id is never sent as an SE number.
+        (&batch, vec![amex(None)]),
+        (&other, vec![amex(None)]),
+        // Nothing to remove is an input error, not a silent Ok.
+        (&sub, Vec::new()),
+        // A card's own SE number that is not the job's.
+        (&sub, vec![amex(Some("9999999999"))]),
+    ] {
+        let e = m.remove_cards(job, cards).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{job:?}: {e}");
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

@@ -301,10 +301,16 @@ async fn exercise(h: &Harness, flow: Flow, state: &mut State, seen: &Seen) -> Re
             }
             Err(e) => Err(e),
         },
-        Flow::RemoveCards => {
-            p.remove_cards(&job, std::mem::take(&mut state.to_remove))
-                .await
-        }
+        Flow::RemoveCards => match p
+            .remove_cards(&job, std::mem::take(&mut state.to_remove))
+            .await
+        {
+            Ok(mut r) => match r.failed.pop() {
+                Some(f) => Err(f.error),
+                None => Ok(()),
+            },
+            Err(e) => Err(e),
+        },
         Flow::Cancel => p.cancel(&job).await,
         Flow::SubmitBatch => match p.submit(h.batch.clone()).await {
             Ok(r) => {

@@ -4,6 +4,8 @@
 mod common;
 
 use account_updater::error::{InputProblem, ProviderError};
+use std::sync::Arc;
+
 use account_updater::provider::{
     CardToUpdate, JobKind, JobRef, Provider, ResultsQuery, SubscribeRequest,
 };
@@ -945,4 +947,125 @@ fn schedule_decodes_tokens_or_records() {
     assert_eq!(s.records[0].token.as_deref(), Some("100001234567"));
     let s: Schedule = serde_json::from_value(json!({"id": "css_1", "records": null})).unwrap();
     assert!(s.records.is_empty());
+}
+
+// ------------------------------------------------- joining records to the caller's cards
+
+fn pan_card(id: &str, pan: &str, mmyy: &str) -> CardToUpdate {
+    CardToUpdate::pan(
+        id,
+        CardNumber::parse(pan).unwrap(),
+        Expiry::parse(mmyy, ExpiryFormat::Mmyy).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn tokens_are_joined_without_leading_zeros_and_pans_never_by_position() {
+    let server = MockServer::start().await;
+    // The documents answer the token `7` as "000000000007".
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/api/v4/accounts/{ACCOUNT}/account-updater/payconex/subscribe"
+        )))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(fixture("subscribe_payconex_response.json")),
+        )
+        .mount(&server)
+        .await;
+    // Two PAN records, in the opposite order to the request, each with its card's expiry.
+    let mut two = fixture("subscribe_pan_response.json");
+    let mut second = two["records"][0].clone();
+    two["records"][0]["expiry"] = json!("0250");
+    two["records"][0]["id"] = json!("cssr_second");
+    second["expiry"] = json!("1250");
+    second["id"] = json!("cssr_first");
+    two["records"].as_array_mut().unwrap().push(second);
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/api/v4/accounts/{ACCOUNT}/account-updater/pan/subscribe"
+        )))
+        .respond_with(ResponseTemplate::new(201).set_body_json(two))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    // The seed's own answer: one record whose expiry "9929" is no card's.
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/api/v4/accounts/{ACCOUNT}/account-updater/pan/subscribe"
+        )))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(fixture("subscribe_pan_response.json")),
+        )
+        .mount(&server)
+        .await;
+    let p: Arc<dyn Provider> = Arc::new(client(&server, AuthMethod::Hmac));
+
+    let r = p
+        .subscribe(SubscribeRequest::new(vec![CardToUpdate::token("t-7", "7")]))
+        .await
+        .unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    let placed = &r.accepted[0].cards[0];
+    assert_eq!(
+        placed.provider_ref.as_deref(),
+        Some("cssr_72cd887bc5f54a9799b528b396db1737")
+    );
+    assert!(placed.confirmed);
+
+    let pans = p
+        .subscribe(SubscribeRequest::new(vec![
+            pan_card("first", "5194560012341234", "1250"),
+            pan_card("second", "4457000300000007", "0250"),
+        ]))
+        .await
+        .unwrap();
+    let joined: Vec<_> = pans.accepted[0]
+        .cards
+        .iter()
+        .map(|c| (c.id.as_str(), c.provider_ref.as_deref(), c.confirmed))
+        .collect();
+    assert_eq!(
+        joined,
+        [
+            ("first", Some("cssr_first"), true),
+            ("second", Some("cssr_second"), true)
+        ],
+        "joined by expiry, not by position"
+    );
+
+    let unconfirmed = p
+        .subscribe(SubscribeRequest::new(vec![pan_card(
+            "only",
+            "5194560012341234",
+            "1250",
+        )]))
+        .await
+        .unwrap();
+    let placed = &unconfirmed.accepted[0].cards[0];
+    assert_eq!(
+        (placed.provider_ref.as_deref(), placed.confirmed),
+        (None, false)
+    );
+
+    // Results name the record; the receipt gives the caller's id back, or leaves it unknown
+    // rather than guess.
+    let update = |record: &str| {
+        card_update(
+            serde_json::from_value(json!({"status": "updated_expiry", "newExpiry": "0152",
+                "accountUpdaterScheduleRecordId": record}))
+            .unwrap(),
+        )
+    };
+    let mut updates = vec![
+        update("cssr_second"),
+        update("cssr_689d01c3a10a41088a036e88c61a5174"),
+    ];
+    assert!(updates.iter().all(|u| u.card_id.is_none()));
+    pans.join_card_ids(&mut updates);
+    unconfirmed.join_card_ids(&mut updates);
+    assert_eq!(updates[0].card_id.as_deref(), Some("second"));
+    assert_eq!(
+        updates[1].card_id, None,
+        "an unconfirmed card is never guessed"
+    );
 }

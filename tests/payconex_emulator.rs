@@ -123,20 +123,24 @@ async fn the_whole_lifecycle_on_the_emulator_without_leaking_card_data() {
         client.job_status(&pan_job).await.unwrap().counts.submitted,
         Some(5)
     );
-    client
+    assert!(placed.confirmed, "one new record with the card's expiry");
+    let removal = client
         .remove_cards(&pan_job, vec![RemoveCard::Placed(placed.clone())])
         .await
         .unwrap();
+    assert_eq!(removal.removed, ["pan-x"]);
     assert_eq!(
         client.job_status(&pan_job).await.unwrap().counts.submitted,
         Some(4)
     );
     // Removing it again: the record is gone.
-    let e = client
+    let mut again = client
         .remove_cards(&pan_job, vec![RemoveCard::Placed(placed)])
         .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::NotFound);
+        .unwrap();
+    let failed = again.failed.pop().unwrap();
+    assert_eq!(failed.card_ids, ["pan-x"]);
+    assert_eq!(failed.error.kind(), ErrorKind::NotFound);
 
     // Run the PAN schedule: a notification arrives, parses unsigned, and its updates map back.
     let run = emu.run_schedule(&pan_job.id).await.unwrap();

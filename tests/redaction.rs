@@ -51,13 +51,7 @@ fn card_types_never_print_the_number() {
         format!("{new_data:?}"),
         format!("{update_req:?}"),
         format!("{:?}", RemoveCard::Card(to_update.clone())),
-        format!(
-            "{:?}",
-            RemoveCard::Placed(PlacedCard {
-                id: "c1".into(),
-                provider_ref: None
-            })
-        ),
+        format!("{:?}", RemoveCard::Placed(PlacedCard::new("c1", None))),
         format!("{:?}", update.masked_card()),
     ];
     for t in &texts {

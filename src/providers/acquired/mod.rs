@@ -31,8 +31,9 @@ use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::outcome::{CardUpdate, Outcome};
 use crate::provider::{
     AcceptedJob, AccountUpdateReceipt, AccountUpdateRequest, BoxFuture, Capabilities, CardSource,
-    CardToUpdate, FailedChunk, Flow, HolderData, JobKind, JobRef, JobState, PlacedCard, Provider,
-    ProviderId, RemoveCard, SubmissionReceipt, check_caller_id,
+    CardToUpdate, FailedChunk, FailedRemoval, Flow, HolderData, JobKind, JobRef, JobState,
+    PlacedCard, Provider, ProviderId, RemovalReceipt, RemoveCard, SubmissionReceipt,
+    check_caller_id,
 };
 use crate::transport::{ApiRequest, NoAuth, Transport, TransportConfig};
 use crate::webhook::{Authenticity, WebhookEvent, WebhookKind, WebhookRequest};
@@ -938,10 +939,7 @@ impl Provider for AcquiredClient {
                     Ok(answer) => receipt.accepted.push(AcceptedJob {
                         job: JobRef::new(PROVIDER, JobKind::Inquiry, token.clone()),
                         // The token is the reference the account_updater webhook names.
-                        cards: vec![PlacedCard {
-                            id,
-                            provider_ref: Some(token.clone()),
-                        }],
+                        cards: vec![PlacedCard::new(id, Some(token.clone()))],
                         state: match answer {
                             Answer::Pending(_) => JobState::Pending,
                             Answer::Success(_) => JobState::Completed,
@@ -971,11 +969,10 @@ impl Provider for AcquiredClient {
             for (id, token) in tokens_of(cards)? {
                 match self.enable_token(&token, None).await {
                     Ok(_) => receipt.accepted.push(AcceptedJob {
+                        // The token is the card's reference: what remove_cards disables and
+                        // what joins webhook results back to the caller's id.
+                        cards: vec![PlacedCard::new(id, Some(token.clone()))],
                         job: JobRef::new(PROVIDER, JobKind::Subscription, token),
-                        cards: vec![PlacedCard {
-                            id,
-                            provider_ref: None,
-                        }],
                         state: JobState::Active,
                     }),
                     Err(error) => receipt.failed.push(FailedChunk {
@@ -990,25 +987,47 @@ impl Provider for AcquiredClient {
     }
 
     /// Disables tokens (SUBSCRIPTION_MANAGE / DISABLE): a token given as
-    /// `RemoveCard::Card(CardToUpdate::token(..))`, or a placed card whose id is the token.
+    /// `RemoveCard::Card(CardToUpdate::token(..))`, or a placed card from a receipt, whose
+    /// `provider_ref` is its token (never its caller id: that is the caller's own name for the
+    /// card, and sending it as a token could disable another customer's card). A placed card with
+    /// no token is refused before any request. Every token is tried; the receipt says which were
+    /// disabled.
     fn remove_cards<'a>(
         &'a self,
         job: &'a JobRef,
         cards: Vec<RemoveCard>,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<RemovalReceipt>> {
         let _ = job;
         Box::pin(async move {
-            let cards = cards
-                .into_iter()
-                .map(|c| match c {
-                    RemoveCard::Card(card) => card,
-                    RemoveCard::Placed(p) => CardToUpdate::token(p.id.clone(), p.id),
-                })
-                .collect();
-            for (_, token) in tokens_of(cards)? {
-                self.disable_token(&token, None).await?;
+            let mut as_tokens = Vec::with_capacity(cards.len());
+            for (index, c) in cards.into_iter().enumerate() {
+                match c {
+                    RemoveCard::Card(card) => as_tokens.push(card),
+                    RemoveCard::Placed(PlacedCard {
+                        id,
+                        provider_ref: Some(token),
+                        ..
+                    }) => as_tokens.push(CardToUpdate::token(id, token)),
+                    RemoveCard::Placed(_) => {
+                        return Err(Error::invalid(
+                            format!("cards[{index}].provider_ref"),
+                            InputProblem::Missing,
+                        ));
+                    }
+                }
             }
-            Ok(())
+            let mut receipt = RemovalReceipt::new(PROVIDER);
+            for (id, token) in tokens_of(as_tokens)? {
+                match self.disable_token(&token, None).await {
+                    Ok(_) => receipt.removed.push(id),
+                    Err(error) => receipt.failed.push(FailedRemoval {
+                        card_ids: vec![id],
+                        provider_refs: vec![token],
+                        error,
+                    }),
+                }
+            }
+            Ok(receipt)
         })
     }
 

@@ -29,9 +29,10 @@ use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::check_caller_id;
 use crate::provider::{
-    AcceptedJob, BoxFuture, Capabilities, CardSource, CardToUpdate, FailedChunk, Flow, JobCounts,
-    JobKind, JobRef, JobState, JobStatus, PlacedCard, Provider, ProviderId, RemoveCard,
-    ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookReceipt, WebhookRegistration,
+    AcceptedJob, BoxFuture, Capabilities, CardSource, CardToUpdate, FailedChunk, FailedRemoval,
+    Flow, JobCounts, JobKind, JobRef, JobState, JobStatus, PlacedCard, Provider, ProviderId,
+    RemovalReceipt, RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookReceipt,
+    WebhookRegistration,
 };
 use crate::providers::outcome_from_status;
 use crate::transport::{
@@ -611,13 +612,7 @@ impl CardSyncClient {
             match result {
                 Ok(batch_id) => receipt.accepted.push(AcceptedJob {
                     job: JobRef::new(PROVIDER, kind, batch_id.or(job_id).unwrap_or_default()),
-                    cards: ids
-                        .by_ref()
-                        .map(|id| PlacedCard {
-                            id,
-                            provider_ref: None,
-                        })
-                        .collect(),
+                    cards: ids.by_ref().map(|id| PlacedCard::new(id, None)).collect(),
                     state: if kind == JobKind::Batch {
                         JobState::Pending
                     } else {
@@ -908,11 +903,38 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookEvent> {
     })
 }
 
+/// Refuses a job that is not a CardSync Amex subscription: its id is an SE number, and a batch
+/// id sent as an SE number would unsubscribe nothing (or the wrong merchant's cards).
+fn require_amex_subscription(job: &JobRef) -> Result<()> {
+    if job.kind != JobKind::Subscription || job.provider != PROVIDER {
+        return Err(Error::invalid(
+            "job",
+            InputProblem::NotAllowed {
+                reason: "not a CardSync Amex subscription".into(),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The cards of an Amex subscription job (whose id is the SE number): a card's own SE number
+/// must be the job's when it gives one.
 fn amex_cards(job: &JobRef, cards: Vec<CardToUpdate>) -> Result<Vec<AmexCard>> {
     cards
         .into_iter()
-        .map(|c| {
-            let se = c.amex_se_number.clone().unwrap_or_else(|| job.id.clone());
+        .enumerate()
+        .map(|(index, c)| {
+            let se = match c.amex_se_number.clone() {
+                Some(own) if own != job.id => {
+                    return Err(Error::invalid(
+                        format!("cards[{index}].se_number"),
+                        InputProblem::Conflicts {
+                            other: "the subscription job's SE number".into(),
+                        },
+                    ));
+                }
+                _ => job.id.clone(),
+            };
             match c.source {
                 CardSource::Pan(card) => Ok(AmexCard {
                     se_number: se,
@@ -974,14 +996,7 @@ impl Provider for CardSyncClient {
         cards: Vec<CardToUpdate>,
     ) -> BoxFuture<'a, Result<SubmissionReceipt>> {
         Box::pin(async move {
-            if job.kind != JobKind::Subscription || job.provider != PROVIDER {
-                return Err(Error::invalid(
-                    "job",
-                    InputProblem::NotAllowed {
-                        reason: "not a CardSync Amex subscription".into(),
-                    },
-                ));
-            }
+            require_amex_subscription(job)?;
             let cards = cards
                 .into_iter()
                 .map(|c| {
@@ -1000,8 +1015,12 @@ impl Provider for CardSyncClient {
         &'a self,
         job: &'a JobRef,
         cards: Vec<RemoveCard>,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<RemovalReceipt>> {
         Box::pin(async move {
+            require_amex_subscription(job)?;
+            if cards.is_empty() {
+                return Err(Error::invalid("cards", InputProblem::Empty));
+            }
             let mut full = Vec::with_capacity(cards.len());
             for c in cards {
                 match c {
@@ -1017,10 +1036,19 @@ impl Provider for CardSyncClient {
                 }
             }
             let amex = amex_cards(job, full)?;
+            let mut receipt = RemovalReceipt::new(PROVIDER);
             for chunk in amex.chunks(MAX_CARDS_PER_REQUEST) {
-                self.unsubscribe_amex(chunk).await?;
+                let ids = chunk.iter().map(|c| c.id.clone());
+                match self.unsubscribe_amex(chunk).await {
+                    Ok(()) => receipt.removed.extend(ids),
+                    Err(error) => receipt.failed.push(FailedRemoval {
+                        card_ids: ids.collect(),
+                        provider_refs: Vec::new(),
+                        error,
+                    }),
+                }
             }
-            Ok(())
+            Ok(receipt)
         })
     }
 

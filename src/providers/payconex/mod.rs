@@ -28,14 +28,16 @@ use reqwest::Method;
 use url::Url;
 
 use crate::card::CardNumber;
+use crate::card::Expiry;
 use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::outcome::CardUpdate;
-use crate::provider::check_caller_id;
 use crate::provider::{
-    AcceptedJob, BoxFuture, Cadence, Capabilities, CardSource, CardToUpdate, FailedChunk, Flow,
-    JobCounts, JobKind, JobRef, JobState, JobStatus, PlacedCard, Provider, ProviderId, RemoveCard,
-    ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookReceipt, WebhookRegistration,
+    AcceptedJob, BoxFuture, Cadence, Capabilities, CardSource, CardToUpdate, FailedChunk,
+    FailedRemoval, Flow, JobCounts, JobKind, JobRef, JobState, JobStatus, PlacedCard, Provider,
+    ProviderId, RemovalReceipt, RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest,
+    WebhookReceipt, WebhookRegistration,
 };
+use crate::provider::{canonical_ref, check_caller_id};
 use crate::providers::{lenient, outcome_from_status};
 use crate::transport::{ApiRequest, ApiResponse, Signer, Transport, TransportConfig, path_segment};
 use crate::webhook::{Authenticity, WebhookEvent, WebhookKind, WebhookRequest, parse_json_body};
@@ -676,32 +678,77 @@ fn split_cards(cards: Vec<CardToUpdate>) -> Result<SplitCards> {
     Ok(split)
 }
 
-/// Joins the records of a response back to the caller's ids: token records by their token, PAN
-/// records (whose `token` is a ShieldConex token) by position when the counts agree.
-fn place(schedule: &Schedule, ids: Vec<String>, tokens: Option<&[String]>) -> Vec<PlacedCard> {
-    let records: Vec<_> = match tokens {
-        Some(tokens) => tokens
-            .iter()
-            .map(|t| {
-                schedule
-                    .records
-                    .iter()
-                    .rev()
-                    .find(|r| r.token.as_deref() == Some(t.as_str()))
-                    .map(|r| r.id.clone())
+/// What was sent in one request, to join the answer's records back to it.
+enum Sent<'a> {
+    /// PayConex tokens, in the order of the ids.
+    Tokens(&'a [String]),
+    /// Card numbers' expiries, in the order of the ids, and the schedule's records before.
+    Pans(&'a [Expiry], Before),
+}
+
+/// The record ids a schedule held before the request.
+enum Before {
+    /// None: a new subscription.
+    Empty,
+    /// These (an add to an existing schedule).
+    Known(HashSet<String>),
+    /// Could not be read: no PAN record can be told apart, so none is confirmed.
+    Unknown,
+}
+
+/// Joins the records of a response back to the caller's ids, never by position alone.
+///
+/// - Token records by their token, compared without leading zeros: the documents answer a
+///   token `7` as `"000000000007"`.
+/// - PAN records come back holding a ShieldConex token in place of the number, so the only
+///   thing to join on is the expiry: a card is confirmed when the answer holds exactly as many
+///   new records (those not in [`Before`]) as were sent and the card's expiry is unique among
+///   both. Otherwise the card is placed, unconfirmed ([`PlacedCard::unconfirmed`]): the schedule
+///   holds it, and its results cannot be joined back by record id.
+fn place(schedule: &Schedule, ids: Vec<String>, sent: Sent<'_>) -> Vec<PlacedCard> {
+    match sent {
+        Sent::Tokens(tokens) => ids
+            .into_iter()
+            .zip(tokens)
+            .map(|(id, t)| {
+                let wanted = canonical_ref(PROVIDER, t);
+                let record = schedule.records.iter().rev().find(|r| {
+                    r.token
+                        .as_deref()
+                        .is_some_and(|rt| canonical_ref(PROVIDER, rt) == wanted)
+                });
+                match record {
+                    Some(r) => PlacedCard::new(id, Some(r.id.clone())),
+                    None => PlacedCard::unconfirmed(id),
+                }
             })
             .collect(),
-        None => {
-            let tail = schedule.records.len().checked_sub(ids.len());
-            (0..ids.len())
-                .map(|i| tail.map(|start| schedule.records[start + i].id.clone()))
+        Sent::Pans(expiries, before) => {
+            let new: Vec<_> = schedule
+                .records
+                .iter()
+                .filter(|r| match &before {
+                    Before::Empty => true,
+                    Before::Known(known) => !known.contains(&r.id),
+                    Before::Unknown => false,
+                })
+                .collect();
+            let counts_agree = !matches!(before, Before::Unknown) && new.len() == expiries.len();
+            ids.into_iter()
+                .zip(expiries)
+                .map(|(id, e)| {
+                    let unique_sent = expiries.iter().filter(|x| *x == e).count() == 1;
+                    let mut matching = new.iter().filter(|r| r.expiry() == Some(*e));
+                    match (matching.next(), matching.next()) {
+                        (Some(r), None) if counts_agree && unique_sent => {
+                            PlacedCard::new(id, Some(r.id.clone()))
+                        }
+                        _ => PlacedCard::unconfirmed(id),
+                    }
+                })
                 .collect()
         }
-    };
-    ids.into_iter()
-        .zip(records)
-        .map(|(id, provider_ref)| PlacedCard { id, provider_ref })
-        .collect()
+    }
 }
 
 impl PayConexClient {
@@ -716,6 +763,16 @@ impl PayConexClient {
             return;
         }
         let (ids, records): (Vec<_>, Vec<_>) = pans.into_iter().unzip();
+        let expiries: Vec<Expiry> = records.iter().map(|r| r.expiry).collect();
+        // An add answers with the whole schedule: the records it held before tell the new ones
+        // apart. If they cannot be read, nothing is confirmed (no guessing).
+        let before = match (&subscribe, job) {
+            (None, Some(job)) => match self.get_subscription(&job.id).await {
+                Ok(s) => Before::Known(s.records.into_iter().map(|r| r.id).collect()),
+                Err(_) => Before::Unknown,
+            },
+            _ => Before::Empty,
+        };
         let result = match (subscribe, job) {
             (Some((period_id, date)), _) => {
                 self.subscribe_pans(&PanSubscription {
@@ -730,7 +787,7 @@ impl PayConexClient {
             (None, Some(job)) => self.add_pans(&job.id, &records).await,
             (None, None) => unreachable!("either subscribe or add"),
         };
-        push_outcome(receipt, result, ids, None);
+        push_outcome(receipt, result, ids, Sent::Pans(&expiries, before));
     }
 
     async fn place_tokens(
@@ -759,7 +816,7 @@ impl PayConexClient {
             (None, Some(job)) => self.add_tokens(&job.id, &records).await,
             (None, None) => unreachable!("either subscribe or add"),
         };
-        push_outcome(receipt, result, ids, Some(&values));
+        push_outcome(receipt, result, ids, Sent::Tokens(&values));
     }
 }
 
@@ -767,12 +824,12 @@ fn push_outcome(
     receipt: &mut SubmissionReceipt,
     result: Result<Schedule>,
     ids: Vec<String>,
-    tokens: Option<&[String]>,
+    sent: Sent<'_>,
 ) {
     match result {
         Ok(schedule) => receipt.accepted.push(AcceptedJob {
             job: JobRef::new(PROVIDER, JobKind::Subscription, schedule.id.clone()),
-            cards: place(&schedule, ids, tokens),
+            cards: place(&schedule, ids, sent),
             state: schedule_state(&schedule),
         }),
         Err(error) => receipt.failed.push(FailedChunk {
@@ -864,7 +921,7 @@ impl Provider for PayConexClient {
         &'a self,
         job: &'a JobRef,
         cards: Vec<RemoveCard>,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<RemovalReceipt>> {
         Box::pin(async move {
             require_subscription(job)?;
             check_not_empty("cards", &cards)?;
@@ -872,9 +929,10 @@ impl Provider for PayConexClient {
             for card in &cards {
                 match card {
                     RemoveCard::Placed(PlacedCard {
+                        id,
                         provider_ref: Some(r),
                         ..
-                    }) => record_ids.push(r.clone()),
+                    }) => record_ids.push((id.clone(), r.clone())),
                     RemoveCard::Placed(p) => {
                         return Err(Error::invalid(
                             format!("cards[id={}].provider_ref", p.id),
@@ -891,10 +949,18 @@ impl Provider for PayConexClient {
                     }
                 }
             }
-            for record in record_ids {
-                self.delete_record(&job.id, &record).await?;
+            let mut receipt = RemovalReceipt::new(PROVIDER);
+            for (id, record) in record_ids {
+                match self.delete_record(&job.id, &record).await {
+                    Ok(()) => receipt.removed.push(id),
+                    Err(error) => receipt.failed.push(FailedRemoval {
+                        card_ids: vec![id],
+                        provider_refs: vec![record],
+                        error,
+                    }),
+                }
             }
-            Ok(())
+            Ok(receipt)
         })
     }
 
