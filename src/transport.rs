@@ -409,6 +409,11 @@ pub struct ApiResponse {
     pub body: Vec<u8>,
     /// When the response arrived (by the transport's [`Timer`]).
     pub received_at: DateTime<Utc>,
+    /// `true` when this is the answer to a retry and an earlier attempt may have reached the
+    /// provider (it timed out or was cut after sending, or was answered 5xx). A 404/410 to a
+    /// retried DELETE then most likely means the first attempt did the work: see
+    /// [`ApiResponse::gone_after_retry`].
+    pub after_possible_delivery: bool,
 }
 
 impl ApiResponse {
@@ -438,6 +443,14 @@ impl ApiResponse {
     /// `true` for 2xx.
     pub fn is_success(&self) -> bool {
         self.status.is_success()
+    }
+
+    /// `true` for a 404 or 410 answering a retry whose earlier attempt may have reached the
+    /// provider: the resource is gone, most likely deleted by that earlier attempt. A DELETE
+    /// answered so is done, not failed (reporting failure would invite deleting something
+    /// else, or alarming about a deletion that happened).
+    pub fn gone_after_retry(&self) -> bool {
+        self.after_possible_delivery && matches!(self.status.as_u16(), 404 | 410)
     }
 }
 
@@ -628,6 +641,7 @@ impl Transport {
         let url = self.url_for(&request);
         let policy = &self.inner.retry;
         let mut attempt = 1;
+        let mut possibly_delivered = false;
         loop {
             tracing::Span::current().record("attempt", attempt);
             tracing::debug!(attempt, "sending");
@@ -637,7 +651,8 @@ impl Transport {
             tracing::Span::current().record("latency_ms", latency);
             let can_retry = attempt < policy.max_attempts;
             match outcome {
-                Ok(response) => {
+                Ok(mut response) => {
+                    response.after_possible_delivery = possibly_delivered;
                     let status = response.status.as_u16();
                     tracing::Span::current().record("status", status);
                     tracing::debug!(status, latency_ms = latency, "response");
@@ -651,6 +666,7 @@ impl Transport {
                                 "retrying"
                             );
                             self.inner.timer.sleep(delay).await;
+                            possibly_delivered |= status >= 500;
                             attempt += 1;
                             continue;
                         }
@@ -662,6 +678,7 @@ impl Transport {
                     tracing::debug!(error = error.code(), latency_ms = latency, "attempt failed");
                     if can_retry && error.is_retryable() && (request.idempotent || not_sent) {
                         if let Some(delay) = policy.delay(attempt, None) {
+                            possibly_delivered |= !not_sent;
                             self.inner.timer.sleep(delay).await;
                             attempt += 1;
                             continue;
@@ -747,6 +764,7 @@ impl Transport {
             headers,
             body,
             received_at: inner.timer.now(),
+            after_possible_delivery: false,
         })
     }
 }

@@ -10,7 +10,8 @@
 //! - returns documented bodies whose strings hold non-ASCII text at parser offsets (→ no panic);
 //! - is asked for ids with control characters or beyond the length limit (→ input errors, zero
 //!   requests);
-//! - takes a burst of 2,000 concurrent calls (→ no more TCP connections than the in-flight cap).
+//! - takes a burst of 2,000 concurrent calls (→ no more TCP connections than the in-flight cap);
+//! - answers a retried DELETE with 404/410 after a first attempt timed out (→ done, not failed).
 
 mod common;
 
@@ -650,6 +651,106 @@ async fn a_burst_of_calls_stays_within_the_in_flight_cap() {
                 "{id} trait={via_trait}: {} connections for a cap of {CAP}",
                 peer.connections()
             );
+        }
+    }
+}
+
+/// A server whose first DELETE is answered too late (a timeout: the delete may have happened)
+/// when `first_times_out`, and every DELETE after that with `gone`.
+async fn deleting_server(gone: u16, first_times_out: bool) -> wiremock::MockServer {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    if first_times_out {
+        Mock::given(method("DELETE"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("DELETE"))
+        .respond_with(
+            ResponseTemplate::new(gone)
+                .set_body_string(r#"{"SC":410,"EC":"50000000","EM":"Deleted"}"#),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A DELETE whose first attempt timed out (it may have deleted) and whose retry is answered
+/// 404 or 410 is done; the same answer to a first attempt is still `NotFound`.
+#[tokio::test]
+async fn a_retried_delete_answered_gone_is_done() {
+    let retrying = || {
+        TransportConfig::default()
+            .timeout(Duration::from_millis(300))
+            .retry(RetryPolicy {
+                max_attempts: 2,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(1),
+                max_retry_after: Duration::from_secs(1),
+            })
+    };
+    let payconex = |server: &wiremock::MockServer| {
+        PayConexClient::builder(
+            PAYCONEX_ACCOUNT,
+            Credentials::new(PAYCONEX_KEY_ID, SecretString::from(PAYCONEX_SECRET)),
+        )
+        .base_url(url::Url::parse(&server.uri()).unwrap())
+        .transport_config(retrying())
+        .build()
+        .unwrap()
+    };
+    let vault = |server: &wiremock::MockServer| {
+        AccountVaultClient::builder(AV_CLIENT, SecretString::from(AV_TOKEN))
+            .base_url(url::Url::parse(&server.uri()).unwrap())
+            .transport_config(retrying())
+            .build()
+            .unwrap()
+    };
+    let job = JobRef::new(ProviderId::PayConex, JobKind::Subscription, "css_1");
+    for gone in [404u16, 410] {
+        for first_times_out in [true, false] {
+            let mut results: Vec<(&str, Result<(), Error>)> = Vec::new();
+            let s = deleting_server(gone, first_times_out).await;
+            results.push((
+                "delete_record",
+                payconex(&s).delete_record("css_1", "cssr_1").await,
+            ));
+            let s = deleting_server(gone, first_times_out).await;
+            results.push((
+                "delete_subscription",
+                payconex(&s).delete_subscription("css_1").await,
+            ));
+            let s = deleting_server(gone, first_times_out).await;
+            results.push(("delete_webhook", payconex(&s).delete_webhook("wbh_1").await));
+            let s = deleting_server(gone, first_times_out).await;
+            results.push(("cancel", payconex(&s).cancel(&job).await));
+            let s = deleting_server(gone, first_times_out).await;
+            results.push((
+                "delete_account",
+                vault(&s).delete_account(AV_ACCOUNT, false).await.map(drop),
+            ));
+            let s = deleting_server(gone, first_times_out).await;
+            results.push((
+                "delete_key",
+                vault(&s)
+                    .delete_key("KeyId0000000000000001")
+                    .await
+                    .map(drop),
+            ));
+            for (what, r) in results {
+                if first_times_out {
+                    assert!(r.is_ok(), "{what} {gone}: {r:?}");
+                } else {
+                    assert_eq!(
+                        r.unwrap_err().kind(),
+                        ErrorKind::NotFound,
+                        "{what} {gone}: a first answer of gone is not a success"
+                    );
+                }
+            }
         }
     }
 }

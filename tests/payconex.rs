@@ -1069,3 +1069,43 @@ async fn tokens_are_joined_without_leading_zeros_and_pans_never_by_position() {
         "an unconfirmed card is never guessed"
     );
 }
+
+#[test]
+fn a_new_token_without_a_format_that_is_a_card_number_is_held_masked() {
+    const NEW_PAN: &str = "4457010000000009";
+    for format in [json!(null), json!("pan")] {
+        let mut body = json!({"id": "auru_1", "status": "updated_card", "newToken": NEW_PAN,
+            "oldToken": "5850459886792406", "newExpiry": "1235",
+            "accountUpdaterScheduleRecordId": "cssr_1"});
+        if !format.is_null() {
+            body["format"] = format.clone();
+        }
+        let update: Update = serde_json::from_value(body).unwrap();
+        assert!(
+            matches!(update.new_token, Some(NewValue::Card(_))),
+            "{format}"
+        );
+        let u = card_update(update.clone());
+        assert_eq!(u.new_token, None);
+        assert_eq!(
+            u.new_card.as_ref().map(|c| c.masked()).as_deref(),
+            Some("445701******0009")
+        );
+        common_no_pan(&format!("{update:?} {u:?}"), NEW_PAN);
+    }
+    // A PayConex token (12 digits at most) stays a token even when it passes Luhn.
+    let update: Update = serde_json::from_value(
+        json!({"status": "updated_card", "newToken": "000000000026", "format": "payconex"}),
+    )
+    .unwrap();
+    assert_eq!(
+        update.new_token,
+        Some(NewValue::Token("000000000026".into()))
+    );
+}
+
+fn common_no_pan(text: &str, pan: &str) {
+    for w in pan.as_bytes().windows(7) {
+        assert!(!text.contains(std::str::from_utf8(w).unwrap()), "{text}");
+    }
+}

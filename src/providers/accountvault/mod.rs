@@ -266,6 +266,18 @@ fn carries_encrypted_card(card: Option<&Card>) -> bool {
     card.is_some_and(|c| c.data.is_some())
 }
 
+/// A DELETE's answer: as [`check_status`], except that a 404/410 answering a retry whose first
+/// attempt may have deleted the resource is success ([`ApiResponse::gone_after_retry`]), with
+/// that status in `SC`.
+fn check_delete(response: &ApiResponse) -> Result<Status> {
+    if response.gone_after_retry() {
+        let mut status: Status = serde_json::from_slice(&response.body).unwrap_or_default();
+        status.sc = Some(response.status.as_u16());
+        return Ok(status);
+    }
+    check_status(response)
+}
+
 /// Like [`check`], recording the real HTTP status in the body's `SC`.
 fn check_status<T: DeserializeOwned + HasStatus>(response: &ApiResponse) -> Result<T> {
     let mut value: T = check(response)?;
@@ -454,7 +466,7 @@ impl AccountVaultClient {
         if delete_duplicates {
             req = req.flag("DeleteDuplicateCard");
         }
-        check_status(&self.transport.send(req).await?)
+        check_delete(&self.transport.send(req).await?)
     }
 
     /// `POST /v1/clients/{ClientID}/keys`: a new RSA key for encrypted card data. Keys live 365
@@ -493,7 +505,7 @@ impl AccountVaultClient {
             path_segment("key_id", key_id)?
         );
         let req = ApiRequest::new(Method::DELETE, path, "/v1/clients/{ClientID}/keys/{KeyID}");
-        check_status(&self.transport.send(req).await?)
+        check_delete(&self.transport.send(req).await?)
     }
 
     /// The card form the unified update sends: encrypted when a key is configured, otherwise in

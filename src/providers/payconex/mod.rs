@@ -286,6 +286,16 @@ impl PayConexClient {
         check(self.transport.send(request).await?)
     }
 
+    /// A DELETE: done when answered 2xx, or 404/410 after a retry whose first attempt may have
+    /// deleted the resource already ([`ApiResponse::gone_after_retry`]).
+    async fn send_delete(&self, request: ApiRequest) -> Result<()> {
+        let response = self.transport.send(request).await?;
+        if response.gone_after_retry() {
+            return Ok(());
+        }
+        check(response).map(drop)
+    }
+
     // ---- webhooks (specs §3 #13–17) ----
 
     /// `POST /api/v4/accounts/{accountId}/webhooks` → 201.
@@ -344,7 +354,7 @@ impl PayConexClient {
             self.path(&format!("/webhooks/{id}")),
             "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
         );
-        self.send(req).await.map(drop)
+        self.send_delete(req).await
     }
 
     // ---- subscriptions (specs §3 #1–3, #6–8) ----
@@ -438,7 +448,7 @@ impl PayConexClient {
             self.subscription_path(subscription_id, "")?,
             "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}",
         );
-        self.send(req).await.map(drop)
+        self.send_delete(req).await
     }
 
     // ---- records (specs §3 #9–12) ----
@@ -504,7 +514,7 @@ impl PayConexClient {
             self.subscription_path(subscription_id, &format!("/records/{record}"))?,
             "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}/records/{recordId}",
         );
-        self.send(req).await.map(drop)
+        self.send_delete(req).await
     }
 
     // ---- results (specs §3 #4–5) ----

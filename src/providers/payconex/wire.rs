@@ -473,10 +473,14 @@ impl<'de> Deserialize<'de> for Update {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let w = UpdateWire::deserialize(d)?;
         // With format `pan` "any update to number or expiry is returned as a clear-text PAN in
-        // newToken" (specs §5.1); records not updated come back as tokens. So a value that
-        // parses as a card number under format `pan` is a card, and is wrapped at once.
+        // newToken" (PayConex Account Updater guide); records not updated come back as tokens.
+        // So a value that parses as a card number under format `pan` is a card, and is wrapped
+        // at once. When the update does not say its format, it may be `pan` too (the schedule's
+        // `responseFormat` decides, and it is not in the update), so the same rule applies: a
+        // clear card number is never kept in a plain string.
+        let maybe_pan = matches!(w.format, Some(ResponseFormat::Pan) | None);
         let new_token = w.new_token.map(|raw| {
-            if w.format == Some(ResponseFormat::Pan) {
+            if maybe_pan && raw.len() >= 13 {
                 match CardNumber::try_from(raw.clone()) {
                     Ok(card) => {
                         drop(secrecy::SecretString::from(raw));
