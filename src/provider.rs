@@ -319,6 +319,19 @@ impl JobRef {
             id: id.into(),
         }
     }
+
+    /// A job the provider accepted without naming it (CardSync's v2 create-batch example answers
+    /// with no `batch_id`). Its id is empty; the provider names it later (CardSync's "batch
+    /// available" webhook carries the `batch_id`, and its results echo the caller's card ids, so
+    /// they join back without it). Asking for its status is an input error, never a request.
+    pub fn id_pending(provider: ProviderId, kind: JobKind) -> Self {
+        JobRef::new(provider, kind, String::new())
+    }
+
+    /// `true` when the provider has not named the job yet ([`JobRef::id_pending`]).
+    pub fn is_id_pending(&self) -> bool {
+        self.id.is_empty()
+    }
 }
 
 /// A card as placed in a job: the caller's id and, when the provider assigns one, its own

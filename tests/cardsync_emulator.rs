@@ -9,15 +9,15 @@ use std::time::Duration;
 use account_updater::emulator::WebhookSink;
 use account_updater::emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
 use account_updater::provider::{
-    CardToUpdate, Flow, JobKind, JobState, Provider, RemoveCard, ResultsQuery, SubscribeRequest,
-    WebhookRegistration,
+    CardToUpdate, Flow, JobKind, JobRef, JobState, Provider, RemoveCard, ResultsQuery,
+    SubscribeRequest, WebhookRegistration,
 };
 use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::{self, Deduplicator};
 use account_updater::{
     CardBrand, CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, ExposeSecret, Outcome,
-    SecretString, WebhookKind,
+    ProviderId, SecretString, WebhookKind,
 };
 
 const TEST_CARDS: [(&str, &str, &str); 16] = [
@@ -421,4 +421,72 @@ async fn unified_subscribe_is_for_amex_and_a_failed_batch_is_reported() {
     let event = webhook::receive(&m, &failed.headers, &failed.body).unwrap();
     assert_eq!(event.kind, WebhookKind::BatchFailed);
     assert_eq!(event.raw["batch_id"], batch.id.as_str());
+}
+
+/// The emulator answering as the v2 documents literally show: a created batch without
+/// `batch_id`, subscribe and unsubscribe with an empty 200. Nothing the vendor accepted is
+/// reported as failed; results still join back through the webhook and the echoed card ids.
+#[tokio::test]
+async fn unified_flows_hold_when_answers_are_as_the_documents_show() {
+    let emu = CardSyncEmulator::start_with(CardSyncEmulatorConfig {
+        completion: Completion::Manual,
+        batch_create_without_id: true,
+        subscribe_empty_body: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sink = WebhookSink::start().await.unwrap();
+    let (p, m, _) = enrolled(&emu, "as-documented").await;
+    let hooks = account_updater::providers::cardsync::wire::Webhooks {
+        webhooks: vec![account_updater::providers::cardsync::wire::WebhookTarget {
+            trigger_id: account_updater::providers::cardsync::wire::Trigger::BatchAvailable,
+            url: sink.url().to_string(),
+        }],
+    };
+    p.set_webhooks(&hooks).await.unwrap();
+
+    let receipt = m.submit(test_cards()).await.unwrap();
+    assert!(receipt.is_complete(), "{:?}", receipt.failed);
+    assert_eq!(receipt.accepted_cards(), 19);
+    let batch = receipt
+        .accepted
+        .iter()
+        .find(|j| j.job.kind == JobKind::Batch)
+        .unwrap();
+    assert!(batch.job.is_id_pending());
+    assert_eq!(batch.state, JobState::Pending);
+    assert_eq!(
+        m.job_status(&batch.job).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput,
+        "no request for a job with no id yet"
+    );
+    assert_eq!(
+        emu.subscription_count(),
+        3,
+        "the Amex subscribe was accepted"
+    );
+
+    // The batch completes; its webhook names it, and the results echo the caller's ids.
+    let batch_id = emu.batch_ids().pop().unwrap();
+    emu.complete_batch(&batch_id).await.unwrap();
+    let done = sink.next(Duration::from_secs(5)).await.expect("trigger 20");
+    let done = webhook::receive(&m, &done.headers, &done.body).unwrap();
+    let results = m.fetch_results_for(&done).await.unwrap();
+    assert_eq!(results.len(), 16);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.card_id.as_deref().is_some_and(|id| id.starts_with('c')))
+    );
+
+    // Unsubscribe with an empty 200 is done too.
+    let amex = test_cards().pop().unwrap();
+    let amex_job = JobRef::new(ProviderId::CardSync, JobKind::Subscription, "1234567890");
+    let removal = m
+        .remove_cards(&amex_job, vec![RemoveCard::Card(amex)])
+        .await
+        .unwrap();
+    assert_eq!(removal.removed, ["a2"]);
+    assert_eq!(emu.subscription_count(), 2);
 }

@@ -55,6 +55,13 @@ pub struct CardSyncEmulatorConfig {
     /// Whether card data is kept to produce results. Off, the emulator only counts (for load
     /// tests whose memory must be the client's).
     pub keep_cards: bool,
+    /// Answer `POST /v2/batch` as the v2 "Create batch" example literally shows: `status:
+    /// success` and data with no `batch_id`. The batch is created and completes as usual; only
+    /// its webhook and status name it.
+    pub batch_create_without_id: bool,
+    /// Answer `POST` and `DELETE /v2/subscribe` with HTTP 200 and an empty body: the documents
+    /// show no response for either.
+    pub subscribe_empty_body: bool,
 }
 
 impl std::fmt::Debug for CardSyncEmulatorConfig {
@@ -62,6 +69,8 @@ impl std::fmt::Debug for CardSyncEmulatorConfig {
         f.debug_struct("CardSyncEmulatorConfig")
             .field("completion", &self.completion)
             .field("keep_cards", &self.keep_cards)
+            .field("batch_create_without_id", &self.batch_create_without_id)
+            .field("subscribe_empty_body", &self.subscribe_empty_body)
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +81,8 @@ impl Default for CardSyncEmulatorConfig {
             partner_key: SecretString::from(DEFAULT_PARTNER_KEY.to_owned()),
             completion: Completion::Immediate,
             keep_cards: true,
+            batch_create_without_id: false,
+            subscribe_empty_body: false,
         }
     }
 }
@@ -166,6 +177,15 @@ fn ok(data: Option<Value>) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
+/// A subscribe / unsubscribe answer: the envelope, or an empty 200 when so configured.
+fn acknowledge(shared: &Shared) -> Response {
+    if shared.config.subscribe_empty_body {
+        StatusCode::OK.into_response()
+    } else {
+        ok(None)
+    }
+}
+
 fn failure(message: impl Into<String>) -> Response {
     (
         StatusCode::OK,
@@ -225,6 +245,14 @@ impl CardSyncEmulator {
     /// How many batches exist.
     pub fn batch_count(&self) -> usize {
         self.shared.lock().batches.len()
+    }
+
+    /// The ids of every batch, sorted (how a test finds a batch created without a `batch_id` in
+    /// the answer).
+    pub fn batch_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.shared.lock().batches.keys().cloned().collect();
+        ids.sort();
+        ids
     }
 
     /// How many Amex card / SE pairs are subscribed.
@@ -655,7 +683,11 @@ fn merchant_call(
             if shared.config.completion == Completion::Immediate {
                 *deferred = Some(Deferred::CompleteBatch(id.clone()));
             }
-            Ok(ok(Some(json!({"batch_id": id, "status": "pending", "stats": zero_stats(), "created_at": now, "updated_at": now}))))
+            let mut data = json!({"batch_id": id, "status": "pending", "stats": zero_stats(), "created_at": now, "updated_at": now});
+            if shared.config.batch_create_without_id {
+                data.as_object_mut().map(|d| d.remove("batch_id"));
+            }
+            Ok(ok(Some(data)))
         }),
         (Method::GET, "/v2/batch") => {
             let id = query_param(uri, "batch_id").unwrap_or_default();
@@ -717,7 +749,7 @@ fn merchant_call(
                     })));
                 }
             }
-            Ok(ok(None))
+            Ok(acknowledge(shared))
         }),
         (Method::DELETE, "/v2/subscribe") => json_body().and_then(|b| {
             let cards = parse_cards(&b, true)?;
@@ -727,7 +759,7 @@ fn merchant_call(
                     !(s.merchant == merchant && s.se == se && s.card.pan.expose_secret() == card.pan.expose_secret())
                 });
             }
-            Ok(ok(None))
+            Ok(acknowledge(shared))
         }),
         (Method::GET, "/v2/subscription/results") => {
             let event = query_param(uri, "event_id").unwrap_or_default();

@@ -151,6 +151,30 @@ fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<Envelope<T>> {
     Ok(envelope)
 }
 
+/// `true` for a 2xx whose body is not CardSync's envelope at all (empty, or JSON without a
+/// `status`): the documents give no response for subscribe, unsubscribe or (in one example)
+/// create-batch, so such an answer is success. A body that is an envelope is judged by its
+/// `status` as always.
+fn succeeded_without_envelope(response: &ApiResponse) -> bool {
+    #[derive(serde::Deserialize)]
+    struct StatusProbe {
+        status: Option<serde::de::IgnoredAny>,
+    }
+    response.is_success()
+        && !(response.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+            && serde_json::from_slice::<StatusProbe>(&response.body)
+                .is_ok_and(|p| p.status.is_some()))
+}
+
+/// A request whose answer carries nothing the client needs: success on a 2xx with no envelope
+/// ([`succeeded_without_envelope`]) or an envelope that says success.
+fn acknowledged(response: &ApiResponse) -> Result<()> {
+    if succeeded_without_envelope(response) {
+        return Ok(());
+    }
+    check::<serde::de::IgnoredAny>(response).map(drop)
+}
+
 fn require_data<T>(envelope: Envelope<T>, what: &str, body_hint: &[u8]) -> Result<T> {
     envelope.data.ok_or_else(|| {
         Error::decode(
@@ -468,8 +492,8 @@ impl CardSyncClient {
     }
 
     /// `POST /v2/batch`: up to 10,000 Visa / Mastercard / Discover cards. Never retried once it
-    /// may have reached the server. A success without `batch_id` is an error (nothing could be
-    /// polled), which says the batch may exist.
+    /// may have reached the server. A success without `batch_id` (as the v2 example shows) is a
+    /// success: `batch_id` is then `None`, and the "batch available" webhook names the batch.
     pub async fn create_batch(&self, cards: &[BatchCard]) -> Result<Batch> {
         validate_request(cards.iter().map(|c| (c.id.as_str(), &c.card, None)), false)?;
         self.post_batch(cards).await
@@ -478,17 +502,16 @@ impl CardSyncClient {
     async fn post_batch<C: Serialize + Sync>(&self, cards: &[C]) -> Result<Batch> {
         let req =
             ApiRequest::new(Method::POST, "/v2/batch", "/v2/batch").json(&CardsBody { cards });
-        let env = call::<Batch>(&self.transport, req).await?;
-        let batch = require_data(env, "create batch", b"")?;
-        if batch.batch_id.as_deref().is_none_or(str::is_empty) {
-            return Err(Error::decode(
-                PROVIDER,
-                200,
-                "create-batch response has no data.batch_id (the batch may exist: check before resubmitting)",
-                b"",
-            ));
+        let response = self.transport.send(req).await?;
+        // The v2 example answers a created batch with `status: success` and data holding no
+        // `batch_id`, or no data at all: the batch exists all the same, so that is a success
+        // whose id is pending (the "batch available" webhook names it), never a failure that
+        // would invite a second, billed submission.
+        if succeeded_without_envelope(&response) {
+            return Ok(Batch::default());
         }
-        Ok(batch)
+        let env = check::<Batch>(&response)?;
+        Ok(env.data.unwrap_or_default())
     }
 
     /// `GET /v2/batch?batch_id=`.
@@ -530,9 +553,7 @@ impl CardSyncClient {
     async fn post_subscribe<C: Serialize + Sync>(&self, cards: &[C]) -> Result<()> {
         let req = ApiRequest::new(Method::POST, "/v2/subscribe", "/v2/subscribe")
             .json(&CardsBody { cards });
-        call::<serde_json::Value>(&self.transport, req)
-            .await
-            .map(drop)
+        acknowledged(&self.transport.send(req).await?)
     }
 
     /// `DELETE /v2/subscribe` with the same body: stops updates (and billing) for each card / SE
@@ -547,9 +568,7 @@ impl CardSyncClient {
         let req = ApiRequest::new(Method::DELETE, "/v2/subscribe", "/v2/subscribe")
             .json(&CardsBody { cards })
             .idempotent(false);
-        call::<serde_json::Value>(&self.transport, req)
-            .await
-            .map(drop)
+        acknowledged(&self.transport.send(req).await?)
     }
 
     /// `GET /v2/subscription/results?event_id=`: the Amex updates a trigger-23 webhook announced.
@@ -611,7 +630,10 @@ impl CardSyncClient {
                 .map(|&i| std::mem::take(&mut cards[i as usize].id));
             match result {
                 Ok(batch_id) => receipt.accepted.push(AcceptedJob {
-                    job: JobRef::new(PROVIDER, kind, batch_id.or(job_id).unwrap_or_default()),
+                    job: match batch_id.filter(|b| !b.is_empty()).or(job_id) {
+                        Some(id) => JobRef::new(PROVIDER, kind, id),
+                        None => JobRef::id_pending(PROVIDER, kind),
+                    },
                     cards: ids.by_ref().map(|id| PlacedCard::new(id, None)).collect(),
                     state: if kind == JobKind::Batch {
                         JobState::Pending

@@ -362,11 +362,12 @@ impl From<BTreeMap<String, serde_json::Value>> for Stats {
 }
 
 /// A batch as created or polled (`data` of `POST` and `GET /v2/batch`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[non_exhaustive]
 pub struct Batch {
     /// The batch id: documented in the status schema, missing from the v2 create example
-    /// (specs §4); the client refuses a create response without it.
+    /// (CardSync Universal Account Updater v2, "Create batch"). A created batch without one
+    /// exists all the same; the "batch available" webhook names it.
     pub batch_id: Option<String>,
     /// The state.
     pub status: Option<BatchState>,
