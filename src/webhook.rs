@@ -80,6 +80,12 @@ pub struct WebhookEvent {
     pub updates: Vec<CardUpdate>,
     /// The provider's message, if any.
     pub message: Option<String>,
+    /// For a [`Authenticity::Verified`] event, the top-level payload fields its signature does
+    /// not cover, sorted: an attacker who replays a genuine envelope can change them freely, so
+    /// treat what they say (and the `updates` built from them) as a hint to confirm. Acquired's
+    /// hash covers only `id`, `timestamp`, `company_id` and `event`. Empty for unsigned events,
+    /// where nothing is authenticated.
+    pub unauthenticated_fields: Vec<String>,
     /// The full payload, for fields this crate does not model.
     pub raw: serde_json::Value,
 }

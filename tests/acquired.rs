@@ -13,7 +13,8 @@ use account_updater::provider::{
 use account_updater::providers::acquired::hash::{request_hash, response_hash, webhook_hash};
 use account_updater::providers::acquired::wire::{BillingAddress, Customer};
 use account_updater::providers::acquired::{
-    AcquiredClient, Answer, Credentials, ManageBilling, NewCard, verify_webhook,
+    AcquiredClient, Answer, Credentials, DEFAULT_WEBHOOK_FRESHNESS, ManageBilling, NewCard,
+    verify_webhook, verify_webhook_at,
 };
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::Authenticity;
@@ -541,11 +542,23 @@ fn webhook(company: &str, hashcode: &str, event: &str) -> Value {
     })
 }
 
+/// Ten minutes after the test webhook's timestamp.
+const WEBHOOK_NOW: &str = "20240101121000";
+
+fn verify(c: &Credentials, body: &Value) -> Result<account_updater::WebhookEvent, Error> {
+    verify_webhook_at(
+        c,
+        body.to_string().as_bytes(),
+        WEBHOOK_NOW,
+        DEFAULT_WEBHOOK_FRESHNESS,
+    )
+}
+
 #[test]
 fn webhooks_are_verified_and_tampered_or_unsigned_ones_refused() {
     let c = creds("133", None);
     let good = webhook("133", HASHCODE, "account_updater");
-    let e = verify_webhook(&c, good.to_string().as_bytes()).unwrap();
+    let e = verify(&c, &good).unwrap();
     assert_eq!(
         (e.kind.clone(), e.authenticity),
         (WebhookKind::AccountUpdated, Authenticity::Verified)
@@ -560,15 +573,25 @@ fn webhooks_are_verified_and_tampered_or_unsigned_ones_refused() {
         "the unpublished outcome stays raw"
     );
     assert_eq!(e.raw["some_unpublished_field"]["a"], 1);
-    // A result word in the updater vocabulary maps.
+    // The hash covers the envelope only: everything else is listed as unauthenticated.
+    assert_eq!(
+        e.unauthenticated_fields,
+        [
+            "original_transaction_id",
+            "response_code",
+            "some_unpublished_field"
+        ]
+    );
+    // Undocumented fields are not mapped, whatever they say.
     let mut with_result = webhook("133", HASHCODE, "account_updater");
     with_result["update_result"] = json!("updated_expiry");
     with_result["cardexp"] = json!("012031");
-    let e = verify_webhook(&c, with_result.to_string().as_bytes()).unwrap();
+    let e = verify(&c, &with_result).unwrap();
     assert_eq!(
         (e.updates[0].outcome.clone(), e.updates[0].new_expiry),
-        (Outcome::NewExpiry, Expiry::new(1, 2031).ok())
+        (Outcome::Unknown("1".into()), None)
     );
+    assert!(e.unauthenticated_fields.contains(&"cardexp".to_owned()));
 
     let mut tampered = good.clone();
     tampered["event"] = json!("dispute_new");
@@ -582,19 +605,12 @@ fn webhooks_are_verified_and_tampered_or_unsigned_ones_refused() {
         (wrong_key, ErrorKind::Integrity),
         (other_company, ErrorKind::Integrity),
     ] {
-        assert_eq!(
-            verify_webhook(&c, bad.to_string().as_bytes())
-                .unwrap_err()
-                .kind(),
-            kind
-        );
+        assert_eq!(verify(&c, &bad).unwrap_err().kind(), kind);
     }
     let mut incomplete = good.clone();
     incomplete.as_object_mut().unwrap().remove("timestamp");
     assert_eq!(
-        verify_webhook(&c, incomplete.to_string().as_bytes())
-            .unwrap_err()
-            .kind(),
+        verify(&c, &incomplete).unwrap_err().kind(),
         ErrorKind::Decode
     );
     assert_eq!(
@@ -602,14 +618,52 @@ fn webhooks_are_verified_and_tampered_or_unsigned_ones_refused() {
         ErrorKind::Decode
     );
     // Other events are verified and kept.
-    let other = verify_webhook(
-        &c,
-        webhook("133", HASHCODE, "transaction_outcome")
-            .to_string()
-            .as_bytes(),
-    )
-    .unwrap();
+    let other = verify(&c, &webhook("133", HASHCODE, "transaction_outcome")).unwrap();
     assert_eq!(other.kind, WebhookKind::Other("transaction_outcome".into()));
+}
+
+#[test]
+fn a_replayed_genuine_webhook_outside_the_freshness_window_is_refused() {
+    let c = creds("133", None);
+    let good = webhook("133", HASHCODE, "account_updater").to_string();
+    let at = |now: &str| verify_webhook_at(&c, good.as_bytes(), now, DEFAULT_WEBHOOK_FRESHNESS);
+    // Within two hours either way (Acquired retries for an hour; its time zone is unstated).
+    for now in ["20240101120000", "20240101135959", "20240101100001"] {
+        at(now).unwrap_or_else(|e| panic!("{now}: {e}"));
+    }
+    for now in ["20240101140001", "20240101095959", "20240102120000"] {
+        assert_eq!(at(now).unwrap_err().kind(), ErrorKind::Integrity, "{now}");
+    }
+    // The window is configurable, and the current-time entry point refuses this 2024 webhook.
+    let short = verify_webhook_at(
+        &c,
+        good.as_bytes(),
+        "20240101121000",
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(short.unwrap_err().kind(), ErrorKind::Integrity);
+    assert_eq!(
+        verify_webhook(&c, good.as_bytes()).unwrap_err().kind(),
+        ErrorKind::Integrity
+    );
+    // Through the client, its clock decides.
+    let client = AcquiredClient::builder(c.clone())
+        .clock(Arc::new(|| "20240101121500".to_owned()))
+        .build()
+        .unwrap();
+    client.parse_webhook_body(good.as_bytes()).unwrap();
+    let strict = AcquiredClient::builder(c)
+        .clock(Arc::new(|| "20240101121500".to_owned()))
+        .webhook_freshness(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    assert_eq!(
+        strict
+            .parse_webhook_body(good.as_bytes())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Integrity
+    );
 }
 
 #[test]

@@ -19,6 +19,7 @@ pub mod wire;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use reqwest::Method;
@@ -168,6 +169,7 @@ pub struct AcquiredBuilder {
     clock: Clock,
     currency: String,
     concurrency: usize,
+    webhook_freshness: Duration,
 }
 
 impl fmt::Debug for AcquiredBuilder {
@@ -211,6 +213,13 @@ impl AcquiredBuilder {
         self
     }
 
+    /// How far a webhook's timestamp may be from the clock before it is refused as a replay
+    /// (default [`DEFAULT_WEBHOOK_FRESHNESS`]).
+    pub fn webhook_freshness(mut self, window: Duration) -> Self {
+        self.webhook_freshness = window;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<AcquiredClient> {
         if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -227,6 +236,7 @@ impl AcquiredBuilder {
             clock: self.clock,
             currency: self.currency,
             concurrency: self.concurrency,
+            webhook_freshness: self.webhook_freshness,
         })
     }
 }
@@ -239,6 +249,7 @@ pub struct AcquiredClient {
     clock: Clock,
     currency: String,
     concurrency: usize,
+    webhook_freshness: Duration,
 }
 
 impl fmt::Debug for AcquiredClient {
@@ -399,6 +410,7 @@ impl AcquiredClient {
             clock: Arc::new(|| chrono::Utc::now().format("%Y%m%d%H%M%S").to_string()),
             currency: "GBP".into(),
             concurrency: 4,
+            webhook_freshness: DEFAULT_WEBHOOK_FRESHNESS,
         }
     }
 
@@ -678,14 +690,30 @@ impl AcquiredClient {
     /// Parses and verifies a webhook: the envelope (`id`, `timestamp`, `company_id`, `event`,
     /// `hash`) must be complete, for this company, and its double-SHA-256 hash must match
     /// (constant time). Unknown, tampered or unsigned webhooks are refused with
-    /// [`Error::Integrity`]; malformed ones with [`Error::Decode`].
+    /// [`Error::Integrity`]; malformed ones with [`Error::Decode`]. So is one whose timestamp
+    /// is further from the client's clock than its webhook freshness window (default
+    /// [`DEFAULT_WEBHOOK_FRESHNESS`]): a replayed genuine envelope. The event lists the fields
+    /// the hash does not cover in [`WebhookEvent::unauthenticated_fields`].
     pub fn parse_webhook_body(&self, body: &[u8]) -> Result<WebhookEvent> {
-        verify_webhook(&self.credentials, body)
+        verify_webhook_at(&self.credentials, body, &self.now(), self.webhook_freshness)
     }
 }
 
-/// See [`AcquiredClient::parse_webhook_body`].
+/// See [`AcquiredClient::parse_webhook_body`]. Checks freshness against the current UTC time
+/// with [`DEFAULT_WEBHOOK_FRESHNESS`]; [`verify_webhook_at`] takes both.
 pub fn verify_webhook(credentials: &Credentials, body: &[u8]) -> Result<WebhookEvent> {
+    let now = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+    verify_webhook_at(credentials, body, &now, DEFAULT_WEBHOOK_FRESHNESS)
+}
+
+/// Verifies and parses an Acquired webhook as of `now` (`YYYYMMDDHHMMSS`, the layout of
+/// Acquired's timestamps), refusing one whose timestamp is more than `freshness` away.
+pub fn verify_webhook_at(
+    credentials: &Credentials,
+    body: &[u8],
+    now: &str,
+    freshness: Duration,
+) -> Result<WebhookEvent> {
     let raw = crate::webhook::parse_json_body(PROVIDER, body)?;
     let field = |k: &str| -> Option<String> {
         match raw.get(k)? {
@@ -730,33 +758,37 @@ pub fn verify_webhook(credentials: &Credentials, body: &[u8]) -> Result<WebhookE
         "account_updater" => WebhookKind::AccountUpdated,
         other => WebhookKind::Other(other.to_owned()),
     };
+    check_freshness(&timestamp, now, freshness)?;
     let mut updates = Vec::new();
     if kind == WebhookKind::AccountUpdated {
-        // Acquired does not publish the event's own fields. The token is read from the
-        // transaction fields its other events carry; an `update_result` in the shared updater
-        // vocabulary (as the emulator sends) gives the outcome, anything else stays
-        // Outcome::Unknown with the raw code, and the whole payload is in `raw`.
+        // Acquired does not publish the `account_updater` event's own fields, so only fields it
+        // documents for its events are mapped: the token from the transaction fields
+        // (`transaction_id` is documented for `transaction_outcome`, `original_transaction_id`
+        // for every token request) and `response_code` as the raw code. The outcome stays
+        // Outcome::Unknown; anything else (an emulator's `update_result`, a `cardexp`) is left
+        // in `raw`, unmapped: guessing at undocumented fields could act on a wrong reading.
         if let Some(token) = field("original_transaction_id").or_else(|| field("transaction_id")) {
-            let (outcome, code) = match field("update_result") {
-                Some(r) => (crate::providers::outcome_from_status(&r), r),
-                None => {
-                    let code = field("response_code").unwrap_or_else(|| event.clone());
-                    (Outcome::Unknown(code.clone()), code)
-                }
-            };
+            let code = field("response_code").unwrap_or_else(|| event.clone());
             // The caller's id is not known here: the token joins the update back to it
             // (SubmissionReceipt::join_card_ids).
-            let mut u = CardUpdate::new(PROVIDER, outcome, code);
+            let mut u = CardUpdate::new(PROVIDER, Outcome::Unknown(code.clone()), code);
             u.card_ref = Some(token.clone());
             u.previous_token = Some(token);
             u.provider_ref = Some(id.clone());
-            if u.outcome.has_new_card_data() {
-                u.new_expiry =
-                    field("cardexp").and_then(|e| Expiry::parse(&e, ExpiryFormat::Mmyyyy).ok());
-            }
             updates.push(u);
         }
     }
+    // The hash covers the envelope only (Acquired webhooks: id, timestamp, company_id, event).
+    let mut unauthenticated_fields: Vec<String> = raw
+        .as_object()
+        .map(|o| {
+            o.keys()
+                .filter(|k| !WEBHOOK_HASHED_FIELDS.contains(&k.as_str()))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    unauthenticated_fields.sort();
     Ok(WebhookEvent {
         provider: PROVIDER,
         id,
@@ -765,8 +797,42 @@ pub fn verify_webhook(credentials: &Credentials, body: &[u8]) -> Result<WebhookE
         results: None,
         updates,
         message: field("response_message"),
+        unauthenticated_fields,
         raw,
     })
+}
+
+/// The envelope fields Acquired's webhook `hash` covers, and the `hash` itself.
+const WEBHOOK_HASHED_FIELDS: [&str; 5] = ["id", "timestamp", "company_id", "event", "hash"];
+
+/// How far a webhook's `timestamp` may be from now by default: two hours. Acquired retries an
+/// unanswered webhook every 10 minutes for an hour, and does not say which time zone its
+/// timestamps are in (a UK reading in summer is an hour off UTC); two hours accepts both and
+/// still refuses a replay of yesterday's genuine envelope.
+pub const DEFAULT_WEBHOOK_FRESHNESS: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// Refuses a webhook whose `timestamp` (`YYYYMMDDHHMMSS`, covered by the hash) is more than
+/// `window` from `now` (the same layout), either way.
+fn check_freshness(timestamp: &str, now: &str, window: Duration) -> Result<()> {
+    let parse = |t: &str| chrono::NaiveDateTime::parse_from_str(t, "%Y%m%d%H%M%S").ok();
+    let (Some(sent), Some(now)) = (parse(timestamp), parse(now)) else {
+        return Err(Error::Integrity {
+            provider: PROVIDER,
+            what: "webhook timestamp is not YYYYMMDDHHMMSS".into(),
+        });
+    };
+    let age = (now - sent).abs().to_std().unwrap_or(Duration::MAX);
+    if age > window {
+        return Err(Error::Integrity {
+            provider: PROVIDER,
+            what: format!(
+                "webhook timestamp is {} s from now, outside the {} s freshness window (a replay?)",
+                age.as_secs(),
+                window.as_secs()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The unified holder data as Acquired customer and billing fields.

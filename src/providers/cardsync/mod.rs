@@ -921,6 +921,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookEvent> {
         results,
         updates: Vec::new(),
         message: payload.message.clone().filter(|m| !m.is_empty()),
+        unauthenticated_fields: Vec::new(),
         raw,
     })
 }

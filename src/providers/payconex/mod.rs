@@ -580,6 +580,7 @@ impl PayConexClient {
             }),
             updates: Vec::new(),
             message: pick(&raw, "message"),
+            unauthenticated_fields: Vec::new(),
             raw,
         })
     }
