@@ -525,3 +525,83 @@ async fn bearer_packing_and_content_type_are_checked() {
         .account_id;
     assert!(client(&emu).retrieve_account(&id).await.is_ok());
 }
+
+/// The unified update encrypts with the configured OAEP mode and says which in `mode`; the
+/// emulator decrypts mode 2 (SHA-256) and mode 1 ("Java OAEP", MGF1-SHA1), and a blob whose
+/// declared mode is not the one it was made with fails as TabaPay documents for a bad blob.
+#[tokio::test]
+async fn both_oaep_modes_are_sent_explicitly_and_decrypted() {
+    use account_updater::providers::accountvault::{OaepMode, encrypt_card_with};
+    let emu = AccountVaultEmulator::start().await.unwrap();
+    let plain = client(&emu);
+    let key = plain.create_key(KeyFormat::Asn1).await.unwrap();
+    let public = PublicKey::from_key(&key).unwrap();
+    let id = plain
+        .create_account(&create("ref-modes", PANS[0]), DuplicateCheck::Off)
+        .await
+        .unwrap()
+        .account_id;
+    for (mode, number, pan) in [
+        (OaepMode::Sha256, 2u8, PANS[1]),
+        (OaepMode::JavaSha256Mgf1Sha1, 1, PANS[2]),
+    ] {
+        assert_eq!(mode.mode(), number);
+        let card = Card::encrypted_with(public.key_id(), "x".into(), mode);
+        assert_eq!(
+            serde_json::to_value(&card).unwrap()["mode"],
+            serde_json::json!(number),
+            "the mode is always sent"
+        );
+        let c = AccountVaultClient::builder(emu.client_id(), emu.token())
+            .base_url(emu.base_url())
+            .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
+            .encryption_key(public.clone())
+            .oaep_mode(mode)
+            .build()
+            .unwrap();
+        Provider::update_account(
+            &c,
+            AccountUpdateRequest::new(&id).card(
+                NewCardData::new(
+                    Some(CardNumber::parse(pan).unwrap()),
+                    Expiry::new(4, 2034).ok(),
+                )
+                .with_security_code(SecretString::from("321".to_owned())),
+            ),
+        )
+        .await
+        .unwrap();
+        let stored = c.retrieve_account(&id).await.unwrap().card.unwrap();
+        assert_eq!(
+            (stored.last4.as_deref(), stored.expiry()),
+            (Some(&pan[pan.len() - 4..]), Expiry::new(4, 2034).ok()),
+            "{mode:?}"
+        );
+    }
+    // Made with mode 1, declared as mode 2: undecryptable, SC=500.
+    let data = encrypt_card_with(
+        &public,
+        OaepMode::JavaSha256Mgf1Sha1,
+        &CardNumber::parse(PANS[1]).unwrap(),
+        None,
+        None,
+    )
+    .unwrap();
+    let e = plain
+        .update_account(
+            &id,
+            &UpdateAccount {
+                bank: None,
+                card: Some(Card::encrypted_with(
+                    public.key_id(),
+                    data,
+                    OaepMode::Sha256,
+                )),
+                owner: owner(),
+            },
+            DuplicateCheck::Off,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.provider_detail().unwrap().status, Some(500));
+}

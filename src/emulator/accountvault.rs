@@ -23,15 +23,16 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use rsa::RsaPrivateKey;
 use rsa::pkcs8::EncodePublicKey;
 use rsa::traits::PublicKeyParts;
-use rsa::{Oaep, RsaPrivateKey};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
 use super::{EmulatorServer, Fault};
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
+use crate::providers::accountvault::crypto::OaepMode;
 
 /// The ClientID the emulator serves by default (22 characters).
 pub const DEFAULT_CLIENT_ID: &str = "EmulatorClientId000001";
@@ -470,7 +471,16 @@ fn account_data(store: &Store, b: &Value) -> Result<Stored, Response> {
                     .filter(|k| !k.deleted)
                     .ok_or_else(|| bad("card.keyID"))?;
                 let data = text(card, "data").ok_or_else(|| bad("card.data"))?;
-                return decrypt(&key.private, data)
+                // `mode` 2 (the table's default when absent) or 1; 0 (PKCS#1 v1.5) is not
+                // emulated and fails like undecryptable data.
+                let mode = match card.get("mode").and_then(Value::as_u64) {
+                    None => Some(OaepMode::Sha256),
+                    Some(m) => u8::try_from(m).ok().and_then(OaepMode::from_mode),
+                };
+                let Some(mode) = mode else {
+                    return Err(reply(500, "5C000001", Some("data"), json!({})));
+                };
+                return decrypt(&key.private, mode, data)
                     .ok_or_else(|| reply(500, "5C000001", Some("data"), json!({})));
             }
             Ok(Stored::Card {
@@ -481,14 +491,12 @@ fn account_data(store: &Store, b: &Value) -> Result<Stored, Response> {
     }
 }
 
-fn decrypt(private: &RsaPrivateKey, data: &str) -> Option<Stored> {
+fn decrypt(private: &RsaPrivateKey, mode: OaepMode, data: &str) -> Option<Stored> {
     let cipher = URL_SAFE_NO_PAD
         .decode(data.trim_end_matches('='))
         .or_else(|_| URL_SAFE.decode(data))
         .ok()?;
-    let plain = secrecy::zeroize::Zeroizing::new(
-        private.decrypt(Oaep::new::<sha2::Sha256>(), &cipher).ok()?,
-    );
+    let plain = secrecy::zeroize::Zeroizing::new(private.decrypt(mode.padding(), &cipher).ok()?);
     let text = std::str::from_utf8(&plain).ok()?;
     let mut parts = text.split('|');
     let (pan, exp, csc) = (parts.next()?, parts.next()?, parts.next()?);

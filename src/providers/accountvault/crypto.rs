@@ -118,8 +118,65 @@ impl PublicKey {
 
 /// Encrypts `PAN|YYYYMM|CSC` for the "Payment Card Encrypted" form and returns the base64url
 /// ciphertext (no padding). Each call gives a different ciphertext (OAEP is randomised).
+/// The OAEP padding of the encrypted card data, sent as `card.mode`.
+///
+/// TabaPay's table lists `0` PKCS#1 v1.5, `1` "Java OAEP" and `2` OAEP SHA-256 (the default in
+/// that table), while its current page names only `RSA/ECB/OAEPWithSHA-256AndMGF1Padding`.
+/// What Java calls that hashes the label with SHA-256 but masks with MGF1-SHA1, so "Java OAEP"
+/// is read as that, and mode 2 as SHA-256 throughout. The crate sends the mode explicitly, so
+/// whichever reading the server holds, it is told which padding was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OaepMode {
+    /// `mode` 2: OAEP with SHA-256 for the label hash and MGF1 (the default).
+    #[default]
+    Sha256,
+    /// `mode` 1: "Java OAEP", SHA-256 label hash with MGF1-SHA1.
+    JavaSha256Mgf1Sha1,
+}
+
+impl OaepMode {
+    /// The `mode` value sent with the card.
+    pub fn mode(self) -> u8 {
+        match self {
+            OaepMode::Sha256 => 2,
+            OaepMode::JavaSha256Mgf1Sha1 => 1,
+        }
+    }
+
+    /// The mode for a `mode` value (`None` for 0, PKCS#1 v1.5, which the crate does not send).
+    pub fn from_mode(mode: u8) -> Option<Self> {
+        match mode {
+            2 => Some(OaepMode::Sha256),
+            1 => Some(OaepMode::JavaSha256Mgf1Sha1),
+            _ => None,
+        }
+    }
+
+    /// The padding scheme.
+    pub fn padding(self) -> Oaep {
+        match self {
+            OaepMode::Sha256 => Oaep::new::<Sha256>(),
+            OaepMode::JavaSha256Mgf1Sha1 => Oaep::new_with_mgf_hash::<Sha256, sha1::Sha1>(),
+        }
+    }
+}
+
+/// [`encrypt_card_with`] in [`OaepMode::Sha256`].
 pub fn encrypt_card(
     key: &PublicKey,
+    number: &CardNumber,
+    expiry: Option<Expiry>,
+    security_code: Option<&SecretString>,
+) -> Result<String> {
+    encrypt_card_with(key, OaepMode::Sha256, number, expiry, security_code)
+}
+
+/// Encrypts `PAN|YYYYMM|CSC` (both pipes kept when parts are missing) under `key` with `mode`'s
+/// padding, base64url without padding.
+pub fn encrypt_card_with(
+    key: &PublicKey,
+    mode: OaepMode,
     number: &CardNumber,
     expiry: Option<Expiry>,
     security_code: Option<&SecretString>,
@@ -149,7 +206,7 @@ pub fn encrypt_card(
         .key
         .encrypt(
             &mut rsa::rand_core::OsRng,
-            Oaep::new::<Sha256>(),
+            mode.padding(),
             plaintext.as_bytes(),
         )
         .map_err(|_| {

@@ -32,7 +32,7 @@ use crate::transport::{
     path_segment, sensitive_header,
 };
 
-pub use crypto::{PublicKey, encrypt_card};
+pub use crypto::{OaepMode, PublicKey, encrypt_card, encrypt_card_with};
 use wire::{
     Account, AccountRef, Address, Card, CardV2, CreateAccount, CreateKey, Created, Key, KeyFormat,
     Name, OwnerV2, Phone, Status, UpdateAccount, UpdateAccountV2,
@@ -135,6 +135,7 @@ pub struct AccountVaultBuilder {
     config: TransportConfig,
     duplicate_check: DuplicateCheck,
     encryption_key: Option<PublicKey>,
+    oaep_mode: OaepMode,
 }
 
 impl AccountVaultBuilder {
@@ -166,6 +167,13 @@ impl AccountVaultBuilder {
     /// code can be sent).
     pub fn encryption_key(mut self, key: PublicKey) -> Self {
         self.encryption_key = Some(key);
+        self
+    }
+
+    /// The OAEP padding the unified update encrypts with, sent as `mode` (default
+    /// [`OaepMode::Sha256`], mode 2; [`OaepMode::JavaSha256Mgf1Sha1`] is mode 1).
+    pub fn oaep_mode(mut self, mode: OaepMode) -> Self {
+        self.oaep_mode = mode;
         self
     }
 
@@ -212,6 +220,7 @@ impl AccountVaultBuilder {
             client_path,
             duplicate_check: self.duplicate_check,
             encryption_key: self.encryption_key,
+            oaep_mode: self.oaep_mode,
         })
     }
 }
@@ -223,6 +232,7 @@ pub struct AccountVaultClient {
     client_path: String,
     duplicate_check: DuplicateCheck,
     encryption_key: Option<PublicKey>,
+    oaep_mode: OaepMode,
 }
 
 /// Maps a response: 200 and 207 succeed (207 with its [`Warning`]), 409 is
@@ -317,6 +327,7 @@ impl AccountVaultClient {
             config: TransportConfig::default(),
             duplicate_check: DuplicateCheck::Off,
             encryption_key: None,
+            oaep_mode: OaepMode::Sha256,
         }
     }
 
@@ -512,9 +523,16 @@ impl AccountVaultClient {
     /// clear (and then no security code can be sent).
     fn card_for(&self, number: &CardNumber, data: &NewCardData) -> Result<Card> {
         match &self.encryption_key {
-            Some(key) => Ok(Card::encrypted(
+            Some(key) => Ok(Card::encrypted_with(
                 key.key_id(),
-                encrypt_card(key, number, data.expiry, data.security_code.as_ref())?,
+                encrypt_card_with(
+                    key,
+                    self.oaep_mode,
+                    number,
+                    data.expiry,
+                    data.security_code.as_ref(),
+                )?,
+                self.oaep_mode,
             )),
             None if data.security_code.is_some() => Err(Error::invalid(
                 "card.security_code",

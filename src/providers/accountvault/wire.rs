@@ -104,9 +104,20 @@ impl Card {
 
     /// An encrypted card: `data` from [`super::crypto::encrypt_card`].
     pub fn encrypted(key_id: impl Into<String>, data: String) -> Self {
+        Card::encrypted_with(key_id, data, super::crypto::OaepMode::Sha256)
+    }
+
+    /// Encrypted card data with its padding mode, sent explicitly as `mode` (see
+    /// [`super::crypto::OaepMode`]).
+    pub fn encrypted_with(
+        key_id: impl Into<String>,
+        data: String,
+        mode: super::crypto::OaepMode,
+    ) -> Self {
         Card {
             key_id: Some(key_id.into()),
             data: Some(data),
+            mode: Some(mode.mode()),
             ..Card::default()
         }
     }
