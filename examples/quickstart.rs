@@ -169,6 +169,9 @@ async fn accountvault() -> Backend {
                 .await
                 .or_exit("create a stored account")
                 .account_id
+                .unwrap_or_else(|| {
+                    common::fail("create a stored account", "created, but its id is unknown")
+                })
         }
     };
     let sink = WebhookSink::start().await.or_exit("webhook receiver");

@@ -411,13 +411,29 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
     // Valid variants of the same rules pass validation (they reach the server, which is absent here).
     for ok in [
         addr("ON", "K1A 0B1", Some("124")),
-        addr("CA", "94043-1234", None),
+        addr("CA", "940431234", None),
         addr("anything", "x", Some("826")),
     ] {
         assert!(
             account_updater::providers::accountvault::validate::address(&ok).is_ok(),
             "{ok:?}"
         );
+    }
+    // The document's rules: a ZIP+4 is nine digits (no hyphen); line1 and city are required
+    // whenever an address is sent.
+    let mut no_line1 = addr("CA", "94043", None);
+    no_line1.line1 = None;
+    let mut no_city = addr("CA", "94043", None);
+    no_city.city = None;
+    for (bad, field) in [
+        (addr("CA", "94043-1234", None), "owner.address.zipcode"),
+        (no_line1, "owner.address.line1"),
+        (no_city, "owner.address.city"),
+    ] {
+        match account_updater::providers::accountvault::validate::address(&bad) {
+            Err(Error::InvalidInput(e)) => assert_eq!(e.field, field),
+            other => panic!("{field}: {other:?}"),
+        }
     }
     assert!(
         account_updater::providers::accountvault::validate::phone(&Phone {
@@ -452,8 +468,11 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
         ErrorKind::InvalidInput
     );
     let with_csc = AccountUpdateRequest::new(ACCOUNT).card(
-        NewCardData::new(Some(CardNumber::parse(PAN).unwrap()), None)
-            .with_security_code(SecretString::from("123".to_owned())),
+        NewCardData::new(
+            Some(CardNumber::parse(PAN).unwrap()),
+            Expiry::new(1, 2030).ok(),
+        )
+        .with_security_code(SecretString::from("123".to_owned())),
     );
     assert!(
         matches!(Provider::update_account(&c, with_csc).await.unwrap_err(), Error::InvalidInput(e) if e.field == "card.security_code")
@@ -540,7 +559,7 @@ async fn every_endpoint_with_and_without_sub_client() {
             )
             .await
             .unwrap();
-        assert_eq!(created.account_id, ACCOUNT);
+        assert_eq!(created.account_id.as_deref(), Some(ACCOUNT));
         assert!(created.card.is_none());
         let account = c.retrieve_account(ACCOUNT).await.unwrap();
         assert_eq!(
@@ -781,7 +800,7 @@ async fn unified_update_picks_v1_or_v2_and_keeps_the_owner() {
     Mock::given(method("GET"))
         .and(path(format!("/v1/clients/{CLIENT}/accounts/{ACCOUNT}")))
         .respond_with(ResponseTemplate::new(200).set_body_string(fixture("retrieve_response.json")))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
     // New number: v1 with the stored owner, the client's duplicate policy.
@@ -796,9 +815,10 @@ async fn unified_update_picks_v1_or_v2_and_keeps_the_owner() {
         .expect(1)
         .mount(&server)
         .await;
-    // Expiry and address only: v2.
+    // Expiry and address only: v2, the address merged field by field with the stored one (the
+    // caller gave no line2, so the stored one stays) and sent whole.
     Mock::given(method("PUT")).and(path(format!("/v2/clients/{CLIENT}/accounts/{ACCOUNT}")))
-        .and(JsonEq(json!({"card": {"expirationDate": "203102"}, "owner": {"address": {"line1": "1 New Street", "city": "Austin", "state": "TX", "zipcode": "73301", "country": "840"}}})))
+        .and(JsonEq(json!({"card": {"expirationDate": "203102"}, "owner": {"address": {"line1": "1 New Street", "line2": "Suite #222", "city": "Austin", "state": "TX", "zipcode": "73301", "country": "840"}}})))
         .respond_with(ResponseTemplate::new(200).set_body_string(fixture("update_response.json"))).expect(1).mount(&server).await;
     let c = AccountVaultClient::builder(CLIENT, SecretString::from(TOKEN.to_owned()))
         .base_url(Url::parse(&server.uri()).unwrap())
@@ -917,4 +937,103 @@ async fn a_500_for_an_encrypted_card_is_not_repeated_and_a_429_keeps_ec_and_em()
         .expect("a 429 keeps the provider's detail");
     assert_eq!(d.code.as_deref(), Some("3C429000"));
     assert_eq!(d.message.as_deref(), Some("Keys Created"));
+}
+
+/// Update Account v1 replaces the whole account: the unified update merges what the caller
+/// gives into the stored owner field by field, and refuses before the PUT whatever would make
+/// it drop stored data.
+#[tokio::test]
+async fn the_v1_replace_never_drops_stored_data() {
+    let server = MockServer::start().await;
+    let stored: Value = serde_json::from_str(&fixture("retrieve_response.json")).unwrap();
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/clients/{CLIENT}/accounts/{ACCOUNT}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(stored.clone()))
+        .mount(&server)
+        .await;
+    // Only the last name and the ZIP+4 change: first name, street, city, state, country and
+    // phone are carried over; the ZIP+4 goes as nine digits.
+    let mut owner = stored["owner"].clone();
+    owner["name"]["last"] = json!("Newname");
+    owner["address"]["zipcode"] = json!("940431234");
+    Mock::given(method("PUT"))
+        .and(path(format!("/v1/clients/{CLIENT}/accounts/{ACCOUNT}")))
+        .and(JsonEq(
+            json!({"card": {"accountNumber": PAN, "expirationDate": "203001"}, "owner": owner}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("update_response.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server, None);
+    let mut holder = HolderData::default();
+    holder.last_name = Some("Newname".into());
+    let mut address = account_updater::provider::Address::default();
+    address.postal_code = Some("94043-1234".into());
+    holder.address = Some(address);
+    let new_card = || {
+        NewCardData::new(
+            Some(CardNumber::parse(PAN).unwrap()),
+            Expiry::new(1, 2030).ok(),
+        )
+    };
+    Provider::update_account(
+        &c,
+        AccountUpdateRequest::new(ACCOUNT)
+            .card(new_card())
+            .holder(holder),
+    )
+    .await
+    .unwrap();
+    let sent = server.received_requests().await.unwrap().len();
+
+    // Refused before any request: a new number without its expiry, a name on the card (on the
+    // v1 path and on the v2 path alike).
+    for request in [
+        AccountUpdateRequest::new(ACCOUNT).card(NewCardData::new(
+            Some(CardNumber::parse(PAN).unwrap()),
+            None,
+        )),
+        AccountUpdateRequest::new(ACCOUNT).card(new_card().with_holder_name("J CUSTOMER")),
+        AccountUpdateRequest::new(ACCOUNT)
+            .card(NewCardData::new(None, Expiry::new(1, 2030).ok()).with_holder_name("J C")),
+    ] {
+        let e = Provider::update_account(&c, request).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), sent);
+
+    // Refused after the retrieve, before the replace: a stored bank account, and stored owner
+    // fields the crate does not model.
+    for (tag, body) in [
+        ("bank", {
+            let mut v = stored.clone();
+            v["bank"] = json!({"last4": "1012", "accountType": "C"});
+            v
+        }),
+        ("owner field", {
+            let mut v = stored.clone();
+            v["owner"]["name"]["nickname"] = json!("JC");
+            v
+        }),
+    ] {
+        let other = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&other)
+            .await;
+        let c = client(&other, None);
+        let e = Provider::update_account(&c, AccountUpdateRequest::new(ACCOUNT).card(new_card()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{tag}: {e}");
+        let methods: Vec<_> = other
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.method.to_string())
+            .collect();
+        assert_eq!(methods, ["GET"], "{tag}: nothing replaced");
+    }
 }

@@ -69,7 +69,7 @@ async fn the_example_flow_and_the_emulator_decrypts_what_the_client_encrypted() 
         .create_account(&create("ref-e2e", PANS[0]), DuplicateCheck::Reject)
         .await
         .unwrap();
-    let id = created.account_id.clone();
+    let id = created.account_id.clone().unwrap();
     assert_eq!(id.len(), 22);
     assert!(
         created.card.is_none(),
@@ -234,7 +234,8 @@ async fn duplicate_flags_behave_as_documented() {
             c.create_account(&create(&format!("same-{i}"), PANS[0]), check)
                 .await
                 .unwrap()
-                .account_id,
+                .account_id
+                .unwrap(),
         );
     }
     match c
@@ -254,7 +255,8 @@ async fn duplicate_flags_behave_as_documented() {
         .create_account(&create("lone", PANS[1]), DuplicateCheck::Reject)
         .await
         .unwrap()
-        .account_id;
+        .account_id
+        .unwrap();
     let to_dup = UpdateAccount {
         bank: None,
         card: Some(Card::plain(CardNumber::parse(PANS[0]).unwrap(), None)),
@@ -287,7 +289,8 @@ async fn duplicate_flags_behave_as_documented() {
         .create_account(&create("solo", "6011010000000003"), DuplicateCheck::Reject)
         .await
         .unwrap()
-        .account_id;
+        .account_id
+        .unwrap();
     let same = UpdateAccount {
         bank: None,
         card: Some(Card::plain(
@@ -338,7 +341,8 @@ async fn reference_window_keys_limit_v2_and_unified_update() {
         .create_account(&create("ref-421", PANS[0]), DuplicateCheck::Off)
         .await
         .unwrap()
-        .account_id;
+        .account_id
+        .unwrap();
     emu.expire_reference_ids();
     let e = c.retrieve_by_reference("ref-421").await.unwrap_err();
     assert_eq!(
@@ -522,7 +526,8 @@ async fn bearer_packing_and_content_type_are_checked() {
         .create_account(&create("via-sub", PANS[0]), DuplicateCheck::Off)
         .await
         .unwrap()
-        .account_id;
+        .account_id
+        .unwrap();
     assert!(client(&emu).retrieve_account(&id).await.is_ok());
 }
 
@@ -540,7 +545,8 @@ async fn both_oaep_modes_are_sent_explicitly_and_decrypted() {
         .create_account(&create("ref-modes", PANS[0]), DuplicateCheck::Off)
         .await
         .unwrap()
-        .account_id;
+        .account_id
+        .unwrap();
     for (mode, number, pan) in [
         (OaepMode::Sha256, 2u8, PANS[1]),
         (OaepMode::JavaSha256Mgf1Sha1, 1, PANS[2]),
@@ -604,4 +610,72 @@ async fn both_oaep_modes_are_sent_explicitly_and_decrypted() {
         .await
         .unwrap_err();
     assert_eq!(e.provider_detail().unwrap().status, Some(500));
+}
+
+/// The emulator answering as the status table allows and a normalising server would: Create
+/// Account with 207 and no `accountID`, Retrieve Account with the owner normalised. Create
+/// recovers the id by reference id; the unified replace carries the normalised owner over and
+/// sends the ZIP+4 as nine digits, as the document asks.
+#[tokio::test]
+async fn creates_without_an_id_and_normalised_owners_are_handled() {
+    use account_updater::emulator::accountvault::AccountVaultEmulatorConfig;
+    use account_updater::provider::HolderData;
+    let emu = AccountVaultEmulator::start_with(AccountVaultEmulatorConfig {
+        create_207_without_account_id: true,
+        retrieve_normalised_owner: true,
+        key_bits: 1024,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let c = client(&emu);
+    let mut body = create("ref-207", PANS[0]);
+    body.owner = Owner::new(Name::person("Ada", "Lovelace")).with_address(
+        account_updater::providers::accountvault::wire::Address {
+            line1: Some("1 Main St".into()),
+            city: Some("Austin".into()),
+            state: Some("TX".into()),
+            zipcode: Some("73301".into()),
+            ..Default::default()
+        },
+    );
+    let created = c.create_account(&body, DuplicateCheck::Off).await.unwrap();
+    assert_eq!(created.status.sc, Some(207));
+    let id = created
+        .account_id
+        .clone()
+        .expect("recovered by reference id");
+    assert_eq!(
+        c.retrieve_by_reference("ref-207").await.unwrap().account_id,
+        id
+    );
+
+    // A new card with only a new first name: the normalised stored owner is carried over.
+    let mut holder = HolderData::default();
+    holder.first_name = Some("Augusta".into());
+    Provider::update_account(
+        &c,
+        AccountUpdateRequest::new(&id)
+            .card(NewCardData::new(
+                Some(CardNumber::parse(PANS[1]).unwrap()),
+                Expiry::new(6, 2033).ok(),
+            ))
+            .holder(holder),
+    )
+    .await
+    .unwrap();
+    let owner = c.retrieve_account(&id).await.unwrap().owner.unwrap();
+    assert_eq!(
+        (owner.name.first.as_deref(), owner.name.last.as_deref()),
+        (Some("AUGUSTA"), Some("LOVELACE")),
+        "the new first name and the stored last name"
+    );
+    let address = owner.address.unwrap();
+    assert_eq!(
+        (address.line1.as_deref(), address.city.as_deref()),
+        (Some("1 Main St"), Some("Austin"))
+    );
+    // The retrieve said "73301-0000"; it went back as the nine digits the document asks for
+    // (a hyphenated ZIP+4 fails the document's rule, and the update would have been refused).
+    assert_eq!(address.zipcode.as_deref(), Some("733010000"));
 }

@@ -173,7 +173,8 @@ async fn accountvault() -> Harness {
         )
         .await
         .unwrap()
-        .account_id;
+        .account_id
+        .unwrap();
     let e1 = emu.clone();
     Harness {
         provider: Arc::new(client),

@@ -49,6 +49,14 @@ pub struct AccountVaultEmulatorConfig {
     pub token: SecretString,
     /// RSA key size for created keys.
     pub key_bits: usize,
+    /// Answer Create Account with HTTP 207 and no `accountID`, as the status table allows ("a
+    /// record was created, but an upstream step failed"): the account exists, and only a
+    /// retrieve by reference id names it.
+    pub create_207_without_account_id: bool,
+    /// Answer Retrieve Account with the owner as a server may normalise it: names in capitals,
+    /// a five-digit ZIP extended to ZIP+4 written `94043-0000`, the default country `840` and
+    /// phone country code `1` filled in.
+    pub retrieve_normalised_owner: bool,
 }
 
 impl std::fmt::Debug for AccountVaultEmulatorConfig {
@@ -56,6 +64,11 @@ impl std::fmt::Debug for AccountVaultEmulatorConfig {
         f.debug_struct("AccountVaultEmulatorConfig")
             .field("client_id", &self.client_id)
             .field("key_bits", &self.key_bits)
+            .field(
+                "create_207_without_account_id",
+                &self.create_207_without_account_id,
+            )
+            .field("retrieve_normalised_owner", &self.retrieve_normalised_owner)
             .finish_non_exhaustive()
     }
 }
@@ -66,6 +79,8 @@ impl Default for AccountVaultEmulatorConfig {
             client_id: DEFAULT_CLIENT_ID.into(),
             token: SecretString::from(DEFAULT_TOKEN.to_owned()),
             key_bits: 2048,
+            create_207_without_account_id: false,
+            retrieve_normalised_owner: false,
         }
     }
 }
@@ -289,9 +304,15 @@ async fn handle(
     let flags = flags(&uri);
     let mut store = shared.lock();
     let result = match (method, version, rest) {
-        (Method::POST, "v1", ["accounts"]) => {
-            json_body().and_then(|b| create(&mut store, &b, &flags))
-        }
+        (Method::POST, "v1", ["accounts"]) => json_body().and_then(|b| {
+            create(&mut store, &b, &flags).map(|r| {
+                if shared.config.create_207_without_account_id {
+                    reply(207, "3C207000", None, json!({}))
+                } else {
+                    r
+                }
+            })
+        }),
         (Method::GET, "v1", ["accounts"]) => {
             let reference = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                 .find(|(k, _)| k == "referenceID")
@@ -318,7 +339,12 @@ async fn handle(
         (Method::GET, "v1", ["accounts", id]) => match find(&store, id) {
             Err(r) => Err(r),
             Ok(a) => {
-                let mut extra = json!({"referenceID": a.reference, "owner": a.owner});
+                let owner = if shared.config.retrieve_normalised_owner {
+                    normalised(&a.owner)
+                } else {
+                    a.owner.clone()
+                };
+                let mut extra = json!({"referenceID": a.reference, "owner": owner});
                 match &a.data {
                     Stored::Card { pan, expiration } => {
                         let mut card = json!({});
@@ -573,6 +599,32 @@ fn duplicate_gate(
         ));
     }
     Ok(None)
+}
+
+/// The owner as a normalising server would return it (see
+/// [`AccountVaultEmulatorConfig::retrieve_normalised_owner`]).
+fn normalised(owner: &Value) -> Value {
+    let mut o = owner.clone();
+    if let Some(name) = o.get_mut("name").and_then(Value::as_object_mut) {
+        for v in name.values_mut() {
+            if let Some(s) = v.as_str() {
+                *v = json!(s.to_uppercase());
+            }
+        }
+    }
+    if let Some(a) = o.get_mut("address").and_then(Value::as_object_mut) {
+        if let Some(z) = a.get("zipcode").and_then(Value::as_str) {
+            if z.len() == 5 {
+                let plus4 = format!("{z}-0000");
+                a.insert("zipcode".into(), json!(plus4));
+            }
+        }
+        a.entry("country").or_insert(json!("840"));
+    }
+    if let Some(p) = o.get_mut("phone").and_then(Value::as_object_mut) {
+        p.entry("countryCode").or_insert(json!("1"));
+    }
+    o
 }
 
 fn create(store: &mut Store, b: &Value, flags: &[String]) -> Result<Response, Response> {

@@ -35,7 +35,7 @@ use crate::transport::{
 pub use crypto::{OaepMode, PublicKey, encrypt_card, encrypt_card_with};
 use wire::{
     Account, AccountRef, Address, Card, CardV2, CreateAccount, CreateKey, Created, Key, KeyFormat,
-    Name, OwnerV2, Phone, Status, UpdateAccount, UpdateAccountV2,
+    Name, Owner, OwnerV2, Phone, Status, UpdateAccount, UpdateAccountV2,
 };
 
 /// The sandbox host seen in public client code (specs §1); TabaPay issues each client its own
@@ -373,7 +373,20 @@ impl AccountVaultClient {
             DuplicateCheck::Reject => req.flag("RejectDuplicateCard"),
             DuplicateCheck::Allow => req.flag("OKToAddDuplicateCard"),
         };
-        check_status(&self.transport.send(req).await?)
+        let mut created: Created = check_status(&self.transport.send(req).await?)?;
+        if created.account_id.as_deref().is_none_or(str::is_empty) {
+            // A success (207: created, an upstream step failed) without the id: the account
+            // exists, so the id is recovered by reference id (valid for 24 hours) rather than
+            // reported as a failure that would invite creating it twice. If that fails too,
+            // the answer still says the account exists, with no id.
+            created.account_id = self
+                .retrieve_by_reference(&body.reference_id)
+                .await
+                .ok()
+                .map(|r| r.account_id)
+                .filter(|id| !id.is_empty());
+        }
+        Ok(created)
     }
 
     /// `GET /v1/clients/{ClientID}/accounts/{AccountID}`.
@@ -384,6 +397,30 @@ impl AccountVaultClient {
             "/v1/clients/{ClientID}/accounts/{AccountID}",
         );
         check_status(&self.transport.send(req).await?)
+    }
+
+    /// Retrieves an account for a merge, refusing one whose owner holds fields this crate does
+    /// not model: sending the merged owner back would drop them.
+    async fn retrieve_for_merge(&self, account_id: &str) -> Result<Account> {
+        let req = ApiRequest::new(
+            Method::GET,
+            self.account("v1", account_id)?,
+            "/v1/clients/{ClientID}/accounts/{AccountID}",
+        );
+        let response = self.transport.send(req).await?;
+        let account: Account = check_status(&response)?;
+        let raw: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+        if let Some(unknown) = unmodelled_owner_field(&raw["owner"]) {
+            return Err(Error::invalid(
+                "account_id",
+                InputProblem::NotAllowed {
+                    reason: format!(
+                        "the stored owner holds `{unknown}`, which this crate cannot carry over a full replace; update the account with the native client"
+                    ),
+                },
+            ));
+        }
+        Ok(account)
     }
 
     /// `GET /v1/clients/{ClientID}/accounts?referenceID=`: only within 24 hours of creation
@@ -443,15 +480,7 @@ impl AccountVaultClient {
             return Err(Error::invalid("body", InputProblem::Empty));
         }
         if let Some(owner) = &body.owner {
-            if let Some(name) = &owner.name {
-                validate::name(name)?;
-            }
-            if let Some(a) = &owner.address {
-                validate::address(a)?;
-            }
-            if let Some(p) = &owner.phone {
-                validate::phone(p)?;
-            }
+            validate_v2_owner(owner)?;
         }
         let req = ApiRequest::new(
             Method::PUT,
@@ -545,6 +574,30 @@ impl AccountVaultClient {
     }
 }
 
+/// The first owner field (as `owner.x.y`) that the wire types do not model, if any.
+fn unmodelled_owner_field(owner: &serde_json::Value) -> Option<String> {
+    const KNOWN: [(&str, &[&str]); 3] = [
+        ("name", &["company", "first", "middle", "last", "suffix"]),
+        (
+            "address",
+            &["line1", "line2", "city", "state", "zipcode", "country"],
+        ),
+        ("phone", &["countryCode", "number"]),
+    ];
+    let object = owner.as_object()?;
+    for (key, value) in object {
+        let Some((_, fields)) = KNOWN.iter().find(|(k, _)| k == key) else {
+            return Some(format!("owner.{key}"));
+        };
+        if let Some(inner) = value.as_object() {
+            if let Some(extra) = inner.keys().find(|k| !fields.contains(&k.as_str())) {
+                return Some(format!("owner.{key}.{extra}"));
+            }
+        }
+    }
+    None
+}
+
 /// ISO 3166-1 alpha-2 → numeric for the countries a billing platform most often meets; others
 /// must be given as the 3-digit numeric code.
 fn country_numeric(code: &str) -> Option<&'static str> {
@@ -633,9 +686,18 @@ impl Provider for AccountVaultClient {
         Capabilities::of(&[Flow::UpdateAccount])
     }
 
-    /// A new card number: Update Account v1 (full replace), keeping the stored owner unless new
-    /// holder data is given, with the client's duplicate-card policy. Only a new expiry and/or
-    /// holder data: Update Account v2 (partial).
+    /// A new card number: Update Account v1, which replaces the whole account, so the stored
+    /// owner is retrieved and the caller's holder data merged into it field by field (nothing
+    /// the caller did not ask to change is dropped), with the client's duplicate-card policy.
+    /// Only a new expiry and/or holder data: Update Account v2 (partial); holder data is merged
+    /// with the stored owner there too, so a partial name or address is never sent alone
+    /// (whether v2 merges or replaces those objects is not documented).
+    ///
+    /// Refused before any request: a new number without an expiry (the stored expiry belongs
+    /// to the old card), a card holder name (AccountVault has no name on the card: use the
+    /// owner's name in holder data), an email. Refused after the retrieve and before the update:
+    /// a stored bank account (a card would replace it), and stored owner data this crate cannot
+    /// carry over.
     fn update_account(
         &self,
         request: AccountUpdateRequest,
@@ -647,26 +709,61 @@ impl Provider for AccountVaultClient {
                 holder,
             } = request;
             let parts = holder.as_ref().map(owner_parts).transpose()?;
-            let new_number = card.as_ref().and_then(|c| c.number.as_ref());
             if card.is_none() && parts.is_none() {
                 return Err(Error::invalid("update", InputProblem::Empty));
             }
-            let status = match (new_number, &card) {
-                (Some(number), Some(data)) => {
-                    let card = self.card_for(number, data)?;
-                    let current = self.retrieve_account(&account_id).await?;
-                    let mut owner = current.owner.unwrap_or_default();
-                    if let Some(p) = parts {
-                        if let Some(n) = p.name {
-                            owner.name = n;
-                        }
-                        if p.address.is_some() {
-                            owner.address = p.address;
-                        }
-                        if p.phone.is_some() {
-                            owner.phone = p.phone;
-                        }
+            if let Some(data) = &card {
+                if data.holder_name.is_some() {
+                    return Err(Error::invalid(
+                        "card.holder_name",
+                        InputProblem::NotAllowed {
+                            reason: "AccountVault keeps no name on the card; set the owner's name in holder data".into(),
+                        },
+                    ));
+                }
+                if data.number.is_some() && data.expiry.is_none() {
+                    return Err(Error::invalid("card.expiry", InputProblem::Missing));
+                }
+            }
+            let new_card = match &card {
+                Some(data) => match &data.number {
+                    Some(number) => Some(self.card_for(number, data)?),
+                    None if data.security_code.is_some() => {
+                        return Err(Error::invalid(
+                            "card.security_code",
+                            InputProblem::NotAllowed {
+                                reason: "without a new number only the expiry can change on a stored card".into(),
+                            },
+                        ));
                     }
+                    None => None,
+                },
+                None => None,
+            };
+            let stored = match (&new_card, &parts) {
+                (None, None) => None,
+                _ => Some(self.retrieve_for_merge(&account_id).await?),
+            };
+            let status = match new_card {
+                Some(card) => {
+                    let (bank, owner) = stored.map(|s| (s.bank, s.owner)).unwrap_or_default();
+                    if bank.is_some() {
+                        return Err(Error::invalid(
+                            "card",
+                            InputProblem::NotAllowed {
+                                reason: "the stored account is a bank account; a card update would replace it".into(),
+                            },
+                        ));
+                    }
+                    let mut owner = owner.unwrap_or_default();
+                    if let Some(p) = parts {
+                        merge_owner(&mut owner, p);
+                    }
+                    // A stored ZIP+4 a server returns as `12345-6789` goes back as documented.
+                    if let Some(a) = owner.address.as_mut() {
+                        a.zipcode = a.zipcode.take().map(|z: String| documented_zip(z.as_str()));
+                    }
+                    validate::owner(&owner)?;
                     let body = UpdateAccount {
                         bank: None,
                         card: Some(card),
@@ -675,17 +772,24 @@ impl Provider for AccountVaultClient {
                     self.update_account(&account_id, &body, self.duplicate_check)
                         .await?
                 }
-                _ => {
-                    if let Some(data) = &card {
-                        if data.security_code.is_some() || data.holder_name.is_some() {
-                            return Err(Error::invalid(
-                                "card",
-                                InputProblem::NotAllowed {
-                                    reason: "without a new number only the expiry can change on a stored card".into(),
-                                },
-                            ));
+                None => {
+                    let owner = match (parts, stored) {
+                        (Some(p), Some(stored)) => {
+                            let (name, address, phone) =
+                                (p.name.is_some(), p.address.is_some(), p.phone.is_some());
+                            let mut merged = stored.owner.unwrap_or_default();
+                            merge_owner(&mut merged, p);
+                            // Whole objects for what the caller changed, nothing else.
+                            let owner = OwnerV2 {
+                                name: name.then_some(merged.name),
+                                address: merged.address.filter(|_| address),
+                                phone: merged.phone.filter(|_| phone),
+                            };
+                            validate_v2_owner(&owner)?;
+                            Some(owner)
                         }
-                    }
+                        _ => None,
+                    };
                     let body = UpdateAccountV2 {
                         card: card
                             .as_ref()
@@ -693,7 +797,7 @@ impl Provider for AccountVaultClient {
                             .map(|e: Expiry| CardV2 {
                                 expiration_date: Some(e),
                             }),
-                        owner: parts,
+                        owner,
                     };
                     self.update_account_v2(&account_id, &body).await?
                 }
@@ -710,6 +814,76 @@ impl Provider for AccountVaultClient {
                 reference: None,
             })
         })
+    }
+}
+
+/// Merges the caller's holder parts into the stored owner, field by field: a field the caller
+/// gives replaces the stored one; a field it leaves out keeps the stored value. A company name
+/// replaces a person's name and the other way round (TabaPay takes one or the other).
+fn merge_owner(owner: &mut Owner, parts: OwnerV2) {
+    fn keep_or<T>(stored: &mut Option<T>, given: Option<T>) {
+        if given.is_some() {
+            *stored = given;
+        }
+    }
+    if let Some(n) = parts.name {
+        if n.company.is_some() {
+            owner.name = Name {
+                company: n.company,
+                ..Name::default()
+            };
+        } else {
+            if owner.name.company.is_some() {
+                owner.name = Name::default();
+            }
+            keep_or(&mut owner.name.first, n.first);
+            keep_or(&mut owner.name.middle, n.middle);
+            keep_or(&mut owner.name.last, n.last);
+            keep_or(&mut owner.name.suffix, n.suffix);
+        }
+    }
+    if let Some(a) = parts.address {
+        let stored = owner.address.get_or_insert_with(Address::default);
+        keep_or(&mut stored.line1, a.line1);
+        keep_or(&mut stored.line2, a.line2);
+        keep_or(&mut stored.city, a.city);
+        keep_or(&mut stored.state, a.state);
+        keep_or(&mut stored.zipcode, a.zipcode);
+        keep_or(&mut stored.country, a.country);
+        stored.zipcode = stored
+            .zipcode
+            .take()
+            .map(|z: String| documented_zip(z.as_str()));
+    }
+    if let Some(p) = parts.phone {
+        let stored = owner.phone.get_or_insert_with(|| Phone::new(""));
+        stored.number = p.number;
+        keep_or(&mut stored.country_code, p.country_code);
+    }
+}
+
+/// The v2 owner parts' rules (the same as v1's, for the parts present).
+fn validate_v2_owner(owner: &OwnerV2) -> Result<()> {
+    if let Some(name) = &owner.name {
+        validate::name(name)?;
+    }
+    if let Some(a) = &owner.address {
+        validate::address(a)?;
+    }
+    if let Some(p) = &owner.phone {
+        validate::phone(p)?;
+    }
+    Ok(())
+}
+
+/// A US ZIP+4 written `12345-6789` becomes the nine digits the document asks for; anything else
+/// is kept as it is (and validated as it is).
+fn documented_zip(zip: &str) -> String {
+    let b = zip.as_bytes();
+    if b.len() == 10 && b[5] == b'-' && zip.bytes().filter(u8::is_ascii_digit).count() == 9 {
+        zip.replace('-', "")
+    } else {
+        zip.to_owned()
     }
 }
 
@@ -927,6 +1101,16 @@ pub mod validate {
     /// `owner.address`: character sets, numeric country (default 840), and for 840 / 124 a valid
     /// state or province and zip / postal code.
     pub fn address(a: &Address) -> Result<()> {
+        // TabaPay's Update Account table marks `line1` and `city` R(equired) within `address`
+        // (the address itself is optional): an address without them is refused.
+        for (field, v) in [
+            ("owner.address.line1", &a.line1),
+            ("owner.address.city", &a.city),
+        ] {
+            if v.as_deref().is_none_or(str::is_empty) {
+                return Err(Error::invalid(field, InputProblem::Missing));
+            }
+        }
         // The seed's own sample has "Suite #222", so '#' is accepted besides the spec's set.
         for (field, v) in [
             ("owner.address.line1", &a.line1),
@@ -967,14 +1151,13 @@ pub mod validate {
                 let z = zip.ok_or_else(|| {
                     Error::invalid("owner.address.zipcode", InputProblem::Missing)
                 })?;
-                let digits: String = z.chars().filter(|c| *c != '-').collect();
-                let ok = (digits.len() == 5 || digits.len() == 9)
-                    && digits.bytes().all(|b| b.is_ascii_digit())
-                    && (z.len() == digits.len() || (z.len() == 10 && z.as_bytes()[5] == b'-'));
+                // "5 or 9 digits": a ZIP+4 goes as nine digits, no hyphen (the unified
+                // update converts `12345-6789`; the native client sends what it is given).
+                let ok = matches!(z.len(), 5 | 9) && z.bytes().all(|b| b.is_ascii_digit());
                 if !ok {
                     return Err(format(
                         "owner.address.zipcode",
-                        "5 or 9 digits for country 840",
+                        "5 or 9 digits (no hyphen) for country 840",
                     ));
                 }
             }

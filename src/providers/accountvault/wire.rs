@@ -445,9 +445,12 @@ pub struct Created {
     /// `SC` / `EC` / `EM` / `notices`.
     #[serde(flatten)]
     pub status: Status,
-    /// The new account id (22 characters).
-    #[serde(rename = "accountID")]
-    pub account_id: String,
+    /// The new account id (22 characters). `None` only when TabaPay answered 207 ("a record was
+    /// created, but an upstream step failed") without it and the client could not recover it by
+    /// reference id: the account exists all the same (do not create it again); retrieve it by
+    /// reference id within 24 hours, or ask TabaPay support to reconcile.
+    #[serde(rename = "accountID", default)]
+    pub account_id: Option<String>,
     /// For encrypted cards: last four and expiry (omitted for a card sent in clear).
     pub card: Option<CardSummary>,
 }
