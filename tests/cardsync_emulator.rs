@@ -490,3 +490,67 @@ async fn unified_flows_hold_when_answers_are_as_the_documents_show() {
     assert_eq!(removal.removed, ["a2"]);
     assert_eq!(emu.subscription_count(), 2);
 }
+
+/// Which key registers webhooks is not documented. Through the unified layer a merchant client
+/// derived from the partner tries the partner key first and falls back to its own; the partner
+/// client is a provider too, for registering before any merchant exists.
+#[tokio::test]
+async fn webhooks_register_through_the_unified_layer_with_whichever_key_is_accepted() {
+    use account_updater::emulator::cardsync::WebhookKey;
+    use account_updater::providers::cardsync::wire::EnrollmentState;
+    for policy in [
+        WebhookKey::Either,
+        WebhookKey::PartnerOnly,
+        WebhookKey::MerchantOnly,
+    ] {
+        let emu = CardSyncEmulator::start_with(CardSyncEmulatorConfig {
+            webhook_key: policy,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let sink = WebhookSink::start().await.unwrap();
+        let registration = || WebhookRegistration::new(sink.url());
+        let partner = partner(&emu);
+        let as_provider: &dyn Provider = &partner;
+        assert!(as_provider.capabilities().supports(Flow::RegisterWebhook));
+        let before_any_merchant = as_provider.register_webhook(registration()).await;
+        assert_eq!(
+            before_any_merchant.is_ok(),
+            policy != WebhookKey::MerchantOnly,
+            "{policy:?}: {before_any_merchant:?}"
+        );
+        let (_, merchant, key) = enrolled(&emu, &format!("{policy:?}")).await;
+        let receipt = merchant.register_webhook(registration()).await.unwrap();
+        assert_eq!(receipt.events, ["20", "21", "22", "23"], "{policy:?}");
+        // A merchant client built from its key alone has only that key.
+        let alone = CardSyncClient::builder(key)
+            .base_url(emu.base_url())
+            .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
+            .build_merchant()
+            .unwrap();
+        let r = alone.register_webhook(registration()).await;
+        match policy {
+            WebhookKey::PartnerOnly => assert_eq!(r.unwrap_err().kind(), ErrorKind::Auth),
+            _ => assert!(r.is_ok(), "{policy:?}"),
+        }
+    }
+    // The enrollment state is typed.
+    let emu = CardSyncEmulator::start().await.unwrap();
+    let p = partner(&emu);
+    let created = p
+        .enroll_merchant(&common::cardsync_merchant("state"))
+        .await
+        .unwrap();
+    let status = p.merchant_status(&created.merchant_id).await.unwrap();
+    assert_eq!(status.state(), Some(EnrollmentState::Active));
+    let mut s = status.clone();
+    for (raw, state) in [
+        ("pending", EnrollmentState::Pending),
+        ("pending_activation", EnrollmentState::Pending),
+        ("suspended", EnrollmentState::Other("suspended".into())),
+    ] {
+        s.status = Some(raw.into());
+        assert_eq!(s.state(), Some(state));
+    }
+}

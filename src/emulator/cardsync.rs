@@ -62,6 +62,21 @@ pub struct CardSyncEmulatorConfig {
     /// Answer `POST` and `DELETE /v2/subscribe` with HTTP 200 and an empty body: the documents
     /// show no response for either.
     pub subscribe_empty_body: bool,
+    /// Which key `POST /v2/webhooks` accepts: the documents do not say (they register webhooks
+    /// before any merchant exists, which suggests the partner key).
+    pub webhook_key: WebhookKey,
+}
+
+/// Which key the emulator accepts for `POST /v2/webhooks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WebhookKey {
+    /// The partner key or any merchant key (the default).
+    #[default]
+    Either,
+    /// Only the partner master key.
+    PartnerOnly,
+    /// Only a merchant key.
+    MerchantOnly,
 }
 
 impl std::fmt::Debug for CardSyncEmulatorConfig {
@@ -71,6 +86,7 @@ impl std::fmt::Debug for CardSyncEmulatorConfig {
             .field("keep_cards", &self.keep_cards)
             .field("batch_create_without_id", &self.batch_create_without_id)
             .field("subscribe_empty_body", &self.subscribe_empty_body)
+            .field("webhook_key", &self.webhook_key)
             .finish_non_exhaustive()
     }
 }
@@ -83,6 +99,7 @@ impl Default for CardSyncEmulatorConfig {
             keep_cards: true,
             batch_create_without_id: false,
             subscribe_empty_body: false,
+            webhook_key: WebhookKey::Either,
         }
     }
 }
@@ -402,9 +419,13 @@ async fn handle(
             serde_json::from_slice::<Value>(&body).map_err(|_| failure("body is not valid JSON"))
         };
         match (method, uri.path()) {
-            (Method::POST, "/v2/webhooks") => json_body()
-                .and_then(|b| set_webhooks(&mut store, &b))
-                .unwrap_or_else(|r| r),
+            (Method::POST, "/v2/webhooks") => match (shared.config.webhook_key, &who) {
+                (WebhookKey::PartnerOnly, Caller::Merchant(_))
+                | (WebhookKey::MerchantOnly, Caller::Partner) => unauthorized(),
+                _ => json_body()
+                    .and_then(|b| set_webhooks(&mut store, &b))
+                    .unwrap_or_else(|r| r),
+            },
             (Method::POST, "/v2/merchant") => match who {
                 Caller::Partner => json_body()
                     .and_then(|b| enroll(&mut store, &b, &mut deferred))

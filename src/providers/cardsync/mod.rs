@@ -186,6 +186,65 @@ fn require_data<T>(envelope: Envelope<T>, what: &str, body_hint: &[u8]) -> Resul
     })
 }
 
+/// Registers `registration`'s URL for every trigger with the first of `transports` whose key is
+/// accepted (an [`Error::Auth`] moves on to the next key; any other error is returned).
+async fn register_all_triggers(
+    transports: &[&Transport],
+    registration: &WebhookRegistration,
+) -> Result<WebhookReceipt> {
+    let webhooks = Webhooks {
+        webhooks: Trigger::ALL
+            .iter()
+            .map(|t| WebhookTarget {
+                trigger_id: *t,
+                url: registration.url.to_string(),
+            })
+            .collect(),
+    };
+    let mut last = None;
+    for transport in transports {
+        match set_webhooks(transport, &webhooks).await {
+            Ok(()) => {
+                return Ok(WebhookReceipt {
+                    provider: PROVIDER,
+                    ids: Vec::new(),
+                    events: Trigger::ALL.iter().map(|t| t.id().to_string()).collect(),
+                });
+            }
+            Err(e @ Error::Auth { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or(Error::Unsupported {
+        provider: PROVIDER,
+        flow: Flow::RegisterWebhook,
+    }))
+}
+
+/// The partner client as a provider: it registers webhooks (with the partner key, before any
+/// merchant exists, as the documents order it) and parses them. Batches and subscriptions need
+/// a merchant: [`CardSyncPartner::merchant`].
+impl Provider for CardSyncPartner {
+    fn id(&self) -> ProviderId {
+        PROVIDER
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::of(&[Flow::RegisterWebhook, Flow::ParseWebhook])
+    }
+
+    fn register_webhook(
+        &self,
+        registration: WebhookRegistration,
+    ) -> BoxFuture<'_, Result<WebhookReceipt>> {
+        Box::pin(async move { register_all_triggers(&[&self.transport], &registration).await })
+    }
+
+    fn parse_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookEvent> {
+        parse_webhook(request.body)
+    }
+}
+
 async fn set_webhooks(transport: &Transport, webhooks: &Webhooks) -> Result<()> {
     if webhooks.webhooks.is_empty() {
         return Err(Error::invalid("webhooks", InputProblem::Empty));
@@ -245,6 +304,7 @@ impl CardSyncBuilder {
         Ok(CardSyncClient {
             transport: transport(self.base_url, self.key, self.config)?,
             concurrency: self.concurrency,
+            partner: None,
         })
     }
 }
@@ -283,6 +343,7 @@ impl CardSyncPartner {
                 .transport
                 .with_signer(Arc::new(ApiKeySigner::new(merchant_key))),
             concurrency: self.concurrency,
+            partner: Some(self.transport.clone()),
         })
     }
 
@@ -400,6 +461,9 @@ fn validate_merchant(m: &Merchant) -> Result<()> {
 pub struct CardSyncClient {
     transport: Transport,
     concurrency: usize,
+    /// The partner's transport, when the client was derived from a partner client: webhooks
+    /// are registered with the partner key (see [`Provider::register_webhook`]).
+    partner: Option<Transport>,
 }
 
 /// Checks one request's cards: ids present and unique, ≤ 10,000, not empty, every Amex card with
@@ -1151,21 +1215,12 @@ impl Provider for CardSyncClient {
         registration: WebhookRegistration,
     ) -> BoxFuture<'_, Result<WebhookReceipt>> {
         Box::pin(async move {
-            let webhooks = Webhooks {
-                webhooks: Trigger::ALL
-                    .iter()
-                    .map(|t| WebhookTarget {
-                        trigger_id: *t,
-                        url: registration.url.to_string(),
-                    })
-                    .collect(),
-            };
-            self.set_webhooks(&webhooks).await?;
-            Ok(WebhookReceipt {
-                provider: PROVIDER,
-                ids: Vec::new(),
-                events: Trigger::ALL.iter().map(|t| t.id().to_string()).collect(),
-            })
+            // Which key registers webhooks is not documented; the documents register them
+            // before any merchant exists, so the partner key is tried first when this client
+            // has one, and the merchant key if the partner key is refused.
+            let mut transports: Vec<&Transport> = self.partner.iter().collect();
+            transports.push(&self.transport);
+            register_all_triggers(&transports, &registration).await
         })
     }
 

@@ -291,6 +291,33 @@ pub struct MerchantStatus {
     pub other: BTreeMap<String, serde_json::Value>,
 }
 
+impl MerchantStatus {
+    /// The enrollment state, typed. v2 documents no values; v1 answered `pending_activation`
+    /// or `active`, and the v2 batch example says `pending`, so `pending` and
+    /// `pending_activation` are [`EnrollmentState::Pending`], `active` is
+    /// [`EnrollmentState::Active`], anything else is kept verbatim. `None` when the answer
+    /// carries no status at all.
+    pub fn state(&self) -> Option<EnrollmentState> {
+        self.status.as_deref().map(|s| match s {
+            "pending" | "pending_activation" => EnrollmentState::Pending,
+            "active" => EnrollmentState::Active,
+            other => EnrollmentState::Other(other.to_owned()),
+        })
+    }
+}
+
+/// A merchant's enrollment state ([`MerchantStatus::state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnrollmentState {
+    /// Submitted; CardSync is enrolling the merchant ("up to five business days").
+    Pending,
+    /// Enrolled: batches and subscriptions are accepted.
+    Active,
+    /// A state the documents do not name, verbatim.
+    Other(String),
+}
+
 /// A batch's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
