@@ -361,11 +361,19 @@ async fn response_codes_map_to_success_pending_or_a_typed_error() {
         let c = client(&server, "133", None, "20240101120000");
         match (c.request_account_update("1234567", None).await, *expect) {
             (Ok(Answer::Success(_)), "success") | (Ok(Answer::Pending(_)), "pending") => {}
-            (Err(Error::Provider { detail, .. }), message) => {
+            (Err(e @ (Error::Provider { .. } | Error::Auth { .. })), message) => {
                 let code_str = code
                     .as_str()
                     .map(str::to_owned)
                     .unwrap_or_else(|| code.to_string());
+                // Refused credentials (103 MID info, 107 hash string) are Auth; the rest Provider.
+                let expected_kind = if matches!(code_str.as_str(), "103" | "107") {
+                    ErrorKind::Auth
+                } else {
+                    ErrorKind::Provider
+                };
+                assert_eq!(e.kind(), expected_kind, "{code_str}");
+                let detail = e.provider_detail().unwrap();
                 assert_eq!(detail.code.as_deref(), Some(code_str.as_str()));
                 assert_eq!(detail.issuer_code.as_deref(), Some("05"));
                 assert_eq!(detail.trace_id.as_deref(), Some("42"));

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use account_updater::emulator::WebhookSink;
@@ -132,7 +133,8 @@ async fn the_emulator_checks_hashes_and_credentials() {
     let emu = AcquiredEmulator::start().await.unwrap();
     let token = emu.create_token(&card("4457010000000009"), Expiry::new(1, 2030).unwrap());
     // A client with the wrong hash code: the emulator refuses with 107, signed with its own
-    // code, which this client cannot verify -> Integrity (the response is not used).
+    // code, which this client cannot verify. A failure is never acted upon, so it is reported
+    // as what it says (Auth), marked unverified.
     let wrong_code = Credentials::new(
         "133",
         SecretString::from(DEFAULT_COMPANY_PASS.to_owned()),
@@ -144,9 +146,13 @@ async fn the_emulator_checks_hashes_and_credentials() {
         .url(emu.url())
         .build()
         .unwrap();
-    assert_eq!(
-        c.disable_token(&token, None).await.unwrap_err().kind(),
-        ErrorKind::Integrity
+    let e = c.disable_token(&token, None).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth);
+    assert!(
+        e.provider_detail()
+            .and_then(|d| d.message.as_deref())
+            .is_some_and(|m| m.contains("unverified")),
+        "{e}"
     );
     // The right code but a wrong password: 103.
     let wrong_pass = Credentials::new(
@@ -391,4 +397,72 @@ async fn removing_placed_cards_disables_their_tokens_never_the_caller_ids() {
         emu.token_state(&bystander).unwrap().2,
         "the token named like a caller id is untouched"
     );
+}
+
+/// The emulator answering bad credentials with no `response_hash`: through the unified layer the
+/// refusal is an `Auth` error (marked unverified), never an integrity failure that hides the
+/// cause; good credentials work as before; an unsigned success is still never used.
+#[tokio::test]
+async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_refused() {
+    use account_updater::emulator::acquired::AcquiredEmulatorConfig;
+    let emu = AcquiredEmulator::start_with(AcquiredEmulatorConfig {
+        unsigned_credential_errors: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let token = emu.create_token(&card("4457010000000009"), Expiry::new(1, 2030).unwrap());
+    let wrong_pass = Credentials::new(
+        "133",
+        SecretString::from("wrongPassword1".to_owned()),
+        None,
+        SecretString::from(DEFAULT_HASHCODE.to_owned()),
+    )
+    .unwrap();
+    let bad: Arc<dyn Provider> = Arc::new(
+        AcquiredClient::builder(wrong_pass)
+            .url(emu.url())
+            .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
+            .build()
+            .unwrap(),
+    );
+    let mut holder = HolderData::default();
+    holder.last_name = Some("Lovelace".into());
+    let e = bad
+        .update_account(AccountUpdateRequest::new(&token).holder(holder.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    assert_eq!(e.provider_detail().unwrap().code.as_deref(), Some("103"));
+    let job = JobRef::new(ProviderId::Acquired, JobKind::Subscription, "tokens");
+    let removal = bad
+        .remove_cards(
+            &job,
+            vec![RemoveCard::Card(CardToUpdate::token("c1", token.clone()))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(removal.failed[0].error.kind(), ErrorKind::Auth);
+    assert!(emu.token_state(&token).unwrap().2, "nothing was disabled");
+
+    let good: Arc<dyn Provider> = Arc::new(client(&emu));
+    good.update_account(AccountUpdateRequest::new(&token).holder(holder))
+        .await
+        .unwrap();
+
+    // A success without a valid hash is never used, whatever it says.
+    emu.inject_fault(account_updater::emulator::Fault::json(
+        200,
+        serde_json::json!({"timestamp": "20240101120000", "response_code": "1",
+            "response_message": "Transaction Success", "company_id": "133",
+            "transaction_type": "SUBSCRIPTION_MANAGE"}),
+    ));
+    let e = good
+        .remove_cards(
+            &job,
+            vec![RemoveCard::Card(CardToUpdate::token("c1", token.clone()))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(e.failed[0].error.kind(), ErrorKind::Integrity);
 }

@@ -53,6 +53,9 @@ pub struct AcquiredEmulatorConfig {
     pub company_pass: SecretString,
     /// Hash code.
     pub hashcode: SecretString,
+    /// Answer bad credentials (code 103) with no `response_hash`, as a gateway that cannot tell
+    /// whose hash code to use may: the documents show hashes only on answers to valid calls.
+    pub unsigned_credential_errors: bool,
 }
 
 impl std::fmt::Debug for AcquiredEmulatorConfig {
@@ -69,6 +72,7 @@ impl Default for AcquiredEmulatorConfig {
             company_id: DEFAULT_COMPANY_ID.into(),
             company_pass: SecretString::from(DEFAULT_COMPANY_PASS.to_owned()),
             hashcode: SecretString::from(DEFAULT_HASHCODE.to_owned()),
+            unsigned_credential_errors: false,
         }
     }
 }
@@ -258,6 +262,14 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     if text(&req, "company_id") != cfg.company_id
         || text(&req, "company_pass") != cfg.company_pass.expose_secret()
     {
+        if cfg.unsigned_credential_errors {
+            let body = json!({
+                "timestamp": now(), "response_code": "103",
+                "response_message": "Error:Invalid or Inactive MID Info",
+                "company_id": text(&req, "company_id"), "transaction_type": ttype,
+            });
+            return (StatusCode::OK, axum::Json(body)).into_response();
+        }
         return fail("103", "Error:Invalid or Inactive MID Info");
     }
     let mid = text(&req, "company_mid_id");

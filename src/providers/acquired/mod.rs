@@ -48,6 +48,11 @@ pub const PRODUCTION_URL: &str = "https://gateway.acquired.com/api.php";
 
 const PROVIDER: ProviderId = ProviderId::Acquired;
 
+/// Response codes that mean the credentials were refused: 103 (invalid or inactive MID info,
+/// which Acquired answers to a wrong company id or password) and 107 (incorrect hash string: a
+/// wrong hash code).
+const CREDENTIAL_CODES: [&str; 2] = ["103", "107"];
+
 /// Acquired's response codes with a published meaning (specs §8; partial).
 pub fn response_code_meaning(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -480,16 +485,25 @@ impl AcquiredClient {
             return Err(response.status_error(ProviderError::status(response.status.as_u16())));
         }
         let parsed: Response = response.json()?;
-        self.verify(&parsed)?;
+        let verified = self.verify(&parsed);
         let code = parsed.response_code.clone().unwrap_or_default();
         match code.as_str() {
-            "1" => Ok(Answer::Success(parsed)),
-            "11" => Ok(Answer::Pending(parsed)),
+            // A success is acted upon, so it must verify.
+            "1" => verified.map(|()| Answer::Success(parsed)),
+            "11" => verified.map(|()| Answer::Pending(parsed)),
+            // A failure is never acted upon, so one that does not verify is still reported as
+            // what it says (marked unverified): a gateway answering bad credentials may not know
+            // which hash code to sign with, and "integrity check failed" would hide the cause.
             _ => {
                 let message = parsed
                     .response_message
                     .clone()
-                    .or_else(|| response_code_meaning(&code).map(str::to_owned));
+                    .or_else(|| response_code_meaning(&code).map(str::to_owned))
+                    .map(|m| match &verified {
+                        Ok(()) => m,
+                        Err(_) => format!("{m} (unverified: no valid response_hash)"),
+                    });
+                let credentials_refused = CREDENTIAL_CODES.contains(&code.as_str());
                 let mut detail = ProviderError::status(response.status.as_u16()).with_code(code);
                 if let Some(m) = message {
                     detail = detail.with_message(m);
@@ -500,9 +514,16 @@ impl AcquiredClient {
                 if let Some(t) = parsed.transaction_id.filter(|t| !t.is_empty()) {
                     detail = detail.with_trace_id(t);
                 }
-                Err(Error::Provider {
-                    provider: PROVIDER,
-                    detail: Box::new(detail),
+                Err(if credentials_refused {
+                    Error::Auth {
+                        provider: PROVIDER,
+                        detail: Box::new(detail),
+                    }
+                } else {
+                    Error::Provider {
+                        provider: PROVIDER,
+                        detail: Box::new(detail),
+                    }
                 })
             }
         }
