@@ -449,3 +449,72 @@ async fn injected_faults_map_like_any_provider_error() {
     );
     assert!(client.list_webhooks().await.is_ok());
 }
+
+/// The emulator answering as the documents' examples show (tokens zero-padded to 12 digits) and
+/// with records in another order than sent: every card is still placed under its own record,
+/// and the results join back to the caller's ids.
+#[tokio::test]
+async fn unified_flows_hold_with_zero_padded_tokens_and_records_in_another_order() {
+    let emu = PayConexEmulator::start_with(PayConexEmulatorConfig {
+        zero_padded_tokens: true,
+        records_reversed: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let client = client_for(&emu, AuthMethod::Hmac);
+    let sink = WebhookSink::start().await.unwrap();
+    client
+        .register_webhook(WebhookRegistration::new(sink.url()))
+        .await
+        .unwrap();
+    let receipt = client
+        .subscribe(SubscribeRequest::new(vec![
+            CardToUpdate::token("tok-a", "71"),
+            CardToUpdate::token("tok-b", "82"),
+            pan(0, "12/50"),
+            pan(1, "01/50"),
+        ]))
+        .await
+        .unwrap();
+    assert!(receipt.is_complete(), "{:?}", receipt.failed);
+    let placed: Vec<_> = receipt
+        .accepted
+        .iter()
+        .flat_map(|j| j.cards.clone())
+        .collect();
+    assert_eq!(placed.len(), 4);
+    assert!(
+        placed
+            .iter()
+            .all(|p| p.confirmed && p.provider_ref.is_some()),
+        "{placed:?}"
+    );
+    // Each card under its own record: the results name the records, and the join gives back
+    // each caller's id with its own outcome.
+    let mut seen = Vec::new();
+    for job in &receipt.accepted {
+        emu.run_schedule(&job.job.id).await.unwrap();
+        sink.next(Duration::from_secs(5)).await.unwrap();
+        let mut results = client
+            .fetch_results(&ResultsQuery::Job(job.job.clone()))
+            .await
+            .unwrap();
+        receipt.join_card_ids(&mut results);
+        seen.extend(
+            results
+                .into_iter()
+                .map(|u| (u.card_id.unwrap_or_default(), u.raw_code)),
+        );
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("pan-0".to_owned(), "updated_card".to_owned()),
+            ("pan-1".to_owned(), "updated_expiry".to_owned()),
+            ("tok-a".to_owned(), "updated_card".to_owned()),
+            ("tok-b".to_owned(), "updated_expiry".to_owned()),
+        ]
+    );
+}

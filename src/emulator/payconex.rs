@@ -57,6 +57,29 @@ pub struct PayConexEmulatorConfig {
     pub secret: SecretString,
     /// Whether Basic auth is accepted (as in certification; production refuses it).
     pub allow_basic: bool,
+    /// Answer PayConex tokens zero-padded to 12 digits (`7` as `"000000000007"`), as the
+    /// documents' examples show them.
+    pub zero_padded_tokens: bool,
+    /// Answer a schedule's records newest first instead of in the order they were sent (the
+    /// documents promise no order).
+    pub records_reversed: bool,
+}
+
+/// How answers are rendered (from [`PayConexEmulatorConfig`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Style {
+    zero_padded_tokens: bool,
+    records_reversed: bool,
+}
+
+impl Style {
+    fn token(self, kind: &str, token: &str) -> String {
+        if self.zero_padded_tokens && kind == "payconex" {
+            format!("{token:0>12}")
+        } else {
+            token.to_owned()
+        }
+    }
 }
 
 impl std::fmt::Debug for PayConexEmulatorConfig {
@@ -65,6 +88,8 @@ impl std::fmt::Debug for PayConexEmulatorConfig {
             .field("account_id", &self.account_id)
             .field("key_id", &self.key_id)
             .field("allow_basic", &self.allow_basic)
+            .field("zero_padded_tokens", &self.zero_padded_tokens)
+            .field("records_reversed", &self.records_reversed)
             .finish_non_exhaustive()
     }
 }
@@ -76,6 +101,8 @@ impl Default for PayConexEmulatorConfig {
             key_id: DEFAULT_KEY_ID.into(),
             secret: SecretString::from(DEFAULT_SECRET.to_owned()),
             allow_basic: true,
+            zero_padded_tokens: false,
+            records_reversed: false,
         }
     }
 }
@@ -108,6 +135,7 @@ struct Schedule {
 
 #[derive(Debug, Default)]
 struct Store {
+    style: Style,
     webhooks: Vec<(String, String, String)>,
     schedules: HashMap<String, Schedule>,
     updates: HashMap<String, Vec<Value>>,
@@ -150,7 +178,17 @@ impl PayConexEmulator {
 
     /// Starts an emulator with the given settings.
     pub async fn start_with(config: PayConexEmulatorConfig) -> std::io::Result<Self> {
-        let shared = Shared::new(config, Store::default());
+        let style = Style {
+            zero_padded_tokens: config.zero_padded_tokens,
+            records_reversed: config.records_reversed,
+        };
+        let shared = Shared::new(
+            config,
+            Store {
+                style,
+                ..Store::default()
+            },
+        );
         let server = super::serve(&shared, handle).await?;
         Ok(PayConexEmulator { server, shared })
     }
@@ -187,13 +225,15 @@ impl PayConexEmulator {
             let update_id = format!("aupres_{}", random_hex(32));
             let now = now_string();
             let mut seq = store.token_seq;
+            let style = store.style;
             let schedule = store.schedules.get_mut(schedule_id).filter(|s| s.enabled)?;
             let format = schedule.response_format.clone();
             let sched_id = schedule.id.clone();
             let mut produced = Vec::new();
             for record in schedule.records.iter_mut().filter(|r| r.enabled) {
                 seq += 1;
-                let update = make_update(record, &format, &sched_id, &update_id, &now, seq);
+                let mut update = make_update(record, &format, &sched_id, &update_id, &now, seq);
+                update["oldToken"] = json!(style.token(record.kind, &record.token));
                 record.most_recent_update = Some(update.clone());
                 produced.push(update);
             }
@@ -459,7 +499,7 @@ async fn handle(
         (Method::GET, ["account-updater", "subscriptions", id]) => store
             .schedules
             .get(*id)
-            .map(|s| axum::Json(schedule_json(s, false)).into_response())
+            .map(|s| axum::Json(schedule_json(s, false, store.style)).into_response())
             .ok_or_else(not_found),
         (Method::PATCH, ["account-updater", "subscriptions", id]) => {
             json_body().and_then(|b| patch_subscription(&mut store, id, b))
@@ -499,7 +539,7 @@ async fn handle(
         (Method::GET, ["account-updater", "schedules", id, "results"]) => store
             .schedules
             .get(*id)
-            .map(|s| axum::Json(schedule_json(s, true)).into_response())
+            .map(|s| axum::Json(schedule_json(s, true, store.style)).into_response())
             .ok_or_else(not_found),
         (Method::GET, ["account-updater", "updates", uid]) => store
             .updates
@@ -756,7 +796,7 @@ fn subscribe(store: &mut Store, kind: &str, body: Value) -> Result<Response, Res
         records,
     };
     period_fields(&body, &mut schedule, true)?;
-    let out = schedule_json(&schedule, false);
+    let out = schedule_json(&schedule, false, store.style);
     store.schedules.insert(schedule.id.clone(), schedule);
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
 }
@@ -766,30 +806,32 @@ fn patch_subscription(store: &mut Store, id: &str, body: Value) -> Result<Respon
         &body,
         &["responseFormat", "periodDate", "periodId", "enabled"],
     )?;
+    let style = store.style;
     let schedule = store.schedules.get_mut(id).ok_or_else(not_found)?;
     let mut updated = schedule.clone();
     period_fields(&body, &mut updated, false)?;
     updated.updated_at = now_string();
     *schedule = updated;
-    Ok(axum::Json(schedule_json(schedule, false)).into_response())
+    Ok(axum::Json(schedule_json(schedule, false, style)).into_response())
 }
 
 fn add_records(store: &mut Store, id: &str, kind: &str, body: Value) -> Result<Response, Response> {
+    let style = store.style;
     let schedule = store.schedules.get_mut(id).ok_or_else(not_found)?;
     let records = parse_records(kind, &body, "body")?;
     schedule.records.extend(records);
     schedule.updated_at = now_string();
-    Ok(axum::Json(schedule_json(schedule, false)).into_response())
+    Ok(axum::Json(schedule_json(schedule, false, style)).into_response())
 }
 
-fn schedule_json(s: &Schedule, with_results: bool) -> Value {
-    let records: Vec<Value> = s
+fn schedule_json(s: &Schedule, with_results: bool, style: Style) -> Value {
+    let mut records: Vec<Value> = s
         .records
         .iter()
         .map(|r| {
             let mut v = json!({
                 "id": r.id,
-                "token": r.token,
+                "token": style.token(r.kind, &r.token),
                 "createdAt": r.created_at,
                 "updatedAt": r.updated_at,
                 "type": r.kind,
@@ -806,6 +848,9 @@ fn schedule_json(s: &Schedule, with_results: bool) -> Value {
             v
         })
         .collect();
+    if style.records_reversed {
+        records.reverse();
+    }
     json!({
         "id": s.id,
         "records": records,
