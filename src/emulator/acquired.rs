@@ -13,8 +13,9 @@
 //!   The outcome is deterministic: the token's card is looked up in the CardSync sandbox table
 //!   (Visa / Mastercard updater test cards); a new number or expiry replaces the stored card in
 //!   place, as Acquired does. Acquired does not publish this event's own fields, so besides the
-//!   documented envelope and transaction fields the emulator uses its own: `update_result` (the
+//!   documented envelope and transaction fields the emulator adds its own: `update_result` (the
 //!   updater vocabulary: `updated_card`, `updated_expiry`, `closed`, …), `card_last4`, `cardexp`.
+//!   The client does not map them (it maps documented fields only); tests read them from `raw`.
 //! - Every answer carries a correct `response_hash`.
 
 use std::collections::HashMap;
