@@ -514,6 +514,17 @@ impl Error {
         }
     }
 
+    /// A refusal in a body (HTTP 200 that says failure): [`Error::Auth`] when the provider
+    /// refused the credentials, [`Error::Provider`] otherwise.
+    pub fn refusal(provider: ProviderId, credentials_refused: bool, detail: ProviderError) -> Self {
+        let detail = Box::new(detail);
+        if credentials_refused {
+            Error::Auth { provider, detail }
+        } else {
+            Error::Provider { provider, detail }
+        }
+    }
+
     /// Shorthand for an [`Error::InvalidInput`].
     pub fn invalid(field: impl Into<String>, problem: impl Into<InputProblem>) -> Self {
         Error::InvalidInput(InputError::new(field, problem))

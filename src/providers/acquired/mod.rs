@@ -193,7 +193,7 @@ impl AcquiredBuilder {
         self
     }
 
-    /// Timeouts, retries, or a shared `reqwest::Client`.
+    /// Timeouts, retries, limits, or a shared [`crate::transport::HttpClient`].
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
         self.config = config;
         self
@@ -514,17 +514,7 @@ impl AcquiredClient {
                 if let Some(t) = parsed.transaction_id.filter(|t| !t.is_empty()) {
                     detail = detail.with_trace_id(t);
                 }
-                Err(if credentials_refused {
-                    Error::Auth {
-                        provider: PROVIDER,
-                        detail: Box::new(detail),
-                    }
-                } else {
-                    Error::Provider {
-                        provider: PROVIDER,
-                        detail: Box::new(detail),
-                    }
-                })
+                Err(Error::refusal(PROVIDER, credentials_refused, detail))
             }
         }
     }

@@ -136,17 +136,8 @@ fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<Envelope<T>> {
             },
             envelope.message.as_deref(),
         );
-        return Err(if envelope.message.as_deref() == Some("unauthorized") {
-            Error::Auth {
-                provider: PROVIDER,
-                detail: Box::new(detail),
-            }
-        } else {
-            Error::Provider {
-                provider: PROVIDER,
-                detail: Box::new(detail),
-            }
-        });
+        let unauthorized = envelope.message.as_deref() == Some("unauthorized");
+        return Err(Error::refusal(PROVIDER, unauthorized, detail));
     }
     Ok(envelope)
 }
@@ -279,7 +270,7 @@ impl CardSyncBuilder {
         self
     }
 
-    /// Timeouts, retries, or a shared `reqwest::Client`.
+    /// Timeouts, retries, limits, or a shared [`crate::transport::HttpClient`].
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
         self.config = config;
         self

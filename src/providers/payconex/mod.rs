@@ -106,7 +106,7 @@ impl PayConexBuilder {
         self
     }
 
-    /// Timeouts, retries, or a shared `reqwest::Client`.
+    /// Timeouts, retries, limits, or a shared [`crate::transport::HttpClient`].
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
         self.config = config;
         self
