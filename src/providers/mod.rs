@@ -37,37 +37,74 @@ pub fn outcome_from_status(status: &str) -> Outcome {
 /// `serde` helpers shared by the wire modules.
 #[allow(dead_code)]
 pub(crate) mod lenient {
+    use std::fmt;
+
+    use serde::de::{self, Visitor};
     use serde::{Deserialize, Deserializer};
 
-    /// A JSON string or number, as a string (tokens, ids, codes).
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum StringOrNumber {
-        S(String),
-        I(i64),
-        U(u64),
-        F(f64),
+    /// A JSON string or number, read straight into a `String` by one visitor (an untagged enum
+    /// would buffer every value first and try each variant in turn).
+    struct StringOrNumber;
+
+    impl<'de> Visitor<'de> for StringOrNumber {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a number")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
     }
 
-    impl StringOrNumber {
-        fn into_string(self) -> String {
-            match self {
-                StringOrNumber::S(s) => s,
-                StringOrNumber::I(i) => i.to_string(),
-                StringOrNumber::U(u) => u.to_string(),
-                StringOrNumber::F(f) => f.to_string(),
-            }
+    /// The same, `null` (or absent, with `#[serde(default)]`) as `None`.
+    struct OptStringOrNumber;
+
+    impl<'de> Visitor<'de> for OptStringOrNumber {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Option<String>, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Option<String>, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+            d.deserialize_any(StringOrNumber).map(Some)
         }
     }
 
     /// Deserialises a string or a number into a `String`.
     pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        StringOrNumber::deserialize(d).map(StringOrNumber::into_string)
+        d.deserialize_any(StringOrNumber)
     }
 
     /// Deserialises an optional string or number into an `Option<String>`.
     pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(Option::<StringOrNumber>::deserialize(d)?.map(StringOrNumber::into_string))
+        d.deserialize_option(OptStringOrNumber)
     }
 
     /// Deserialises `null` as the type's default.
