@@ -786,6 +786,10 @@ pub const MAX_CALLER_ID_CHARS: usize = 128;
 /// character (ids are echoed into request bodies, logs and error field paths, where a newline or
 /// an escape sequence could forge a line). The error names the card by its position, never by
 /// the refused id.
+#[cfg_attr(
+    not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
+    allow(dead_code)
+)]
 pub(crate) fn check_caller_id(index: usize, id: &str) -> Result<()> {
     let field = || format!("cards[{index}].id");
     if id.is_empty() {
