@@ -929,3 +929,34 @@ async fn removing_cards_needs_an_amex_subscription_job_and_some_cards() {
     }
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+/// The documents show no answer for subscribe: an empty body or JSON without `status` is a
+/// success, an envelope is judged by its `status`, and a body that is not JSON at all (a
+/// proxy's HTML page) is never taken for a success.
+#[tokio::test]
+async fn subscribe_answers_the_documents_do_not_show() {
+    let (cards, _) = seed_amex();
+    for (body, ok) in [
+        ("", true),
+        ("  ", true),
+        ("{}", true),
+        (r#"{"received": 3}"#, true),
+        (r#"{"status":"success","message":"success"}"#, true),
+        (r#"{"status":"failed","message":"failure"}"#, false),
+        ("<html>Bad gateway</html>", false),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v2/subscribe"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(body))
+            .mount(&server)
+            .await;
+        let r = merchant(&server).subscribe_amex(&cards).await;
+        assert_eq!(r.is_ok(), ok, "{body:?}: {r:?}");
+        if body.starts_with('<') {
+            let e = r.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Decode);
+            assert!(e.may_have_reached_provider());
+        }
+    }
+}

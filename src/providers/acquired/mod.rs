@@ -498,11 +498,12 @@ impl AcquiredClient {
                 let message = parsed
                     .response_message
                     .clone()
-                    .or_else(|| response_code_meaning(&code).map(str::to_owned))
-                    .map(|m| match &verified {
-                        Ok(()) => m,
-                        Err(_) => format!("{m} (unverified: no valid response_hash)"),
-                    });
+                    .or_else(|| response_code_meaning(&code).map(str::to_owned));
+                let message = match (&verified, message) {
+                    (Ok(()), m) => m,
+                    (Err(_), Some(m)) => Some(format!("{m} (unverified: no valid response_hash)")),
+                    (Err(_), None) => Some("unverified: no valid response_hash".to_owned()),
+                };
                 let credentials_refused = CREDENTIAL_CODES.contains(&code.as_str());
                 let mut detail = ProviderError::status(response.status.as_u16()).with_code(code);
                 if let Some(m) = message {

@@ -142,19 +142,26 @@ fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<Envelope<T>> {
     Ok(envelope)
 }
 
-/// `true` for a 2xx whose body is not CardSync's envelope at all (empty, or JSON without a
-/// `status`): the documents give no response for subscribe, unsubscribe or (in one example)
-/// create-batch, so such an answer is success. A body that is an envelope is judged by its
-/// `status` as always.
+/// `true` for a 2xx whose body is not CardSync's envelope: empty, or JSON without a top-level
+/// `status` (the documents give no response for subscribe, unsubscribe or, in one example,
+/// create-batch, so such an answer is success). A body that is an envelope is judged by its
+/// `status` as always, and one that is not JSON at all (an HTML page from a proxy) is not taken
+/// for a success: it is a decode error, which says the request may have reached CardSync.
 fn succeeded_without_envelope(response: &ApiResponse) -> bool {
     #[derive(serde::Deserialize)]
     struct StatusProbe {
         status: Option<serde::de::IgnoredAny>,
     }
-    response.is_success()
-        && !(response.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-            && serde_json::from_slice::<StatusProbe>(&response.body)
-                .is_ok_and(|p| p.status.is_some()))
+    if !response.is_success() {
+        return false;
+    }
+    match response.body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => true,
+        Some(b'{') => {
+            serde_json::from_slice::<StatusProbe>(&response.body).is_ok_and(|p| p.status.is_none())
+        }
+        Some(_) => serde_json::from_slice::<serde::de::IgnoredAny>(&response.body).is_ok(),
+    }
 }
 
 /// A request whose answer carries nothing the client needs: success on a 2xx with no envelope
