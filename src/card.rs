@@ -80,18 +80,20 @@ pub enum CardBrand {
 }
 
 impl CardBrand {
-    /// Detects the brand from the leading digits of `digits` (which must be ASCII digits).
+    /// Detects the brand from the leading digits of `digits` (which must be ASCII digits; at
+    /// least six, else [`CardBrand::Unknown`]). The prefixes are read as numbers straight from
+    /// the bytes: no parsing, no allocation (results decoding calls this once per card).
     pub fn detect(digits: &str) -> CardBrand {
-        let prefix = |n: usize| -> u32 {
-            digits
-                .get(..n.min(digits.len()))
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0)
-        };
-        let (p1, p2, p3, p4, p6) = (prefix(1), prefix(2), prefix(3), prefix(4), prefix(6));
-        if digits.len() < 6 {
+        let b = digits.as_bytes();
+        if b.len() < 6 || !b[..6].iter().all(u8::is_ascii_digit) {
             return CardBrand::Unknown;
         }
+        let prefix = |n: usize| -> u32 {
+            b[..n]
+                .iter()
+                .fold(0, |acc, d| acc * 10 + u32::from(d - b'0'))
+        };
+        let (p1, p2, p3, p4, p6) = (prefix(1), prefix(2), prefix(3), prefix(4), prefix(6));
         match () {
             _ if p2 == 34 || p2 == 37 => CardBrand::Amex,
             _ if p1 == 4 => CardBrand::Visa,
@@ -165,6 +167,15 @@ impl CardNumber {
     /// Parses and validates a card number. Only digits are accepted: strip spaces or dashes
     /// before calling, so that what is validated is exactly what will be sent.
     pub fn parse(input: &str) -> Result<Self, CardNumberError> {
+        let brand = CardNumber::validate(input)?;
+        Ok(CardNumber {
+            brand,
+            digits: SecretString::from(input.to_owned()),
+        })
+    }
+
+    /// The checks of [`CardNumber::parse`], returning the brand.
+    fn validate(input: &str) -> Result<CardBrand, CardNumberError> {
         if input.is_empty() {
             return Err(CardNumberError::Empty);
         }
@@ -177,10 +188,7 @@ impl CardNumber {
         if !luhn_valid(input) {
             return Err(CardNumberError::Luhn);
         }
-        Ok(CardNumber {
-            brand: CardBrand::detect(input),
-            digits: SecretString::from(input.to_owned()),
-        })
+        Ok(CardBrand::detect(input))
     }
 
     /// The detected card network.
@@ -255,10 +263,19 @@ impl std::str::FromStr for CardNumber {
 
 impl TryFrom<String> for CardNumber {
     type Error = CardNumberError;
+    /// Validates and keeps the string itself (no copy); a refused one is zeroed before it is
+    /// dropped.
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        let parsed = CardNumber::parse(&s);
-        drop(SecretString::from(s)); // zero the caller's copy
-        parsed
+        match CardNumber::validate(&s) {
+            Ok(brand) => Ok(CardNumber {
+                brand,
+                digits: SecretString::from(s),
+            }),
+            Err(e) => {
+                drop(SecretString::from(s)); // zero the refused copy
+                Err(e)
+            }
+        }
     }
 }
 

@@ -868,9 +868,9 @@ fn plan_submission(cards: &[CardToUpdate]) -> Result<Vec<Chunk>> {
 pub fn card_update(card: ResultCard, provider_ref: Option<&str>) -> CardUpdate {
     let outcome = outcome_from_status(&card.status);
     let expiry = card.expiry();
-    let mut out = CardUpdate::new(PROVIDER, outcome, card.status.clone());
+    let mut out = CardUpdate::new(PROVIDER, outcome, card.status);
     // CardSync echoes the caller's own id.
-    out.card_id = Some(card.id.clone()).filter(|id| !id.is_empty());
+    out.card_id = Some(card.id).filter(|id| !id.is_empty());
     if out.outcome.has_new_card_data() {
         out.new_brand = card.card.as_ref().map(CardNumber::brand);
         out.new_card = card.card;
