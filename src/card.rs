@@ -390,9 +390,11 @@ impl Expiry {
         } else {
             (i32::from(self.year), u32::from(self.month) + 1)
         };
+        // Month and year are range-checked (1-12, 2000-2099), so the date always exists; the
+        // fallback keeps this total without a panic path.
         NaiveDate::from_ymd_opt(y, m, 1)
             .and_then(|d| d.pred_opt())
-            .expect("month and year are range-checked")
+            .unwrap_or(NaiveDate::MAX)
     }
 
     /// `true` when the card can no longer be used on `date` (i.e. `date` is after the last day of

@@ -316,6 +316,8 @@ pub struct ApiRequest {
     body: Option<Bytes>,
     idempotent: bool,
     retry_server_errors: bool,
+    /// The body given to [`ApiRequest::json`] did not serialise.
+    unserialisable: bool,
 }
 
 impl ApiRequest {
@@ -335,21 +337,19 @@ impl ApiRequest {
             body: None,
             idempotent,
             retry_server_errors: true,
+            unserialisable: false,
         }
     }
 
     /// Attaches a body serialised as compact JSON (exactly these bytes are sent and signed).
-    ///
-    /// # Panics
-    ///
-    /// If `body`'s `Serialize` implementation fails (a map with non-string keys, say), which
-    /// this crate's wire types cannot do. Serialise yourself and use [`ApiRequest::raw_json`]
-    /// for bodies that might.
+    /// Should `body`'s `Serialize` implementation fail (a map with non-string keys, say), which
+    /// the crate's wire types cannot do, [`Transport::send`] refuses the request with
+    /// [`Error::InvalidInput`] and sends nothing.
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
-        // Serialising the crate's own wire structs cannot fail (no maps with non-string keys).
-        self.body = Some(Bytes::from(
-            serde_json::to_vec(body).expect("wire types serialise to JSON"),
-        ));
+        match serde_json::to_vec(body) {
+            Ok(bytes) => self.body = Some(Bytes::from(bytes)),
+            Err(_) => self.unserialisable = true,
+        }
         self
     }
 
@@ -464,6 +464,12 @@ pub fn parse_retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Dura
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     let delta = when.with_timezone(&Utc) - now;
     Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Parses one of the crate's published base URLs (a constant): an error, never a panic, should
+/// one ever be malformed.
+pub(crate) fn published_url(url: &str) -> Result<Url> {
+    Url::parse(url).map_err(|_| Error::invalid("base_url", InputProblem::BadUrl))
 }
 
 /// Refuses a base URL that is not `https`, unless it is plain `http` to a loopback host
@@ -625,6 +631,14 @@ impl Transport {
     /// Errors are only returned for failures to get a response ([`Error::Transport`],
     /// [`Error::Timeout`]) or a signer refusal.
     pub async fn send(&self, request: ApiRequest) -> Result<ApiResponse> {
+        if request.unserialisable {
+            return Err(Error::invalid(
+                "body",
+                InputProblem::Format {
+                    expected: "a body that serialises to JSON".into(),
+                },
+            ));
+        }
         let span = tracing::info_span!(
             "account_updater.http",
             provider = %self.inner.provider,

@@ -284,12 +284,12 @@ async fn the_emulator_refuses_tampered_reused_and_stale_signatures() {
     let path = format!("/api/v4/accounts/{}/webhooks", emu.account_id());
     let now = chrono::Utc::now().timestamp() as u64;
     let nonce = "a".repeat(64);
-    let good = hmac_authorization(&creds(), "GET", &path, &nonce, now, b"");
+    let good = hmac_authorization(&creds(), "GET", &path, &nonce, now, b"").unwrap();
     assert_eq!(raw_get(&emu, &good).await, 200);
     // The same nonce again within 15 minutes.
     assert_eq!(raw_get(&emu, &good).await, 401);
     // A tampered response digest.
-    let fresh = hmac_authorization(&creds(), "GET", &path, &"b".repeat(64), now, b"");
+    let fresh = hmac_authorization(&creds(), "GET", &path, &"b".repeat(64), now, b"").unwrap();
     let last = fresh.len() - 2; // the digest's last hex digit, before the closing quote
     let flipped = if &fresh[last..last + 1] == "0" {
         "1"
@@ -308,10 +308,12 @@ async fn the_emulator_refuses_tampered_reused_and_stale_signatures() {
         &"c".repeat(64),
         now,
         b"",
-    );
+    )
+    .unwrap();
     assert_eq!(raw_get(&emu, &other).await, 401);
     // Sixteen minutes old.
-    let stale = hmac_authorization(&creds(), "GET", &path, &"d".repeat(64), now - 16 * 60, b"");
+    let stale =
+        hmac_authorization(&creds(), "GET", &path, &"d".repeat(64), now - 16 * 60, b"").unwrap();
     assert_eq!(raw_get(&emu, &stale).await, 401);
     // A wrong secret.
     let wrong = Credentials::new(
@@ -321,7 +323,7 @@ async fn the_emulator_refuses_tampered_reused_and_stale_signatures() {
     assert_eq!(
         raw_get(
             &emu,
-            &hmac_authorization(&wrong, "GET", &path, &"e".repeat(64), now, b"")
+            &hmac_authorization(&wrong, "GET", &path, &"e".repeat(64), now, b"").unwrap()
         )
         .await,
         401
@@ -385,7 +387,8 @@ async fn unknown_properties_are_a_422_naming_the_field() {
         &"f".repeat(64),
         chrono::Utc::now().timestamp() as u64,
         body,
-    );
+    )
+    .unwrap();
     let resp = raw_client()
         .post(emu.base_url().join(&path[1..]).unwrap())
         .header("authorization", auth)

@@ -419,7 +419,10 @@ fn check_auth(
         return false;
     }
     let creds = Credentials::new(cfg.key_id.clone(), cfg.secret.clone());
-    let expected = hmac_response(&creds, method.as_str(), path, &h.nonce, h.timestamp, body);
+    let Ok(expected) = hmac_response(&creds, method.as_str(), path, &h.nonce, h.timestamp, body)
+    else {
+        return false;
+    };
     if !bool::from(subtle::ConstantTimeEq::ct_eq(
         expected.as_bytes(),
         h.response.as_bytes(),

@@ -131,7 +131,8 @@ pub struct AccountVaultBuilder {
     client_id: String,
     sub_client_id: Option<String>,
     token: SecretString,
-    base_url: Url,
+    /// `None`: the sandbox.
+    base_url: Option<Url>,
     config: TransportConfig,
     duplicate_check: DuplicateCheck,
     encryption_key: Option<PublicKey>,
@@ -141,7 +142,7 @@ pub struct AccountVaultBuilder {
 impl AccountVaultBuilder {
     /// Your `https://{FQDN}:{PORT}` (from the credentials file), or an emulator.
     pub fn base_url(mut self, url: Url) -> Self {
-        self.base_url = url;
+        self.base_url = Some(url);
         self
     }
 
@@ -207,7 +208,10 @@ impl AccountVaultBuilder {
         }
         let transport = Transport::new(
             PROVIDER,
-            self.base_url,
+            match self.base_url {
+                Some(url) => url,
+                None => crate::transport::published_url(SANDBOX_URL)?,
+            },
             Arc::new(BearerSigner::new(self.token)),
             self.config,
         )?;
@@ -323,7 +327,7 @@ impl AccountVaultClient {
             client_id: client_id.into(),
             sub_client_id: None,
             token,
-            base_url: Url::parse(SANDBOX_URL).expect("constant URL"),
+            base_url: None,
             config: TransportConfig::default(),
             duplicate_check: DuplicateCheck::Off,
             encryption_key: None,

@@ -169,7 +169,8 @@ pub type Clock = Arc<dyn Fn() -> String + Send + Sync>;
 /// Builds an [`AcquiredClient`].
 pub struct AcquiredBuilder {
     credentials: Credentials,
-    url: Url,
+    /// `None`: the QA environment.
+    url: Option<Url>,
     config: TransportConfig,
     clock: Clock,
     currency: String,
@@ -181,7 +182,7 @@ impl fmt::Debug for AcquiredBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AcquiredBuilder")
             .field("credentials", &self.credentials)
-            .field("url", &self.url.as_str())
+            .field("url", &self.url.as_ref().map(Url::as_str))
             .finish_non_exhaustive()
     }
 }
@@ -189,7 +190,7 @@ impl fmt::Debug for AcquiredBuilder {
 impl AcquiredBuilder {
     /// The full endpoint URL (QA by default; [`PRODUCTION_URL`], an emulator…).
     pub fn url(mut self, url: Url) -> Self {
-        self.url = url;
+        self.url = Some(url);
         self
     }
 
@@ -232,11 +233,19 @@ impl AcquiredBuilder {
         }
         Ok(AcquiredClient {
             // Acquired authenticates inside the body, so no signer knows these secrets.
-            transport: Transport::new(PROVIDER, self.url, Arc::new(NoAuth), self.config)?
-                .with_redactions([
-                    self.credentials.company_pass.clone(),
-                    self.credentials.hashcode.clone(),
-                ]),
+            transport: Transport::new(
+                PROVIDER,
+                match self.url {
+                    Some(url) => url,
+                    None => crate::transport::published_url(QA_URL)?,
+                },
+                Arc::new(NoAuth),
+                self.config,
+            )?
+            .with_redactions([
+                self.credentials.company_pass.clone(),
+                self.credentials.hashcode.clone(),
+            ]),
             credentials: self.credentials,
             clock: self.clock,
             currency: self.currency,
@@ -410,7 +419,7 @@ impl AcquiredClient {
     pub fn builder(credentials: Credentials) -> AcquiredBuilder {
         AcquiredBuilder {
             credentials,
-            url: Url::parse(QA_URL).expect("constant URL"),
+            url: None,
             config: TransportConfig::default(),
             clock: Arc::new(|| chrono::Utc::now().format("%Y%m%d%H%M%S").to_string()),
             currency: "GBP".into(),
@@ -568,10 +577,7 @@ impl AcquiredClient {
             original_transaction_id: Some(change.original_transaction_id.clone()),
             ..Transaction::default()
         };
-        let billing = change
-            .billing
-            .as_ref()
-            .map(|b| serde_json::to_value(b).expect("plain struct"));
+        let billing = change.billing.as_ref().map(billing_value).transpose()?;
         self.call(
             &ts,
             &transaction,
@@ -663,7 +669,7 @@ impl AcquiredClient {
             ..Transaction::default()
         };
         let mut billing_json = match billing {
-            Some(b) => serde_json::to_value(b).expect("plain struct"),
+            Some(b) => billing_value(b)?,
             None => serde_json::json!({}),
         };
         if let Some(name) = &card.holder_name {
@@ -845,6 +851,19 @@ fn check_freshness(timestamp: &str, now: &str, window: Duration) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The billing fields as JSON (to add card fields beside them). A plain struct of strings
+/// always serialises; an error here is reported, not a panic.
+fn billing_value(b: &BillingAddress) -> Result<serde_json::Value> {
+    serde_json::to_value(b).map_err(|_| {
+        Error::invalid(
+            "billing",
+            InputProblem::Format {
+                expected: "fields that serialise to JSON".into(),
+            },
+        )
+    })
 }
 
 /// The unified holder data as Acquired customer and billing fields.

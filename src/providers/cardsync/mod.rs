@@ -87,15 +87,20 @@ impl Signer for ApiKeySigner {
     }
 }
 
-fn transport(base_url: Url, key: SecretString, config: TransportConfig) -> Result<Transport> {
+/// The transport for `key`, at `base_url` or else the sandbox.
+fn transport(
+    base_url: Option<Url>,
+    key: SecretString,
+    config: TransportConfig,
+) -> Result<Transport> {
+    let base_url = match base_url {
+        Some(url) => url,
+        None => crate::transport::published_url(SANDBOX_URL)?,
+    };
     if key.expose_secret().is_empty() {
         return Err(Error::invalid("api_key", InputProblem::Missing));
     }
     Transport::new(PROVIDER, base_url, Arc::new(ApiKeySigner::new(key)), config)
-}
-
-fn default_url() -> Url {
-    Url::parse(SANDBOX_URL).expect("constant URL")
 }
 
 /// Sends `request`, then checks the HTTP status **and** the body's `status`: CardSync reports
@@ -265,7 +270,8 @@ async fn set_webhooks(transport: &Transport, webhooks: &Webhooks) -> Result<()> 
 #[derive(Debug)]
 pub struct CardSyncBuilder {
     key: SecretString,
-    base_url: Url,
+    /// `None`: the sandbox.
+    base_url: Option<Url>,
     config: TransportConfig,
     concurrency: usize,
 }
@@ -273,7 +279,7 @@ pub struct CardSyncBuilder {
 impl CardSyncBuilder {
     /// Uses any base URL (production, an emulator). Plain `http` only for loopback.
     pub fn base_url(mut self, url: Url) -> Self {
-        self.base_url = url;
+        self.base_url = Some(url);
         self
     }
 
@@ -319,7 +325,7 @@ impl CardSyncPartner {
     pub fn builder(partner_key: SecretString) -> CardSyncBuilder {
         CardSyncBuilder {
             key: partner_key,
-            base_url: default_url(),
+            base_url: None,
             config: TransportConfig::default(),
             concurrency: DEFAULT_CONCURRENCY,
         }
@@ -662,16 +668,24 @@ impl CardSyncClient {
             futures::stream::iter(plan.into_iter().map(|chunk| async move {
                 let result = match &chunk {
                     Chunk::Batch(idx) => {
-                        let body: Vec<_> =
-                            idx.iter().map(|&i| batch_ref(&cards[i as usize])).collect();
-                        self.post_batch(&body).await.map(|b| b.batch_id)
+                        match idx
+                            .iter()
+                            .map(|&i| batch_ref(&cards[i as usize]))
+                            .collect::<Result<Vec<_>>>()
+                        {
+                            Ok(body) => self.post_batch(&body).await.map(|b| b.batch_id),
+                            Err(e) => Err(e),
+                        }
                     }
                     Chunk::Amex { se, idx } => {
-                        let body: Vec<_> = idx
+                        match idx
                             .iter()
                             .map(|&i| amex_ref(&cards[i as usize], se))
-                            .collect();
-                        self.post_subscribe(&body).await.map(|()| None)
+                            .collect::<Result<Vec<_>>>()
+                        {
+                            Ok(body) => self.post_subscribe(&body).await.map(|()| None),
+                            Err(e) => Err(e),
+                        }
                     }
                 };
                 (chunk, result)
@@ -730,7 +744,7 @@ enum Chunk {
 struct BatchCardRef<'a> {
     id: &'a str,
     card: &'a str,
-    exp: String,
+    exp: MmSlashYy,
 }
 
 #[derive(Serialize)]
@@ -738,37 +752,64 @@ struct AmexCardRef<'a> {
     se_number: &'a str,
     id: &'a str,
     card: &'a str,
-    exp: String,
+    exp: MmSlashYy,
 }
 
-fn pan_of(card: &CardToUpdate) -> &CardNumber {
-    match &card.source {
-        CardSource::Pan(p) => p,
-        _ => unreachable!("plan_submission only admits card numbers"),
+/// An expiry written `MM/YY` on the stack: no allocation per card in a bulk request.
+struct MmSlashYy([u8; 5]);
+
+impl MmSlashYy {
+    fn new(e: crate::card::Expiry) -> Self {
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        let (m, y) = (e.month(), e.year() % 100);
+        MmSlashYy([digit(m / 10), digit(m), b'/', digit(y / 10), digit(y)])
     }
 }
 
-fn exp_of(card: &CardToUpdate) -> String {
-    card.expiry
-        .expect("plan_submission only admits cards with an expiry")
-        .format(crate::card::ExpiryFormat::MmSlashYy)
+impl Serialize for MmSlashYy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match std::str::from_utf8(&self.0) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => Err(serde::ser::Error::custom("expiry is not ASCII")),
+        }
+    }
 }
 
-fn batch_ref(card: &CardToUpdate) -> BatchCardRef<'_> {
-    BatchCardRef {
+/// The card number and expiry of a card [`plan_submission`] admitted (it admits only card
+/// numbers with an expiry; anything else is an input error here too, never a panic).
+fn pan_and_exp(card: &CardToUpdate) -> Result<(&CardNumber, MmSlashYy)> {
+    match (&card.source, card.expiry) {
+        (CardSource::Pan(p), Some(e)) => Ok((p, MmSlashYy::new(e))),
+        (CardSource::Pan(_), None) => Err(Error::invalid(
+            format!("cards[id={}].exp", card.id),
+            InputProblem::Missing,
+        )),
+        _ => Err(Error::invalid(
+            format!("cards[id={}].card", card.id),
+            InputProblem::NotAllowed {
+                reason: "CardSync takes card numbers, not tokens".into(),
+            },
+        )),
+    }
+}
+
+fn batch_ref(card: &CardToUpdate) -> Result<BatchCardRef<'_>> {
+    let (pan, exp) = pan_and_exp(card)?;
+    Ok(BatchCardRef {
         id: &card.id,
-        card: pan_of(card).expose_secret(),
-        exp: exp_of(card),
-    }
+        card: pan.expose_secret(),
+        exp,
+    })
 }
 
-fn amex_ref<'a>(card: &'a CardToUpdate, se: &'a str) -> AmexCardRef<'a> {
-    AmexCardRef {
+fn amex_ref<'a>(card: &'a CardToUpdate, se: &'a str) -> Result<AmexCardRef<'a>> {
+    let (pan, exp) = pan_and_exp(card)?;
+    Ok(AmexCardRef {
         se_number: se,
         id: &card.id,
-        card: pan_of(card).expose_secret(),
-        exp: exp_of(card),
-    }
+        card: pan.expose_secret(),
+        exp,
+    })
 }
 
 /// Validates every card and plans the requests (indices only; no card data copied).

@@ -19,7 +19,7 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::error::Result;
+use crate::error::{Error, InputProblem, Result};
 use crate::transport::{AUTHORIZATION, SignableRequest, Signer, sensitive_header};
 
 /// A PayConex API key: its id (`api_…`) and its secret.
@@ -107,11 +107,19 @@ pub fn hmac_response(
     nonce: &str,
     timestamp: u64,
     body: &[u8],
-) -> String {
+) -> Result<String> {
+    // HMAC takes keys of any length; the error arm exists only because the API is fallible.
     let mut mac = Hmac::<Sha256>::new_from_slice(credentials.secret.expose_secret().as_bytes())
-        .expect("HMAC accepts keys of any length");
+        .map_err(|_| {
+            Error::invalid(
+                "credentials.secret",
+                InputProblem::Format {
+                    expected: "an HMAC key".into(),
+                },
+            )
+        })?;
     mac.update(canonical_request(method, path, nonce, timestamp, body).as_bytes());
-    hex(&mac.finalize().into_bytes())
+    Ok(hex(&mac.finalize().into_bytes()))
 }
 
 /// The full `Authorization` header value for HMAC, with an explicit nonce and timestamp (the
@@ -123,14 +131,14 @@ pub fn hmac_authorization(
     nonce: &str,
     timestamp: u64,
     body: &[u8],
-) -> String {
-    format!(
+) -> Result<String> {
+    Ok(format!(
         r#"Hmac id="{}", nonce="{}", timestamp="{}", response="{}""#,
         credentials.key_id,
         nonce,
         timestamp,
-        hmac_response(credentials, method, path, nonce, timestamp, body)
-    )
+        hmac_response(credentials, method, path, nonce, timestamp, body)?
+    ))
 }
 
 /// A fresh nonce: 32 random bytes as 64 lower-case hex characters, like Bluefin's samples.
@@ -180,7 +188,7 @@ impl Signer for HmacSigner {
             &fresh_nonce(),
             timestamp,
             request.body,
-        );
+        )?;
         request
             .headers
             .insert(AUTHORIZATION, sensitive_header(&value)?);

@@ -67,13 +67,17 @@ pub enum Environment {
 }
 
 impl Environment {
-    /// The environment's base URL.
-    pub fn base_url(self) -> Url {
-        let s = match self {
+    /// The environment's base URL, as published.
+    pub fn url(self) -> &'static str {
+        match self {
             Environment::Certification => CERTIFICATION_URL,
             Environment::Production => PRODUCTION_URL,
-        };
-        Url::parse(s).expect("constant URL")
+        }
+    }
+
+    /// The environment's base URL, parsed.
+    pub fn base_url(self) -> Result<Url> {
+        crate::transport::published_url(self.url())
     }
 }
 
@@ -82,21 +86,24 @@ impl Environment {
 pub struct PayConexBuilder {
     account_id: String,
     credentials: Credentials,
-    base_url: Url,
+    environment: Environment,
+    /// A base URL that overrides the environment's.
+    base_url: Option<Url>,
     auth: AuthMethod,
     config: TransportConfig,
 }
 
 impl PayConexBuilder {
-    /// Uses one of the published environments.
+    /// Uses one of the published environments (and forgets a base URL set before).
     pub fn environment(mut self, environment: Environment) -> Self {
-        self.base_url = environment.base_url();
+        self.environment = environment;
+        self.base_url = None;
         self
     }
 
     /// Uses any base URL (an emulator, a proxy). Plain `http` only for loopback.
     pub fn base_url(mut self, url: Url) -> Self {
-        self.base_url = url;
+        self.base_url = Some(url);
         self
     }
 
@@ -127,9 +134,12 @@ impl PayConexBuilder {
         if self.credentials.key_id().is_empty() {
             return Err(Error::invalid("credentials.key_id", InputProblem::Missing));
         }
+        let base_url = match self.base_url {
+            Some(url) => url,
+            None => self.environment.base_url()?,
+        };
         if self.auth == AuthMethod::Basic
-            && self
-                .base_url
+            && base_url
                 .host_str()
                 .is_some_and(|h| h.eq_ignore_ascii_case(PRODUCTION_HOST))
         {
@@ -144,7 +154,7 @@ impl PayConexBuilder {
             AuthMethod::Hmac => Arc::new(auth::HmacSigner::new(self.credentials)),
             AuthMethod::Basic => Arc::new(auth::BasicSigner::new(self.credentials)),
         };
-        let transport = Transport::new(PROVIDER, self.base_url, signer, self.config)?;
+        let transport = Transport::new(PROVIDER, base_url, signer, self.config)?;
         Ok(PayConexClient {
             transport,
             account_id: self.account_id,
@@ -262,7 +272,8 @@ impl PayConexClient {
         PayConexBuilder {
             account_id: account_id.into(),
             credentials,
-            base_url: Environment::Certification.base_url(),
+            environment: Environment::Certification,
+            base_url: None,
             auth: AuthMethod::Hmac,
             config: TransportConfig::default(),
         }
@@ -762,13 +773,21 @@ fn place(schedule: &Schedule, ids: Vec<String>, sent: Sent<'_>) -> Vec<PlacedCar
     }
 }
 
+/// Where cards go: a new subscription on a schedule, or an existing one.
+#[derive(Clone)]
+enum Target<'a> {
+    /// Subscribe with this schedule and start date.
+    New(PeriodId, PeriodDate),
+    /// Add to this subscription.
+    Existing(&'a JobRef),
+}
+
 impl PayConexClient {
     async fn place_pans(
         &self,
         receipt: &mut SubmissionReceipt,
         pans: Vec<(String, PanRecord)>,
-        subscribe: Option<(PeriodId, PeriodDate)>,
-        job: Option<&JobRef>,
+        target: Target<'_>,
     ) {
         if pans.is_empty() {
             return;
@@ -777,15 +796,15 @@ impl PayConexClient {
         let expiries: Vec<Expiry> = records.iter().map(|r| r.expiry).collect();
         // An add answers with the whole schedule: the records it held before tell the new ones
         // apart. If they cannot be read, nothing is confirmed (no guessing).
-        let before = match (&subscribe, job) {
-            (None, Some(job)) => match self.get_subscription(&job.id).await {
+        let before = match target {
+            Target::Existing(job) => match self.get_subscription(&job.id).await {
                 Ok(s) => Before::Known(s.records.into_iter().map(|r| r.id).collect()),
                 Err(_) => Before::Unknown,
             },
-            _ => Before::Empty,
+            Target::New(..) => Before::Empty,
         };
-        let result = match (subscribe, job) {
-            (Some((period_id, date)), _) => {
+        let result = match target {
+            Target::New(period_id, date) => {
                 self.subscribe_pans(&PanSubscription {
                     response_format: Some(ResponseFormat::Pan),
                     cards: records,
@@ -795,8 +814,7 @@ impl PayConexClient {
                 })
                 .await
             }
-            (None, Some(job)) => self.add_pans(&job.id, &records).await,
-            (None, None) => unreachable!("either subscribe or add"),
+            Target::Existing(job) => self.add_pans(&job.id, &records).await,
         };
         push_outcome(receipt, result, ids, Sent::Pans(&expiries, before));
     }
@@ -805,16 +823,15 @@ impl PayConexClient {
         &self,
         receipt: &mut SubmissionReceipt,
         tokens: Vec<(String, TokenRecord)>,
-        subscribe: Option<(PeriodId, PeriodDate)>,
-        job: Option<&JobRef>,
+        target: Target<'_>,
     ) {
         if tokens.is_empty() {
             return;
         }
         let (ids, records): (Vec<_>, Vec<_>) = tokens.into_iter().unzip();
         let values: Vec<String> = records.iter().map(|r| r.token.clone()).collect();
-        let result = match (subscribe, job) {
-            (Some((period_id, date)), _) => {
+        let result = match target {
+            Target::New(period_id, date) => {
                 self.subscribe_tokens(&TokenSubscription {
                     response_format: Some(ResponseFormat::Payconex),
                     tokens: records,
@@ -824,8 +841,7 @@ impl PayConexClient {
                 })
                 .await
             }
-            (None, Some(job)) => self.add_tokens(&job.id, &records).await,
-            (None, None) => unreachable!("either subscribe or add"),
+            Target::Existing(job) => self.add_tokens(&job.id, &records).await,
         };
         push_outcome(receipt, result, ids, Sent::Tokens(&values));
     }
@@ -898,12 +914,11 @@ impl Provider for PayConexClient {
                     .starts_on
                     .unwrap_or_else(|| chrono::Utc::now().date_naive()),
             );
-            let schedule = Some((period_for(request.cadence), date));
+            let target = Target::New(period_for(request.cadence), date);
             let mut receipt = SubmissionReceipt::new(PROVIDER);
-            self.place_pans(&mut receipt, split.pans, schedule.clone(), None)
+            self.place_pans(&mut receipt, split.pans, target.clone())
                 .await;
-            self.place_tokens(&mut receipt, split.tokens, schedule, None)
-                .await;
+            self.place_tokens(&mut receipt, split.tokens, target).await;
             Ok(receipt)
         })
     }
@@ -917,10 +932,10 @@ impl Provider for PayConexClient {
             require_subscription(job)?;
             let split = split_cards(cards)?;
             let mut receipt = SubmissionReceipt::new(PROVIDER);
-            self.place_pans(&mut receipt, split.pans, None, Some(job))
+            let target = Target::Existing(job);
+            self.place_pans(&mut receipt, split.pans, target.clone())
                 .await;
-            self.place_tokens(&mut receipt, split.tokens, None, Some(job))
-                .await;
+            self.place_tokens(&mut receipt, split.tokens, target).await;
             Ok(receipt)
         })
     }
