@@ -1,4 +1,4 @@
-//! One vocabulary for what an account updater said about a card (design §3).
+//! One vocabulary for what an account updater said about a card (shared by every provider).
 //!
 //! Every provider's status is mapped onto [`Outcome`], and the raw provider code is always kept
 //! beside it in [`CardUpdate::raw_code`], so nothing the provider said is lost in translation.

@@ -61,7 +61,7 @@ impl fmt::Display for ProviderId {
     }
 }
 
-/// The unified flows (design §2).
+/// The unified flows (one per flow of the providers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Flow {

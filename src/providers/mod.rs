@@ -18,7 +18,7 @@ pub mod payconex;
 
 use crate::outcome::Outcome;
 
-/// Maps the account-updater status words PayConex and CardSync share (design §3) onto
+/// Maps the account-updater status words PayConex and CardSync share (the crate's shared vocabulary, see `outcome`) onto
 /// [`Outcome`]. Accepts both `closed` (CardSync since 2023) and `contact_closed` (PayConex,
 /// older CardSync); anything else is kept as [`Outcome::Unknown`].
 pub fn outcome_from_status(status: &str) -> Outcome {

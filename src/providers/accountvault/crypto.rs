@@ -1,4 +1,4 @@
-//! Card encryption for AccountVault's "Payment Card Encrypted" form (specs §3.3, §5).
+//! Card encryption for AccountVault's "Payment Card Encrypted" form (TabaPay Account API reference).
 //!
 //! The plaintext is `CardNumber|ExpirationDate|SecurityCode` (expiry `YYYYMM`; expiry and code
 //! optional but both pipes always kept), encrypted with RSA-OAEP SHA-256 (TabaPay's

@@ -1,6 +1,6 @@
 //! **AccountVault** (the TabaPay Account API v1): stored accounts (a card in one of four forms,
 //! or a bank account, plus owner data), duplicate-card checks, ISO sub-clients, and the RSA keys
-//! for encrypted card data (specs/accountvault.md; seed 003).
+//! for encrypted card data (TabaPay's Account API reference at developers.tabapay.com; TabaPay's Update Account reference).
 //!
 //! The vault runs the account updater itself (Visa VAU / Mastercard ABU on stored cards); what a
 //! billing platform does through the API is create, read, **update** and delete stored accounts.
@@ -38,13 +38,13 @@ use wire::{
     Name, Owner, OwnerV2, Phone, Status, UpdateAccount, UpdateAccountV2,
 };
 
-/// The sandbox host seen in public client code (specs §1); TabaPay issues each client its own
+/// The sandbox host seen in public client code (TabaPay Account API reference); TabaPay issues each client its own
 /// `https://{FQDN}:{PORT}`, so pass yours with `base_url`.
 pub const SANDBOX_URL: &str = "https://api.sandbox.tabapay.net:10443";
 
 const PROVIDER: ProviderId = ProviderId::AccountVault;
 
-/// The duplicate-card check, sent as a valueless query key on v1 calls (specs §2). TabaPay warns
+/// The duplicate-card check, sent as a valueless query key on v1 calls (TabaPay Account API reference). TabaPay warns
 /// that the check only works when used on every request or on none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DuplicateCheck {
@@ -1115,7 +1115,7 @@ pub mod validate {
                 return Err(Error::invalid(field, InputProblem::Missing));
             }
         }
-        // The seed's own sample has "Suite #222", so '#' is accepted besides the spec's set.
+        // TabaPay's own Update Account sample has "Suite #222", so '#' is accepted besides the spec's set.
         for (field, v) in [
             ("owner.address.line1", &a.line1),
             ("owner.address.line2", &a.line2),

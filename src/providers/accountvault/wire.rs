@@ -1,5 +1,5 @@
 //! AccountVault (TabaPay Account API) wire types, with the API's exact field names
-//! (specs/accountvault.md §3–§5; seed 003).
+//! (TabaPay's Account API reference at developers.tabapay.com; TabaPay's Update Account reference).
 //!
 //! The request structs mirror the wire, field for field, so that the rules the vendor states in
 //! prose ("exactly one of bank or card", "company **or** first/last, never both", "one card form")

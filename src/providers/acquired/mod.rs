@@ -1,5 +1,5 @@
 //! **Acquired.com** (the legacy JSON API, one `api.php` endpoint): manage stored tokens (INIT
-//! transactions) and their account updater (specs/acquired.md; seed 004).
+//! transactions) and their account updater (Acquired.com's API reference at developer.acquired.com; Acquired's SUBSCRIPTION_MANAGE guide).
 //!
 //! - SUBSCRIPTION_MANAGE / `UPDATE_BILLING`: change a token's customer, billing and shipping
 //!   data (anything but card number and expiry);
@@ -53,7 +53,8 @@ const PROVIDER: ProviderId = ProviderId::Acquired;
 /// wrong hash code).
 const CREDENTIAL_CODES: [&str; 2] = ["103", "107"];
 
-/// Acquired's response codes with a published meaning (specs §8; partial).
+/// Acquired's response codes with a published meaning (Acquired API reference, "Response
+/// codes"; partial).
 pub fn response_code_meaning(code: &str) -> Option<&'static str> {
     Some(match code {
         "1" => "Transaction Success",
@@ -87,7 +88,7 @@ pub struct Credentials {
 impl Credentials {
     /// Validates and builds credentials: `company_id` 1–11 digits, `company_pass` 10–30
     /// characters `[0-9a-zA-Z]`, `company_mid_id` 1–11 digits when given, hash code 1–30
-    /// characters `[a-zA-Z0-9_]` (specs §2).
+    /// characters `[a-zA-Z0-9_]` (Acquired API reference).
     pub fn new(
         company_id: impl Into<String>,
         company_pass: SecretString,
@@ -529,7 +530,7 @@ impl AcquiredClient {
         }
     }
 
-    /// Verifies a response's `response_hash` (specs §3.2) in constant time.
+    /// Verifies a response's `response_hash` (Acquired API reference) in constant time.
     pub fn verify(&self, r: &Response) -> Result<()> {
         let Some(received) = r.response_hash.as_deref().filter(|h| !h.is_empty()) else {
             return Err(Error::Integrity {

@@ -1,4 +1,4 @@
-//! Acquired.com legacy JSON API wire types (specs/acquired.md §2, §4, §5; seed 004).
+//! Acquired.com legacy JSON API wire types (Acquired.com's API reference at developer.acquired.com; Acquired's SUBSCRIPTION_MANAGE guide).
 //!
 //! One JSON document per request, credentials in the body; responses are flat objects whose
 //! numbers may arrive as strings and the other way round.
@@ -131,7 +131,8 @@ pub struct Shipping {
     pub shipping_email: Option<String>,
 }
 
-/// An API response (auth-style, specs §4; SUBSCRIPTION_MANAGE, seed 004). Every field is read
+/// An API response (auth-style, as Acquired's API reference and SUBSCRIPTION_MANAGE guide show
+/// it). Every field is read
 /// leniently as a string; unknown fields are kept in `other`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[non_exhaustive]
@@ -139,7 +140,7 @@ pub struct Response {
     /// Response time, `yyyymmddhhmmss`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub timestamp: Option<String>,
-    /// `1` success, `11` pending, anything else a failure (specs §8).
+    /// `1` success, `11` pending, anything else a failure (Acquired API reference).
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub response_code: Option<String>,
     /// e.g. `Transaction Success`, `Error:Invalid Parameters`.
@@ -187,7 +188,7 @@ pub struct Response {
     /// BIN details.
     #[serde(default)]
     pub bin: Option<serde_json::Value>,
-    /// The hash to verify (specs §3.2).
+    /// The hash to verify (Acquired API reference).
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub response_hash: Option<String>,
     /// Anything else.

@@ -1,6 +1,6 @@
 //! **CardSync** Universal Account Updater v2: merchant enrollment, batches of up to 10,000
 //! Visa / Mastercard / Discover cards, American Express subscriptions per SE number, webhooks and
-//! results (specs/cardsync.md).
+//! results (the CardSync Universal Account Updater API v2 docs at api.cardsync.io).
 //!
 //! Two key levels: the partner key enrolls merchants ([`CardSyncPartner`]); the merchant key that
 //! enrollment returns is used for that merchant's batches and subscriptions
@@ -48,14 +48,14 @@ use wire::{
 
 /// The sandbox: the default base URL. Production is not published; pass it with `base_url`.
 pub const SANDBOX_URL: &str = "https://sandbox.cardsync.io";
-/// Most cards one batch or subscribe request may carry (specs §4, §5).
+/// Most cards one batch or subscribe request may carry (CardSync v2 docs).
 pub const MAX_CARDS_PER_REQUEST: usize = 10_000;
 /// Default number of requests [`CardSyncClient::submit_cards`] keeps in flight.
 pub const DEFAULT_CONCURRENCY: usize = 4;
 
 const PROVIDER: ProviderId = ProviderId::CardSync;
 
-/// Sends the bare key as `Authorization` (no `Bearer`, specs §1).
+/// Sends the bare key as `Authorization` (no `Bearer`, CardSync v2 docs).
 #[derive(Clone)]
 pub struct ApiKeySigner {
     key: SecretString,

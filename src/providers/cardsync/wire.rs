@@ -1,4 +1,4 @@
-//! CardSync v2 wire types, with the API's exact field names (specs/cardsync.md §2–§8).
+//! CardSync v2 wire types, with the API's exact field names (the CardSync Universal Account Updater API v2 docs at api.cardsync.io).
 //!
 //! Responses are read leniently: the envelope's `message` or its older spelling `msg`; per-card
 //! `closed` or `contact_closed`; `stats` objects that repeat a key (the documented webhook
@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
 use crate::providers::lenient;
 
-/// Webhook triggers (specs §8).
+/// Webhook triggers (CardSync v2 docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Trigger {
@@ -172,7 +172,7 @@ pub struct CardInfo {
     pub mcc: String,
 }
 
-/// Body of `POST /v2/merchant` (specs §3).
+/// Body of `POST /v2/merchant` (CardSync v2 docs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Merchant {
     /// Must be unique.
@@ -494,7 +494,7 @@ pub struct CardStats {
     pub american_express: Option<i64>,
 }
 
-/// A webhook payload, any of the four (specs §8); every field optional.
+/// A webhook payload, any of the four (CardSync v2 docs); every field optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[non_exhaustive]
 pub struct WebhookPayload {

@@ -1,4 +1,4 @@
-//! PayConex v4 authentication: HMAC (specs §2.2–2.3) and Basic (specs §2.1, certification only).
+//! PayConex v4 authentication: HMAC (PayConex Account Updater v4 reference) and Basic (PayConex Account Updater v4 reference).
 //!
 //! HMAC, exactly as Bluefin's five published implementations compute it:
 //!
@@ -80,7 +80,7 @@ pub fn body_hash(body: &[u8]) -> String {
     hex(&Sha256::digest(body))
 }
 
-/// The string PayConex signs (specs §2.3).
+/// The string PayConex signs (PayConex Account Updater v4 reference).
 pub fn canonical_request(
     method: &str,
     path: &str,

@@ -1,7 +1,7 @@
 //! Bluefin **PayConex** Account Updater v4: scheduled subscriptions of PayConex tokens, card
 //! numbers or ShieldConex tokens; webhooks; results per schedule or per `updateId`.
 //!
-//! [`PayConexClient`] covers all 17 account-updater and webhook endpoints (specs/payconex.md §3)
+//! [`PayConexClient`] covers all 17 account-updater and webhook endpoints (the PayConex (Bluefin) Account Updater API v4 reference)
 //! with typed requests ([`wire`]) and implements the unified [`Provider`] trait.
 //!
 //! ```no_run
@@ -121,7 +121,7 @@ impl PayConexBuilder {
 
     /// Validates the settings and builds the client. Refuses an account id that is not 12
     /// digits, and Basic auth against production ("only available in the certification
-    /// environment", specs §2.1).
+    /// environment", PayConex Account Updater v4 reference).
     pub fn build(self) -> Result<PayConexClient> {
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid(
@@ -307,7 +307,7 @@ impl PayConexClient {
         check(response).map(drop)
     }
 
-    // ---- webhooks (specs §3 #13–17) ----
+    // ---- webhooks (PayConex Account Updater v4 reference) ----
 
     /// `POST /api/v4/accounts/{accountId}/webhooks` → 201.
     pub async fn create_webhook(&self, webhook: &Webhook) -> Result<WebhookResponse> {
@@ -368,7 +368,7 @@ impl PayConexClient {
         self.send_delete(req).await
     }
 
-    // ---- subscriptions (specs §3 #1–3, #6–8) ----
+    // ---- subscriptions (PayConex Account Updater v4 reference) ----
 
     /// `POST …/account-updater/payconex/subscribe` → 201.
     pub async fn subscribe_tokens(&self, body: &TokenSubscription) -> Result<Schedule> {
@@ -462,7 +462,7 @@ impl PayConexClient {
         self.send_delete(req).await
     }
 
-    // ---- records (specs §3 #9–12) ----
+    // ---- records (PayConex Account Updater v4 reference) ----
 
     /// `POST …/subscriptions/{subscriptionId}/payconex` with a bare JSON array.
     pub async fn add_tokens(
@@ -528,7 +528,7 @@ impl PayConexClient {
         self.send_delete(req).await
     }
 
-    // ---- results (specs §3 #4–5) ----
+    // ---- results (PayConex Account Updater v4 reference) ----
 
     /// `GET …/account-updater/schedules/{scheduleId}/results`: each record with its most recent
     /// update.
@@ -610,7 +610,7 @@ fn check_shieldconex(i: usize, t: &ShieldconexRecord) -> Result<()> {
     Ok(())
 }
 
-/// Maps one PayConex update onto the unified [`CardUpdate`] (status per specs §5.2).
+/// Maps one PayConex update onto the unified [`CardUpdate`] (status per PayConex Account Updater v4 reference).
 pub fn card_update(update: Update) -> CardUpdate {
     let raw = update
         .status

@@ -1,4 +1,4 @@
-//! PayConex v4 wire types, with the API's exact field names (specs/payconex.md §4–§8).
+//! PayConex v4 wire types, with the API's exact field names (the PayConex (Bluefin) Account Updater API v4 reference).
 //!
 //! Requests serialise exactly the documented fields and nothing else: the API declares
 //! `additionalProperties: false` and answers 422 to any unknown property. Responses are lenient:
@@ -67,8 +67,8 @@ macro_rules! string_enum {
 }
 
 string_enum! {
-    /// `periodId`: the schedule an account-updater subscription follows (specs §6; the 16 values
-    /// of the OpenAPI `PeriodsEnum`).
+    /// `periodId`: the schedule an account-updater subscription follows (the 16 values of the
+    /// OpenAPI `PeriodsEnum` in the PayConex Account Updater v4 reference).
     PeriodId {
         /// Every week (needs `periodDate`).
         Period1W => "PERIOD_1W",
@@ -126,7 +126,7 @@ impl PeriodId {
         PeriodId::YearlyQ3First,
     ];
 
-    /// Whether the schedule needs a `periodDate` anchor (the `PERIOD_*` family, specs §6).
+    /// Whether the schedule needs a `periodDate` anchor (the `PERIOD_*` family, PayConex Account Updater v4 reference).
     pub fn requires_period_date(&self) -> bool {
         self.as_str().starts_with("PERIOD_")
     }
@@ -155,7 +155,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// `AccountUpdaterStatuses` (specs §5.2).
+    /// `AccountUpdaterStatuses` (PayConex Account Updater v4 reference).
     UpdateStatus {
         /// The submitted card is valid (not billable).
         Valid => "valid",
@@ -416,7 +416,7 @@ pub enum NewValue {
     Card(CardNumber),
 }
 
-/// `AccountUpdaterUpdate`: one card's update (specs §5.1).
+/// `AccountUpdaterUpdate`: one card's update (PayConex Account Updater v4 reference).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Update {
@@ -530,7 +530,7 @@ impl ErrorDetail {
     }
 }
 
-/// `ApiViolation`, and the fallback `Error {code, message}` shape (specs §8). The `value` field
+/// `ApiViolation`, and the fallback `Error {code, message}` shape (PayConex Account Updater v4 reference). The `value` field
 /// is deliberately not kept: it can echo submitted data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
