@@ -483,6 +483,23 @@ impl Error {
         }
     }
 
+    /// `false` when it is certain the provider did not act on the request: it never saw it
+    /// ([`Error::may_have_reached_provider`] is `false`), or it answered with a refusal (a 4xx
+    /// status, a failure body in a 2xx, refused credentials, a rate limit, a conflict). `true`
+    /// for a 5xx, a timeout after sending, an answer that could not be read or verified, a
+    /// redirect: the provider may have done what was asked, so **do not resend** without
+    /// checking first. Bulk submission files chunks as failed or unknown by this.
+    pub fn provider_may_have_acted(&self) -> bool {
+        match self {
+            Error::Auth { .. }
+            | Error::RateLimited { .. }
+            | Error::NotFound { .. }
+            | Error::Conflict { .. } => false,
+            Error::Provider { detail, .. } => detail.status.is_none_or(|s| s >= 500),
+            other => other.may_have_reached_provider(),
+        }
+    }
+
     /// The provider involved, when there is one.
     pub fn provider(&self) -> Option<ProviderId> {
         match self {

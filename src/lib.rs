@@ -60,6 +60,7 @@ pub mod error;
 pub mod outcome;
 pub mod provider;
 pub mod providers;
+pub mod submission;
 pub mod transport;
 pub mod webhook;
 

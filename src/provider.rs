@@ -16,7 +16,9 @@ use url::Url;
 use crate::card::{CardNumber, Expiry};
 use crate::error::{Error, Result};
 use crate::outcome::CardUpdate;
+use crate::submission::{ChunkObserver, StreamOptions, StreamReceipt};
 use crate::webhook::{WebhookEvent, WebhookRequest};
+use futures::stream::BoxStream;
 
 /// A boxed, sendable future: what the object-safe [`Provider`] methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -860,6 +862,21 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// A one-off inquiry for any number of cards, split by the provider's rules.
     fn submit(&self, cards: Vec<CardToUpdate>) -> BoxFuture<'_, Result<SubmissionReceipt>> {
         let _ = cards;
+        unsupported(self.id(), Flow::SubmitBatch)
+    }
+
+    /// The streamed form of [`Provider::submit`]: cards are pulled from `cards` as chunks are
+    /// filled, each chunk's request waits for [`ChunkObserver::sending`], and its outcome goes
+    /// to [`ChunkObserver::done`]. A card that breaks a rule is handed to
+    /// [`ChunkObserver::rejected`] and the rest go on. The receipt keeps one record per chunk,
+    /// not one per card. See [`crate::submission`].
+    fn submit_stream<'a>(
+        &'a self,
+        cards: BoxStream<'a, CardToUpdate>,
+        options: StreamOptions,
+        observer: &'a mut dyn ChunkObserver,
+    ) -> BoxFuture<'a, Result<StreamReceipt>> {
+        let _ = (cards, options, observer);
         unsupported(self.id(), Flow::SubmitBatch)
     }
 

@@ -254,7 +254,8 @@ impl CardSyncEmulator {
         self.shared.faults.push(fault);
     }
 
-    /// How many API requests it has received (with a valid key or not).
+    /// How many API requests it has received (with a valid key or not, answered with an
+    /// injected fault or not).
     pub fn requests(&self) -> usize {
         self.shared.lock().requests
     }
@@ -270,6 +271,17 @@ impl CardSyncEmulator {
         let mut ids: Vec<String> = self.shared.lock().batches.keys().cloned().collect();
         ids.sort();
         ids
+    }
+
+    /// How many cards arrived in batch create requests, all batches together (a card sent
+    /// twice counts twice).
+    pub fn batch_cards_received(&self) -> usize {
+        self.shared
+            .lock()
+            .batches
+            .values()
+            .map(|b| b.submitted)
+            .sum()
     }
 
     /// How many Amex card / SE pairs are subscribed.
@@ -405,13 +417,13 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    shared.lock().requests += 1;
     if let Some(fault) = shared.faults.take() {
         return fault.into_response();
     }
     let mut deferred: Option<Deferred> = None;
     let response = {
         let mut store = shared.lock();
-        store.requests += 1;
         let Some(who) = caller(&shared, &store, &headers) else {
             return unauthorized();
         };

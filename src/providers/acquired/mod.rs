@@ -21,7 +21,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::stream::BoxStream;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -35,6 +35,10 @@ use crate::provider::{
     CardToUpdate, FailedChunk, FailedRemoval, Flow, HolderData, JobKind, JobRef, JobState,
     PlacedCard, Provider, ProviderId, RemovalReceipt, RemoveCard, SubmissionReceipt,
     check_caller_id,
+};
+use crate::submission::{
+    Chunk, ChunkObserver, ChunkOutcome, ChunkSender, DuplicateIds, Planner, ReceiptCollector,
+    StreamOptions, StreamReceipt, card_stream, check_all, drive,
 };
 use crate::transport::{ApiRequest, NoAuth, Transport, TransportConfig};
 use crate::webhook::{Authenticity, WebhookEvent, WebhookKind, WebhookRequest};
@@ -939,6 +943,63 @@ fn tokens_of(cards: Vec<CardToUpdate>) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Acquired's chunking: every card is its own ACCOUNT_UPDATER request on its token.
+struct InquiryPlanner;
+
+impl Planner for InquiryPlanner {
+    fn check(&self, _position: u64, card: &CardToUpdate) -> Result<()> {
+        match &card.source {
+            CardSource::Token(t) => check_token(&format!("cards[id={}].token", card.id), t),
+            _ => Err(Error::invalid(
+                format!("cards[id={}].card", card.id),
+                InputProblem::NotAllowed {
+                    reason:
+                        "Acquired works on stored tokens (INIT transaction ids), not card numbers"
+                            .into(),
+                },
+            )),
+        }
+    }
+
+    fn admit(&mut self, position: u64, card: CardToUpdate) -> Option<Chunk> {
+        let mut chunk = Chunk::new(JobKind::Inquiry, None);
+        chunk.push(position, card);
+        Some(chunk)
+    }
+
+    fn finish(&mut self) -> Option<Chunk> {
+        None
+    }
+}
+
+impl ChunkSender for AcquiredClient {
+    fn send<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, ChunkOutcome> {
+        Box::pin(async move {
+            let token = match chunk.cards() {
+                [card] => match &card.source {
+                    CardSource::Token(t) => t,
+                    _ => {
+                        return ChunkOutcome::Failed(Error::invalid("card", InputProblem::Missing));
+                    }
+                },
+                _ => return ChunkOutcome::Failed(Error::invalid("cards", InputProblem::Empty)),
+            };
+            match self.request_account_update(token, None).await {
+                Ok(answer) => ChunkOutcome::Accepted {
+                    // The token is the reference the account_updater webhook names.
+                    job: JobRef::new(PROVIDER, JobKind::Inquiry, token.clone()),
+                    state: match answer {
+                        Answer::Pending(_) => JobState::Pending,
+                        Answer::Success(_) => JobState::Completed,
+                    },
+                    card_refs: Some(vec![token.clone()]),
+                },
+                Err(e) => ChunkOutcome::from_error(e),
+            }
+        })
+    }
+}
+
 impl Provider for AcquiredClient {
     fn id(&self) -> ProviderId {
         PROVIDER
@@ -1022,35 +1083,40 @@ impl Provider for AcquiredClient {
     /// webhook.
     fn submit(&self, cards: Vec<CardToUpdate>) -> BoxFuture<'_, Result<SubmissionReceipt>> {
         Box::pin(async move {
-            let tokens = tokens_of(cards)?;
-            let outcomes: Vec<_> =
-                futures::stream::iter(tokens.into_iter().map(|(id, token)| async move {
-                    let result = self.request_account_update(&token, None).await;
-                    (id, token, result)
-                }))
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
-            let mut receipt = SubmissionReceipt::new(PROVIDER);
-            for (id, token, result) in outcomes {
-                match result {
-                    Ok(answer) => receipt.accepted.push(AcceptedJob {
-                        job: JobRef::new(PROVIDER, JobKind::Inquiry, token.clone()),
-                        // The token is the reference the account_updater webhook names.
-                        cards: vec![PlacedCard::new(id, Some(token.clone()))],
-                        state: match answer {
-                            Answer::Pending(_) => JobState::Pending,
-                            Answer::Success(_) => JobState::Completed,
-                        },
-                    }),
-                    Err(error) => receipt.failed.push(FailedChunk {
-                        kind: JobKind::Inquiry,
-                        card_ids: vec![id],
-                        error,
-                    }),
-                }
-            }
-            Ok(receipt)
+            check_all(&InquiryPlanner, &cards)?;
+            let mut collector = ReceiptCollector::default();
+            let streamed = drive(
+                PROVIDER,
+                card_stream(cards),
+                InquiryPlanner,
+                self,
+                &StreamOptions::default().duplicate_ids(DuplicateIds::CallerGuarantees),
+                self.concurrency,
+                &mut collector,
+            )
+            .await;
+            collector.into_receipt(streamed)
+        })
+    }
+
+    /// One ACCOUNT_UPDATER request (a chunk of one card) per token, streamed.
+    fn submit_stream<'a>(
+        &'a self,
+        cards: BoxStream<'a, CardToUpdate>,
+        options: StreamOptions,
+        observer: &'a mut dyn ChunkObserver,
+    ) -> BoxFuture<'a, Result<StreamReceipt>> {
+        Box::pin(async move {
+            Ok(drive(
+                PROVIDER,
+                cards,
+                InquiryPlanner,
+                self,
+                &options,
+                self.concurrency,
+                observer,
+            )
+            .await)
         })
     }
 

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::stream::BoxStream;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -29,12 +29,15 @@ use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::check_caller_id;
 use crate::provider::{
-    AcceptedJob, BoxFuture, Capabilities, CardSource, CardToUpdate, FailedChunk, FailedRemoval,
-    Flow, JobCounts, JobKind, JobRef, JobState, JobStatus, PlacedCard, Provider, ProviderId,
-    RemovalReceipt, RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookReceipt,
-    WebhookRegistration,
+    BoxFuture, Capabilities, CardSource, CardToUpdate, FailedRemoval, Flow, JobCounts, JobKind,
+    JobRef, JobState, JobStatus, Provider, ProviderId, RemovalReceipt, RemoveCard, ResultsQuery,
+    SubmissionReceipt, SubscribeRequest, WebhookReceipt, WebhookRegistration,
 };
 use crate::providers::outcome_from_status;
+use crate::submission::{
+    Chunk, ChunkObserver, ChunkOutcome, ChunkSender, DuplicateIds, Planner, ReceiptCollector,
+    StreamOptions, StreamReceipt, card_stream, check_all, drive,
+};
 use crate::transport::{
     AUTHORIZATION, ApiRequest, ApiResponse, SignableRequest, Signer, Transport, TransportConfig,
     check_id, sensitive_header,
@@ -659,72 +662,196 @@ impl CardSyncClient {
     ///
     /// The receipt places every card id exactly once: in an accepted batch (its `batch_id`), an
     /// accepted subscription request (job id = SE number), or a failed chunk with its error.
-    /// Request bodies are built one chunk at a time as requests start, so memory beyond the
-    /// input stays proportional to chunk size × concurrency.
-    pub async fn submit_cards(&self, mut cards: Vec<CardToUpdate>) -> Result<SubmissionReceipt> {
-        let plan = plan_submission(&cards)?;
-        let outcomes: Vec<(Chunk, Result<Option<String>>)> = {
-            let cards = &cards;
-            futures::stream::iter(plan.into_iter().map(|chunk| async move {
-                let result = match &chunk {
-                    Chunk::Batch(idx) => {
-                        match idx
-                            .iter()
-                            .map(|&i| batch_ref(&cards[i as usize]))
-                            .collect::<Result<Vec<_>>>()
-                        {
-                            Ok(body) => self.post_batch(&body).await.map(|b| b.batch_id),
-                            Err(e) => Err(e),
-                        }
-                    }
-                    Chunk::Amex { se, idx } => {
-                        match idx
-                            .iter()
-                            .map(|&i| amex_ref(&cards[i as usize], se))
-                            .collect::<Result<Vec<_>>>()
-                        {
-                            Ok(body) => self.post_subscribe(&body).await.map(|()| None),
-                            Err(e) => Err(e),
-                        }
-                    }
-                };
-                (chunk, result)
-            }))
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await
+    /// This is the convenience form of [`CardSyncClient::submit_stream`], which keeps no
+    /// per-card state and takes the cards from an iterator or stream.
+    pub async fn submit_cards(&self, cards: Vec<CardToUpdate>) -> Result<SubmissionReceipt> {
+        check_all(&BulkPlanner::default(), &cards)?;
+        let mut collector = ReceiptCollector::default();
+        let streamed = self
+            .submit_stream(
+                card_stream(cards),
+                StreamOptions::default().duplicate_ids(DuplicateIds::CallerGuarantees),
+                &mut collector,
+            )
+            .await;
+        collector.into_receipt(streamed)
+    }
+
+    /// Streamed bulk submission (see [`crate::submission`]): cards are validated as their chunk
+    /// fills, a batch goes out as soon as it holds 10,000 cards (an SE number's subscribe
+    /// request likewise), and at most the client's concurrency (default
+    /// [`DEFAULT_CONCURRENCY`]) requests are in flight. Open chunks hold at most
+    /// [`MAX_OPEN_CARDS`] cards between them: past that, the largest open Amex group is sent
+    /// early, so many SE numbers cannot make memory grow.
+    pub async fn submit_stream(
+        &self,
+        cards: BoxStream<'_, CardToUpdate>,
+        options: StreamOptions,
+        observer: &mut dyn ChunkObserver,
+    ) -> StreamReceipt {
+        drive(
+            PROVIDER,
+            cards,
+            BulkPlanner::default(),
+            self,
+            &options,
+            self.concurrency,
+            observer,
+        )
+        .await
+    }
+}
+
+/// Cards that may wait in open chunks (a batch and one subscribe request per SE number) before
+/// the largest Amex group is sent early.
+pub const MAX_OPEN_CARDS: usize = 4 * MAX_CARDS_PER_REQUEST;
+
+/// CardSync's chunking rules: Visa / Mastercard / Discover to batches, Amex to subscribe
+/// requests per SE number, 10,000 cards a request.
+#[derive(Default)]
+struct BulkPlanner {
+    batch: Option<Chunk>,
+    amex: Vec<Chunk>,
+    open: usize,
+}
+
+impl Planner for BulkPlanner {
+    fn check(&self, _position: u64, card: &CardToUpdate) -> Result<()> {
+        let field = |f: &str| format!("cards[id={}].{f}", card.id);
+        let CardSource::Pan(pan) = &card.source else {
+            return Err(Error::invalid(
+                field("card"),
+                InputProblem::NotAllowed {
+                    reason: "CardSync takes card numbers, not tokens".into(),
+                },
+            ));
         };
-        // Every request is done: move (not copy) each id into the receipt.
-        let mut receipt = SubmissionReceipt::new(PROVIDER);
-        for (chunk, result) in outcomes {
-            let (kind, idx, job_id) = match chunk {
-                Chunk::Batch(idx) => (JobKind::Batch, idx, None),
-                Chunk::Amex { se, idx } => (JobKind::Subscription, idx, Some(se)),
-            };
-            let mut ids = idx
-                .iter()
-                .map(|&i| std::mem::take(&mut cards[i as usize].id));
-            match result {
-                Ok(batch_id) => receipt.accepted.push(AcceptedJob {
-                    job: match batch_id.filter(|b| !b.is_empty()).or(job_id) {
-                        Some(id) => JobRef::new(PROVIDER, kind, id),
-                        None => JobRef::id_pending(PROVIDER, kind),
+        if card.expiry.is_none() {
+            return Err(Error::invalid(field("exp"), InputProblem::Missing));
+        }
+        let se = card.amex_se_number.as_deref().filter(|s| !s.is_empty());
+        if pan.brand() == CardBrand::Amex {
+            if se.is_none() {
+                return Err(Error::invalid(field("se_number"), InputProblem::Missing));
+            }
+        } else {
+            check_brand(&card.id, pan.brand(), false)?;
+            if se.is_some() {
+                return Err(Error::invalid(
+                    field("se_number"),
+                    InputProblem::NotAllowed {
+                        reason: "an SE number is for American Express cards only".into(),
                     },
-                    cards: ids.by_ref().map(|id| PlacedCard::new(id, None)).collect(),
-                    state: if kind == JobKind::Batch {
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn admit(&mut self, position: u64, card: CardToUpdate) -> Option<Chunk> {
+        let se = card
+            .amex_se_number
+            .as_deref()
+            .filter(|s| !s.is_empty() && card_is_amex(&card));
+        let open = match se {
+            None => self
+                .batch
+                .get_or_insert_with(|| Chunk::new(JobKind::Batch, None)),
+            Some(se) => match self.amex.iter().position(|c| c.group() == Some(se)) {
+                Some(i) => &mut self.amex[i],
+                None => {
+                    self.amex
+                        .push(Chunk::new(JobKind::Subscription, Some(se.to_owned())));
+                    let last = self.amex.len() - 1;
+                    &mut self.amex[last]
+                }
+            },
+        };
+        open.push(position, card);
+        self.open += 1;
+        if open.len() >= MAX_CARDS_PER_REQUEST {
+            let full = std::mem::replace(open, Chunk::new(open.kind(), None));
+            return Some(self.close(full));
+        }
+        if self.open > MAX_OPEN_CARDS {
+            let largest = (0..self.amex.len()).max_by_key(|&i| self.amex[i].len())?;
+            let chunk = self.amex.swap_remove(largest);
+            return Some(self.close(chunk));
+        }
+        None
+    }
+
+    fn finish(&mut self) -> Option<Chunk> {
+        let chunk = match self.batch.take().filter(|c| !c.is_empty()) {
+            Some(batch) => batch,
+            None => loop {
+                let next = self.amex.pop()?;
+                if !next.is_empty() {
+                    break next;
+                }
+            },
+        };
+        Some(self.close(chunk))
+    }
+}
+
+impl BulkPlanner {
+    /// Takes a full chunk out of the open ones; an emptied Amex group is forgotten.
+    fn close(&mut self, chunk: Chunk) -> Chunk {
+        self.open -= chunk.len();
+        self.amex.retain(|c| !c.is_empty());
+        chunk
+    }
+}
+
+fn card_is_amex(card: &CardToUpdate) -> bool {
+    matches!(&card.source, CardSource::Pan(p) if p.brand() == CardBrand::Amex)
+}
+
+impl ChunkSender for CardSyncClient {
+    fn send<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, ChunkOutcome> {
+        Box::pin(async move {
+            let sent = match chunk.group() {
+                None => match chunk
+                    .cards()
+                    .iter()
+                    .map(batch_ref)
+                    .collect::<Result<Vec<_>>>()
+                {
+                    Ok(body) => self.post_batch(&body).await.map(|b| {
+                        match b.batch_id.filter(|id| !id.is_empty()) {
+                            Some(id) => JobRef::new(PROVIDER, JobKind::Batch, id),
+                            None => JobRef::id_pending(PROVIDER, JobKind::Batch),
+                        }
+                    }),
+                    Err(e) => Err(e),
+                },
+                Some(se) => match chunk
+                    .cards()
+                    .iter()
+                    .map(|c| amex_ref(c, se))
+                    .collect::<Result<Vec<_>>>()
+                {
+                    Ok(body) => self
+                        .post_subscribe(&body)
+                        .await
+                        .map(|()| JobRef::new(PROVIDER, JobKind::Subscription, se)),
+                    Err(e) => Err(e),
+                },
+            };
+            match sent {
+                Ok(job) => ChunkOutcome::Accepted {
+                    state: if job.kind == JobKind::Batch {
                         JobState::Pending
                     } else {
                         JobState::Active
                     },
-                }),
-                Err(error) => receipt.failed.push(FailedChunk {
-                    kind,
-                    card_ids: ids.collect(),
-                    error,
-                }),
+                    job,
+                    card_refs: None,
+                },
+                Err(e) => ChunkOutcome::from_error(e),
             }
-        }
-        Ok(receipt)
+        })
     }
 }
 
@@ -732,12 +859,6 @@ impl CardSyncClient {
 #[derive(Serialize)]
 struct CardsBody<'a, C> {
     cards: &'a [C],
-}
-
-/// One request of a bulk submission: indices into the caller's cards.
-enum Chunk {
-    Batch(Vec<u32>),
-    Amex { se: String, idx: Vec<u32> },
 }
 
 #[derive(Serialize)]
@@ -810,97 +931,6 @@ fn amex_ref<'a>(card: &'a CardToUpdate, se: &'a str) -> Result<AmexCardRef<'a>> 
         card: pan.expose_secret(),
         exp,
     })
-}
-
-/// Validates every card and plans the requests (indices only; no card data copied).
-fn plan_submission(cards: &[CardToUpdate]) -> Result<Vec<Chunk>> {
-    if cards.is_empty() {
-        return Err(Error::invalid("cards", InputProblem::Empty));
-    }
-    if cards.len() > u32::MAX as usize {
-        return Err(Error::invalid(
-            "cards",
-            InputProblem::TooMany {
-                max: u32::MAX as usize,
-                got: cards.len(),
-            },
-        ));
-    }
-    for (index, card) in cards.iter().enumerate() {
-        check_caller_id(index, &card.id)?;
-    }
-    // Duplicate ids are found by sorting indices (4 bytes a card) rather than hashing the ids.
-    let mut order: Vec<u32> = (0..cards.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| cards[a as usize].id.cmp(&cards[b as usize].id));
-    if let Some(pair) = order
-        .windows(2)
-        .find(|w| cards[w[0] as usize].id == cards[w[1] as usize].id)
-    {
-        let id = &cards[pair[0] as usize].id;
-        return Err(if id.is_empty() {
-            Error::invalid(
-                format!("cards[{}].id", pair[0].min(pair[1])),
-                InputProblem::Missing,
-            )
-        } else {
-            Error::invalid(format!("cards[id={id}].id"), InputProblem::Duplicate)
-        });
-    }
-    drop(order);
-    let mut batch_idx: Vec<u32> = Vec::new();
-    let mut amex: Vec<(String, Vec<u32>)> = Vec::new();
-    for (i, card) in cards.iter().enumerate() {
-        let field = |f: &str| format!("cards[id={}].{f}", card.id);
-        if card.id.is_empty() {
-            return Err(Error::invalid(
-                format!("cards[{i}].id"),
-                InputProblem::Missing,
-            ));
-        }
-        let CardSource::Pan(pan) = &card.source else {
-            return Err(Error::invalid(
-                field("card"),
-                InputProblem::NotAllowed {
-                    reason: "CardSync takes card numbers, not tokens".into(),
-                },
-            ));
-        };
-        if card.expiry.is_none() {
-            return Err(Error::invalid(field("exp"), InputProblem::Missing));
-        }
-        let se = card.amex_se_number.as_deref().filter(|s| !s.is_empty());
-        if pan.brand() == CardBrand::Amex {
-            let Some(se) = se else {
-                return Err(Error::invalid(field("se_number"), InputProblem::Missing));
-            };
-            match amex.iter_mut().find(|(s, _)| s == se) {
-                Some((_, idx)) => idx.push(i as u32),
-                None => amex.push((se.to_owned(), vec![i as u32])),
-            }
-        } else {
-            check_brand(&card.id, pan.brand(), false)?;
-            if se.is_some() {
-                return Err(Error::invalid(
-                    field("se_number"),
-                    InputProblem::NotAllowed {
-                        reason: "an SE number is for American Express cards only".into(),
-                    },
-                ));
-            }
-            batch_idx.push(i as u32);
-        }
-    }
-    let mut plan: Vec<Chunk> = batch_idx
-        .chunks(MAX_CARDS_PER_REQUEST)
-        .map(|c| Chunk::Batch(c.to_vec()))
-        .collect();
-    for (se, idx) in amex {
-        plan.extend(idx.chunks(MAX_CARDS_PER_REQUEST).map(|c| Chunk::Amex {
-            se: se.clone(),
-            idx: c.to_vec(),
-        }));
-    }
-    Ok(plan)
 }
 
 /// Maps one result card onto the unified [`CardUpdate`], joined back by the caller's `id`.
@@ -1180,6 +1210,17 @@ impl Provider for CardSyncClient {
 
     fn submit(&self, cards: Vec<CardToUpdate>) -> BoxFuture<'_, Result<SubmissionReceipt>> {
         Box::pin(self.submit_cards(cards))
+    }
+
+    fn submit_stream<'a>(
+        &'a self,
+        cards: BoxStream<'a, CardToUpdate>,
+        options: StreamOptions,
+        observer: &'a mut dyn ChunkObserver,
+    ) -> BoxFuture<'a, Result<StreamReceipt>> {
+        Box::pin(
+            async move { Ok(CardSyncClient::submit_stream(self, cards, options, observer).await) },
+        )
     }
 
     /// Batches only: CardSync has no status for Amex subscriptions (updates arrive by webhook).

@@ -1,0 +1,658 @@
+//! Streaming bulk submission: cards go to the provider chunk by chunk, straight from an iterator
+//! or a [`Stream`](futures::Stream), with an event per chunk before and after its request.
+//!
+//! Why a stream and not a `Vec`: a month's run is hundreds of thousands to millions of cards.
+//! Holding them all, and one receipt entry per card, makes memory grow with the run. Here each
+//! card is validated when its chunk is being filled, the chunk's request goes out, and what
+//! stays behind is one [`ChunkRecord`] per chunk (its outcome and the input positions it held,
+//! as runs). Memory is bounded by chunk size × concurrency, plus the duplicate-id check (8 bytes
+//! and a control byte a card, or nothing with [`DuplicateIds::CallerGuarantees`]).
+//!
+//! Each chunk passes through a [`ChunkObserver`]: [`ChunkObserver::sending`] is awaited *before*
+//! the chunk's request is sent (write an intent to durable storage there), and
+//! [`ChunkObserver::done`] is awaited when it is accepted, failed, or left unknown. Use it as
+//!
+//! ```no_run
+//! # async fn run(provider: &dyn account_updater::Provider,
+//! #              cards: Vec<account_updater::provider::CardToUpdate>) -> account_updater::Result<()> {
+//! use account_updater::submission::{StreamOptions, card_stream};
+//! let mut events = (); // `()` observes nothing; a journal implements ChunkObserver
+//! let receipt = provider
+//!     .submit_stream(card_stream(cards), StreamOptions::default(), &mut events)
+//!     .await?;
+//! println!("{} accepted, {} to check", receipt.accepted_cards(), receipt.unknown_cards());
+//! # Ok(()) }
+//! ```
+//!
+//! The `Vec` API ([`Provider::submit`](crate::Provider::submit)) is a convenience on top: it
+//! validates every card before the first request, then runs the same driver.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::ops::Range;
+
+use futures::future::{BoxFuture, ready};
+use futures::stream::{BoxStream, FuturesUnordered};
+use futures::{Stream, StreamExt};
+
+use crate::error::{Error, InputProblem, Result};
+use crate::provider::{
+    AcceptedJob, CardToUpdate, FailedChunk, JobKind, JobRef, JobState, PlacedCard, ProviderId,
+    SubmissionReceipt, check_caller_id,
+};
+
+/// Boxes any iterator or stream of cards for [`Provider::submit_stream`](crate::Provider::submit_stream).
+/// Cards are pulled (and, for an iterator that builds them, built) only as chunks are filled.
+pub fn card_stream<'a, I>(cards: I) -> BoxStream<'a, CardToUpdate>
+where
+    I: IntoIterator<Item = CardToUpdate>,
+    I::IntoIter: Send + 'a,
+{
+    futures::stream::iter(cards).boxed()
+}
+
+/// Boxes an asynchronous stream of cards (a database cursor, a file being read).
+pub fn boxed_card_stream<'a, S>(cards: S) -> BoxStream<'a, CardToUpdate>
+where
+    S: Stream<Item = CardToUpdate> + Send + 'a,
+{
+    cards.boxed()
+}
+
+/// How duplicate caller ids are found in a streamed submission.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DuplicateIds {
+    /// The crate refuses a card whose id it has already seen in this submission (reported as a
+    /// rejected card with [`InputProblem::Duplicate`], never sent). Ids are remembered as 64-bit
+    /// keyed hashes (about 9 to 18 bytes a card), so a different id is taken for a duplicate
+    /// with probability about n² / 2⁶⁵ (three in a hundred million runs of a million cards);
+    /// such a card is reported as rejected, never dropped silently or sent twice.
+    #[default]
+    Refuse,
+    /// The caller guarantees unique ids (a journal with a unique key on them, say): the crate
+    /// keeps no per-card state and memory stays flat in the number of cards.
+    CallerGuarantees,
+}
+
+/// Settings of one streamed submission.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct StreamOptions {
+    /// How duplicate ids are found.
+    pub duplicate_ids: DuplicateIds,
+}
+
+impl StreamOptions {
+    /// Sets how duplicate ids are found.
+    pub fn duplicate_ids(mut self, mode: DuplicateIds) -> Self {
+        self.duplicate_ids = mode;
+        self
+    }
+}
+
+/// One provider request's worth of cards, in input order.
+#[derive(Debug)]
+pub struct Chunk {
+    seq: u64,
+    kind: JobKind,
+    group: Option<String>,
+    cards: Vec<CardToUpdate>,
+    positions: Vec<u64>,
+}
+
+impl Chunk {
+    pub(crate) fn new(kind: JobKind, group: Option<String>) -> Self {
+        Chunk {
+            seq: 0,
+            kind,
+            group,
+            cards: Vec::new(),
+            positions: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, position: u64, card: CardToUpdate) {
+        self.cards.push(card);
+        self.positions.push(position);
+    }
+
+    /// The chunk's number in its submission (0, 1, 2… in the order chunks are sent).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// What the chunk creates (a CardSync batch, an Amex subscription, an Acquired inquiry).
+    pub fn kind(&self) -> JobKind {
+        self.kind
+    }
+
+    /// The job the chunk goes to when the provider groups by one (CardSync Amex: the SE number).
+    pub fn group(&self) -> Option<&str> {
+        self.group.as_deref()
+    }
+
+    /// The cards, in input order.
+    pub fn cards(&self) -> &[CardToUpdate] {
+        &self.cards
+    }
+
+    /// Each card's position in the input (0-based), ascending.
+    pub fn positions(&self) -> &[u64] {
+        &self.positions
+    }
+
+    /// The caller's ids of the chunk's cards.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.cards.iter().map(|c| c.id.as_str())
+    }
+
+    /// Number of cards.
+    pub fn len(&self) -> usize {
+        self.cards.len()
+    }
+
+    /// `true` for a chunk without cards (never sent).
+    pub fn is_empty(&self) -> bool {
+        self.cards.is_empty()
+    }
+
+    /// The caller's ids, moved out (the card data is dropped, and zeroized).
+    pub fn into_ids(self) -> Vec<String> {
+        self.cards.into_iter().map(|c| c.id).collect()
+    }
+
+    fn runs(&self) -> Vec<Range<u64>> {
+        let mut runs: Vec<Range<u64>> = Vec::new();
+        for &p in &self.positions {
+            match runs.last_mut() {
+                Some(r) if r.end == p => r.end = p + 1,
+                _ => runs.push(p..p + 1),
+            }
+        }
+        runs
+    }
+}
+
+/// How a chunk's request ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ChunkOutcome {
+    /// The provider accepted the chunk as `job`.
+    Accepted {
+        /// The job holding the chunk's cards ([`JobRef::id_pending`] when the provider did
+        /// not name it).
+        job: JobRef,
+        /// Its state when accepted.
+        state: JobState,
+        /// The provider's reference of each card, in chunk order, when it assigns its own
+        /// (Acquired: the token); `None` when it keys cards by the caller's id (CardSync).
+        card_refs: Option<Vec<String>>,
+    },
+    /// The provider certainly did not act on the request (it never reached it, or it refused
+    /// it: see [`Error::provider_may_have_acted`]): the cards may be sent again once the cause
+    /// is fixed.
+    Failed(Error),
+    /// The request may have reached the provider (a timeout after sending, a 5xx, an
+    /// unreadable answer): **do not resend** without checking the provider's jobs first.
+    Unknown(Error),
+    /// Not sent because the submission stopped first (see [`StreamReceipt::stopped`]).
+    NotSent,
+}
+
+impl ChunkOutcome {
+    /// `Failed` or `Unknown`, by [`Error::provider_may_have_acted`].
+    pub fn from_error(error: Error) -> Self {
+        if error.provider_may_have_acted() {
+            ChunkOutcome::Unknown(error)
+        } else {
+            ChunkOutcome::Failed(error)
+        }
+    }
+
+    /// A short stable name: `accepted`, `failed`, `unknown` or `not_sent`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChunkOutcome::Accepted { .. } => "accepted",
+            ChunkOutcome::Failed(_) => "failed",
+            ChunkOutcome::Unknown(_) => "unknown",
+            ChunkOutcome::NotSent => "not_sent",
+        }
+    }
+
+    /// The error, for `Failed` and `Unknown`.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            ChunkOutcome::Failed(e) | ChunkOutcome::Unknown(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What a streamed submission keeps of one chunk once it is done: no per-card entry, only the
+/// input positions it held, as runs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ChunkRecord {
+    /// The chunk's number ([`Chunk::seq`]).
+    pub seq: u64,
+    /// What it created.
+    pub kind: JobKind,
+    /// Number of cards.
+    pub cards: usize,
+    /// The input positions of its cards, as ascending runs.
+    pub positions: Vec<Range<u64>>,
+    /// How its request ended (the provider references of `Accepted` are dropped here: the
+    /// observer saw them).
+    pub outcome: ChunkOutcome,
+}
+
+impl ChunkRecord {
+    /// `true` when the card at input `position` was in this chunk.
+    pub fn holds(&self, position: u64) -> bool {
+        let i = self.positions.partition_point(|r| r.end <= position);
+        self.positions.get(i).is_some_and(|r| r.contains(&position))
+    }
+}
+
+/// Where every card of a streamed submission went, per chunk.
+///
+/// Every card read from the input is in exactly one chunk record or counted in `rejected`
+/// (and was handed to [`ChunkObserver::rejected`]). Cards at positions `≥ cards_read` were
+/// never read (the submission stopped first).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct StreamReceipt {
+    /// The provider.
+    pub provider: ProviderId,
+    /// One record per chunk, in the order they finished.
+    pub chunks: Vec<ChunkRecord>,
+    /// Cards refused as input (never sent).
+    pub rejected: u64,
+    /// Cards read from the input.
+    pub cards_read: u64,
+    /// Why the submission stopped early (an observer error), if it did.
+    pub stopped: Option<Error>,
+}
+
+impl StreamReceipt {
+    fn cards_where(&self, f: impl Fn(&ChunkOutcome) -> bool) -> u64 {
+        self.chunks
+            .iter()
+            .filter(|c| f(&c.outcome))
+            .map(|c| c.cards as u64)
+            .sum()
+    }
+
+    /// Cards in accepted chunks.
+    pub fn accepted_cards(&self) -> u64 {
+        self.cards_where(|o| matches!(o, ChunkOutcome::Accepted { .. }))
+    }
+
+    /// Cards in chunks the provider certainly did not act on (failed or not sent).
+    pub fn failed_cards(&self) -> u64 {
+        self.cards_where(|o| matches!(o, ChunkOutcome::Failed(_) | ChunkOutcome::NotSent))
+    }
+
+    /// Cards in chunks that may have reached the provider: check before resending.
+    pub fn unknown_cards(&self) -> u64 {
+        self.cards_where(|o| matches!(o, ChunkOutcome::Unknown(_)))
+    }
+
+    /// `true` when every card read was accepted and the submission ran to the end.
+    pub fn is_complete(&self) -> bool {
+        self.stopped.is_none()
+            && self.rejected == 0
+            && self
+                .chunks
+                .iter()
+                .all(|c| matches!(c.outcome, ChunkOutcome::Accepted { .. }))
+    }
+
+    /// The chunk that held the card at input `position`; `None` for a rejected or unread card.
+    pub fn chunk_of(&self, position: u64) -> Option<&ChunkRecord> {
+        self.chunks.iter().find(|c| c.holds(position))
+    }
+}
+
+/// Sees each chunk of a streamed submission. Every method is awaited before the submission
+/// goes on; an error stops it (no further chunk is sent; chunks already in flight finish and
+/// are reported). The unit type `()` observes nothing.
+pub trait ChunkObserver: Send {
+    /// The chunk is about to be sent. Its request waits for this: write the intent durably here.
+    fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, Result<()>> {
+        let _ = chunk;
+        Box::pin(ready(Ok(())))
+    }
+
+    /// The chunk's request ended with `outcome`. The chunk is handed over (take its ids with
+    /// [`Chunk::into_ids`], or drop it).
+    fn done<'a>(
+        &'a mut self,
+        chunk: Chunk,
+        outcome: &'a ChunkOutcome,
+    ) -> BoxFuture<'a, Result<()>> {
+        let _ = (chunk, outcome);
+        Box::pin(ready(Ok(())))
+    }
+
+    /// The card at input `position` was refused as input and will not be sent.
+    fn rejected<'a>(
+        &'a mut self,
+        position: u64,
+        card: CardToUpdate,
+        error: &'a Error,
+    ) -> BoxFuture<'a, Result<()>> {
+        let _ = (position, card, error);
+        Box::pin(ready(Ok(())))
+    }
+}
+
+impl ChunkObserver for () {}
+
+/// A provider's chunking rules: validates each card and says when a chunk is full.
+pub(crate) trait Planner: Send {
+    /// Validates one card by the provider's rules (the caller id and duplicates are checked by
+    /// the driver). Shared by the streamed path and the `Vec` path's up-front check.
+    fn check(&self, position: u64, card: &CardToUpdate) -> Result<()>;
+
+    /// Routes a checked card into its chunk; returns a chunk when one is full.
+    fn admit(&mut self, position: u64, card: CardToUpdate) -> Option<Chunk>;
+
+    /// At the end of the input: the chunks still open, one per call, then `None`.
+    fn finish(&mut self) -> Option<Chunk>;
+}
+
+/// Sends one chunk; the outcome says whether it may have reached the provider.
+pub(crate) trait ChunkSender: Sync {
+    fn send<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, ChunkOutcome>;
+}
+
+/// Remembers ids as 64-bit keyed hashes ([`DuplicateIds::Refuse`]).
+struct SeenIds {
+    hasher: foldhash::quality::RandomState,
+    seen: std::collections::HashSet<u64, foldhash::fast::RandomState>,
+}
+
+impl SeenIds {
+    fn new() -> Self {
+        SeenIds {
+            hasher: foldhash::quality::RandomState::default(),
+            seen: Default::default(),
+        }
+    }
+
+    /// `false` when `id` (or, rarely, another id with the same hash) was seen before.
+    fn insert(&mut self, id: &str) -> bool {
+        self.seen.insert(self.hasher.hash_one(id))
+    }
+}
+
+/// Checks a whole `Vec` up front, exactly: caller ids, duplicates (hash, then compare the ids),
+/// and the provider's rules. The `Vec` API's promise is "everything validated before the first
+/// request".
+pub(crate) fn check_all(planner: &dyn Planner, cards: &[CardToUpdate]) -> Result<()> {
+    if cards.is_empty() {
+        return Err(Error::invalid("cards", InputProblem::Empty));
+    }
+    let hasher = foldhash::quality::RandomState::default();
+    // hash → first index with that hash; ids whose hash collided with a different id go to
+    // `collided` and are compared exactly there.
+    let mut first: HashMap<u64, usize, foldhash::fast::RandomState> = HashMap::default();
+    first.reserve(cards.len());
+    let mut collided: std::collections::HashSet<&str> = Default::default();
+    for (index, card) in cards.iter().enumerate() {
+        check_caller_id(index, &card.id)?;
+        let duplicate = match first.entry(hasher.hash_one(card.id.as_str())) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(index);
+                false
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                cards[*o.get()].id == card.id || !collided.insert(card.id.as_str())
+            }
+        };
+        if duplicate {
+            return Err(Error::invalid(
+                format!("cards[id={}].id", card.id),
+                InputProblem::Duplicate,
+            ));
+        }
+        planner.check(index as u64, card)?;
+    }
+    Ok(())
+}
+
+/// Runs a streamed submission: pulls cards, fills chunks, sends up to `concurrency` at once,
+/// and tells the observer about each chunk before and after its request.
+pub(crate) async fn drive(
+    provider: ProviderId,
+    mut cards: BoxStream<'_, CardToUpdate>,
+    mut planner: impl Planner,
+    sender: &dyn ChunkSender,
+    options: &StreamOptions,
+    concurrency: usize,
+    observer: &mut dyn ChunkObserver,
+) -> StreamReceipt {
+    let mut receipt = StreamReceipt {
+        provider,
+        chunks: Vec::new(),
+        rejected: 0,
+        cards_read: 0,
+        stopped: None,
+    };
+    let mut seen = match options.duplicate_ids {
+        DuplicateIds::Refuse => Some(SeenIds::new()),
+        DuplicateIds::CallerGuarantees => None,
+    };
+    let mut in_flight = FuturesUnordered::new();
+    let mut input_done = false;
+    let mut next_seq = 0u64;
+    loop {
+        while receipt.stopped.is_none() && in_flight.len() < concurrency.max(1) {
+            let next = if input_done {
+                planner.finish()
+            } else {
+                match next_chunk(&mut cards, &mut planner, &mut seen, &mut receipt, observer).await
+                {
+                    Ok(Some(chunk)) => Some(chunk),
+                    Ok(None) => {
+                        input_done = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        receipt.stopped = Some(e);
+                        None
+                    }
+                }
+            };
+            let Some(mut chunk) = next else { break };
+            chunk.seq = next_seq;
+            next_seq += 1;
+            if let Err(e) = observer.sending(&chunk).await {
+                receipt.stopped = Some(e);
+                record(&mut receipt, &chunk, ChunkOutcome::NotSent);
+                break;
+            }
+            in_flight.push(async move {
+                let outcome = sender.send(&chunk).await;
+                (chunk, outcome)
+            });
+        }
+        let Some((chunk, outcome)) = in_flight.next().await else {
+            break;
+        };
+        let positions = chunk.runs();
+        let (seq, kind, len) = (chunk.seq, chunk.kind, chunk.len());
+        let reported = observer.done(chunk, &outcome).await;
+        receipt.chunks.push(ChunkRecord {
+            seq,
+            kind,
+            cards: len,
+            positions,
+            outcome: match outcome {
+                ChunkOutcome::Accepted { job, state, .. } => ChunkOutcome::Accepted {
+                    job,
+                    state,
+                    card_refs: None,
+                },
+                other => other,
+            },
+        });
+        if let Err(e) = reported {
+            receipt.stopped.get_or_insert(e);
+        }
+    }
+    if receipt.stopped.is_some() {
+        // Cards read but still in open chunks were never sent: say so, chunk by chunk.
+        while let Some(mut chunk) = planner.finish() {
+            chunk.seq = next_seq;
+            next_seq += 1;
+            record(&mut receipt, &chunk, ChunkOutcome::NotSent);
+        }
+    }
+    receipt
+}
+
+fn record(receipt: &mut StreamReceipt, chunk: &Chunk, outcome: ChunkOutcome) {
+    receipt.chunks.push(ChunkRecord {
+        seq: chunk.seq,
+        kind: chunk.kind,
+        cards: chunk.len(),
+        positions: chunk.runs(),
+        outcome,
+    });
+}
+
+/// Pulls cards until a chunk is full (`Some`) or the input ends (`None`).
+async fn next_chunk(
+    cards: &mut BoxStream<'_, CardToUpdate>,
+    planner: &mut impl Planner,
+    seen: &mut Option<SeenIds>,
+    receipt: &mut StreamReceipt,
+    observer: &mut dyn ChunkObserver,
+) -> Result<Option<Chunk>> {
+    while let Some(card) = cards.next().await {
+        let position = receipt.cards_read;
+        receipt.cards_read += 1;
+        let checked = check_caller_id(position as usize, &card.id)
+            .and_then(|()| {
+                if seen.as_mut().is_some_and(|s| !s.insert(&card.id)) {
+                    Err(Error::invalid(
+                        format!("cards[id={}].id", card.id),
+                        InputProblem::Duplicate,
+                    ))
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|()| planner.check(position, &card));
+        match checked {
+            Ok(()) => {
+                if let Some(chunk) = planner.admit(position, card) {
+                    return Ok(Some(chunk));
+                }
+            }
+            Err(error) => {
+                receipt.rejected += 1;
+                observer.rejected(position, card, &error).await?;
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The `Vec` API on top of the driver: keeps every id, and builds the per-card receipt.
+#[derive(Default)]
+pub(crate) struct ReceiptCollector {
+    /// Per chunk seq: the ids, and the provider references of an accepted chunk.
+    chunks: HashMap<u64, (Vec<String>, Option<Vec<String>>)>,
+    rejected: Vec<(String, Error)>,
+}
+
+impl fmt::Debug for ReceiptCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiptCollector")
+            .field("chunks", &self.chunks.len())
+            .finish()
+    }
+}
+
+impl ChunkObserver for ReceiptCollector {
+    fn done<'a>(
+        &'a mut self,
+        chunk: Chunk,
+        outcome: &'a ChunkOutcome,
+    ) -> BoxFuture<'a, Result<()>> {
+        let refs = match outcome {
+            ChunkOutcome::Accepted { card_refs, .. } => card_refs.clone(),
+            _ => None,
+        };
+        self.chunks.insert(chunk.seq, (chunk.into_ids(), refs));
+        Box::pin(ready(Ok(())))
+    }
+
+    fn rejected<'a>(
+        &'a mut self,
+        _position: u64,
+        card: CardToUpdate,
+        error: &'a Error,
+    ) -> BoxFuture<'a, Result<()>> {
+        // check_all ran first, so this is not expected; if it happens the card is still
+        // accounted for, never dropped.
+        let copy = Error::invalid(
+            format!("cards[id={}]", card.id),
+            InputProblem::NotAllowed {
+                reason: error.to_string(),
+            },
+        );
+        self.rejected.push((card.id, copy));
+        Box::pin(ready(Ok(())))
+    }
+}
+
+impl ReceiptCollector {
+    /// Joins the collected ids with the driver's records into the per-card receipt.
+    pub(crate) fn into_receipt(mut self, streamed: StreamReceipt) -> Result<SubmissionReceipt> {
+        let mut receipt = SubmissionReceipt::new(streamed.provider);
+        for record in streamed.chunks {
+            let (ids, refs) = self.chunks.remove(&record.seq).unwrap_or_default();
+            match record.outcome {
+                ChunkOutcome::Accepted { job, state, .. } => {
+                    let cards = match refs {
+                        Some(refs) if refs.len() == ids.len() => ids
+                            .into_iter()
+                            .zip(refs)
+                            .map(|(id, r)| PlacedCard::new(id, Some(r)))
+                            .collect(),
+                        _ => ids
+                            .into_iter()
+                            .map(|id| PlacedCard::new(id, None))
+                            .collect(),
+                    };
+                    receipt.accepted.push(AcceptedJob { job, cards, state });
+                }
+                ChunkOutcome::Failed(error) | ChunkOutcome::Unknown(error) => {
+                    receipt.failed.push(FailedChunk {
+                        kind: record.kind,
+                        card_ids: ids,
+                        error,
+                    });
+                }
+                ChunkOutcome::NotSent => {}
+            }
+        }
+        for (id, error) in self.rejected {
+            receipt.failed.push(FailedChunk {
+                kind: JobKind::Batch,
+                card_ids: vec![id],
+                error,
+            });
+        }
+        match streamed.stopped {
+            Some(e) => Err(e),
+            None => Ok(receipt),
+        }
+    }
+}

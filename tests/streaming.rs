@@ -1,0 +1,465 @@
+//! Streamed bulk submission through `Arc<dyn Provider>` against the emulators: cards pulled
+//! lazily from an iterator, the intent event before each request, per-chunk outcomes, rejected
+//! cards reported and never sent, every card accounted for exactly once, and a stopped
+//! submission that sends nothing more.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use account_updater::emulator::Fault;
+use account_updater::emulator::acquired::AcquiredEmulator;
+use account_updater::emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
+use account_updater::emulator::payconex::PayConexEmulator;
+use account_updater::provider::{BoxFuture, CardToUpdate, JobKind, JobState, Provider};
+use account_updater::providers::acquired::AcquiredClient;
+use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
+use account_updater::providers::payconex::PayConexClient;
+use account_updater::submission::{
+    Chunk, ChunkObserver, ChunkOutcome, DuplicateIds, StreamOptions, card_stream,
+};
+use account_updater::transport::{RetryPolicy, TransportConfig};
+use account_updater::{CardNumber, Error, ErrorKind, Expiry, ExposeSecret, SecretString};
+use serde_json::json;
+
+fn luhn(body: &str) -> String {
+    (0..=9)
+        .map(|d| format!("{body}{d}"))
+        .find(|c| account_updater::card::luhn_valid(c))
+        .unwrap()
+}
+
+/// Card `i` of a generated run: 1 in 20 is Amex under one of two SE numbers.
+fn card(i: usize) -> CardToUpdate {
+    let exp = Expiry::new(1, 2030).unwrap();
+    if i % 20 == 0 {
+        let pan = CardNumber::parse(&luhn(&format!("37{i:012}"))).unwrap();
+        let se = if i % 40 == 0 {
+            "1111111111"
+        } else {
+            "2222222222"
+        };
+        CardToUpdate::pan(format!("c{i}"), pan, exp).with_amex_se_number(se)
+    } else {
+        let prefix = ["4", "51", "6011"][i % 3];
+        let body = format!("{prefix}{i:0width$}", width = 15 - prefix.len());
+        CardToUpdate::pan(
+            format!("c{i}"),
+            CardNumber::parse(&luhn(&body)).unwrap(),
+            exp,
+        )
+    }
+}
+
+async fn cardsync(config: CardSyncEmulatorConfig) -> (CardSyncEmulator, CardSyncClient) {
+    let emu = CardSyncEmulator::start_with(config).await.unwrap();
+    let partner = CardSyncPartner::builder(emu.partner_key())
+        .base_url(emu.base_url())
+        .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
+        .build_partner()
+        .unwrap();
+    let created = partner
+        .enroll_merchant(&common::cardsync_merchant("stream"))
+        .await
+        .unwrap();
+    let client = partner
+        .merchant(SecretString::from(
+            created.api_key.expose_secret().to_owned(),
+        ))
+        .unwrap();
+    (emu, client)
+}
+
+/// Records every event, and checks at each intent that the emulator has not yet seen the
+/// chunk's request.
+struct Recorder {
+    emu_requests: Box<dyn Fn() -> usize + Send>,
+    requests_before: usize,
+    announced: usize,
+    sending: Vec<(u64, JobKind, Option<String>, Vec<String>)>,
+    done: Vec<(u64, Vec<u64>, Vec<String>, &'static str, Option<ErrorKind>)>,
+    rejected: Vec<(u64, String, String)>,
+    intent_violations: usize,
+    fail_sending_at: Option<u64>,
+}
+
+impl Recorder {
+    fn new(emu_requests: Box<dyn Fn() -> usize + Send>) -> Self {
+        let requests_before = emu_requests();
+        Recorder {
+            emu_requests,
+            requests_before,
+            announced: 0,
+            sending: Vec::new(),
+            done: Vec::new(),
+            rejected: Vec::new(),
+            intent_violations: 0,
+            fail_sending_at: None,
+        }
+    }
+}
+
+impl ChunkObserver for Recorder {
+    fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, account_updater::Result<()>> {
+        Box::pin(async move {
+            if self.fail_sending_at == Some(chunk.seq()) {
+                return Err(Error::invalid(
+                    "journal",
+                    account_updater::error::InputProblem::Missing,
+                ));
+            }
+            // If the request were already on its way, the emulator would see it within this
+            // pause: it must not, the request waits for this event.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            if (self.emu_requests)() > self.requests_before + self.announced {
+                self.intent_violations += 1;
+            }
+            self.announced += 1;
+            self.sending.push((
+                chunk.seq(),
+                chunk.kind(),
+                chunk.group().map(str::to_owned),
+                chunk.ids().map(str::to_owned).collect(),
+            ));
+            Ok(())
+        })
+    }
+
+    fn done<'a>(
+        &'a mut self,
+        chunk: Chunk,
+        outcome: &'a ChunkOutcome,
+    ) -> BoxFuture<'a, account_updater::Result<()>> {
+        let positions = chunk.positions().to_vec();
+        let seq = chunk.seq();
+        self.done.push((
+            seq,
+            positions,
+            chunk.into_ids(),
+            outcome.as_str(),
+            outcome.error().map(Error::kind),
+        ));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn rejected<'a>(
+        &'a mut self,
+        position: u64,
+        card: CardToUpdate,
+        error: &'a Error,
+    ) -> BoxFuture<'a, account_updater::Result<()>> {
+        self.rejected.push((position, card.id, error.to_string()));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_run_sends_each_chunk_after_its_intent_and_accounts_for_every_card() {
+    let (emu, client) = cardsync(CardSyncEmulatorConfig {
+        completion: Completion::Manual,
+        ..Default::default()
+    })
+    .await;
+    let emu = Arc::new(emu);
+    let provider: Arc<dyn Provider> = Arc::new(client);
+    let n = 45_003usize;
+    let built = Arc::new(AtomicUsize::new(0));
+    let counter = built.clone();
+    // Cards are built lazily; five of them break a rule.
+    let cards = (0..n).map(move |i| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        match i {
+            101 => CardToUpdate::token("c101", "123"),
+            202 => CardToUpdate::pan(
+                "c202",
+                CardNumber::parse("340000000000009").unwrap(),
+                Expiry::new(1, 2030).unwrap(),
+            ),
+            303 => card(303).with_amex_se_number("1111111111"),
+            404 => card(5),
+            505 => {
+                let mut c = card(505);
+                c.id = "bad\nid".into();
+                c
+            }
+            _ => card(i),
+        }
+    });
+    let watcher = emu.clone();
+    let mut recorder = Recorder::new(Box::new(move || watcher.requests()));
+    let receipt = provider
+        .submit_stream(card_stream(cards), StreamOptions::default(), &mut recorder)
+        .await
+        .unwrap();
+    assert_eq!(built.load(Ordering::Relaxed), n);
+    assert_eq!(recorder.intent_violations, 0);
+    assert!(receipt.stopped.is_none());
+    assert_eq!(receipt.cards_read, n as u64);
+
+    // The five bad cards are rejected with a reason, by position, and never sent.
+    let rejected: Vec<(u64, &str)> = recorder
+        .rejected
+        .iter()
+        .map(|(p, id, _)| (*p, id.as_str()))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            (101, "c101"),
+            (202, "c202"),
+            (303, "c303"),
+            (404, "c5"),
+            (505, "bad\nid")
+        ]
+    );
+    assert!(recorder.rejected[0].2.contains("not tokens"));
+    assert!(recorder.rejected[1].2.contains("se_number"));
+    assert!(
+        recorder.rejected[2]
+            .2
+            .contains("SE number is for American Express")
+    );
+    assert!(
+        recorder.rejected[3]
+            .2
+            .contains("cards[id=c5].id is used more than once")
+    );
+    assert_eq!(receipt.rejected, 5);
+
+    // Every other card is in exactly one accepted chunk, at its position.
+    let mut positions = BTreeSet::new();
+    for (_, chunk_positions, ids, outcome, _) in &recorder.done {
+        assert_eq!(*outcome, "accepted");
+        for (p, id) in chunk_positions.iter().zip(ids) {
+            assert!(positions.insert(*p), "position {p} twice");
+            assert_eq!(id, &format!("c{p}"));
+        }
+    }
+    let expected: BTreeSet<u64> = (0..n as u64)
+        .filter(|p| ![101, 202, 303, 404, 505].contains(p))
+        .collect();
+    assert_eq!(positions, expected);
+    assert_eq!(receipt.accepted_cards(), expected.len() as u64);
+    assert!(receipt.is_complete() == false && receipt.unknown_cards() == 0);
+
+    // Chunks: batches of at most 10,000 non-Amex cards, Amex grouped per SE number; each
+    // announced once, each batch received once by the emulator.
+    let mut batch_cards = 0;
+    let mut amex_by_se: BTreeMap<String, usize> = BTreeMap::new();
+    for (seq, kind, group, ids) in &recorder.sending {
+        assert!(
+            ids.len() <= 10_000 && !ids.is_empty(),
+            "chunk {seq}: {}",
+            ids.len()
+        );
+        match (kind, group) {
+            (JobKind::Batch, None) => batch_cards += ids.len(),
+            (JobKind::Subscription, Some(se)) => {
+                *amex_by_se.entry(se.clone()).or_default() += ids.len()
+            }
+            other => panic!("unexpected chunk {other:?}"),
+        }
+    }
+    let seqs: BTreeSet<u64> = recorder.sending.iter().map(|s| s.0).collect();
+    assert_eq!(seqs.len(), recorder.sending.len());
+    assert_eq!(recorder.done.len(), recorder.sending.len());
+    assert_eq!(emu.batch_cards_received(), batch_cards);
+    assert_eq!(
+        emu.batch_count(),
+        recorder
+            .sending
+            .iter()
+            .filter(|s| s.1 == JobKind::Batch)
+            .count()
+    );
+    assert_eq!(amex_by_se.values().sum::<usize>(), emu.subscription_count());
+    assert_eq!(amex_by_se.len(), 2);
+
+    // Any position can be looked up in the compact receipt.
+    let record = receipt.chunk_of(40).unwrap();
+    assert_eq!(record.kind, JobKind::Subscription);
+    assert!(matches!(
+        &record.outcome,
+        ChunkOutcome::Accepted { job, state: JobState::Active, .. } if job.id == "1111111111"
+    ));
+    let record = receipt.chunk_of(41).unwrap();
+    assert!(matches!(
+        &record.outcome,
+        ChunkOutcome::Accepted { job, state: JobState::Pending, .. } if emu.batch_ids().contains(&job.id)
+    ));
+    assert!(receipt.chunk_of(101).is_none());
+    assert!(receipt.chunk_of(n as u64).is_none());
+}
+
+#[tokio::test]
+async fn a_refused_chunk_is_failed_an_unanswered_one_unknown_and_neither_is_resent() {
+    let (emu, client) = cardsync(CardSyncEmulatorConfig {
+        completion: Completion::Manual,
+        ..Default::default()
+    })
+    .await;
+    let client = client.clone();
+    let before = emu.requests();
+    // The first batch request is refused in a 200 body, the second answered 503.
+    emu.inject_fault(Fault::json(
+        200,
+        json!({"status": "failure", "msg": "batch refused"}),
+    ));
+    emu.inject_fault(Fault::html(503));
+    let cards = (1..=30_000).filter(|i| i % 20 != 0).map(card);
+    let mut recorder = Recorder::new(Box::new(|| 0));
+    // One request at a time, so the faults meet the first two chunks.
+    let provider: Arc<dyn Provider> = Arc::new(client);
+    let receipt = provider
+        .submit_stream(card_stream(cards), StreamOptions::default(), &mut recorder)
+        .await
+        .unwrap();
+    let outcomes: Vec<(&str, Option<ErrorKind>, usize)> = recorder
+        .done
+        .iter()
+        .map(|d| (d.3, d.4, d.2.len()))
+        .collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    let by_kind = |name: &str| outcomes.iter().filter(|o| o.0 == name).count();
+    assert_eq!(by_kind("failed"), 1, "{outcomes:?}");
+    assert_eq!(by_kind("unknown"), 1, "{outcomes:?}");
+    assert_eq!(by_kind("accepted"), 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.0 == "failed" && o.1 == Some(ErrorKind::Provider))
+    );
+    // Exactly three requests: nothing resent.
+    assert_eq!(emu.requests() - before, 3);
+    assert_eq!(
+        receipt.accepted_cards() + receipt.failed_cards() + receipt.unknown_cards(),
+        28_500
+    );
+    assert!(receipt.unknown_cards() > 0 && receipt.failed_cards() > 0);
+}
+
+#[tokio::test]
+async fn an_observer_error_stops_the_run_and_nothing_more_is_sent() {
+    let (emu, client) = cardsync(CardSyncEmulatorConfig {
+        completion: Completion::Manual,
+        ..Default::default()
+    })
+    .await;
+    let before = emu.requests();
+    let provider: Arc<dyn Provider> = Arc::new(client);
+    let mut recorder = Recorder::new(Box::new(|| 0));
+    recorder.fail_sending_at = Some(1);
+    let cards = (1..=35_000).filter(|i| i % 20 != 0).map(card);
+    let receipt = provider
+        .submit_stream(card_stream(cards), StreamOptions::default(), &mut recorder)
+        .await
+        .unwrap();
+    assert!(matches!(receipt.stopped, Some(Error::InvalidInput(_))));
+    // Chunk 0 went out; chunk 1 was refused by the observer and never sent.
+    assert_eq!(emu.requests() - before, 1);
+    assert_eq!(receipt.accepted_cards(), 10_000);
+    let not_sent: u64 = receipt
+        .chunks
+        .iter()
+        .filter(|c| matches!(c.outcome, ChunkOutcome::NotSent))
+        .map(|c| c.cards as u64)
+        .sum();
+    // Every card read is accepted or not sent; none were read past the stop but the ones in
+    // open chunks.
+    assert_eq!(receipt.accepted_cards() + not_sent, receipt.cards_read);
+    assert!(receipt.cards_read < 33_250);
+    assert!(!receipt.is_complete());
+}
+
+#[tokio::test]
+async fn duplicates_are_refused_by_hash_unless_the_caller_guarantees_them() {
+    let (_emu, client) = cardsync(CardSyncEmulatorConfig {
+        completion: Completion::Manual,
+        ..Default::default()
+    })
+    .await;
+    let cards = || [card(1), card(2), card(1), card(3)];
+    let mut recorder = Recorder::new(Box::new(|| 0));
+    let receipt = client
+        .submit_stream(
+            card_stream(cards()),
+            StreamOptions::default(),
+            &mut recorder,
+        )
+        .await;
+    assert_eq!(receipt.rejected, 1);
+    assert_eq!(recorder.rejected[0].0, 2);
+    assert_eq!(receipt.accepted_cards(), 3);
+
+    let mut recorder = Recorder::new(Box::new(|| 0));
+    let receipt = client
+        .submit_stream(
+            card_stream(cards()),
+            StreamOptions::default().duplicate_ids(DuplicateIds::CallerGuarantees),
+            &mut recorder,
+        )
+        .await;
+    // Nothing refused by the crate: the provider sees the duplicate and refuses the batch.
+    assert_eq!(receipt.rejected, 0);
+    assert_eq!(receipt.failed_cards(), 4, "{receipt:?}");
+}
+
+#[tokio::test]
+async fn acquired_streams_one_inquiry_per_token_with_the_token_as_reference() {
+    let emu = AcquiredEmulator::start().await.unwrap();
+    let client = AcquiredClient::builder(emu.credentials())
+        .url(emu.url())
+        .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
+        .build()
+        .unwrap();
+    let exp = Expiry::new(1, 2030).unwrap();
+    let tokens: Vec<String> = ["4000011180138710", "5555555555554444", "4111111111111111"]
+        .iter()
+        .map(|pan| emu.create_token(&CardNumber::parse(pan).unwrap(), exp))
+        .collect();
+    let provider: Arc<dyn Provider> = Arc::new(client);
+    let cards: Vec<CardToUpdate> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| CardToUpdate::token(format!("sub-{i}"), t.clone()))
+        .chain([CardToUpdate::token("not-a-token", "abc")])
+        .collect();
+    let mut recorder = Recorder::new(Box::new(|| 0));
+    let receipt = provider
+        .submit_stream(card_stream(cards), StreamOptions::default(), &mut recorder)
+        .await
+        .unwrap();
+    assert_eq!(receipt.rejected, 1);
+    assert_eq!(receipt.accepted_cards(), tokens.len() as u64);
+    for (i, token) in tokens.iter().enumerate() {
+        let record = receipt.chunk_of(i as u64).unwrap();
+        assert!(
+            matches!(&record.outcome, ChunkOutcome::Accepted { job, .. } if job.kind == JobKind::Inquiry && &job.id == token)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_provider_without_bulk_submission_refuses_the_stream_before_reading_it() {
+    let emu = PayConexEmulator::start().await.unwrap();
+    let client = PayConexClient::builder(emu.account_id(), emu.credentials())
+        .base_url(emu.base_url())
+        .build()
+        .unwrap();
+    let provider: Arc<dyn Provider> = Arc::new(client);
+    let read = Arc::new(AtomicUsize::new(0));
+    let counter = read.clone();
+    let cards = (0..10).map(move |i| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        card(i)
+    });
+    let err = provider
+        .submit_stream(card_stream(cards), StreamOptions::default(), &mut ())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    assert_eq!(read.load(Ordering::Relaxed), 0);
+}
