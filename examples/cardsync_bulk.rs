@@ -1,30 +1,30 @@
-//! Bulk submission at scale: submits N cards (default 100,000) to the CardSync emulator and
-//! reports the time and the peak memory above the input itself.
+//! Bulk submission at scale, the crate against hand-written clients: N cards go to a trivially
+//! cheap loopback CardSync endpoint (it reads each body and answers the documented success
+//! envelope), so what is timed is the client's work. Building the cards is inside the time on
+//! every side. For each size it prints the time, the ratio to a hand-written reqwest +
+//! serde_json client doing the same work, and the peak memory above what the process held
+//! before the run; with `python3` and `requests` installed, also a hand-written Python client.
 //!
 //! ```sh
-//! cargo run --release --example cardsync_bulk -- 1000000
+//! cargo run --release --example cardsync_bulk            # 100,000 and 1,000,000 cards
+//! cargo run --release --example cardsync_bulk -- 250000  # other sizes
 //! ```
-//! The emulator runs in counting mode (it keeps no card data), so what grows beyond the input
-//! is the client's in-flight request bodies and the emulator's parsing of them: bounded by
-//! chunk size (10,000) × concurrency, not by N. Peak memory is read from `/proc/self/status`
-//! (Linux); elsewhere it prints "n/a".
+//! A debug build (plain `cargo run --example cardsync_bulk`) runs 10,000 and 100,000 cards:
+//! its figures say nothing about speed. Peak memory is read from `/proc/self/status` (Linux;
+//! elsewhere "n/a"), reset before each run.
 
 mod common;
 
-use std::time::Instant;
+#[path = "../benches/support/bulk.rs"]
+mod bulk;
 
-use account_updater::emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
-use account_updater::provider::CardToUpdate;
-use account_updater::providers::cardsync::CardSyncPartner;
-use account_updater::{CardNumber, Expiry, ExposeSecret, SecretString};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use account_updater::SecretString;
+use account_updater::providers::cardsync::CardSyncClient;
+use account_updater::submission::{DuplicateIds, StreamOptions, card_stream};
 use common::OrExit;
-
-fn luhn(body: &str) -> String {
-    (0..=9)
-        .map(|d| format!("{body}{d}"))
-        .find(|c| account_updater::card::luhn_valid(c))
-        .expect("a check digit fits")
-}
 
 fn status_kib(field: &str) -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -34,96 +34,157 @@ fn status_kib(field: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn reset_peak() {
+/// Runs `work`, returning its time and the peak RSS above the RSS before it (MiB).
+async fn measured<F: Future<Output = u64>>(n: usize, work: F) -> (Duration, Option<f64>) {
     // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = status_kib("VmRSS:");
+    let started = Instant::now();
+    let sent = work.await;
+    let elapsed = started.elapsed();
+    let peak = status_kib("VmHWM:");
+    assert_eq!(sent, n as u64, "every card accepted");
+    let above = before
+        .zip(peak)
+        .map(|(b, p)| p.saturating_sub(b) as f64 / 1024.0);
+    (elapsed, above)
+}
+
+fn python_client(base: &url::Url, n: usize) -> Option<Duration> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/support/bulk_requests.py"
+    );
+    let out = std::process::Command::new("python3")
+        .args([script, base.as_str(), &n.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut fields = text.split_whitespace();
+    let sent: usize = fields.next()?.parse().ok()?;
+    let secs: f64 = fields.next()?.parse().ok()?;
+    (sent == n).then(|| Duration::from_secs_f64(secs))
+}
+
+/// The clients compared, by the name a child process is started with.
+const CLIENTS: [(&str, &str); 4] = [
+    ("hand", "hand-written reqwest + serde_json"),
+    ("refuse", "crate, streamed (duplicate ids refused)"),
+    ("unique", "crate, streamed (ids unique by caller)"),
+    ("vec", "crate, Vec API (input held, per-card receipt)"),
+];
+
+/// One measurement in this process (a fresh process per measurement, so that memory freed by
+/// an earlier run and kept by the allocator cannot hide a later run's peak). Prints
+/// `millis peak_mib`.
+async fn one(client_name: &str, n: usize) {
+    let (base, _seen) = bulk::cheap_server().await;
+    let client = CardSyncClient::builder(SecretString::from(bulk::KEY))
+        .base_url(base.clone())
+        .build_merchant()
+        .or_exit("client");
+    let plain = reqwest::Client::new();
+    let streamed = |mode| {
+        let client = client.clone();
+        async move {
+            let cards = (0..n).map(bulk::raw_card).map(bulk::crate_card);
+            let options = StreamOptions::default().duplicate_ids(mode);
+            let receipt = client
+                .submit_stream(card_stream(cards), options, &mut ())
+                .await;
+            receipt.accepted_cards()
+        }
+    };
+    let (time, mem) = match client_name {
+        "hand" => {
+            measured(n, async {
+                bulk::hand_written(&plain, &base, n).await as u64
+            })
+            .await
+        }
+        "refuse" => measured(n, streamed(DuplicateIds::Refuse)).await,
+        "unique" => measured(n, streamed(DuplicateIds::CallerGuarantees)).await,
+        _ => {
+            measured(n, async {
+                let cards = (0..n).map(bulk::raw_card).map(bulk::crate_card).collect();
+                let receipt = client.submit_cards(cards).await.or_exit("submit");
+                receipt.accepted_cards() as u64
+            })
+            .await
+        }
+    };
+    println!("{} {}", time.as_secs_f64() * 1e3, mem.unwrap_or(f64::NAN));
+}
+
+fn child(client_name: &str, n: usize) -> Option<(Duration, f64)> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .args(["--one", client_name, &n.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut fields = text.split_whitespace();
+    let millis: f64 = fields.next()?.parse().ok()?;
+    let mem: f64 = fields.next()?.parse().ok()?;
+    Some((Duration::from_secs_f64(millis / 1e3), mem))
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     common::init_tracing();
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000);
-    let emu = CardSyncEmulator::start_with(CardSyncEmulatorConfig {
-        completion: Completion::Manual,
-        keep_cards: false,
-        ..Default::default()
-    })
-    .await
-    .or_exit("start the emulator");
-    let partner = CardSyncPartner::builder(emu.partner_key())
-        .base_url(emu.base_url())
-        .build_partner()
-        .or_exit("client");
-    let created = partner
-        .enroll_merchant(&common::cardsync::demo_merchant())
-        .await
-        .or_exit("enroll");
-    let client = partner
-        .merchant(SecretString::from(
-            created.api_key.expose_secret().to_owned(),
-        ))
-        .or_exit("merchant client");
-
-    let before_input = status_kib("VmRSS:");
-    let exp = Expiry::new(1, 2030).or_exit("expiry");
-    let cards: Vec<CardToUpdate> = (0..n)
-        .map(|i| {
-            if i % 20 == 0 {
-                let pan = CardNumber::parse(&luhn(&format!("37{:012}", i % 1_000_000_000_000)))
-                    .or_exit("card");
-                CardToUpdate::pan(format!("c{i}"), pan, exp).with_amex_se_number(if i % 40 == 0 {
-                    "1111111111"
-                } else {
-                    "2222222222"
-                })
-            } else {
-                let prefix = ["4", "51", "6011"][i % 3];
-                let body = format!("{prefix}{:0width$}", i, width = 15 - prefix.len());
-                CardToUpdate::pan(
-                    format!("c{i}"),
-                    CardNumber::parse(&luhn(&body)).or_exit("card"),
-                    exp,
-                )
-            }
-        })
-        .collect();
-    let with_input = status_kib("VmRSS:");
-    reset_peak();
-    let started = Instant::now();
-    let receipt = client.submit_cards(cards).await.or_exit("submit");
-    let elapsed = started.elapsed();
-    let peak = status_kib("VmHWM:");
-
-    assert_eq!(receipt.accepted_cards() + receipt.failed_cards(), n);
-    let kib = |v: Option<u64>| {
-        v.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
-            .unwrap_or_else(|| "n/a".into())
-    };
-    println!("cards submitted:        {n}");
-    println!(
-        "requests:               {} accepted, {} failed",
-        receipt.accepted.len(),
-        receipt.failed.len()
-    );
-    println!("emulator requests seen: {}", emu.requests());
-    println!(
-        "time:                   {:.2?} ({:.0} cards/s)",
-        elapsed,
-        n as f64 / elapsed.as_secs_f64()
-    );
-    println!("RSS before input:       {}", kib(before_input));
-    println!("RSS with input:         {}", kib(with_input));
-    println!("peak RSS during submit: {}", kib(peak));
-    if let (Some(w), Some(p)) = (with_input, peak) {
-        println!(
-            "peak above input:       {:.1} MiB",
-            p.saturating_sub(w) as f64 / 1024.0
-        );
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, client_name, n] = args.as_slice() {
+        if flag == "--one" {
+            one(client_name, n.parse().or_exit("size")).await;
+            return;
+        }
     }
-    if !receipt.is_complete() {
-        std::process::exit(1);
+    let sizes: Vec<usize> = match args.first().and_then(|a| a.parse().ok()) {
+        Some(n) => vec![n],
+        None if cfg!(debug_assertions) => vec![10_000, 100_000],
+        None => vec![100_000, 1_000_000],
+    };
+    let (base, _seen) = bulk::cheap_server().await;
+    let python = python_client(&base, 20).is_some();
+    if !python {
+        println!("(python3 with `requests` not found: the Python row is skipped)");
+    }
+    if cfg!(debug_assertions) {
+        println!("(debug build: run with --release for meaningful figures)");
+    }
+    println!("each row is a fresh process; peak is the peak RSS above the RSS before the run");
+    println!(
+        "{:>9}  {:<46} {:>9} {:>7} {:>11}",
+        "cards", "client", "time", "ratio", "peak above"
+    );
+    for n in sizes {
+        let mut hand = None;
+        for (name, label) in CLIENTS {
+            let Some((time, mem)) = child(name, n) else {
+                eprintln!("{label}: the measurement failed");
+                std::process::exit(1);
+            };
+            let hand = *hand.get_or_insert(time);
+            println!(
+                "{n:>9}  {label:<46} {:>7.0}ms {:>6.2}x {:>7.1} MiB",
+                time.as_secs_f64() * 1e3,
+                time.as_secs_f64() / hand.as_secs_f64(),
+                mem
+            );
+        }
+        if python {
+            if let (Some(time), Some(hand)) = (python_client(&base, n), hand) {
+                println!(
+                    "{n:>9}  {:<46} {:>7.0}ms {:>6.2}x {:>11}",
+                    "hand-written Python requests (4 threads)",
+                    time.as_secs_f64() * 1e3,
+                    time.as_secs_f64() / hand.as_secs_f64(),
+                    "n/a"
+                );
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! Holding them all, and one receipt entry per card, makes memory grow with the run. Here each
 //! card is validated when its chunk is being filled, the chunk's request goes out, and what
 //! stays behind is one [`ChunkRecord`] per chunk (its outcome and the input positions it held,
-//! as runs). Memory is bounded by chunk size × concurrency, plus the duplicate-id check (8 bytes
+//! as runs or a bitmap: a few bits a card at most). Memory is bounded by chunk size × concurrency, plus the duplicate-id check (8 bytes
 //! and a control byte a card, or nothing with [`DuplicateIds::CallerGuarantees`]).
 //!
 //! Each chunk passes through a [`ChunkObserver`]: [`ChunkObserver::sending`] is awaited *before*
@@ -33,10 +33,12 @@ use std::hash::BuildHasher;
 use std::ops::Range;
 
 use futures::future::{BoxFuture, ready};
-use futures::stream::{BoxStream, FuturesUnordered};
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
+use std::sync::Arc;
+use tokio::task::JoinSet;
 
-use crate::error::{Error, InputProblem, Result};
+use crate::error::{Delivery, Error, InputProblem, Result};
 use crate::provider::{
     AcceptedJob, CardToUpdate, FailedChunk, JobKind, JobRef, JobState, PlacedCard, ProviderId,
     SubmissionReceipt, check_caller_id,
@@ -65,10 +67,12 @@ where
 #[non_exhaustive]
 pub enum DuplicateIds {
     /// The crate refuses a card whose id it has already seen in this submission (reported as a
-    /// rejected card with [`InputProblem::Duplicate`], never sent). Ids are remembered as 64-bit
-    /// keyed hashes (about 9 to 18 bytes a card), so a different id is taken for a duplicate
-    /// with probability about n² / 2⁶⁵ (three in a hundred million runs of a million cards);
-    /// such a card is reported as rejected, never dropped silently or sent twice.
+    /// rejected card with [`InputProblem::Duplicate`], never sent). Ids are checked as each
+    /// chunk closes: of two cards with one id, the one in the chunk that closes first is sent
+    /// (within a chunk, the earlier one). Ids are remembered as 64-bit keyed hashes (9 to 18
+    /// bytes a card), so a different id is taken for a duplicate with probability about
+    /// n² / 2⁶⁵ (three in a hundred million runs of a million cards); such a card is reported
+    /// as rejected, never dropped silently or sent twice.
     #[default]
     Refuse,
     /// The caller guarantees unique ids (a journal with a unique key on them, say): the crate
@@ -93,7 +97,7 @@ impl StreamOptions {
 }
 
 /// One provider request's worth of cards, in input order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Chunk {
     seq: u64,
     kind: JobKind,
@@ -163,15 +167,103 @@ impl Chunk {
         self.cards.into_iter().map(|c| c.id).collect()
     }
 
-    fn runs(&self) -> Vec<Range<u64>> {
+    fn position_set(&self) -> PositionSet {
+        PositionSet::new(&self.positions)
+    }
+}
+
+/// The input positions of a chunk's cards, kept in whichever of two forms is smaller: ascending
+/// runs (a chunk of consecutive cards is one run), or a bitmap over the chunk's span (a chunk
+/// whose cards are interleaved with others': CardSync Amex groups, batches around them). Either
+/// way a finished chunk costs a few bits a card at most, not a receipt entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionSet(PositionForm);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PositionForm {
+    Runs(Vec<Range<u64>>),
+    Bitmap {
+        start: u64,
+        words: Vec<u64>,
+        len: usize,
+    },
+}
+
+impl PositionSet {
+    /// From ascending positions.
+    fn new(positions: &[u64]) -> Self {
         let mut runs: Vec<Range<u64>> = Vec::new();
-        for &p in &self.positions {
+        for &p in positions {
             match runs.last_mut() {
                 Some(r) if r.end == p => r.end = p + 1,
                 _ => runs.push(p..p + 1),
             }
         }
-        runs
+        let (Some(first), Some(last)) = (positions.first(), positions.last()) else {
+            return PositionSet(PositionForm::Runs(runs));
+        };
+        let span = last - first + 1;
+        let bitmap_bytes = span.div_ceil(64) * 8;
+        let runs_bytes = runs.len() as u64 * std::mem::size_of::<Range<u64>>() as u64;
+        if bitmap_bytes >= runs_bytes {
+            runs.shrink_to_fit();
+            return PositionSet(PositionForm::Runs(runs));
+        }
+        let mut words = vec![0u64; span.div_ceil(64) as usize];
+        for &p in positions {
+            let offset = p - first;
+            words[(offset / 64) as usize] |= 1 << (offset % 64);
+        }
+        PositionSet(PositionForm::Bitmap {
+            start: *first,
+            words,
+            len: positions.len(),
+        })
+    }
+
+    /// `true` when the card at input `position` is in the set.
+    pub fn contains(&self, position: u64) -> bool {
+        match &self.0 {
+            PositionForm::Runs(runs) => {
+                let i = runs.partition_point(|r| r.end <= position);
+                runs.get(i).is_some_and(|r| r.contains(&position))
+            }
+            PositionForm::Bitmap { start, words, .. } => {
+                let Some(offset) = position.checked_sub(*start) else {
+                    return false;
+                };
+                words
+                    .get((offset / 64) as usize)
+                    .is_some_and(|w| w & (1 << (offset % 64)) != 0)
+            }
+        }
+    }
+
+    /// Number of positions.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            PositionForm::Runs(runs) => runs.iter().map(|r| (r.end - r.start) as usize).sum(),
+            PositionForm::Bitmap { len, .. } => *len,
+        }
+    }
+
+    /// `true` when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The positions, ascending.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        match &self.0 {
+            PositionForm::Runs(runs) => Box::new(runs.iter().flat_map(|r| r.clone())),
+            PositionForm::Bitmap { start, words, .. } => {
+                Box::new(words.iter().enumerate().flat_map(move |(i, &w)| {
+                    (0..64)
+                        .filter(move |b| w & (1 << b) != 0)
+                        .map(move |b| start + i as u64 * 64 + b)
+                }))
+            }
+        }
     }
 }
 
@@ -241,8 +333,8 @@ pub struct ChunkRecord {
     pub kind: JobKind,
     /// Number of cards.
     pub cards: usize,
-    /// The input positions of its cards, as ascending runs.
-    pub positions: Vec<Range<u64>>,
+    /// The input positions of its cards.
+    pub positions: PositionSet,
     /// How its request ended (the provider references of `Accepted` are dropped here: the
     /// observer saw them).
     pub outcome: ChunkOutcome,
@@ -251,8 +343,7 @@ pub struct ChunkRecord {
 impl ChunkRecord {
     /// `true` when the card at input `position` was in this chunk.
     pub fn holds(&self, position: u64) -> bool {
-        let i = self.positions.partition_point(|r| r.end <= position);
-        self.positions.get(i).is_some_and(|r| r.contains(&position))
+        self.positions.contains(position)
     }
 }
 
@@ -364,28 +455,78 @@ pub(crate) trait Planner: Send {
     fn finish(&mut self) -> Option<Chunk>;
 }
 
-/// Sends one chunk; the outcome says whether it may have reached the provider.
-pub(crate) trait ChunkSender: Sync {
+/// Sends one chunk; the outcome says whether it may have reached the provider. Each send
+/// runs as its own task, so that serialising and sending one chunk overlaps with building and
+/// validating the next on a multi-threaded runtime.
+pub(crate) trait ChunkSender: Send + Sync + 'static {
     fn send<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, ChunkOutcome>;
 }
 
 /// Remembers ids as 64-bit keyed hashes ([`DuplicateIds::Refuse`]).
+///
+/// Ids are checked a chunk at a time, in a tight loop: a set of a million hashes is larger than
+/// the CPU caches, and checking each card while the next one is being built costs about three
+/// times as much (the misses no longer overlap).
 struct SeenIds {
     hasher: foldhash::quality::RandomState,
-    seen: std::collections::HashSet<u64, foldhash::fast::RandomState>,
+    /// The hashes are already uniform: the set uses them as they are.
+    seen: std::collections::HashSet<u64, std::hash::BuildHasherDefault<PreHashed>>,
 }
 
-impl SeenIds {
-    fn new() -> Self {
-        SeenIds {
-            hasher: foldhash::quality::RandomState::default(),
-            seen: Default::default(),
+/// A `Hasher` for keys that are already hashes.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl std::hash::Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
 
-    /// `false` when `id` (or, rarely, another id with the same hash) was seen before.
-    fn insert(&mut self, id: &str) -> bool {
-        self.seen.insert(self.hasher.hash_one(id))
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+impl SeenIds {
+    /// `expected`: the input's lower size bound, so that a known-size input never rehashes.
+    fn new(expected: usize) -> Self {
+        let mut seen = std::collections::HashSet::default();
+        seen.reserve(expected);
+        SeenIds {
+            hasher: foldhash::quality::RandomState::default(),
+            seen,
+        }
+    }
+
+    /// Takes out of `chunk` every card whose id (or, rarely, another id with the same hash) was
+    /// seen before, in this chunk or an earlier one, and returns them with their positions.
+    fn take_duplicates(&mut self, chunk: &mut Chunk) -> Vec<(u64, CardToUpdate)> {
+        let hashes: Vec<u64> = chunk
+            .cards
+            .iter()
+            .map(|c| self.hasher.hash_one(c.id.as_str()))
+            .collect();
+        let repeated: Vec<bool> = hashes.iter().map(|h| !self.seen.insert(*h)).collect();
+        if !repeated.contains(&true) {
+            return Vec::new();
+        }
+        let mut duplicates = Vec::new();
+        let cards = std::mem::take(&mut chunk.cards);
+        let positions = std::mem::take(&mut chunk.positions);
+        for ((card, position), repeated) in cards.into_iter().zip(positions).zip(repeated) {
+            if repeated {
+                duplicates.push((position, card));
+            } else {
+                chunk.push(position, card);
+            }
+        }
+        duplicates
     }
 }
 
@@ -430,7 +571,7 @@ pub(crate) async fn drive(
     provider: ProviderId,
     mut cards: BoxStream<'_, CardToUpdate>,
     mut planner: impl Planner,
-    sender: &dyn ChunkSender,
+    sender: Arc<dyn ChunkSender>,
     options: &StreamOptions,
     concurrency: usize,
     observer: &mut dyn ChunkObserver,
@@ -443,10 +584,14 @@ pub(crate) async fn drive(
         stopped: None,
     };
     let mut seen = match options.duplicate_ids {
-        DuplicateIds::Refuse => Some(SeenIds::new()),
+        DuplicateIds::Refuse => Some(SeenIds::new(cards.size_hint().0)),
         DuplicateIds::CallerGuarantees => None,
     };
-    let mut in_flight = FuturesUnordered::new();
+    // Requests run as tasks (aborted if this future is dropped); the driver keeps each chunk
+    // too, so that its cards are reported even if a task were to die.
+    let mut in_flight: JoinSet<(u64, ChunkOutcome)> = JoinSet::new();
+    let mut sent: HashMap<u64, Arc<Chunk>> = HashMap::new();
+    let mut task_seq: HashMap<tokio::task::Id, u64> = HashMap::new();
     let mut input_done = false;
     let mut next_seq = 0u64;
     loop {
@@ -454,8 +599,7 @@ pub(crate) async fn drive(
             let next = if input_done {
                 planner.finish()
             } else {
-                match next_chunk(&mut cards, &mut planner, &mut seen, &mut receipt, observer).await
-                {
+                match next_chunk(&mut cards, &mut planner, &mut receipt, observer).await {
                     Ok(Some(chunk)) => Some(chunk),
                     Ok(None) => {
                         input_done = true;
@@ -468,22 +612,67 @@ pub(crate) async fn drive(
                 }
             };
             let Some(mut chunk) = next else { break };
+            if let Some(seen) = seen.as_mut() {
+                for (position, card) in seen.take_duplicates(&mut chunk) {
+                    let error = Error::invalid(
+                        format!("cards[id={}].id", card.id),
+                        InputProblem::Duplicate,
+                    );
+                    receipt.rejected += 1;
+                    if let Err(e) = observer.rejected(position, card, &error).await {
+                        receipt.stopped.get_or_insert(e);
+                    }
+                }
+                if chunk.is_empty() {
+                    continue;
+                }
+            }
             chunk.seq = next_seq;
             next_seq += 1;
+            if receipt.stopped.is_some() {
+                record(&mut receipt, &chunk, ChunkOutcome::NotSent);
+                break;
+            }
             if let Err(e) = observer.sending(&chunk).await {
                 receipt.stopped = Some(e);
                 record(&mut receipt, &chunk, ChunkOutcome::NotSent);
                 break;
             }
-            in_flight.push(async move {
-                let outcome = sender.send(&chunk).await;
-                (chunk, outcome)
+            let seq = chunk.seq;
+            let chunk = Arc::new(chunk);
+            let (task_chunk, task_sender) = (chunk.clone(), sender.clone());
+            let task = in_flight.spawn(async move {
+                let outcome = task_sender.send(&task_chunk).await;
+                drop(task_chunk);
+                (seq, outcome)
             });
+            task_seq.insert(task.id(), seq);
+            sent.insert(seq, chunk);
         }
-        let Some((chunk, outcome)) = in_flight.next().await else {
-            break;
+        let (seq, outcome) = match in_flight.join_next_with_id().await {
+            None => break,
+            Some(Ok((id, (seq, outcome)))) => {
+                task_seq.remove(&id);
+                (seq, outcome)
+            }
+            Some(Err(died)) => {
+                let Some(seq) = task_seq.remove(&died.id()) else {
+                    continue;
+                };
+                let error = Error::Transport {
+                    provider,
+                    delivery: Delivery::MaybeSent,
+                    message: "the request's task ended without an answer".into(),
+                    source: None,
+                };
+                (seq, ChunkOutcome::Unknown(error))
+            }
         };
-        let positions = chunk.runs();
+        let Some(chunk) = sent.remove(&seq) else {
+            continue;
+        };
+        let chunk = Arc::unwrap_or_clone(chunk);
+        let positions = chunk.position_set();
         let (seq, kind, len) = (chunk.seq, chunk.kind, chunk.len());
         let reported = observer.done(chunk, &outcome).await;
         receipt.chunks.push(ChunkRecord {
@@ -520,7 +709,7 @@ fn record(receipt: &mut StreamReceipt, chunk: &Chunk, outcome: ChunkOutcome) {
         seq: chunk.seq,
         kind: chunk.kind,
         cards: chunk.len(),
-        positions: chunk.runs(),
+        positions: chunk.position_set(),
         outcome,
     });
 }
@@ -529,7 +718,6 @@ fn record(receipt: &mut StreamReceipt, chunk: &Chunk, outcome: ChunkOutcome) {
 async fn next_chunk(
     cards: &mut BoxStream<'_, CardToUpdate>,
     planner: &mut impl Planner,
-    seen: &mut Option<SeenIds>,
     receipt: &mut StreamReceipt,
     observer: &mut dyn ChunkObserver,
 ) -> Result<Option<Chunk>> {
@@ -537,16 +725,6 @@ async fn next_chunk(
         let position = receipt.cards_read;
         receipt.cards_read += 1;
         let checked = check_caller_id(position as usize, &card.id)
-            .and_then(|()| {
-                if seen.as_mut().is_some_and(|s| !s.insert(&card.id)) {
-                    Err(Error::invalid(
-                        format!("cards[id={}].id", card.id),
-                        InputProblem::Duplicate,
-                    ))
-                } else {
-                    Ok(())
-                }
-            })
             .and_then(|()| planner.check(position, &card));
         match checked {
             Ok(()) => {
@@ -654,5 +832,28 @@ impl ReceiptCollector {
             Some(e) => Err(e),
             None => Ok(receipt),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_sets_pick_the_smaller_form_and_answer_the_same() {
+        let consecutive: Vec<u64> = (1_000..11_000).collect();
+        let strided: Vec<u64> = (0..10_000).map(|i| 40 * i + 7).collect();
+        let gappy: Vec<u64> = (0..10_500).filter(|p| p % 20 != 0).collect();
+        for (positions, runs) in [(&consecutive, true), (&strided, false), (&gappy, false)] {
+            let set = PositionSet::new(positions);
+            assert_eq!(matches!(set.0, PositionForm::Runs(_)), runs);
+            assert_eq!(set.len(), positions.len());
+            assert_eq!(set.iter().collect::<Vec<_>>(), *positions);
+            let last = *positions.last().unwrap();
+            for p in 0..last + 100 {
+                assert_eq!(set.contains(p), positions.binary_search(&p).is_ok(), "{p}");
+            }
+        }
+        assert!(PositionSet::new(&[]).is_empty());
     }
 }

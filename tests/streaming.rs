@@ -73,6 +73,9 @@ async fn cardsync(config: CardSyncEmulatorConfig) -> (CardSyncEmulator, CardSync
     (emu, client)
 }
 
+/// A finished chunk as the observer saw it: seq, positions, ids, outcome, error kind.
+type Done = (u64, Vec<u64>, Vec<String>, &'static str, Option<ErrorKind>);
+
 /// Records every event, and checks at each intent that the emulator has not yet seen the
 /// chunk's request.
 struct Recorder {
@@ -80,7 +83,7 @@ struct Recorder {
     requests_before: usize,
     announced: usize,
     sending: Vec<(u64, JobKind, Option<String>, Vec<String>)>,
-    done: Vec<(u64, Vec<u64>, Vec<String>, &'static str, Option<ErrorKind>)>,
+    done: Vec<Done>,
     rejected: Vec<(u64, String, String)>,
     intent_violations: usize,
     fail_sending_at: Option<u64>,
@@ -199,7 +202,9 @@ async fn a_streamed_run_sends_each_chunk_after_its_intent_and_accounts_for_every
     assert!(receipt.stopped.is_none());
     assert_eq!(receipt.cards_read, n as u64);
 
-    // The five bad cards are rejected with a reason, by position, and never sent.
+    // The five bad cards are rejected with a reason, by position, and never sent (duplicates
+    // are found as their chunk closes, so they may be reported after later positions).
+    recorder.rejected.sort_by_key(|r| r.0);
     let rejected: Vec<(u64, &str)> = recorder
         .rejected
         .iter()
@@ -243,7 +248,7 @@ async fn a_streamed_run_sends_each_chunk_after_its_intent_and_accounts_for_every
         .collect();
     assert_eq!(positions, expected);
     assert_eq!(receipt.accepted_cards(), expected.len() as u64);
-    assert!(receipt.is_complete() == false && receipt.unknown_cards() == 0);
+    assert!(!receipt.is_complete() && receipt.unknown_cards() == 0);
 
     // Chunks: batches of at most 10,000 non-Amex cards, Amex grouped per SE number; each
     // announced once, each batch received once by the emulator.
@@ -278,6 +283,15 @@ async fn a_streamed_run_sends_each_chunk_after_its_intent_and_accounts_for_every
     assert_eq!(amex_by_se.values().sum::<usize>(), emu.subscription_count());
     assert_eq!(amex_by_se.len(), 2);
 
+    // The compact receipt holds each chunk's positions exactly.
+    for (seq, chunk_positions, ..) in &recorder.done {
+        let record = receipt.chunks.iter().find(|c| c.seq == *seq).unwrap();
+        assert_eq!(
+            record.positions.iter().collect::<Vec<_>>(),
+            *chunk_positions
+        );
+        assert_eq!(record.cards, chunk_positions.len());
+    }
     // Any position can be looked up in the compact receipt.
     let record = receipt.chunk_of(40).unwrap();
     assert_eq!(record.kind, JobKind::Subscription);

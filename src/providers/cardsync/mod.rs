@@ -693,7 +693,7 @@ impl CardSyncClient {
             PROVIDER,
             cards,
             BulkPlanner::default(),
-            self,
+            Arc::new(self.clone()),
             &options,
             self.concurrency,
             observer,
