@@ -9,6 +9,9 @@
 //! cargo run --release --example cardsync_bulk            # 100,000 and 1,000,000 cards
 //! cargo run --release --example cardsync_bulk -- 250000  # other sizes
 //! ```
+//! The journal row runs the same streamed submission through a SQLite journal in a temp dir
+//! (intent and outcome of every chunk, every caller id), as a durable monthly run would.
+//!
 //! A debug build (plain `cargo run --example cardsync_bulk`) runs 10,000 and 100,000 cards:
 //! its figures say nothing about speed. Peak memory is read from `/proc/self/status` (Linux;
 //! elsewhere "n/a"), reset before each run.
@@ -22,6 +25,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use account_updater::SecretString;
+use account_updater::journal::{Journal, RunOptions};
 use account_updater::providers::cardsync::CardSyncClient;
 use account_updater::submission::{DuplicateIds, StreamOptions, card_stream};
 use common::OrExit;
@@ -70,10 +74,11 @@ fn python_client(base: &url::Url, n: usize) -> Option<Duration> {
 }
 
 /// The clients compared, by the name a child process is started with.
-const CLIENTS: [(&str, &str); 4] = [
+const CLIENTS: [(&str, &str); 5] = [
     ("hand", "hand-written reqwest + serde_json"),
     ("refuse", "crate, streamed (duplicate ids refused)"),
     ("unique", "crate, streamed (ids unique by caller)"),
+    ("journal", "crate, streamed through a SQLite journal"),
     ("vec", "crate, Vec API (input held, per-card receipt)"),
 ];
 
@@ -107,6 +112,25 @@ async fn one(client_name: &str, n: usize) {
         }
         "refuse" => measured(n, streamed(DuplicateIds::Refuse)).await,
         "unique" => measured(n, streamed(DuplicateIds::CallerGuarantees)).await,
+        "journal" => {
+            let dir = std::env::temp_dir().join(format!("au-bulk-journal-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).or_exit("temp dir");
+            let journal = Journal::open_sqlite(dir.join("journal.db"))
+                .await
+                .or_exit("journal");
+            let measured = measured(n, async {
+                let cards = (0..n).map(bulk::raw_card).map(bulk::crate_card);
+                let report = journal
+                    .run(&client, &RunOptions::new("bench"), card_stream(cards))
+                    .await
+                    .or_exit("journaled run");
+                report.status.accepted
+            })
+            .await;
+            let _ = std::fs::remove_dir_all(&dir);
+            measured
+        }
         _ => {
             measured(n, async {
                 let cards = (0..n).map(bulk::raw_card).map(bulk::crate_card).collect();

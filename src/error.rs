@@ -302,6 +302,18 @@ pub enum Error {
         /// The 3xx status.
         status: u16,
     },
+    /// The job journal's database failed ([`crate::journal`]). Nothing about a provider
+    /// request: the journal stops a run before sending when it cannot record the intent.
+    #[error("journal: {operation} failed: {message}")]
+    Journal {
+        /// What the journal was doing (`open`, `migrate`, `claim chunk`, …).
+        operation: &'static str,
+        /// The database's error class (its SQLSTATE or kind), never row values.
+        message: String,
+        /// The database driver's error.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// Credentials refused (HTTP 401/403 or the provider's equivalent).
     #[error("{provider}: authentication refused: {detail}")]
     Auth {
@@ -414,6 +426,8 @@ pub enum ErrorKind {
     ResponseTooLarge,
     /// [`Error::Redirected`]
     Redirected,
+    /// [`Error::Journal`]
+    Journal,
 }
 
 impl Error {
@@ -433,6 +447,7 @@ impl Error {
             Error::Decode { .. } => ErrorKind::Decode,
             Error::ResponseTooLarge { .. } => ErrorKind::ResponseTooLarge,
             Error::Redirected { .. } => ErrorKind::Redirected,
+            Error::Journal { .. } => ErrorKind::Journal,
         }
     }
 
@@ -453,6 +468,7 @@ impl Error {
             ErrorKind::Decode => "decode",
             ErrorKind::ResponseTooLarge => "response_too_large",
             ErrorKind::Redirected => "redirected",
+            ErrorKind::Journal => "journal",
         }
     }
 
@@ -474,7 +490,7 @@ impl Error {
     /// obviously reached it.
     pub fn may_have_reached_provider(&self) -> bool {
         match self {
-            Error::InvalidInput(_) | Error::Unsupported { .. } => false,
+            Error::InvalidInput(_) | Error::Unsupported { .. } | Error::Journal { .. } => false,
             Error::Transport { delivery, .. } | Error::Timeout { delivery, .. } => {
                 *delivery == Delivery::MaybeSent
             }
@@ -503,7 +519,7 @@ impl Error {
     /// The provider involved, when there is one.
     pub fn provider(&self) -> Option<ProviderId> {
         match self {
-            Error::InvalidInput(_) => None,
+            Error::InvalidInput(_) | Error::Journal { .. } => None,
             Error::Unsupported { provider, .. }
             | Error::Transport { provider, .. }
             | Error::Timeout { provider, .. }

@@ -57,6 +57,9 @@
 
 pub mod card;
 pub mod error;
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
+pub mod journal;
 pub mod outcome;
 pub mod provider;
 pub mod providers;

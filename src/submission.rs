@@ -1,5 +1,5 @@
 //! Streaming bulk submission: cards go to the provider chunk by chunk, straight from an iterator
-//! or a [`Stream`](futures::Stream), with an event per chunk before and after its request.
+//! or a [`Stream`], with an event per chunk before and after its request.
 //!
 //! Why a stream and not a `Vec`: a month's run is hundreds of thousands to millions of cards.
 //! Holding them all, and one receipt entry per card, makes memory grow with the run. Here each
@@ -26,6 +26,9 @@
 //!
 //! The `Vec` API ([`Provider::submit`](crate::Provider::submit)) is a convenience on top: it
 //! validates every card before the first request, then runs the same driver.
+
+// The driver is used by the providers that submit in bulk; without them only the types remain.
+#![cfg_attr(not(any(feature = "cardsync", feature = "acquired")), allow(dead_code))]
 
 use std::collections::HashMap;
 use std::fmt;
@@ -291,6 +294,9 @@ pub enum ChunkOutcome {
     Unknown(Error),
     /// Not sent because the submission stopped first (see [`StreamReceipt::stopped`]).
     NotSent,
+    /// Not sent because the observer said another worker or an earlier run owns it
+    /// ([`Proceed::Skip`]).
+    Skipped,
 }
 
 impl ChunkOutcome {
@@ -310,6 +316,7 @@ impl ChunkOutcome {
             ChunkOutcome::Failed(_) => "failed",
             ChunkOutcome::Unknown(_) => "unknown",
             ChunkOutcome::NotSent => "not_sent",
+            ChunkOutcome::Skipped => "skipped",
         }
     }
 
@@ -386,6 +393,11 @@ impl StreamReceipt {
         self.cards_where(|o| matches!(o, ChunkOutcome::Failed(_) | ChunkOutcome::NotSent))
     }
 
+    /// Cards in chunks the observer skipped (owned by another worker or an earlier run).
+    pub fn skipped_cards(&self) -> u64 {
+        self.cards_where(|o| matches!(o, ChunkOutcome::Skipped))
+    }
+
     /// Cards in chunks that may have reached the provider: check before resending.
     pub fn unknown_cards(&self) -> u64 {
         self.cards_where(|o| matches!(o, ChunkOutcome::Unknown(_)))
@@ -407,14 +419,25 @@ impl StreamReceipt {
     }
 }
 
+/// What [`ChunkObserver::sending`] decides for a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proceed {
+    /// Send it.
+    Send,
+    /// Do not send it: it is someone else's (a journal's other worker, an earlier run).
+    Skip,
+}
+
 /// Sees each chunk of a streamed submission. Every method is awaited before the submission
 /// goes on; an error stops it (no further chunk is sent; chunks already in flight finish and
 /// are reported). The unit type `()` observes nothing.
 pub trait ChunkObserver: Send {
-    /// The chunk is about to be sent. Its request waits for this: write the intent durably here.
-    fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, Result<()>> {
+    /// The chunk is about to be sent. Its request waits for this: write the intent durably
+    /// here. [`Proceed::Skip`] leaves the chunk unsent (another worker, or an earlier run, owns
+    /// it); it is then recorded as [`ChunkOutcome::Skipped`] and `done` is not called for it.
+    fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, Result<Proceed>> {
         let _ = chunk;
-        Box::pin(ready(Ok(())))
+        Box::pin(ready(Ok(Proceed::Send)))
     }
 
     /// The chunk's request ended with `outcome`. The chunk is handed over (take its ids with
@@ -633,10 +656,17 @@ pub(crate) async fn drive(
                 record(&mut receipt, &chunk, ChunkOutcome::NotSent);
                 break;
             }
-            if let Err(e) = observer.sending(&chunk).await {
-                receipt.stopped = Some(e);
-                record(&mut receipt, &chunk, ChunkOutcome::NotSent);
-                break;
+            match observer.sending(&chunk).await {
+                Ok(Proceed::Send) => {}
+                Ok(Proceed::Skip) => {
+                    record(&mut receipt, &chunk, ChunkOutcome::Skipped);
+                    continue;
+                }
+                Err(e) => {
+                    receipt.stopped = Some(e);
+                    record(&mut receipt, &chunk, ChunkOutcome::NotSent);
+                    break;
+                }
             }
             let seq = chunk.seq;
             let chunk = Arc::new(chunk);
@@ -818,7 +848,7 @@ impl ReceiptCollector {
                         error,
                     });
                 }
-                ChunkOutcome::NotSent => {}
+                ChunkOutcome::NotSent | ChunkOutcome::Skipped => {}
             }
         }
         for (id, error) in self.rejected {

@@ -19,7 +19,7 @@ use account_updater::providers::acquired::AcquiredClient;
 use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
 use account_updater::providers::payconex::PayConexClient;
 use account_updater::submission::{
-    Chunk, ChunkObserver, ChunkOutcome, DuplicateIds, StreamOptions, card_stream,
+    Chunk, ChunkObserver, ChunkOutcome, DuplicateIds, Proceed, StreamOptions, card_stream,
 };
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{CardNumber, Error, ErrorKind, Expiry, ExposeSecret, SecretString};
@@ -106,7 +106,10 @@ impl Recorder {
 }
 
 impl ChunkObserver for Recorder {
-    fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, account_updater::Result<()>> {
+    fn sending<'a>(
+        &'a mut self,
+        chunk: &'a Chunk,
+    ) -> BoxFuture<'a, account_updater::Result<Proceed>> {
         Box::pin(async move {
             if self.fail_sending_at == Some(chunk.seq()) {
                 return Err(Error::invalid(
@@ -127,7 +130,7 @@ impl ChunkObserver for Recorder {
                 chunk.group().map(str::to_owned),
                 chunk.ids().map(str::to_owned).collect(),
             ));
-            Ok(())
+            Ok(Proceed::Send)
         })
     }
 

@@ -1,0 +1,648 @@
+//! The journal's tables and statements, for SQLite and PostgreSQL through `sqlx`.
+//!
+//! Statements are written once with `?` placeholders and numbered (`$1`, `$2`…) for
+//! PostgreSQL. A chunk is one row, its cards a JSON array in it: claiming a chunk of 10,000
+//! cards is one insert.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::{Error, Result};
+use crate::outcome::CardUpdate;
+use crate::submission::Chunk;
+
+use super::{RunStatus, UnknownChunk, result_id, state};
+
+/// The schema version this crate writes. Migrations run in order from the database's version.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Each migration's statements, by version. Every statement is idempotent, so two workers
+/// migrating at once cannot fail each other (PostgreSQL also takes an advisory lock).
+const MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "CREATE TABLE IF NOT EXISTS au_runs (
+            run_id TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        )",
+        // One row per chunk; its cards' input positions and caller ids are a JSON array of
+        // [position, id] pairs in the row: one write per chunk, not one per card.
+        "CREATE TABLE IF NOT EXISTS au_chunks (
+            run_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            kind TEXT NOT NULL,
+            grp TEXT,
+            fingerprint TEXT NOT NULL,
+            cards BIGINT NOT NULL,
+            card_ids TEXT NOT NULL,
+            state TEXT NOT NULL,
+            job_id TEXT,
+            error TEXT,
+            worker TEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        )",
+        "CREATE INDEX IF NOT EXISTS au_chunks_by_state ON au_chunks (run_id, state)",
+        "CREATE TABLE IF NOT EXISTS au_rejected (
+            run_id TEXT NOT NULL,
+            position BIGINT NOT NULL,
+            card_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (run_id, position)
+        )",
+        "CREATE TABLE IF NOT EXISTS au_results (
+            run_id TEXT NOT NULL,
+            result_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            card_id TEXT,
+            card_ref TEXT,
+            outcome TEXT NOT NULL,
+            raw_code TEXT NOT NULL,
+            new_expiry TEXT,
+            new_card_masked TEXT,
+            received_at BIGINT NOT NULL,
+            applied_at BIGINT,
+            PRIMARY KEY (run_id, result_id)
+        )",
+    ],
+)];
+
+#[derive(Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    #[cfg(feature = "journal-postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+fn db_error(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| {
+        // The class of failure, never the statement's values.
+        let message = match &e {
+            sqlx::Error::Database(d) => match d.code() {
+                Some(code) => format!("database error {code}"),
+                None => "database error".to_owned(),
+            },
+            sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_owned(),
+            sqlx::Error::Io(_) => "i/o error".to_owned(),
+            sqlx::Error::RowNotFound => "row not found".to_owned(),
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                "unexpected column type".to_owned()
+            }
+            _ => "driver error".to_owned(),
+        };
+        Error::Journal {
+            operation,
+            message,
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
+/// `?` placeholders numbered for PostgreSQL.
+#[cfg(feature = "journal-postgres")]
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs one statement on whichever engine, binding the same values; yields rows affected.
+macro_rules! execute {
+    ($db:expr, $op:literal, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $db {
+            Db::Sqlite(pool) => sqlx::query($sql)
+                $(.bind($arg))*
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(db_error($op)),
+            #[cfg(feature = "journal-postgres")]
+            Db::Postgres(pool) => sqlx::query(&numbered($sql))
+                $(.bind($arg))*
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(db_error($op)),
+        }
+    };
+}
+
+/// Fetches rows of type `$t` (a tuple) on whichever engine.
+macro_rules! fetch_all {
+    ($db:expr, $op:literal, $t:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $db {
+            Db::Sqlite(pool) => sqlx::query_as::<_, $t>($sql)
+                $(.bind($arg))*
+                .fetch_all(pool)
+                .await
+                .map_err(db_error($op)),
+            #[cfg(feature = "journal-postgres")]
+            Db::Postgres(pool) => sqlx::query_as::<_, $t>(&numbered($sql))
+                $(.bind($arg))*
+                .fetch_all(pool)
+                .await
+                .map_err(db_error($op)),
+        }
+    };
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn unsigned(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+const INSERT_CHUNK: &str = "INSERT INTO au_chunks
+    (run_id, seq, kind, grp, fingerprint, cards, card_ids, state, job_id, error, worker, attempts, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', NULL, NULL, ?, 1, ?)
+    ON CONFLICT (run_id, seq) DO NOTHING";
+
+/// A chunk's cards as stored: `[[position, "id"], …]`.
+fn encode_cards(chunk: &Chunk) -> Result<String> {
+    let rows: Vec<(u64, &str)> = chunk.positions().iter().copied().zip(chunk.ids()).collect();
+    serde_json::to_string(&rows).map_err(|e| Error::Journal {
+        operation: "claim chunk",
+        message: "could not encode the chunk's ids".into(),
+        source: Some(Box::new(e)),
+    })
+}
+
+fn decode_cards(json: &str) -> Result<Vec<(u64, String)>> {
+    serde_json::from_str(json).map_err(|e| Error::Journal {
+        operation: "read chunk cards",
+        message: "a chunk's card list is not the JSON the journal writes".into(),
+        source: Some(Box::new(e)),
+    })
+}
+
+impl Db {
+    pub(crate) fn engine(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            #[cfg(feature = "journal-postgres")]
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub(crate) async fn open_sqlite(path: &Path) -> Result<Db> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            // WAL: readers never block the writer; NORMAL: durable at each checkpoint of the
+            // WAL, and a crash of the process (not the machine) loses no committed transaction.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(db_error("open"))?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    #[cfg(feature = "journal-postgres")]
+    pub(crate) async fn connect_postgres(url: &str) -> Result<Db> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(url)
+            .await
+            .map_err(db_error("connect"))?;
+        Ok(Db::Postgres(pool))
+    }
+
+    pub(crate) async fn schema_version(&self) -> Result<i64> {
+        let rows = fetch_all!(
+            self,
+            "read schema version",
+            (Option<i64>,),
+            "SELECT MAX(version) FROM au_schema_version"
+        )?;
+        Ok(rows.first().and_then(|r| r.0).unwrap_or(0))
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<()> {
+        execute!(
+            self,
+            "migrate",
+            "CREATE TABLE IF NOT EXISTS au_schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        )?;
+        let current = self.schema_version().await?;
+        if current > SCHEMA_VERSION {
+            return Err(Error::Journal {
+                operation: "migrate",
+                message: format!(
+                    "the journal's schema is version {current}, newer than this crate's {SCHEMA_VERSION}"
+                ),
+                source: None,
+            });
+        }
+        for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            match self {
+                Db::Sqlite(pool) => {
+                    let mut tx = pool.begin().await.map_err(db_error("migrate"))?;
+                    for statement in *statements {
+                        sqlx::query(statement)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error("migrate"))?;
+                    }
+                    sqlx::query("INSERT INTO au_schema_version (version, applied_at) VALUES (?, ?) ON CONFLICT (version) DO NOTHING")
+                        .bind(version)
+                        .bind(now())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("migrate"))?;
+                    tx.commit().await.map_err(db_error("migrate"))?;
+                }
+                #[cfg(feature = "journal-postgres")]
+                Db::Postgres(pool) => {
+                    let mut tx = pool.begin().await.map_err(db_error("migrate"))?;
+                    // One migrating worker at a time.
+                    sqlx::query("SELECT pg_advisory_xact_lock(4242001)")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("migrate"))?;
+                    for statement in *statements {
+                        sqlx::query(statement)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error("migrate"))?;
+                    }
+                    sqlx::query("INSERT INTO au_schema_version (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING")
+                        .bind(version)
+                        .bind(now())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("migrate"))?;
+                    tx.commit().await.map_err(db_error("migrate"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the run (first call) and checks it belongs to `provider` (later calls).
+    pub(crate) async fn start_run(&self, run_id: &str, provider: &str) -> Result<()> {
+        execute!(
+            self,
+            "start run",
+            "INSERT INTO au_runs (run_id, provider, created_at) VALUES (?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+            run_id,
+            provider,
+            now()
+        )?;
+        let rows = fetch_all!(
+            self,
+            "start run",
+            (String,),
+            "SELECT provider FROM au_runs WHERE run_id = ?",
+            run_id
+        )?;
+        match rows.first() {
+            Some((p,)) if p == provider => Ok(()),
+            _ => Err(Error::invalid(
+                "run_id",
+                crate::error::InputProblem::NotAllowed {
+                    reason: "this run belongs to another provider".into(),
+                },
+            )),
+        }
+    }
+
+    /// Intents with no outcome, written by this worker name (its process is gone) or older
+    /// than `stale_after` (their worker died), become unknown: the request may have been sent.
+    pub(crate) async fn abandon_stale_intents(
+        &self,
+        run_id: &str,
+        worker: &str,
+        stale_after: Duration,
+    ) -> Result<u64> {
+        let cutoff = now() - i64::try_from(stale_after.as_secs()).unwrap_or(i64::MAX / 2);
+        execute!(
+            self,
+            "abandon stale intents",
+            "UPDATE au_chunks SET state = 'unknown', error = 'the run stopped after writing the intent: the request may have been sent', updated_at = ?
+             WHERE run_id = ? AND state = 'intent' AND (worker = ? OR updated_at < ?)",
+            now(),
+            run_id,
+            worker,
+            cutoff
+        )
+    }
+
+    /// Claims a chunk never seen before: its intent with its cards, one row. `false` when the
+    /// chunk is already recorded (by an earlier run or another worker): the primary key on
+    /// (run, chunk number) lets exactly one claim in.
+    pub(crate) async fn claim_new(
+        &self,
+        run_id: &str,
+        worker: &str,
+        chunk: &Chunk,
+        fingerprint: &str,
+    ) -> Result<bool> {
+        let kind = format!("{:?}", chunk.kind()).to_lowercase();
+        let n = execute!(
+            self,
+            "claim chunk",
+            INSERT_CHUNK,
+            run_id,
+            int(chunk.seq()),
+            kind,
+            chunk.group(),
+            fingerprint,
+            int(chunk.len() as u64),
+            encode_cards(chunk)?,
+            worker,
+            now()
+        )?;
+        Ok(n == 1)
+    }
+
+    /// A recorded chunk's fingerprint and state.
+    pub(crate) async fn chunk_state(
+        &self,
+        run_id: &str,
+        seq: u64,
+    ) -> Result<Option<(String, String)>> {
+        let rows = fetch_all!(
+            self,
+            "read chunk",
+            (String, String),
+            "SELECT fingerprint, state FROM au_chunks WHERE run_id = ? AND seq = ?",
+            run_id,
+            int(seq)
+        )?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// Claims a failed (or resend) chunk again, if it is still in `from` (one worker wins).
+    pub(crate) async fn reclaim(
+        &self,
+        run_id: &str,
+        worker: &str,
+        seq: u64,
+        from: &str,
+    ) -> Result<bool> {
+        let n = execute!(
+            self,
+            "reclaim chunk",
+            "UPDATE au_chunks SET state = 'intent', worker = ?, attempts = attempts + 1, error = NULL, updated_at = ?
+             WHERE run_id = ? AND seq = ? AND state = ?",
+            worker,
+            now(),
+            run_id,
+            int(seq),
+            from
+        )?;
+        Ok(n == 1)
+    }
+
+    pub(crate) async fn finish_chunk(
+        &self,
+        run_id: &str,
+        worker: &str,
+        seq: u64,
+        state: &str,
+        job_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        execute!(
+            self,
+            "record chunk outcome",
+            "UPDATE au_chunks SET state = ?, job_id = ?, error = ?, updated_at = ?
+             WHERE run_id = ? AND seq = ? AND worker = ? AND state = 'intent'",
+            state,
+            job_id,
+            error,
+            now(),
+            run_id,
+            int(seq),
+            worker
+        )?;
+        Ok(())
+    }
+
+    pub(crate) async fn reject_card(
+        &self,
+        run_id: &str,
+        position: u64,
+        card_id: &str,
+        reason: &str,
+    ) -> Result<()> {
+        execute!(
+            self,
+            "record rejected card",
+            "INSERT INTO au_rejected (run_id, position, card_id, reason) VALUES (?, ?, ?, ?)
+             ON CONFLICT (run_id, position) DO NOTHING",
+            run_id,
+            int(position),
+            card_id,
+            reason
+        )?;
+        Ok(())
+    }
+
+    pub(crate) async fn status(&self, run_id: &str) -> Result<RunStatus> {
+        let mut status = RunStatus::default();
+        let per_state = fetch_all!(
+            self,
+            "read status",
+            (String, i64, i64),
+            "SELECT state, COUNT(*), CAST(COALESCE(SUM(cards), 0) AS BIGINT) FROM au_chunks WHERE run_id = ? GROUP BY state",
+            run_id
+        )?;
+        for (state, chunks, cards) in per_state {
+            status.chunks += unsigned(chunks);
+            let cards = unsigned(cards);
+            match state.as_str() {
+                state::ACCEPTED => status.accepted += cards,
+                state::INTENT => status.in_flight += cards,
+                state::UNKNOWN => status.unknown += cards,
+                state::FAILED => status.failed += cards,
+                state::RESEND => status.resend += cards,
+                _ => {}
+            }
+        }
+        let counts = fetch_all!(
+            self,
+            "read status",
+            (i64, i64, i64),
+            "SELECT
+                (SELECT COUNT(*) FROM au_rejected WHERE run_id = ?),
+                (SELECT COUNT(*) FROM au_results WHERE run_id = ?),
+                (SELECT COUNT(*) FROM au_results WHERE run_id = ? AND applied_at IS NOT NULL)",
+            run_id,
+            run_id,
+            run_id
+        )?;
+        if let Some((rejected, results, applied)) = counts.first() {
+            status.rejected = unsigned(*rejected);
+            status.results = unsigned(*results);
+            status.applied = unsigned(*applied);
+        }
+        Ok(status)
+    }
+
+    pub(crate) async fn unknown_chunks(&self, run_id: &str) -> Result<Vec<UnknownChunk>> {
+        let rows = fetch_all!(
+            self,
+            "read unknown chunks",
+            (i64, i64, Option<String>),
+            "SELECT seq, cards, error FROM au_chunks WHERE run_id = ? AND state = 'unknown' ORDER BY seq",
+            run_id
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, cards, error)| UnknownChunk {
+                seq: unsigned(seq),
+                cards: unsigned(cards),
+                reason: error.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    pub(crate) async fn chunk_cards(&self, run_id: &str, seq: u64) -> Result<Vec<(u64, String)>> {
+        let rows = fetch_all!(
+            self,
+            "read chunk cards",
+            (String,),
+            "SELECT card_ids FROM au_chunks WHERE run_id = ? AND seq = ?",
+            run_id,
+            int(seq)
+        )?;
+        match rows.first() {
+            Some((json,)) => decode_cards(json),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub(crate) async fn set_unknown(
+        &self,
+        run_id: &str,
+        seq: u64,
+        to: &str,
+        job_id: Option<&str>,
+    ) -> Result<u64> {
+        execute!(
+            self,
+            "resolve unknown chunk",
+            "UPDATE au_chunks SET state = ?, job_id = COALESCE(?, job_id), updated_at = ?
+             WHERE run_id = ? AND seq = ? AND state = 'unknown'",
+            to,
+            job_id,
+            now(),
+            run_id,
+            int(seq)
+        )
+    }
+
+    pub(crate) async fn store_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
+        let mut stored = 0;
+        for u in updates {
+            stored += execute!(
+                self,
+                "store result",
+                "INSERT INTO au_results (run_id, result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+                 ON CONFLICT (run_id, result_id) DO NOTHING",
+                run_id,
+                result_id(u),
+                u.provider.as_str(),
+                u.card_id.as_deref(),
+                u.card_ref.as_deref(),
+                u.outcome.as_str(),
+                u.raw_code.as_str(),
+                u.new_expiry.map(|e| e.to_string()),
+                u.new_card.as_ref().map(|c| c.masked()),
+                now()
+            )?;
+        }
+        Ok(stored)
+    }
+
+    /// Unknown chunks holding a card the results name reached the provider: accepted. Only
+    /// unknown chunks are read (they are few), never the whole run.
+    pub(crate) async fn reconcile_unknown(
+        &self,
+        run_id: &str,
+        updates: &[CardUpdate],
+    ) -> Result<()> {
+        let named: std::collections::HashSet<&str> = updates
+            .iter()
+            .filter_map(|u| u.card_id.as_deref())
+            .collect();
+        if named.is_empty() {
+            return Ok(());
+        }
+        let unknown = fetch_all!(
+            self,
+            "reconcile unknown chunk",
+            (i64, String),
+            "SELECT seq, card_ids FROM au_chunks WHERE run_id = ? AND state = 'unknown'",
+            run_id
+        )?;
+        for (seq, json) in unknown {
+            if decode_cards(&json)?
+                .iter()
+                .any(|(_, id)| named.contains(id.as_str()))
+            {
+                execute!(
+                    self,
+                    "reconcile unknown chunk",
+                    "UPDATE au_chunks SET state = 'accepted', error = NULL, updated_at = ?
+                     WHERE run_id = ? AND seq = ? AND state = 'unknown'",
+                    now(),
+                    run_id,
+                    seq
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn is_applied(&self, run_id: &str, result_id: &str) -> Result<bool> {
+        let rows = fetch_all!(
+            self,
+            "read result",
+            (Option<i64>,),
+            "SELECT applied_at FROM au_results WHERE run_id = ? AND result_id = ?",
+            run_id,
+            result_id
+        )?;
+        Ok(rows.first().is_some_and(|r| r.0.is_some()))
+    }
+
+    pub(crate) async fn mark_applied(&self, run_id: &str, result_id: &str) -> Result<()> {
+        execute!(
+            self,
+            "mark result applied",
+            "UPDATE au_results SET applied_at = ? WHERE run_id = ? AND result_id = ? AND applied_at IS NULL",
+            now(),
+            run_id,
+            result_id
+        )?;
+        Ok(())
+    }
+}

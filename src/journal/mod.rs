@@ -1,0 +1,496 @@
+//! A durable job journal for update runs: a crash never loses a card or sends one twice.
+//!
+//! A billing platform runs its whole card base through an updater every month, and results
+//! arrive days later. [`Journal::run`] drives a streamed submission
+//! ([`Provider::submit_stream`]) and records, per run: every chunk with an **intent written
+//! before its request is sent**, each chunk's outcome (accepted with the job id, failed, or
+//! unknown), every card's caller id and input position, every rejected card with its reason,
+//! and later every result and when it was applied.
+//!
+//! **What survives a crash.** Run the same input again with the same run id ([`Journal::run`]
+//! is the resume): chunks are planned the same way, so each gets the same number, and
+//! - an accepted chunk is skipped;
+//! - a failed chunk (the provider certainly did not act: it never saw the request, or refused
+//!   it) is sent again;
+//! - a chunk whose intent was written but whose outcome was not (the process died around the
+//!   request) **may have reached the provider**: it becomes *unknown* and is never resent
+//!   silently. It is reconciled when the provider's results name its cards
+//!   ([`Journal::record_results`]: CardSync echoes the caller's ids), or by an operator with
+//!   [`Journal::resolve_unknown`];
+//! - cards never read are sent.
+//!
+//! No card data is stored: only caller ids, positions, states, job ids, and results' outcomes
+//! with new expiries and masked new numbers. The input is the caller's to give again on resume
+//! (the journal checks each chunk against what it recorded and refuses a changed input).
+//!
+//! **Several workers.** Workers that run the same input against one journal (PostgreSQL for a
+//! fleet; SQLite works for processes on one machine) split the chunks: a chunk is claimed by
+//! the insert of its intent (a primary key on run and chunk number), so exactly one worker
+//! sends it; the others skip it. A run can be finished by any worker.
+//!
+//! **Results, applied once.** [`Journal::apply`] stores results idempotently under a stable id
+//! ([`result_id`]: the same result fetched twice, or a webhook delivered twice, is stored once)
+//! and hands each unapplied one to the caller's callback, marking it applied only when the
+//! callback succeeds: at least once to the callback, exactly once in the journal.
+//!
+//! SQLite is the default (feature `journal`, a single file, no server); PostgreSQL with feature
+//! `journal-postgres`. Both through `sqlx`; the schema is versioned and migrated by the crate.
+
+mod db;
+
+use std::fmt;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, InputProblem, Result};
+use crate::outcome::CardUpdate;
+use crate::provider::{CardToUpdate, Provider};
+use crate::submission::{
+    Chunk, ChunkObserver, ChunkOutcome, Proceed, StreamOptions, StreamReceipt,
+};
+
+use db::Db;
+pub use db::SCHEMA_VERSION;
+
+/// Chunk states as stored (`au_chunks.state`).
+mod state {
+    pub const INTENT: &str = "intent";
+    pub const ACCEPTED: &str = "accepted";
+    pub const FAILED: &str = "failed";
+    pub const UNKNOWN: &str = "unknown";
+    pub const RESEND: &str = "resend";
+}
+
+/// The journal. Cheap to clone (a connection pool).
+#[derive(Clone)]
+pub struct Journal {
+    db: Db,
+}
+
+impl fmt::Debug for Journal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Journal")
+            .field("engine", &self.db.engine())
+            .finish()
+    }
+}
+
+/// Settings of one run.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// The run's id (your own: `2026-11-cardsync`), at most 128 characters, no control
+    /// characters. The same id resumes the run.
+    pub run_id: String,
+    /// This worker's name, recorded with the chunks it claims (default: host and process id).
+    pub worker: String,
+    /// An intent older than this with no outcome belongs to a worker that died: it becomes
+    /// unknown when a run starts. Intents of this same worker name become unknown at once (the
+    /// process that wrote them is gone). Default 15 minutes: longer than any request can take.
+    pub stale_after: Duration,
+    /// How the submission treats duplicate ids.
+    pub stream: StreamOptions,
+}
+
+impl RunOptions {
+    /// A run named `run_id`.
+    pub fn new(run_id: impl Into<String>) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+        RunOptions {
+            run_id: run_id.into(),
+            worker: format!("{host}-{}", std::process::id()),
+            stale_after: Duration::from_secs(15 * 60),
+            stream: StreamOptions::default(),
+        }
+    }
+
+    /// Sets the worker name.
+    pub fn worker(mut self, worker: impl Into<String>) -> Self {
+        self.worker = worker.into();
+        self
+    }
+
+    /// Sets when another worker's intent counts as abandoned.
+    pub fn stale_after(mut self, after: Duration) -> Self {
+        self.stale_after = after;
+        self
+    }
+
+    /// Sets the submission options.
+    pub fn stream(mut self, options: StreamOptions) -> Self {
+        self.stream = options;
+        self
+    }
+}
+
+/// Cards per state of one run, from the journal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunStatus {
+    /// In accepted chunks.
+    pub accepted: u64,
+    /// In chunks being sent now (an intent without an outcome, not yet stale).
+    pub in_flight: u64,
+    /// In chunks that may have reached the provider: waiting for results or a decision.
+    pub unknown: u64,
+    /// In chunks the provider certainly did not act on: the next run sends them again.
+    pub failed: u64,
+    /// In unknown chunks an operator decided to resend: the next run sends them.
+    pub resend: u64,
+    /// Refused as input (never sent).
+    pub rejected: u64,
+    /// Chunks recorded.
+    pub chunks: u64,
+    /// Results stored.
+    pub results: u64,
+    /// Results applied.
+    pub applied: u64,
+}
+
+impl RunStatus {
+    /// `true` when every recorded card is accepted or rejected: nothing to send or decide.
+    pub fn is_settled(&self) -> bool {
+        self.in_flight + self.unknown + self.failed + self.resend == 0
+    }
+}
+
+/// What one [`Journal::run`] call did, and the run's state after it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RunReport {
+    /// This call's submission (chunks this worker sent, and the ones it skipped).
+    pub receipt: StreamReceipt,
+    /// The whole run, from the journal.
+    pub status: RunStatus,
+}
+
+/// A chunk that may have reached the provider, waiting for a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnknownChunk {
+    /// Its number in the run.
+    pub seq: u64,
+    /// Number of cards.
+    pub cards: u64,
+    /// Why it is unknown (the error, redacted, or "the run stopped after the intent").
+    pub reason: String,
+}
+
+/// An operator's decision on an unknown chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Resolution {
+    /// The provider has it (seen in its portal, say), under this job id when known.
+    Accepted {
+        /// The provider's job id, when known.
+        job_id: Option<String>,
+    },
+    /// The provider does not have it: the next run sends it again.
+    Resend,
+}
+
+/// What [`Journal::apply`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ApplyReport {
+    /// Results newly stored by this call.
+    pub stored: u64,
+    /// Results handed to the callback and marked applied.
+    pub applied: u64,
+    /// Results skipped because the journal had them applied already.
+    pub already_applied: u64,
+    /// The result whose callback failed (its stable id and the callback's message); the
+    /// results after it were not handed over.
+    pub failed: Option<(String, String)>,
+}
+
+/// The stable id of a result: the same result fetched twice, or delivered twice by webhook,
+/// has the same id. A hash of the provider, its references, the caller's id, the raw code and
+/// the new data (expiry, token, masked number); no card number in clear goes into it.
+pub fn result_id(update: &CardUpdate) -> String {
+    let mut h = Sha256::new();
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    for part in [
+        update.provider.as_str().to_owned(),
+        opt(&update.provider_ref),
+        opt(&update.card_id),
+        opt(&update.card_ref),
+        update.raw_code.clone(),
+        update.new_expiry.map(|e| e.to_string()).unwrap_or_default(),
+        opt(&update.new_token),
+        update
+            .new_card
+            .as_ref()
+            .map(|c| c.masked())
+            .unwrap_or_default(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    let digest = h.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn check_run_id(field: &str, id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::invalid(field, InputProblem::Missing));
+    }
+    if id.chars().count() > 128 || id.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            InputProblem::NotAllowed {
+                reason: "at most 128 characters, no control characters".into(),
+            },
+        ));
+    }
+    Ok(())
+}
+
+impl Journal {
+    /// Opens (creating it if needed) a SQLite journal file and brings its schema up to date.
+    pub async fn open_sqlite(path: impl AsRef<std::path::Path>) -> Result<Journal> {
+        let db = Db::open_sqlite(path.as_ref()).await?;
+        db.migrate().await?;
+        Ok(Journal { db })
+    }
+
+    /// Connects to a PostgreSQL journal (`postgres://user@host/db`) and brings its schema up to
+    /// date. Several workers may connect to one database.
+    #[cfg(feature = "journal-postgres")]
+    pub async fn connect_postgres(url: &str) -> Result<Journal> {
+        let db = Db::connect_postgres(url).await?;
+        db.migrate().await?;
+        Ok(Journal { db })
+    }
+
+    /// The schema version the database is at.
+    pub async fn schema_version(&self) -> Result<i64> {
+        self.db.schema_version().await
+    }
+
+    /// Runs (or resumes) a run: submits `cards` through `provider`'s streamed submission with
+    /// the journal recording every chunk. See the module documentation for what a resume does.
+    pub async fn run(
+        &self,
+        provider: &dyn Provider,
+        options: &RunOptions,
+        cards: BoxStream<'_, CardToUpdate>,
+    ) -> Result<RunReport> {
+        check_run_id("run_id", &options.run_id)?;
+        check_run_id("worker", &options.worker)?;
+        self.db
+            .start_run(&options.run_id, provider.id().as_str())
+            .await?;
+        self.db
+            .abandon_stale_intents(&options.run_id, &options.worker, options.stale_after)
+            .await?;
+        let mut observer = JournalObserver {
+            db: &self.db,
+            run_id: &options.run_id,
+            worker: &options.worker,
+        };
+        let receipt = provider
+            .submit_stream(cards, options.stream.clone(), &mut observer)
+            .await?;
+        let status = self.status(&options.run_id).await?;
+        Ok(RunReport { receipt, status })
+    }
+
+    /// The run's cards per state.
+    pub async fn status(&self, run_id: &str) -> Result<RunStatus> {
+        self.db.status(run_id).await
+    }
+
+    /// The run's chunks that may have reached the provider, waiting for a decision.
+    pub async fn unknown_chunks(&self, run_id: &str) -> Result<Vec<UnknownChunk>> {
+        self.db.unknown_chunks(run_id).await
+    }
+
+    /// The caller ids (with input positions) of one chunk of a run.
+    pub async fn chunk_cards(&self, run_id: &str, seq: u64) -> Result<Vec<(u64, String)>> {
+        self.db.chunk_cards(run_id, seq).await
+    }
+
+    /// Records an operator's decision on an unknown chunk. Refused (an input error) when the
+    /// chunk is not unknown.
+    pub async fn resolve_unknown(
+        &self,
+        run_id: &str,
+        seq: u64,
+        resolution: Resolution,
+    ) -> Result<()> {
+        let changed = match resolution {
+            Resolution::Accepted { job_id } => {
+                self.db
+                    .set_unknown(run_id, seq, state::ACCEPTED, job_id.as_deref())
+                    .await?
+            }
+            Resolution::Resend => {
+                self.db
+                    .set_unknown(run_id, seq, state::RESEND, None)
+                    .await?
+            }
+        };
+        if changed == 0 {
+            return Err(Error::invalid(
+                format!("chunk {seq}"),
+                InputProblem::NotAllowed {
+                    reason: "not an unknown chunk of this run".into(),
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stores results idempotently (by [`result_id`]); returns how many were new. Results name
+    /// their cards (CardSync echoes the caller's ids): an unknown chunk holding a named card
+    /// evidently reached the provider, and becomes accepted.
+    pub async fn record_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
+        let stored = self.db.store_results(run_id, updates).await?;
+        self.db.reconcile_unknown(run_id, updates).await?;
+        Ok(stored)
+    }
+
+    /// Stores `updates` (as [`Journal::record_results`]) and hands each one not yet applied to
+    /// `apply`, in order, marking it applied when `apply` returns `Ok`. Stops at the first
+    /// error (reported, not returned: the journal is consistent). A crash between a successful
+    /// callback and its mark hands that result over again next time: at least once to the
+    /// callback, exactly once in the journal.
+    pub async fn apply<F, E>(
+        &self,
+        run_id: &str,
+        updates: &[CardUpdate],
+        mut apply: F,
+    ) -> Result<ApplyReport>
+    where
+        F: for<'u> FnMut(&'u CardUpdate) -> BoxFuture<'u, std::result::Result<(), E>>,
+        E: fmt::Display,
+    {
+        let mut report = ApplyReport {
+            stored: self.record_results(run_id, updates).await?,
+            ..ApplyReport::default()
+        };
+        for update in updates {
+            let id = result_id(update);
+            if self.db.is_applied(run_id, &id).await? {
+                report.already_applied += 1;
+                continue;
+            }
+            match apply(update).await {
+                Ok(()) => {
+                    self.db.mark_applied(run_id, &id).await?;
+                    report.applied += 1;
+                }
+                Err(e) => {
+                    report.failed = Some((
+                        id,
+                        crate::error::redact_excerpt(e.to_string().as_bytes(), 300),
+                    ));
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// The journal as the submission's observer.
+struct JournalObserver<'j> {
+    db: &'j Db,
+    run_id: &'j str,
+    worker: &'j str,
+}
+
+/// A chunk's identity across runs: its positions and ids. A resumed run must plan the same.
+fn fingerprint(chunk: &Chunk) -> String {
+    let mut h = Sha256::new();
+    for (position, id) in chunk.positions().iter().zip(chunk.ids()) {
+        h.update(position.to_be_bytes());
+        h.update((id.len() as u64).to_be_bytes());
+        h.update(id.as_bytes());
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl ChunkObserver for JournalObserver<'_> {
+    fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, Result<Proceed>> {
+        Box::pin(async move {
+            let print = fingerprint(chunk);
+            if self
+                .db
+                .claim_new(self.run_id, self.worker, chunk, &print)
+                .await?
+            {
+                return Ok(Proceed::Send);
+            }
+            let Some((stored_print, stored_state)) =
+                self.db.chunk_state(self.run_id, chunk.seq()).await?
+            else {
+                return Ok(Proceed::Skip);
+            };
+            if stored_print != print {
+                return Err(Error::invalid(
+                    format!("chunk {}", chunk.seq()),
+                    InputProblem::NotAllowed {
+                        reason: "the run's input changed: this chunk holds other cards than the journal recorded; resume with the same input in the same order".into(),
+                    },
+                ));
+            }
+            if [state::FAILED, state::RESEND].contains(&stored_state.as_str())
+                && self
+                    .db
+                    .reclaim(self.run_id, self.worker, chunk.seq(), &stored_state)
+                    .await?
+            {
+                return Ok(Proceed::Send);
+            }
+            Ok(Proceed::Skip)
+        })
+    }
+
+    fn done<'a>(
+        &'a mut self,
+        chunk: Chunk,
+        outcome: &'a ChunkOutcome,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let (state, job, error) = match outcome {
+                ChunkOutcome::Accepted { job, .. } => (state::ACCEPTED, Some(job.id.clone()), None),
+                ChunkOutcome::Failed(e) => (state::FAILED, None, Some(e.to_string())),
+                ChunkOutcome::Unknown(e) => (state::UNKNOWN, None, Some(e.to_string())),
+                ChunkOutcome::NotSent | ChunkOutcome::Skipped => return Ok(()),
+            };
+            self.db
+                .finish_chunk(
+                    self.run_id,
+                    self.worker,
+                    chunk.seq(),
+                    state,
+                    job.as_deref(),
+                    error.as_deref(),
+                )
+                .await
+        })
+    }
+
+    fn rejected<'a>(
+        &'a mut self,
+        position: u64,
+        card: CardToUpdate,
+        error: &'a Error,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            // A rejected id may hold anything (control characters, NUL): stored escaped.
+            let id: String = card.id.escape_debug().collect();
+            self.db
+                .reject_card(self.run_id, position, &id, &error.to_string())
+                .await
+        })
+    }
+}

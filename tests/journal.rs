@@ -1,0 +1,491 @@
+//! The job journal on real engines: SQLite in a temp dir, PostgreSQL as a throwaway cluster.
+//! A loopback CardSync endpoint counts every card id it receives, so "sent twice" is counted
+//! where it would cost money: at the provider.
+//!
+//! Crashes are simulated by dropping the run's future at a chosen point (its request tasks are
+//! aborted with it; only what the journal committed survives, as after a kill).
+
+#[path = "common/postgres.rs"]
+mod postgres;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use account_updater::journal::{Journal, Resolution, RunOptions, SCHEMA_VERSION};
+use account_updater::provider::{CardToUpdate, Provider};
+use account_updater::providers::cardsync::CardSyncClient;
+use account_updater::submission::{boxed_card_stream, card_stream};
+use account_updater::transport::{RetryPolicy, TransportConfig};
+use account_updater::{
+    CardNumber, CardUpdate, ErrorKind, Expiry, Outcome, ProviderId, SecretString,
+};
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::Notify;
+
+/// What the loopback provider does with the n-th request (1-based).
+#[derive(Clone, Copy, PartialEq)]
+enum Behaviour {
+    Accept,
+    /// Never answers (the test drops the run meanwhile: a crash after the POST).
+    Hang,
+    /// Answers 503 (the provider may have acted).
+    Unavailable,
+}
+
+#[derive(Default)]
+struct Provider_ {
+    requests: AtomicUsize,
+    /// Every card id received, with how many times.
+    received: Mutex<HashMap<String, u32>>,
+    script: Mutex<HashMap<usize, Behaviour>>,
+    hung: Notify,
+}
+
+impl Provider_ {
+    fn times_received(&self) -> (usize, usize) {
+        let r = self.received.lock().unwrap();
+        (r.len(), r.values().filter(|&&n| n > 1).count())
+    }
+}
+
+async fn loopback_provider() -> (url::Url, Arc<Provider_>) {
+    let state = Arc::new(Provider_::default());
+    let shared = state.clone();
+    let handle = move |body: Bytes| {
+        let state = shared.clone();
+        async move {
+            let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+            let behaviour = state
+                .script
+                .lock()
+                .unwrap()
+                .get(&n)
+                .copied()
+                .unwrap_or(Behaviour::Accept);
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            if behaviour != Behaviour::Unavailable {
+                let mut received = state.received.lock().unwrap();
+                for c in v["cards"].as_array().unwrap() {
+                    *received
+                        .entry(c["id"].as_str().unwrap().to_owned())
+                        .or_default() += 1;
+                }
+            }
+            match behaviour {
+                Behaviour::Accept => (
+                    StatusCode::OK,
+                    format!(r#"{{"status":"success","data":{{"batch_id":"b{n}"}}}}"#),
+                )
+                    .into_response(),
+                Behaviour::Unavailable => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "<html>503</html>").into_response()
+                }
+                Behaviour::Hang => {
+                    state.hung.notify_one();
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    StatusCode::OK.into_response()
+                }
+            }
+        }
+    };
+    let app = axum::Router::new()
+        .route("/v2/batch", axum::routing::post(handle.clone()))
+        .route("/v2/subscribe", axum::routing::post(handle))
+        .layer(axum::extract::DefaultBodyLimit::max(64 << 20));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}").parse().unwrap(), state)
+}
+
+fn cardsync(base: &url::Url) -> CardSyncClient {
+    CardSyncClient::builder(SecretString::from("merchant-key"))
+        .base_url(base.clone())
+        .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
+        .concurrency(2)
+        .build_merchant()
+        .unwrap()
+}
+
+fn with_check_digit(body: String) -> String {
+    (0..=9)
+        .map(|d| format!("{body}{d}"))
+        .find(|c| account_updater::card::luhn_valid(c))
+        .unwrap()
+}
+
+/// Card `i` of the run: Visa / Mastercard / Discover, ids `c{i}`; the positions in `bad` are
+/// tokens (rejected by CardSync).
+fn cards(n: usize, bad: &'static [usize]) -> impl Iterator<Item = CardToUpdate> + Send + 'static {
+    let exp = Expiry::new(1, 2030).unwrap();
+    (0..n).map(move |i| {
+        if bad.contains(&i) {
+            return CardToUpdate::token(format!("c{i}"), "tok");
+        }
+        let prefix = ["4", "51", "6011"][i % 3];
+        let pan = with_check_digit(format!("{prefix}{i:0width$}", width = 14 - prefix.len()));
+        CardToUpdate::pan(format!("c{i}"), CardNumber::parse(&pan).unwrap(), exp)
+    })
+}
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("au-journal-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("journal.db")
+}
+
+async fn sqlite(name: &str) -> Journal {
+    Journal::open_sqlite(temp_db(name)).await.unwrap()
+}
+
+/// A run, its re-run, and the figures both leave in the journal.
+async fn run_and_rerun(journal: &Journal) {
+    let (base, provider) = loopback_provider().await;
+    let client = cardsync(&base);
+    let options = RunOptions::new("2026-11").worker("w1");
+    let report = journal
+        .run(
+            &client,
+            &options,
+            card_stream(cards(45_003, &[7, 20_000, 45_002])),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.receipt.accepted_cards(), 45_000);
+    assert_eq!(report.status.accepted, 45_000);
+    assert_eq!(report.status.rejected, 3);
+    assert_eq!(report.status.chunks, 5);
+    assert!(report.status.is_settled());
+    assert_eq!(provider.times_received(), (45_000, 0));
+
+    // The same input again: everything is recorded, nothing is sent.
+    let requests = provider.requests.load(Ordering::SeqCst);
+    let again = journal
+        .run(
+            &client,
+            &options.clone().worker("w2"),
+            card_stream(cards(45_003, &[7, 20_000, 45_002])),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.receipt.skipped_cards(), 45_000);
+    assert_eq!(provider.requests.load(Ordering::SeqCst), requests);
+    assert_eq!(again.status, report.status);
+    assert_eq!(journal.schema_version().await.unwrap(), SCHEMA_VERSION);
+
+    // The journal keeps the caller ids of each chunk, and the rejected cards.
+    let first = journal.chunk_cards("2026-11", 0).await.unwrap();
+    assert_eq!(first.len(), 10_000);
+    assert_eq!(first[0], (0, "c0".to_owned()));
+    assert!(!first.iter().any(|(p, _)| *p == 7));
+
+    // A run id belongs to one provider.
+    let other = account_updater::providers::acquired::AcquiredClient::builder(
+        account_updater::providers::acquired::Credentials::new(
+            "1",
+            SecretString::from("passwordpass"),
+            None,
+            SecretString::from("hash"),
+        )
+        .unwrap(),
+    )
+    .url(base.clone())
+    .build()
+    .unwrap();
+    let err = journal
+        .run(&other, &options, card_stream(cards(3, &[])))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_records_every_chunk_and_a_rerun_sends_nothing() {
+    run_and_rerun(&sqlite("rerun").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_records_every_chunk_and_a_rerun_sends_nothing() {
+    let Some(pg) = postgres::PgCluster::start("postgres_records_every_chunk") else {
+        return;
+    };
+    let journal = Journal::connect_postgres(&pg.url).await.unwrap();
+    run_and_rerun(&journal).await;
+    // Migrating an up-to-date database again changes nothing.
+    let again = Journal::connect_postgres(&pg.url).await.unwrap();
+    assert_eq!(again.schema_version().await.unwrap(), SCHEMA_VERSION);
+}
+
+/// Crash points, each followed by a resume: cards lost and chunks the provider received twice
+/// are counted at the provider.
+async fn crash_and_resume(journal: &Journal, run: &str) {
+    let (base, provider) = loopback_provider().await;
+    let client = cardsync(&base);
+    let n = 60_000;
+    let options = RunOptions::new(run).worker("w1");
+
+    // 1. A crash after the third request went out and before its answer came back.
+    provider.script.lock().unwrap().insert(3, Behaviour::Hang);
+    let run1 = journal.run(&client, &options, card_stream(cards(n, &[])));
+    tokio::select! {
+        _ = run1 => panic!("the run should hang on request 3"),
+        _ = provider.hung.notified() => {}
+    }
+    // (the run's future is dropped here: the process is gone)
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = journal.status(run).await.unwrap();
+    assert!(status.in_flight >= 10_000, "{status:?}");
+
+    // 2. Resume (same worker name: its intents are certainly abandoned). The hung chunk (and
+    //    any other chunk in flight at the crash) may have reached the provider: unknown, not
+    //    resent. The provider then answers 503 for the next request (it may have acted):
+    //    unknown too, not resent.
+    let resumed_from = provider.requests.load(Ordering::SeqCst);
+    provider
+        .script
+        .lock()
+        .unwrap()
+        .insert(resumed_from + 1, Behaviour::Unavailable);
+    let report = journal
+        .run(&client, &options, card_stream(cards(n, &[])))
+        .await
+        .unwrap();
+    let unknown = journal.unknown_chunks(run).await.unwrap();
+    let (crashed, refused): (Vec<_>, Vec<_>) = unknown
+        .iter()
+        .partition(|u| u.reason.contains("after writing the intent"));
+    assert!((1..=2).contains(&crashed.len()), "{unknown:?}");
+    assert_eq!(refused.len(), 1, "{unknown:?}");
+    assert!(refused[0].reason.contains("503"), "{unknown:?}");
+    assert_eq!(report.status.unknown, 10_000 * unknown.len() as u64);
+    assert_eq!(report.status.accepted + report.status.unknown, n as u64);
+    // Nothing received twice; the 503 chunk's cards not at all.
+    let (distinct, repeated) = provider.times_received();
+    assert_eq!(repeated, 0);
+    assert!(distinct as u64 >= report.status.accepted && distinct <= n - 10_000);
+
+    // 3. Another resume changes nothing: unknown chunks wait for results or a decision.
+    let before = provider.requests.load(Ordering::SeqCst);
+    let report = journal
+        .run(&client, &options, card_stream(cards(n, &[])))
+        .await
+        .unwrap();
+    assert_eq!(provider.requests.load(Ordering::SeqCst), before);
+    assert_eq!(report.status.unknown, 10_000 * unknown.len() as u64);
+
+    // 4. The provider's results name the cards it got: a crashed chunk it received is
+    //    reconciled as accepted. One it never received (the crash came before the request
+    //    left) is resent on the operator's decision, as is the 503 chunk it never processed.
+    for chunk in unknown.iter() {
+        let (_, card_id) = journal.chunk_cards(run, chunk.seq).await.unwrap()[0].clone();
+        let received = provider.received.lock().unwrap().contains_key(&card_id);
+        if received {
+            let mut update = CardUpdate::new(ProviderId::CardSync, Outcome::Valid, "valid");
+            update.card_id = Some(card_id);
+            update.provider_ref = Some("evt-1".into());
+            journal.record_results(run, &[update]).await.unwrap();
+        } else {
+            journal
+                .resolve_unknown(run, chunk.seq, Resolution::Resend)
+                .await
+                .unwrap();
+            assert_eq!(
+                journal
+                    .resolve_unknown(run, chunk.seq, Resolution::Resend)
+                    .await
+                    .unwrap_err()
+                    .kind(),
+                ErrorKind::InvalidInput
+            );
+        }
+    }
+    assert!(journal.unknown_chunks(run).await.unwrap().is_empty());
+
+    // 5. The next run sends the chunks decided for resend, once.
+    let report = journal
+        .run(&client, &options, card_stream(cards(n, &[])))
+        .await
+        .unwrap();
+    assert!(report.receipt.accepted_cards() >= 10_000);
+    assert!(report.status.is_settled(), "{:?}", report.status);
+    assert_eq!(report.status.accepted, n as u64);
+    // Every card received exactly once: 0 lost, 0 repeated.
+    assert_eq!(provider.times_received(), (n, 0));
+
+    // 6. A crash while reading input (before any intent of the later chunks): those cards were
+    //    never recorded, and the resume sends them once.
+    let run2 = format!("{run}-b");
+    let options2 = RunOptions::new(&run2).worker("w1");
+    let (base2, provider2) = loopback_provider().await;
+    let client2 = cardsync(&base2);
+    // The input delivers 25,000 cards and then stalls: the process dies while reading.
+    let stalled =
+        futures::stream::iter(cards(30_000, &[]).take(25_000)).chain(futures::stream::pending());
+    let crashed = tokio::time::timeout(
+        Duration::from_secs(3),
+        journal.run(&client2, &options2, boxed_card_stream(stalled)),
+    )
+    .await;
+    assert!(crashed.is_err(), "the run should still be reading");
+    let mid = journal.status(&run2).await.unwrap();
+    assert_eq!(mid.accepted + mid.in_flight, 20_000, "{mid:?}");
+    let report = journal
+        .run(&client2, &options2, card_stream(cards(30_000, &[])))
+        .await
+        .unwrap();
+    let status = report.status;
+    assert_eq!(status.accepted + status.unknown, 30_000, "{status:?}");
+    let (distinct, repeated) = provider2.times_received();
+    assert_eq!(repeated, 0);
+    // A chunk in flight at the crash is unknown: the provider got it or not, never twice.
+    assert!(distinct as u64 >= status.accepted && distinct as u64 <= 30_000);
+
+    // 7. A changed input is refused, nothing sent.
+    let before = provider2.requests.load(Ordering::SeqCst);
+    let err = journal
+        .run(&client2, &options2, card_stream(cards(30_000, &[5])))
+        .await
+        .map(|r| r.receipt.stopped.map(|e| e.kind()))
+        .unwrap();
+    assert_eq!(err, Some(ErrorKind::InvalidInput));
+    assert_eq!(provider2.requests.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_crash_points_lose_nothing_and_send_nothing_twice() {
+    crash_and_resume(&sqlite("crash").await, "crash").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_crash_points_lose_nothing_and_send_nothing_twice() {
+    let Some(pg) = postgres::PgCluster::start("postgres_crash_points") else {
+        return;
+    };
+    let journal = Journal::connect_postgres(&pg.url).await.unwrap();
+    crash_and_resume(&journal, "crash").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_postgres_workers_split_a_run_and_send_no_chunk_twice() {
+    let Some(pg) = postgres::PgCluster::start("two_postgres_workers") else {
+        return;
+    };
+    let (base, provider) = loopback_provider().await;
+    let n = 200_000;
+    let (a, b) = (
+        Journal::connect_postgres(&pg.url).await.unwrap(),
+        Journal::connect_postgres(&pg.url).await.unwrap(),
+    );
+    let (client_a, client_b) = (cardsync(&base), cardsync(&base));
+    let (options_a, options_b) = (
+        RunOptions::new("fleet").worker("a"),
+        RunOptions::new("fleet").worker("b"),
+    );
+    let (report_a, report_b) = tokio::join!(
+        a.run(&client_a, &options_a, card_stream(cards(n, &[]))),
+        b.run(&client_b, &options_b, card_stream(cards(n, &[]))),
+    );
+    let (report_a, report_b) = (report_a.unwrap(), report_b.unwrap());
+    let (sent_a, sent_b) = (
+        report_a.receipt.accepted_cards(),
+        report_b.receipt.accepted_cards(),
+    );
+    println!("two workers: a sent {sent_a} cards, b sent {sent_b}");
+    assert_eq!(sent_a + sent_b, n as u64);
+    assert_eq!(
+        report_a.receipt.skipped_cards() + report_b.receipt.skipped_cards(),
+        n as u64
+    );
+    assert_eq!(provider.times_received(), (n, 0));
+    assert_eq!(provider.requests.load(Ordering::SeqCst), n / 10_000);
+    let status = a.status("fleet").await.unwrap();
+    assert_eq!(status.accepted, n as u64);
+    assert!(status.is_settled());
+}
+
+#[tokio::test]
+async fn results_are_stored_once_and_applied_once() {
+    let journal = sqlite("results").await;
+    let updates: Vec<CardUpdate> = (0..5)
+        .map(|i| {
+            let mut u = CardUpdate::new(ProviderId::CardSync, Outcome::NewExpiry, "updated_expiry");
+            u.card_id = Some(format!("c{i}"));
+            u.new_expiry = Some(Expiry::new(2, 2031).unwrap());
+            u.provider_ref = Some("evt-9".into());
+            u
+        })
+        .collect();
+    assert_eq!(journal.record_results("r", &updates).await.unwrap(), 5);
+    // The same results again (a webhook delivered twice, a second fetch): stored once.
+    assert_eq!(journal.record_results("r", &updates).await.unwrap(), 0);
+
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    let report = journal
+        .apply("r", &updates, |u| {
+            let seen = seen.clone();
+            async move {
+                let id = u.card_id.clone().unwrap();
+                if id == "c2" {
+                    return Err("vault unavailable for 4111111111111111");
+                }
+                seen.lock().unwrap().push(id);
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.applied, 2);
+    let (_, message) = report.failed.unwrap();
+    assert!(!message.contains("4111111111111111"), "{message}");
+    // Resumed apply: the two applied are not handed over again.
+    let seen = calls.clone();
+    let report = journal
+        .apply("r", &updates, |u| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(u.card_id.clone().unwrap());
+                Ok::<(), &str>(())
+            }
+            .boxed()
+        })
+        .await
+        .unwrap();
+    assert_eq!((report.applied, report.already_applied), (3, 2));
+    assert_eq!(*calls.lock().unwrap(), ["c0", "c1", "c2", "c3", "c4"]);
+    let status = journal.status("r").await.unwrap();
+    assert_eq!((status.results, status.applied), (5, 5));
+    // A different new expiry is a different result.
+    let mut changed = updates[0].clone();
+    changed.new_expiry = Some(Expiry::new(3, 2031).unwrap());
+    assert_ne!(
+        account_updater::journal::result_id(&changed),
+        account_updater::journal::result_id(&updates[0])
+    );
+}
+
+#[tokio::test]
+async fn bad_run_ids_are_refused_before_anything_is_written_or_sent() {
+    let journal = sqlite("badid").await;
+    let (base, provider) = loopback_provider().await;
+    for id in ["", "run\n1", &"x".repeat(129)] {
+        let err = journal
+            .run(
+                &cardsync(&base),
+                &RunOptions::new(id),
+                card_stream(cards(10, &[])),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+    assert_eq!(provider.requests.load(Ordering::SeqCst), 0);
+    let _: &dyn Provider = &cardsync(&base);
+}
