@@ -157,7 +157,9 @@ impl RunStatus {
     }
 }
 
-/// What one [`Journal::run`] call did, and the run's state after it.
+/// What one [`Journal::run`] call did, and the run's state after it. A run that stopped early
+/// (the journal could not record an intent, or the input changed) says why in
+/// `receipt.stopped`: nothing was sent past that point.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct RunReport {
