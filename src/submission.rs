@@ -592,8 +592,8 @@ pub(crate) fn check_all(planner: &dyn Planner, cards: &[CardToUpdate]) -> Result
 /// and tells the observer about each chunk before and after its request.
 pub(crate) async fn drive(
     provider: ProviderId,
-    mut cards: BoxStream<'_, CardToUpdate>,
-    mut planner: impl Planner,
+    cards: BoxStream<'_, CardToUpdate>,
+    planner: impl Planner,
     sender: Arc<dyn ChunkSender>,
     options: &StreamOptions,
     concurrency: usize,
@@ -615,25 +615,24 @@ pub(crate) async fn drive(
     let mut in_flight: JoinSet<(u64, ChunkOutcome)> = JoinSet::new();
     let mut sent: HashMap<u64, Arc<Chunk>> = HashMap::new();
     let mut task_seq: HashMap<tokio::task::Id, u64> = HashMap::new();
-    let mut input_done = false;
+    let mut producer = Producer {
+        cards,
+        planner,
+        input_done: false,
+        cards_read: 0,
+        rejections: Vec::new(),
+    };
+    // A chunk produced ahead while the previous one was being claimed (`Some(None)`: the
+    // input is exhausted).
+    let mut ahead: Option<Option<Chunk>> = None;
     let mut next_seq = 0u64;
     loop {
         while receipt.stopped.is_none() && in_flight.len() < concurrency.max(1) {
-            let next = if input_done {
-                planner.finish()
-            } else {
-                match next_chunk(&mut cards, &mut planner, &mut receipt, observer).await {
-                    Ok(Some(chunk)) => Some(chunk),
-                    Ok(None) => {
-                        input_done = true;
-                        continue;
-                    }
-                    Err(e) => {
-                        receipt.stopped = Some(e);
-                        None
-                    }
-                }
+            let next = match ahead.take() {
+                Some(next) => next,
+                None => producer.produce().await,
             };
+            deliver_rejections(&mut producer, &mut receipt, observer).await;
             let Some(mut chunk) = next else { break };
             if let Some(seen) = seen.as_mut() {
                 for (position, card) in seen.take_duplicates(&mut chunk) {
@@ -656,7 +655,12 @@ pub(crate) async fn drive(
                 record(&mut receipt, &chunk, ChunkOutcome::NotSent);
                 break;
             }
-            match observer.sending(&chunk).await {
+            // The intent is written (a journal's database works on its own thread) while the
+            // next chunk is built and validated here.
+            let (claim, produced) =
+                futures::future::join(observer.sending(&chunk), producer.produce()).await;
+            ahead = Some(produced);
+            match claim {
                 Ok(Proceed::Send) => {}
                 Ok(Proceed::Skip) => {
                     record(&mut receipt, &chunk, ChunkOutcome::Skipped);
@@ -704,7 +708,15 @@ pub(crate) async fn drive(
         let chunk = Arc::unwrap_or_clone(chunk);
         let positions = chunk.position_set();
         let (seq, kind, len) = (chunk.seq, chunk.kind, chunk.len());
-        let reported = observer.done(chunk, &outcome).await;
+        // Recording the outcome overlaps with building the next chunk, as the intent does.
+        let reported = if ahead.is_none() && receipt.stopped.is_none() {
+            let (reported, produced) =
+                futures::future::join(observer.done(chunk, &outcome), producer.produce()).await;
+            ahead = Some(produced);
+            reported
+        } else {
+            observer.done(chunk, &outcome).await
+        };
         receipt.chunks.push(ChunkRecord {
             seq,
             kind,
@@ -725,13 +737,72 @@ pub(crate) async fn drive(
     }
     if receipt.stopped.is_some() {
         // Cards read but still in open chunks were never sent: say so, chunk by chunk.
-        while let Some(mut chunk) = planner.finish() {
+        let open = ahead.take().flatten().into_iter();
+        for mut chunk in open.chain(std::iter::from_fn(|| producer.planner.finish())) {
             chunk.seq = next_seq;
             next_seq += 1;
             record(&mut receipt, &chunk, ChunkOutcome::NotSent);
         }
     }
+    receipt.cards_read = producer.cards_read;
+    receipt.rejected += producer.rejected_count();
     receipt
+}
+
+/// Pulls cards and fills chunks. Rejections are kept for the driver to hand to the observer,
+/// so that producing the next chunk does not need the observer while it records an intent.
+struct Producer<'s, P> {
+    cards: BoxStream<'s, CardToUpdate>,
+    planner: P,
+    input_done: bool,
+    cards_read: u64,
+    rejections: Vec<(u64, CardToUpdate, Error)>,
+}
+
+impl<P: Planner> Producer<'_, P> {
+    /// The next full chunk, then (at the end of the input) the open ones, then `None`.
+    async fn produce(&mut self) -> Option<Chunk> {
+        while !self.input_done {
+            let Some(card) = self.cards.next().await else {
+                self.input_done = true;
+                break;
+            };
+            let position = self.cards_read;
+            self.cards_read += 1;
+            let checked = check_caller_id(position as usize, &card.id)
+                .and_then(|()| self.planner.check(position, &card));
+            match checked {
+                Ok(()) => {
+                    if let Some(chunk) = self.planner.admit(position, card) {
+                        return Some(chunk);
+                    }
+                }
+                Err(error) => self.rejections.push((position, card, error)),
+            }
+        }
+        self.planner.finish()
+    }
+
+    /// Rejections found but not yet handed over (counted once the run ends).
+    fn rejected_count(&self) -> u64 {
+        self.rejections.len() as u64
+    }
+}
+
+/// Hands the rejected cards found so far to the observer.
+async fn deliver_rejections<P: Planner>(
+    producer: &mut Producer<'_, P>,
+    receipt: &mut StreamReceipt,
+    observer: &mut dyn ChunkObserver,
+) {
+    for (position, card, error) in producer.rejections.drain(..) {
+        receipt.rejected += 1;
+        if receipt.stopped.is_none() {
+            if let Err(e) = observer.rejected(position, card, &error).await {
+                receipt.stopped = Some(e);
+            }
+        }
+    }
 }
 
 fn record(receipt: &mut StreamReceipt, chunk: &Chunk, outcome: ChunkOutcome) {
@@ -742,33 +813,6 @@ fn record(receipt: &mut StreamReceipt, chunk: &Chunk, outcome: ChunkOutcome) {
         positions: chunk.position_set(),
         outcome,
     });
-}
-
-/// Pulls cards until a chunk is full (`Some`) or the input ends (`None`).
-async fn next_chunk(
-    cards: &mut BoxStream<'_, CardToUpdate>,
-    planner: &mut impl Planner,
-    receipt: &mut StreamReceipt,
-    observer: &mut dyn ChunkObserver,
-) -> Result<Option<Chunk>> {
-    while let Some(card) = cards.next().await {
-        let position = receipt.cards_read;
-        receipt.cards_read += 1;
-        let checked = check_caller_id(position as usize, &card.id)
-            .and_then(|()| planner.check(position, &card));
-        match checked {
-            Ok(()) => {
-                if let Some(chunk) = planner.admit(position, card) {
-                    return Ok(Some(chunk));
-                }
-            }
-            Err(error) => {
-                receipt.rejected += 1;
-                observer.rejected(position, card, &error).await?;
-            }
-        }
-    }
-    Ok(None)
 }
 
 /// The `Vec` API on top of the driver: keeps every id, and builds the per-card receipt.

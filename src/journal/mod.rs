@@ -406,15 +406,10 @@ struct JournalObserver<'j> {
     worker: &'j str,
 }
 
-/// A chunk's identity across runs: its positions and ids. A resumed run must plan the same.
-fn fingerprint(chunk: &Chunk) -> String {
-    let mut h = Sha256::new();
-    for (position, id) in chunk.positions().iter().zip(chunk.ids()) {
-        h.update(position.to_be_bytes());
-        h.update((id.len() as u64).to_be_bytes());
-        h.update(id.as_bytes());
-    }
-    h.finalize()[..16]
+/// A chunk's identity across runs: a hash of its stored card list (positions and ids). A
+/// resumed run must plan the same.
+fn fingerprint(cards: &str) -> String {
+    Sha256::digest(cards.as_bytes())[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -423,10 +418,11 @@ fn fingerprint(chunk: &Chunk) -> String {
 impl ChunkObserver for JournalObserver<'_> {
     fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, Result<Proceed>> {
         Box::pin(async move {
-            let print = fingerprint(chunk);
+            let cards = db::encode_cards(chunk)?;
+            let print = fingerprint(&cards);
             if self
                 .db
-                .claim_new(self.run_id, self.worker, chunk, &print)
+                .claim_new(self.run_id, self.worker, chunk, &cards, &print)
                 .await?
             {
                 return Ok(Proceed::Send);
