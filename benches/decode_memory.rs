@@ -139,6 +139,10 @@ fn main() {
     let native = native.unwrap();
     assert_eq!(native.cards.len(), n);
     drop(native);
+    let (compact_peak, compact) = measure(&rt, client.batch_results_compact("b1", None));
+    let compact = compact.unwrap();
+    assert_eq!(compact.len(), n);
+    drop(compact);
     let (trait_peak, unified) = measure(&rt, dynamic.fetch_results(&query));
     let unified = unified.unwrap();
     assert_eq!(unified.len(), n);
@@ -147,6 +151,10 @@ fn main() {
     println!(
         "native batch_results: peak {native_peak} bytes above baseline = {:.2} x body",
         native_peak as f64 / size as f64
+    );
+    println!(
+        "native batch_results_compact: peak {compact_peak} bytes above baseline = {:.2} x body",
+        compact_peak as f64 / size as f64
     );
     println!(
         "trait fetch_results:  peak {trait_peak} bytes above baseline = {:.2} x body",

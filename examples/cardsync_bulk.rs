@@ -74,11 +74,15 @@ fn python_client(base: &url::Url, n: usize) -> Option<Duration> {
 }
 
 /// The clients compared, by the name a child process is started with.
-const CLIENTS: [(&str, &str); 5] = [
+const CLIENTS: [(&str, &str); 6] = [
     ("hand", "hand-written reqwest + serde_json"),
     ("refuse", "crate, streamed (duplicate ids refused)"),
     ("unique", "crate, streamed (ids unique by caller)"),
-    ("journal", "crate, streamed through a SQLite journal"),
+    ("journal", "crate, SQLite journal (duplicate ids refused)"),
+    (
+        "journal-unique",
+        "crate, SQLite journal (ids unique by caller)",
+    ),
     ("vec", "crate, Vec API (input held, per-card receipt)"),
 ];
 
@@ -112,7 +116,12 @@ async fn one(client_name: &str, n: usize) {
         }
         "refuse" => measured(n, streamed(DuplicateIds::Refuse)).await,
         "unique" => measured(n, streamed(DuplicateIds::CallerGuarantees)).await,
-        "journal" => {
+        "journal" | "journal-unique" => {
+            let mode = if client_name == "journal" {
+                DuplicateIds::Refuse
+            } else {
+                DuplicateIds::CallerGuarantees
+            };
             let dir = std::env::temp_dir().join(format!("au-bulk-journal-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).or_exit("temp dir");
@@ -122,7 +131,12 @@ async fn one(client_name: &str, n: usize) {
             let measured = measured(n, async {
                 let cards = (0..n).map(bulk::raw_card).map(bulk::crate_card);
                 let report = journal
-                    .run(&client, &RunOptions::new("bench"), card_stream(cards))
+                    .run(
+                        &client,
+                        &RunOptions::new("bench")
+                            .stream(StreamOptions::default().duplicate_ids(mode)),
+                        card_stream(cards),
+                    )
                     .await
                     .or_exit("journaled run");
                 report.status.accepted

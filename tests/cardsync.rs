@@ -960,3 +960,93 @@ async fn subscribe_answers_the_documents_do_not_show() {
         }
     }
 }
+
+/// The compact results decoder gives, card for card, what the owned decoder gives: for the
+/// seed fixtures, and for answers the documents do not show (escaped strings, a numeric id,
+/// `null` cards, an invalid card number); it keeps no card number in its `Debug`, and a failure
+/// envelope is the same typed error.
+#[tokio::test]
+async fn compact_results_match_the_owned_decoding() {
+    let server = MockServer::start().await;
+    // Written by hand: escapes a serializer would not produce (`\/`, `\u0020`).
+    let odd = r#"{"status": "success", "message": "success", "data": {
+        "batch_id": "b-odd", "status": "completed",
+        "cards": [
+            {"id": "caf\u00e9 \"quoted\" \\ id", "card": "4111111111111111", "exp": "12/29", "status": "updated_card"},
+            {"id": 12345, "card": "4111111111111112", "exp": "01/30", "status": "updated_expiry"},
+            {"id": "no-card", "card": null, "exp": null, "status": "closed"},
+            {"id": "esc", "card": "4111111111111111", "exp": "12\/29", "status": "no\u0020change"}
+        ],
+        "stats": {"number_submitted": 4}}}"#
+        .to_owned();
+    let bodies = [
+        ("b1", fixture_text("batch_results_response.json")),
+        ("b2", fixture_text("amex_results_schema_example.json")),
+        ("b3", odd),
+        (
+            "b4",
+            r#"{"status": "success", "data": {"batch_id": "b4", "cards": null}}"#.to_owned(),
+        ),
+    ];
+    for (id, body) in &bodies {
+        Mock::given(method("GET"))
+            .and(path("/v2/batch/results"))
+            .and(query_param("batch_id", *id))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body.clone(), "application/json"))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/v2/batch/results"))
+        .and(query_param("batch_id", "refused"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("error_200_invalid_id.json")),
+        )
+        .mount(&server)
+        .await;
+    let c = merchant(&server);
+    for (id, _) in &bodies {
+        let owned = c.batch_results(id, None).await.unwrap();
+        let compact = c.batch_results_compact(id, None).await.unwrap();
+        assert_eq!(compact.len(), owned.cards.len(), "{id}");
+        assert_eq!(compact.batch_id, owned.batch_id, "{id}");
+        assert_eq!(compact.status, owned.status, "{id}");
+        assert_eq!(compact.stats, owned.stats, "{id}");
+        for (view, card) in compact.iter().zip(&owned.cards) {
+            assert_eq!(&view.to_result_card(), card, "{id}");
+        }
+        let updates: Vec<_> = compact.card_updates(Some("evt")).collect();
+        let expected: Vec<_> = owned
+            .cards
+            .iter()
+            .map(|c| cardsync::card_update(c.clone(), Some("evt")))
+            .collect();
+        assert_eq!(updates, expected, "{id}");
+        let debug = format!("{compact:?} {:?}", compact.iter().collect::<Vec<_>>());
+        assert!(!debug.contains("4111111111111111"), "{debug}");
+    }
+    let odd = c.batch_results_compact("b3", None).await.unwrap();
+    let ids: Vec<&str> = odd.iter().map(|r| r.id).collect();
+    assert_eq!(
+        ids,
+        ["caf\u{e9} \"quoted\" \\ id", "12345", "no-card", "esc"]
+    );
+    assert_eq!(odd.get(3).unwrap().status, "no change");
+    assert_eq!(odd.get(3).unwrap().exp, Some("12/29"));
+    // An invalid card number is not a card (as in the owned decoding), never a string.
+    assert!(odd.get(1).unwrap().card().is_none());
+    assert_eq!(
+        odd.get(0).unwrap().card().map(|c| c.masked()),
+        Some("411111******1111".into())
+    );
+    assert!(
+        c.batch_results_compact("b4", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let owned_err = c.batch_results("refused", None).await.unwrap_err();
+    let compact_err = c.batch_results_compact("refused", None).await.unwrap_err();
+    assert_eq!(compact_err.kind(), owned_err.kind());
+    assert_eq!(compact_err.to_string(), owned_err.to_string());
+}

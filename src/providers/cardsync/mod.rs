@@ -11,7 +11,10 @@
 //! rules (batches of ≤ 10,000 non-Amex cards; Amex to subscriptions grouped per SE number), sends
 //! with bounded concurrency and returns a receipt that places every card id exactly once.
 
+mod compact;
 pub mod wire;
+
+pub use compact::{CompactResults, ResultRef};
 
 use std::collections::HashSet;
 use std::fmt;
@@ -179,6 +182,25 @@ fn acknowledged(response: &ApiResponse) -> Result<()> {
         return Ok(());
     }
     check::<serde::de::IgnoredAny>(response).map(drop)
+}
+
+/// `GET /v2/batch/results?batch_id=&event_id=`.
+fn batch_results_request(batch_id: &str, event_id: Option<&str>) -> Result<ApiRequest> {
+    check_id("batch_id", batch_id)?;
+    let mut req = ApiRequest::new(Method::GET, "/v2/batch/results", "/v2/batch/results")
+        .query("batch_id", batch_id);
+    if let Some(e) = event_id.filter(|e| !e.is_empty()) {
+        check_id("event_id", e)?;
+        req = req.query("event_id", e);
+    }
+    Ok(req)
+}
+
+/// A results answer checked as every answer is (HTTP status, the body's `status`), then
+/// indexed in place.
+fn compact_results(response: ApiResponse) -> Result<CompactResults> {
+    check::<serde::de::IgnoredAny>(&response)?;
+    CompactResults::parse(response.body)
 }
 
 fn require_data<T>(envelope: Envelope<T>, what: &str, body_hint: &[u8]) -> Result<T> {
@@ -598,15 +620,33 @@ impl CardSyncClient {
 
     /// `GET /v2/batch/results?batch_id=&event_id=` (`event_id` optional once completed).
     pub async fn batch_results(&self, batch_id: &str, event_id: Option<&str>) -> Result<Results> {
-        check_id("batch_id", batch_id)?;
-        let mut req = ApiRequest::new(Method::GET, "/v2/batch/results", "/v2/batch/results")
-            .query("batch_id", batch_id);
-        if let Some(e) = event_id.filter(|e| !e.is_empty()) {
-            check_id("event_id", e)?;
-            req = req.query("event_id", e);
-        }
+        let req = batch_results_request(batch_id, event_id)?;
         let env = call::<Results>(&self.transport, req).await?;
         require_data(env, "batch results", b"")
+    }
+
+    /// [`CardSyncClient::batch_results`] decoded compactly: the body is kept with a 40-byte
+    /// index per card instead of one owned struct per card (see [`CompactResults`]), for the
+    /// 10,000-card pages of a large batch. Same request, same errors.
+    pub async fn batch_results_compact(
+        &self,
+        batch_id: &str,
+        event_id: Option<&str>,
+    ) -> Result<CompactResults> {
+        let req = batch_results_request(batch_id, event_id)?;
+        compact_results(self.transport.send(req).await?)
+    }
+
+    /// [`CardSyncClient::subscription_results`] decoded compactly (see [`CompactResults`]).
+    pub async fn subscription_results_compact(&self, event_id: &str) -> Result<CompactResults> {
+        check_id("event_id", event_id)?;
+        let req = ApiRequest::new(
+            Method::GET,
+            "/v2/subscription/results",
+            "/v2/subscription/results",
+        )
+        .query("event_id", event_id);
+        compact_results(self.transport.send(req).await?)
     }
 
     /// `POST /v2/subscribe`: up to 10,000 Amex cards, each with its SE number. Never retried
@@ -1252,7 +1292,10 @@ impl Provider for CardSyncClient {
                 ResultsQuery::Job(job)
                     if job.provider == PROVIDER && job.kind == JobKind::Batch =>
                 {
-                    (self.batch_results(&job.id, None).await?, job.id.clone())
+                    (
+                        self.batch_results_compact(&job.id, None).await?,
+                        job.id.clone(),
+                    )
                 }
                 ResultsQuery::Event {
                     provider,
@@ -1261,16 +1304,20 @@ impl Provider for CardSyncClient {
                     job_id: Some(batch),
                 } if *provider == PROVIDER => {
                     let event = Some(event_id.as_str()).filter(|e| !e.is_empty());
-                    (self.batch_results(batch, event).await?, event_id.clone())
+                    (
+                        self.batch_results_compact(batch, event).await?,
+                        event_id.clone(),
+                    )
                 }
                 ResultsQuery::Event {
                     provider,
                     kind: JobKind::Subscription,
                     event_id,
                     ..
-                } if *provider == PROVIDER => {
-                    (self.subscription_results(event_id).await?, event_id.clone())
-                }
+                } if *provider == PROVIDER => (
+                    self.subscription_results_compact(event_id).await?,
+                    event_id.clone(),
+                ),
                 _ => {
                     return Err(Error::invalid(
                         "query",
@@ -1281,11 +1328,10 @@ impl Provider for CardSyncClient {
                     ));
                 }
             };
-            Ok(results
-                .cards
-                .into_iter()
-                .map(|c| card_update(c, Some(&reference)))
-                .collect())
+            // Decoded compactly, then mapped one card at a time into a vector sized once.
+            let mut updates = Vec::with_capacity(results.len());
+            updates.extend(results.card_updates(Some(&reference)));
+            Ok(updates)
         })
     }
 

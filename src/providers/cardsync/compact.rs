@@ -1,0 +1,461 @@
+//! Results kept as the body they arrived in, with an index: for the largest answer CardSync
+//! gives (10,000 cards a page), decoding costs a small fraction of the body on top of the body
+//! itself, instead of one owned struct per card.
+//!
+//! Each card is 40 bytes of index (five `(offset, length)` spans into the body). Strings with
+//! JSON escapes, and values that are not strings (a numeric id), are copied once into a side
+//! buffer. Card numbers stay in the body and are validated into a [`CardNumber`] only when
+//! asked for; the body (and the side buffer) are overwritten with zeros when dropped.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use secrecy::zeroize::Zeroize;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use super::wire::{BatchState, ResultCard, Stats};
+use super::{PROVIDER, card_update};
+use crate::card::{CardNumber, Expiry, ExpiryFormat};
+use crate::error::{Error, Result};
+use crate::outcome::CardUpdate;
+
+/// Where a string is: in the body, or (high bit set) in the side buffer. `len == NONE`: absent.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+const NONE: u32 = u32::MAX;
+const SIDE: u32 = 1 << 31;
+
+impl Span {
+    const ABSENT: Span = Span {
+        start: 0,
+        len: NONE,
+    };
+}
+
+#[derive(Clone, Copy)]
+struct CompactCard {
+    id: Span,
+    se_number: Span,
+    card: Span,
+    exp: Span,
+    status: Span,
+}
+
+/// Batch or subscription results, decoded compactly ([`super::CardSyncClient::batch_results_compact`]).
+pub struct CompactResults {
+    body: Vec<u8>,
+    side: String,
+    cards: Vec<CompactCard>,
+    /// The batch (batch results only).
+    pub batch_id: Option<String>,
+    /// The state.
+    pub status: Option<BatchState>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+impl fmt::Debug for CompactResults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompactResults")
+            .field("batch_id", &self.batch_id)
+            .field("status", &self.status)
+            .field("cards", &self.cards.len())
+            .finish()
+    }
+}
+
+impl Drop for CompactResults {
+    fn drop(&mut self) {
+        // The body holds card numbers in clear.
+        self.body.zeroize();
+        self.side.zeroize();
+    }
+}
+
+/// One card of [`CompactResults`], borrowed.
+#[derive(Clone, Copy)]
+pub struct ResultRef<'a> {
+    /// The caller's id, echoed.
+    pub id: &'a str,
+    /// The SE number (Amex results).
+    pub se_number: Option<&'a str>,
+    card: Option<&'a str>,
+    /// The expiry as sent (`MM/YY`).
+    pub exp: Option<&'a str>,
+    /// The status, verbatim.
+    pub status: &'a str,
+}
+
+impl fmt::Debug for ResultRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResultRef")
+            .field("id", &self.id)
+            .field("se_number", &self.se_number)
+            .field("card", &self.card())
+            .field("exp", &self.exp)
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+impl ResultRef<'_> {
+    /// The card (the new one for `updated_card`), when it is a valid card number.
+    pub fn card(&self) -> Option<CardNumber> {
+        self.card.and_then(|c| CardNumber::parse(c).ok())
+    }
+
+    /// The expiry, when it is a valid `MM/YY`.
+    pub fn expiry(&self) -> Option<Expiry> {
+        self.exp
+            .and_then(|e| Expiry::parse(e, ExpiryFormat::MmSlashYy).ok())
+    }
+
+    /// The same card as the owned wire type.
+    pub fn to_result_card(&self) -> ResultCard {
+        ResultCard {
+            id: self.id.to_owned(),
+            se_number: self.se_number.map(str::to_owned),
+            card: self.card(),
+            exp: self.exp.map(str::to_owned),
+            status: self.status.to_owned(),
+        }
+    }
+}
+
+impl CompactResults {
+    /// Number of cards.
+    pub fn len(&self) -> usize {
+        self.cards.len()
+    }
+
+    /// `true` when there are no cards.
+    pub fn is_empty(&self) -> bool {
+        self.cards.is_empty()
+    }
+
+    fn text(&self, span: Span) -> Option<&str> {
+        if span.len == NONE {
+            return None;
+        }
+        let (source, start) = if span.start & SIDE != 0 {
+            (self.side.as_bytes(), (span.start & !SIDE) as usize)
+        } else {
+            (self.body.as_slice(), span.start as usize)
+        };
+        source
+            .get(start..start + span.len as usize)
+            .and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    fn view(&self, c: &CompactCard) -> ResultRef<'_> {
+        ResultRef {
+            id: self.text(c.id).unwrap_or(""),
+            se_number: self.text(c.se_number),
+            card: self.text(c.card),
+            exp: self.text(c.exp),
+            status: self.text(c.status).unwrap_or(""),
+        }
+    }
+
+    /// The card at `index`.
+    pub fn get(&self, index: usize) -> Option<ResultRef<'_>> {
+        self.cards.get(index).map(|c| self.view(c))
+    }
+
+    /// The cards, in the order of the answer.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = ResultRef<'_>> {
+        self.cards.iter().map(|c| self.view(c))
+    }
+
+    /// The unified updates, built one at a time (as [`super::card_update`] maps them).
+    pub fn card_updates<'a>(
+        &'a self,
+        provider_ref: Option<&'a str>,
+    ) -> impl Iterator<Item = CardUpdate> + 'a {
+        self.iter()
+            .map(move |r| card_update(r.to_result_card(), provider_ref))
+    }
+
+    /// Decodes a results body (already checked to be a success envelope) in one pass: each
+    /// card is indexed as it is read, never held as an owned struct.
+    pub(crate) fn parse(body: Vec<u8>) -> Result<CompactResults> {
+        let mut index = Index {
+            base: body.as_ptr() as usize,
+            body_len: body.len(),
+            side: String::new(),
+            // Every card has a `status` key (as do the envelope and the batch): counting them
+            // sizes the index once, instead of doubling it (and copying) as cards are read.
+            cards: Vec::with_capacity(memchr::memmem::find_iter(&body, b"\"status\"").count()),
+            batch_id: None,
+            status: None,
+            stats: Stats::default(),
+            has_data: false,
+            error: None,
+        };
+        let mut de = serde_json::Deserializer::from_slice(&body);
+        let decoded = de::DeserializeSeed::deserialize(OuterSeed(&mut index), &mut de)
+            .and_then(|()| de.end());
+        if let Some(e) = index.error.take() {
+            return Err(e);
+        }
+        decoded.map_err(|e| Error::decode_json(PROVIDER, 200, &e, &body))?;
+        if !index.has_data {
+            return Err(Error::decode(
+                PROVIDER,
+                200,
+                "results response has no data",
+                b"",
+            ));
+        }
+        let Index {
+            side,
+            cards,
+            batch_id,
+            status,
+            stats,
+            ..
+        } = index;
+        Ok(CompactResults {
+            body,
+            side,
+            cards,
+            batch_id,
+            status,
+            stats,
+        })
+    }
+}
+
+/// What the one-pass decoder builds.
+struct Index {
+    base: usize,
+    body_len: usize,
+    side: String,
+    cards: Vec<CompactCard>,
+    batch_id: Option<String>,
+    status: Option<BatchState>,
+    stats: Stats,
+    has_data: bool,
+    /// A typed error found inside the decoder (serde's errors carry text only).
+    error: Option<Error>,
+}
+
+impl Index {
+    fn span(&mut self, v: Option<Cow<'_, str>>) -> std::result::Result<Span, Error> {
+        let Some(v) = v else {
+            return Ok(Span::ABSENT);
+        };
+        let too_large = || Error::decode(PROVIDER, 200, "results body too large", b"");
+        let len = u32::try_from(v.len()).map_err(|_| too_large())?;
+        let offset = (v.as_ptr() as usize).wrapping_sub(self.base);
+        match v {
+            Cow::Borrowed(s)
+                if offset
+                    .checked_add(s.len())
+                    .is_some_and(|e| e <= self.body_len) =>
+            {
+                Ok(Span {
+                    start: u32::try_from(offset)
+                        .ok()
+                        .filter(|o| o & SIDE == 0)
+                        .ok_or_else(too_large)?,
+                    len,
+                })
+            }
+            other => {
+                let start = u32::try_from(self.side.len())
+                    .ok()
+                    .filter(|s| s & SIDE == 0)
+                    .ok_or_else(too_large)?;
+                self.side.push_str(&other);
+                Ok(Span {
+                    start: start | SIDE,
+                    len,
+                })
+            }
+        }
+    }
+
+    fn push(&mut self, card: CardCow<'_>) -> std::result::Result<(), Error> {
+        let card = CompactCard {
+            id: self.span(Some(card.id.unwrap_or(Cow::Borrowed(""))))?,
+            se_number: self.span(card.se_number)?,
+            card: self.span(card.card)?,
+            exp: self.span(card.exp)?,
+            status: self.span(Some(card.status.unwrap_or(Cow::Borrowed(""))))?,
+        };
+        self.cards.push(card);
+        Ok(())
+    }
+}
+
+/// `{ …, "data": { … } }`: only `data` is read (the envelope's status was checked already).
+struct OuterSeed<'i>(&'i mut Index);
+
+impl<'de> de::DeserializeSeed<'de> for OuterSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OuterSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CardSync results envelope")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "data" {
+                map.next_value_seed(DataSeed(&mut *self.0))?;
+            } else {
+                map.next_value::<de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `data`: the batch's fields, and its cards indexed one by one.
+struct DataSeed<'i>(&'i mut Index);
+
+impl<'de> de::DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the results data")
+    }
+    fn visit_none<E: de::Error>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        self.0.has_data = true;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "batch_id" => self.0.batch_id = map.next_value()?,
+                "status" => self.0.status = map.next_value()?,
+                "stats" => self.0.stats = map.next_value::<Option<Stats>>()?.unwrap_or_default(),
+                "cards" => map.next_value_seed(CardsSeed(&mut *self.0))?,
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `cards`: each element decoded borrowed and indexed at once (`null` is no cards).
+struct CardsSeed<'i>(&'i mut Index);
+
+impl<'de> de::DeserializeSeed<'de> for CardsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CardsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of result cards")
+    }
+    fn visit_none<E: de::Error>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        if let Some(n) = seq.size_hint() {
+            self.0.cards.reserve(n);
+        }
+        while let Some(card) = seq.next_element::<CardCow<'de>>()? {
+            if let Err(e) = self.0.push(card) {
+                self.0.error = Some(e);
+                return Err(de::Error::custom("results value out of range"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One card as borrowed strings where the body allows it.
+#[derive(Deserialize)]
+struct CardCow<'a> {
+    #[serde(borrow, default, deserialize_with = "lenient_cow")]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, alias = "se", deserialize_with = "lenient_cow")]
+    se_number: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_cow")]
+    card: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_cow")]
+    exp: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_cow")]
+    status: Option<Cow<'a, str>>,
+}
+
+/// A string borrowed from the body when it has no escapes; a number or boolean as its text
+/// (CardSync documents strings; a numeric id is still the caller's id); `null` as absent.
+fn lenient_cow<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Cow<'de, str>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+        fn visit_borrowed_str<E: de::Error>(
+            self,
+            v: &'de str,
+        ) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
