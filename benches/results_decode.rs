@@ -5,8 +5,8 @@
 //!
 //! `cargo bench --bench results_decode`.
 
-use account_updater::providers::cardsync::card_update;
 use account_updater::providers::cardsync::wire::{Envelope, Results};
+use account_updater::providers::cardsync::{CompactResults, card_update};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::Deserialize;
 
@@ -89,6 +89,22 @@ fn decode(c: &mut Criterion) {
             assert_eq!(updates.len(), 10_000);
         })
     });
+    // The compact decoding owns its body: the copy is inside the measured time.
+    group.bench_function("crate_compact", |b| {
+        b.iter(|| {
+            let r = CompactResults::from_body(200, body.clone()).unwrap();
+            assert_eq!(r.len(), 10_000);
+        })
+    });
+    // What `Provider::fetch_results` does with the body: compact, then CardUpdates.
+    group.bench_function("crate_unified_compact", |b| {
+        b.iter(|| {
+            let r = CompactResults::from_body(200, body.clone()).unwrap();
+            let mut updates = Vec::with_capacity(r.len());
+            updates.extend(r.card_updates(Some("evt")));
+            assert_eq!(updates.len(), 10_000);
+        })
+    });
     group.finish();
 
     let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
@@ -98,6 +114,19 @@ fn decode(c: &mut Criterion) {
             serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
         v["mean"]["point_estimate"].as_f64()
     };
+    if let (Some(h), Some(c), Some(uc)) = (
+        mean("hand_written"),
+        mean("crate_compact"),
+        mean("crate_unified_compact"),
+    ) {
+        println!(
+            "compact decoding: {:.2} ms ({:.3} x), compact + unified CardUpdates (the trait's path) {:.2} ms ({:.3} x)",
+            c / 1e6,
+            c / h,
+            uc / 1e6,
+            uc / h
+        );
+    }
     if let (Some(h), Some(n), Some(u)) = (
         mean("hand_written"),
         mean("crate_native"),

@@ -417,6 +417,19 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
+    /// A response built from parts (a body the caller fetched itself), received now.
+    #[cfg_attr(not(feature = "cardsync"), allow(dead_code))]
+    pub(crate) fn new(provider: ProviderId, status: StatusCode, body: Vec<u8>) -> Self {
+        ApiResponse {
+            provider,
+            status,
+            headers: HeaderMap::new(),
+            body,
+            received_at: Utc::now(),
+            after_possible_delivery: false,
+        }
+    }
+
     /// Decodes the body as JSON into `T`, or [`Error::Decode`] with a redacted excerpt.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body)

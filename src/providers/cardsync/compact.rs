@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::wire::{BatchState, ResultCard, Stats};
-use super::{PROVIDER, card_update};
+use super::{PROVIDER, update_from_parts};
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
 use crate::error::{Error, Result};
 use crate::outcome::CardUpdate;
@@ -48,7 +48,8 @@ struct CompactCard {
 
 /// Batch or subscription results, decoded compactly ([`super::CardSyncClient::batch_results_compact`]).
 pub struct CompactResults {
-    body: Vec<u8>,
+    /// Checked UTF-8 once, so that each field is a slice, not a second validation.
+    body: String,
     side: String,
     cards: Vec<CompactCard>,
     /// The batch (batch results only).
@@ -143,13 +144,11 @@ impl CompactResults {
             return None;
         }
         let (source, start) = if span.start & SIDE != 0 {
-            (self.side.as_bytes(), (span.start & !SIDE) as usize)
+            (self.side.as_str(), (span.start & !SIDE) as usize)
         } else {
-            (self.body.as_slice(), span.start as usize)
+            (self.body.as_str(), span.start as usize)
         };
-        source
-            .get(start..start + span.len as usize)
-            .and_then(|b| std::str::from_utf8(b).ok())
+        source.get(start..start + span.len as usize)
     }
 
     fn view(&self, c: &CompactCard) -> ResultRef<'_> {
@@ -172,38 +171,60 @@ impl CompactResults {
         self.cards.iter().map(|c| self.view(c))
     }
 
-    /// The unified updates, built one at a time (as [`super::card_update`] maps them).
+    /// The unified updates, built one at a time (as [`super::card_update`] maps them, without
+    /// an intermediate owned card).
     pub fn card_updates<'a>(
         &'a self,
         provider_ref: Option<&'a str>,
     ) -> impl Iterator<Item = CardUpdate> + 'a {
-        self.iter()
-            .map(move |r| card_update(r.to_result_card(), provider_ref))
+        self.iter().map(move |r| {
+            update_from_parts(
+                r.id.to_owned(),
+                r.status.to_owned(),
+                r.card(),
+                r.expiry(),
+                provider_ref,
+            )
+        })
+    }
+
+    /// Decodes a results body you fetched yourself, checked the way the client checks every
+    /// answer (HTTP status and the envelope's `status`: a failure is the same typed error).
+    pub fn from_body(status: u16, body: Vec<u8>) -> Result<CompactResults> {
+        super::compact_results_from(status, body)
     }
 
     /// Decodes a results body (already checked to be a success envelope) in one pass: each
     /// card is indexed as it is read, never held as an owned struct.
     pub(crate) fn parse(body: Vec<u8>) -> Result<CompactResults> {
+        let body = String::from_utf8(body).map_err(|e| {
+            let mut bytes = e.into_bytes();
+            let error = Error::decode(PROVIDER, 200, "results body is not UTF-8", &bytes);
+            bytes.zeroize();
+            error
+        })?;
         let mut index = Index {
             base: body.as_ptr() as usize,
             body_len: body.len(),
             side: String::new(),
             // Every card has a `status` key (as do the envelope and the batch): counting them
             // sizes the index once, instead of doubling it (and copying) as cards are read.
-            cards: Vec::with_capacity(memchr::memmem::find_iter(&body, b"\"status\"").count()),
+            cards: Vec::with_capacity(
+                memchr::memmem::find_iter(body.as_bytes(), b"\"status\"").count(),
+            ),
             batch_id: None,
             status: None,
             stats: Stats::default(),
             has_data: false,
             error: None,
         };
-        let mut de = serde_json::Deserializer::from_slice(&body);
+        let mut de = serde_json::Deserializer::from_str(&body);
         let decoded = de::DeserializeSeed::deserialize(OuterSeed(&mut index), &mut de)
             .and_then(|()| de.end());
         if let Some(e) = index.error.take() {
             return Err(e);
         }
-        decoded.map_err(|e| Error::decode_json(PROVIDER, 200, &e, &body))?;
+        decoded.map_err(|e| Error::decode_json(PROVIDER, 200, &e, body.as_bytes()))?;
         if !index.has_data {
             return Err(Error::decode(
                 PROVIDER,

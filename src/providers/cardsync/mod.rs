@@ -203,6 +203,12 @@ fn compact_results(response: ApiResponse) -> Result<CompactResults> {
     CompactResults::parse(response.body)
 }
 
+fn compact_results_from(status: u16, body: Vec<u8>) -> Result<CompactResults> {
+    let status = reqwest::StatusCode::from_u16(status)
+        .map_err(|_| Error::decode(PROVIDER, status, "not an HTTP status", b""))?;
+    compact_results(ApiResponse::new(PROVIDER, status, body))
+}
+
 fn require_data<T>(envelope: Envelope<T>, what: &str, body_hint: &[u8]) -> Result<T> {
     envelope.data.ok_or_else(|| {
         Error::decode(
@@ -977,17 +983,28 @@ fn amex_ref<'a>(card: &'a CardToUpdate, se: &'a str) -> Result<AmexCardRef<'a>> 
 /// For `updated_card` / `updated_expiry` the returned card and expiry are the new ones (the
 /// card may have changed brand); otherwise they are the card on file.
 pub fn card_update(card: ResultCard, provider_ref: Option<&str>) -> CardUpdate {
-    let outcome = outcome_from_status(&card.status);
     let expiry = card.expiry();
-    let mut out = CardUpdate::new(PROVIDER, outcome, card.status);
+    update_from_parts(card.id, card.status, card.card, expiry, provider_ref)
+}
+
+/// The mapping behind [`card_update`], from parts (the compact results build no `ResultCard`).
+pub(crate) fn update_from_parts(
+    id: String,
+    status: String,
+    card: Option<CardNumber>,
+    expiry: Option<crate::card::Expiry>,
+    provider_ref: Option<&str>,
+) -> CardUpdate {
+    let outcome = outcome_from_status(&status);
+    let mut out = CardUpdate::new(PROVIDER, outcome, status);
     // CardSync echoes the caller's own id.
-    out.card_id = Some(card.id).filter(|id| !id.is_empty());
+    out.card_id = Some(id).filter(|id| !id.is_empty());
     if out.outcome.has_new_card_data() {
-        out.new_brand = card.card.as_ref().map(CardNumber::brand);
-        out.new_card = card.card;
+        out.new_brand = card.as_ref().map(CardNumber::brand);
+        out.new_card = card;
         out.new_expiry = expiry;
     } else {
-        out.previous_card = card.card;
+        out.previous_card = card;
         out.previous_expiry = expiry;
     }
     out.provider_ref = provider_ref.map(str::to_owned);
