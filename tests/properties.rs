@@ -276,7 +276,23 @@ fn cardsync_decoders_never_panic() {
     proptest!(cases(1_000), |(status in status(), body in body(FIXTURES))| {
         bench.answer(status, body);
         bench.runtime.block_on(async {
-            let _ = client.batch_results("b1", None).await;
+            let owned = client.batch_results("b1", None).await;
+            let compact = client.batch_results_compact("b1", None).await;
+            // Where both decodings accept a body, they read the same cards.
+            if let (Ok(owned), Ok(compact)) = (&owned, &compact) {
+                assert_eq!(owned.cards.len(), compact.len());
+                for (view, card) in compact.iter().zip(&owned.cards) {
+                    assert_eq!(&view.to_result_card(), card);
+                }
+            }
+            // A body the owned decoding refuses as malformed JSON, the compact one refuses too.
+            if let Err(e) = &owned {
+                if e.kind() == account_updater::ErrorKind::Decode && compact.is_ok() {
+                    let text = e.to_string();
+                    assert!(!text.contains("invalid JSON"), "{text}");
+                }
+            }
+            let _ = client.subscription_results_compact("e1").await;
             let _ = client.batch_status("b1").await;
             let _ = client.subscription_results("e1").await;
             let _ = dynamic.fetch_results(&ResultsQuery::Job(job.clone())).await;
