@@ -196,6 +196,17 @@ fn batch_results_request(batch_id: &str, event_id: Option<&str>) -> Result<ApiRe
     Ok(req)
 }
 
+/// `GET /v2/subscription/results?event_id=`.
+fn subscription_results_request(event_id: &str) -> Result<ApiRequest> {
+    check_id("event_id", event_id)?;
+    Ok(ApiRequest::new(
+        Method::GET,
+        "/v2/subscription/results",
+        "/v2/subscription/results",
+    )
+    .query("event_id", event_id))
+}
+
 /// A results answer checked as every answer is (HTTP status, the body's `status`), then
 /// indexed in place.
 fn compact_results(response: ApiResponse) -> Result<CompactResults> {
@@ -645,13 +656,7 @@ impl CardSyncClient {
 
     /// [`CardSyncClient::subscription_results`] decoded compactly (see [`CompactResults`]).
     pub async fn subscription_results_compact(&self, event_id: &str) -> Result<CompactResults> {
-        check_id("event_id", event_id)?;
-        let req = ApiRequest::new(
-            Method::GET,
-            "/v2/subscription/results",
-            "/v2/subscription/results",
-        )
-        .query("event_id", event_id);
+        let req = subscription_results_request(event_id)?;
         compact_results(self.transport.send(req).await?)
     }
 
@@ -690,13 +695,7 @@ impl CardSyncClient {
 
     /// `GET /v2/subscription/results?event_id=`: the Amex updates a trigger-23 webhook announced.
     pub async fn subscription_results(&self, event_id: &str) -> Result<Results> {
-        check_id("event_id", event_id)?;
-        let req = ApiRequest::new(
-            Method::GET,
-            "/v2/subscription/results",
-            "/v2/subscription/results",
-        )
-        .query("event_id", event_id);
+        let req = subscription_results_request(event_id)?;
         let env = call::<Results>(&self.transport, req).await?;
         require_data(env, "subscription results", b"")
     }
