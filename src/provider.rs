@@ -55,6 +55,13 @@ impl ProviderId {
             ProviderId::Acquired => "acquired",
         }
     }
+
+    /// The provider named `name` as [`ProviderId::as_str`] spells it (ASCII case ignored).
+    pub fn from_name(name: &str) -> Option<ProviderId> {
+        ProviderId::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(name))
+    }
 }
 
 impl fmt::Display for ProviderId {

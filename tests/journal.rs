@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use account_updater::journal::{Journal, Resolution, RunOptions, SCHEMA_VERSION};
+use account_updater::journal::{Journal, Resolution, RunObserver, RunOptions, SCHEMA_VERSION};
 use account_updater::provider::{CardToUpdate, Provider};
 use account_updater::providers::cardsync::CardSyncClient;
+use account_updater::submission::{Chunk, ChunkOutcome};
 use account_updater::submission::{boxed_card_stream, card_stream};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{
@@ -144,19 +145,106 @@ async fn sqlite(name: &str) -> Journal {
     Journal::open_sqlite(temp_db(name)).await.unwrap()
 }
 
+/// What a [`RunObserver`] was told: (chunk number, outcome, cards) and rejected positions.
+#[derive(Default)]
+struct Seen {
+    chunks: Vec<(u64, &'static str, usize)>,
+    rejected: Vec<u64>,
+}
+
+impl RunObserver for Seen {
+    fn chunk(&mut self, chunk: &Chunk, outcome: &ChunkOutcome) {
+        self.chunks
+            .push((chunk.seq(), outcome.as_str(), chunk.len()));
+    }
+    fn rejected(&mut self, position: u64, _: &CardToUpdate, _: &account_updater::Error) {
+        self.rejected.push(position);
+    }
+}
+
+/// Stored results exported a page at a time: each page marked once its callback succeeds, a
+/// failing callback stops the export with the pages before it marked.
+async fn export_in_pages(journal: &Journal) {
+    let updates: Vec<CardUpdate> = (0..2_500)
+        .map(|i| {
+            let mut u = CardUpdate::new(ProviderId::CardSync, Outcome::NewExpiry, "updated_expiry");
+            u.card_id = Some(format!("c{i}"));
+            u.new_expiry = Some(Expiry::new(2, 2031).unwrap());
+            u
+        })
+        .collect();
+    assert_eq!(journal.record_results("x", &updates).await.unwrap(), 2_500);
+    // A callback failing on the second page: the first is marked, the error says why without
+    // the card number the callback's message held.
+    let mut pages = 0;
+    let err = journal
+        .export("x", false, 1_000, |page| {
+            pages += 1;
+            assert!(page.iter().all(|r| !r.applied && r.outcome == "new_expiry"));
+            if pages == 2 {
+                return Err("disk full writing 4111111111111111");
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Journal);
+    assert!(!err.to_string().contains("4111111111111111"), "{err}");
+    assert_eq!(journal.status("x").await.unwrap().applied, 1_000);
+    // The rest, once: 1,500 in two pages.
+    let mut sizes = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    let report = journal
+        .export("x", false, 1_000, |page| {
+            sizes.push(page.len());
+            ids.extend(page.iter().map(|r| r.card_id.clone().unwrap()));
+            Ok::<(), String>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(sizes, [1_000, 500]);
+    assert_eq!((report.exported, report.marked), (1_500, 1_500));
+    // Nothing left unexported; all of them again on request, already applied.
+    let none = journal
+        .export("x", false, 1_000, |_| Ok::<(), String>(()))
+        .await
+        .unwrap();
+    assert_eq!(none.exported, 0);
+    let mut all = 0;
+    let report = journal
+        .export("x", true, 700, |page| {
+            all += page.len();
+            assert!(page.iter().all(|r| r.applied));
+            Ok::<(), String>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!((all, report.marked), (2_500, 0));
+    let status = journal.status("x").await.unwrap();
+    assert_eq!((status.results, status.applied), (2_500, 2_500));
+    assert_eq!(ids.len(), 1_500);
+}
+
 /// A run, its re-run, and the figures both leave in the journal.
 async fn run_and_rerun(journal: &Journal) {
     let (base, provider) = loopback_provider().await;
     let client = cardsync(&base);
     let options = RunOptions::new("2026-11").worker("w1");
+    let mut seen = Seen::default();
     let report = journal
-        .run(
+        .run_observed(
             &client,
             &options,
             card_stream(cards(45_003, &[7, 20_000, 45_002])),
+            &mut seen,
         )
         .await
         .unwrap();
+    // The observer hears of each chunk and each rejected card once the journal has them.
+    assert_eq!(seen.chunks.len(), 5);
+    assert!(seen.chunks.iter().all(|(_, state, _)| *state == "accepted"));
+    assert_eq!(seen.chunks.iter().map(|c| c.2).sum::<usize>(), 45_000);
+    assert_eq!(seen.rejected, [7, 20_000, 45_002]);
     assert_eq!(report.receipt.accepted_cards(), 45_000);
     assert_eq!(report.status.accepted, 45_000);
     assert_eq!(report.status.rejected, 3);
@@ -166,15 +254,48 @@ async fn run_and_rerun(journal: &Journal) {
 
     // The same input again: everything is recorded, nothing is sent.
     let requests = provider.requests.load(Ordering::SeqCst);
+    let mut seen_again = Seen::default();
     let again = journal
-        .run(
+        .run_observed(
             &client,
             &options.clone().worker("w2"),
             card_stream(cards(45_003, &[7, 20_000, 45_002])),
+            &mut seen_again,
         )
         .await
         .unwrap();
     assert_eq!(again.receipt.skipped_cards(), 45_000);
+    assert_eq!(seen_again.chunks.len(), 5);
+    assert!(seen_again.chunks.iter().all(|(_, s, _)| *s == "skipped"));
+
+    // The run is listed with its provider; its accepted chunks' jobs are there to poll.
+    let runs = journal.runs().await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (runs[0].run_id.as_str(), runs[0].provider),
+        ("2026-11", Some(ProviderId::CardSync))
+    );
+    let jobs = journal.accepted_jobs("2026-11").await.unwrap();
+    let ids: Vec<String> = jobs
+        .iter()
+        .map(|j| j.job.as_ref().unwrap().id.clone())
+        .collect();
+    assert_eq!(ids, ["b1", "b2", "b3", "b4", "b5"]);
+    assert!(jobs.iter().all(|j| j.chunks == 1));
+    assert_eq!(jobs.iter().map(|j| j.cards).sum::<u64>(), 45_000);
+    assert_eq!(
+        jobs[0].job.as_ref().unwrap().kind,
+        account_updater::provider::JobKind::Batch
+    );
+    let rejected = journal.rejected("2026-11").await.unwrap();
+    assert_eq!(
+        rejected
+            .iter()
+            .map(|r| (r.0, r.1.as_str()))
+            .collect::<Vec<_>>(),
+        [(7, "c7"), (20_000, "c20000"), (45_002, "c45002")]
+    );
+    export_in_pages(journal).await;
     assert_eq!(provider.requests.load(Ordering::SeqCst), requests);
     assert_eq!(again.status, report.status);
     assert_eq!(journal.schema_version().await.unwrap(), SCHEMA_VERSION);

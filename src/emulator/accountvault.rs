@@ -264,8 +264,8 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(fault) = shared.faults.take() {
-        return fault.into_response();
+    if let Some(response) = shared.faults.answer().await {
+        return response;
     }
     let expected = format!("Bearer {}", shared.config.token.expose_secret());
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {

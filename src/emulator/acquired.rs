@@ -237,8 +237,8 @@ fn answer(
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    if let Some(fault) = shared.faults.take() {
-        return fault.into_response();
+    if let Some(response) = shared.faults.answer().await {
+        return response;
     }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return answer(

@@ -418,8 +418,8 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     shared.lock().requests += 1;
-    if let Some(fault) = shared.faults.take() {
-        return fault.into_response();
+    if let Some(response) = shared.faults.answer().await {
+        return response;
     }
     let mut deferred: Option<Deferred> = None;
     let response = {

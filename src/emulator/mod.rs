@@ -106,6 +106,17 @@ pub struct Fault {
     pub body: String,
     /// `Content-Type` of the body.
     pub content_type: String,
+    /// Whether this fault answers in place of the emulator, or lets the request through.
+    pass: Passage,
+}
+
+/// How a queued [`Fault`] treats its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Passage {
+    /// The fault's canned answer replaces the emulator's.
+    Answer,
+    /// The request is held this long, then handled as usual (zero: at once).
+    Through(std::time::Duration),
 }
 
 impl Fault {
@@ -116,6 +127,7 @@ impl Fault {
             headers: Vec::new(),
             body: body.to_string(),
             content_type: "application/json".into(),
+            pass: Passage::Answer,
         }
     }
 
@@ -128,6 +140,7 @@ impl Fault {
                 "<html><head><title>{status}</title></head><body><h1>{status} Error</h1></body></html>"
             ),
             content_type: "text/html".into(),
+            pass: Passage::Answer,
         }
     }
 
@@ -138,6 +151,25 @@ impl Fault {
             headers: Vec::new(),
             body: r#"{"status":"success","data":{"id":"#.into(),
             content_type: "application/json".into(),
+            pass: Passage::Answer,
+        }
+    }
+
+    /// No fault: the request is handled as usual. Queue these ahead of a fault to let that
+    /// many requests through first.
+    pub fn pass() -> Self {
+        Fault::slow(std::time::Duration::ZERO)
+    }
+
+    /// A slow provider: the request is held for `delay`, then handled as usual. A long delay
+    /// keeps a request in flight while a test kills or cancels the client.
+    pub fn slow(delay: std::time::Duration) -> Self {
+        Fault {
+            status: 200,
+            headers: Vec::new(),
+            body: String::new(),
+            content_type: String::new(),
+            pass: Passage::Through(delay),
         }
     }
 
@@ -178,6 +210,21 @@ impl FaultQueue {
     /// Takes the next queued fault.
     pub fn take(&self) -> Option<Fault> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+    }
+
+    /// What the emulator does with its next request: the queued fault's answer, or `None` to
+    /// handle it (no fault queued, or one that lets it through, after its delay).
+    pub(crate) async fn answer(&self) -> Option<Response> {
+        let fault = self.take()?;
+        match fault.pass {
+            Passage::Answer => Some(fault.into_response()),
+            Passage::Through(delay) => {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                None
+            }
+        }
     }
 }
 

@@ -445,8 +445,8 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(fault) = shared.faults.take() {
-        return fault.into_response();
+    if let Some(response) = shared.faults.answer().await {
+        return response;
     }
     let path = uri.path().to_owned();
     if !check_auth(&shared, &method, &path, &headers, &body) {

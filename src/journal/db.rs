@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::outcome::CardUpdate;
 use crate::submission::Chunk;
 
-use super::{RunStatus, UnknownChunk, result_id, state};
+use super::{RunStatus, StoredResult, UnknownChunk, result_id, state};
 
 /// The schema version this crate writes. Migrations run in order from the database's version.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -563,28 +563,43 @@ impl Db {
         )
     }
 
+    /// Stores results in one transaction per call: one commit for a results page, not one
+    /// per card.
     pub(crate) async fn store_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
-        let mut stored = 0;
-        for u in updates {
-            stored += execute!(
-                self,
-                "store result",
-                "INSERT INTO au_results (run_id, result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
-                 ON CONFLICT (run_id, result_id) DO NOTHING",
-                run_id,
-                result_id(u),
-                u.provider.as_str(),
-                u.card_id.as_deref(),
-                u.card_ref.as_deref(),
-                u.outcome.as_str(),
-                u.raw_code.as_str(),
-                u.new_expiry.map(|e| e.to_string()),
-                u.new_card.as_ref().map(|c| c.masked()),
-                now()
-            )?;
+        const SQL: &str = "INSERT INTO au_results (run_id, result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+             ON CONFLICT (run_id, result_id) DO NOTHING";
+        macro_rules! store_all {
+            ($pool:expr, $sql:expr) => {{
+                let mut tx = $pool.begin().await.map_err(db_error("store result"))?;
+                let mut stored = 0;
+                let received = now();
+                for u in updates {
+                    stored += sqlx::query($sql)
+                        .bind(run_id)
+                        .bind(result_id(u))
+                        .bind(u.provider.as_str())
+                        .bind(u.card_id.as_deref())
+                        .bind(u.card_ref.as_deref())
+                        .bind(u.outcome.as_str())
+                        .bind(u.raw_code.as_str())
+                        .bind(u.new_expiry.map(|e| e.to_string()))
+                        .bind(u.new_card.as_ref().map(|c| c.masked()))
+                        .bind(received)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("store result"))?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(db_error("store result"))?;
+                Ok(stored)
+            }};
         }
-        Ok(stored)
+        match self {
+            Db::Sqlite(pool) => store_all!(pool, SQL),
+            #[cfg(feature = "journal-postgres")]
+            Db::Postgres(pool) => store_all!(pool, &numbered(SQL)),
+        }
     }
 
     /// Unknown chunks holding a card the results name reached the provider: accepted. Only
@@ -649,5 +664,145 @@ impl Db {
             result_id
         )?;
         Ok(())
+    }
+
+    /// Every run: id, provider, creation time (Unix seconds).
+    pub(crate) async fn runs(&self) -> Result<Vec<(String, String, i64)>> {
+        fetch_all!(
+            self,
+            "read runs",
+            (String, String, i64),
+            "SELECT run_id, provider, created_at FROM au_runs ORDER BY created_at, run_id"
+        )
+    }
+
+    /// The accepted chunks' jobs: kind, job id (none when the provider did not name it),
+    /// and how many chunks and cards each holds.
+    pub(crate) async fn accepted_jobs(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<(String, Option<String>, i64, i64)>> {
+        fetch_all!(
+            self,
+            "read accepted jobs",
+            (String, Option<String>, i64, i64),
+            "SELECT kind, job_id, COUNT(*), CAST(SUM(cards) AS BIGINT) FROM au_chunks
+             WHERE run_id = ? AND state = 'accepted'
+             GROUP BY kind, job_id ORDER BY MIN(seq)",
+            run_id
+        )
+    }
+
+    /// The rejected cards of a run, by input position.
+    pub(crate) async fn rejected(&self, run_id: &str) -> Result<Vec<(u64, String, String)>> {
+        let rows = fetch_all!(
+            self,
+            "read rejected cards",
+            (i64, String, String),
+            "SELECT position, card_id, reason FROM au_rejected WHERE run_id = ? ORDER BY position",
+            run_id
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, id, reason)| (unsigned(p), id, reason))
+            .collect())
+    }
+
+    /// One page of stored results after `after` (by result id), unapplied only or all.
+    pub(crate) async fn results_page(
+        &self,
+        run_id: &str,
+        after: &str,
+        include_applied: bool,
+        limit: u64,
+    ) -> Result<Vec<StoredResult>> {
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<i64>,
+        );
+        let rows = fetch_all!(
+            self,
+            "read results",
+            Row,
+            "SELECT result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at
+             FROM au_results
+             WHERE run_id = ? AND result_id > ? AND (applied_at IS NULL OR ? = 1)
+             ORDER BY result_id LIMIT ?",
+            run_id,
+            after,
+            i64::from(include_applied),
+            int(limit)
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    result_id,
+                    provider,
+                    card_id,
+                    card_ref,
+                    outcome,
+                    raw_code,
+                    new_expiry,
+                    new_card_masked,
+                    received_at,
+                    applied_at,
+                )| StoredResult {
+                    result_id,
+                    provider,
+                    card_id,
+                    card_ref,
+                    outcome,
+                    raw_code,
+                    new_expiry,
+                    new_card_masked,
+                    received_at,
+                    applied: applied_at.is_some(),
+                },
+            )
+            .collect())
+    }
+
+    /// Marks exactly these results applied (one statement for the page).
+    pub(crate) async fn mark_applied_many(&self, run_id: &str, ids: &[&str]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut sql = String::from(
+            "UPDATE au_results SET applied_at = ? WHERE run_id = ? AND applied_at IS NULL AND result_id IN (",
+        );
+        for i in 0..ids.len() {
+            sql.push_str(if i == 0 { "?" } else { ", ?" });
+        }
+        sql.push(')');
+        macro_rules! mark {
+            ($pool:expr, $sql:expr) => {{
+                let mut query = sqlx::query($sql).bind(now()).bind(run_id);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                query
+                    .execute($pool)
+                    .await
+                    .map(|r| r.rows_affected())
+                    .map_err(db_error("mark results applied"))
+            }};
+        }
+        match self {
+            Db::Sqlite(pool) => mark!(pool, &sql),
+            #[cfg(feature = "journal-postgres")]
+            Db::Postgres(pool) => {
+                let sql = numbered(&sql);
+                mark!(pool, &sql)
+            }
+        }
     }
 }

@@ -47,7 +47,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
-use crate::provider::{CardToUpdate, Provider};
+use crate::provider::{CardToUpdate, JobKind, JobRef, Provider, ProviderId};
 use crate::submission::{
     Chunk, ChunkObserver, ChunkOutcome, Proceed, StreamOptions, StreamReceipt,
 };
@@ -209,6 +209,93 @@ pub struct ApplyReport {
     pub failed: Option<(String, String)>,
 }
 
+/// Sees a journaled run's chunks and rejected cards, each once the journal has recorded it.
+/// Both methods are called inline: keep them quick (a progress bar, a line in a file).
+pub trait RunObserver: Send {
+    /// A chunk's outcome, as recorded: accepted, failed, unknown, or
+    /// [`ChunkOutcome::Skipped`] (accepted earlier, or another worker's).
+    fn chunk(&mut self, chunk: &Chunk, outcome: &ChunkOutcome) {
+        let _ = (chunk, outcome);
+    }
+
+    /// The card at input `position` was refused as input and recorded as rejected.
+    fn rejected(&mut self, position: u64, card: &CardToUpdate, error: &Error) {
+        let _ = (position, card, error);
+    }
+}
+
+impl RunObserver for () {}
+
+/// A run the journal holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunInfo {
+    /// Its id.
+    pub run_id: String,
+    /// Its provider, when this crate knows the name.
+    pub provider: Option<ProviderId>,
+    /// The provider's name as recorded.
+    pub provider_name: String,
+    /// When the run was first started.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A job that accepted chunks of a run were placed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AcceptedJobs {
+    /// The job, to poll; `None` when the provider accepted the chunks without naming the job
+    /// (its webhook will) or an operator accepted them without a job id.
+    pub job: Option<JobRef>,
+    /// Accepted chunks placed in it.
+    pub chunks: u64,
+    /// Cards in those chunks.
+    pub cards: u64,
+}
+
+/// A result as the journal keeps it: no card data (the new number masked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredResult {
+    /// Its stable id ([`result_id`]).
+    pub result_id: String,
+    /// The provider's name.
+    pub provider: String,
+    /// The caller's card id, when the provider echoes it.
+    pub card_id: Option<String>,
+    /// The provider's card reference.
+    pub card_ref: Option<String>,
+    /// The unified outcome ([`crate::Outcome::as_str`]).
+    pub outcome: String,
+    /// The provider's own code, verbatim.
+    pub raw_code: String,
+    /// The new expiry (`MM/YYYY`), when there is one.
+    pub new_expiry: Option<String>,
+    /// The new card number masked (first 6 / last 4), when there is one.
+    pub new_card_masked: Option<String>,
+    /// When it was stored (Unix seconds).
+    pub received_at: i64,
+    /// Whether it was applied (or exported) before this read.
+    pub applied: bool,
+}
+
+/// What [`Journal::export`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExportReport {
+    /// Results handed to the callback.
+    pub exported: u64,
+    /// Of those, newly marked applied.
+    pub marked: u64,
+}
+
+/// The job kind as the journal stores it (`batch`, `subscription`, `inquiry`).
+fn job_kind(stored: &str) -> Option<JobKind> {
+    [JobKind::Batch, JobKind::Subscription, JobKind::Inquiry]
+        .into_iter()
+        .find(|k| format!("{k:?}").eq_ignore_ascii_case(stored))
+}
+
 /// The stable id of a result: the same result fetched twice, or delivered twice by webhook,
 /// has the same id. A hash of the provider, its references, the caller's id, the raw code and
 /// the new data (expiry, token, masked number); no card number in clear goes into it.
@@ -281,6 +368,18 @@ impl Journal {
         options: &RunOptions,
         cards: BoxStream<'_, CardToUpdate>,
     ) -> Result<RunReport> {
+        self.run_observed(provider, options, cards, &mut ()).await
+    }
+
+    /// [`Journal::run`], telling `observer` what happens to each chunk and rejected card once
+    /// the journal has recorded it (a progress display, a rejects file).
+    pub async fn run_observed(
+        &self,
+        provider: &dyn Provider,
+        options: &RunOptions,
+        cards: BoxStream<'_, CardToUpdate>,
+        observer: &mut dyn RunObserver,
+    ) -> Result<RunReport> {
         check_run_id("run_id", &options.run_id)?;
         check_run_id("worker", &options.worker)?;
         self.db
@@ -289,16 +388,66 @@ impl Journal {
         self.db
             .abandon_stale_intents(&options.run_id, &options.worker, options.stale_after)
             .await?;
-        let mut observer = JournalObserver {
+        let mut journal_observer = JournalObserver {
             db: &self.db,
             run_id: &options.run_id,
             worker: &options.worker,
+            observer,
         };
         let receipt = provider
-            .submit_stream(cards, options.stream.clone(), &mut observer)
+            .submit_stream(cards, options.stream.clone(), &mut journal_observer)
             .await?;
         let status = self.status(&options.run_id).await?;
         Ok(RunReport { receipt, status })
+    }
+
+    /// Every run the journal holds, oldest first.
+    pub async fn runs(&self) -> Result<Vec<RunInfo>> {
+        Ok(self
+            .db
+            .runs()
+            .await?
+            .into_iter()
+            .map(|(run_id, provider, created_at)| RunInfo {
+                provider: ProviderId::from_name(&provider),
+                provider_name: provider,
+                run_id,
+                created_at: chrono::DateTime::from_timestamp(created_at, 0),
+            })
+            .collect())
+    }
+
+    /// The jobs the run's accepted chunks were placed in, to poll for status and results (in
+    /// the order their first chunk was sent).
+    pub async fn accepted_jobs(&self, run_id: &str) -> Result<Vec<AcceptedJobs>> {
+        let provider = self
+            .runs()
+            .await?
+            .into_iter()
+            .find(|r| r.run_id == run_id)
+            .and_then(|r| r.provider);
+        Ok(self
+            .db
+            .accepted_jobs(run_id)
+            .await?
+            .into_iter()
+            .map(|(kind, job_id, chunks, cards)| {
+                let kind = job_kind(&kind);
+                AcceptedJobs {
+                    job: match (provider, kind, job_id) {
+                        (Some(p), Some(k), Some(id)) => Some(JobRef::new(p, k, id)),
+                        _ => None,
+                    },
+                    chunks: u64::try_from(chunks).unwrap_or(0),
+                    cards: u64::try_from(cards).unwrap_or(0),
+                }
+            })
+            .collect())
+    }
+
+    /// The run's rejected cards: input position, caller id (escaped as stored) and reason.
+    pub async fn rejected(&self, run_id: &str) -> Result<Vec<(u64, String, String)>> {
+        self.db.rejected(run_id).await
     }
 
     /// The run's cards per state.
@@ -397,6 +546,52 @@ impl Journal {
         }
         Ok(report)
     }
+
+    /// Hands the run's stored results to `export` a page at a time (at most `page_size`, in
+    /// result-id order), marking each page applied once `export` returns `Ok` for it: a
+    /// command-line export, a bulk load into a billing database. `include_applied` hands over
+    /// results already applied too (they stay applied). Memory holds one page, whatever the
+    /// run's size. Stops at the first error (returned, with the pages before it marked); a
+    /// crash between a successful page and its mark hands that page over again next time.
+    pub async fn export<F, E>(
+        &self,
+        run_id: &str,
+        include_applied: bool,
+        page_size: usize,
+        mut export: F,
+    ) -> Result<ExportReport>
+    where
+        F: FnMut(&[StoredResult]) -> std::result::Result<(), E>,
+        E: fmt::Display,
+    {
+        let page_size = page_size.clamp(1, 10_000) as u64;
+        let mut report = ExportReport::default();
+        let mut after = String::new();
+        loop {
+            let page = self
+                .db
+                .results_page(run_id, &after, include_applied, page_size)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after.clone_from(&last.result_id);
+            export(&page).map_err(|e| Error::Journal {
+                operation: "export results",
+                message: crate::error::redact_excerpt(e.to_string().as_bytes(), 300),
+                source: None,
+            })?;
+            let fresh: Vec<&str> = page
+                .iter()
+                .filter(|r| !r.applied)
+                .map(|r| r.result_id.as_str())
+                .collect();
+            report.marked += self.db.mark_applied_many(run_id, &fresh).await?;
+            report.exported += page.len() as u64;
+            if (page.len() as u64) < page_size {
+                break;
+            }
+        }
+        Ok(report)
+    }
 }
 
 /// The journal as the submission's observer.
@@ -404,6 +599,7 @@ struct JournalObserver<'j> {
     db: &'j Db,
     run_id: &'j str,
     worker: &'j str,
+    observer: &'j mut dyn RunObserver,
 }
 
 /// A chunk's identity across runs: a hash of its stored card list (positions and ids). A
@@ -415,40 +611,52 @@ fn fingerprint(cards: &str) -> String {
         .collect()
 }
 
+impl JournalObserver<'_> {
+    /// Claims `chunk` for this worker (a new chunk, or a failed / resend one), or says whose
+    /// it is: skipped.
+    async fn claim(&mut self, chunk: &Chunk) -> Result<Proceed> {
+        let cards = db::encode_cards(chunk)?;
+        let print = fingerprint(&cards);
+        if self
+            .db
+            .claim_new(self.run_id, self.worker, chunk, &cards, &print)
+            .await?
+        {
+            return Ok(Proceed::Send);
+        }
+        let Some((stored_print, stored_state)) =
+            self.db.chunk_state(self.run_id, chunk.seq()).await?
+        else {
+            return Ok(Proceed::Skip);
+        };
+        if stored_print != print {
+            return Err(Error::invalid(
+                format!("chunk {}", chunk.seq()),
+                InputProblem::NotAllowed {
+                    reason: "the run's input changed: this chunk holds other cards than the journal recorded; resume with the same input in the same order".into(),
+                },
+            ));
+        }
+        if [state::FAILED, state::RESEND].contains(&stored_state.as_str())
+            && self
+                .db
+                .reclaim(self.run_id, self.worker, chunk.seq(), &stored_state)
+                .await?
+        {
+            return Ok(Proceed::Send);
+        }
+        Ok(Proceed::Skip)
+    }
+}
+
 impl ChunkObserver for JournalObserver<'_> {
     fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, Result<Proceed>> {
         Box::pin(async move {
-            let cards = db::encode_cards(chunk)?;
-            let print = fingerprint(&cards);
-            if self
-                .db
-                .claim_new(self.run_id, self.worker, chunk, &cards, &print)
-                .await?
-            {
-                return Ok(Proceed::Send);
+            let proceed = self.claim(chunk).await?;
+            if proceed == Proceed::Skip {
+                self.observer.chunk(chunk, &ChunkOutcome::Skipped);
             }
-            let Some((stored_print, stored_state)) =
-                self.db.chunk_state(self.run_id, chunk.seq()).await?
-            else {
-                return Ok(Proceed::Skip);
-            };
-            if stored_print != print {
-                return Err(Error::invalid(
-                    format!("chunk {}", chunk.seq()),
-                    InputProblem::NotAllowed {
-                        reason: "the run's input changed: this chunk holds other cards than the journal recorded; resume with the same input in the same order".into(),
-                    },
-                ));
-            }
-            if [state::FAILED, state::RESEND].contains(&stored_state.as_str())
-                && self
-                    .db
-                    .reclaim(self.run_id, self.worker, chunk.seq(), &stored_state)
-                    .await?
-            {
-                return Ok(Proceed::Send);
-            }
-            Ok(Proceed::Skip)
+            Ok(proceed)
         })
     }
 
@@ -459,7 +667,11 @@ impl ChunkObserver for JournalObserver<'_> {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let (state, job, error) = match outcome {
-                ChunkOutcome::Accepted { job, .. } => (state::ACCEPTED, Some(job.id.clone()), None),
+                ChunkOutcome::Accepted { job, .. } => (
+                    state::ACCEPTED,
+                    (!job.is_id_pending()).then(|| job.id.clone()),
+                    None,
+                ),
                 ChunkOutcome::Failed(e) => (state::FAILED, None, Some(e.to_string())),
                 ChunkOutcome::Unknown(e) => (state::UNKNOWN, None, Some(e.to_string())),
                 ChunkOutcome::NotSent | ChunkOutcome::Skipped => return Ok(()),
@@ -473,7 +685,9 @@ impl ChunkObserver for JournalObserver<'_> {
                     job.as_deref(),
                     error.as_deref(),
                 )
-                .await
+                .await?;
+            self.observer.chunk(&chunk, outcome);
+            Ok(())
         })
     }
 
@@ -488,7 +702,9 @@ impl ChunkObserver for JournalObserver<'_> {
             let id: String = card.id.escape_debug().collect();
             self.db
                 .reject_card(self.run_id, position, &id, &error.to_string())
-                .await
+                .await?;
+            self.observer.rejected(position, &card, error);
+            Ok(())
         })
     }
 }
