@@ -254,6 +254,23 @@ impl CardSyncEmulator {
         self.shared.faults.push(fault);
     }
 
+    /// A merchant enrolled without the enrollment form (an emulator shortcut for tools and
+    /// tests that only need a merchant key): its id and key. Sends no webhook.
+    pub fn add_merchant(&self) -> (String, SecretString) {
+        let mut store = self.shared.lock();
+        let n = store.merchants.len();
+        let m = MerchantRec {
+            id: xid(),
+            key: SecretString::from(format!("api_{}", random_hex(27))),
+            legal_name: format!("Emulator merchant {n} {}", random_hex(8)),
+            username: format!("emulator-{n}-{}", random_hex(8)),
+            created_at: now_string(),
+        };
+        let answer = (m.id.clone(), m.key.clone());
+        store.merchants.push(m);
+        answer
+    }
+
     /// How many API requests it has received (with a valid key or not, answered with an
     /// injected fault or not).
     pub fn requests(&self) -> usize {

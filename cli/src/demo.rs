@@ -1,0 +1,148 @@
+//! `demo`: the whole flow on the embedded CardSync emulator with generated cards.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::connect::cardsync_emulator;
+use crate::run::{exit_for_demo, submit_and_collect};
+use crate::{DemoArgs, Exit, Failure, JournalArgs, ResultsOutput, SubmitArgs};
+
+/// CardSync sandbox cards whose outcome the emulator forces (new number, new expiry, no
+/// match, valid, contact, closed), as CardSync's sandbox documentation lists them.
+const SANDBOX_CARDS: [&str; 8] = [
+    "4457010000000009",
+    "4457000300000007",
+    "4457010200000247",
+    "4100200300011001",
+    "4457010140000141",
+    "4457000900000001",
+    "5112010000000003",
+    "6011010000000003",
+];
+
+/// The check digit completing `body`.
+fn with_check_digit(body: &str) -> String {
+    (0..=9)
+        .map(|d| format!("{body}{d}"))
+        .find(|c| account_updater::card::luhn_valid(c))
+        .unwrap_or_else(|| format!("{body}0"))
+}
+
+/// Writes `n` cards: mostly generated Visa / Mastercard / Discover numbers (valid, no result
+/// line), a sandbox card every 500 rows (they produce updates), and six deliberately bad
+/// rows. Returns how many bad rows it wrote.
+pub fn write_cards(path: &Path, n: u64) -> Result<u64, Failure> {
+    let file = std::fs::File::create(path)
+        .map_err(|e| Failure::error(format!("could not create {}: {e}", path.display())))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut bad = 0;
+    let mut lines = String::from("id,card_number,expiry,token,amex_se_number\n");
+    for i in 0..n {
+        let id = format!("cust-{i:07}");
+        let row = match i {
+            // Caught while reading: a failed check digit, a month 13, neither number nor token.
+            17 => format!("{id},4111111111111112,12/30,,"),
+            42 => format!("{id},4111111111111111,13/30,,"),
+            99 => format!("{id},,,,"),
+            // Caught by CardSync's rules in the library: a repeated id, a token (CardSync
+            // batches take card numbers), an Amex card without its SE number.
+            123 => "cust-0000122,4111111111111111,12/30,,".to_owned(),
+            256 => format!("{id},,,tok_demo_256,"),
+            512 => format!("{id},378282246310005,12/30,,"),
+            _ if i % 500 == 250 => {
+                let card = SANDBOX_CARDS[(i / 500) as usize % SANDBOX_CARDS.len()];
+                format!("{id},{card},12/30,,")
+            }
+            _ => {
+                let prefix = ["4", "51", "6011"][(i % 3) as usize];
+                // A 9 after the prefix keeps clear of the sandbox's test cards.
+                let body = format!("{prefix}9{i:0width$}", width = 14 - prefix.len());
+                format!(
+                    "{id},{},{:02}/{},,",
+                    with_check_digit(&body),
+                    i % 12 + 1,
+                    30 + i % 5
+                )
+            }
+        };
+        if matches!(i, 17 | 42 | 99 | 123 | 256 | 512) {
+            bad += 1;
+        }
+        lines.push_str(&row);
+        lines.push('\n');
+        if lines.len() > 1 << 16 {
+            out.write_all(lines.as_bytes())
+                .map_err(|e| Failure::error(format!("could not write {}: {e}", path.display())))?;
+            lines.clear();
+        }
+    }
+    out.write_all(lines.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::error(format!("could not write {}: {e}", path.display())))?;
+    Ok(bad)
+}
+
+/// `demo`.
+pub async fn demo(args: DemoArgs) -> Result<Exit, Failure> {
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "account-updater-demo-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+        ))
+    });
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::error(format!("could not create {}: {e}", dir.display())))?;
+    let input = dir.join("cards.csv");
+    let bad = write_cards(&input, args.cards)?;
+    println!(
+        "demo: {} generated cards ({bad} deliberately bad) in {}",
+        args.cards,
+        input.display()
+    );
+    let connected = cardsync_emulator().await?;
+    println!(
+        "demo: CardSync emulator on {} (loopback)",
+        connected
+            .emulator
+            .as_ref()
+            .map(|e| e.base_url().to_string())
+            .unwrap_or_default()
+    );
+    let journal_path = dir.join("journal.db");
+    let submit = SubmitArgs {
+        input: input.clone(),
+        rejects: None,
+        worker: "demo".into(),
+        ids_unique: false,
+        no_progress: args.no_progress,
+        journal: JournalArgs {
+            journal: Some(journal_path.clone()),
+            postgres: None,
+        },
+        results: ResultsOutput {
+            out: None,
+            reveal_new_numbers: None,
+            wait: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(200),
+        },
+    };
+    let journal = crate::run::open_journal(&submit.journal).await?;
+    let exit = submit_and_collect(&journal, &connected, "demo", &submit).await?;
+    let updates = crate::run::beside(&input, ".updates.csv");
+    print_head(&updates, 8);
+    println!(
+        "demo: look again with `account-updater status --journal {} --run demo`",
+        journal_path.display()
+    );
+    Ok(exit_for_demo(exit))
+}
+
+/// The first `n` lines of a file, indented.
+fn print_head(path: &PathBuf, n: usize) {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        for line in text.lines().take(n) {
+            println!("  {line}");
+        }
+    }
+}

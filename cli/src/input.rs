@@ -1,0 +1,266 @@
+//! The input CSV, read lazily: each row becomes a card as its chunk is prepared, so a
+//! million-row file is never held in memory. A row that cannot become a card is written to the
+//! rejects file with its reason; rows the provider's rules refuse are reported by the
+//! submission and written there too, at their row number.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use account_updater::provider::CardToUpdate;
+use account_updater::{CardNumber, Expiry, ExpiryFormat};
+
+use crate::Failure;
+use crate::output::RejectsFile;
+
+/// Where each column is, by header name (case and surrounding spaces ignored).
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    id: usize,
+    number: Option<usize>,
+    expiry: Option<usize>,
+    token: Option<usize>,
+    se_number: Option<usize>,
+}
+
+impl Columns {
+    fn from_header(header: &csv::StringRecord) -> Result<Self, Failure> {
+        let find = |names: &[&str]| {
+            header
+                .iter()
+                .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+        };
+        let columns = Columns {
+            id: find(&["id"]).ok_or_else(|| {
+                Failure::error("the input's header has no `id` column (expected: id, card_number, expiry, token, amex_se_number)")
+            })?,
+            number: find(&["card_number", "number", "pan"]),
+            expiry: find(&["expiry", "exp", "expiration"]),
+            token: find(&["token"]),
+            se_number: find(&["amex_se_number", "se_number"]),
+        };
+        if columns.number.is_none() && columns.token.is_none() {
+            return Err(Failure::error(
+                "the input's header has neither a `card_number` nor a `token` column",
+            ));
+        }
+        Ok(columns)
+    }
+
+    /// The row as a card, or why it cannot be one (the id, if any, for the rejects file).
+    fn card(&self, row: &csv::StringRecord) -> Result<CardToUpdate, (String, String)> {
+        let get = |i: Option<usize>| i.and_then(|i| row.get(i)).unwrap_or("");
+        let id = get(Some(self.id)).to_owned();
+        let number = get(self.number);
+        let token = get(self.token);
+        let expiry = match get(self.expiry) {
+            "" => None,
+            text => Some(parse_expiry(text).map_err(|reason| (id.clone(), reason))?),
+        };
+        let mut card = match (number.is_empty(), token.is_empty()) {
+            (false, false) => {
+                return Err((id, "the row has both a card number and a token".into()));
+            }
+            (true, true) => {
+                return Err((id, "the row has neither a card number nor a token".into()));
+            }
+            (false, true) => {
+                let number = CardNumber::parse(number).map_err(|e| (id.clone(), e.to_string()))?;
+                let Some(expiry) = expiry else {
+                    return Err((id, "a card number needs an expiry".into()));
+                };
+                CardToUpdate::pan(id, number, expiry)
+            }
+            (true, false) => {
+                let card = CardToUpdate::token(id, token);
+                match expiry {
+                    Some(e) => card.with_expiry(e),
+                    None => card,
+                }
+            }
+        };
+        let se = get(self.se_number);
+        if !se.is_empty() {
+            card = card.with_amex_se_number(se);
+        }
+        Ok(card)
+    }
+}
+
+/// `MM/YY`, `MM/YYYY` or `MMYY`.
+fn parse_expiry(text: &str) -> Result<Expiry, String> {
+    let parsed = match text.split_once('/') {
+        Some((m, y)) if y.len() == 4 => Expiry::parse(&format!("{m}{y}"), ExpiryFormat::Mmyyyy),
+        Some(_) => Expiry::parse(text, ExpiryFormat::MmSlashYy),
+        None => Expiry::parse(text, ExpiryFormat::Mmyy),
+    };
+    parsed.map_err(|e| format!("expiry: {e} (expected MM/YY, MM/YYYY or MMYY)"))
+}
+
+/// What the reader and the run's observer share: the rejects file, and which data rows the
+/// reader refused (so a submission position maps back to its row).
+pub struct RejectLog {
+    file: RejectsFile,
+    /// 0-based data rows refused by the reader, ascending.
+    skipped_rows: Vec<u64>,
+    /// The first write error, reported when the run ends.
+    pub error: Option<Failure>,
+    /// An error reading the input, which stopped the reading there.
+    pub read_error: Option<String>,
+}
+
+impl RejectLog {
+    /// The 1-based data row of the card at submission `position`.
+    pub fn row_of(&self, position: u64) -> u64 {
+        let mut row = position;
+        for &skipped in &self.skipped_rows {
+            if skipped <= row {
+                row += 1;
+            } else {
+                break;
+            }
+        }
+        row + 1
+    }
+
+    /// Writes a refused row (1-based).
+    pub fn reject(&mut self, row: u64, id: &str, reason: &str) {
+        if let Err(e) = self.file.reject(row, id, reason) {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// Rows written to the rejects file.
+    pub fn count(&self) -> u64 {
+        self.file.count
+    }
+
+    /// Flushes the rejects file; the first error seen, if any.
+    pub fn finish(&mut self) -> Result<(), Failure> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.file.finish()
+    }
+}
+
+/// A shared [`RejectLog`].
+#[derive(Clone)]
+pub struct SharedRejects(Arc<Mutex<RejectLog>>);
+
+impl SharedRejects {
+    /// A log writing to a new rejects file at `path`.
+    pub fn create(path: &Path) -> Result<Self, Failure> {
+        Ok(SharedRejects(Arc::new(Mutex::new(RejectLog {
+            file: RejectsFile::create(path)?,
+            skipped_rows: Vec::new(),
+            error: None,
+            read_error: None,
+        }))))
+    }
+
+    /// The log (a panic elsewhere does not make it unusable).
+    pub fn lock(&self) -> MutexGuard<'_, RejectLog> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn reader(path: &Path) -> Result<csv::Reader<File>, Failure> {
+    csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| Failure::error(format!("could not open {}: {e}", path.display())))
+}
+
+/// How many data rows the file holds (for the progress bar's length).
+pub fn count_rows(path: &Path) -> Result<u64, Failure> {
+    let mut rows = 0;
+    let mut record = csv::ByteRecord::new();
+    let mut reader = reader(path)?;
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|e| Failure::error(format!("could not read {}: {e}", path.display())))?
+    {
+        rows += 1;
+    }
+    Ok(rows)
+}
+
+/// The file's cards, read as they are pulled. `on_skip` is called for each row refused here.
+pub struct CsvCards {
+    reader: csv::Reader<File>,
+    record: csv::StringRecord,
+    columns: Columns,
+    row: u64,
+    rejects: SharedRejects,
+    on_skip: Box<dyn FnMut() + Send>,
+}
+
+impl CsvCards {
+    /// Opens `path` and reads its header.
+    pub fn open(
+        path: &Path,
+        rejects: SharedRejects,
+        on_skip: Box<dyn FnMut() + Send>,
+    ) -> Result<Self, Failure> {
+        let mut reader = reader(path)?;
+        let header = reader
+            .headers()
+            .map_err(|e| {
+                Failure::error(format!(
+                    "could not read the header of {}: {e}",
+                    path.display()
+                ))
+            })?
+            .clone();
+        Ok(CsvCards {
+            columns: Columns::from_header(&header)?,
+            reader,
+            record: csv::StringRecord::new(),
+            row: 0,
+            rejects,
+            on_skip,
+        })
+    }
+}
+
+impl Iterator for CsvCards {
+    type Item = CardToUpdate;
+
+    fn next(&mut self) -> Option<CardToUpdate> {
+        loop {
+            let row = self.row;
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) => {}
+                Err(e) if e.is_io_error() => {
+                    // Stop reading: the run must not look complete.
+                    self.rejects.lock().read_error = Some(format!("row {}: {e}", row + 1));
+                    return None;
+                }
+                Err(e) => {
+                    // A malformed row (bad UTF-8, say): refused, the reading goes on.
+                    self.row += 1;
+                    let mut log = self.rejects.lock();
+                    log.skipped_rows.push(row);
+                    log.reject(row + 1, "", &format!("unreadable row: {e}"));
+                    drop(log);
+                    (self.on_skip)();
+                    continue;
+                }
+            }
+            self.row += 1;
+            match self.columns.card(&self.record) {
+                Ok(card) => return Some(card),
+                Err((id, reason)) => {
+                    let mut log = self.rejects.lock();
+                    log.skipped_rows.push(row);
+                    log.reject(row + 1, &id, &reason);
+                    drop(log);
+                    (self.on_skip)();
+                }
+            }
+        }
+    }
+}

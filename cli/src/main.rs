@@ -1,0 +1,312 @@
+//! `account-updater`: a CSV of cards in, updates out, through a durable job journal.
+//!
+//! Operators run a month's card base through an account updater without writing Rust: every
+//! row is validated (bad rows go to a rejects file with their reason), the rest are submitted
+//! through the job journal (a crash never loses a card or sends one twice), results are
+//! polled and written to an updates CSV. New card numbers appear only masked unless asked for
+//! explicitly, and then only in a file only the owner can read.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod connect;
+mod demo;
+mod input;
+mod output;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Why the program stopped, as its exit code. Documented in `--help` and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything submitted was accepted and its results are in (or were not waited for).
+    Done = 0,
+    /// The program could not do its work: configuration, journal, input file, network.
+    Error = 1,
+    /// Usage error (clap's own code).
+    Usage = 2,
+    /// Some input rows were rejected (see the rejects file); everything else is done.
+    Rejected = 3,
+    /// Some chunks failed at the provider (it did not act on them); `resume` sends them again.
+    ProviderFailed = 4,
+    /// Some chunks may have reached the provider: decide with `resolve`, then `resume`.
+    Unknown = 5,
+    /// Everything was accepted, but some jobs' results were not in before `--wait` ran out.
+    ResultsPending = 6,
+}
+
+/// A failure with the exit code it maps to. Messages never carry card data or secrets: they
+/// come from the library's redacted errors or name files and variables.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub exit: Exit,
+    /// What to tell the operator.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with exit code [`Exit::Error`].
+    pub fn error(message: impl Into<String>) -> Self {
+        Failure {
+            exit: Exit::Error,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<account_updater::Error> for Failure {
+    fn from(e: account_updater::Error) -> Self {
+        Failure::error(e.to_string())
+    }
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done: every card submitted was accepted, results written (or not waited for)
+  1  error: configuration, journal, input file or network; nothing past the error was sent
+  2  usage error
+  3  some input rows were rejected (see the rejects file); everything else is done
+  4  some chunks failed at the provider (it did not act on them); `resume` sends them again
+  5  some chunks may have reached the provider; decide with `resolve`, then `resume`
+  6  all accepted, but some results were not in before --wait ran out; `results` later";
+
+/// Card account updates from a CSV, on any provider that takes bulk inquiries.
+#[derive(Debug, Parser)]
+#[command(name = "account-updater", version, about, long_about = None, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a CSV of cards, submit it through the journal, wait for results, write updates.
+    ///
+    /// The input has a header row naming its columns: `id` (your own id for the card, echoed in
+    /// the results), `card_number` and `expiry` (MM/YY, MM/YYYY or MMYY), or `token`, and
+    /// `amex_se_number` for American Express cards on CardSync. Values are trimmed.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Continue a run that stopped (a crash, a kill, failed chunks, a decision on unknown
+    /// chunks): give the same input; chunks already accepted are not sent again.
+    #[command(after_help = EXIT_CODES)]
+    Resume(ResumeArgs),
+    /// A run's cards per state (or, without --run, every run in the journal).
+    Status(StatusArgs),
+    /// Fetch what results are ready for a run's jobs, then write the results not yet exported.
+    #[command(after_help = EXIT_CODES)]
+    Results(ResultsArgs),
+    /// Decide on a chunk that may have reached the provider (exit code 5).
+    Resolve(ResolveArgs),
+    /// Everything end to end on the embedded CardSync emulator with generated cards: no
+    /// credentials, no network.
+    Demo(DemoArgs),
+}
+
+/// Where the journal is.
+#[derive(Debug, Clone, Args)]
+struct JournalArgs {
+    /// The SQLite journal file (created if missing).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "postgres",
+        required_unless_present = "postgres"
+    )]
+    journal: Option<PathBuf>,
+    /// A PostgreSQL journal instead (`postgres://user@host/db`), for several workers.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ACCOUNT_UPDATER_POSTGRES_URL",
+        hide_env_values = true
+    )]
+    postgres: Option<String>,
+}
+
+/// How results are collected and written.
+#[derive(Debug, Clone, Args)]
+struct ResultsOutput {
+    /// The updates CSV (appended to; each result is written once across invocations).
+    /// Default: the input's name with `.updates.csv`.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Also write new card numbers in clear to FILE (created readable by its owner only).
+    /// Without it new numbers appear only masked (first 6 / last 4).
+    #[arg(long, value_name = "FILE")]
+    reveal_new_numbers: Option<PathBuf>,
+    /// How long to wait for results after submitting (`0s`: do not wait).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    wait: Duration,
+    /// How often to ask the provider about unfinished jobs.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    poll_interval: Duration,
+}
+
+/// What `run` and `resume` share.
+#[derive(Debug, Clone, Args)]
+struct SubmitArgs {
+    /// The CSV of cards.
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// The rejects CSV (row, id, reason). Default: the input's name with `.rejects.csv`.
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
+    /// This worker's name in the journal. Intents left by a process of the same name become
+    /// unknown at once when it starts again; give each concurrent worker its own name.
+    #[arg(long, default_value = "cli")]
+    worker: String,
+    /// Accept ids without checking them for duplicates (memory stays flat; your ids must be
+    /// unique).
+    #[arg(long)]
+    ids_unique: bool,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    #[command(flatten)]
+    journal: JournalArgs,
+    #[command(flatten)]
+    results: ResultsOutput,
+}
+
+#[derive(Debug, Clone, Args)]
+struct RunArgs {
+    /// The provider: cardsync or acquired (payconex and accountvault take no bulk inquiries).
+    #[arg(long, value_parser = connect::parse_provider)]
+    provider: account_updater::ProviderId,
+    /// The run's id, to resume it later (default: `run-` and the current UTC time).
+    #[arg(long)]
+    run_id: Option<String>,
+    /// Run on the embedded emulator instead of the provider (no credentials; it lives as
+    /// long as this process).
+    #[arg(long)]
+    emulator: bool,
+    #[command(flatten)]
+    submit: SubmitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ResumeArgs {
+    /// The run to resume.
+    #[arg(long = "run")]
+    run_id: String,
+    #[command(flatten)]
+    submit: SubmitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct StatusArgs {
+    /// The run (default: list every run).
+    #[arg(long = "run")]
+    run_id: Option<String>,
+    #[command(flatten)]
+    journal: JournalArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ResultsArgs {
+    /// The run.
+    #[arg(long = "run")]
+    run_id: String,
+    /// Export every stored result again, not only those not yet exported.
+    #[arg(long)]
+    all: bool,
+    /// Do not ask the provider: export what the journal holds (no credentials needed).
+    #[arg(long)]
+    no_fetch: bool,
+    #[command(flatten)]
+    journal: JournalArgs,
+    #[command(flatten)]
+    results: ResultsOutput,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ResolveArgs {
+    /// The run.
+    #[arg(long = "run")]
+    run_id: String,
+    /// The chunk's number (from `status`).
+    #[arg(long)]
+    chunk: u64,
+    /// The provider does not have it: the next `resume` sends it.
+    #[arg(
+        long,
+        conflicts_with = "accepted",
+        required_unless_present = "accepted"
+    )]
+    resend: bool,
+    /// The provider has it (seen in its portal, say).
+    #[arg(long)]
+    accepted: bool,
+    /// The provider's job id for it, when known (with --accepted).
+    #[arg(long, requires = "accepted")]
+    job_id: Option<String>,
+    #[command(flatten)]
+    journal: JournalArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct DemoArgs {
+    /// How many cards to generate (a few of them deliberately bad).
+    #[arg(long, default_value_t = 10_000)]
+    cards: u64,
+    /// Where to write the CSV, journal, rejects and updates (default: a new temp directory).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
+        }
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(Exit::Error as u8);
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Resume(args) => run::resume(args).await,
+            Command::Status(args) => run::status(args).await,
+            Command::Results(args) => run::results(args).await,
+            Command::Resolve(args) => run::resolve(args).await,
+            Command::Demo(args) => demo::demo(args).await,
+        }
+    });
+    match outcome {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.exit as u8)
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! The real `account-updater` binary, driven as an operator would: on the embedded emulator
+//! (`--emulator`, `demo`) and against a CardSync emulator in this test process (so a test can
+//! hold a request in flight, kill the program, and count what the provider received).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use account_updater::ExposeSecret;
+use account_updater::emulator::Fault;
+use account_updater::emulator::cardsync::CardSyncEmulator;
+use account_updater::journal::Journal;
+use assert_cmd::cargo::CommandCargoExt;
+
+/// The binary, with no provider credentials inherited from the environment.
+fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("account-updater").unwrap();
+    for (name, _) in std::env::vars() {
+        if name.starts_with("CARDSYNC_")
+            || name.starts_with("ACQUIRED_")
+            || name.starts_with("ACCOUNT_UPDATER_")
+        {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("au-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn with_check_digit(body: &str) -> String {
+    (0..=9)
+        .map(|d| format!("{body}{d}"))
+        .find(|c| account_updater::card::luhn_valid(c))
+        .unwrap()
+}
+
+/// A valid, generated card for row `i` (no result line at the emulator).
+fn plain_card(i: usize) -> String {
+    let prefix = ["4", "51", "6011"][i % 3];
+    // A 9 after the prefix keeps clear of the sandbox's test cards.
+    with_check_digit(&format!("{prefix}9{i:0width$}", width = 14 - prefix.len()))
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn help_documents_every_command_and_the_exit_codes() {
+    let out = run(bin().arg("--help"));
+    assert_eq!(out.code, 0);
+    for word in ["run", "resume", "status", "results", "resolve", "demo"] {
+        assert!(out.stdout.contains(word), "{word} missing:\n{}", out.stdout);
+    }
+    for code in [
+        "0  done",
+        "3  some input rows were rejected",
+        "4  some chunks failed",
+        "5  some chunks may have reached the provider",
+        "6  all accepted",
+    ] {
+        assert!(
+            out.stdout.contains(code),
+            "{code:?} missing:\n{}",
+            out.stdout
+        );
+    }
+    let run_help = run(bin().args(["run", "--help"]));
+    assert_eq!(run_help.code, 0);
+    for word in [
+        "--provider",
+        "--input",
+        "--journal",
+        "--postgres",
+        "--reveal-new-numbers",
+        "card_number",
+        "amex_se_number",
+        "--wait",
+    ] {
+        assert!(
+            run_help.stdout.contains(word),
+            "{word}:\n{}",
+            run_help.stdout
+        );
+    }
+    // Usage errors are exit code 2.
+    assert_eq!(run(bin().args(["run", "--provider", "cardsync"])).code, 2);
+    let unknown = run(bin().args([
+        "run",
+        "--provider",
+        "worldpay",
+        "--input",
+        "x.csv",
+        "--journal",
+        "j.db",
+    ]));
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("one of: payconex, cardsync"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn without_credentials_it_names_the_variables_it_needs() {
+    let dir = temp_dir("creds");
+    let input = dir.join("cards.csv");
+    std::fs::write(&input, "id,card_number,expiry\nc1,4111111111111111,12/30\n").unwrap();
+    let journal = dir.join("j.db");
+    let args = |provider: &str| {
+        let mut cmd = bin();
+        cmd.args(["run", "--provider", provider, "--input"])
+            .arg(&input)
+            .arg("--journal")
+            .arg(&journal);
+        cmd
+    };
+    let out = run(&mut args("cardsync"));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("CARDSYNC_MERCHANT_API_KEY"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--emulator"), "{}", out.stderr);
+    let out = run(&mut args("acquired"));
+    assert_eq!(out.code, 1);
+    for var in [
+        "ACQUIRED_COMPANY_ID",
+        "ACQUIRED_COMPANY_PASS",
+        "ACQUIRED_COMPANY_HASHCODE",
+    ] {
+        assert!(out.stderr.contains(var), "{var}: {}", out.stderr);
+    }
+    let out = run(&mut args("payconex"));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("takes no bulk inquiries"),
+        "{}",
+        out.stderr
+    );
+    // Nothing was submitted, so no run was recorded.
+    assert!(
+        !run(bin().arg("status").arg("--journal").arg(&journal))
+            .stdout
+            .contains("run-")
+    );
+}
+
+/// 10,000 rows, 8 of them bad in every way a file goes wrong, four sandbox cards that produce
+/// updates; on the embedded emulator.
+#[test]
+fn ten_thousand_rows_with_bad_ones_rejects_file_updates_and_owner_only_numbers() {
+    let dir = temp_dir("tenk");
+    let input = dir.join("cards.csv");
+    let mut text = String::from("id,card_number,expiry,token,amex_se_number\n");
+    let sandbox = [
+        (1_000, "4457010000000009", "updated_card"),
+        (2_000, "4457000300000007", "updated_expiry"),
+        (3_000, "4457000900000001", "closed"),
+        (4_000, "4100200300011001", "valid"),
+    ];
+    for i in 0..10_000 {
+        let row = match i {
+            10 => "c10,4111111111111112,12/30,,".to_owned(),
+            11 => "c11,4111111111111111,13/30,,".to_owned(),
+            12 => "c12,4111111111111111,,,".to_owned(),
+            13 => "c13,,12/30,,".to_owned(),
+            14 => "c14,4111111111111111,12/30,tok_1,".to_owned(),
+            15 => "c10,4111111111111111,12/30,,".to_owned(), // c10 again (its row was refused: no duplicate)
+            16 => "c9,4111111111111111,12/30,,".to_owned(),  // duplicate id
+            17 => "c17,,,tok_17,".to_owned(),                // CardSync takes card numbers
+            18 => "c18,378282246310005,12/30,,".to_owned(),  // Amex without SE number
+            _ => match sandbox.iter().find(|s| s.0 == i) {
+                Some((_, pan, _)) => format!("c{i},{pan},12/30,,"),
+                None => format!("c{i},{},{:02}/{},,", plain_card(i), i % 12 + 1, 30 + i % 4),
+            },
+        };
+        text.push_str(&row);
+        text.push('\n');
+    }
+    std::fs::write(&input, &text).unwrap();
+    let reveal = dir.join("new-numbers.csv");
+    let out = run(bin()
+        .args([
+            "run",
+            "--provider",
+            "cardsync",
+            "--emulator",
+            "--run-id",
+            "tenk",
+        ])
+        .arg("--input")
+        .arg(&input)
+        .arg("--journal")
+        .arg(dir.join("journal.db"))
+        .arg("--reveal-new-numbers")
+        .arg(&reveal)
+        .args(["--poll-interval", "100ms", "--no-progress"]));
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+
+    // Every bad row is in the rejects file with its row and reason; nothing else is.
+    let rejects = csv_rows(&dir.join("cards.rejects.csv"));
+    let mut by_row: Vec<(u64, String, String)> = rejects
+        .iter()
+        .map(|r| (r[0].parse().unwrap(), r[1].clone(), r[2].clone()))
+        .collect();
+    by_row.sort();
+    let expected = [
+        (11, "c10", "Luhn"),
+        (12, "c11", "month 13"),
+        (13, "c12", "needs an expiry"),
+        (14, "c13", "neither a card number nor a token"),
+        (15, "c14", "both a card number and a token"),
+        (17, "c9", "more than once"),
+        (18, "c17", "not tokens"),
+        (19, "c18", "se_number is required"),
+    ];
+    assert_eq!(by_row.len(), expected.len(), "{by_row:?}");
+    for ((row, id, reason), (want_row, want_id, want_reason)) in by_row.iter().zip(expected) {
+        assert_eq!((*row, id.as_str()), (want_row, want_id));
+        assert!(reason.contains(want_reason), "row {row}: {reason}");
+    }
+
+    // The updates: one row per sandbox card with a result, new numbers masked.
+    let updates = csv_rows(&dir.join("cards.updates.csv"));
+    let find = |id: &str| updates.iter().find(|r| r[0] == id).cloned();
+    for (i, _, code) in sandbox {
+        let row = find(&format!("c{i}")).unwrap_or_else(|| panic!("c{i} missing: {updates:?}"));
+        assert_eq!((row[1].as_str(), row[3].as_str()), ("cardsync", code));
+    }
+    let updated = find("c1000").unwrap();
+    assert_eq!(updated[2], "new_account_number");
+    let masked = &updated[5];
+    assert!(
+        masked.starts_with("445701") && masked.contains('*'),
+        "{masked}"
+    );
+    assert_eq!(updates.len(), 4, "{updates:?}");
+
+    // The clear number only in the file asked for, readable by its owner only.
+    // CardSync returns the card with every update (the same number with a new expiry, too).
+    let mut revealed = csv_rows(&reveal);
+    revealed.sort();
+    let ids: Vec<&str> = revealed.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, ["c1000", "c2000"]);
+    for row in &revealed {
+        assert!(account_updater::card::luhn_valid(&row[1]));
+        assert_eq!(
+            account_updater::CardNumber::parse(&row[1])
+                .unwrap()
+                .masked(),
+            find(&row[0]).unwrap()[5]
+        );
+    }
+    let clear = revealed[0][1].clone();
+    assert_ne!(clear, "4457010000000009", "a new number");
+    #[cfg(unix)]
+    for file in [
+        &reveal,
+        &dir.join("cards.updates.csv"),
+        &dir.join("cards.rejects.csv"),
+    ] {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    // No card number in clear on the terminal or in the rejects file.
+    let rejects_text = std::fs::read_to_string(dir.join("cards.rejects.csv")).unwrap();
+    for secret in [
+        clear.as_str(),
+        "4111111111111111",
+        "4111111111111112",
+        "378282246310005",
+    ] {
+        assert!(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            "{secret}"
+        );
+        assert!(!rejects_text.contains(secret), "{secret} in rejects");
+    }
+    assert!(
+        out.stdout.contains("9992 cards accepted now"),
+        "{}",
+        out.stdout
+    );
+
+    // `results` again: nothing new to export; `--all` exports everything again.
+    let status = run(bin()
+        .args(["status", "--run", "tenk", "--journal"])
+        .arg(dir.join("journal.db")));
+    assert_eq!(status.code, 3, "{}{}", status.stdout, status.stderr);
+    assert!(status.stdout.contains("9992 accepted"), "{}", status.stdout);
+    let export = |all: bool| {
+        let out_file = dir.join(if all { "all.csv" } else { "again.csv" });
+        let mut cmd = bin();
+        cmd.args(["results", "--run", "tenk", "--no-fetch", "--journal"])
+            .arg(dir.join("journal.db"))
+            .arg("--out")
+            .arg(&out_file);
+        if all {
+            cmd.arg("--all");
+        }
+        let out = run(&mut cmd);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        csv_rows(&out_file).len()
+    };
+    assert_eq!(export(false), 0, "each result is exported once");
+    assert_eq!(export(true), 4);
+}
+
+fn emulator_env(
+    cmd: &mut Command,
+    emulator: &CardSyncEmulator,
+    key: &account_updater::SecretString,
+) {
+    cmd.env("CARDSYNC_BASE_URL", emulator.base_url().as_str())
+        .env("CARDSYNC_MERCHANT_API_KEY", key.expose_secret());
+}
+
+/// Killed with a request in flight, resumed: the in-flight chunk is unknown (exit 5) and is
+/// never resent silently; after the operator's decision the resume sends it, and the provider
+/// has received every card exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_run_then_resumed_sends_every_card_exactly_once() {
+    let emulator = CardSyncEmulator::start().await.unwrap();
+    let (_, key) = emulator.add_merchant();
+    let dir = temp_dir("kill");
+    let input = dir.join("cards.csv");
+    let mut text = String::from("id,card_number,expiry\n");
+    for i in 0..50_000 {
+        text.push_str(&format!("k{i},{},12/30\n", plain_card(i)));
+    }
+    std::fs::write(&input, &text).unwrap();
+    let journal_path = dir.join("journal.db");
+    // The third batch request is held for an hour: the program is killed meanwhile.
+    emulator.inject_fault(Fault::pass());
+    emulator.inject_fault(Fault::pass());
+    emulator.inject_fault(Fault::slow(Duration::from_secs(3600)));
+
+    let submit = |command: &str| {
+        let mut cmd = bin();
+        cmd.arg(command);
+        if command == "run" {
+            cmd.args(["--provider", "cardsync", "--run-id", "kill"]);
+        } else {
+            cmd.args(["--run", "kill"]);
+        }
+        cmd.arg("--input")
+            .arg(&input)
+            .arg("--journal")
+            .arg(&journal_path)
+            .args(["--poll-interval", "100ms", "--no-progress"]);
+        emulator_env(&mut cmd, &emulator, &key);
+        cmd
+    };
+    let mut child = submit("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the four other chunks are accepted and recorded, the third still held.
+    let journal = Journal::open_sqlite(&journal_path).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let accepted = journal
+            .status("kill")
+            .await
+            .map(|s| s.accepted)
+            .unwrap_or(0);
+        if accepted == 40_000 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "stuck at {accepted}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(emulator.batch_cards_received(), 40_000);
+
+    // Resumed: the held chunk may have reached CardSync, so it is not sent again by itself.
+    let out = tokio::task::block_in_place(|| run(&mut submit("resume")));
+    assert_eq!(out.code, 5, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(emulator.batch_cards_received(), 40_000);
+    let unknown = journal.unknown_chunks("kill").await.unwrap();
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0].cards, 10_000);
+    let status = tokio::task::block_in_place(|| {
+        run(bin()
+            .args(["status", "--run", "kill", "--journal"])
+            .arg(&journal_path))
+    });
+    assert_eq!(status.code, 5);
+    assert!(
+        status
+            .stdout
+            .contains(&format!("resolve --run kill --chunk {}", unknown[0].seq)),
+        "{}",
+        status.stdout
+    );
+
+    // The operator checked: CardSync has no such batch. Resend it, resume.
+    let resolved = tokio::task::block_in_place(|| {
+        run(bin()
+            .args([
+                "resolve",
+                "--run",
+                "kill",
+                "--chunk",
+                &unknown[0].seq.to_string(),
+                "--resend",
+                "--journal",
+            ])
+            .arg(&journal_path))
+    });
+    assert_eq!(resolved.code, 0, "{}", resolved.stderr);
+    let out = tokio::task::block_in_place(|| run(&mut submit("resume")));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(emulator.batch_cards_received(), 50_000);
+    assert_eq!(emulator.batch_count(), 5);
+    assert!(
+        out.stdout
+            .contains("10000 cards accepted now, 40000 accepted before"),
+        "{}",
+        out.stdout
+    );
+    // Once more: nothing is sent.
+    let out = tokio::task::block_in_place(|| run(&mut submit("resume")));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(emulator.batch_cards_received(), 50_000);
+}
+
+#[test]
+fn demo_runs_end_to_end_without_credentials() {
+    let dir = temp_dir("demo");
+    let out = run(bin()
+        .args(["demo", "--cards", "3000", "--no-progress", "--dir"])
+        .arg(&dir));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("2994 cards accepted now"),
+        "{}",
+        out.stdout
+    );
+    let updates = csv_rows(&dir.join("cards.updates.csv"));
+    // Sandbox cards at rows 250, 750, …, 2750: six results.
+    assert_eq!(updates.len(), 6, "{updates:?}");
+    assert_eq!(csv_rows(&dir.join("cards.rejects.csv")).len(), 6);
+}
