@@ -138,6 +138,24 @@ pub async fn demo(args: DemoArgs) -> Result<Exit, Failure> {
     Ok(exit_for_demo(exit))
 }
 
+/// `emulator`: a CardSync emulator with one merchant, until the process is interrupted.
+pub async fn serve_emulator() -> Result<Exit, Failure> {
+    let connected = cardsync_emulator().await?;
+    let Some(emulator) = connected.emulator.as_ref() else {
+        return Err(Failure::error("no emulator"));
+    };
+    let (_, key) = emulator.add_merchant();
+    // The emulator's own merchant key: not a credential of any real service.
+    println!(
+        "export CARDSYNC_BASE_URL={} CARDSYNC_MERCHANT_API_KEY={}",
+        emulator.base_url(),
+        account_updater::ExposeSecret::expose_secret(&key)
+    );
+    println!("CardSync emulator serving; interrupt (Ctrl-C) to stop");
+    std::future::pending::<()>().await;
+    Ok(Exit::Done)
+}
+
 /// The first `n` lines of a file, indented.
 fn print_head(path: &PathBuf, n: usize) {
     if let Ok(text) = std::fs::read_to_string(path) {

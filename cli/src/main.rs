@@ -107,6 +107,9 @@ enum Command {
     /// Everything end to end on the embedded CardSync emulator with generated cards: no
     /// credentials, no network.
     Demo(DemoArgs),
+    /// Serve a CardSync emulator on loopback until interrupted, and print the variables that
+    /// point `run` and `resume` at it (to try a run, a kill and a resume by hand).
+    Emulator,
 }
 
 /// Where the journal is.
@@ -300,6 +303,7 @@ fn main() -> ExitCode {
             Command::Results(args) => run::results(args).await,
             Command::Resolve(args) => run::resolve(args).await,
             Command::Demo(args) => demo::demo(args).await,
+            Command::Emulator => demo::serve_emulator().await,
         }
     });
     match outcome {

@@ -481,3 +481,24 @@ fn demo_runs_end_to_end_without_credentials() {
     assert_eq!(updates.len(), 6, "{updates:?}");
     assert_eq!(csv_rows(&dir.join("cards.rejects.csv")).len(), 6);
 }
+
+#[test]
+fn emulator_command_prints_the_variables_that_point_a_run_at_it() {
+    use std::io::BufRead;
+    let mut child = bin()
+        .arg("emulator")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.starts_with("export CARDSYNC_BASE_URL=http://127.0.0.1:")
+            && line.contains(" CARDSYNC_MERCHANT_API_KEY=api_"),
+        "{line}"
+    );
+}
