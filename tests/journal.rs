@@ -610,3 +610,67 @@ async fn bad_run_ids_are_refused_before_anything_is_written_or_sent() {
     assert_eq!(provider.requests.load(Ordering::SeqCst), 0);
     let _: &dyn Provider = &cardsync(&base);
 }
+
+/// Acquired's webhook names the token, not the caller's id: the journal joins it back through
+/// the single-card chunk accepted under that token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_naming_only_the_token_join_back_to_the_caller_id() {
+    use account_updater::emulator::acquired::AcquiredEmulator;
+    use account_updater::providers::acquired::AcquiredClient;
+    let emulator = AcquiredEmulator::start().await.unwrap();
+    let client = AcquiredClient::builder(emulator.credentials())
+        .url(emulator.url())
+        .build()
+        .unwrap();
+    let expiry = Expiry::new(12, 2030).unwrap();
+    let tokens: Vec<String> = ["4457010000000009", "4457000300000007"]
+        .iter()
+        .map(|pan| emulator.create_token(&CardNumber::parse(pan).unwrap(), expiry))
+        .collect();
+    let cards: Vec<CardToUpdate> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| CardToUpdate::token(format!("cust-{i}"), t.clone()))
+        .collect();
+    let journal = sqlite("join").await;
+    let report = journal
+        .run(
+            &client,
+            &RunOptions::new("acq").worker("w"),
+            card_stream(cards),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.status.accepted, 2);
+    let mut update = CardUpdate::new(ProviderId::Acquired, Outcome::Unknown("1".into()), "1");
+    update.card_ref = Some(tokens[1].clone());
+    let mut joined = vec![update.clone()];
+    assert_eq!(
+        journal.join_caller_ids("acq", &mut joined).await.unwrap(),
+        1
+    );
+    assert_eq!(joined[0].card_id.as_deref(), Some("cust-1"));
+    // record_results joins too, and stores it under the joined result's id.
+    assert_eq!(
+        journal
+            .record_results("acq", &[update.clone()])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(journal.record_results("acq", &joined).await.unwrap(), 0);
+    let mut exported = Vec::new();
+    journal
+        .export("acq", false, 10, |page| {
+            exported.extend(page.iter().map(|r| r.card_id.clone()));
+            Ok::<(), String>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(exported, [Some("cust-1".to_owned())]);
+    // A reference no chunk was accepted under stays unjoined.
+    let mut stray = vec![update];
+    stray[0].card_ref = Some("not-a-token-of-this-run".into());
+    assert_eq!(journal.join_caller_ids("acq", &mut stray).await.unwrap(), 0);
+    assert_eq!(stray[0].card_id, None);
+}

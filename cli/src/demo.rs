@@ -125,6 +125,7 @@ pub async fn demo(args: DemoArgs) -> Result<Exit, Failure> {
             reveal_new_numbers: None,
             wait: Duration::from_secs(60),
             poll_interval: Duration::from_millis(200),
+            listen: None,
         },
     };
     let journal = crate::run::open_journal(&submit.journal).await?;

@@ -150,6 +150,11 @@ struct ResultsOutput {
     /// How often to ask the provider about unfinished jobs.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     poll_interval: Duration,
+    /// Also receive the provider's webhooks on ADDR (`127.0.0.1:8080`) while waiting: each
+    /// is verified by the provider's rules, and the results it carries or announces stored.
+    /// Acquired sends results only this way.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
 }
 
 /// What `run` and `resume` share.

@@ -502,3 +502,87 @@ fn emulator_command_prints_the_variables_that_point_a_run_at_it() {
         "{line}"
     );
 }
+
+/// Acquired sends results only by webhook: `--listen` receives them, verifies each one's hash,
+/// and joins each (it names the token) back to the caller's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acquired_results_arrive_by_webhook_and_join_back_to_caller_ids() {
+    use account_updater::emulator::acquired::{
+        AcquiredEmulator, DEFAULT_COMPANY_ID, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
+    };
+    let emulator = AcquiredEmulator::start().await.unwrap();
+    let dir = temp_dir("acquired");
+    let input = dir.join("tokens.csv");
+    let expiry = account_updater::Expiry::new(12, 2030).unwrap();
+    let mut text = String::from("id,token\n");
+    let sandbox = ["4457010000000009", "4457000300000007", "4457000900000001"];
+    for (i, pan) in sandbox.iter().enumerate() {
+        let token =
+            emulator.create_token(&account_updater::CardNumber::parse(pan).unwrap(), expiry);
+        text.push_str(&format!("a{i},{token}\n"));
+    }
+    for i in 3..20 {
+        let pan = plain_card(i);
+        let token =
+            emulator.create_token(&account_updater::CardNumber::parse(&pan).unwrap(), expiry);
+        text.push_str(&format!("a{i},{token}\n"));
+    }
+    text.push_str("a20,\n"); // no token: refused while reading
+    std::fs::write(&input, &text).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    emulator.set_webhook_url(&format!("http://127.0.0.1:{port}/acquired").parse().unwrap());
+
+    let out = tokio::task::block_in_place(|| {
+        run(bin()
+            .args([
+                "run",
+                "--provider",
+                "acquired",
+                "--run-id",
+                "acq",
+                "--input",
+            ])
+            .arg(&input)
+            .arg("--journal")
+            .arg(dir.join("journal.db"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--wait", "60s", "--poll-interval", "100ms", "--no-progress"])
+            .env("ACQUIRED_BASE_URL", emulator.url().as_str())
+            .env("ACQUIRED_COMPANY_ID", DEFAULT_COMPANY_ID)
+            .env("ACQUIRED_COMPANY_PASS", DEFAULT_COMPANY_PASS)
+            .env("ACQUIRED_COMPANY_HASHCODE", DEFAULT_HASHCODE))
+    });
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("20 cards accepted now"),
+        "{}",
+        out.stdout
+    );
+    let updates = csv_rows(&dir.join("tokens.updates.csv"));
+    let mut ids: Vec<&str> = updates.iter().map(|r| r[0].as_str()).collect();
+    ids.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
+    let expected: Vec<String> = (0..20).map(|i| format!("a{i}")).collect();
+    assert_eq!(
+        ids, expected,
+        "every result joined to its caller id: {updates:?}"
+    );
+    assert!(updates.iter().all(|r| r[1] == "acquired"));
+    // Acquired documents no result fields for this webhook: the outcome stays unknown, with
+    // the documented response code as the raw code (README, "Two commands").
+    assert!(
+        updates
+            .iter()
+            .all(|r| r[2] == "unknown" && !r[3].is_empty()),
+        "{updates:?}"
+    );
+    let rejects = csv_rows(&dir.join("tokens.rejects.csv"));
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(
+        (rejects[0][0].as_str(), rejects[0][1].as_str()),
+        ("21", "a20")
+    );
+}

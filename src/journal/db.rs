@@ -18,21 +18,22 @@ use crate::submission::Chunk;
 use super::{RunStatus, StoredResult, UnknownChunk, result_id, state};
 
 /// The schema version this crate writes. Migrations run in order from the database's version.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Each migration's statements, by version. Every statement is idempotent, so two workers
 /// migrating at once cannot fail each other (PostgreSQL also takes an advisory lock).
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE IF NOT EXISTS au_runs (
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE IF NOT EXISTS au_runs (
             run_id TEXT PRIMARY KEY,
             provider TEXT NOT NULL,
             created_at BIGINT NOT NULL
         )",
-        // One row per chunk; its cards' input positions and caller ids are a JSON array of
-        // [position, id] pairs in the row: one write per chunk, not one per card.
-        "CREATE TABLE IF NOT EXISTS au_chunks (
+            // One row per chunk; its cards' input positions and caller ids are a JSON array of
+            // [position, id] pairs in the row: one write per chunk, not one per card.
+            "CREATE TABLE IF NOT EXISTS au_chunks (
             run_id TEXT NOT NULL,
             seq BIGINT NOT NULL,
             kind TEXT NOT NULL,
@@ -48,15 +49,15 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             updated_at BIGINT NOT NULL,
             PRIMARY KEY (run_id, seq)
         )",
-        "CREATE INDEX IF NOT EXISTS au_chunks_by_state ON au_chunks (run_id, state)",
-        "CREATE TABLE IF NOT EXISTS au_rejected (
+            "CREATE INDEX IF NOT EXISTS au_chunks_by_state ON au_chunks (run_id, state)",
+            "CREATE TABLE IF NOT EXISTS au_rejected (
             run_id TEXT NOT NULL,
             position BIGINT NOT NULL,
             card_id TEXT NOT NULL,
             reason TEXT NOT NULL,
             PRIMARY KEY (run_id, position)
         )",
-        "CREATE TABLE IF NOT EXISTS au_results (
+            "CREATE TABLE IF NOT EXISTS au_results (
             run_id TEXT NOT NULL,
             result_id TEXT NOT NULL,
             provider TEXT NOT NULL,
@@ -70,8 +71,15 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             applied_at BIGINT,
             PRIMARY KEY (run_id, result_id)
         )",
-    ],
-)];
+        ],
+    ),
+    // 2: results that name only the provider's reference (an Acquired webhook names the
+    // token) are joined to the caller's id through the chunk placed under that job.
+    (
+        2,
+        &["CREATE INDEX IF NOT EXISTS au_chunks_job ON au_chunks (run_id, job_id)"],
+    ),
+];
 
 #[derive(Clone)]
 pub(crate) enum Db {
@@ -803,6 +811,28 @@ impl Db {
                 let sql = numbered(&sql);
                 mark!(pool, &sql)
             }
+        }
+    }
+
+    /// The caller id of the one card of the run's accepted chunk placed under `job_id` (a
+    /// single-card job: an Acquired inquiry, named by its token). `None` when no such chunk
+    /// exists or several do (the same token twice in a run cannot be told apart).
+    pub(crate) async fn single_card_of_job(
+        &self,
+        run_id: &str,
+        job_id: &str,
+    ) -> Result<Option<String>> {
+        let rows = fetch_all!(
+            self,
+            "join result to its card",
+            (String,),
+            "SELECT card_ids FROM au_chunks WHERE run_id = ? AND job_id = ? AND cards = 1 AND state = 'accepted' LIMIT 2",
+            run_id,
+            job_id
+        )?;
+        match rows.as_slice() {
+            [(json,)] => Ok(decode_cards(json)?.into_iter().next().map(|(_, id)| id)),
+            _ => Ok(None),
         }
     }
 }

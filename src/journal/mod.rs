@@ -499,10 +499,43 @@ impl Journal {
     /// Stores results idempotently (by [`result_id`]); returns how many were new. Results name
     /// their cards (CardSync echoes the caller's ids): an unknown chunk holding a named card
     /// evidently reached the provider, and becomes accepted.
+    ///
+    /// A result that names only the provider's reference (an Acquired webhook names the
+    /// token, not the caller's id) is first joined to its caller id, as
+    /// [`Journal::join_caller_ids`] does.
     pub async fn record_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
+        let mut joined = None;
+        for (i, update) in updates.iter().enumerate() {
+            if let Some(id) = self.caller_id_of(run_id, update).await? {
+                joined.get_or_insert_with(|| updates.to_vec())[i].card_id = Some(id);
+            }
+        }
+        let updates = joined.as_deref().unwrap_or(updates);
         let stored = self.db.store_results(run_id, updates).await?;
         self.db.reconcile_unknown(run_id, updates).await?;
         Ok(stored)
+    }
+
+    /// Fills in `card_id` on results that lack it but name the provider reference a
+    /// single-card chunk of the run was accepted under (an Acquired inquiry: its token), so
+    /// results arriving days later by webhook join back to the caller's cards. Returns how many
+    /// it filled.
+    pub async fn join_caller_ids(&self, run_id: &str, updates: &mut [CardUpdate]) -> Result<u64> {
+        let mut filled = 0;
+        for update in updates.iter_mut() {
+            if let Some(id) = self.caller_id_of(run_id, update).await? {
+                update.card_id = Some(id);
+                filled += 1;
+            }
+        }
+        Ok(filled)
+    }
+
+    async fn caller_id_of(&self, run_id: &str, update: &CardUpdate) -> Result<Option<String>> {
+        match (&update.card_id, &update.card_ref) {
+            (None, Some(reference)) => self.db.single_card_of_job(run_id, reference).await,
+            _ => Ok(None),
+        }
     }
 
     /// Stores `updates` (as [`Journal::record_results`]) and hands each one not yet applied to
