@@ -290,9 +290,9 @@ async fn run(
         let status = placed(p.subscribe(request).await);
         record(Flow::Subscribe, status);
     }
-    if caps.supports(Flow::SubmitBatch) && !backend.batch.is_empty() {
+    if caps.supports(Flow::Submit) && !backend.batch.is_empty() {
         let status = placed(p.submit(backend.batch.clone()).await);
-        record(Flow::SubmitBatch, status);
+        record(Flow::Submit, status);
     }
     if caps.supports(Flow::UpdateAccount) {
         if let Some(req) = &backend.account_update {
@@ -455,7 +455,7 @@ async fn main() {
     let shown = [
         Flow::RegisterWebhook,
         Flow::Subscribe,
-        Flow::SubmitBatch,
+        Flow::Submit,
         Flow::JobStatus,
         Flow::UpdateAccount,
         Flow::ParseWebhook,

@@ -157,6 +157,22 @@ pub fn luhn_valid(digits: &str) -> bool {
 /// Secret by construction: formatting shows [`CardNumber::masked`], there is no `Serialize`, and
 /// the digits are only available through [`ExposeSecret::expose_secret`]. The digits are zeroed
 /// on drop (they live in a [`SecretString`]).
+///
+/// ```
+/// use account_updater::{CardBrand, CardNumber, ExposeSecret};
+///
+/// let card = CardNumber::parse("4111111111111111")?;
+/// assert_eq!(card.brand(), CardBrand::Visa);
+/// assert_eq!(card.masked(), "411111******1111");
+/// // Formatting never shows the digits; exposing them is explicit.
+/// assert_eq!(format!("{card}"), "411111******1111");
+/// assert_eq!(card.expose_secret(), "4111111111111111");
+///
+/// // A mistyped number is refused before anything is sent, without echoing it.
+/// let error = CardNumber::parse("4111111111111112").unwrap_err();
+/// assert_eq!(error.to_string(), "card number fails the Luhn (mod 10) check");
+/// # Ok::<(), account_updater::card::CardNumberError>(())
+/// ```
 #[derive(Clone)]
 pub struct CardNumber {
     digits: SecretString,
@@ -313,6 +329,24 @@ impl fmt::Display for ExpiryFormat {
 
 /// A card expiry: a month and a four-digit year. A card is valid through the last day of that
 /// month. Ordered chronologically.
+///
+/// Each provider writes expiries its own way; parse and format with the [`ExpiryFormat`] its
+/// documents give.
+///
+/// ```
+/// use account_updater::{Expiry, ExpiryFormat};
+///
+/// let expiry = Expiry::parse("1230", ExpiryFormat::Mmyy)?; // PayConex `expiry`
+/// assert_eq!(expiry, Expiry::new(12, 2030)?);
+/// assert_eq!(expiry.format(ExpiryFormat::MmSlashYy), "12/30"); // CardSync `exp`
+/// assert_eq!(expiry.to_string(), "12/2030");
+/// assert!(Expiry::new(2, 2031)? > expiry);
+/// // Valid through the last day of its month.
+/// let last = chrono::NaiveDate::from_ymd_opt(2030, 12, 31).unwrap();
+/// assert!(!expiry.is_expired_at(last));
+/// assert!(Expiry::new(13, 2030).is_err());
+/// # Ok::<(), account_updater::card::ExpiryError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Expiry {
     year: u16,

@@ -12,7 +12,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::card::{CardNumberError, ExpiryError};
-use crate::provider::{Flow, ProviderId};
+use crate::ids::{Flow, ProviderId};
 
 /// Shorthand for `Result<T, account_updater::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -302,7 +302,7 @@ pub enum Error {
         /// The 3xx status.
         status: u16,
     },
-    /// The job journal's database failed ([`crate::journal`]). Nothing about a provider
+    /// The job journal's database failed (the `journal` module). Nothing about a provider
     /// request: the journal stops a run before sending when it cannot record the intent.
     #[error("journal: {operation} failed: {message}")]
     Journal {
@@ -636,7 +636,7 @@ impl Error {
 /// The HTTP statuses worth repeating a request for: 408 (request timeout), 429 (rate limited),
 /// 500, 502, 503 and 504. The crate's one list: [`Error::is_retryable`] and the transport's
 /// retry loop both use it.
-pub fn retryable_status(status: u16) -> bool {
+pub(crate) fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
@@ -672,7 +672,7 @@ const SENSITIVE_KEY_PARTS: &[&str] = &[
 /// seven or more digits with `*` (a PAN cannot survive, not even its middle), and replaces the
 /// string value of any JSON key that looks sensitive (`api_key`, `cardnumber`, `company_pass`, …)
 /// with `***`. Non-UTF-8 bytes are shown as `�`.
-pub fn redact_excerpt(body: &[u8], max: usize) -> String {
+pub(crate) fn redact_excerpt(body: &[u8], max: usize) -> String {
     // Only what can be shown is redacted: a few characters past `max` (a digit run crossing the
     // cut must still be seen whole to be masked), never a whole multi-megabyte body.
     let window = &body[..body.len().min(max.saturating_mul(4).saturating_add(64))];
@@ -772,5 +772,27 @@ mod tests {
     fn excerpt_is_truncated() {
         let ex = redact_excerpt(&[b'a'; 1000], 50);
         assert_eq!(ex.chars().count(), 51);
+    }
+
+    #[test]
+    fn excerpts_mask_digit_runs_and_sensitive_values() {
+        let pan = "4111111111111111";
+        let body = format!(
+            r#"{{"api_key":"api_1auidmDFdMslUz2R5PSwVFSEfmP","id":"123456","card":"{pan}","n":12345678}}"#
+        );
+        let ex = redact_excerpt(body.as_bytes(), 500);
+        assert!(!ex.contains("api_1aui"), "{ex}");
+        assert!(!ex.contains(pan) && !ex.contains("11111111"), "{ex}");
+        assert!(ex.contains(r#""id":"123456""#), "short numbers stay: {ex}");
+        assert!(ex.contains("********"), "{ex}");
+    }
+
+    #[test]
+    fn retryable_statuses_are_the_transient_ones() {
+        assert!(retryable_status(500));
+        assert!(retryable_status(429));
+        assert!(retryable_status(503));
+        assert!(!retryable_status(501));
+        assert!(!retryable_status(400));
     }
 }

@@ -17,11 +17,12 @@
 //!
 //! ## Map
 //!
-//! - [`card`], [`outcome`], [`error`], [`transport`], [`provider`], [`webhook`]: the core, which
-//!   knows no vendor.
-//! - [`providers::payconex`], [`providers::cardsync`], [`providers::accountvault`],
-//!   [`providers::acquired`]: one native client each (every endpoint, typed wire models, the
-//!   vendor's auth), implementing [`Provider`].
+//! - [`card`], [`ids`], [`outcome`], [`error`], [`transport`], [`provider`], [`submission`],
+//!   [`webhook`]: the core, which knows no vendor.
+//! - [`providers`]: `payconex`, `cardsync`, `accountvault` and `acquired` (one feature each):
+//!   one native client each (every endpoint, typed wire models, the vendor's auth),
+//!   implementing [`Provider`].
+//! - `journal` (features `journal`, `journal-postgres`): durable, resumable update runs.
 //! - `emulator` (feature `emulator`): a stateful fake of each vendor on `127.0.0.1`, for examples
 //!   and for your own tests.
 //!
@@ -57,6 +58,7 @@
 
 pub mod card;
 pub mod error;
+pub mod ids;
 #[cfg(feature = "journal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 pub mod journal;

@@ -8,7 +8,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use crate::card::{CardBrand, CardNumber, Expiry};
-use crate::provider::ProviderId;
+use crate::ids::ProviderId;
 
 /// What the updater found for one card.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::card::{CardNumber, Expiry};
 use crate::error::{Error, Result};
+pub use crate::ids::{Flow, JobKind, JobRef, ProviderId, ResultsQuery};
 use crate::outcome::CardUpdate;
 use crate::submission::{ChunkObserver, StreamOptions, StreamReceipt};
 use crate::webhook::{WebhookEvent, WebhookRequest};
@@ -22,117 +23,6 @@ use futures::stream::BoxStream;
 
 /// A boxed, sendable future: what the object-safe [`Provider`] methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The providers this crate speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum ProviderId {
-    /// Bluefin PayConex Account Updater v4.
-    PayConex,
-    /// CardSync Universal Account Updater v2.
-    CardSync,
-    /// AccountVault (TabaPay Account API v1).
-    AccountVault,
-    /// Acquired.com (legacy JSON API).
-    Acquired,
-}
-
-impl ProviderId {
-    /// Every provider, in a fixed order.
-    pub const ALL: [ProviderId; 4] = [
-        ProviderId::PayConex,
-        ProviderId::CardSync,
-        ProviderId::AccountVault,
-        ProviderId::Acquired,
-    ];
-
-    /// A stable lower-case name (`payconex`, `cardsync`, `accountvault`, `acquired`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderId::PayConex => "payconex",
-            ProviderId::CardSync => "cardsync",
-            ProviderId::AccountVault => "accountvault",
-            ProviderId::Acquired => "acquired",
-        }
-    }
-
-    /// The provider named `name` as [`ProviderId::as_str`] spells it (ASCII case ignored).
-    pub fn from_name(name: &str) -> Option<ProviderId> {
-        ProviderId::ALL
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(name))
-    }
-}
-
-impl fmt::Display for ProviderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The unified flows (one per flow of the providers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Flow {
-    /// Enroll cards for ongoing updates ([`Provider::subscribe`]).
-    Subscribe,
-    /// Add cards to an existing subscription ([`Provider::add_cards`]).
-    AddCards,
-    /// Remove cards from updates ([`Provider::remove_cards`]).
-    RemoveCards,
-    /// Cancel a whole subscription ([`Provider::cancel`]).
-    Cancel,
-    /// A one-off inquiry for a set of cards ([`Provider::submit`]).
-    SubmitBatch,
-    /// Ask how a job is doing ([`Provider::job_status`]).
-    JobStatus,
-    /// Fetch per-card results ([`Provider::fetch_results`]).
-    FetchResults,
-    /// Change a stored account's card or holder data ([`Provider::update_account`]).
-    UpdateAccount,
-    /// Register a webhook URL with the provider ([`Provider::register_webhook`]).
-    RegisterWebhook,
-    /// Parse (and where possible verify) an incoming webhook ([`Provider::parse_webhook`]).
-    ParseWebhook,
-}
-
-impl Flow {
-    /// Every flow, in a fixed order.
-    pub const ALL: [Flow; 10] = [
-        Flow::Subscribe,
-        Flow::AddCards,
-        Flow::RemoveCards,
-        Flow::Cancel,
-        Flow::SubmitBatch,
-        Flow::JobStatus,
-        Flow::FetchResults,
-        Flow::UpdateAccount,
-        Flow::RegisterWebhook,
-        Flow::ParseWebhook,
-    ];
-
-    /// A stable snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Flow::Subscribe => "subscribe",
-            Flow::AddCards => "add_cards",
-            Flow::RemoveCards => "remove_cards",
-            Flow::Cancel => "cancel",
-            Flow::SubmitBatch => "submit_batch",
-            Flow::JobStatus => "job_status",
-            Flow::FetchResults => "fetch_results",
-            Flow::UpdateAccount => "update_account",
-            Flow::RegisterWebhook => "register_webhook",
-            Flow::ParseWebhook => "parse_webhook",
-        }
-    }
-}
-
-impl fmt::Display for Flow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The set of flows a provider supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -292,54 +182,6 @@ impl SubscribeRequest {
     pub fn starts_on(mut self, date: NaiveDate) -> Self {
         self.starts_on = Some(date);
         self
-    }
-}
-
-/// What kind of provider job a card was placed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum JobKind {
-    /// A standing subscription (PayConex schedule, CardSync Amex subscription).
-    Subscription,
-    /// A one-off batch (CardSync batch).
-    Batch,
-    /// A single-card inquiry (Acquired ACCOUNT_UPDATER).
-    Inquiry,
-}
-
-/// A handle on a provider job, enough to ask for its status and results later.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct JobRef {
-    /// The provider that owns the job.
-    pub provider: ProviderId,
-    /// What kind of job.
-    pub kind: JobKind,
-    /// The provider's id (`css_…`, a CardSync `batch_id`, an SE number for Amex subscriptions, an
-    /// Acquired token).
-    pub id: String,
-}
-
-impl JobRef {
-    /// Builds a job reference.
-    pub fn new(provider: ProviderId, kind: JobKind, id: impl Into<String>) -> Self {
-        JobRef {
-            provider,
-            kind,
-            id: id.into(),
-        }
-    }
-
-    /// A job the provider accepted without naming it (CardSync's v2 create-batch example answers
-    /// with no `batch_id`). Its id is empty; the provider names it later (CardSync's "batch
-    /// available" webhook carries the `batch_id`, and its results echo the caller's card ids, so
-    /// they join back without it). Asking for its status is an input error, never a request.
-    pub fn id_pending(provider: ProviderId, kind: JobKind) -> Self {
-        JobRef::new(provider, kind, String::new())
-    }
-
-    /// `true` when the provider has not named the job yet ([`JobRef::id_pending`]).
-    pub fn is_id_pending(&self) -> bool {
-        self.id.is_empty()
     }
 }
 
@@ -571,32 +413,13 @@ pub struct JobCounts {
 /// What [`Provider::job_status`] answers.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct JobStatus {
+pub struct JobReport {
     /// The job asked about.
     pub job: JobRef,
     /// Its state.
     pub state: JobState,
     /// Counters, when the provider gives them.
     pub counts: JobCounts,
-}
-
-/// Which results to fetch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ResultsQuery {
-    /// The latest results of a job.
-    Job(JobRef),
-    /// The results an event announced (PayConex `updateId`, CardSync `event_id`).
-    Event {
-        /// The provider.
-        provider: ProviderId,
-        /// The kind of job the event is about.
-        kind: JobKind,
-        /// The event id.
-        event_id: String,
-        /// The job the event is about, when the event says (CardSync `batch_id`).
-        job_id: Option<String>,
-    },
 }
 
 /// New card data for a stored account.
@@ -825,6 +648,47 @@ fn unsupported<'a, T: Send + 'a>(provider: ProviderId, flow: Flow) -> BoxFuture<
 ///
 /// Every flow has a default body returning [`Error::Unsupported`]; a provider overrides what it
 /// supports and declares the same set in [`Provider::capabilities`].
+///
+/// A one-off inquiry, its status and its results, through the trait only (here on the embedded
+/// CardSync emulator, with one of CardSync's sandbox cards):
+///
+/// ```
+/// # #[cfg(all(feature = "emulator", feature = "cardsync"))]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+///
+/// use account_updater::emulator::cardsync::CardSyncEmulator;
+/// use account_updater::provider::{CardToUpdate, JobState, ResultsQuery};
+/// use account_updater::providers::cardsync::CardSyncClient;
+/// use account_updater::{CardNumber, Expiry, Flow, Outcome, Provider};
+///
+/// let emulator = CardSyncEmulator::start().await?;
+/// let (_, merchant_key) = emulator.add_merchant();
+/// let provider: Arc<dyn Provider> = Arc::new(
+///     CardSyncClient::builder(merchant_key)
+///         .base_url(emulator.base_url())
+///         .build_merchant()?,
+/// );
+/// assert!(provider.capabilities().supports(Flow::Submit));
+///
+/// let card = CardNumber::parse("4457010000000009")?;
+/// let receipt = provider
+///     .submit(vec![CardToUpdate::pan("cust-1", card, Expiry::new(1, 2030)?)])
+///     .await?;
+/// assert!(receipt.is_complete());
+/// let job = &receipt.accepted[0].job;
+/// assert_eq!(provider.job_status(job).await?.state, JobState::Completed);
+///
+/// let updates = provider.fetch_results(&ResultsQuery::Job(job.clone())).await?;
+/// assert_eq!(updates[0].card_id.as_deref(), Some("cust-1"));
+/// assert_eq!(updates[0].outcome, Outcome::NewAccountNumber);
+/// // The new number is masked wherever it is shown.
+/// assert!(updates[0].masked_card().unwrap().starts_with("445701******"));
+/// # Ok(()) }
+/// # #[cfg(not(all(feature = "emulator", feature = "cardsync")))]
+/// # fn main() {}
+/// ```
 pub trait Provider: Send + Sync + fmt::Debug {
     /// Which provider this is.
     fn id(&self) -> ProviderId;
@@ -869,7 +733,7 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// A one-off inquiry for any number of cards, split by the provider's rules.
     fn submit(&self, cards: Vec<CardToUpdate>) -> BoxFuture<'_, Result<SubmissionReceipt>> {
         let _ = cards;
-        unsupported(self.id(), Flow::SubmitBatch)
+        unsupported(self.id(), Flow::Submit)
     }
 
     /// The streamed form of [`Provider::submit`]: cards are pulled from `cards` as chunks are
@@ -884,11 +748,11 @@ pub trait Provider: Send + Sync + fmt::Debug {
         observer: &'a mut dyn ChunkObserver,
     ) -> BoxFuture<'a, Result<StreamReceipt>> {
         let _ = (cards, options, observer);
-        unsupported(self.id(), Flow::SubmitBatch)
+        unsupported(self.id(), Flow::Submit)
     }
 
     /// Ask how a job is doing.
-    fn job_status<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<JobStatus>> {
+    fn job_status<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<JobReport>> {
         let _ = job;
         unsupported(self.id(), Flow::JobStatus)
     }

@@ -469,7 +469,7 @@ impl ApiResponse {
 
 /// Parses a `Retry-After` header: delta-seconds or an HTTP date (RFC 9110 §10.2.3), the latter
 /// relative to `now`.
-pub fn parse_retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+pub(crate) fn parse_retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -870,7 +870,7 @@ fn map_reqwest_error(provider: ProviderId, e: reqwest::Error) -> Error {
 
 /// Builds a header value from a secret, marked sensitive so that `Debug` of the header map
 /// (reqwest, hyper) prints `Sensitive` instead of it.
-pub fn sensitive_header(value: &str) -> Result<HeaderValue> {
+pub(crate) fn sensitive_header(value: &str) -> Result<HeaderValue> {
     let mut v = HeaderValue::from_str(value).map_err(|_| {
         Error::invalid(
             "credentials",
@@ -885,11 +885,11 @@ pub fn sensitive_header(value: &str) -> Result<HeaderValue> {
 
 /// Longest id accepted in a URL path or query, in bytes. The longest documented one is
 /// AccountVault's 22-character `AccountID`; PayConex and CardSync ids are shorter still.
-pub const MAX_PATH_ID_BYTES: usize = 128;
+pub(crate) const MAX_PATH_ID_BYTES: usize = 128;
 
 /// Refuses an id for a URL path or query that is empty, over [`MAX_PATH_ID_BYTES`], or holds a
 /// control character: the typed input error comes before any request.
-pub fn check_id(field: &str, value: &str) -> Result<()> {
+pub(crate) fn check_id(field: &str, value: &str) -> Result<()> {
     if value.is_empty() {
         return Err(Error::invalid(field, InputProblem::Missing));
     }
@@ -907,7 +907,7 @@ pub fn check_id(field: &str, value: &str) -> Result<()> {
 /// Percent-encodes `value` as one URL path segment (everything but RFC 3986 unreserved
 /// characters is escaped), refusing an empty value, a value over [`MAX_PATH_ID_BYTES`] and one
 /// with a control character: ids from callers can never change the path, and nothing is sent.
-pub fn path_segment(field: &str, value: &str) -> Result<String> {
+pub(crate) fn path_segment(field: &str, value: &str) -> Result<String> {
     check_id(field, value)?;
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
@@ -921,4 +921,4 @@ pub fn path_segment(field: &str, value: &str) -> Result<String> {
 }
 
 /// The `Authorization` header name, re-exported for signers.
-pub const AUTHORIZATION: HeaderName = reqwest::header::AUTHORIZATION;
+pub(crate) const AUTHORIZATION: HeaderName = reqwest::header::AUTHORIZATION;

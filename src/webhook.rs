@@ -12,11 +12,13 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
-use reqwest::header::HeaderMap;
+/// The header map [`receive`] takes (the `http` crate's, as `axum`, `hyper` and `reqwest` use).
+pub use reqwest::header::HeaderMap;
 
 use crate::error::{Error, Result};
+use crate::ids::{ProviderId, ResultsQuery};
 use crate::outcome::CardUpdate;
-use crate::provider::{Provider, ProviderId, ResultsQuery};
+use crate::provider::Provider;
 
 /// An incoming webhook as received: its headers and its exact body bytes.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +103,33 @@ impl WebhookEvent {
 ///
 /// Mount it in any HTTP server: take the request's headers and body bytes, call this, and answer
 /// 2xx only when it returns `Ok` (and, with a [`Deduplicator`], only process first deliveries).
+///
+/// ```
+/// # #[cfg(feature = "cardsync")] {
+/// use account_updater::SecretString;
+/// use account_updater::provider::ResultsQuery;
+/// use account_updater::providers::cardsync::CardSyncClient;
+/// use account_updater::webhook::{self, Authenticity, Deduplicator, HeaderMap};
+/// use account_updater::WebhookKind;
+///
+/// let cardsync = CardSyncClient::builder(SecretString::from("api_merchantKey"))
+///     .build_merchant()?;
+/// // CardSync's "batch results available" notification (trigger 20), as its documents show it.
+/// let body = br#"{"batch_id": "b9ec0c1776655524350", "id": "60d7a065-1795-4e98-88af-a8b98db9ec0c",
+///     "trigger_id": 20, "trigger_date": "2021-12-08T21:39:00.349754Z",
+///     "event_id": "c7a8da62-473d-4153-91d6-d6fddd3d7252", "message": ""}"#;
+/// let event = webhook::receive(&cardsync, &HeaderMap::new(), body)?;
+/// assert_eq!(event.kind, WebhookKind::BatchCompleted);
+/// // CardSync does not sign its webhooks: fetch the results with your own credentials.
+/// assert_eq!(event.authenticity, Authenticity::Unsigned);
+/// assert!(matches!(event.results_query(), Some(ResultsQuery::Event { .. })));
+/// // A redelivery of the same event is processed once.
+/// let seen = Deduplicator::new(10_000);
+/// assert!(seen.first_seen(&event));
+/// assert!(!seen.first_seen(&event));
+/// # }
+/// # Ok::<(), account_updater::Error>(())
+/// ```
 pub fn receive(provider: &dyn Provider, headers: &HeaderMap, body: &[u8]) -> Result<WebhookEvent> {
     provider.parse_webhook(&WebhookRequest::new(headers, body))
 }

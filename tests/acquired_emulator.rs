@@ -239,7 +239,7 @@ async fn unified_flows_on_the_emulator() {
         [
             Flow::AddCards,
             Flow::RemoveCards,
-            Flow::SubmitBatch,
+            Flow::Submit,
             Flow::UpdateAccount,
             Flow::ParseWebhook
         ]

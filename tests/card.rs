@@ -6,9 +6,9 @@ use account_updater::{CardBrand, CardNumber, Expiry, ExpiryFormat};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
-/// Every PAN in the seeds' and specs' sandbox tables, with its brand.
+/// Every PAN in the vendors' published sandbox tables, with its brand.
 const SANDBOX_CARDS: &[(&str, CardBrand)] = &[
-    // CardSync current set (specs/cardsync.md §6)
+    // CardSync current set (CardSync API documentation)
     ("4457010000000009", CardBrand::Visa),
     ("4457000300000007", CardBrand::Visa),
     ("4457010200000247", CardBrand::Visa),
@@ -52,7 +52,7 @@ const SANDBOX_CARDS: &[(&str, CardBrand)] = &[
     ("4111111111111111", CardBrand::Visa),
     // PayConex PAN subscribe example
     ("4444333322221111", CardBrand::Visa),
-    // AccountVault encryption example (specs/accountvault.md §3.3)
+    // AccountVault encryption example (TabaPay "PCI Helper RSA" reference)
     ("4000056655665556", CardBrand::Visa),
     // Acquired UPDATE_BILLING example
     ("4024007164218280", CardBrand::Visa),

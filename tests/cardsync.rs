@@ -228,7 +228,7 @@ async fn merchant_endpoints_send_exact_requests_and_decode_seed_responses() {
     let (batch, batch_body) = seed_batch();
     let (amex, amex_body) = seed_amex();
     let create_response = {
-        // The v2 example omits batch_id (a doc defect, specs §4); the v1 create response had it.
+        // The v2 example omits batch_id (a defect of CardSync's v2 documentation); the v1 create response had it.
         let mut v = fixture("batch_create_response.json");
         v["data"]["batch_id"] = json!("bqgbm86g10l2fm2bv7n1");
         v

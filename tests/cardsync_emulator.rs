@@ -133,9 +133,7 @@ async fn the_example_flow_end_to_end_without_leaking_card_data() {
             .as_deref(),
         Some("active")
     );
-    assert!(
-        m.capabilities().supports(Flow::SubmitBatch) && !m.capabilities().supports(Flow::Cancel)
-    );
+    assert!(m.capabilities().supports(Flow::Submit) && !m.capabilities().supports(Flow::Cancel));
 
     let receipt = m.submit(test_cards()).await.unwrap();
     assert!(receipt.is_complete());

@@ -313,7 +313,7 @@ async fn exercise(h: &Harness, flow: Flow, state: &mut State, seen: &Seen) -> Re
             Err(e) => Err(e),
         },
         Flow::Cancel => p.cancel(&job).await,
-        Flow::SubmitBatch => match p.submit(h.batch.clone()).await {
+        Flow::Submit => match p.submit(h.batch.clone()).await {
             Ok(r) => {
                 let mut batch_jobs = Vec::new();
                 let out = keep(r, &mut batch_jobs);
@@ -367,7 +367,7 @@ const ORDER: [Flow; 10] = [
     Flow::Subscribe,
     Flow::AddCards,
     Flow::RemoveCards,
-    Flow::SubmitBatch,
+    Flow::Submit,
     Flow::JobStatus,
     Flow::FetchResults,
     Flow::UpdateAccount,
@@ -412,7 +412,7 @@ async fn errors_map_the_same_everywhere(h: Harness) {
     let seen = Seen::default();
     let mut state = State::default();
     // A job to ask about, where the provider has job status.
-    for flow in [Flow::SubmitBatch, Flow::Subscribe] {
+    for flow in [Flow::Submit, Flow::Subscribe] {
         if h.provider.capabilities().supports(flow) && state.jobs.is_empty() {
             exercise(&h, flow, &mut state, &seen).await.unwrap();
         }
@@ -481,7 +481,7 @@ async fn webhooks_are_verified_deduplicated_or_refused(h: Harness) {
         return;
     }
     let mut state = State::default();
-    for flow in [Flow::RegisterWebhook, Flow::Subscribe, Flow::SubmitBatch] {
+    for flow in [Flow::RegisterWebhook, Flow::Subscribe, Flow::Submit] {
         if p.capabilities().supports(flow) {
             exercise(&h, flow, &mut state, &seen).await.unwrap();
         }

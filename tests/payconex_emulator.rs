@@ -52,8 +52,10 @@ async fn the_whole_lifecycle_on_the_emulator_without_leaking_card_data() {
     let logs = common::capture_traces();
     let emu = PayConexEmulator::start().await.unwrap();
     let client = client_for(&emu, AuthMethod::Hmac);
-    assert!(Flow::ALL.iter().all(|f| client.capabilities().supports(*f)
-        != matches!(f, Flow::SubmitBatch | Flow::UpdateAccount)));
+    assert!(
+        Flow::ALL.iter().all(|f| client.capabilities().supports(*f)
+            != matches!(f, Flow::Submit | Flow::UpdateAccount))
+    );
 
     let sink = WebhookSink::start().await.unwrap();
     let hook = client

@@ -58,7 +58,7 @@ fn check_bulk(
     provider: ProviderId,
     capabilities: account_updater::Capabilities,
 ) -> Result<(), Failure> {
-    if capabilities.supports(Flow::SubmitBatch) {
+    if capabilities.supports(Flow::Submit) {
         return Ok(());
     }
     let offers: Vec<&str> = capabilities.flows().map(Flow::as_str).collect();

@@ -254,7 +254,7 @@ pub mod cardsync {
     }
 }
 
-/// CardSync's sandbox test cards (specs §5–§6) with their documented expiries.
+/// CardSync's sandbox test cards (CardSync API documentation, sandbox test cards) with their documented expiries.
 pub const CARDSYNC_TEST_CARDS: [(&str, &str); 16] = [
     ("4457010000000009", "01/50"),
     ("4457000300000007", "01/50"),

@@ -319,7 +319,8 @@ pub(crate) fn luhn_complete(body: &str) -> String {
         .expect("one check digit always fits")
 }
 
-/// The sandbox test cards of CardSync (specs/cardsync.md §5–§6, current and previous sets), whose
+/// The sandbox test cards of CardSync (its API documentation's sandbox test-card tables,
+/// https://api.cardsync.io/v1/index.html, current and previous sets), whose
 /// updater PayConex resells: card number → forced status.
 pub(crate) fn sandbox_card_status(pan: &str) -> Option<&'static str> {
     Some(match pan {

@@ -1,8 +1,8 @@
 //! A stateful PayConex v4 account updater on loopback.
 //!
-//! It checks what the real service checks: the HMAC signature (specs §2.3), a nonce reused
-//! within 15 minutes, a timestamp older (or further ahead) than 15 minutes, Basic credentials
-//! (when allowed), the account id, and the request schemas with `additionalProperties: false`
+//! It checks what the real service checks: the HMAC signature (the PayConex Account Updater
+//! API v4 reference, "Authentication: HMAC"), a nonce reused within 15 minutes, a timestamp
+//! older (or further ahead) than 15 minutes, Basic credentials (when allowed), the account id, and the request schemas with `additionalProperties: false`
 //! (an unknown property is a 422 naming it). It answers with the documented status codes and
 //! bodies, and keeps webhooks, subscriptions and records.
 //!
@@ -37,11 +37,12 @@ use crate::providers::payconex::Credentials;
 use crate::providers::payconex::auth::{HmacHeader, hmac_response};
 use crate::providers::payconex::wire::PeriodId;
 
-/// The documented example account id (specs §1).
+/// The documented example account id (the PayConex v4 reference's request examples).
 pub const DEFAULT_ACCOUNT_ID: &str = "120615523104";
-/// The documented example API key id (specs §2.1).
+/// The documented example API key id (the PayConex v4 reference, "Authentication").
 pub const DEFAULT_KEY_ID: &str = "api_0c169931aa624727a6d7202ab1e9d320";
-/// The documented example API secret (specs §2.1; public, for tests only).
+/// The documented example API secret (the PayConex v4 reference, "Authentication"; public,
+/// for tests only).
 pub const DEFAULT_SECRET: &str = "6bf6b48e1794489598bbef89aab69948";
 
 const WINDOW_SECS: i64 = 15 * 60;

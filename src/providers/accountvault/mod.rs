@@ -9,6 +9,30 @@
 //!
 //! Requests are compact JSON (the API refuses pretty-printed bodies) with
 //! `Authorization: Bearer <token>`.
+//!
+//! On the embedded emulator (on TabaPay's sandbox, give your 22-character ClientID and token):
+//!
+//! ```
+//! # #[cfg(feature = "emulator")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use account_updater::emulator::accountvault::AccountVaultEmulator;
+//! use account_updater::providers::accountvault::AccountVaultClient;
+//! use account_updater::providers::accountvault::wire::KeyFormat;
+//!
+//! let emulator = AccountVaultEmulator::start().await?;
+//! let client = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+//!     .base_url(emulator.base_url())
+//!     .build()?;
+//! // The RSA key card data is encrypted with (RSA-OAEP) before it leaves your systems.
+//! let key = client.create_key(KeyFormat::Asn1).await?;
+//! let key_id = key.key_id.expect("a new key has an id");
+//! assert_eq!(key_id.len(), 22);
+//! assert!(client.retrieve_key(&key_id, Some(KeyFormat::Raw)).await?.key_modulus.is_some());
+//! # Ok(()) }
+//! # #[cfg(not(feature = "emulator"))]
+//! # fn main() {}
+//! ```
 
 pub mod crypto;
 pub mod wire;
@@ -322,6 +346,19 @@ has_status!(Created, Account, AccountRef, Key);
 
 impl AccountVaultClient {
     /// Starts a builder: 22-character ClientID and bearer token from the credentials file.
+    ///
+    /// ```
+    /// use account_updater::SecretString;
+    /// use account_updater::providers::accountvault::AccountVaultClient;
+    ///
+    /// let client = AccountVaultClient::builder("TabaPay_ClientID_22chr", SecretString::from("token"))
+    ///     .sub_client_id("0001") // an ISO's sub-client, sent as ClientID_SubClientID
+    ///     .build()?;
+    /// # let _ = client;
+    /// // A ClientID that is not 22 characters is refused before any request.
+    /// assert!(AccountVaultClient::builder("short", SecretString::from("token")).build().is_err());
+    /// # Ok::<(), account_updater::Error>(())
+    /// ```
     pub fn builder(client_id: impl Into<String>, token: SecretString) -> AccountVaultBuilder {
         AccountVaultBuilder {
             client_id: client_id.into(),

@@ -13,6 +13,31 @@
 //! `response_hash` is verified** before anything in it is used (a mismatch is
 //! [`Error::Integrity`]), and webhooks are verified with their double SHA-256 `hash`. The
 //! `company_hashcode` is never sent.
+//!
+//! On the embedded emulator (on Acquired's QA endpoint, build [`Credentials`] from your company
+//! id, password and hash code):
+//!
+//! ```
+//! # #[cfg(feature = "emulator")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use account_updater::emulator::acquired::AcquiredEmulator;
+//! use account_updater::providers::acquired::{AcquiredClient, Answer};
+//! use account_updater::{CardNumber, Expiry};
+//!
+//! let emulator = AcquiredEmulator::start().await?;
+//! let token = emulator.create_token(&CardNumber::parse("4457000300000007")?, Expiry::new(1, 2030)?);
+//! let client = AcquiredClient::builder(emulator.credentials())
+//!     .url(emulator.url())
+//!     .build()?;
+//! // Every response's hash was verified before this answer was built.
+//! let answer = client.request_account_update(&token, None).await?;
+//! assert!(matches!(answer, Answer::Pending(_))); // the outcome follows by webhook
+//! client.disable_token(&token, None).await?;
+//! # Ok(()) }
+//! # #[cfg(not(feature = "emulator"))]
+//! # fn main() {}
+//! ```
 
 pub mod hash;
 pub mod wire;
@@ -421,6 +446,24 @@ fn check_token(field: &str, token: &str) -> Result<()> {
 
 impl AcquiredClient {
     /// Starts a builder for the QA endpoint.
+    ///
+    /// ```
+    /// use account_updater::SecretString;
+    /// use account_updater::providers::acquired::{AcquiredClient, Credentials};
+    ///
+    /// // The hash code signs every request and verifies every response; it is never sent.
+    /// let credentials = Credentials::new(
+    ///     "133",
+    ///     SecretString::from("aPassword10to30"),
+    ///     Some("1062".into()),
+    ///     SecretString::from("hashcode"),
+    /// )?;
+    /// let client = AcquiredClient::builder(credentials).build()?; // the QA endpoint
+    /// assert_eq!(client.url().host_str(), Some("qaapi.acquired.com"));
+    /// // Acquired's rule: a company password of 10 to 30 letters and digits.
+    /// assert!(Credentials::new("133", SecretString::from("short"), None, SecretString::from("h")).is_err());
+    /// # Ok::<(), account_updater::Error>(())
+    /// ```
     pub fn builder(credentials: Credentials) -> AcquiredBuilder {
         AcquiredBuilder {
             credentials,
@@ -1010,7 +1053,7 @@ impl Provider for AcquiredClient {
     fn capabilities(&self) -> Capabilities {
         Capabilities::of(&[
             Flow::UpdateAccount,
-            Flow::SubmitBatch,
+            Flow::Submit,
             Flow::AddCards,
             Flow::RemoveCards,
             Flow::ParseWebhook,

@@ -10,6 +10,40 @@
 //! [`CardSyncClient::submit_cards`] takes any number of cards, splits them by the provider's
 //! rules (batches of ≤ 10,000 non-Amex cards; Amex to subscriptions grouped per SE number), sends
 //! with bounded concurrency and returns a receipt that places every card id exactly once.
+//!
+//! On the embedded emulator (the same calls work on the sandbox with your merchant key and
+//! `https://sandbox.cardsync.io`):
+//!
+//! ```
+//! # #[cfg(feature = "emulator")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use account_updater::emulator::cardsync::CardSyncEmulator;
+//! use account_updater::provider::CardToUpdate;
+//! use account_updater::providers::cardsync::CardSyncClient;
+//! use account_updater::{CardNumber, Expiry};
+//!
+//! let emulator = CardSyncEmulator::start().await?;
+//! let (_, merchant_key) = emulator.add_merchant();
+//! let client = CardSyncClient::builder(merchant_key)
+//!     .base_url(emulator.base_url())
+//!     .build_merchant()?;
+//! let cards = vec![
+//!     CardToUpdate::pan("cust-1", CardNumber::parse("4457000300000007")?, Expiry::new(1, 2030)?),
+//!     CardToUpdate::pan("cust-2", CardNumber::parse("4457000900000001")?, Expiry::new(8, 2030)?),
+//! ];
+//! let receipt = client.submit_cards(cards).await?;
+//! let batch_id = &receipt.accepted[0].job.id;
+//! let results = client.batch_results_compact(batch_id, None).await?;
+//! let outcomes: Vec<String> = results
+//!     .card_updates(None)
+//!     .map(|u| format!("{} {}", u.card_id.unwrap_or_default(), u.outcome))
+//!     .collect();
+//! assert_eq!(outcomes, ["cust-1 new_expiry", "cust-2 closed"]);
+//! # Ok(()) }
+//! # #[cfg(not(feature = "emulator"))]
+//! # fn main() {}
+//! ```
 
 mod compact;
 pub mod wire;
@@ -33,7 +67,7 @@ use crate::outcome::CardUpdate;
 use crate::provider::check_caller_id;
 use crate::provider::{
     BoxFuture, Capabilities, CardSource, CardToUpdate, FailedRemoval, Flow, JobCounts, JobKind,
-    JobRef, JobState, JobStatus, Provider, ProviderId, RemovalReceipt, RemoveCard, ResultsQuery,
+    JobRef, JobReport, JobState, Provider, ProviderId, RemovalReceipt, RemoveCard, ResultsQuery,
     SubmissionReceipt, SubscribeRequest, WebhookReceipt, WebhookRegistration,
 };
 use crate::providers::outcome_from_status;
@@ -364,6 +398,19 @@ pub struct CardSyncPartner {
 
 impl CardSyncPartner {
     /// Starts a builder for the sandbox with the partner master key.
+    ///
+    /// ```
+    /// use account_updater::SecretString;
+    /// use account_updater::providers::cardsync::CardSyncPartner;
+    ///
+    /// let partner = CardSyncPartner::builder(SecretString::from("api_partnerKey"))
+    ///     .concurrency(4) // batches in flight at once
+    ///     .build_partner()?;
+    /// // Each enrolled merchant's key makes a merchant client on the same connection pool.
+    /// let merchant = partner.merchant(SecretString::from("api_merchantKey"))?;
+    /// assert_eq!(merchant.base_url(), partner.base_url());
+    /// # Ok::<(), account_updater::Error>(())
+    /// ```
     pub fn builder(partner_key: SecretString) -> CardSyncBuilder {
         CardSyncBuilder {
             key: partner_key,
@@ -1179,7 +1226,7 @@ impl Provider for CardSyncClient {
             Flow::Subscribe,
             Flow::AddCards,
             Flow::RemoveCards,
-            Flow::SubmitBatch,
+            Flow::Submit,
             Flow::JobStatus,
             Flow::FetchResults,
             Flow::RegisterWebhook,
@@ -1280,7 +1327,7 @@ impl Provider for CardSyncClient {
     }
 
     /// Batches only: CardSync has no status for Amex subscriptions (updates arrive by webhook).
-    fn job_status<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<JobStatus>> {
+    fn job_status<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<JobReport>> {
         Box::pin(async move {
             if job.kind != JobKind::Batch || job.provider != PROVIDER {
                 return Err(Error::invalid(
@@ -1291,7 +1338,7 @@ impl Provider for CardSyncClient {
                 ));
             }
             let b = self.batch_status(&job.id).await?;
-            Ok(JobStatus {
+            Ok(JobReport {
                 job: job.clone(),
                 state: job_state(b.status.as_ref()),
                 counts: counts(&b.stats),

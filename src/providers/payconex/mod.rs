@@ -17,6 +17,32 @@
 //! let hooks = client.list_webhooks().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! The same on the embedded emulator, runnable:
+//!
+//! ```
+//! # #[cfg(feature = "emulator")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use account_updater::emulator::payconex::PayConexEmulator;
+//! use account_updater::provider::{CardToUpdate, Provider, SubscribeRequest};
+//! use account_updater::providers::payconex::PayConexClient;
+//! use account_updater::{CardNumber, Expiry};
+//!
+//! let emulator = PayConexEmulator::start().await?;
+//! let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+//!     .base_url(emulator.base_url())
+//!     .build()?;
+//! let card = CardNumber::parse("4457000300000007")?;
+//! let receipt = client
+//!     .subscribe(SubscribeRequest::new(vec![CardToUpdate::pan("cust-1", card, Expiry::new(1, 2030)?)]))
+//!     .await?;
+//! assert!(receipt.is_complete());
+//! assert!(client.list_webhooks().await?.is_empty());
+//! # Ok(()) }
+//! # #[cfg(not(feature = "emulator"))]
+//! # fn main() {}
+//! ```
 
 pub mod auth;
 pub mod wire;
@@ -33,7 +59,7 @@ use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::{
     AcceptedJob, BoxFuture, Cadence, Capabilities, CardSource, CardToUpdate, FailedChunk,
-    FailedRemoval, Flow, JobCounts, JobKind, JobRef, JobState, JobStatus, PlacedCard, Provider,
+    FailedRemoval, Flow, JobCounts, JobKind, JobRef, JobReport, JobState, PlacedCard, Provider,
     ProviderId, RemovalReceipt, RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest,
     WebhookReceipt, WebhookRegistration,
 };
@@ -268,6 +294,24 @@ fn check_period(period_id: &PeriodId, period_date: Option<PeriodDate>) -> Result
 
 impl PayConexClient {
     /// Starts a builder for the certification environment with HMAC auth.
+    ///
+    /// ```
+    /// use account_updater::providers::payconex::{AuthMethod, Credentials, PayConexClient};
+    /// use account_updater::{ErrorKind, SecretString};
+    ///
+    /// let credentials = Credentials::new("api_0c169931aa624727a6d7202ab1e9d320", SecretString::from("secret"));
+    /// let client = PayConexClient::builder("120615523104", credentials.clone())
+    ///     .auth(AuthMethod::Basic)
+    ///     .build()?; // certification environment
+    /// assert_eq!(client.base_url().scheme(), "https");
+    /// // Card data never goes over plain HTTP to a remote host: refused before any request.
+    /// let refused = PayConexClient::builder("120615523104", credentials)
+    ///     .base_url("http://api.payconex.example/".parse().unwrap())
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(refused.kind(), ErrorKind::InvalidInput);
+    /// # Ok::<(), account_updater::Error>(())
+    /// ```
     pub fn builder(account_id: impl Into<String>, credentials: Credentials) -> PayConexBuilder {
         PayConexBuilder {
             account_id: account_id.into(),
@@ -997,11 +1041,11 @@ impl Provider for PayConexClient {
         })
     }
 
-    fn job_status<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<JobStatus>> {
+    fn job_status<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<JobReport>> {
         Box::pin(async move {
             require_subscription(job)?;
             let s = self.get_subscription(&job.id).await?;
-            Ok(JobStatus {
+            Ok(JobReport {
                 job: job.clone(),
                 state: schedule_state(&s),
                 counts: JobCounts {
