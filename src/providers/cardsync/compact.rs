@@ -14,8 +14,9 @@ use secrecy::zeroize::Zeroize;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use super::PROVIDER;
+use super::unified::update_from_parts;
 use super::wire::{BatchState, ResultCard, Stats};
-use super::{PROVIDER, update_from_parts};
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
 use crate::error::{Error, Result};
 use crate::outcome::CardUpdate;
@@ -191,7 +192,7 @@ impl CompactResults {
     /// Decodes a results body you fetched yourself, checked the way the client checks every
     /// answer (HTTP status and the envelope's `status`: a failure is the same typed error).
     pub fn from_body(status: u16, body: Vec<u8>) -> Result<CompactResults> {
-        super::compact_results_from(status, body)
+        super::client::compact_results_from(status, body)
     }
 
     /// Decodes a results body (already checked to be a success envelope) in one pass: each

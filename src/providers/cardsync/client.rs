@@ -1,0 +1,551 @@
+//! The native CardSync clients: the partner (merchant enrollment, webhooks) and the merchant
+//! (batches, Amex subscriptions, results), one method per endpoint of the v2 API.
+
+use super::bulk::{BulkPlanner, CardsBody};
+use super::validate::{validate_merchant, validate_request};
+use super::wire::{
+    AmexCard, Batch, BatchCard, Envelope, Merchant, MerchantCreated, MerchantStatus, Results,
+    Trigger, WebhookTarget, Webhooks,
+};
+use super::{ApiKeySigner, CompactResults, DEFAULT_CONCURRENCY, PROVIDER, SANDBOX_URL};
+use crate::error::{Error, InputProblem, ProviderError, Result};
+use crate::outcome::CardUpdate;
+use crate::provider::{
+    CardToUpdate, Flow, Provider, SubmissionReceipt, WebhookReceipt, WebhookRegistration,
+};
+use crate::submission::{
+    ChunkObserver, DuplicateIds, ReceiptCollector, StreamOptions, StreamReceipt, card_stream,
+    check_all, drive,
+};
+use crate::transport::{ApiRequest, ApiResponse, Transport, TransportConfig, check_id};
+use crate::webhook::WebhookEvent;
+use futures::stream::BoxStream;
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use url::Url;
+
+/// The transport for `key`, at `base_url` or else the sandbox.
+pub(super) fn transport(
+    base_url: Option<Url>,
+    key: SecretString,
+    config: TransportConfig,
+) -> Result<Transport> {
+    let base_url = match base_url {
+        Some(url) => url,
+        None => crate::transport::published_url(SANDBOX_URL)?,
+    };
+    if key.expose_secret().is_empty() {
+        return Err(Error::invalid("api_key", InputProblem::Missing));
+    }
+    Transport::new(PROVIDER, base_url, Arc::new(ApiKeySigner::new(key)), config)
+}
+
+/// Sends `request`, then checks the HTTP status **and** the body's `status`: CardSync reports
+/// failures as `{"status":"failed"|"failure","message"|"msg":…}`, sometimes with HTTP 200.
+pub(super) async fn call<T: DeserializeOwned>(
+    transport: &Transport,
+    request: ApiRequest,
+) -> Result<Envelope<T>> {
+    check(&transport.send(request).await?)
+}
+
+pub(super) fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<Envelope<T>> {
+    let envelope = response.json::<Envelope<T>>();
+    let failure = |status: &str, message: Option<&str>| {
+        let mut detail = ProviderError::status(response.status.as_u16());
+        if !status.is_empty() {
+            detail = detail.with_code(status);
+        }
+        if let Some(m) = message {
+            detail = detail.with_message(m);
+        }
+        detail
+    };
+    if !response.is_success() {
+        let detail = match &envelope {
+            Ok(e) => failure(&e.status, e.message.as_deref()),
+            Err(_) => failure("", None),
+        };
+        return Err(response.status_error(detail));
+    }
+    let envelope = envelope?;
+    if envelope.status != "success" {
+        let detail = failure(
+            if envelope.status.is_empty() {
+                "missing status"
+            } else {
+                &envelope.status
+            },
+            envelope.message.as_deref(),
+        );
+        let unauthorized = envelope.message.as_deref() == Some("unauthorized");
+        return Err(Error::refusal(PROVIDER, unauthorized, detail));
+    }
+    Ok(envelope)
+}
+
+/// `true` for a 2xx whose body is not CardSync's envelope: empty, or JSON without a top-level
+/// `status` (the documents give no response for subscribe, unsubscribe or, in one example,
+/// create-batch, so such an answer is success). A body that is an envelope is judged by its
+/// `status` as always, and one that is not JSON at all (an HTML page from a proxy) is not taken
+/// for a success: it is a decode error, which says the request may have reached CardSync.
+pub(super) fn succeeded_without_envelope(response: &ApiResponse) -> bool {
+    #[derive(serde::Deserialize)]
+    struct StatusProbe {
+        status: Option<serde::de::IgnoredAny>,
+    }
+    if !response.is_success() {
+        return false;
+    }
+    match response.body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => true,
+        Some(b'{') => {
+            serde_json::from_slice::<StatusProbe>(&response.body).is_ok_and(|p| p.status.is_none())
+        }
+        Some(_) => serde_json::from_slice::<serde::de::IgnoredAny>(&response.body).is_ok(),
+    }
+}
+
+/// A request whose answer carries nothing the client needs: success on a 2xx with no envelope
+/// ([`succeeded_without_envelope`]) or an envelope that says success.
+pub(super) fn acknowledged(response: &ApiResponse) -> Result<()> {
+    if succeeded_without_envelope(response) {
+        return Ok(());
+    }
+    check::<serde::de::IgnoredAny>(response).map(drop)
+}
+
+/// `GET /v2/batch/results?batch_id=&event_id=`.
+pub(super) fn batch_results_request(batch_id: &str, event_id: Option<&str>) -> Result<ApiRequest> {
+    check_id("batch_id", batch_id)?;
+    let mut req = ApiRequest::new(Method::GET, "/v2/batch/results", "/v2/batch/results")
+        .query("batch_id", batch_id);
+    if let Some(e) = event_id.filter(|e| !e.is_empty()) {
+        check_id("event_id", e)?;
+        req = req.query("event_id", e);
+    }
+    Ok(req)
+}
+
+/// `GET /v2/subscription/results?event_id=`.
+pub(super) fn subscription_results_request(event_id: &str) -> Result<ApiRequest> {
+    check_id("event_id", event_id)?;
+    Ok(ApiRequest::new(
+        Method::GET,
+        "/v2/subscription/results",
+        "/v2/subscription/results",
+    )
+    .query("event_id", event_id))
+}
+
+/// A results answer checked as every answer is (HTTP status, the body's `status`), then
+/// indexed in place.
+pub(super) fn compact_results(response: ApiResponse) -> Result<CompactResults> {
+    check::<serde::de::IgnoredAny>(&response)?;
+    CompactResults::parse(response.body)
+}
+
+pub(super) fn compact_results_from(status: u16, body: Vec<u8>) -> Result<CompactResults> {
+    let status = reqwest::StatusCode::from_u16(status)
+        .map_err(|_| Error::decode(PROVIDER, status, "not an HTTP status", b""))?;
+    compact_results(ApiResponse::new(PROVIDER, status, body))
+}
+
+pub(super) fn require_data<T>(envelope: Envelope<T>, what: &str, body_hint: &[u8]) -> Result<T> {
+    envelope.data.ok_or_else(|| {
+        Error::decode(
+            PROVIDER,
+            200,
+            format!("{what} response has no data"),
+            body_hint,
+        )
+    })
+}
+
+/// Registers `registration`'s URL for every trigger with the first of `transports` whose key is
+/// accepted (an [`Error::Auth`] moves on to the next key; any other error is returned).
+pub(super) async fn register_all_triggers(
+    transports: &[&Transport],
+    registration: &WebhookRegistration,
+) -> Result<WebhookReceipt> {
+    let webhooks = Webhooks {
+        webhooks: Trigger::ALL
+            .iter()
+            .map(|t| WebhookTarget {
+                trigger_id: *t,
+                url: registration.url.to_string(),
+            })
+            .collect(),
+    };
+    let mut last = None;
+    for transport in transports {
+        match set_webhooks(transport, &webhooks).await {
+            Ok(()) => {
+                return Ok(WebhookReceipt {
+                    provider: PROVIDER,
+                    ids: Vec::new(),
+                    events: Trigger::ALL.iter().map(|t| t.id().to_string()).collect(),
+                });
+            }
+            Err(e @ Error::Auth { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or(Error::Unsupported {
+        provider: PROVIDER,
+        flow: Flow::RegisterWebhook,
+    }))
+}
+
+pub(super) async fn set_webhooks(transport: &Transport, webhooks: &Webhooks) -> Result<()> {
+    if webhooks.webhooks.is_empty() {
+        return Err(Error::invalid("webhooks", InputProblem::Empty));
+    }
+    for (i, w) in webhooks.webhooks.iter().enumerate() {
+        if Url::parse(&w.url).is_err() {
+            return Err(Error::invalid(
+                format!("webhooks[{i}].url"),
+                InputProblem::Format {
+                    expected: "an absolute URL".into(),
+                },
+            ));
+        }
+    }
+    let req = ApiRequest::new(Method::POST, "/v2/webhooks", "/v2/webhooks").json(webhooks);
+    call::<serde_json::Value>(transport, req).await.map(drop)
+}
+
+/// Builds a [`CardSyncPartner`] or a [`CardSyncClient`].
+#[derive(Debug)]
+pub struct CardSyncBuilder {
+    key: SecretString,
+    /// `None`: the sandbox.
+    base_url: Option<Url>,
+    config: TransportConfig,
+    concurrency: usize,
+}
+
+impl CardSyncBuilder {
+    /// Uses any base URL (production, an emulator). Plain `http` only for loopback.
+    pub fn base_url(mut self, url: Url) -> Self {
+        self.base_url = Some(url);
+        self
+    }
+
+    /// Timeouts, retries, limits, or a shared [`crate::transport::HttpClient`].
+    pub fn transport_config(mut self, config: TransportConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Requests kept in flight by bulk submission (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// A partner-level client (the key is the partner master key).
+    pub fn build_partner(self) -> Result<CardSyncPartner> {
+        Ok(CardSyncPartner {
+            transport: transport(self.base_url, self.key, self.config)?,
+            concurrency: self.concurrency,
+        })
+    }
+
+    /// A merchant-level client (the key is a merchant key).
+    pub fn build_merchant(self) -> Result<CardSyncClient> {
+        Ok(CardSyncClient {
+            transport: transport(self.base_url, self.key, self.config)?,
+            concurrency: self.concurrency,
+            partner: None,
+        })
+    }
+}
+
+/// The partner-level client: enrolls merchants and registers webhooks. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CardSyncPartner {
+    pub(super) transport: Transport,
+    concurrency: usize,
+}
+
+impl CardSyncPartner {
+    /// Starts a builder for the sandbox with the partner master key.
+    ///
+    /// ```
+    /// use account_updater::SecretString;
+    /// use account_updater::providers::cardsync::CardSyncPartner;
+    ///
+    /// let partner = CardSyncPartner::builder(SecretString::from("api_partnerKey"))
+    ///     .concurrency(4) // batches in flight at once
+    ///     .build_partner()?;
+    /// // Each enrolled merchant's key makes a merchant client on the same connection pool.
+    /// let merchant = partner.merchant(SecretString::from("api_merchantKey"))?;
+    /// assert_eq!(merchant.base_url(), partner.base_url());
+    /// # Ok::<(), account_updater::Error>(())
+    /// ```
+    pub fn builder(partner_key: SecretString) -> CardSyncBuilder {
+        CardSyncBuilder {
+            key: partner_key,
+            base_url: None,
+            config: TransportConfig::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
+    /// The base URL in use.
+    pub fn base_url(&self) -> &Url {
+        self.transport.base_url()
+    }
+
+    /// A client for one merchant, from the key enrollment returned. Shares this client's HTTP
+    /// connection pool, base URL, timeouts and retries: no new connections are opened.
+    pub fn merchant(&self, merchant_key: SecretString) -> Result<CardSyncClient> {
+        if merchant_key.expose_secret().is_empty() {
+            return Err(Error::invalid("merchant_key", InputProblem::Missing));
+        }
+        Ok(CardSyncClient {
+            transport: self
+                .transport
+                .with_signer(Arc::new(ApiKeySigner::new(merchant_key))),
+            concurrency: self.concurrency,
+            partner: Some(self.transport.clone()),
+        })
+    }
+
+    /// `POST /v2/webhooks`: registers URLs for triggers 20–23.
+    pub async fn set_webhooks(&self, webhooks: &Webhooks) -> Result<()> {
+        set_webhooks(&self.transport, webhooks).await
+    }
+
+    /// `POST /v2/merchant`: enrolls a merchant; returns its id and its (secret) API key.
+    pub async fn enroll_merchant(&self, merchant: &Merchant) -> Result<MerchantCreated> {
+        validate_merchant(merchant)?;
+        let req = ApiRequest::new(Method::POST, "/v2/merchant", "/v2/merchant").json(merchant);
+        let response = self.transport.send(req).await?;
+        let envelope = check::<serde_json::Value>(&response)?;
+        // Until 2022-01-19 the id and key came at the top level, not under `data`.
+        let data = match envelope.data {
+            Some(data) => data,
+            None => response.json::<serde_json::Value>()?,
+        };
+        // serde's message would quote the merchant key: keep only the fact.
+        serde_json::from_value(data).map_err(|_| {
+            Error::decode(
+                PROVIDER,
+                response.status.as_u16(),
+                "merchant enrollment data of the wrong shape",
+                b"(merchant enrollment data withheld)",
+            )
+        })
+    }
+
+    /// `GET /v2/merchant?merchant_id=`: enrollment status.
+    pub async fn merchant_status(&self, merchant_id: &str) -> Result<MerchantStatus> {
+        merchant_status(&self.transport, merchant_id).await
+    }
+}
+
+pub(super) async fn merchant_status(
+    transport: &Transport,
+    merchant_id: &str,
+) -> Result<MerchantStatus> {
+    check_id("merchant_id", merchant_id)?;
+    let req = ApiRequest::new(Method::GET, "/v2/merchant", "/v2/merchant")
+        .query("merchant_id", merchant_id);
+    let env = call::<MerchantStatus>(transport, req).await?;
+    Ok(env.data.unwrap_or_default())
+}
+
+/// The merchant-level client: batches, Amex subscriptions and results. Implements
+/// [`Provider`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CardSyncClient {
+    pub(super) transport: Transport,
+    pub(super) concurrency: usize,
+    /// The partner's transport, when the client was derived from a partner client: webhooks
+    /// are registered with the partner key (see [`Provider::register_webhook`]).
+    pub(super) partner: Option<Transport>,
+}
+
+impl CardSyncClient {
+    /// Starts a builder for the sandbox with a merchant key (use
+    /// [`CardSyncBuilder::build_merchant`]).
+    pub fn builder(merchant_key: SecretString) -> CardSyncBuilder {
+        CardSyncPartner::builder(merchant_key)
+    }
+
+    /// The base URL in use.
+    pub fn base_url(&self) -> &Url {
+        self.transport.base_url()
+    }
+
+    /// `POST /v2/webhooks` with this merchant's key (which key the service expects is not
+    /// documented; the partner client has the same call).
+    pub async fn set_webhooks(&self, webhooks: &Webhooks) -> Result<()> {
+        set_webhooks(&self.transport, webhooks).await
+    }
+
+    /// `GET /v2/merchant?merchant_id=` with this merchant's key.
+    pub async fn merchant_status(&self, merchant_id: &str) -> Result<MerchantStatus> {
+        merchant_status(&self.transport, merchant_id).await
+    }
+
+    /// `POST /v2/batch`: up to 10,000 Visa / Mastercard / Discover cards. Never retried once it
+    /// may have reached the server. A success without `batch_id` (as the v2 example shows) is a
+    /// success: `batch_id` is then `None`, and the "batch available" webhook names the batch.
+    pub async fn create_batch(&self, cards: &[BatchCard]) -> Result<Batch> {
+        validate_request(cards.iter().map(|c| (c.id.as_str(), &c.card, None)), false)?;
+        self.post_batch(cards).await
+    }
+
+    pub(super) async fn post_batch<C: Serialize + Sync>(&self, cards: &[C]) -> Result<Batch> {
+        let req =
+            ApiRequest::new(Method::POST, "/v2/batch", "/v2/batch").json(&CardsBody { cards });
+        let response = self.transport.send(req).await?;
+        // The v2 example answers a created batch with `status: success` and data holding no
+        // `batch_id`, or no data at all: the batch exists all the same, so that is a success
+        // whose id is pending (the "batch available" webhook names it), never a failure that
+        // would invite a second, billed submission.
+        if succeeded_without_envelope(&response) {
+            return Ok(Batch::default());
+        }
+        let env = check::<Batch>(&response)?;
+        Ok(env.data.unwrap_or_default())
+    }
+
+    /// `GET /v2/batch?batch_id=`.
+    pub async fn batch_status(&self, batch_id: &str) -> Result<Batch> {
+        check_id("batch_id", batch_id)?;
+        let req =
+            ApiRequest::new(Method::GET, "/v2/batch", "/v2/batch").query("batch_id", batch_id);
+        let env = call::<Batch>(&self.transport, req).await?;
+        let mut batch = require_data(env, "batch status", b"")?;
+        batch.batch_id.get_or_insert_with(|| batch_id.to_owned());
+        Ok(batch)
+    }
+
+    /// `GET /v2/batch/results?batch_id=&event_id=` (`event_id` optional once completed).
+    pub async fn batch_results(&self, batch_id: &str, event_id: Option<&str>) -> Result<Results> {
+        let req = batch_results_request(batch_id, event_id)?;
+        let env = call::<Results>(&self.transport, req).await?;
+        require_data(env, "batch results", b"")
+    }
+
+    /// [`CardSyncClient::batch_results`] decoded compactly: the body is kept with a 40-byte
+    /// index per card instead of one owned struct per card (see [`CompactResults`]), for the
+    /// 10,000-card pages of a large batch. Same request, same errors.
+    pub async fn batch_results_compact(
+        &self,
+        batch_id: &str,
+        event_id: Option<&str>,
+    ) -> Result<CompactResults> {
+        let req = batch_results_request(batch_id, event_id)?;
+        compact_results(self.transport.send(req).await?)
+    }
+
+    /// [`CardSyncClient::subscription_results`] decoded compactly (see [`CompactResults`]).
+    pub async fn subscription_results_compact(&self, event_id: &str) -> Result<CompactResults> {
+        let req = subscription_results_request(event_id)?;
+        compact_results(self.transport.send(req).await?)
+    }
+
+    /// `POST /v2/subscribe`: up to 10,000 Amex cards, each with its SE number. Never retried
+    /// once it may have reached the server.
+    pub async fn subscribe_amex(&self, cards: &[AmexCard]) -> Result<()> {
+        validate_request(
+            cards
+                .iter()
+                .map(|c| (c.id.as_str(), &c.card, Some(c.se_number.as_str()))),
+            true,
+        )?;
+        self.post_subscribe(cards).await
+    }
+
+    pub(super) async fn post_subscribe<C: Serialize + Sync>(&self, cards: &[C]) -> Result<()> {
+        let req = ApiRequest::new(Method::POST, "/v2/subscribe", "/v2/subscribe")
+            .json(&CardsBody { cards });
+        acknowledged(&self.transport.send(req).await?)
+    }
+
+    /// `DELETE /v2/subscribe` with the same body: stops updates (and billing) for each card / SE
+    /// pair. Not retried automatically (the effect of a repeat is not documented).
+    pub async fn unsubscribe_amex(&self, cards: &[AmexCard]) -> Result<()> {
+        validate_request(
+            cards
+                .iter()
+                .map(|c| (c.id.as_str(), &c.card, Some(c.se_number.as_str()))),
+            true,
+        )?;
+        let req = ApiRequest::new(Method::DELETE, "/v2/subscribe", "/v2/subscribe")
+            .json(&CardsBody { cards })
+            .idempotent(false);
+        acknowledged(&self.transport.send(req).await?)
+    }
+
+    /// `GET /v2/subscription/results?event_id=`: the Amex updates a trigger-23 webhook announced.
+    pub async fn subscription_results(&self, event_id: &str) -> Result<Results> {
+        let req = subscription_results_request(event_id)?;
+        let env = call::<Results>(&self.transport, req).await?;
+        require_data(env, "subscription results", b"")
+    }
+
+    /// Bulk submission: any number of cards. Visa / Mastercard / Discover go into batches of at
+    /// most 10,000 (in input order); Amex cards go into subscribe requests grouped per SE
+    /// number. Everything is validated before the first request; then requests are sent with
+    /// bounded concurrency and **never repeated** once they may have reached the server.
+    ///
+    /// The receipt places every card id exactly once: in an accepted batch (its `batch_id`), an
+    /// accepted subscription request (job id = SE number), or a failed chunk with its error.
+    /// This is the convenience form of [`CardSyncClient::submit_stream`], which keeps no
+    /// per-card state and takes the cards from an iterator or stream.
+    pub async fn submit_cards(&self, cards: Vec<CardToUpdate>) -> Result<SubmissionReceipt> {
+        check_all(&BulkPlanner::default(), &cards)?;
+        let mut collector = ReceiptCollector::default();
+        let streamed = self
+            .submit_stream(
+                card_stream(cards),
+                StreamOptions::default().duplicate_ids(DuplicateIds::CallerGuarantees),
+                &mut collector,
+            )
+            .await;
+        collector.into_receipt(streamed)
+    }
+
+    /// Streamed bulk submission (see [`crate::submission`]): cards are validated as their chunk
+    /// fills, a batch goes out as soon as it holds 10,000 cards (an SE number's subscribe
+    /// request likewise), and at most the client's concurrency (default
+    /// [`DEFAULT_CONCURRENCY`]) requests are in flight. Open chunks hold at most
+    /// [`MAX_OPEN_CARDS`] cards between them: past that, the largest open Amex group is sent
+    /// early, so many SE numbers cannot make memory grow.
+    pub async fn submit_stream(
+        &self,
+        cards: BoxStream<'_, CardToUpdate>,
+        options: StreamOptions,
+        observer: &mut dyn ChunkObserver,
+    ) -> StreamReceipt {
+        drive(
+            PROVIDER,
+            cards,
+            BulkPlanner::default(),
+            Arc::new(self.clone()),
+            &options,
+            self.concurrency,
+            observer,
+        )
+        .await
+    }
+}
+
+impl CardSyncClient {
+    /// Fetches the authoritative results a parsed (unsigned) webhook points to.
+    pub async fn fetch_results_for(&self, event: &WebhookEvent) -> Result<Vec<CardUpdate>> {
+        match event.results_query() {
+            Some(q) => self.fetch_results(q).await,
+            None => Ok(Vec::new()),
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! CardSync through the unified [`Provider`] trait: capabilities, the mapping of its statuses
+//! and result lines onto [`CardUpdate`], and the flows in terms of the native client.
+
+use super::client::register_all_triggers;
+use super::validate::check_brand;
+use super::wire::{AmexCard, BatchState, ResultCard, Stats};
+use super::{CardSyncClient, CardSyncPartner, MAX_CARDS_PER_REQUEST, PROVIDER, parse_webhook};
+use crate::card::{CardBrand, CardNumber};
+use crate::error::{Error, InputProblem, Result};
+use crate::outcome::CardUpdate;
+use crate::provider::{
+    BoxFuture, Capabilities, CardSource, CardToUpdate, FailedRemoval, Flow, JobCounts, JobKind,
+    JobRef, JobReport, JobState, Provider, ProviderId, RemovalReceipt, RemoveCard, ResultsQuery,
+    SubmissionReceipt, SubscribeRequest, WebhookReceipt, WebhookRegistration,
+};
+use crate::providers::outcome_from_status;
+use crate::submission::{ChunkObserver, StreamOptions, StreamReceipt};
+use crate::transport::Transport;
+use crate::webhook::{WebhookEvent, WebhookRequest};
+use futures::stream::BoxStream;
+
+/// The partner client as a provider: it registers webhooks (with the partner key, before any
+/// merchant exists, as the documents order it) and parses them. Batches and subscriptions need
+/// a merchant: [`CardSyncPartner::merchant`].
+impl Provider for CardSyncPartner {
+    fn id(&self) -> ProviderId {
+        PROVIDER
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::of(&[Flow::RegisterWebhook, Flow::ParseWebhook])
+    }
+
+    fn register_webhook(
+        &self,
+        registration: WebhookRegistration,
+    ) -> BoxFuture<'_, Result<WebhookReceipt>> {
+        Box::pin(async move { register_all_triggers(&[&self.transport], &registration).await })
+    }
+
+    fn parse_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookEvent> {
+        parse_webhook(request.body)
+    }
+}
+
+/// Maps one result card onto the unified [`CardUpdate`], joined back by the caller's `id`.
+/// For `updated_card` / `updated_expiry` the returned card and expiry are the new ones (the
+/// card may have changed brand); otherwise they are the card on file.
+pub fn card_update(card: ResultCard, provider_ref: Option<&str>) -> CardUpdate {
+    let expiry = card.expiry();
+    update_from_parts(card.id, card.status, card.card, expiry, provider_ref)
+}
+
+/// The mapping behind [`card_update`], from parts (the compact results build no `ResultCard`).
+pub(crate) fn update_from_parts(
+    id: String,
+    status: String,
+    card: Option<CardNumber>,
+    expiry: Option<crate::card::Expiry>,
+    provider_ref: Option<&str>,
+) -> CardUpdate {
+    let outcome = outcome_from_status(&status);
+    let mut out = CardUpdate::new(PROVIDER, outcome, status);
+    // CardSync echoes the caller's own id.
+    out.card_id = Some(id).filter(|id| !id.is_empty());
+    if out.outcome.has_new_card_data() {
+        out.new_brand = card.as_ref().map(CardNumber::brand);
+        out.new_card = card;
+        out.new_expiry = expiry;
+    } else {
+        out.previous_card = card;
+        out.previous_expiry = expiry;
+    }
+    out.provider_ref = provider_ref.map(str::to_owned);
+    out
+}
+
+pub(super) fn counts(stats: &Stats) -> JobCounts {
+    let u = |v: Option<i64>| v.and_then(|n| u64::try_from(n).ok());
+    JobCounts {
+        submitted: u(stats.number_submitted),
+        new_account_number: u(stats.updated_card),
+        new_expiry: u(stats.updated_expiry),
+        closed: u(stats.closed),
+        contact: u(stats.contact),
+        valid: u(stats.valid),
+        no_change: u(stats.no_change),
+        no_match: u(stats.no_match),
+    }
+}
+
+pub(super) fn job_state(state: Option<&BatchState>) -> JobState {
+    match state {
+        Some(BatchState::Pending) | None => JobState::Pending,
+        Some(BatchState::Completed) => JobState::Completed,
+        Some(BatchState::Other(s)) if s == "error" || s == "failed" => JobState::Failed,
+        Some(BatchState::Other(s)) => JobState::Other(s.clone()),
+    }
+}
+
+/// Refuses a job that is not a CardSync Amex subscription: its id is an SE number, and a batch
+/// id sent as an SE number would unsubscribe nothing (or the wrong merchant's cards).
+pub(super) fn require_amex_subscription(job: &JobRef) -> Result<()> {
+    if job.kind != JobKind::Subscription || job.provider != PROVIDER {
+        return Err(Error::invalid(
+            "job",
+            InputProblem::NotAllowed {
+                reason: "not a CardSync Amex subscription".into(),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The cards of an Amex subscription job (whose id is the SE number): a card's own SE number
+/// must be the job's when it gives one.
+pub(super) fn amex_cards(job: &JobRef, cards: Vec<CardToUpdate>) -> Result<Vec<AmexCard>> {
+    cards
+        .into_iter()
+        .enumerate()
+        .map(|(index, c)| {
+            let se = match c.amex_se_number.clone() {
+                Some(own) if own != job.id => {
+                    return Err(Error::invalid(
+                        format!("cards[{index}].se_number"),
+                        InputProblem::Conflicts {
+                            other: "the subscription job's SE number".into(),
+                        },
+                    ));
+                }
+                _ => job.id.clone(),
+            };
+            match c.source {
+                CardSource::Pan(card) => Ok(AmexCard {
+                    se_number: se,
+                    id: c.id.clone(),
+                    card,
+                    exp: c.expiry.ok_or_else(|| {
+                        Error::invalid(format!("cards[id={}].exp", c.id), InputProblem::Missing)
+                    })?,
+                }),
+                CardSource::Token(_) => Err(Error::invalid(
+                    format!("cards[id={}].card", c.id),
+                    InputProblem::NotAllowed {
+                        reason: "CardSync takes card numbers, not tokens".into(),
+                    },
+                )),
+            }
+        })
+        .collect()
+}
+
+impl Provider for CardSyncClient {
+    fn id(&self) -> ProviderId {
+        PROVIDER
+    }
+
+    /// Cancel is not offered: CardSync has no subscription object to delete, only card / SE
+    /// pairs, so stopping updates is [`Provider::remove_cards`] with the cards.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::of(&[
+            Flow::Subscribe,
+            Flow::AddCards,
+            Flow::RemoveCards,
+            Flow::Submit,
+            Flow::JobStatus,
+            Flow::FetchResults,
+            Flow::RegisterWebhook,
+            Flow::ParseWebhook,
+        ])
+    }
+
+    /// Amex cards only, each with its SE number; grouped per SE (one job per SE number).
+    fn subscribe(&self, request: SubscribeRequest) -> BoxFuture<'_, Result<SubmissionReceipt>> {
+        Box::pin(async move {
+            for c in &request.cards {
+                if let CardSource::Pan(p) = &c.source {
+                    if p.brand() != CardBrand::Amex {
+                        check_brand(&c.id, p.brand(), true)?;
+                    }
+                }
+            }
+            self.submit_cards(request.cards).await
+        })
+    }
+
+    /// Subscribes more Amex cards under the job's SE number (a card's own SE number wins).
+    fn add_cards<'a>(
+        &'a self,
+        job: &'a JobRef,
+        cards: Vec<CardToUpdate>,
+    ) -> BoxFuture<'a, Result<SubmissionReceipt>> {
+        Box::pin(async move {
+            require_amex_subscription(job)?;
+            let cards = cards
+                .into_iter()
+                .map(|c| {
+                    let se = c.amex_se_number.clone().unwrap_or_else(|| job.id.clone());
+                    c.with_amex_se_number(se)
+                })
+                .collect();
+            self.subscribe(SubscribeRequest::new(cards)).await
+        })
+    }
+
+    /// `DELETE /v2/subscribe` for the given cards (full card data needed: CardSync identifies a
+    /// subscription by card / SE pair). The job's id is the SE number unless a card has its own.
+    /// Requests of up to 10,000 cards run in order and stop at the first failure.
+    fn remove_cards<'a>(
+        &'a self,
+        job: &'a JobRef,
+        cards: Vec<RemoveCard>,
+    ) -> BoxFuture<'a, Result<RemovalReceipt>> {
+        Box::pin(async move {
+            require_amex_subscription(job)?;
+            if cards.is_empty() {
+                return Err(Error::invalid("cards", InputProblem::Empty));
+            }
+            let mut full = Vec::with_capacity(cards.len());
+            for c in cards {
+                match c {
+                    RemoveCard::Card(card) => full.push(card),
+                    RemoveCard::Placed(p) => {
+                        return Err(Error::invalid(
+                            format!("cards[id={}]", p.id),
+                            InputProblem::NotAllowed {
+                                reason: "CardSync unsubscribes by card and SE number; pass RemoveCard::Card".into(),
+                            },
+                        ));
+                    }
+                }
+            }
+            let amex = amex_cards(job, full)?;
+            let mut receipt = RemovalReceipt::new(PROVIDER);
+            for chunk in amex.chunks(MAX_CARDS_PER_REQUEST) {
+                let ids = chunk.iter().map(|c| c.id.clone());
+                match self.unsubscribe_amex(chunk).await {
+                    Ok(()) => receipt.removed.extend(ids),
+                    Err(error) => receipt.failed.push(FailedRemoval {
+                        card_ids: ids.collect(),
+                        provider_refs: Vec::new(),
+                        error,
+                    }),
+                }
+            }
+            Ok(receipt)
+        })
+    }
+
+    fn submit(&self, cards: Vec<CardToUpdate>) -> BoxFuture<'_, Result<SubmissionReceipt>> {
+        Box::pin(self.submit_cards(cards))
+    }
+
+    fn submit_stream<'a>(
+        &'a self,
+        cards: BoxStream<'a, CardToUpdate>,
+        options: StreamOptions,
+        observer: &'a mut dyn ChunkObserver,
+    ) -> BoxFuture<'a, Result<StreamReceipt>> {
+        Box::pin(
+            async move { Ok(CardSyncClient::submit_stream(self, cards, options, observer).await) },
+        )
+    }
+
+    /// Batches only: CardSync has no status for Amex subscriptions (updates arrive by webhook).
+    fn job_status<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<JobReport>> {
+        Box::pin(async move {
+            if job.kind != JobKind::Batch || job.provider != PROVIDER {
+                return Err(Error::invalid(
+                    "job",
+                    InputProblem::NotAllowed {
+                        reason: "CardSync reports status for batches only".into(),
+                    },
+                ));
+            }
+            let b = self.batch_status(&job.id).await?;
+            Ok(JobReport {
+                job: job.clone(),
+                state: job_state(b.status.as_ref()),
+                counts: counts(&b.stats),
+            })
+        })
+    }
+
+    fn fetch_results<'a>(
+        &'a self,
+        query: &'a ResultsQuery,
+    ) -> BoxFuture<'a, Result<Vec<CardUpdate>>> {
+        Box::pin(async move {
+            let (results, reference) = match query {
+                ResultsQuery::Job(job)
+                    if job.provider == PROVIDER && job.kind == JobKind::Batch =>
+                {
+                    (
+                        self.batch_results_compact(&job.id, None).await?,
+                        job.id.clone(),
+                    )
+                }
+                ResultsQuery::Event {
+                    provider,
+                    kind: JobKind::Batch,
+                    event_id,
+                    job_id: Some(batch),
+                } if *provider == PROVIDER => {
+                    let event = Some(event_id.as_str()).filter(|e| !e.is_empty());
+                    (
+                        self.batch_results_compact(batch, event).await?,
+                        event_id.clone(),
+                    )
+                }
+                ResultsQuery::Event {
+                    provider,
+                    kind: JobKind::Subscription,
+                    event_id,
+                    ..
+                } if *provider == PROVIDER => (
+                    self.subscription_results_compact(event_id).await?,
+                    event_id.clone(),
+                ),
+                _ => {
+                    return Err(Error::invalid(
+                        "query",
+                        InputProblem::NotAllowed {
+                            reason: "CardSync results are per batch, or per webhook event for Amex"
+                                .into(),
+                        },
+                    ));
+                }
+            };
+            // Decoded compactly, then mapped one card at a time into a vector sized once.
+            let mut updates = Vec::with_capacity(results.len());
+            updates.extend(results.card_updates(Some(&reference)));
+            Ok(updates)
+        })
+    }
+
+    /// Registers the URL for all four triggers (20–23).
+    fn register_webhook(
+        &self,
+        registration: WebhookRegistration,
+    ) -> BoxFuture<'_, Result<WebhookReceipt>> {
+        Box::pin(async move {
+            // Which key registers webhooks is not documented; the documents register them
+            // before any merchant exists, so the partner key is tried first when this client
+            // has one, and the merchant key if the partner key is refused.
+            let mut transports: Vec<&Transport> = self.partner.iter().collect();
+            transports.push(&self.transport);
+            register_all_triggers(&transports, &registration).await
+        })
+    }
+
+    fn parse_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookEvent> {
+        parse_webhook(request.body)
+    }
+}
