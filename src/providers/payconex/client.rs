@@ -1,0 +1,505 @@
+//! The native PayConex client: one method per account-updater and webhook endpoint of the v4
+//! API, each request signed (HMAC or Basic) and each violation answer typed.
+
+use super::validate::{check_not_empty, check_pan, check_period, check_shieldconex, check_token};
+use super::wire::{
+    ApiViolation, PanRecord, PanSubscription, Schedule, ShieldconexRecord, ShieldconexSubscription,
+    SubscriptionPatch, TokenRecord, TokenSubscription, Update, Webhook, WebhookResponse,
+};
+use super::{
+    AuthMethod, CERTIFICATION_URL, Credentials, PRODUCTION_HOST, PRODUCTION_URL, PROVIDER, auth,
+};
+use crate::error::{Error, InputProblem, ProviderError, Result};
+use crate::outcome::CardUpdate;
+use crate::provider::Provider;
+use crate::transport::{ApiRequest, ApiResponse, Signer, Transport, TransportConfig, path_segment};
+use crate::webhook::WebhookEvent;
+use reqwest::Method;
+use std::sync::Arc;
+use url::Url;
+
+/// The two published environments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// `https://api-cert.payconex.net`.
+    Certification,
+    /// `https://api.payconex.net`.
+    Production,
+}
+
+impl Environment {
+    /// The environment's base URL, as published.
+    pub fn url(self) -> &'static str {
+        match self {
+            Environment::Certification => CERTIFICATION_URL,
+            Environment::Production => PRODUCTION_URL,
+        }
+    }
+
+    /// The environment's base URL, parsed.
+    pub fn base_url(self) -> Result<Url> {
+        crate::transport::published_url(self.url())
+    }
+}
+
+/// Builds a [`PayConexClient`].
+#[derive(Debug)]
+pub struct PayConexBuilder {
+    account_id: String,
+    credentials: Credentials,
+    environment: Environment,
+    /// A base URL that overrides the environment's.
+    base_url: Option<Url>,
+    auth: AuthMethod,
+    config: TransportConfig,
+}
+
+impl PayConexBuilder {
+    /// Uses one of the published environments (and forgets a base URL set before).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self.base_url = None;
+        self
+    }
+
+    /// Uses any base URL (an emulator, a proxy). Plain `http` only for loopback.
+    pub fn base_url(mut self, url: Url) -> Self {
+        self.base_url = Some(url);
+        self
+    }
+
+    /// Chooses HMAC (default) or Basic.
+    pub fn auth(mut self, auth: AuthMethod) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Timeouts, retries, limits, or a shared [`crate::transport::HttpClient`].
+    pub fn transport_config(mut self, config: TransportConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Validates the settings and builds the client. Refuses an account id that is not 12
+    /// digits, and Basic auth against production ("only available in the certification
+    /// environment", PayConex Account Updater v4 reference).
+    pub fn build(self) -> Result<PayConexClient> {
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid(
+                "account_id",
+                InputProblem::Format {
+                    expected: "12 digits".into(),
+                },
+            ));
+        }
+        if self.credentials.key_id().is_empty() {
+            return Err(Error::invalid("credentials.key_id", InputProblem::Missing));
+        }
+        let base_url = match self.base_url {
+            Some(url) => url,
+            None => self.environment.base_url()?,
+        };
+        if self.auth == AuthMethod::Basic
+            && base_url
+                .host_str()
+                .is_some_and(|h| h.eq_ignore_ascii_case(PRODUCTION_HOST))
+        {
+            return Err(Error::invalid(
+                "auth",
+                InputProblem::NotAllowed {
+                    reason: "PayConex accepts Basic auth only in certification; production requires HMAC".into(),
+                },
+            ));
+        }
+        let signer: Arc<dyn Signer> = match self.auth {
+            AuthMethod::Hmac => Arc::new(auth::HmacSigner::new(self.credentials)),
+            AuthMethod::Basic => Arc::new(auth::BasicSigner::new(self.credentials)),
+        };
+        let transport = Transport::new(PROVIDER, base_url, signer, self.config)?;
+        Ok(PayConexClient {
+            transport,
+            account_id: self.account_id,
+        })
+    }
+}
+
+/// The PayConex v4 account-updater and webhook client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PayConexClient {
+    transport: Transport,
+    account_id: String,
+}
+
+/// The two keys that make a 2xx body an `ApiViolation`, read without building anything.
+#[derive(serde::Deserialize)]
+pub(super) struct ViolationProbe {
+    #[serde(rename = "errorType")]
+    error_type: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "errorCode")]
+    error_code: Option<serde::de::IgnoredAny>,
+}
+
+/// `true` when a 2xx body is an `ApiViolation` object. Only objects are probed (a JSON array,
+/// such as the webhook list, would otherwise be read positionally into the probe's fields).
+pub(super) fn is_violation(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        && serde_json::from_slice::<ViolationProbe>(body)
+            .is_ok_and(|p| p.error_type.is_some() || p.error_code.is_some())
+}
+
+pub(super) fn check(response: ApiResponse) -> Result<ApiResponse> {
+    if response.is_success() {
+        // A 2xx whose body is an ApiViolation is a failure too: the lenient response types
+        // would otherwise read it as an empty success. The probe allocates nothing, so the
+        // common success path costs one scan of the body and no `serde_json::Value`.
+        if is_violation(&response.body) {
+            let parsed: ApiViolation = serde_json::from_slice(&response.body).unwrap_or_default();
+            return Err(Error::Provider {
+                provider: PROVIDER,
+                detail: Box::new(violation_detail(response.status.as_u16(), parsed)),
+            });
+        }
+        return Ok(response);
+    }
+    let violation: ApiViolation = serde_json::from_slice(&response.body).unwrap_or_default();
+    Err(response.status_error(violation_detail(response.status.as_u16(), violation)))
+}
+
+/// Maps an `ApiViolation` body onto the crate's error detail: `errorCode` (or the fallback
+/// `code`), `message`, `traceId`, and the offending field from `details[].source` or `source`.
+pub fn violation_detail(status: u16, v: ApiViolation) -> ProviderError {
+    let mut detail = ProviderError::status(status);
+    if let Some(code) = v.error_code.or(v.code) {
+        detail = detail.with_code(code);
+    }
+    let detail_text = v.details.iter().find_map(|d| d.text().map(str::to_owned));
+    let message = match (v.message, detail_text) {
+        (Some(m), Some(d)) => Some(format!("{m}: {d}")),
+        (m, d) => m.or(d),
+    };
+    if let Some(m) = message {
+        detail = detail.with_message(m);
+    }
+    if let Some(t) = v.trace_id {
+        detail = detail.with_trace_id(t);
+    }
+    if let Some(field) = v.details.iter().find_map(|d| d.source.clone()).or(v.source) {
+        detail = detail.with_field(field);
+    }
+    detail
+}
+
+impl PayConexClient {
+    /// Starts a builder for the certification environment with HMAC auth.
+    ///
+    /// ```
+    /// use account_updater::providers::payconex::{AuthMethod, Credentials, PayConexClient};
+    /// use account_updater::{ErrorKind, SecretString};
+    ///
+    /// let credentials = Credentials::new("api_0c169931aa624727a6d7202ab1e9d320", SecretString::from("secret"));
+    /// let client = PayConexClient::builder("120615523104", credentials.clone())
+    ///     .auth(AuthMethod::Basic)
+    ///     .build()?; // certification environment
+    /// assert_eq!(client.base_url().scheme(), "https");
+    /// // Card data never goes over plain HTTP to a remote host: refused before any request.
+    /// let refused = PayConexClient::builder("120615523104", credentials)
+    ///     .base_url("http://api.payconex.example/".parse().unwrap())
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(refused.kind(), ErrorKind::InvalidInput);
+    /// # Ok::<(), account_updater::Error>(())
+    /// ```
+    pub fn builder(account_id: impl Into<String>, credentials: Credentials) -> PayConexBuilder {
+        PayConexBuilder {
+            account_id: account_id.into(),
+            credentials,
+            environment: Environment::Certification,
+            base_url: None,
+            auth: AuthMethod::Hmac,
+            config: TransportConfig::default(),
+        }
+    }
+
+    /// The 12-digit account id.
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// The base URL in use.
+    pub fn base_url(&self) -> &Url {
+        self.transport.base_url()
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v4/accounts/{}{rest}", self.account_id)
+    }
+
+    async fn send(&self, request: ApiRequest) -> Result<ApiResponse> {
+        check(self.transport.send(request).await?)
+    }
+
+    /// A DELETE: done when answered 2xx, or 404/410 after a retry whose first attempt may have
+    /// deleted the resource already ([`ApiResponse::gone_after_retry`]).
+    async fn send_delete(&self, request: ApiRequest) -> Result<()> {
+        let response = self.transport.send(request).await?;
+        if response.gone_after_retry() {
+            return Ok(());
+        }
+        check(response).map(drop)
+    }
+
+    // ---- webhooks (PayConex Account Updater v4 reference) ----
+
+    /// `POST /api/v4/accounts/{accountId}/webhooks` → 201.
+    pub async fn create_webhook(&self, webhook: &Webhook) -> Result<WebhookResponse> {
+        let req = ApiRequest::new(
+            Method::POST,
+            self.path("/webhooks"),
+            "/api/v4/accounts/{accountId}/webhooks",
+        )
+        .json(webhook);
+        self.send(req).await?.json()
+    }
+
+    /// `GET /api/v4/accounts/{accountId}/webhooks`.
+    pub async fn list_webhooks(&self) -> Result<Vec<WebhookResponse>> {
+        let req = ApiRequest::new(
+            Method::GET,
+            self.path("/webhooks"),
+            "/api/v4/accounts/{accountId}/webhooks",
+        );
+        self.send(req).await?.json()
+    }
+
+    /// `GET /api/v4/accounts/{accountId}/webhooks/{webhookID}`.
+    pub async fn get_webhook(&self, webhook_id: &str) -> Result<WebhookResponse> {
+        let id = path_segment("webhook_id", webhook_id)?;
+        let req = ApiRequest::new(
+            Method::GET,
+            self.path(&format!("/webhooks/{id}")),
+            "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
+        );
+        self.send(req).await?.json()
+    }
+
+    /// `PATCH /api/v4/accounts/{accountId}/webhooks/{webhookID}`.
+    pub async fn update_webhook(
+        &self,
+        webhook_id: &str,
+        webhook: &Webhook,
+    ) -> Result<WebhookResponse> {
+        let id = path_segment("webhook_id", webhook_id)?;
+        let req = ApiRequest::new(
+            Method::PATCH,
+            self.path(&format!("/webhooks/{id}")),
+            "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
+        )
+        .json(webhook);
+        self.send(req).await?.json()
+    }
+
+    /// `DELETE /api/v4/accounts/{accountId}/webhooks/{webhookID}` → 204.
+    pub async fn delete_webhook(&self, webhook_id: &str) -> Result<()> {
+        let id = path_segment("webhook_id", webhook_id)?;
+        let req = ApiRequest::new(
+            Method::DELETE,
+            self.path(&format!("/webhooks/{id}")),
+            "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
+        );
+        self.send_delete(req).await
+    }
+
+    // ---- subscriptions (PayConex Account Updater v4 reference) ----
+
+    /// `POST …/account-updater/payconex/subscribe` → 201.
+    pub async fn subscribe_tokens(&self, body: &TokenSubscription) -> Result<Schedule> {
+        check_not_empty("tokens", &body.tokens)?;
+        for (i, t) in body.tokens.iter().enumerate() {
+            check_token(&format!("tokens[{i}].token"), &t.token)?;
+        }
+        check_period(&body.period_id, body.period_date)?;
+        let req = ApiRequest::new(
+            Method::POST,
+            self.path("/account-updater/payconex/subscribe"),
+            "/api/v4/accounts/{accountId}/account-updater/payconex/subscribe",
+        )
+        .json(body);
+        self.send(req).await?.json()
+    }
+
+    /// `POST …/account-updater/pan/subscribe` → 201.
+    pub async fn subscribe_pans(&self, body: &PanSubscription) -> Result<Schedule> {
+        check_not_empty("cards", &body.cards)?;
+        for (i, c) in body.cards.iter().enumerate() {
+            check_pan(&format!("cards[{i}].pan"), &c.pan)?;
+        }
+        check_period(&body.period_id, body.period_date)?;
+        let req = ApiRequest::new(
+            Method::POST,
+            self.path("/account-updater/pan/subscribe"),
+            "/api/v4/accounts/{accountId}/account-updater/pan/subscribe",
+        )
+        .json(body);
+        self.send(req).await?.json()
+    }
+
+    /// `POST …/account-updater/shieldconex/subscribe` → 201.
+    pub async fn subscribe_shieldconex(&self, body: &ShieldconexSubscription) -> Result<Schedule> {
+        check_not_empty("tokens", &body.tokens)?;
+        for (i, t) in body.tokens.iter().enumerate() {
+            check_shieldconex(i, t)?;
+        }
+        check_period(&body.period_id, body.period_date)?;
+        let req = ApiRequest::new(
+            Method::POST,
+            self.path("/account-updater/shieldconex/subscribe"),
+            "/api/v4/accounts/{accountId}/account-updater/shieldconex/subscribe",
+        )
+        .json(body);
+        self.send(req).await?.json()
+    }
+
+    fn subscription_path(&self, subscription_id: &str, rest: &str) -> Result<String> {
+        let id = path_segment("subscription_id", subscription_id)?;
+        Ok(self.path(&format!("/account-updater/subscriptions/{id}{rest}")))
+    }
+
+    /// `GET …/account-updater/subscriptions/{subscriptionId}`.
+    pub async fn get_subscription(&self, subscription_id: &str) -> Result<Schedule> {
+        let req = ApiRequest::new(
+            Method::GET,
+            self.subscription_path(subscription_id, "")?,
+            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}",
+        );
+        self.send(req).await?.json()
+    }
+
+    /// `PATCH …/account-updater/subscriptions/{subscriptionId}` (e.g. `enabled: false` to pause).
+    pub async fn update_subscription(
+        &self,
+        subscription_id: &str,
+        patch: &SubscriptionPatch,
+    ) -> Result<Schedule> {
+        if patch == &SubscriptionPatch::default() {
+            return Err(Error::invalid("patch", InputProblem::Empty));
+        }
+        let req = ApiRequest::new(
+            Method::PATCH,
+            self.subscription_path(subscription_id, "")?,
+            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}",
+        )
+        .json(patch);
+        self.send(req).await?.json()
+    }
+
+    /// `DELETE …/account-updater/subscriptions/{subscriptionId}` → 204: every record is disabled
+    /// and unsubscribed.
+    pub async fn delete_subscription(&self, subscription_id: &str) -> Result<()> {
+        let req = ApiRequest::new(
+            Method::DELETE,
+            self.subscription_path(subscription_id, "")?,
+            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}",
+        );
+        self.send_delete(req).await
+    }
+
+    // ---- records (PayConex Account Updater v4 reference) ----
+
+    /// `POST …/subscriptions/{subscriptionId}/payconex` with a bare JSON array.
+    pub async fn add_tokens(
+        &self,
+        subscription_id: &str,
+        records: &[TokenRecord],
+    ) -> Result<Schedule> {
+        check_not_empty("records", records)?;
+        for (i, t) in records.iter().enumerate() {
+            check_token(&format!("records[{i}].token"), &t.token)?;
+        }
+        let req = ApiRequest::new(
+            Method::POST,
+            self.subscription_path(subscription_id, "/payconex")?,
+            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}/payconex",
+        )
+        .json(records);
+        self.send(req).await?.json()
+    }
+
+    /// `POST …/subscriptions/{subscriptionId}/shieldconex` with a bare JSON array.
+    pub async fn add_shieldconex(
+        &self,
+        subscription_id: &str,
+        records: &[ShieldconexRecord],
+    ) -> Result<Schedule> {
+        check_not_empty("records", records)?;
+        for (i, t) in records.iter().enumerate() {
+            check_shieldconex(i, t)?;
+        }
+        let req = ApiRequest::new(
+            Method::POST,
+            self.subscription_path(subscription_id, "/shieldconex")?,
+            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}/shieldconex",
+        )
+        .json(records);
+        self.send(req).await?.json()
+    }
+
+    /// `POST …/subscriptions/{subscriptionId}/pan` with a bare JSON array.
+    pub async fn add_pans(&self, subscription_id: &str, records: &[PanRecord]) -> Result<Schedule> {
+        check_not_empty("records", records)?;
+        for (i, c) in records.iter().enumerate() {
+            check_pan(&format!("records[{i}].pan"), &c.pan)?;
+        }
+        let req = ApiRequest::new(
+            Method::POST,
+            self.subscription_path(subscription_id, "/pan")?,
+            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}/pan",
+        )
+        .json(records);
+        self.send(req).await?.json()
+    }
+
+    /// `DELETE …/subscriptions/{subscriptionId}/records/{recordId}` → 204.
+    pub async fn delete_record(&self, subscription_id: &str, record_id: &str) -> Result<()> {
+        let record = path_segment("record_id", record_id)?;
+        let req = ApiRequest::new(
+            Method::DELETE,
+            self.subscription_path(subscription_id, &format!("/records/{record}"))?,
+            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}/records/{recordId}",
+        );
+        self.send_delete(req).await
+    }
+
+    // ---- results (PayConex Account Updater v4 reference) ----
+
+    /// `GET …/account-updater/schedules/{scheduleId}/results`: each record with its most recent
+    /// update.
+    pub async fn schedule_results(&self, schedule_id: &str) -> Result<Schedule> {
+        let id = path_segment("schedule_id", schedule_id)?;
+        let req = ApiRequest::new(
+            Method::GET,
+            self.path(&format!("/account-updater/schedules/{id}/results")),
+            "/api/v4/accounts/{account}/account-updater/schedules/{scheduleId}/results",
+        );
+        self.send(req).await?.json()
+    }
+
+    /// `GET …/account-updater/updates/{updateId}`: the updates a notification announced.
+    pub async fn updates(&self, update_id: &str) -> Result<Vec<Update>> {
+        let id = path_segment("update_id", update_id)?;
+        let req = ApiRequest::new(
+            Method::GET,
+            self.path(&format!("/account-updater/updates/{id}")),
+            "/api/v4/accounts/{account}/account-updater/updates/{updateId}",
+        );
+        self.send(req).await?.json()
+    }
+
+    /// Fetches the authoritative updates behind a notification parsed by
+    /// [`PayConexClient::parse_notification`] (the notification itself is unsigned).
+    pub async fn fetch_updates_for(&self, event: &WebhookEvent) -> Result<Vec<CardUpdate>> {
+        match event.results_query() {
+            Some(query) => self.fetch_results(query).await,
+            None => Err(Error::invalid("event", InputProblem::Missing)),
+        }
+    }
+}
