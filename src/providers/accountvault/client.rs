@@ -1,0 +1,534 @@
+//! The native AccountVault client: every account endpoint (create, retrieve, by reference,
+//! update v1 / v2, delete) and the RSA key endpoints, with TabaPay's status answers typed.
+
+use super::crypto::{OaepMode, PublicKey, encrypt_card_with};
+use super::unified::{unmodelled_owner_field, validate_v2_owner};
+use super::wire::{
+    Account, AccountRef, Card, CreateAccount, CreateKey, Created, Key, KeyFormat, OwnerV2, Status,
+    UpdateAccount, UpdateAccountV2,
+};
+use super::{BearerSigner, PROVIDER, SANDBOX_URL, validate};
+use crate::card::CardNumber;
+use crate::error::{Error, InputProblem, ProviderError, Result};
+use crate::provider::NewCardData;
+use crate::transport::{ApiRequest, ApiResponse, Transport, TransportConfig, path_segment};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::sync::Arc;
+use url::Url;
+
+/// The duplicate-card check, sent as a valueless query key on v1 calls (TabaPay Account API reference). TabaPay warns
+/// that the check only works when used on every request or on none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DuplicateCheck {
+    /// No flag.
+    #[default]
+    Off,
+    /// `?RejectDuplicateCard`: refuse (409) when another account has the same card.
+    Reject,
+    /// `?OKToAddDuplicateCard` on create, `?OKToUpdateDuplicateCard` on update: proceed and
+    /// report.
+    Allow,
+}
+
+/// A non-fatal condition the API reported with a success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Warning {
+    /// HTTP 207: the operation succeeded but the duplicate-card check (or the duplicate
+    /// deletion) failed upstream; contact TabaPay and reconcile.
+    DuplicateCheckFailed {
+        /// The `EC` returned.
+        ec: Option<String>,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::DuplicateCheckFailed { ec } => write!(
+                f,
+                "done, but the duplicate-card check failed upstream (EC {}); reconcile with TabaPay",
+                ec.as_deref().unwrap_or("?")
+            ),
+        }
+    }
+}
+
+impl Status {
+    /// The typed warning a 207 carries.
+    pub fn warning(&self) -> Option<Warning> {
+        (self.sc == Some(207)).then(|| Warning::DuplicateCheckFailed {
+            ec: self.ec.clone(),
+        })
+    }
+}
+
+/// Builds an [`AccountVaultClient`].
+#[derive(Debug)]
+pub struct AccountVaultBuilder {
+    client_id: String,
+    sub_client_id: Option<String>,
+    token: SecretString,
+    /// `None`: the sandbox.
+    base_url: Option<Url>,
+    config: TransportConfig,
+    duplicate_check: DuplicateCheck,
+    encryption_key: Option<PublicKey>,
+    oaep_mode: OaepMode,
+}
+
+impl AccountVaultBuilder {
+    /// Your `https://{FQDN}:{PORT}` (from the credentials file), or an emulator.
+    pub fn base_url(mut self, url: Url) -> Self {
+        self.base_url = Some(url);
+        self
+    }
+
+    /// An ISO's SubClientID (4, 6 or 8 digits), joined to the ClientID with `_`.
+    pub fn sub_client_id(mut self, sub: impl Into<String>) -> Self {
+        self.sub_client_id = Some(sub.into());
+        self
+    }
+
+    /// Timeouts, retries, limits, or a shared [`crate::transport::HttpClient`].
+    pub fn transport_config(mut self, config: TransportConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The duplicate-card flag the unified update sends (native calls take it per call).
+    pub fn duplicate_check(mut self, check: DuplicateCheck) -> Self {
+        self.duplicate_check = check;
+        self
+    }
+
+    /// A key the unified update encrypts new card numbers with (and the only way a security
+    /// code can be sent).
+    pub fn encryption_key(mut self, key: PublicKey) -> Self {
+        self.encryption_key = Some(key);
+        self
+    }
+
+    /// The OAEP padding the unified update encrypts with, sent as `mode` (default
+    /// [`OaepMode::Sha256`], mode 2; [`OaepMode::JavaSha256Mgf1Sha1`] is mode 1).
+    pub fn oaep_mode(mut self, mode: OaepMode) -> Self {
+        self.oaep_mode = mode;
+        self
+    }
+
+    /// Validates the ids and builds the client.
+    pub fn build(self) -> Result<AccountVaultClient> {
+        if self.client_id.len() != 22
+            || !self
+                .client_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(Error::invalid(
+                "client_id",
+                InputProblem::Format {
+                    expected: "22 characters [A-Za-z0-9_-]".into(),
+                },
+            ));
+        }
+        if let Some(sub) = &self.sub_client_id {
+            if !matches!(sub.len(), 4 | 6 | 8) || !sub.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::invalid(
+                    "sub_client_id",
+                    InputProblem::Format {
+                        expected: "4, 6 or 8 digits".into(),
+                    },
+                ));
+            }
+        }
+        if self.token.expose_secret().is_empty() {
+            return Err(Error::invalid("token", InputProblem::Missing));
+        }
+        let transport = Transport::new(
+            PROVIDER,
+            match self.base_url {
+                Some(url) => url,
+                None => crate::transport::published_url(SANDBOX_URL)?,
+            },
+            Arc::new(BearerSigner::new(self.token)),
+            self.config,
+        )?;
+        let client_path = match &self.sub_client_id {
+            Some(sub) => format!("{}_{sub}", self.client_id),
+            None => self.client_id,
+        };
+        Ok(AccountVaultClient {
+            transport,
+            client_path,
+            duplicate_check: self.duplicate_check,
+            encryption_key: self.encryption_key,
+            oaep_mode: self.oaep_mode,
+        })
+    }
+}
+
+/// The AccountVault client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AccountVaultClient {
+    transport: Transport,
+    client_path: String,
+    pub(super) duplicate_check: DuplicateCheck,
+    encryption_key: Option<PublicKey>,
+    oaep_mode: OaepMode,
+}
+
+/// Maps a response: 200 and 207 succeed (207 with its [`Warning`]), 409 is
+/// [`Error::Conflict`] with `duplicateAccountIDs`, everything else the unified status mapping
+/// with `EC` as the code and `EM` as the message.
+pub(super) fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<T> {
+    let body: Status = serde_json::from_slice(&response.body).unwrap_or_default();
+    // `SC` echoes the HTTP status; a 2xx whose body says otherwise is treated by its `SC`.
+    let status = match body.sc {
+        Some(sc) if response.is_success() && sc >= 300 => sc,
+        _ => response.status.as_u16(),
+    };
+    if status < 300 {
+        return response.json();
+    }
+    let mut detail = ProviderError::status(response.status.as_u16());
+    if let Some(ec) = &body.ec {
+        detail = detail.with_code(ec.clone());
+    }
+    if let Some(em) = &body.em {
+        detail = detail.with_message(em).with_field(em.clone());
+    }
+    if status == 409 {
+        return Err(Error::Conflict {
+            provider: PROVIDER,
+            duplicates: body.duplicate_account_ids,
+            detail: Box::new(detail),
+        });
+    }
+    Err(Error::from_status(
+        PROVIDER,
+        status,
+        response.retry_after(),
+        detail,
+    ))
+}
+
+/// TabaPay answers SC=500 to an RSA `data` blob it cannot decrypt: the same blob fails the same
+/// way every time, so such a request is not repeated on a 5xx.
+pub(super) fn carries_encrypted_card(card: Option<&Card>) -> bool {
+    card.is_some_and(|c| c.data.is_some())
+}
+
+/// A DELETE's answer: as [`check_status`], except that a 404/410 answering a retry whose first
+/// attempt may have deleted the resource is success ([`ApiResponse::gone_after_retry`]), with
+/// that status in `SC`.
+pub(super) fn check_delete(response: &ApiResponse) -> Result<Status> {
+    if response.gone_after_retry() {
+        let mut status: Status = serde_json::from_slice(&response.body).unwrap_or_default();
+        status.sc = Some(response.status.as_u16());
+        return Ok(status);
+    }
+    check_status(response)
+}
+
+/// Like [`check`], recording the real HTTP status in the body's `SC`.
+pub(super) fn check_status<T: DeserializeOwned + HasStatus>(response: &ApiResponse) -> Result<T> {
+    let mut value: T = check(response)?;
+    value.status_mut().sc = Some(response.status.as_u16());
+    Ok(value)
+}
+
+pub(super) trait HasStatus {
+    fn status_mut(&mut self) -> &mut Status;
+}
+
+impl HasStatus for Status {
+    fn status_mut(&mut self) -> &mut Status {
+        self
+    }
+}
+
+macro_rules! has_status {
+    ($($t:ty),*) => {$(
+        impl HasStatus for $t {
+            fn status_mut(&mut self) -> &mut Status {
+                &mut self.status
+            }
+        }
+    )*};
+}
+
+has_status!(Created, Account, AccountRef, Key);
+
+impl AccountVaultClient {
+    /// Starts a builder: 22-character ClientID and bearer token from the credentials file.
+    ///
+    /// ```
+    /// use account_updater::SecretString;
+    /// use account_updater::providers::accountvault::AccountVaultClient;
+    ///
+    /// let client = AccountVaultClient::builder("TabaPay_ClientID_22chr", SecretString::from("token"))
+    ///     .sub_client_id("0001") // an ISO's sub-client, sent as ClientID_SubClientID
+    ///     .build()?;
+    /// # let _ = client;
+    /// // A ClientID that is not 22 characters is refused before any request.
+    /// assert!(AccountVaultClient::builder("short", SecretString::from("token")).build().is_err());
+    /// # Ok::<(), account_updater::Error>(())
+    /// ```
+    pub fn builder(client_id: impl Into<String>, token: SecretString) -> AccountVaultBuilder {
+        AccountVaultBuilder {
+            client_id: client_id.into(),
+            sub_client_id: None,
+            token,
+            base_url: None,
+            config: TransportConfig::default(),
+            duplicate_check: DuplicateCheck::Off,
+            encryption_key: None,
+            oaep_mode: OaepMode::Sha256,
+        }
+    }
+
+    /// The base URL in use.
+    pub fn base_url(&self) -> &Url {
+        self.transport.base_url()
+    }
+
+    /// The `{ClientID}` or `{ClientID}_{SubClientID}` path segment.
+    pub fn client_path(&self) -> &str {
+        &self.client_path
+    }
+
+    fn accounts(&self, version: &str) -> String {
+        format!("/{version}/clients/{}/accounts", self.client_path)
+    }
+
+    fn account(&self, version: &str, account_id: &str) -> Result<String> {
+        Ok(format!(
+            "{}/{}",
+            self.accounts(version),
+            path_segment("account_id", account_id)?
+        ))
+    }
+
+    /// `POST /v1/clients/{ClientID}/accounts[?RejectDuplicateCard|?OKToAddDuplicateCard]`.
+    pub async fn create_account(
+        &self,
+        body: &CreateAccount,
+        duplicates: DuplicateCheck,
+    ) -> Result<Created> {
+        validate::reference_id(&body.reference_id)?;
+        validate::account_data(body.bank.as_ref(), body.card.as_ref(), true)?;
+        validate::owner(&body.owner)?;
+        let mut req = ApiRequest::new(
+            Method::POST,
+            self.accounts("v1"),
+            "/v1/clients/{ClientID}/accounts",
+        )
+        .json(body);
+        req = match duplicates {
+            DuplicateCheck::Off => req,
+            DuplicateCheck::Reject => req.flag("RejectDuplicateCard"),
+            DuplicateCheck::Allow => req.flag("OKToAddDuplicateCard"),
+        };
+        let mut created: Created = check_status(&self.transport.send(req).await?)?;
+        if created.account_id.as_deref().is_none_or(str::is_empty) {
+            // A success (207: created, an upstream step failed) without the id: the account
+            // exists, so the id is recovered by reference id (valid for 24 hours) rather than
+            // reported as a failure that would invite creating it twice. If that fails too,
+            // the answer still says the account exists, with no id.
+            created.account_id = self
+                .retrieve_by_reference(&body.reference_id)
+                .await
+                .ok()
+                .map(|r| r.account_id)
+                .filter(|id| !id.is_empty());
+        }
+        Ok(created)
+    }
+
+    /// `GET /v1/clients/{ClientID}/accounts/{AccountID}`.
+    pub async fn retrieve_account(&self, account_id: &str) -> Result<Account> {
+        let req = ApiRequest::new(
+            Method::GET,
+            self.account("v1", account_id)?,
+            "/v1/clients/{ClientID}/accounts/{AccountID}",
+        );
+        check_status(&self.transport.send(req).await?)
+    }
+
+    /// Retrieves an account for a merge, refusing one whose owner holds fields this crate does
+    /// not model: sending the merged owner back would drop them.
+    pub(super) async fn retrieve_for_merge(&self, account_id: &str) -> Result<Account> {
+        let req = ApiRequest::new(
+            Method::GET,
+            self.account("v1", account_id)?,
+            "/v1/clients/{ClientID}/accounts/{AccountID}",
+        );
+        let response = self.transport.send(req).await?;
+        let account: Account = check_status(&response)?;
+        let raw: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+        if let Some(unknown) = unmodelled_owner_field(&raw["owner"]) {
+            return Err(Error::invalid(
+                "account_id",
+                InputProblem::NotAllowed {
+                    reason: format!(
+                        "the stored owner holds `{unknown}`, which this crate cannot carry over a full replace; update the account with the native client"
+                    ),
+                },
+            ));
+        }
+        Ok(account)
+    }
+
+    /// `GET /v1/clients/{ClientID}/accounts?referenceID=`: only within 24 hours of creation
+    /// (afterwards HTTP 421, an [`Error::Provider`] with status 421).
+    pub async fn retrieve_by_reference(&self, reference_id: &str) -> Result<AccountRef> {
+        validate::reference_id(reference_id)?;
+        let req = ApiRequest::new(
+            Method::GET,
+            self.accounts("v1"),
+            "/v1/clients/{ClientID}/accounts",
+        )
+        .query("referenceID", reference_id);
+        check_status(&self.transport.send(req).await?)
+    }
+
+    /// `PUT /v1/clients/{ClientID}/accounts/{AccountID}[?RejectDuplicateCard|?OKToUpdateDuplicateCard]`:
+    /// replaces the whole account (the previous data is deleted). A 207 succeeds with
+    /// [`Status::warning`]; a 409 is [`Error::Conflict`] with the duplicate account ids.
+    pub async fn update_account(
+        &self,
+        account_id: &str,
+        body: &UpdateAccount,
+        duplicates: DuplicateCheck,
+    ) -> Result<Status> {
+        validate::account_data(body.bank.as_ref(), body.card.as_ref(), true)?;
+        validate::owner(&body.owner)?;
+        let mut req = ApiRequest::new(
+            Method::PUT,
+            self.account("v1", account_id)?,
+            "/v1/clients/{ClientID}/accounts/{AccountID}",
+        )
+        .json(body);
+        req = match duplicates {
+            DuplicateCheck::Off => req,
+            DuplicateCheck::Reject => req.flag("RejectDuplicateCard"),
+            DuplicateCheck::Allow => req.flag("OKToUpdateDuplicateCard"),
+        };
+        if carries_encrypted_card(body.card.as_ref()) {
+            req = req.no_retry_on_server_error();
+        }
+        check_status(&self.transport.send(req).await?)
+    }
+
+    /// `PUT /v2/clients/{ClientID}/accounts/{AccountID}`: a partial update (expiry and owner
+    /// parts). Duplicate flags are not allowed on v2.
+    pub async fn update_account_v2(
+        &self,
+        account_id: &str,
+        body: &UpdateAccountV2,
+    ) -> Result<Status> {
+        if body
+            .card
+            .as_ref()
+            .is_none_or(|c| c.expiration_date.is_none())
+            && body.owner.as_ref().is_none_or(|o| o == &OwnerV2::default())
+        {
+            return Err(Error::invalid("body", InputProblem::Empty));
+        }
+        if let Some(owner) = &body.owner {
+            validate_v2_owner(owner)?;
+        }
+        let req = ApiRequest::new(
+            Method::PUT,
+            self.account("v2", account_id)?,
+            "/v2/clients/{ClientID}/accounts/{AccountID}",
+        )
+        .json(body);
+        check_status(&self.transport.send(req).await?)
+    }
+
+    /// `DELETE /v1/clients/{ClientID}/accounts/{AccountID}[?DeleteDuplicateCard]`. Deleting again
+    /// is HTTP 410 ([`Error::NotFound`] with status 410).
+    pub async fn delete_account(
+        &self,
+        account_id: &str,
+        delete_duplicates: bool,
+    ) -> Result<Status> {
+        let mut req = ApiRequest::new(
+            Method::DELETE,
+            self.account("v1", account_id)?,
+            "/v1/clients/{ClientID}/accounts/{AccountID}",
+        );
+        if delete_duplicates {
+            req = req.flag("DeleteDuplicateCard");
+        }
+        check_delete(&self.transport.send(req).await?)
+    }
+
+    /// `POST /v1/clients/{ClientID}/keys`: a new RSA key for encrypted card data. Keys live 365
+    /// days; keep at most two (a third can be refused with 429).
+    pub async fn create_key(&self, format: KeyFormat) -> Result<Key> {
+        let req = ApiRequest::new(
+            Method::POST,
+            format!("/v1/clients/{}/keys", self.client_path),
+            "/v1/clients/{ClientID}/keys",
+        )
+        .json(&CreateKey { format });
+        check_status(&self.transport.send(req).await?)
+    }
+
+    /// `GET /v1/clients/{ClientID}/keys/{KeyID}[?Format=]` (the API's default format is Raw).
+    pub async fn retrieve_key(&self, key_id: &str, format: Option<KeyFormat>) -> Result<Key> {
+        let path = format!(
+            "/v1/clients/{}/keys/{}",
+            self.client_path,
+            path_segment("key_id", key_id)?
+        );
+        let mut req = ApiRequest::new(Method::GET, path, "/v1/clients/{ClientID}/keys/{KeyID}");
+        if let Some(f) = format {
+            req = req.query("Format", f.as_str());
+        }
+        let mut key: Key = check_status(&self.transport.send(req).await?)?;
+        key.key_id.get_or_insert_with(|| key_id.to_owned());
+        Ok(key)
+    }
+
+    /// `DELETE /v1/clients/{ClientID}/keys/{KeyID}` (404 unknown, 410 already deleted).
+    pub async fn delete_key(&self, key_id: &str) -> Result<Status> {
+        let path = format!(
+            "/v1/clients/{}/keys/{}",
+            self.client_path,
+            path_segment("key_id", key_id)?
+        );
+        let req = ApiRequest::new(Method::DELETE, path, "/v1/clients/{ClientID}/keys/{KeyID}");
+        check_delete(&self.transport.send(req).await?)
+    }
+
+    /// The card form the unified update sends: encrypted when a key is configured, otherwise in
+    /// clear (and then no security code can be sent).
+    pub(super) fn card_for(&self, number: &CardNumber, data: &NewCardData) -> Result<Card> {
+        match &self.encryption_key {
+            Some(key) => Ok(Card::encrypted_with(
+                key.key_id(),
+                encrypt_card_with(
+                    key,
+                    self.oaep_mode,
+                    number,
+                    data.expiry,
+                    data.security_code.as_ref(),
+                )?,
+                self.oaep_mode,
+            )),
+            None if data.security_code.is_some() => Err(Error::invalid(
+                "card.security_code",
+                InputProblem::NotAllowed {
+                    reason: "AccountVault takes a security code only inside encrypted card data; configure an encryption key".into(),
+                },
+            )),
+            None => Ok(Card::plain(number.clone(), data.expiry)),
+        }
+    }
+}
