@@ -320,7 +320,7 @@ pub fn result_id(update: &CardUpdate) -> String {
         h.update(part.as_bytes());
     }
     let digest = h.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::providers::common::hex(&digest[..16])
 }
 
 fn check_run_id(field: &str, id: &str) -> Result<()> {
@@ -638,10 +638,7 @@ struct JournalObserver<'j> {
 /// A chunk's identity across runs: a hash of its stored card list (positions and ids). A
 /// resumed run must plan the same.
 fn fingerprint(cards: &str) -> String {
-    Sha256::digest(cards.as_bytes())[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::providers::common::hex(&Sha256::digest(cards.as_bytes())[..16])
 }
 
 impl JournalObserver<'_> {

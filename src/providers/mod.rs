@@ -13,6 +13,7 @@ pub mod accountvault;
 pub mod acquired;
 #[cfg(feature = "cardsync")]
 pub mod cardsync;
+pub(crate) mod common;
 #[cfg(feature = "payconex")]
 pub mod payconex;
 

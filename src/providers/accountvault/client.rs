@@ -7,7 +7,7 @@ use super::wire::{
     Account, AccountRef, Card, CreateAccount, CreateKey, Created, Key, KeyFormat, OwnerV2, Status,
     UpdateAccount, UpdateAccountV2,
 };
-use super::{BearerSigner, PROVIDER, SANDBOX_URL, validate};
+use super::{PROVIDER, SANDBOX_URL, auth, validate};
 use crate::card::CardNumber;
 use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::provider::NewCardData;
@@ -153,7 +153,7 @@ impl AccountVaultBuilder {
                 Some(url) => url,
                 None => crate::transport::published_url(SANDBOX_URL)?,
             },
-            Arc::new(BearerSigner::new(self.token)),
+            Arc::new(auth::signer(self.token)),
             self.config,
         )?;
         let client_path = match &self.sub_client_id {

@@ -42,7 +42,6 @@ mod client;
 mod unified;
 pub mod validate;
 
-pub use auth::BearerSigner;
 pub use client::{AccountVaultBuilder, AccountVaultClient, DuplicateCheck, Warning};
 pub use crypto::{OaepMode, PublicKey, encrypt_card, encrypt_card_with};
 

@@ -10,6 +10,7 @@
 //!
 //! Comparisons are constant-time and case-insensitive.
 
+use crate::providers::common::hex;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -19,12 +20,7 @@ fn sha256_hex(parts: &[&str]) -> String {
     for p in parts {
         h.update(p.as_bytes());
     }
-    let digest = h.finalize();
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    hex(&h.finalize())
 }
 
 /// Which request field a transaction type hashes as its fourth part.

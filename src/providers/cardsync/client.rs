@@ -1,13 +1,14 @@
 //! The native CardSync clients: the partner (merchant enrollment, webhooks) and the merchant
 //! (batches, Amex subscriptions, results), one method per endpoint of the v2 API.
 
+use super::auth;
 use super::bulk::{BulkPlanner, CardsBody};
 use super::validate::{validate_merchant, validate_request};
 use super::wire::{
     AmexCard, Batch, BatchCard, Envelope, Merchant, MerchantCreated, MerchantStatus, Results,
     Trigger, WebhookTarget, Webhooks,
 };
-use super::{ApiKeySigner, CompactResults, DEFAULT_CONCURRENCY, PROVIDER, SANDBOX_URL};
+use super::{CompactResults, DEFAULT_CONCURRENCY, PROVIDER, SANDBOX_URL};
 use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::{
@@ -40,7 +41,7 @@ pub(super) fn transport(
     if key.expose_secret().is_empty() {
         return Err(Error::invalid("api_key", InputProblem::Missing));
     }
-    Transport::new(PROVIDER, base_url, Arc::new(ApiKeySigner::new(key)), config)
+    Transport::new(PROVIDER, base_url, Arc::new(auth::signer(key)), config)
 }
 
 /// Sends `request`, then checks the HTTP status **and** the body's `status`: CardSync reports
@@ -310,7 +311,7 @@ impl CardSyncPartner {
         Ok(CardSyncClient {
             transport: self
                 .transport
-                .with_signer(Arc::new(ApiKeySigner::new(merchant_key))),
+                .with_signer(Arc::new(auth::signer(merchant_key))),
             concurrency: self.concurrency,
             partner: Some(self.transport.clone()),
         })

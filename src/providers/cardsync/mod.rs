@@ -57,7 +57,6 @@ mod unified;
 mod validate;
 mod webhook;
 
-pub use auth::ApiKeySigner;
 pub use bulk::MAX_OPEN_CARDS;
 pub use client::{CardSyncBuilder, CardSyncClient, CardSyncPartner};
 pub use unified::card_update;

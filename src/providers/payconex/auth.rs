@@ -11,6 +11,7 @@
 //! The server refuses a nonce reused within 15 minutes and a timestamp older than 15 minutes, so
 //! the signer draws a fresh 32-byte random nonce and reads the clock for every attempt.
 
+use crate::providers::common::hex;
 use std::fmt;
 
 use base64::Engine;
@@ -146,17 +147,6 @@ pub fn fresh_nonce() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex(&bytes)
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    // A table, not `write!` per byte: three 32-byte values are hexed for every signed request.
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
 }
 
 /// Signs each attempt with HMAC, a fresh nonce and the current time.

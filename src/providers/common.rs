@@ -1,0 +1,93 @@
+//! Glue the provider folders share, written once: the `Authorization` key signer (CardSync
+//! sends its key bare, AccountVault as a bearer token) and the lower-case hex encoding every
+//! signature and hash uses.
+
+#[cfg(any(feature = "cardsync", feature = "accountvault"))]
+pub(crate) use key_signer::KeySigner;
+
+#[cfg(any(feature = "cardsync", feature = "accountvault"))]
+mod key_signer {
+    use std::fmt;
+
+    use secrecy::{ExposeSecret, SecretString};
+
+    use crate::error::Result;
+    use crate::transport::{AUTHORIZATION, SignableRequest, Signer, sensitive_header};
+
+    /// Sends a secret key in `Authorization`, bare or after a scheme word. The key is a
+    /// redaction of every log line and error, and the header is marked sensitive.
+    #[derive(Clone)]
+    pub(crate) struct KeySigner {
+        scheme: Option<&'static str>,
+        key: SecretString,
+    }
+
+    impl KeySigner {
+        /// `Authorization: <key>`, no scheme.
+        #[cfg(feature = "cardsync")]
+        pub(crate) fn bare(key: SecretString) -> Self {
+            KeySigner { scheme: None, key }
+        }
+
+        /// `Authorization: Bearer <token>`.
+        #[cfg(feature = "accountvault")]
+        pub(crate) fn bearer(token: SecretString) -> Self {
+            KeySigner {
+                scheme: Some("Bearer"),
+                key: token,
+            }
+        }
+    }
+
+    impl fmt::Debug for KeySigner {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("KeySigner")
+                .field("scheme", &self.scheme)
+                .field("key", &"[REDACTED]")
+                .finish()
+        }
+    }
+
+    impl Signer for KeySigner {
+        fn sign(&self, request: &mut SignableRequest<'_>) -> Result<()> {
+            let header = match self.scheme {
+                None => sensitive_header(self.key.expose_secret())?,
+                Some(scheme) => {
+                    // The composed value is a secret too: zeroed when dropped.
+                    let value =
+                        SecretString::from(format!("{scheme} {}", self.key.expose_secret()));
+                    sensitive_header(value.expose_secret())?
+                }
+            };
+            request.headers.insert(AUTHORIZATION, header);
+            Ok(())
+        }
+
+        fn redactions(&self) -> Vec<SecretString> {
+            vec![self.key.clone()]
+        }
+    }
+}
+
+/// Lower-case hex, by table (not `write!` per byte: three 32-byte values are hexed for every
+/// signed PayConex request).
+#[cfg(any(feature = "payconex", feature = "acquired", feature = "journal"))]
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(any(feature = "payconex", feature = "acquired", feature = "journal"))]
+    #[test]
+    fn hex_is_lower_case_two_digits_per_byte() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(super::hex(&[]), "");
+    }
+}
