@@ -23,6 +23,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Whether a failed request may have reached the provider. Decides whether a retry could
 /// duplicate a side effect (a batch submitted twice is billed twice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Delivery {
     /// The connection failed before any byte of the request was written.
     NotSent,
@@ -85,6 +86,7 @@ pub enum InputProblem {
 
 /// A refused input: which field, and what is wrong with it. Never echoes the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InputError {
     /// Path of the offending field, e.g. `cards[3].card` or `cards[id=42].exp`.
     pub field: String,

@@ -131,6 +131,7 @@ pub enum JobKind {
 
 /// A handle on a provider job, enough to ask for its status and results later.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct JobRef {
     /// The provider that owns the job.
     pub provider: ProviderId,

@@ -189,6 +189,7 @@ impl SubscribeRequest {
 /// record reference (PayConex `cssr_…`, Acquired token), needed to remove the card later and to
 /// join results back to the caller's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PlacedCard {
     /// The caller's id.
     pub id: String,

@@ -421,6 +421,7 @@ impl StreamReceipt {
 
 /// What [`ChunkObserver::sending`] decides for a chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Proceed {
     /// Send it.
     Send,

@@ -398,6 +398,7 @@ impl ApiRequest {
 /// A response: status, headers and the whole body (at most
 /// [`TransportConfig::max_response_bytes`], with the client's credentials overwritten).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ApiResponse {
     /// Which provider answered.
     pub provider: ProviderId,

@@ -38,6 +38,7 @@ impl<'a> WebhookRequest<'a> {
 
 /// How far an event can be trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Authenticity {
     /// The provider signs its webhooks and the signature verified.
     Verified,

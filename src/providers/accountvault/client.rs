@@ -22,6 +22,7 @@ use url::Url;
 /// The duplicate-card check, sent as a valueless query key on v1 calls (TabaPay Account API reference). TabaPay warns
 /// that the check only works when used on every request or on none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum DuplicateCheck {
     /// No flag.
     #[default]

@@ -180,6 +180,7 @@ impl fmt::Debug for Bank {
 
 /// `accountType` codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum BankAccountType {
     /// `S`: savings.
     #[serde(rename = "S")]
@@ -489,6 +490,7 @@ pub struct AccountRef {
 
 /// Key formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub enum KeyFormat {
     /// DER `SubjectPublicKeyInfo`, base64url.
     #[serde(rename = "ASN.1")]

@@ -81,6 +81,7 @@ impl Drop for CompactResults {
 
 /// One card of [`CompactResults`], borrowed.
 #[derive(Clone, Copy)]
+#[non_exhaustive]
 pub struct ResultRef<'a> {
     /// The caller's id, echoed.
     pub id: &'a str,

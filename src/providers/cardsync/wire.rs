@@ -96,6 +96,7 @@ pub struct Webhooks {
 /// `delivery_frequency` of a merchant's card info.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum DeliveryFrequency {
     /// Daily.
     Daily,

@@ -56,6 +56,7 @@ impl fmt::Debug for Credentials {
 
 /// Which authentication scheme to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum AuthMethod {
     /// HMAC-SHA-256 request signing: the default, and the only scheme production accepts.
     #[default]
@@ -222,6 +223,7 @@ impl Signer for BasicSigner {
 
 /// The parts of an HMAC `Authorization` header, for servers (the emulator) that verify one.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HmacHeader {
     /// The API key id.
     pub id: String,

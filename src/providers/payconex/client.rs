@@ -20,6 +20,7 @@ use url::Url;
 
 /// The two published environments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Environment {
     /// `https://api-cert.payconex.net`.
     Certification,
