@@ -2,6 +2,9 @@
 //! (`--emulator`, `demo`) and against a CardSync emulator in this test process (so a test can
 //! hold a request in flight, kill the program, and count what the provider received).
 
+#[path = "../../tests/common/postgres.rs"]
+mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -585,4 +588,59 @@ async fn acquired_results_arrive_by_webhook_and_join_back_to_caller_ids() {
         (rejects[0][0].as_str(), rejects[0][1].as_str()),
         ("21", "a20")
     );
+}
+
+/// The same program on a PostgreSQL journal (`--postgres`), as a fleet would run it: a run, a
+/// status, and a second run of the same input that sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_a_postgres_journal_resumes_without_sending_again() {
+    let Some(pg) = postgres::PgCluster::start("cli_postgres") else {
+        return;
+    };
+    let emulator = CardSyncEmulator::start().await.unwrap();
+    let (_, key) = emulator.add_merchant();
+    let dir = temp_dir("postgres");
+    let input = dir.join("cards.csv");
+    let mut text = String::from("id,card_number,expiry\n");
+    for i in 0..12_000 {
+        text.push_str(&format!("p{i},{},12/30\n", plain_card(i)));
+    }
+    std::fs::write(&input, &text).unwrap();
+    let submit = |command: &str| {
+        let mut cmd = bin();
+        cmd.arg(command);
+        if command == "run" {
+            cmd.args(["--provider", "cardsync", "--run-id", "pg"]);
+        } else {
+            cmd.args(["--run", "pg"]);
+        }
+        cmd.arg("--input")
+            .arg(&input)
+            .args(["--postgres", &pg.url])
+            .args(["--poll-interval", "100ms", "--no-progress"]);
+        emulator_env(&mut cmd, &emulator, &key);
+        cmd
+    };
+    let out = tokio::task::block_in_place(|| run(&mut submit("run")));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(emulator.batch_cards_received(), 12_000);
+    let status = tokio::task::block_in_place(|| {
+        run(bin().args(["status", "--run", "pg", "--postgres", &pg.url]))
+    });
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status.stdout.contains("12000 accepted"),
+        "{}",
+        status.stdout
+    );
+    let again = tokio::task::block_in_place(|| run(&mut submit("resume")));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("0 cards accepted now, 12000 accepted before"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(emulator.batch_cards_received(), 12_000);
 }
