@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use account_updater::CardUpdate;
 use account_updater::error::ErrorKind;
 use account_updater::journal::{Journal, Resolution, RunObserver, RunOptions, RunStatus};
 use account_updater::provider::{CardToUpdate, Flow, JobRef, JobState, Provider, ResultsQuery};
 use account_updater::submission::{Chunk, ChunkOutcome, DuplicateIds, StreamOptions, card_stream};
+use account_updater::{CardUpdate, ProviderId};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::connect::{self, Connected};
@@ -121,20 +121,26 @@ pub async fn run(args: RunArgs) -> Result<Exit, Failure> {
 /// `resume`: the run's provider from the journal, its client from the environment.
 pub async fn resume(args: ResumeArgs) -> Result<Exit, Failure> {
     let journal = open_journal(&args.submit.journal).await?;
+    let provider = run_provider(&journal, &args.run_id).await?;
+    let connected = connect::connect(provider, false).await?;
+    submit_and_collect(&journal, &connected, &args.run_id, &args.submit).await
+}
+
+/// The provider a run of the journal belongs to; an error when the journal has no such run
+/// or names a provider this program does not know.
+async fn run_provider(journal: &Journal, run_id: &str) -> Result<ProviderId, Failure> {
     let run = journal
         .runs()
         .await?
         .into_iter()
-        .find(|r| r.run_id == args.run_id)
-        .ok_or_else(|| Failure::error(format!("the journal has no run {:?}", args.run_id)))?;
-    let provider = run.provider.ok_or_else(|| {
+        .find(|r| r.run_id == run_id)
+        .ok_or_else(|| Failure::error(format!("the journal has no run {run_id:?}")))?;
+    run.provider.ok_or_else(|| {
         Failure::error(format!(
             "run {:?} belongs to provider {:?}, which this program does not know",
             run.run_id, run.provider_name
         ))
-    })?;
-    let connected = connect::connect(provider, false).await?;
-    submit_and_collect(&journal, &connected, &args.run_id, &args.submit).await
+    })
 }
 
 /// Submits the input through the journal, then collects and writes results.
@@ -546,9 +552,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
         }
         return Ok(Exit::Done);
     };
-    if !journal.runs().await?.iter().any(|r| r.run_id == run_id) {
-        return Err(Failure::error(format!("the journal has no run {run_id:?}")));
-    }
+    run_provider(&journal, &run_id).await?;
     let status = journal.status(&run_id).await?;
     print_status(&status);
     for chunk in journal.unknown_chunks(&run_id).await? {
@@ -563,12 +567,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
 /// `results`.
 pub async fn results(args: ResultsArgs) -> Result<Exit, Failure> {
     let journal = open_journal(&args.journal).await?;
-    let run = journal
-        .runs()
-        .await?
-        .into_iter()
-        .find(|r| r.run_id == args.run_id)
-        .ok_or_else(|| Failure::error(format!("the journal has no run {:?}", args.run_id)))?;
+    let provider = run_provider(&journal, &args.run_id).await?;
     let out = args
         .results
         .out
@@ -579,9 +578,6 @@ pub async fn results(args: ResultsArgs) -> Result<Exit, Failure> {
         println!("{written} updates written to {}", out.display());
         return Ok(Exit::Done);
     }
-    let provider = run
-        .provider
-        .ok_or_else(|| Failure::error(format!("unknown provider {:?}", run.provider_name)))?;
     let connected = connect::connect(provider, false).await?;
     let sink = Sink::new(&journal, &args.run_id, &args.results)?;
     if let Some(addr) = args.results.listen {
