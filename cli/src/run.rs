@@ -59,7 +59,7 @@ impl Progress {
         );
         bar.set_style(
             ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {human_pos}/{human_len} cards placed, {per_sec}, ETA {eta}  {msg}",
+                "{elapsed_precise} [{bar:24}] {human_pos}/{human_len} cards {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
@@ -74,9 +74,20 @@ impl Progress {
         }
     }
 
+    /// Rate and time left (shown once there is a rate to speak of), chunk outcomes, rejects.
     fn message(&self) {
+        let rate = self.bar.per_sec();
+        let pace = if self.bar.elapsed() >= Duration::from_secs(1) && rate >= 1.0 {
+            format!(
+                "{:.0}/s, ETA {} | ",
+                rate,
+                indicatif::HumanDuration(self.bar.eta())
+            )
+        } else {
+            String::new()
+        };
         self.bar.set_message(format!(
-            "chunks: {} accepted, {} failed, {} unknown, {} done before; {} rejected",
+            "{pace}chunks: {} accepted, {} failed, {} unknown, {} done before | {} rejected",
             self.accepted,
             self.failed,
             self.unknown,
