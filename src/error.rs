@@ -6,7 +6,7 @@
 //! else). Every variant has a stable machine-readable [`Error::code`].
 //!
 //! No variant carries a card number, a secret or a full response body: bodies appear only as a
-//! short excerpt run through [`redact_excerpt`].
+//! short excerpt with digit runs and sensitive values masked.
 
 use std::fmt;
 use std::time::Duration;
@@ -475,7 +475,7 @@ impl Error {
     }
 
     /// `true` when the same call may succeed later: connection failures, timeouts, rate limits
-    /// and the statuses [`retryable_status`] names. Whether retrying is *safe* is a separate
+    /// and HTTP 408, 429, 500, 502, 503 and 504. Whether retrying is *safe* is a separate
     /// question: see [`Error::may_have_reached_provider`] before repeating a non-idempotent call.
     ///
     /// This is the crate's one retry classifier: the transport asks the same questions.

@@ -87,7 +87,7 @@ impl Progress {
             String::new()
         };
         self.bar.set_message(format!(
-            "{pace}chunks: {} accepted, {} failed, {} unknown, {} done before | {} rejected",
+            "{pace}chunks: {} accepted, {} failed, {} unknown, {} recorded before | {} rejected",
             self.accepted,
             self.failed,
             self.unknown,
@@ -199,7 +199,7 @@ pub async fn submit_and_collect(
     finished?;
     let receipt = &report.receipt;
     println!(
-        "submitted in {:.1} s: {} cards accepted now, {} accepted before, {} failed, {} unknown; {} rows rejected (see {})",
+        "submitted in {:.1} s: {} cards accepted now, {} in chunks recorded before (skipped), {} failed, {} unknown; {} rows rejected (see {})",
         started.elapsed().as_secs_f64(),
         receipt.accepted_cards(),
         receipt.skipped_cards(),

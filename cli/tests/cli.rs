@@ -457,7 +457,7 @@ async fn killed_mid_run_then_resumed_sends_every_card_exactly_once() {
     assert_eq!(emulator.batch_count(), 5);
     assert!(
         out.stdout
-            .contains("10000 cards accepted now, 40000 accepted before"),
+            .contains("10000 cards accepted now, 40000 in chunks recorded before (skipped)"),
         "{}",
         out.stdout
     );
@@ -638,7 +638,7 @@ async fn a_run_on_a_postgres_journal_resumes_without_sending_again() {
     assert!(
         again
             .stdout
-            .contains("0 cards accepted now, 12000 accepted before"),
+            .contains("0 cards accepted now, 12000 in chunks recorded before (skipped)"),
         "{}",
         again.stdout
     );

@@ -5,7 +5,7 @@
 //! The vault runs the account updater itself (Visa VAU / Mastercard ABU on stored cards); what a
 //! billing platform does through the API is create, read, **update** and delete stored accounts.
 //! [`AccountVaultClient`] covers every account and key endpoint and implements the unified
-//! "update a stored account" flow of [`Provider`].
+//! "update a stored account" flow of [`Provider`](crate::Provider).
 //!
 //! Requests are compact JSON (the API refuses pretty-printed bodies) with
 //! `Authorization: Bearer <token>`.

@@ -66,7 +66,7 @@ impl fmt::Debug for AcquiredBuilder {
 }
 
 impl AcquiredBuilder {
-    /// The full endpoint URL (QA by default; [`PRODUCTION_URL`], an emulator…).
+    /// The full endpoint URL (QA by default; [`PRODUCTION_URL`](super::PRODUCTION_URL), an emulator…).
     pub fn url(mut self, url: Url) -> Self {
         self.url = Some(url);
         self

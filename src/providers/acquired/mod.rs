@@ -11,7 +11,7 @@
 //!
 //! Credentials travel in the body; every request carries a `request_hash`, **every response's
 //! `response_hash` is verified** before anything in it is used (a mismatch is
-//! [`Error::Integrity`]), and webhooks are verified with their double SHA-256 `hash`. The
+//! [`Error::Integrity`](crate::Error::Integrity)), and webhooks are verified with their double SHA-256 `hash`. The
 //! `company_hashcode` is never sent.
 //!
 //! On the embedded emulator (on Acquired's QA endpoint, build [`Credentials`] from your company

@@ -520,7 +520,7 @@ impl CardSyncClient {
     /// fills, a batch goes out as soon as it holds 10,000 cards (an SE number's subscribe
     /// request likewise), and at most the client's concurrency (default
     /// [`DEFAULT_CONCURRENCY`]) requests are in flight. Open chunks hold at most
-    /// [`MAX_OPEN_CARDS`] cards between them: past that, the largest open Amex group is sent
+    /// [`MAX_OPEN_CARDS`](super::MAX_OPEN_CARDS) cards between them: past that, the largest open Amex group is sent
     /// early, so many SE numbers cannot make memory grow.
     pub async fn submit_stream(
         &self,

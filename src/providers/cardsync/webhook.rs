@@ -9,7 +9,7 @@ use crate::webhook::{Authenticity, WebhookEvent, WebhookKind};
 
 /// Parses a CardSync webhook (any of triggers 20–23) into the unified event. CardSync does not
 /// sign webhooks, so the event is [`Authenticity::Unsigned`]: fetch the results it points to
-/// with your own key ([`CardSyncClient::fetch_results`]). The event id is the payload's `id`
+/// with your own key ([`Provider::fetch_results`](crate::Provider::fetch_results)). The event id is the payload's `id`
 /// (falling back to `event_id`, then the merchant id for trigger 21), for deduplication.
 pub fn parse_webhook(body: &[u8]) -> Result<WebhookEvent> {
     let raw: serde_json::Value = crate::webhook::parse_json_body(PROVIDER, body)?;

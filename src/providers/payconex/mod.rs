@@ -2,7 +2,7 @@
 //! numbers or ShieldConex tokens; webhooks; results per schedule or per `updateId`.
 //!
 //! [`PayConexClient`] covers all 17 account-updater and webhook endpoints (the PayConex (Bluefin) Account Updater API v4 reference)
-//! with typed requests ([`wire`]) and implements the unified [`Provider`] trait.
+//! with typed requests ([`wire`]) and implements the unified [`Provider`](crate::Provider) trait.
 //!
 //! ```no_run
 //! # async fn run() -> account_updater::Result<()> {
