@@ -240,213 +240,26 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     if let Some(response) = shared.faults.answer().await {
         return response;
     }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return answer(
-            &shared,
-            "102",
-            "Error:Invalid Parameters",
-            "",
-            "",
-            "",
-            json!({}),
-        );
+    let call = match checked_call(&shared, &body) {
+        Ok(call) => call,
+        Err(refused) => return refused,
     };
-    let tx = req.get("transaction").cloned().unwrap_or(Value::Null);
-    let ttype = text(&tx, "transaction_type");
-    let order = text(&tx, "merchant_order_id");
-    let original = text(&tx, "original_transaction_id");
-    let sub = text(&tx, "subscription_type");
-    let cfg = &shared.config;
-    let ts = text(&req, "timestamp");
-    let fail =
-        |code: &str, message: &str| answer(&shared, code, message, &ttype, "", &order, json!({}));
-    if text(&req, "company_id") != cfg.company_id
-        || text(&req, "company_pass") != cfg.company_pass.expose_secret()
-    {
-        if cfg.unsigned_credential_errors {
-            let body = json!({
-                "timestamp": now(), "response_code": "103",
-                "response_message": "Error:Invalid or Inactive MID Info",
-                "company_id": text(&req, "company_id"), "transaction_type": ttype,
-            });
-            return (StatusCode::OK, axum::Json(body)).into_response();
-        }
-        return fail("103", "Error:Invalid or Inactive MID Info");
-    }
-    let mid = text(&req, "company_mid_id");
-    if !mid.bytes().all(|b| b.is_ascii_digit()) {
-        return fail("102", "Error:Invalid Parameters");
-    }
-    if ts.len() != 14 || !ts.bytes().all(|b| b.is_ascii_digit()) {
-        return fail("102", "Error:Invalid Parameters");
-    }
-    if !matches!(
-        ttype.as_str(),
-        "SUBSCRIPTION_MANAGE" | "AUTH_ONLY" | "AUTH_CAPTURE" | "ACCOUNT_UPDATER"
-    ) {
-        return fail("104", "Error:Invalid or Unsupported Transaction Type");
-    }
-    let expected = hash::request_hash(
-        &ts,
-        &ttype,
-        &cfg.company_id,
-        &order,
-        &original,
-        &cfg.hashcode,
-    );
-    if !hash::digest_eq(&expected, &text(&req, "request_hash")) {
-        return fail("107", "Error:Incorrect Hash String");
-    }
-    if !order.is_empty()
-        && (order.len() > 50
-            || !order
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-    {
-        return fail("102", "Error:Invalid Parameters");
-    }
     let mut webhook: Option<(String, Value)> = None;
     let response = {
         let mut store = shared.lock();
         store.next_id += 1;
         let transaction_id = store.next_id.to_string();
-        let ok =
-            |msg: &str, tt: &str| answer(&shared, "1", msg, tt, &transaction_id, &order, json!({}));
         let webhook_url = store.webhook_url.clone();
-        match store.tokens.get_mut(&original) {
-            None => fail("102", "Error:Invalid Parameters"),
-            Some(token) => match (ttype.as_str(), sub.as_str()) {
-                ("SUBSCRIPTION_MANAGE", "ENABLE") => {
-                    token.enabled = true;
-                    ok("Transaction Success", "SUBSCRIPTION_MANAGE")
-                }
-                ("SUBSCRIPTION_MANAGE", "DISABLE") => {
-                    token.enabled = false;
-                    ok("Transaction Success", "SUBSCRIPTION_MANAGE")
-                }
-                ("SUBSCRIPTION_MANAGE", "UPDATE_BILLING" | "SUBSCRIPTION_MANAGE") => {
-                    let billing = req.get("billing").cloned().unwrap_or(Value::Null);
-                    if billing.get("cardnumber").is_some() || billing.get("cardexp").is_some() {
-                        fail("102", "Error:Invalid Parameters")
-                    } else {
-                        for part in ["customer", "billing", "shipping"] {
-                            if let Some(Value::Object(m)) = req.get(part) {
-                                token.data.extend(m.clone());
-                            }
-                        }
-                        ok("Transaction Success", "SUBSCRIPTION_MANAGE")
-                    }
-                }
-                ("AUTH_ONLY" | "AUTH_CAPTURE", "UPDATE_BILLING") => {
-                    let billing = req.get("billing").cloned().unwrap_or(Value::Null);
-                    let number = CardNumber::parse(&text(&billing, "cardnumber"));
-                    let exp = Expiry::parse(&text(&billing, "cardexp"), ExpiryFormat::Mmyyyy);
-                    let today = chrono::Utc::now().date_naive();
-                    if !token.enabled {
-                        fail("102", "Error:Token Disabled")
-                    } else if text(&tx, "amount") != "0" {
-                        fail("102", "Error:Invalid Parameters")
-                    } else if number.is_err() {
-                        fail("102", "Error:Invalid cardnumber")
-                    } else if exp.as_ref().map(|e| e.is_expired_at(today)).unwrap_or(true) {
-                        fail("204", "Error:Invalid or Expired cardexp")
-                    } else if let (Ok(number), Ok(exp)) = (number, exp) {
-                        let expected_type =
-                            crate::providers::acquired::card_type(number.brand()).unwrap_or("");
-                        if text(&billing, "card_type") != expected_type {
-                            fail("106", "Error:Invalid or Unsupported Card Type")
-                        } else {
-                            token.pan = SecretString::from(number.expose_secret().to_owned());
-                            token.cardexp = exp.format(ExpiryFormat::Mmyyyy);
-                            if let Value::Object(m) = &billing {
-                                for (k, v) in m {
-                                    if !matches!(
-                                        k.as_str(),
-                                        "cardnumber" | "cardcvv" | "cardexp" | "card_type"
-                                    ) {
-                                        token.data.insert(k.clone(), v.clone());
-                                    }
-                                }
-                            }
-                            answer(
-                                &shared,
-                                "1",
-                                "Transaction Success",
-                                &ttype,
-                                &transaction_id,
-                                &order,
-                                json!({
-                                    "amount": "0", "currency_code_iso3": text(&tx, "currency_code_iso3"),
-                                    "authorization_code": "123456", "acquirer_reference_number": "",
-                                    "avsaddress": "N", "avszipcode": "NP", "cvvresult": "N",
-                                }),
-                            )
-                        }
-                    } else {
-                        fail("102", "Error:Invalid Parameters")
-                    }
-                }
-                ("ACCOUNT_UPDATER", _) => {
-                    if !token.enabled {
-                        fail("102", "Error:Token Disabled")
-                    } else {
-                        let status =
-                            sandbox_card_status(token.pan.expose_secret()).unwrap_or("no_change");
-                        let later = |exp: &str| {
-                            Expiry::parse(exp, ExpiryFormat::Mmyyyy)
-                                .ok()
-                                .and_then(|e| Expiry::new(e.month(), (e.year() + 3).min(2099)).ok())
-                                .map(|e| e.format(ExpiryFormat::Mmyyyy))
-                                .unwrap_or_else(|| exp.to_owned())
-                        };
-                        match status {
-                            "updated_card" => {
-                                token.pan =
-                                    SecretString::from(replacement_pan(token.pan.expose_secret()));
-                                token.cardexp = later(&token.cardexp);
-                            }
-                            "updated_expiry" => token.cardexp = later(&token.cardexp),
-                            _ => {}
-                        }
-                        if let Some(url) = webhook_url {
-                            let id = random_uuid();
-                            let wts = now();
-                            let hash = hash::webhook_hash(
-                                &id,
-                                &wts,
-                                &cfg.company_id,
-                                "account_updater",
-                                &cfg.hashcode,
-                            );
-                            let last4 = {
-                                let p = token.pan.expose_secret();
-                                p[p.len() - 4..].to_owned()
-                            };
-                            webhook = Some((
-                                url,
-                                json!({
-                                    "id": id, "timestamp": wts, "company_id": cfg.company_id, "event": "account_updater", "hash": hash,
-                                    "mid_id": DEFAULT_MID, "transaction_id": transaction_id, "original_transaction_id": original,
-                                    "transaction_type": "ACCOUNT_UPDATER", "response_code": "1",
-                                    "response_message": "Transaction Success",
-                                    // The event's own fields are unpublished; these are the emulator's.
-                                    "update_result": status, "card_last4": last4, "cardexp": token.cardexp,
-                                }),
-                            ));
-                        }
-                        answer(
-                            &shared,
-                            "11",
-                            "Pending",
-                            "ACCOUNT_UPDATER",
-                            &transaction_id,
-                            &order,
-                            json!({}),
-                        )
-                    }
-                }
-                _ => fail("104", "Error:Invalid or Unsupported Transaction Type"),
-            },
+        match store.tokens.get_mut(&call.original) {
+            None => call.fail("102", "Error:Invalid Parameters"),
+            Some(token) => {
+                let op = Operation {
+                    call: &call,
+                    token,
+                    transaction_id: &transaction_id,
+                };
+                op.route(webhook_url, &mut webhook)
+            }
         }
     };
     if let Some((url, body)) = webhook {
@@ -455,4 +268,274 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         });
     }
     response
+}
+
+/// A request that passed Acquired's envelope checks, with the fields every operation reads.
+struct Call<'a> {
+    shared: &'a Shared,
+    req: Value,
+    tx: Value,
+    ttype: String,
+    order: String,
+    original: String,
+    sub: String,
+}
+
+impl Call<'_> {
+    /// A signed failure answer.
+    fn fail(&self, code: &str, message: &str) -> Response {
+        answer(
+            self.shared,
+            code,
+            message,
+            &self.ttype,
+            "",
+            &self.order,
+            json!({}),
+        )
+    }
+}
+
+/// The envelope checks, in Acquired's order: JSON, credentials (`103`), MID and timestamp
+/// format (`102`), transaction type (`104`), request hash (`107`), merchant order id (`102`).
+fn checked_call<'a>(shared: &'a Shared, body: &[u8]) -> Result<Call<'a>, Response> {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return Err(answer(
+            shared,
+            "102",
+            "Error:Invalid Parameters",
+            "",
+            "",
+            "",
+            json!({}),
+        ));
+    };
+    let tx = req.get("transaction").cloned().unwrap_or(Value::Null);
+    let call = Call {
+        shared,
+        ttype: text(&tx, "transaction_type"),
+        order: text(&tx, "merchant_order_id"),
+        original: text(&tx, "original_transaction_id"),
+        sub: text(&tx, "subscription_type"),
+        tx,
+        req,
+    };
+    let cfg = &shared.config;
+    let req = &call.req;
+    let ts = text(req, "timestamp");
+    if text(req, "company_id") != cfg.company_id
+        || text(req, "company_pass") != cfg.company_pass.expose_secret()
+    {
+        if cfg.unsigned_credential_errors {
+            let body = json!({
+                "timestamp": now(), "response_code": "103",
+                "response_message": "Error:Invalid or Inactive MID Info",
+                "company_id": text(req, "company_id"), "transaction_type": call.ttype,
+            });
+            return Err((StatusCode::OK, axum::Json(body)).into_response());
+        }
+        return Err(call.fail("103", "Error:Invalid or Inactive MID Info"));
+    }
+    let mid = text(req, "company_mid_id");
+    if !mid.bytes().all(|b| b.is_ascii_digit())
+        || ts.len() != 14
+        || !ts.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(call.fail("102", "Error:Invalid Parameters"));
+    }
+    if !matches!(
+        call.ttype.as_str(),
+        "SUBSCRIPTION_MANAGE" | "AUTH_ONLY" | "AUTH_CAPTURE" | "ACCOUNT_UPDATER"
+    ) {
+        return Err(call.fail("104", "Error:Invalid or Unsupported Transaction Type"));
+    }
+    let expected = hash::request_hash(
+        &ts,
+        &call.ttype,
+        &cfg.company_id,
+        &call.order,
+        &call.original,
+        &cfg.hashcode,
+    );
+    if !hash::digest_eq(&expected, &text(req, "request_hash")) {
+        return Err(call.fail("107", "Error:Incorrect Hash String"));
+    }
+    let order = &call.order;
+    if !order.is_empty()
+        && (order.len() > 50
+            || !order
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    {
+        return Err(call.fail("102", "Error:Invalid Parameters"));
+    }
+    Ok(call)
+}
+
+/// One operation on a stored token, routed by transaction and subscription type.
+struct Operation<'a> {
+    call: &'a Call<'a>,
+    token: &'a mut Token,
+    transaction_id: &'a str,
+}
+
+impl Operation<'_> {
+    fn route(self, webhook_url: Option<String>, webhook: &mut Option<(String, Value)>) -> Response {
+        match (self.call.ttype.as_str(), self.call.sub.as_str()) {
+            ("SUBSCRIPTION_MANAGE", "ENABLE") => self.set_enabled(true),
+            ("SUBSCRIPTION_MANAGE", "DISABLE") => self.set_enabled(false),
+            ("SUBSCRIPTION_MANAGE", "UPDATE_BILLING" | "SUBSCRIPTION_MANAGE") => {
+                self.update_billing()
+            }
+            ("AUTH_ONLY" | "AUTH_CAPTURE", "UPDATE_BILLING") => self.change_card(),
+            ("ACCOUNT_UPDATER", _) => self.account_updater(webhook_url, webhook),
+            _ => self
+                .call
+                .fail("104", "Error:Invalid or Unsupported Transaction Type"),
+        }
+    }
+
+    /// A signed success answer.
+    fn ok(&self, transaction_type: &str, extra: Value) -> Response {
+        answer(
+            self.call.shared,
+            "1",
+            "Transaction Success",
+            transaction_type,
+            self.transaction_id,
+            &self.call.order,
+            extra,
+        )
+    }
+
+    /// SUBSCRIPTION_MANAGE / `ENABLE` and `DISABLE`.
+    fn set_enabled(self, enabled: bool) -> Response {
+        self.token.enabled = enabled;
+        self.ok("SUBSCRIPTION_MANAGE", json!({}))
+    }
+
+    /// SUBSCRIPTION_MANAGE / `UPDATE_BILLING`: customer, billing and shipping data, never the
+    /// card (a card number or expiry here is refused).
+    fn update_billing(self) -> Response {
+        let req = &self.call.req;
+        let billing = req.get("billing").cloned().unwrap_or(Value::Null);
+        if billing.get("cardnumber").is_some() || billing.get("cardexp").is_some() {
+            return self.call.fail("102", "Error:Invalid Parameters");
+        }
+        for part in ["customer", "billing", "shipping"] {
+            if let Some(Value::Object(m)) = req.get(part) {
+                self.token.data.extend(m.clone());
+            }
+        }
+        self.ok("SUBSCRIPTION_MANAGE", json!({}))
+    }
+
+    /// UPDATE_BILLING card change: a zero-amount authorisation carrying the new card; the
+    /// token takes it only if the authorisation succeeds.
+    fn change_card(self) -> Response {
+        let call = self.call;
+        let billing = call.req.get("billing").cloned().unwrap_or(Value::Null);
+        let number = CardNumber::parse(&text(&billing, "cardnumber"));
+        let exp = Expiry::parse(&text(&billing, "cardexp"), ExpiryFormat::Mmyyyy);
+        let today = chrono::Utc::now().date_naive();
+        if !self.token.enabled {
+            return call.fail("102", "Error:Token Disabled");
+        }
+        if text(&call.tx, "amount") != "0" {
+            return call.fail("102", "Error:Invalid Parameters");
+        }
+        let Ok(number) = number else {
+            return call.fail("102", "Error:Invalid cardnumber");
+        };
+        let exp = match exp {
+            Ok(exp) if !exp.is_expired_at(today) => exp,
+            _ => return call.fail("204", "Error:Invalid or Expired cardexp"),
+        };
+        let expected_type = crate::providers::acquired::card_type(number.brand()).unwrap_or("");
+        if text(&billing, "card_type") != expected_type {
+            return call.fail("106", "Error:Invalid or Unsupported Card Type");
+        }
+        self.token.pan = SecretString::from(number.expose_secret().to_owned());
+        self.token.cardexp = exp.format(ExpiryFormat::Mmyyyy);
+        if let Value::Object(m) = &billing {
+            for (k, v) in m {
+                if !matches!(
+                    k.as_str(),
+                    "cardnumber" | "cardcvv" | "cardexp" | "card_type"
+                ) {
+                    self.token.data.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        self.ok(
+            &call.ttype,
+            json!({
+                "amount": "0", "currency_code_iso3": text(&call.tx, "currency_code_iso3"),
+                "authorization_code": "123456", "acquirer_reference_number": "",
+                "avsaddress": "N", "avszipcode": "NP", "cvvresult": "N",
+            }),
+        )
+    }
+
+    /// ACCOUNT_UPDATER: answered `11` (pending); the outcome (from the sandbox card tables)
+    /// follows as a signed `account_updater` webhook.
+    fn account_updater(
+        self,
+        webhook_url: Option<String>,
+        webhook: &mut Option<(String, Value)>,
+    ) -> Response {
+        let call = self.call;
+        if !self.token.enabled {
+            return call.fail("102", "Error:Token Disabled");
+        }
+        let status = sandbox_card_status(self.token.pan.expose_secret()).unwrap_or("no_change");
+        let later = |exp: &str| {
+            Expiry::parse(exp, ExpiryFormat::Mmyyyy)
+                .ok()
+                .and_then(|e| Expiry::new(e.month(), (e.year() + 3).min(2099)).ok())
+                .map(|e| e.format(ExpiryFormat::Mmyyyy))
+                .unwrap_or_else(|| exp.to_owned())
+        };
+        match status {
+            "updated_card" => {
+                self.token.pan =
+                    SecretString::from(replacement_pan(self.token.pan.expose_secret()));
+                self.token.cardexp = later(&self.token.cardexp);
+            }
+            "updated_expiry" => self.token.cardexp = later(&self.token.cardexp),
+            _ => {}
+        }
+        if let Some(url) = webhook_url {
+            *webhook = Some((url, self.webhook_body(status)));
+        }
+        answer(
+            call.shared,
+            "11",
+            "Pending",
+            "ACCOUNT_UPDATER",
+            self.transaction_id,
+            &call.order,
+            json!({}),
+        )
+    }
+
+    /// The `account_updater` webhook, signed with the double SHA-256 `hash`.
+    fn webhook_body(&self, status: &str) -> Value {
+        let cfg = &self.call.shared.config;
+        let id = random_uuid();
+        let wts = now();
+        let hash = hash::webhook_hash(&id, &wts, &cfg.company_id, "account_updater", &cfg.hashcode);
+        let last4 = {
+            let p = self.token.pan.expose_secret();
+            p[p.len() - 4..].to_owned()
+        };
+        json!({
+            "id": id, "timestamp": wts, "company_id": cfg.company_id, "event": "account_updater", "hash": hash,
+            "mid_id": DEFAULT_MID, "transaction_id": self.transaction_id, "original_transaction_id": self.call.original,
+            "transaction_type": "ACCOUNT_UPDATER", "response_code": "1",
+            "response_message": "Transaction Success",
+            // The event's own fields are unpublished; these are the emulator's.
+            "update_result": status, "card_last4": last4, "cardexp": self.token.cardexp,
+        })
+    }
 }
