@@ -267,43 +267,20 @@ async fn handle(
     if let Some(response) = shared.faults.answer().await {
         return response;
     }
-    let expected = format!("Bearer {}", shared.config.token.expose_secret());
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-        return reply(401, "1C000001", Some("Unauthorized"), json!({}));
-    }
-    if !body.is_empty() {
-        let ct = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !ct.starts_with("application/json") {
-            return reply(415, "1C000002", Some("Content-Type"), json!({}));
-        }
-        if !is_packed(&body) {
-            return bad("JSON contains not packed/contains newlines");
-        }
-    }
-    let path = uri.path().to_owned();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (version, client, rest) = match segments.as_slice() {
-        [v @ ("v1" | "v2"), "clients", c, rest @ ..] => (*v, *c, rest),
-        _ => return reply(404, "1C000404", Some("URL"), json!({})),
+    let (version, rest) = match envelope(&shared, &headers, uri.path(), &body) {
+        Ok(route) => route,
+        Err(refused) => return refused,
     };
-    let client_ok = match client.split_once('_') {
-        None => client == shared.config.client_id,
-        Some((c, sub)) => {
-            c == shared.config.client_id
-                && matches!(sub.len(), 4 | 6 | 8)
-                && sub.bytes().all(|b| b.is_ascii_digit())
-        }
-    };
-    if !client_ok {
-        return reply(404, "1C000404", Some("ClientID"), json!({}));
-    }
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let json_body = || serde_json::from_slice::<Value>(&body).map_err(|_| bad("JSON"));
     let flags = flags(&uri);
+    let query = |key: &str| {
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
     let mut store = shared.lock();
-    let result = match (method, version, rest) {
+    let result = match (method, version, rest.as_slice()) {
         (Method::POST, "v1", ["accounts"]) => json_body().and_then(|b| {
             create(&mut store, &b, &flags).map(|r| {
                 if shared.config.create_207_without_account_id {
@@ -314,61 +291,9 @@ async fn handle(
             })
         }),
         (Method::GET, "v1", ["accounts"]) => {
-            let reference = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                .find(|(k, _)| k == "referenceID")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            match store
-                .accounts
-                .iter()
-                .find(|a| a.reference.eq_ignore_ascii_case(&reference))
-            {
-                None => Err(reply(404, "1C000404", Some("ReferenceID"), json!({}))),
-                Some(a) if a.reference_expired => {
-                    Err(reply(421, "3C421000", Some("ReferenceID"), json!({})))
-                }
-                Some(a) if a.deleted => Err(reply(410, "50000000", Some("Deleted"), json!({}))),
-                Some(a) => Ok(reply(
-                    200,
-                    "0",
-                    None,
-                    json!({"accountID": a.id, "owner": a.owner}),
-                )),
-            }
+            retrieve_by_reference(&store, &query("referenceID").unwrap_or_default())
         }
-        (Method::GET, "v1", ["accounts", id]) => match find(&store, id) {
-            Err(r) => Err(r),
-            Ok(a) => {
-                let owner = if shared.config.retrieve_normalised_owner {
-                    normalised(&a.owner)
-                } else {
-                    a.owner.clone()
-                };
-                let mut extra = json!({"referenceID": a.reference, "owner": owner});
-                match &a.data {
-                    Stored::Card { pan, expiration } => {
-                        let mut card = json!({});
-                        if let Some(p) = pan {
-                            let p = p.expose_secret();
-                            card["last4"] = json!(&p[p.len() - 4..]);
-                        }
-                        if let Some(e) = expiration {
-                            card["expirationDate"] = json!(e);
-                        }
-                        extra["card"] = card;
-                    }
-                    Stored::Bank {
-                        routing,
-                        last4,
-                        kind,
-                    } => {
-                        extra["bank"] =
-                            json!({"routingNumber": routing, "last4": last4, "accountType": kind});
-                    }
-                }
-                Ok(reply(200, "0", None, extra))
-            }
-        },
+        (Method::GET, "v1", ["accounts", id]) => retrieve(&shared, &store, id),
         (Method::PUT, "v1", ["accounts", id]) => {
             json_body().and_then(|b| update_v1(&mut store, id, &b, &flags))
         }
@@ -379,35 +304,12 @@ async fn handle(
                 json_body().and_then(|b| update_v2(&mut store, id, &b))
             }
         }
-        (Method::DELETE, "v1", ["accounts", id]) => {
-            let id = id.to_string();
-            match find(&store, &id).map(|a| card_pan(&a.data)) {
-                Err(r) => Err(r),
-                Ok(pan) => {
-                    let also = flags.iter().any(|f| f == "DeleteDuplicateCard");
-                    let fail = also && std::mem::take(&mut store.fail_next_check);
-                    for a in store.accounts.iter_mut() {
-                        let same = also && !fail && pan.is_some() && card_pan(&a.data) == pan;
-                        if a.id == id || same {
-                            a.deleted = true;
-                        }
-                    }
-                    Ok(if fail {
-                        reply(207, "3C207000", None, json!({}))
-                    } else {
-                        reply(200, "0", None, json!({}))
-                    })
-                }
-            }
-        }
+        (Method::DELETE, "v1", ["accounts", id]) => delete_account(&mut store, id, &flags),
         (Method::POST, "v1", ["keys"]) => {
             json_body().and_then(|b| create_key(&shared, &mut store, &b))
         }
         (Method::GET, "v1", ["keys", kid]) => {
-            let format = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                .find(|(k, _)| k == "Format")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_else(|| "Raw".into());
+            let format = query("Format").unwrap_or_else(|| "Raw".into());
             match store.keys.get(*kid) {
                 None => Err(reply(404, "10000000", Some("KeyID"), json!({}))),
                 Some(k) if k.deleted => Err(reply(410, "50000000", Some("Key Deleted"), json!({}))),
@@ -425,6 +327,126 @@ async fn handle(
         _ => Err(reply(405, "1C000405", Some("Method"), json!({}))),
     };
     result.unwrap_or_else(|r| r)
+}
+
+/// The checks every request passes first: the bearer token (401), a JSON content type (415)
+/// and a packed body (400) when there is a body, and the `/v1|v2/clients/{ClientID}` prefix
+/// with an optional ISO sub-client of 4, 6 or 8 digits (404). Returns the version and the
+/// path after the client id.
+fn envelope(
+    shared: &Shared,
+    headers: &HeaderMap,
+    path: &str,
+    body: &[u8],
+) -> Result<(&'static str, Vec<String>), Response> {
+    let expected = format!("Bearer {}", shared.config.token.expose_secret());
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return Err(reply(401, "1C000001", Some("Unauthorized"), json!({})));
+    }
+    if !body.is_empty() {
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct.starts_with("application/json") {
+            return Err(reply(415, "1C000002", Some("Content-Type"), json!({})));
+        }
+        if !is_packed(body) {
+            return Err(bad("JSON contains not packed/contains newlines"));
+        }
+    }
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (version, client, rest) = match segments.as_slice() {
+        ["v1", "clients", c, rest @ ..] => ("v1", *c, rest),
+        ["v2", "clients", c, rest @ ..] => ("v2", *c, rest),
+        _ => return Err(reply(404, "1C000404", Some("URL"), json!({}))),
+    };
+    let client_ok = match client.split_once('_') {
+        None => client == shared.config.client_id,
+        Some((c, sub)) => {
+            c == shared.config.client_id
+                && matches!(sub.len(), 4 | 6 | 8)
+                && sub.bytes().all(|b| b.is_ascii_digit())
+        }
+    };
+    if !client_ok {
+        return Err(reply(404, "1C000404", Some("ClientID"), json!({})));
+    }
+    Ok((version, rest.iter().map(|s| (*s).to_owned()).collect()))
+}
+
+/// `GET /v1/clients/{ClientID}/accounts?referenceID=…` (case-insensitive; 421 once the
+/// reference id has expired).
+fn retrieve_by_reference(store: &Store, reference: &str) -> Result<Response, Response> {
+    match store
+        .accounts
+        .iter()
+        .find(|a| a.reference.eq_ignore_ascii_case(reference))
+    {
+        None => Err(reply(404, "1C000404", Some("ReferenceID"), json!({}))),
+        Some(a) if a.reference_expired => {
+            Err(reply(421, "3C421000", Some("ReferenceID"), json!({})))
+        }
+        Some(a) if a.deleted => Err(reply(410, "50000000", Some("Deleted"), json!({}))),
+        Some(a) => Ok(reply(
+            200,
+            "0",
+            None,
+            json!({"accountID": a.id, "owner": a.owner}),
+        )),
+    }
+}
+
+/// `GET /v1/clients/{ClientID}/accounts/{AccountID}`: the card as last 4 and expiry, the bank
+/// as routing number and last 4.
+fn retrieve(shared: &Shared, store: &Store, id: &str) -> Result<Response, Response> {
+    let a = find(store, id)?;
+    let owner = if shared.config.retrieve_normalised_owner {
+        normalised(&a.owner)
+    } else {
+        a.owner.clone()
+    };
+    let mut extra = json!({"referenceID": a.reference, "owner": owner});
+    match &a.data {
+        Stored::Card { pan, expiration } => {
+            let mut card = json!({});
+            if let Some(p) = pan {
+                let p = p.expose_secret();
+                card["last4"] = json!(&p[p.len() - 4..]);
+            }
+            if let Some(e) = expiration {
+                card["expirationDate"] = json!(e);
+            }
+            extra["card"] = card;
+        }
+        Stored::Bank {
+            routing,
+            last4,
+            kind,
+        } => {
+            extra["bank"] = json!({"routingNumber": routing, "last4": last4, "accountType": kind});
+        }
+    }
+    Ok(reply(200, "0", None, extra))
+}
+
+/// `DELETE /v1/clients/{ClientID}/accounts/{AccountID}[?DeleteDuplicateCard]` (207 when the
+/// duplicate check was told to fail).
+fn delete_account(store: &mut Store, id: &str, flags: &[String]) -> Result<Response, Response> {
+    let pan = find(store, id).map(|a| card_pan(&a.data))?;
+    let also = flags.iter().any(|f| f == "DeleteDuplicateCard");
+    let fail = also && std::mem::take(&mut store.fail_next_check);
+    for a in store.accounts.iter_mut() {
+        let same = also && !fail && pan.is_some() && card_pan(&a.data) == pan;
+        if a.id == id || same {
+            a.deleted = true;
+        }
+    }
+    Ok(if fail {
+        reply(207, "3C207000", None, json!({}))
+    } else {
+        reply(200, "0", None, json!({}))
+    })
 }
 
 fn find<'a>(store: &'a Store, id: &str) -> Result<&'a AccountRec, Response> {
