@@ -483,15 +483,7 @@ async fn handle(
         (Method::PATCH, ["webhooks", id]) => {
             json_body().and_then(|b| patch_webhook(&mut store, id, b))
         }
-        (Method::DELETE, ["webhooks", id]) => {
-            let before = store.webhooks.len();
-            store.webhooks.retain(|w| w.0 != *id);
-            if store.webhooks.len() < before {
-                Ok(StatusCode::NO_CONTENT.into_response())
-            } else {
-                Err(not_found())
-            }
-        }
+        (Method::DELETE, ["webhooks", id]) => delete_webhook(&mut store, id),
         (
             Method::POST,
             [
@@ -509,15 +501,7 @@ async fn handle(
             json_body().and_then(|b| patch_subscription(&mut store, id, b))
         }
         (Method::DELETE, ["account-updater", "subscriptions", id]) => {
-            match store.schedules.get_mut(*id) {
-                Some(s) => {
-                    s.enabled = false;
-                    s.records.iter_mut().for_each(|r| r.enabled = false);
-                    store.schedules.remove(*id);
-                    Ok(StatusCode::NO_CONTENT.into_response())
-                }
-                None => Err(not_found()),
-            }
+            delete_subscription(&mut store, id)
         }
         (
             Method::POST,
@@ -529,16 +513,7 @@ async fn handle(
             ],
         ) => json_body().and_then(|b| add_records(&mut store, id, kind, b)),
         (Method::DELETE, ["account-updater", "subscriptions", id, "records", rid]) => {
-            let Some(s) = store.schedules.get_mut(*id) else {
-                return not_found();
-            };
-            let before = s.records.len();
-            s.records.retain(|r| r.id != *rid);
-            if s.records.len() < before {
-                Ok(StatusCode::NO_CONTENT.into_response())
-            } else {
-                Err(not_found())
-            }
+            delete_record(&mut store, id, rid)
         }
         (Method::GET, ["account-updater", "schedules", id, "results"]) => store
             .schedules
@@ -553,6 +528,42 @@ async fn handle(
         _ => Err(not_found()),
     };
     result.unwrap_or_else(|r| r)
+}
+
+/// `DELETE /webhooks/{id}`: 204, or 404 for an unknown id.
+fn delete_webhook(store: &mut Store, id: &str) -> Result<Response, Response> {
+    let before = store.webhooks.len();
+    store.webhooks.retain(|w| w.0 != id);
+    if store.webhooks.len() < before {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found())
+    }
+}
+
+/// `DELETE /account-updater/subscriptions/{id}`: the schedule and its records stop; 204.
+fn delete_subscription(store: &mut Store, id: &str) -> Result<Response, Response> {
+    let Some(s) = store.schedules.get_mut(id) else {
+        return Err(not_found());
+    };
+    s.enabled = false;
+    s.records.iter_mut().for_each(|r| r.enabled = false);
+    store.schedules.remove(id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /account-updater/subscriptions/{id}/records/{recordId}`: 204, or 404.
+fn delete_record(store: &mut Store, id: &str, record_id: &str) -> Result<Response, Response> {
+    let Some(s) = store.schedules.get_mut(id) else {
+        return Err(not_found());
+    };
+    let before = s.records.len();
+    s.records.retain(|r| r.id != record_id);
+    if s.records.len() < before {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found())
+    }
 }
 
 fn webhook_json(w: &(String, String, String)) -> Value {
