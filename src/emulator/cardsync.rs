@@ -481,16 +481,14 @@ async fn handle(
             }
             (method, path) => match who {
                 Caller::Partner => unauthorized(),
-                Caller::Merchant(merchant) => merchant_call(
-                    &shared,
-                    &mut store,
-                    &merchant,
-                    method,
-                    path,
-                    &uri,
-                    &body,
-                    &mut deferred,
-                ),
+                Caller::Merchant(merchant) => MerchantCall {
+                    shared: &shared,
+                    store: &mut store,
+                    merchant: &merchant,
+                    uri: &uri,
+                    deferred: &mut deferred,
+                }
+                .route(method, path, &body),
             },
         }
     };
@@ -688,140 +686,202 @@ fn parse_cards(
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn merchant_call(
-    shared: &Shared,
-    store: &mut Store,
-    merchant: &str,
-    method: Method,
-    path: &str,
-    uri: &Uri,
-    body: &[u8],
-    deferred: &mut Option<Deferred>,
-) -> Response {
-    let json_body =
-        || serde_json::from_slice::<Value>(body).map_err(|_| failure("body is not valid JSON"));
-    let result: Result<Response, Response> = match (method, path) {
-        (Method::POST, "/v2/batch") => json_body().and_then(|b| {
-            let cards = parse_cards(&b, false)?;
-            let mut card_stats = [0usize; 3];
-            for (_, brand, _) in &cards {
-                match brand {
-                    CardBrand::Visa => card_stats[0] += 1,
-                    CardBrand::Mastercard => card_stats[1] += 1,
-                    _ => card_stats[2] += 1,
-                }
+/// A call with a merchant key: batches, their status and results, Amex subscriptions and
+/// their results. Each endpoint is a method.
+struct MerchantCall<'a> {
+    shared: &'a Shared,
+    store: &'a mut Store,
+    merchant: &'a str,
+    uri: &'a Uri,
+    deferred: &'a mut Option<Deferred>,
+}
+
+impl MerchantCall<'_> {
+    fn route(self, method: Method, path: &str, body: &[u8]) -> Response {
+        let json_body =
+            || serde_json::from_slice::<Value>(body).map_err(|_| failure("body is not valid JSON"));
+        let result: Result<Response, Response> = match (method, path) {
+            (Method::POST, "/v2/batch") => json_body().and_then(|b| self.create_batch(&b)),
+            (Method::GET, "/v2/batch") => self.batch_status(),
+            (Method::GET, "/v2/batch/results") => self.batch_results(),
+            (Method::POST, "/v2/subscribe") => json_body().and_then(|b| self.subscribe(&b)),
+            (Method::DELETE, "/v2/subscribe") => json_body().and_then(|b| self.unsubscribe(&b)),
+            (Method::GET, "/v2/subscription/results") => self.subscription_results(),
+            _ => Err((
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"status": "failed", "message": "not found"})),
+            )
+                .into_response()),
+        };
+        result.unwrap_or_else(|r| r)
+    }
+
+    /// `POST /v2/batch`: the batch, pending (completed at once unless completion is manual).
+    fn create_batch(self, b: &Value) -> Result<Response, Response> {
+        let cards = parse_cards(b, false)?;
+        let mut card_stats = [0usize; 3];
+        for (_, brand, _) in &cards {
+            match brand {
+                CardBrand::Visa => card_stats[0] += 1,
+                CardBrand::Mastercard => card_stats[1] += 1,
+                _ => card_stats[2] += 1,
             }
-            let id = xid();
-            let now = now_string();
-            let submitted = cards.len();
-            store.batches.insert(
-                id.clone(),
-                BatchRec {
-                    merchant: merchant.to_owned(),
-                    completed: false,
-                    cards: if shared.config.keep_cards { cards.into_iter().map(|(c, _, _)| c).collect() } else { Vec::new() },
-                    submitted,
-                    card_stats,
-                    results: Vec::new(),
-                    stats: zero_stats(),
-                    event_id: None,
-                    created_at: now.clone(),
-                    updated_at: now.clone(),
+        }
+        let id = xid();
+        let now = now_string();
+        let submitted = cards.len();
+        self.store.batches.insert(
+            id.clone(),
+            BatchRec {
+                merchant: self.merchant.to_owned(),
+                completed: false,
+                cards: if self.shared.config.keep_cards {
+                    cards.into_iter().map(|(c, _, _)| c).collect()
+                } else {
+                    Vec::new()
                 },
-            );
-            if shared.config.completion == Completion::Immediate {
-                *deferred = Some(Deferred::CompleteBatch(id.clone()));
+                submitted,
+                card_stats,
+                results: Vec::new(),
+                stats: zero_stats(),
+                event_id: None,
+                created_at: now.clone(),
+                updated_at: now.clone(),
+            },
+        );
+        if self.shared.config.completion == Completion::Immediate {
+            *self.deferred = Some(Deferred::CompleteBatch(id.clone()));
+        }
+        let mut data = json!({"batch_id": id, "status": "pending", "stats": zero_stats(), "created_at": now, "updated_at": now});
+        if self.shared.config.batch_create_without_id {
+            data.as_object_mut().map(|d| d.remove("batch_id"));
+        }
+        Ok(ok(Some(data)))
+    }
+
+    /// `GET /v2/batch?batch_id=…`.
+    fn batch_status(self) -> Result<Response, Response> {
+        let id = query_param(self.uri, "batch_id").unwrap_or_default();
+        match self
+            .store
+            .batches
+            .get(&id)
+            .filter(|b| b.merchant == self.merchant)
+        {
+            Some(b) => Ok(ok(Some(json!({
+                "batch_id": id,
+                "status": if b.completed { "completed" } else { "pending" },
+                "stats": if b.completed { b.stats.clone() } else { stats_for(b.submitted, &[]) },
+                "created_at": b.created_at,
+                "updated_at": b.updated_at,
+            })))),
+            None => Err(failure("failure")),
+        }
+    }
+
+    /// `GET /v2/batch/results?batch_id=…[&event_id=…]`.
+    fn batch_results(self) -> Result<Response, Response> {
+        let id = query_param(self.uri, "batch_id").unwrap_or_default();
+        let event = query_param(self.uri, "event_id");
+        match self
+            .store
+            .batches
+            .get(&id)
+            .filter(|b| b.merchant == self.merchant)
+        {
+            None => Err(failure("failure")),
+            Some(b) if event.is_some() && event != b.event_id => {
+                Err(failure("event_id does not belong to this batch"))
             }
-            let mut data = json!({"batch_id": id, "status": "pending", "stats": zero_stats(), "created_at": now, "updated_at": now});
-            if shared.config.batch_create_without_id {
-                data.as_object_mut().map(|d| d.remove("batch_id"));
+            Some(b) => Ok(ok(Some(json!({
+                "batch_id": id,
+                "status": if b.completed { "completed" } else { "pending" },
+                "cards": b.results,
+                "stats": b.stats,
+                "created_at": b.created_at,
+                "updated_at": b.updated_at,
+            })))),
+        }
+    }
+
+    /// `POST /v2/subscribe`: Amex card / SE pairs; the test cards' outcomes as an event
+    /// (trigger 23).
+    fn subscribe(self, b: &Value) -> Result<Response, Response> {
+        let cards = parse_cards(b, true)?;
+        let mut rows = Vec::new();
+        for (card, _, se) in cards {
+            let se = se.unwrap_or_default();
+            self.store
+                .subscriptions
+                .retain(|s| !(s.merchant == self.merchant && s.se == se && s.card.id == card.id));
+            if let Some(row) = outcome_row(&card, Some(&se)) {
+                rows.push(row);
             }
-            Ok(ok(Some(data)))
-        }),
-        (Method::GET, "/v2/batch") => {
-            let id = query_param(uri, "batch_id").unwrap_or_default();
-            match store.batches.get(&id).filter(|b| b.merchant == merchant) {
-                Some(b) => Ok(ok(Some(json!({
-                    "batch_id": id,
-                    "status": if b.completed { "completed" } else { "pending" },
-                    "stats": if b.completed { b.stats.clone() } else { stats_for(b.submitted, &[]) },
-                    "created_at": b.created_at,
-                    "updated_at": b.updated_at,
-                })))),
-                None => Err(failure("failure")),
+            if self.shared.config.keep_cards {
+                self.store.subscriptions.push(Subscription {
+                    merchant: self.merchant.to_owned(),
+                    se,
+                    card,
+                });
             }
         }
-        (Method::GET, "/v2/batch/results") => {
-            let id = query_param(uri, "batch_id").unwrap_or_default();
-            let event = query_param(uri, "event_id");
-            match store.batches.get(&id).filter(|b| b.merchant == merchant) {
-                None => Err(failure("failure")),
-                Some(b) if event.is_some() && event != b.event_id => Err(failure("event_id does not belong to this batch")),
-                Some(b) => Ok(ok(Some(json!({
-                    "batch_id": id,
-                    "status": if b.completed { "completed" } else { "pending" },
-                    "cards": b.results,
-                    "stats": b.stats,
-                    "created_at": b.created_at,
-                    "updated_at": b.updated_at,
-                })))),
-            }
-        }
-        (Method::POST, "/v2/subscribe") => json_body().and_then(|b| {
-            let cards = parse_cards(&b, true)?;
-            let mut rows = Vec::new();
-            for (card, _, se) in cards {
-                let se = se.unwrap_or_default();
-                store.subscriptions.retain(|s| !(s.merchant == merchant && s.se == se && s.card.id == card.id));
-                if let Some(row) = outcome_row(&card, Some(&se)) {
-                    rows.push(row);
-                }
-                if shared.config.keep_cards {
-                    store.subscriptions.push(Subscription { merchant: merchant.to_owned(), se, card });
-                }
-            }
-            if !rows.is_empty() {
-                let event_id = random_uuid();
-                let statuses: Vec<&str> = rows.iter().map(|(_, s)| *s).collect();
-                let stats = stats_for(rows.len(), &statuses);
-                store.events.insert(event_id.clone(), EventRec {
-                    merchant: merchant.to_owned(),
+        if !rows.is_empty() {
+            let event_id = random_uuid();
+            let statuses: Vec<&str> = rows.iter().map(|(_, s)| *s).collect();
+            let stats = stats_for(rows.len(), &statuses);
+            self.store.events.insert(
+                event_id.clone(),
+                EventRec {
+                    merchant: self.merchant.to_owned(),
                     results: rows.into_iter().map(|(r, _)| r).collect(),
                     stats: stats.clone(),
                     created_at: now_string(),
-                });
-                if let Some(url) = store.webhooks.get(&23) {
-                    let expires = (chrono::Utc::now() + chrono::Duration::hours(24)).format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-                    *deferred = Some(Deferred::Post(url.clone(), json!({
+                },
+            );
+            if let Some(url) = self.store.webhooks.get(&23) {
+                let expires = (chrono::Utc::now() + chrono::Duration::hours(24))
+                    .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                    .to_string();
+                *self.deferred = Some(Deferred::Post(
+                    url.clone(),
+                    json!({
                         "stats": stats, "id": random_uuid(), "trigger_id": 23, "trigger_date": now_string(),
                         "event_id": event_id, "message": "", "expires": expires,
-                    })));
-                }
-            }
-            Ok(acknowledge(shared))
-        }),
-        (Method::DELETE, "/v2/subscribe") => json_body().and_then(|b| {
-            let cards = parse_cards(&b, true)?;
-            for (card, _, se) in cards {
-                let se = se.unwrap_or_default();
-                store.subscriptions.retain(|s| {
-                    !(s.merchant == merchant && s.se == se && s.card.pan.expose_secret() == card.pan.expose_secret())
-                });
-            }
-            Ok(acknowledge(shared))
-        }),
-        (Method::GET, "/v2/subscription/results") => {
-            let event = query_param(uri, "event_id").unwrap_or_default();
-            match store.events.get(&event).filter(|e| e.merchant == merchant) {
-                Some(e) => Ok(ok(Some(json!({
-                    "status": "completed", "cards": e.results, "stats": e.stats,
-                    "created_at": e.created_at, "updated_at": e.created_at,
-                })))),
-                None => Err(failure("failure")),
+                    }),
+                ));
             }
         }
-        _ => Err((StatusCode::NOT_FOUND, axum::Json(json!({"status": "failed", "message": "not found"}))).into_response()),
-    };
-    result.unwrap_or_else(|r| r)
+        Ok(acknowledge(self.shared))
+    }
+
+    /// `DELETE /v2/subscribe`: card / SE pairs removed.
+    fn unsubscribe(self, b: &Value) -> Result<Response, Response> {
+        let cards = parse_cards(b, true)?;
+        for (card, _, se) in cards {
+            let se = se.unwrap_or_default();
+            self.store.subscriptions.retain(|s| {
+                !(s.merchant == self.merchant
+                    && s.se == se
+                    && s.card.pan.expose_secret() == card.pan.expose_secret())
+            });
+        }
+        Ok(acknowledge(self.shared))
+    }
+
+    /// `GET /v2/subscription/results?event_id=…`.
+    fn subscription_results(self) -> Result<Response, Response> {
+        let event = query_param(self.uri, "event_id").unwrap_or_default();
+        match self
+            .store
+            .events
+            .get(&event)
+            .filter(|e| e.merchant == self.merchant)
+        {
+            Some(e) => Ok(ok(Some(json!({
+                "status": "completed", "cards": e.results, "stats": e.stats,
+                "created_at": e.created_at, "updated_at": e.created_at,
+            })))),
+            None => Err(failure("failure")),
+        }
+    }
 }
