@@ -247,6 +247,15 @@ async fn the_whole_lifecycle_on_the_emulator_without_leaking_card_data() {
         text.contains("/api/v4/accounts/{accountId}/account-updater/pan/subscribe"),
         "path templates, not paths"
     );
+    // Every endpoint's template names the account the same way (it once said `{account}` under
+    // `subscriptions/`), and no concrete account id reaches the logs.
+    assert!(
+        text.contains(
+            "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}"
+        )
+    );
+    assert!(!text.contains("{account}/"));
+    assert!(!text.contains(&format!("/accounts/{}/", emu.account_id())));
     common::assert_no_leak(
         &text,
         &PANS,

@@ -11,13 +11,34 @@ use super::{PROVIDER, SANDBOX_URL, auth, validate};
 use crate::card::CardNumber;
 use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::provider::NewCardData;
-use crate::transport::{ApiRequest, ApiResponse, Transport, TransportConfig, path_segment};
+use crate::transport::{
+    ApiRequest, ApiResponse, Endpoint, PathSegment, Transport, TransportConfig, path_segment,
+};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
 use url::Url;
+
+// The endpoints, each declared once (AccountVault API v1/v2 reference).
+const CREATE_ACCOUNT: Endpoint<1> = Endpoint::new(Method::POST, "/v1/clients/{ClientID}/accounts");
+const FIND_ACCOUNT_BY_REFERENCE: Endpoint<1> =
+    Endpoint::new(Method::GET, "/v1/clients/{ClientID}/accounts");
+const RETRIEVE_ACCOUNT: Endpoint<2> =
+    Endpoint::new(Method::GET, "/v1/clients/{ClientID}/accounts/{AccountID}");
+const UPDATE_ACCOUNT: Endpoint<2> =
+    Endpoint::new(Method::PUT, "/v1/clients/{ClientID}/accounts/{AccountID}");
+const UPDATE_ACCOUNT_V2: Endpoint<2> =
+    Endpoint::new(Method::PUT, "/v2/clients/{ClientID}/accounts/{AccountID}");
+const DELETE_ACCOUNT: Endpoint<2> = Endpoint::new(
+    Method::DELETE,
+    "/v1/clients/{ClientID}/accounts/{AccountID}",
+);
+const CREATE_KEY: Endpoint<1> = Endpoint::new(Method::POST, "/v1/clients/{ClientID}/keys");
+const RETRIEVE_KEY: Endpoint<2> = Endpoint::new(Method::GET, "/v1/clients/{ClientID}/keys/{KeyID}");
+const DELETE_KEY: Endpoint<2> =
+    Endpoint::new(Method::DELETE, "/v1/clients/{ClientID}/keys/{KeyID}");
 
 /// The duplicate-card check, sent as a valueless query key on v1 calls (TabaPay Account API reference). TabaPay warns
 /// that the check only works when used on every request or on none.
@@ -157,9 +178,10 @@ impl AccountVaultBuilder {
             Arc::new(auth::signer(self.token)),
             self.config,
         )?;
+        let client = path_segment("client_id", &self.client_id)?;
         let client_path = match &self.sub_client_id {
-            Some(sub) => format!("{}_{sub}", self.client_id),
-            None => self.client_id,
+            Some(sub) => PathSegment::joined(&client, '_', &path_segment("sub_client_id", sub)?),
+            None => client,
         };
         Ok(AccountVaultClient {
             transport,
@@ -175,7 +197,8 @@ impl AccountVaultBuilder {
 #[derive(Debug, Clone)]
 pub struct AccountVaultClient {
     transport: Transport,
-    client_path: String,
+    /// The `{ClientID}` path segment: `ClientID` or `ClientID_SubClientID`.
+    client_path: PathSegment,
     pub(super) duplicate_check: DuplicateCheck,
     encryption_key: Option<PublicKey>,
     oaep_mode: OaepMode,
@@ -298,19 +321,12 @@ impl AccountVaultClient {
 
     /// The `{ClientID}` or `{ClientID}_{SubClientID}` path segment.
     pub fn client_path(&self) -> &str {
-        &self.client_path
+        self.client_path.as_str()
     }
 
-    fn accounts(&self, version: &str) -> String {
-        format!("/{version}/clients/{}/accounts", self.client_path)
-    }
-
-    fn account(&self, version: &str, account_id: &str) -> Result<String> {
-        Ok(format!(
-            "{}/{}",
-            self.accounts(version),
-            path_segment("account_id", account_id)?
-        ))
+    /// A request to an endpoint under `/clients/{ClientID}/accounts/{AccountID}`.
+    fn account_request(&self, endpoint: &Endpoint<2>, account_id: &str) -> Result<ApiRequest> {
+        Ok(endpoint.request([&self.client_path, &path_segment("account_id", account_id)?]))
     }
 
     /// `POST /v1/clients/{ClientID}/accounts[?RejectDuplicateCard|?OKToAddDuplicateCard]`.
@@ -322,12 +338,7 @@ impl AccountVaultClient {
         validate::reference_id(&body.reference_id)?;
         validate::account_data(body.bank.as_ref(), body.card.as_ref(), true)?;
         validate::owner(&body.owner)?;
-        let mut req = ApiRequest::new(
-            Method::POST,
-            self.accounts("v1"),
-            "/v1/clients/{ClientID}/accounts",
-        )
-        .json(body);
+        let mut req = CREATE_ACCOUNT.request([&self.client_path]).json(body);
         req = match duplicates {
             DuplicateCheck::Off => req,
             DuplicateCheck::Reject => req.flag("RejectDuplicateCard"),
@@ -351,22 +362,14 @@ impl AccountVaultClient {
 
     /// `GET /v1/clients/{ClientID}/accounts/{AccountID}`.
     pub async fn retrieve_account(&self, account_id: &str) -> Result<Account> {
-        let req = ApiRequest::new(
-            Method::GET,
-            self.account("v1", account_id)?,
-            "/v1/clients/{ClientID}/accounts/{AccountID}",
-        );
+        let req = self.account_request(&RETRIEVE_ACCOUNT, account_id)?;
         check_status(&self.transport.send(req).await?)
     }
 
     /// Retrieves an account for a merge, refusing one whose owner holds fields this crate does
     /// not model: sending the merged owner back would drop them.
     pub(super) async fn retrieve_for_merge(&self, account_id: &str) -> Result<Account> {
-        let req = ApiRequest::new(
-            Method::GET,
-            self.account("v1", account_id)?,
-            "/v1/clients/{ClientID}/accounts/{AccountID}",
-        );
+        let req = self.account_request(&RETRIEVE_ACCOUNT, account_id)?;
         let response = self.transport.send(req).await?;
         let account: Account = check_status(&response)?;
         let raw: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
@@ -387,12 +390,9 @@ impl AccountVaultClient {
     /// (afterwards HTTP 421, an [`Error::Provider`] with status 421).
     pub async fn retrieve_by_reference(&self, reference_id: &str) -> Result<AccountRef> {
         validate::reference_id(reference_id)?;
-        let req = ApiRequest::new(
-            Method::GET,
-            self.accounts("v1"),
-            "/v1/clients/{ClientID}/accounts",
-        )
-        .query("referenceID", reference_id);
+        let req = FIND_ACCOUNT_BY_REFERENCE
+            .request([&self.client_path])
+            .query("referenceID", reference_id);
         check_status(&self.transport.send(req).await?)
     }
 
@@ -407,12 +407,9 @@ impl AccountVaultClient {
     ) -> Result<Status> {
         validate::account_data(body.bank.as_ref(), body.card.as_ref(), true)?;
         validate::owner(&body.owner)?;
-        let mut req = ApiRequest::new(
-            Method::PUT,
-            self.account("v1", account_id)?,
-            "/v1/clients/{ClientID}/accounts/{AccountID}",
-        )
-        .json(body);
+        let mut req = self
+            .account_request(&UPDATE_ACCOUNT, account_id)?
+            .json(body);
         req = match duplicates {
             DuplicateCheck::Off => req,
             DuplicateCheck::Reject => req.flag("RejectDuplicateCard"),
@@ -442,12 +439,9 @@ impl AccountVaultClient {
         if let Some(owner) = &body.owner {
             validate_v2_owner(owner)?;
         }
-        let req = ApiRequest::new(
-            Method::PUT,
-            self.account("v2", account_id)?,
-            "/v2/clients/{ClientID}/accounts/{AccountID}",
-        )
-        .json(body);
+        let req = self
+            .account_request(&UPDATE_ACCOUNT_V2, account_id)?
+            .json(body);
         check_status(&self.transport.send(req).await?)
     }
 
@@ -458,11 +452,7 @@ impl AccountVaultClient {
         account_id: &str,
         delete_duplicates: bool,
     ) -> Result<Status> {
-        let mut req = ApiRequest::new(
-            Method::DELETE,
-            self.account("v1", account_id)?,
-            "/v1/clients/{ClientID}/accounts/{AccountID}",
-        );
+        let mut req = self.account_request(&DELETE_ACCOUNT, account_id)?;
         if delete_duplicates {
             req = req.flag("DeleteDuplicateCard");
         }
@@ -472,23 +462,15 @@ impl AccountVaultClient {
     /// `POST /v1/clients/{ClientID}/keys`: a new RSA key for encrypted card data. Keys live 365
     /// days; keep at most two (a third can be refused with 429).
     pub async fn create_key(&self, format: KeyFormat) -> Result<Key> {
-        let req = ApiRequest::new(
-            Method::POST,
-            format!("/v1/clients/{}/keys", self.client_path),
-            "/v1/clients/{ClientID}/keys",
-        )
-        .json(&CreateKey { format });
+        let req = CREATE_KEY
+            .request([&self.client_path])
+            .json(&CreateKey { format });
         check_status(&self.transport.send(req).await?)
     }
 
     /// `GET /v1/clients/{ClientID}/keys/{KeyID}[?Format=]` (the API's default format is Raw).
     pub async fn retrieve_key(&self, key_id: &str, format: Option<KeyFormat>) -> Result<Key> {
-        let path = format!(
-            "/v1/clients/{}/keys/{}",
-            self.client_path,
-            path_segment("key_id", key_id)?
-        );
-        let mut req = ApiRequest::new(Method::GET, path, "/v1/clients/{ClientID}/keys/{KeyID}");
+        let mut req = RETRIEVE_KEY.request([&self.client_path, &path_segment("key_id", key_id)?]);
         if let Some(f) = format {
             req = req.query("Format", f.as_str());
         }
@@ -499,12 +481,7 @@ impl AccountVaultClient {
 
     /// `DELETE /v1/clients/{ClientID}/keys/{KeyID}` (404 unknown, 410 already deleted).
     pub async fn delete_key(&self, key_id: &str) -> Result<Status> {
-        let path = format!(
-            "/v1/clients/{}/keys/{}",
-            self.client_path,
-            path_segment("key_id", key_id)?
-        );
-        let req = ApiRequest::new(Method::DELETE, path, "/v1/clients/{ClientID}/keys/{KeyID}");
+        let req = DELETE_KEY.request([&self.client_path, &path_segment("key_id", key_id)?]);
         check_delete(&self.transport.send(req).await?)
     }
 

@@ -8,7 +8,7 @@ use super::wire::{BillingAddress, Customer, Response, Shipping, Transaction};
 use super::{Clock, Credentials, DEFAULT_WEBHOOK_FRESHNESS, PROVIDER, QA_URL, hash};
 use crate::card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
 use crate::error::{Error, InputProblem, ProviderError, Result};
-use crate::transport::{ApiRequest, NoAuth, Transport, TransportConfig};
+use crate::transport::{Endpoint, NoAuth, Transport, TransportConfig};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -16,6 +16,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
+
+// The one endpoint (Acquired.com API documentation: every request is a JSON POST to
+// `api.php`). The configured URL is that endpoint itself, so nothing is appended to it.
+const API: Endpoint<0> = Endpoint::at_base_url(Method::POST, "/api.php");
 
 /// Response codes that mean the credentials were refused: 103 (invalid or inactive MID info,
 /// which Acquired answers to a wrong company id or password) and 107 (incorrect hash string: a
@@ -358,7 +362,7 @@ impl AcquiredClient {
             billing,
             shipping,
         };
-        let request = ApiRequest::new(Method::POST, "", "/api.php").json(&body);
+        let request = API.request([]).json(&body);
         drop(body);
         let response = self.transport.send(request).await?;
         if !response.is_success() {

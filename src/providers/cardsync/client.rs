@@ -18,7 +18,7 @@ use crate::submission::{
     ChunkObserver, DuplicateIds, ReceiptCollector, StreamOptions, StreamReceipt, card_stream,
     check_all, drive,
 };
-use crate::transport::{ApiRequest, ApiResponse, Transport, TransportConfig, check_id};
+use crate::transport::{ApiRequest, ApiResponse, Endpoint, Transport, TransportConfig, check_id};
 use crate::webhook::WebhookEvent;
 use futures::stream::BoxStream;
 use reqwest::Method;
@@ -27,6 +27,17 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use url::Url;
+
+// The endpoints, each declared once (CardSync Universal Account Updater API v2 reference).
+const ENROLL_MERCHANT: Endpoint<0> = Endpoint::new(Method::POST, "/v2/merchant");
+const MERCHANT_STATUS: Endpoint<0> = Endpoint::new(Method::GET, "/v2/merchant");
+const CREATE_BATCH: Endpoint<0> = Endpoint::new(Method::POST, "/v2/batch");
+const BATCH_STATUS: Endpoint<0> = Endpoint::new(Method::GET, "/v2/batch");
+const BATCH_RESULTS: Endpoint<0> = Endpoint::new(Method::GET, "/v2/batch/results");
+const SUBSCRIBE: Endpoint<0> = Endpoint::new(Method::POST, "/v2/subscribe");
+const UNSUBSCRIBE: Endpoint<0> = Endpoint::new(Method::DELETE, "/v2/subscribe");
+const SUBSCRIPTION_RESULTS: Endpoint<0> = Endpoint::new(Method::GET, "/v2/subscription/results");
+const REGISTER_WEBHOOKS: Endpoint<0> = Endpoint::new(Method::POST, "/v2/webhooks");
 
 /// The transport for `key`, at `base_url` or else the sandbox.
 pub(super) fn transport(
@@ -122,8 +133,7 @@ pub(super) fn acknowledged(response: &ApiResponse) -> Result<()> {
 /// `GET /v2/batch/results?batch_id=&event_id=`.
 pub(super) fn batch_results_request(batch_id: &str, event_id: Option<&str>) -> Result<ApiRequest> {
     check_id("batch_id", batch_id)?;
-    let mut req = ApiRequest::new(Method::GET, "/v2/batch/results", "/v2/batch/results")
-        .query("batch_id", batch_id);
+    let mut req = BATCH_RESULTS.request([]).query("batch_id", batch_id);
     if let Some(e) = event_id.filter(|e| !e.is_empty()) {
         check_id("event_id", e)?;
         req = req.query("event_id", e);
@@ -134,12 +144,7 @@ pub(super) fn batch_results_request(batch_id: &str, event_id: Option<&str>) -> R
 /// `GET /v2/subscription/results?event_id=`.
 pub(super) fn subscription_results_request(event_id: &str) -> Result<ApiRequest> {
     check_id("event_id", event_id)?;
-    Ok(ApiRequest::new(
-        Method::GET,
-        "/v2/subscription/results",
-        "/v2/subscription/results",
-    )
-    .query("event_id", event_id))
+    Ok(SUBSCRIPTION_RESULTS.request([]).query("event_id", event_id))
 }
 
 /// A results answer checked as every answer is (HTTP status, the body's `status`), then
@@ -215,7 +220,7 @@ pub(super) async fn set_webhooks(transport: &Transport, webhooks: &Webhooks) -> 
             ));
         }
     }
-    let req = ApiRequest::new(Method::POST, "/v2/webhooks", "/v2/webhooks").json(webhooks);
+    let req = REGISTER_WEBHOOKS.request([]).json(webhooks);
     call::<serde_json::Value>(transport, req).await.map(drop)
 }
 
@@ -325,7 +330,7 @@ impl CardSyncPartner {
     /// `POST /v2/merchant`: enrolls a merchant; returns its id and its (secret) API key.
     pub async fn enroll_merchant(&self, merchant: &Merchant) -> Result<MerchantCreated> {
         validate_merchant(merchant)?;
-        let req = ApiRequest::new(Method::POST, "/v2/merchant", "/v2/merchant").json(merchant);
+        let req = ENROLL_MERCHANT.request([]).json(merchant);
         let response = self.transport.send(req).await?;
         let envelope = check::<serde_json::Value>(&response)?;
         // Until 2022-01-19 the id and key came at the top level, not under `data`.
@@ -355,7 +360,8 @@ pub(super) async fn merchant_status(
     merchant_id: &str,
 ) -> Result<MerchantStatus> {
     check_id("merchant_id", merchant_id)?;
-    let req = ApiRequest::new(Method::GET, "/v2/merchant", "/v2/merchant")
+    let req = MERCHANT_STATUS
+        .request([])
         .query("merchant_id", merchant_id);
     let env = call::<MerchantStatus>(transport, req).await?;
     Ok(env.data.unwrap_or_default())
@@ -404,8 +410,7 @@ impl CardSyncClient {
     }
 
     pub(super) async fn post_batch<C: Serialize + Sync>(&self, cards: &[C]) -> Result<Batch> {
-        let req =
-            ApiRequest::new(Method::POST, "/v2/batch", "/v2/batch").json(&CardsBody { cards });
+        let req = CREATE_BATCH.request([]).json(&CardsBody { cards });
         let response = self.transport.send(req).await?;
         // The v2 example answers a created batch with `status: success` and data holding no
         // `batch_id`, or no data at all: the batch exists all the same, so that is a success
@@ -421,8 +426,7 @@ impl CardSyncClient {
     /// `GET /v2/batch?batch_id=`.
     pub async fn batch_status(&self, batch_id: &str) -> Result<Batch> {
         check_id("batch_id", batch_id)?;
-        let req =
-            ApiRequest::new(Method::GET, "/v2/batch", "/v2/batch").query("batch_id", batch_id);
+        let req = BATCH_STATUS.request([]).query("batch_id", batch_id);
         let env = call::<Batch>(&self.transport, req).await?;
         let mut batch = require_data(env, "batch status", b"")?;
         batch.batch_id.get_or_insert_with(|| batch_id.to_owned());
@@ -467,8 +471,7 @@ impl CardSyncClient {
     }
 
     pub(super) async fn post_subscribe<C: Serialize + Sync>(&self, cards: &[C]) -> Result<()> {
-        let req = ApiRequest::new(Method::POST, "/v2/subscribe", "/v2/subscribe")
-            .json(&CardsBody { cards });
+        let req = SUBSCRIBE.request([]).json(&CardsBody { cards });
         acknowledged(&self.transport.send(req).await?)
     }
 
@@ -481,7 +484,8 @@ impl CardSyncClient {
                 .map(|c| (c.id.as_str(), &c.card, Some(c.se_number.as_str()))),
             true,
         )?;
-        let req = ApiRequest::new(Method::DELETE, "/v2/subscribe", "/v2/subscribe")
+        let req = UNSUBSCRIBE
+            .request([])
             .json(&CardsBody { cards })
             .idempotent(false);
         acknowledged(&self.transport.send(req).await?)

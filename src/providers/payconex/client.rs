@@ -12,11 +12,80 @@ use super::{
 use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::Provider;
-use crate::transport::{ApiRequest, ApiResponse, Signer, Transport, TransportConfig, path_segment};
+use crate::transport::{
+    ApiRequest, ApiResponse, Endpoint, PathSegment, Signer, Transport, TransportConfig,
+    path_segment,
+};
 use crate::webhook::WebhookEvent;
 use reqwest::Method;
 use std::sync::Arc;
 use url::Url;
+
+// The endpoints, each declared once (PayConex Account Updater v4 reference).
+const CREATE_WEBHOOK: Endpoint<1> =
+    Endpoint::new(Method::POST, "/api/v4/accounts/{accountId}/webhooks");
+const LIST_WEBHOOKS: Endpoint<1> =
+    Endpoint::new(Method::GET, "/api/v4/accounts/{accountId}/webhooks");
+const GET_WEBHOOK: Endpoint<2> = Endpoint::new(
+    Method::GET,
+    "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
+);
+const UPDATE_WEBHOOK: Endpoint<2> = Endpoint::new(
+    Method::PATCH,
+    "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
+);
+const DELETE_WEBHOOK: Endpoint<2> = Endpoint::new(
+    Method::DELETE,
+    "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
+);
+const SUBSCRIBE_TOKENS: Endpoint<1> = Endpoint::new(
+    Method::POST,
+    "/api/v4/accounts/{accountId}/account-updater/payconex/subscribe",
+);
+const SUBSCRIBE_PANS: Endpoint<1> = Endpoint::new(
+    Method::POST,
+    "/api/v4/accounts/{accountId}/account-updater/pan/subscribe",
+);
+const SUBSCRIBE_SHIELDCONEX: Endpoint<1> = Endpoint::new(
+    Method::POST,
+    "/api/v4/accounts/{accountId}/account-updater/shieldconex/subscribe",
+);
+const GET_SUBSCRIPTION: Endpoint<2> = Endpoint::new(
+    Method::GET,
+    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}",
+);
+const UPDATE_SUBSCRIPTION: Endpoint<2> = Endpoint::new(
+    Method::PATCH,
+    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}",
+);
+const DELETE_SUBSCRIPTION: Endpoint<2> = Endpoint::new(
+    Method::DELETE,
+    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}",
+);
+const ADD_TOKENS: Endpoint<2> = Endpoint::new(
+    Method::POST,
+    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}/payconex",
+);
+const ADD_SHIELDCONEX: Endpoint<2> = Endpoint::new(
+    Method::POST,
+    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}/shieldconex",
+);
+const ADD_PANS: Endpoint<2> = Endpoint::new(
+    Method::POST,
+    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}/pan",
+);
+const DELETE_RECORD: Endpoint<3> = Endpoint::new(
+    Method::DELETE,
+    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}/records/{recordId}",
+);
+const SCHEDULE_RESULTS: Endpoint<2> = Endpoint::new(
+    Method::GET,
+    "/api/v4/accounts/{accountId}/account-updater/schedules/{scheduleId}/results",
+);
+const UPDATES: Endpoint<2> = Endpoint::new(
+    Method::GET,
+    "/api/v4/accounts/{accountId}/account-updater/updates/{updateId}",
+);
 
 /// The two published environments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +188,7 @@ impl PayConexBuilder {
         let transport = Transport::new(PROVIDER, base_url, signer, self.config)?;
         Ok(PayConexClient {
             transport,
+            account: path_segment("account_id", &self.account_id)?,
             account_id: self.account_id,
         })
     }
@@ -129,6 +199,8 @@ impl PayConexBuilder {
 pub struct PayConexClient {
     transport: Transport,
     account_id: String,
+    /// `account_id` as the `{accountId}` path segment.
+    account: PathSegment,
 }
 
 /// The two keys that make a 2xx body an `ApiViolation`, read without building anything.
@@ -231,10 +303,6 @@ impl PayConexClient {
         self.transport.base_url()
     }
 
-    fn path(&self, rest: &str) -> String {
-        format!("/api/v4/accounts/{}{rest}", self.account_id)
-    }
-
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse> {
         check(self.transport.send(request).await?)
     }
@@ -253,33 +321,20 @@ impl PayConexClient {
 
     /// `POST /api/v4/accounts/{accountId}/webhooks` → 201.
     pub async fn create_webhook(&self, webhook: &Webhook) -> Result<WebhookResponse> {
-        let req = ApiRequest::new(
-            Method::POST,
-            self.path("/webhooks"),
-            "/api/v4/accounts/{accountId}/webhooks",
-        )
-        .json(webhook);
+        let req = CREATE_WEBHOOK.request([&self.account]).json(webhook);
         self.send(req).await?.json()
     }
 
     /// `GET /api/v4/accounts/{accountId}/webhooks`.
     pub async fn list_webhooks(&self) -> Result<Vec<WebhookResponse>> {
-        let req = ApiRequest::new(
-            Method::GET,
-            self.path("/webhooks"),
-            "/api/v4/accounts/{accountId}/webhooks",
-        );
+        let req = LIST_WEBHOOKS.request([&self.account]);
         self.send(req).await?.json()
     }
 
     /// `GET /api/v4/accounts/{accountId}/webhooks/{webhookID}`.
     pub async fn get_webhook(&self, webhook_id: &str) -> Result<WebhookResponse> {
         let id = path_segment("webhook_id", webhook_id)?;
-        let req = ApiRequest::new(
-            Method::GET,
-            self.path(&format!("/webhooks/{id}")),
-            "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
-        );
+        let req = GET_WEBHOOK.request([&self.account, &id]);
         self.send(req).await?.json()
     }
 
@@ -290,23 +345,14 @@ impl PayConexClient {
         webhook: &Webhook,
     ) -> Result<WebhookResponse> {
         let id = path_segment("webhook_id", webhook_id)?;
-        let req = ApiRequest::new(
-            Method::PATCH,
-            self.path(&format!("/webhooks/{id}")),
-            "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
-        )
-        .json(webhook);
+        let req = UPDATE_WEBHOOK.request([&self.account, &id]).json(webhook);
         self.send(req).await?.json()
     }
 
     /// `DELETE /api/v4/accounts/{accountId}/webhooks/{webhookID}` → 204.
     pub async fn delete_webhook(&self, webhook_id: &str) -> Result<()> {
         let id = path_segment("webhook_id", webhook_id)?;
-        let req = ApiRequest::new(
-            Method::DELETE,
-            self.path(&format!("/webhooks/{id}")),
-            "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
-        );
+        let req = DELETE_WEBHOOK.request([&self.account, &id]);
         self.send_delete(req).await
     }
 
@@ -319,12 +365,7 @@ impl PayConexClient {
             check_token(&format!("tokens[{i}].token"), &t.token)?;
         }
         check_period(&body.period_id, body.period_date)?;
-        let req = ApiRequest::new(
-            Method::POST,
-            self.path("/account-updater/payconex/subscribe"),
-            "/api/v4/accounts/{accountId}/account-updater/payconex/subscribe",
-        )
-        .json(body);
+        let req = SUBSCRIBE_TOKENS.request([&self.account]).json(body);
         self.send(req).await?.json()
     }
 
@@ -335,12 +376,7 @@ impl PayConexClient {
             check_pan(&format!("cards[{i}].pan"), &c.pan)?;
         }
         check_period(&body.period_id, body.period_date)?;
-        let req = ApiRequest::new(
-            Method::POST,
-            self.path("/account-updater/pan/subscribe"),
-            "/api/v4/accounts/{accountId}/account-updater/pan/subscribe",
-        )
-        .json(body);
+        let req = SUBSCRIBE_PANS.request([&self.account]).json(body);
         self.send(req).await?.json()
     }
 
@@ -351,27 +387,18 @@ impl PayConexClient {
             check_shieldconex(i, t)?;
         }
         check_period(&body.period_id, body.period_date)?;
-        let req = ApiRequest::new(
-            Method::POST,
-            self.path("/account-updater/shieldconex/subscribe"),
-            "/api/v4/accounts/{accountId}/account-updater/shieldconex/subscribe",
-        )
-        .json(body);
+        let req = SUBSCRIBE_SHIELDCONEX.request([&self.account]).json(body);
         self.send(req).await?.json()
     }
 
-    fn subscription_path(&self, subscription_id: &str, rest: &str) -> Result<String> {
-        let id = path_segment("subscription_id", subscription_id)?;
-        Ok(self.path(&format!("/account-updater/subscriptions/{id}{rest}")))
+    /// `subscription_id` as the `{subscriptionId}` path segment.
+    fn subscription(subscription_id: &str) -> Result<PathSegment> {
+        path_segment("subscription_id", subscription_id)
     }
 
     /// `GET …/account-updater/subscriptions/{subscriptionId}`.
     pub async fn get_subscription(&self, subscription_id: &str) -> Result<Schedule> {
-        let req = ApiRequest::new(
-            Method::GET,
-            self.subscription_path(subscription_id, "")?,
-            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}",
-        );
+        let req = GET_SUBSCRIPTION.request([&self.account, &Self::subscription(subscription_id)?]);
         self.send(req).await?.json()
     }
 
@@ -384,23 +411,17 @@ impl PayConexClient {
         if patch == &SubscriptionPatch::default() {
             return Err(Error::invalid("patch", InputProblem::Empty));
         }
-        let req = ApiRequest::new(
-            Method::PATCH,
-            self.subscription_path(subscription_id, "")?,
-            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}",
-        )
-        .json(patch);
+        let req = UPDATE_SUBSCRIPTION
+            .request([&self.account, &Self::subscription(subscription_id)?])
+            .json(patch);
         self.send(req).await?.json()
     }
 
     /// `DELETE …/account-updater/subscriptions/{subscriptionId}` → 204: every record is disabled
     /// and unsubscribed.
     pub async fn delete_subscription(&self, subscription_id: &str) -> Result<()> {
-        let req = ApiRequest::new(
-            Method::DELETE,
-            self.subscription_path(subscription_id, "")?,
-            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}",
-        );
+        let req =
+            DELETE_SUBSCRIPTION.request([&self.account, &Self::subscription(subscription_id)?]);
         self.send_delete(req).await
     }
 
@@ -416,12 +437,9 @@ impl PayConexClient {
         for (i, t) in records.iter().enumerate() {
             check_token(&format!("records[{i}].token"), &t.token)?;
         }
-        let req = ApiRequest::new(
-            Method::POST,
-            self.subscription_path(subscription_id, "/payconex")?,
-            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}/payconex",
-        )
-        .json(records);
+        let req = ADD_TOKENS
+            .request([&self.account, &Self::subscription(subscription_id)?])
+            .json(records);
         self.send(req).await?.json()
     }
 
@@ -435,12 +453,9 @@ impl PayConexClient {
         for (i, t) in records.iter().enumerate() {
             check_shieldconex(i, t)?;
         }
-        let req = ApiRequest::new(
-            Method::POST,
-            self.subscription_path(subscription_id, "/shieldconex")?,
-            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}/shieldconex",
-        )
-        .json(records);
+        let req = ADD_SHIELDCONEX
+            .request([&self.account, &Self::subscription(subscription_id)?])
+            .json(records);
         self.send(req).await?.json()
     }
 
@@ -450,23 +465,20 @@ impl PayConexClient {
         for (i, c) in records.iter().enumerate() {
             check_pan(&format!("records[{i}].pan"), &c.pan)?;
         }
-        let req = ApiRequest::new(
-            Method::POST,
-            self.subscription_path(subscription_id, "/pan")?,
-            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}/pan",
-        )
-        .json(records);
+        let req = ADD_PANS
+            .request([&self.account, &Self::subscription(subscription_id)?])
+            .json(records);
         self.send(req).await?.json()
     }
 
     /// `DELETE …/subscriptions/{subscriptionId}/records/{recordId}` → 204.
     pub async fn delete_record(&self, subscription_id: &str, record_id: &str) -> Result<()> {
         let record = path_segment("record_id", record_id)?;
-        let req = ApiRequest::new(
-            Method::DELETE,
-            self.subscription_path(subscription_id, &format!("/records/{record}"))?,
-            "/api/v4/accounts/{account}/account-updater/subscriptions/{subscriptionId}/records/{recordId}",
-        );
+        let req = DELETE_RECORD.request([
+            &self.account,
+            &Self::subscription(subscription_id)?,
+            &record,
+        ]);
         self.send_delete(req).await
     }
 
@@ -476,22 +488,14 @@ impl PayConexClient {
     /// update.
     pub async fn schedule_results(&self, schedule_id: &str) -> Result<Schedule> {
         let id = path_segment("schedule_id", schedule_id)?;
-        let req = ApiRequest::new(
-            Method::GET,
-            self.path(&format!("/account-updater/schedules/{id}/results")),
-            "/api/v4/accounts/{account}/account-updater/schedules/{scheduleId}/results",
-        );
+        let req = SCHEDULE_RESULTS.request([&self.account, &id]);
         self.send(req).await?.json()
     }
 
     /// `GET …/account-updater/updates/{updateId}`: the updates a notification announced.
     pub async fn updates(&self, update_id: &str) -> Result<Vec<Update>> {
         let id = path_segment("update_id", update_id)?;
-        let req = ApiRequest::new(
-            Method::GET,
-            self.path(&format!("/account-updater/updates/{id}")),
-            "/api/v4/accounts/{account}/account-updater/updates/{updateId}",
-        );
+        let req = UPDATES.request([&self.account, &id]);
         self.send(req).await?.json()
     }
 
