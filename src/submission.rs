@@ -600,102 +600,162 @@ pub(crate) async fn drive(
     concurrency: usize,
     observer: &mut dyn ChunkObserver,
 ) -> StreamReceipt {
-    let mut receipt = StreamReceipt {
-        provider,
-        chunks: Vec::new(),
-        rejected: 0,
-        cards_read: 0,
-        stopped: None,
-    };
-    let mut seen = match options.duplicate_ids {
+    let seen = match options.duplicate_ids {
         DuplicateIds::Refuse => Some(SeenIds::new(cards.size_hint().0)),
         DuplicateIds::CallerGuarantees => None,
     };
-    // Requests run as tasks (aborted if this future is dropped); the driver keeps each chunk
-    // too, so that its cards are reported even if a task were to die.
-    let mut in_flight: JoinSet<(u64, ChunkOutcome)> = JoinSet::new();
-    let mut sent: HashMap<u64, Arc<Chunk>> = HashMap::new();
-    let mut task_seq: HashMap<tokio::task::Id, u64> = HashMap::new();
-    let mut producer = Producer {
-        cards,
-        planner,
-        input_done: false,
-        cards_read: 0,
-        rejections: Vec::new(),
+    let mut driver = Driver {
+        provider,
+        receipt: StreamReceipt {
+            provider,
+            chunks: Vec::new(),
+            rejected: 0,
+            cards_read: 0,
+            stopped: None,
+        },
+        seen,
+        in_flight: JoinSet::new(),
+        sent: HashMap::new(),
+        task_seq: HashMap::new(),
+        producer: Producer {
+            cards,
+            planner,
+            input_done: false,
+            cards_read: 0,
+            rejections: Vec::new(),
+        },
+        ahead: None,
+        next_seq: 0,
+        sender,
+        concurrency: concurrency.max(1),
+        observer,
     };
-    // A chunk produced ahead while the previous one was being claimed (`Some(None)`: the
-    // input is exhausted).
-    let mut ahead: Option<Option<Chunk>> = None;
-    let mut next_seq = 0u64;
     loop {
-        while receipt.stopped.is_none() && in_flight.len() < concurrency.max(1) {
-            let next = match ahead.take() {
-                Some(next) => next,
-                None => producer.produce().await,
+        driver.start_sends().await;
+        match driver.in_flight.join_next_with_id().await {
+            None => break,
+            Some(joined) => driver.settle(joined).await,
+        }
+    }
+    driver.finish()
+}
+
+/// The state of one streamed submission while [`drive`] runs it.
+struct Driver<'s, 'o, P> {
+    provider: ProviderId,
+    receipt: StreamReceipt,
+    /// Hashes of the ids seen so far (`None`: the caller guarantees unique ids).
+    seen: Option<SeenIds>,
+    /// Requests run as tasks (aborted if the driver is dropped); the driver keeps each chunk
+    /// too (`sent`, by sequence number), so that its cards are reported even if a task dies.
+    in_flight: JoinSet<(u64, ChunkOutcome)>,
+    sent: HashMap<u64, Arc<Chunk>>,
+    task_seq: HashMap<tokio::task::Id, u64>,
+    producer: Producer<'s, P>,
+    /// A chunk produced ahead while the previous one was being claimed or recorded
+    /// (`Some(None)`: the input is exhausted).
+    ahead: Option<Option<Chunk>>,
+    next_seq: u64,
+    sender: Arc<dyn ChunkSender>,
+    concurrency: usize,
+    observer: &'o mut dyn ChunkObserver,
+}
+
+impl<P: Planner> Driver<'_, '_, P> {
+    /// Starts requests until `concurrency` are in flight, the input is exhausted or the
+    /// observer stopped the run.
+    async fn start_sends(&mut self) {
+        while self.receipt.stopped.is_none() && self.in_flight.len() < self.concurrency {
+            let Some(chunk) = self.next_chunk().await else {
+                break;
             };
-            deliver_rejections(&mut producer, &mut receipt, observer).await;
-            let Some(mut chunk) = next else { break };
-            if let Some(seen) = seen.as_mut() {
-                for (position, card) in seen.take_duplicates(&mut chunk) {
-                    let error = Error::invalid(
-                        format!("cards[id={}].id", card.id),
-                        InputProblem::Duplicate,
-                    );
-                    receipt.rejected += 1;
-                    if let Err(e) = observer.rejected(position, card, &error).await {
-                        receipt.stopped.get_or_insert(e);
-                    }
-                }
-                if chunk.is_empty() {
-                    continue;
-                }
-            }
-            chunk.seq = next_seq;
-            next_seq += 1;
-            if receipt.stopped.is_some() {
-                record(&mut receipt, &chunk, ChunkOutcome::NotSent);
+            if self.receipt.stopped.is_some() {
+                record(&mut self.receipt, &chunk, ChunkOutcome::NotSent);
                 break;
             }
             // The intent is written (a journal's database works on its own thread) while the
             // next chunk is built and validated here.
             let (claim, produced) =
-                futures::future::join(observer.sending(&chunk), producer.produce()).await;
-            ahead = Some(produced);
+                futures::future::join(self.observer.sending(&chunk), self.producer.produce()).await;
+            self.ahead = Some(produced);
             match claim {
-                Ok(Proceed::Send) => {}
-                Ok(Proceed::Skip) => {
-                    record(&mut receipt, &chunk, ChunkOutcome::Skipped);
-                    continue;
-                }
+                Ok(Proceed::Send) => self.launch(chunk),
+                Ok(Proceed::Skip) => record(&mut self.receipt, &chunk, ChunkOutcome::Skipped),
                 Err(e) => {
-                    receipt.stopped = Some(e);
-                    record(&mut receipt, &chunk, ChunkOutcome::NotSent);
+                    self.receipt.stopped = Some(e);
+                    record(&mut self.receipt, &chunk, ChunkOutcome::NotSent);
                     break;
                 }
             }
-            let seq = chunk.seq;
-            let chunk = Arc::new(chunk);
-            let (task_chunk, task_sender) = (chunk.clone(), sender.clone());
-            let task = in_flight.spawn(async move {
-                let outcome = task_sender.send(&task_chunk).await;
-                drop(task_chunk);
-                (seq, outcome)
-            });
-            task_seq.insert(task.id(), seq);
-            sent.insert(seq, chunk);
         }
-        let (seq, outcome) = match in_flight.join_next_with_id().await {
-            None => break,
-            Some(Ok((id, (seq, outcome)))) => {
-                task_seq.remove(&id);
+    }
+
+    /// The next chunk with its duplicate ids refused and a sequence number given; `None` once
+    /// the input is exhausted, or when refusing duplicates emptied a chunk after the observer
+    /// stopped the run.
+    async fn next_chunk(&mut self) -> Option<Chunk> {
+        loop {
+            let next = match self.ahead.take() {
+                Some(next) => next,
+                None => self.producer.produce().await,
+            };
+            deliver_rejections(&mut self.producer, &mut self.receipt, &mut *self.observer).await;
+            let mut chunk = next?;
+            if let Some(seen) = self.seen.as_mut() {
+                for (position, card) in seen.take_duplicates(&mut chunk) {
+                    let error = Error::invalid(
+                        format!("cards[id={}].id", card.id),
+                        InputProblem::Duplicate,
+                    );
+                    self.receipt.rejected += 1;
+                    if let Err(e) = self.observer.rejected(position, card, &error).await {
+                        self.receipt.stopped.get_or_insert(e);
+                    }
+                }
+            }
+            if chunk.is_empty() {
+                if self.receipt.stopped.is_some() {
+                    return None;
+                }
+                continue;
+            }
+            chunk.seq = self.next_seq;
+            self.next_seq += 1;
+            return Some(chunk);
+        }
+    }
+
+    /// Sends a claimed chunk as a task.
+    fn launch(&mut self, chunk: Chunk) {
+        let seq = chunk.seq;
+        let chunk = Arc::new(chunk);
+        let (task_chunk, task_sender) = (chunk.clone(), self.sender.clone());
+        let task = self.in_flight.spawn(async move {
+            let outcome = task_sender.send(&task_chunk).await;
+            drop(task_chunk);
+            (seq, outcome)
+        });
+        self.task_seq.insert(task.id(), seq);
+        self.sent.insert(seq, chunk);
+    }
+
+    /// Takes one request's answer (or its task's death, which may have followed delivery),
+    /// tells the observer and keeps the chunk's compact record.
+    async fn settle(
+        &mut self,
+        joined: std::result::Result<(tokio::task::Id, (u64, ChunkOutcome)), tokio::task::JoinError>,
+    ) {
+        let (seq, outcome) = match joined {
+            Ok((id, (seq, outcome))) => {
+                self.task_seq.remove(&id);
                 (seq, outcome)
             }
-            Some(Err(died)) => {
-                let Some(seq) = task_seq.remove(&died.id()) else {
-                    continue;
+            Err(died) => {
+                let Some(seq) = self.task_seq.remove(&died.id()) else {
+                    return;
                 };
                 let error = Error::Transport {
-                    provider,
+                    provider: self.provider,
                     delivery: Delivery::MaybeSent,
                     message: "the request's task ended without an answer".into(),
                     source: None,
@@ -703,22 +763,23 @@ pub(crate) async fn drive(
                 (seq, ChunkOutcome::Unknown(error))
             }
         };
-        let Some(chunk) = sent.remove(&seq) else {
-            continue;
+        let Some(chunk) = self.sent.remove(&seq) else {
+            return;
         };
         let chunk = Arc::unwrap_or_clone(chunk);
         let positions = chunk.position_set();
         let (seq, kind, len) = (chunk.seq, chunk.kind, chunk.len());
         // Recording the outcome overlaps with building the next chunk, as the intent does.
-        let reported = if ahead.is_none() && receipt.stopped.is_none() {
+        let reported = if self.ahead.is_none() && self.receipt.stopped.is_none() {
             let (reported, produced) =
-                futures::future::join(observer.done(chunk, &outcome), producer.produce()).await;
-            ahead = Some(produced);
+                futures::future::join(self.observer.done(chunk, &outcome), self.producer.produce())
+                    .await;
+            self.ahead = Some(produced);
             reported
         } else {
-            observer.done(chunk, &outcome).await
+            self.observer.done(chunk, &outcome).await
         };
-        receipt.chunks.push(ChunkRecord {
+        self.receipt.chunks.push(ChunkRecord {
             seq,
             kind,
             cards: len,
@@ -733,21 +794,25 @@ pub(crate) async fn drive(
             },
         });
         if let Err(e) = reported {
-            receipt.stopped.get_or_insert(e);
+            self.receipt.stopped.get_or_insert(e);
         }
     }
-    if receipt.stopped.is_some() {
-        // Cards read but still in open chunks were never sent: say so, chunk by chunk.
-        let open = ahead.take().flatten().into_iter();
-        for mut chunk in open.chain(std::iter::from_fn(|| producer.planner.finish())) {
-            chunk.seq = next_seq;
-            next_seq += 1;
-            record(&mut receipt, &chunk, ChunkOutcome::NotSent);
+
+    /// The receipt, with the cards still in open chunks reported as not sent when the run
+    /// was stopped.
+    fn finish(mut self) -> StreamReceipt {
+        if self.receipt.stopped.is_some() {
+            let open = self.ahead.take().flatten().into_iter();
+            for mut chunk in open.chain(std::iter::from_fn(|| self.producer.planner.finish())) {
+                chunk.seq = self.next_seq;
+                self.next_seq += 1;
+                record(&mut self.receipt, &chunk, ChunkOutcome::NotSent);
+            }
         }
+        self.receipt.cards_read = self.producer.cards_read;
+        self.receipt.rejected += self.producer.rejected_count();
+        self.receipt
     }
-    receipt.cards_read = producer.cards_read;
-    receipt.rejected += producer.rejected_count();
-    receipt
 }
 
 /// Pulls cards and fills chunks. Rejections are kept for the driver to hand to the observer,
