@@ -1,13 +1,16 @@
 //! AccountVault through the unified [`Provider`] trait: "update a stored account", the
 //! holder's data mapped onto TabaPay's owner fields (TabaPay's Update Account reference).
 
-use super::wire::{Address, CardV2, Name, Owner, OwnerV2, Phone, UpdateAccount, UpdateAccountV2};
+use super::wire::{
+    Account, Address, Card, CardV2, Name, Owner, OwnerV2, Phone, Status, UpdateAccount,
+    UpdateAccountV2,
+};
 use super::{AccountVaultClient, PROVIDER, validate};
 use crate::card::Expiry;
 use crate::error::{Error, InputProblem, Result};
 use crate::provider::{
     AccountUpdateReceipt, AccountUpdateRequest, BoxFuture, Capabilities, Flow, HolderData,
-    Provider, ProviderId,
+    NewCardData, Provider, ProviderId,
 };
 
 /// The first owner field (as `owner.x.y`) that the wire types do not model, if any.
@@ -148,94 +151,20 @@ impl Provider for AccountVaultClient {
             if card.is_none() && parts.is_none() {
                 return Err(Error::invalid("update", InputProblem::Empty));
             }
-            if let Some(data) = &card {
-                if data.holder_name.is_some() {
-                    return Err(Error::invalid(
-                        "card.holder_name",
-                        InputProblem::NotAllowed {
-                            reason: "AccountVault keeps no name on the card; set the owner's name in holder data".into(),
-                        },
-                    ));
-                }
-                if data.number.is_some() && data.expiry.is_none() {
-                    return Err(Error::invalid("card.expiry", InputProblem::Missing));
-                }
-            }
-            let new_card = match &card {
-                Some(data) => match &data.number {
-                    Some(number) => Some(self.card_for(number, data)?),
-                    None if data.security_code.is_some() => {
-                        return Err(Error::invalid(
-                            "card.security_code",
-                            InputProblem::NotAllowed {
-                                reason: "without a new number only the expiry can change on a stored card".into(),
-                            },
-                        ));
-                    }
-                    None => None,
-                },
-                None => None,
-            };
+            let new_card = self.checked_new_card(card.as_ref())?;
             let stored = match (&new_card, &parts) {
                 (None, None) => None,
                 _ => Some(self.retrieve_for_merge(&account_id).await?),
             };
             let status = match new_card {
-                Some(card) => {
-                    let (bank, owner) = stored.map(|s| (s.bank, s.owner)).unwrap_or_default();
-                    if bank.is_some() {
-                        return Err(Error::invalid(
-                            "card",
-                            InputProblem::NotAllowed {
-                                reason: "the stored account is a bank account; a card update would replace it".into(),
-                            },
-                        ));
-                    }
-                    let mut owner = owner.unwrap_or_default();
-                    if let Some(p) = parts {
-                        merge_owner(&mut owner, p);
-                    }
-                    // A stored ZIP+4 a server returns as `12345-6789` goes back as documented.
-                    if let Some(a) = owner.address.as_mut() {
-                        a.zipcode = a.zipcode.take().map(|z: String| documented_zip(z.as_str()));
-                    }
-                    validate::owner(&owner)?;
-                    let body = UpdateAccount {
-                        bank: None,
-                        card: Some(card),
-                        owner,
-                    };
-                    self.update_account(&account_id, &body, self.duplicate_check)
+                Some(new_card) => {
+                    self.replace_card(&account_id, new_card, parts, stored)
                         .await?
                 }
                 None => {
-                    let owner = match (parts, stored) {
-                        (Some(p), Some(stored)) => {
-                            let (name, address, phone) =
-                                (p.name.is_some(), p.address.is_some(), p.phone.is_some());
-                            let mut merged = stored.owner.unwrap_or_default();
-                            merge_owner(&mut merged, p);
-                            // Whole objects for what the caller changed, nothing else.
-                            let owner = OwnerV2 {
-                                name: name.then_some(merged.name),
-                                address: merged.address.filter(|_| address),
-                                phone: merged.phone.filter(|_| phone),
-                            };
-                            validate_v2_owner(&owner)?;
-                            Some(owner)
-                        }
-                        _ => None,
-                    };
-                    let body = UpdateAccountV2 {
-                        card: card
-                            .as_ref()
-                            .and_then(|c| c.expiry)
-                            .map(|e: Expiry| CardV2 {
-                                expiration_date: Some(e),
-                            }),
-                        owner,
-                    };
-                    self.update_account_v2(&account_id, &body).await?
+                    let expiry = card.as_ref().and_then(|c| c.expiry);
+                    self.patch_expiry_and_owner(&account_id, expiry, parts, stored)
+                        .await?
                 }
             };
             Ok(AccountUpdateReceipt {
@@ -250,6 +179,112 @@ impl Provider for AccountVaultClient {
                 reference: None,
             })
         })
+    }
+}
+
+/// The steps of the unified account update.
+impl AccountVaultClient {
+    /// The card to send when the caller gives a new number (encrypted when a key is
+    /// configured), after the checks that need no request: no name on the card, an expiry with
+    /// every new number, no security code without a new number.
+    fn checked_new_card(&self, card: Option<&NewCardData>) -> Result<Option<Card>> {
+        let Some(data) = card else {
+            return Ok(None);
+        };
+        if data.holder_name.is_some() {
+            return Err(Error::invalid(
+                "card.holder_name",
+                InputProblem::NotAllowed {
+                    reason: "AccountVault keeps no name on the card; set the owner's name in holder data".into(),
+                },
+            ));
+        }
+        match &data.number {
+            Some(_) if data.expiry.is_none() => {
+                Err(Error::invalid("card.expiry", InputProblem::Missing))
+            }
+            Some(number) => Ok(Some(self.card_for(number, data)?)),
+            None if data.security_code.is_some() => Err(Error::invalid(
+                "card.security_code",
+                InputProblem::NotAllowed {
+                    reason: "without a new number only the expiry can change on a stored card"
+                        .into(),
+                },
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// A new card number: v1 full replace of the stored account, its owner carried over with
+    /// the caller's parts merged in. A stored bank account is refused (the card would replace
+    /// it).
+    async fn replace_card(
+        &self,
+        account_id: &str,
+        card: Card,
+        parts: Option<OwnerV2>,
+        stored: Option<Account>,
+    ) -> Result<Status> {
+        let (bank, owner) = stored.map(|s| (s.bank, s.owner)).unwrap_or_default();
+        if bank.is_some() {
+            return Err(Error::invalid(
+                "card",
+                InputProblem::NotAllowed {
+                    reason: "the stored account is a bank account; a card update would replace it"
+                        .into(),
+                },
+            ));
+        }
+        let mut owner = owner.unwrap_or_default();
+        if let Some(p) = parts {
+            merge_owner(&mut owner, p);
+        }
+        // A stored ZIP+4 a server returns as `12345-6789` goes back as documented.
+        if let Some(a) = owner.address.as_mut() {
+            a.zipcode = a.zipcode.take().map(|z: String| documented_zip(z.as_str()));
+        }
+        validate::owner(&owner)?;
+        let body = UpdateAccount {
+            bank: None,
+            card: Some(card),
+            owner,
+        };
+        self.update_account(account_id, &body, self.duplicate_check)
+            .await
+    }
+
+    /// No new number: a v2 partial update of the expiry and of whole owner objects the caller
+    /// changed (each merged with the stored one), nothing else.
+    async fn patch_expiry_and_owner(
+        &self,
+        account_id: &str,
+        expiry: Option<Expiry>,
+        parts: Option<OwnerV2>,
+        stored: Option<Account>,
+    ) -> Result<Status> {
+        let owner = match (parts, stored) {
+            (Some(p), Some(stored)) => {
+                let (name, address, phone) =
+                    (p.name.is_some(), p.address.is_some(), p.phone.is_some());
+                let mut merged = stored.owner.unwrap_or_default();
+                merge_owner(&mut merged, p);
+                let owner = OwnerV2 {
+                    name: name.then_some(merged.name),
+                    address: merged.address.filter(|_| address),
+                    phone: merged.phone.filter(|_| phone),
+                };
+                validate_v2_owner(&owner)?;
+                Some(owner)
+            }
+            _ => None,
+        };
+        let body = UpdateAccountV2 {
+            card: expiry.map(|e| CardV2 {
+                expiration_date: Some(e),
+            }),
+            owner,
+        };
+        self.update_account_v2(account_id, &body).await
     }
 }
 

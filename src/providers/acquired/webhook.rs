@@ -23,18 +23,58 @@ pub fn verify_webhook_at(
     freshness: Duration,
 ) -> Result<WebhookEvent> {
     let raw = crate::webhook::parse_json_body(PROVIDER, body)?;
-    let field = |k: &str| -> Option<String> {
-        match raw.get(k)? {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
+    let envelope = verified_envelope(credentials, &raw, body)?;
+    let kind = match envelope.event.as_str() {
+        "account_updater" => WebhookKind::AccountUpdated,
+        other => WebhookKind::Other(other.to_owned()),
     };
+    check_freshness(&envelope.timestamp, now, freshness)?;
+    let updates = match kind {
+        WebhookKind::AccountUpdated => account_updates(&raw, &envelope),
+        _ => Vec::new(),
+    };
+    Ok(WebhookEvent {
+        provider: PROVIDER,
+        id: envelope.id,
+        kind,
+        authenticity: Authenticity::Verified,
+        results: None,
+        updates,
+        message: text_field(&raw, "response_message"),
+        unauthenticated_fields: unauthenticated_fields(&raw),
+        raw,
+    })
+}
+
+/// The envelope fields the webhook `hash` covers (with `company_id`, checked against the
+/// credentials).
+struct Envelope {
+    id: String,
+    timestamp: String,
+    event: String,
+}
+
+/// A field as text: Acquired sends some ids as JSON numbers.
+fn text_field(raw: &serde_json::Value, key: &str) -> Option<String> {
+    match raw.get(key)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The envelope, once its `hash` matches (compared in constant time) and it names the
+/// configured company.
+fn verified_envelope(
+    credentials: &Credentials,
+    raw: &serde_json::Value,
+    body: &[u8],
+) -> Result<Envelope> {
     let (Some(id), Some(timestamp), Some(company_id), Some(event)) = (
-        field("id"),
-        field("timestamp"),
-        field("company_id"),
-        field("event"),
+        text_field(raw, "id"),
+        text_field(raw, "timestamp"),
+        text_field(raw, "company_id"),
+        text_field(raw, "event"),
     ) else {
         return Err(Error::decode(
             PROVIDER,
@@ -43,51 +83,55 @@ pub fn verify_webhook_at(
             body,
         ));
     };
-    let Some(received) = field("hash").filter(|h| !h.is_empty()) else {
-        return Err(Error::Integrity {
-            provider: PROVIDER,
-            what: "webhook has no hash".into(),
-        });
+    let integrity = |what: &str| Error::Integrity {
+        provider: PROVIDER,
+        what: what.into(),
+    };
+    let Some(received) = text_field(raw, "hash").filter(|h| !h.is_empty()) else {
+        return Err(integrity("webhook has no hash"));
     };
     let expected = hash::webhook_hash(&id, &timestamp, &company_id, &event, &credentials.hashcode);
     if !hash::digest_eq(&expected, &received) {
-        return Err(Error::Integrity {
-            provider: PROVIDER,
-            what: "webhook hash does not match".into(),
-        });
+        return Err(integrity("webhook hash does not match"));
     }
     if company_id != credentials.company_id {
-        return Err(Error::Integrity {
-            provider: PROVIDER,
-            what: "webhook is for another company".into(),
-        });
+        return Err(integrity("webhook is for another company"));
     }
-    let kind = match event.as_str() {
-        "account_updater" => WebhookKind::AccountUpdated,
-        other => WebhookKind::Other(other.to_owned()),
+    Ok(Envelope {
+        id,
+        timestamp,
+        event,
+    })
+}
+
+/// The update an `account_updater` event announces, if it names a token.
+///
+/// Acquired does not publish the `account_updater` event's own fields, so only fields it
+/// documents for its events are mapped: the token from the transaction fields
+/// (`transaction_id` is documented for `transaction_outcome`, `original_transaction_id` for
+/// every token request) and `response_code` as the raw code. The outcome stays
+/// Outcome::Unknown; anything else (an emulator's `update_result`, a `cardexp`) is left in
+/// `raw`, unmapped: guessing at undocumented fields could act on a wrong reading.
+fn account_updates(raw: &serde_json::Value, envelope: &Envelope) -> Vec<CardUpdate> {
+    let Some(token) =
+        text_field(raw, "original_transaction_id").or_else(|| text_field(raw, "transaction_id"))
+    else {
+        return Vec::new();
     };
-    check_freshness(&timestamp, now, freshness)?;
-    let mut updates = Vec::new();
-    if kind == WebhookKind::AccountUpdated {
-        // Acquired does not publish the `account_updater` event's own fields, so only fields it
-        // documents for its events are mapped: the token from the transaction fields
-        // (`transaction_id` is documented for `transaction_outcome`, `original_transaction_id`
-        // for every token request) and `response_code` as the raw code. The outcome stays
-        // Outcome::Unknown; anything else (an emulator's `update_result`, a `cardexp`) is left
-        // in `raw`, unmapped: guessing at undocumented fields could act on a wrong reading.
-        if let Some(token) = field("original_transaction_id").or_else(|| field("transaction_id")) {
-            let code = field("response_code").unwrap_or_else(|| event.clone());
-            // The caller's id is not known here: the token joins the update back to it
-            // (SubmissionReceipt::join_card_ids).
-            let mut u = CardUpdate::new(PROVIDER, Outcome::Unknown(code.clone()), code);
-            u.card_ref = Some(token.clone());
-            u.previous_token = Some(token);
-            u.provider_ref = Some(id.clone());
-            updates.push(u);
-        }
-    }
-    // The hash covers the envelope only (Acquired webhooks: id, timestamp, company_id, event).
-    let mut unauthenticated_fields: Vec<String> = raw
+    let code = text_field(raw, "response_code").unwrap_or_else(|| envelope.event.clone());
+    // The caller's id is not known here: the token joins the update back to it
+    // (SubmissionReceipt::join_card_ids).
+    let mut update = CardUpdate::new(PROVIDER, Outcome::Unknown(code.clone()), code);
+    update.card_ref = Some(token.clone());
+    update.previous_token = Some(token);
+    update.provider_ref = Some(envelope.id.clone());
+    vec![update]
+}
+
+/// The fields the hash does not cover (Acquired webhooks hash id, timestamp, company_id and
+/// event only), sorted.
+fn unauthenticated_fields(raw: &serde_json::Value) -> Vec<String> {
+    let mut fields: Vec<String> = raw
         .as_object()
         .map(|o| {
             o.keys()
@@ -96,18 +140,8 @@ pub fn verify_webhook_at(
                 .collect()
         })
         .unwrap_or_default();
-    unauthenticated_fields.sort();
-    Ok(WebhookEvent {
-        provider: PROVIDER,
-        id,
-        kind,
-        authenticity: Authenticity::Verified,
-        results: None,
-        updates,
-        message: field("response_message"),
-        unauthenticated_fields,
-        raw,
-    })
+    fields.sort();
+    fields
 }
 
 /// The envelope fields Acquired's webhook `hash` covers, and the `hash` itself.
