@@ -460,30 +460,27 @@ async fn handle(
     if *account != shared.config.account_id {
         return not_found();
     }
+    let mut store = shared.lock();
+    route(&mut store, &method, rest, &body).unwrap_or_else(|r| r)
+}
+
+/// The endpoint table (PayConex Account Updater v4 reference), below `/api/v4/accounts/{id}/`.
+fn route(
+    store: &mut Store,
+    method: &Method,
+    rest: &[&str],
+    body: &[u8],
+) -> Result<Response, Response> {
     let json_body = || -> Result<Value, Response> {
-        serde_json::from_slice(&body)
+        serde_json::from_slice(body)
             .map_err(|_| invalid("body", "Payload is not valid JSON".into()))
     };
-    let mut store = shared.lock();
-    let result = match (method.clone(), rest) {
-        (Method::POST, ["webhooks"]) => json_body().and_then(|b| create_webhook(&mut store, b)),
-        (Method::GET, ["webhooks"]) => Ok((
-            StatusCode::OK,
-            axum::Json(Value::Array(
-                store.webhooks.iter().map(webhook_json).collect(),
-            )),
-        )
-            .into_response()),
-        (Method::GET, ["webhooks", id]) => store
-            .webhooks
-            .iter()
-            .find(|w| w.0 == *id)
-            .map(|w| axum::Json(webhook_json(w)).into_response())
-            .ok_or_else(not_found),
-        (Method::PATCH, ["webhooks", id]) => {
-            json_body().and_then(|b| patch_webhook(&mut store, id, b))
-        }
-        (Method::DELETE, ["webhooks", id]) => delete_webhook(&mut store, id),
+    match (method.clone(), rest) {
+        (Method::POST, ["webhooks"]) => json_body().and_then(|b| create_webhook(store, b)),
+        (Method::GET, ["webhooks"]) => Ok(list_webhooks(store)),
+        (Method::GET, ["webhooks", id]) => get_webhook(store, id),
+        (Method::PATCH, ["webhooks", id]) => json_body().and_then(|b| patch_webhook(store, id, b)),
+        (Method::DELETE, ["webhooks", id]) => delete_webhook(store, id),
         (
             Method::POST,
             [
@@ -491,17 +488,13 @@ async fn handle(
                 kind @ ("payconex" | "pan" | "shieldconex"),
                 "subscribe",
             ],
-        ) => json_body().and_then(|b| subscribe(&mut store, kind, b)),
-        (Method::GET, ["account-updater", "subscriptions", id]) => store
-            .schedules
-            .get(*id)
-            .map(|s| axum::Json(schedule_json(s, false, store.style)).into_response())
-            .ok_or_else(not_found),
+        ) => json_body().and_then(|b| subscribe(store, kind, b)),
+        (Method::GET, ["account-updater", "subscriptions", id]) => get_schedule(store, id, false),
         (Method::PATCH, ["account-updater", "subscriptions", id]) => {
-            json_body().and_then(|b| patch_subscription(&mut store, id, b))
+            json_body().and_then(|b| patch_subscription(store, id, b))
         }
         (Method::DELETE, ["account-updater", "subscriptions", id]) => {
-            delete_subscription(&mut store, id)
+            delete_subscription(store, id)
         }
         (
             Method::POST,
@@ -511,23 +504,43 @@ async fn handle(
                 id,
                 kind @ ("payconex" | "pan" | "shieldconex"),
             ],
-        ) => json_body().and_then(|b| add_records(&mut store, id, kind, b)),
+        ) => json_body().and_then(|b| add_records(store, id, kind, b)),
         (Method::DELETE, ["account-updater", "subscriptions", id, "records", rid]) => {
-            delete_record(&mut store, id, rid)
+            delete_record(store, id, rid)
         }
-        (Method::GET, ["account-updater", "schedules", id, "results"]) => store
-            .schedules
-            .get(*id)
-            .map(|s| axum::Json(schedule_json(s, true, store.style)).into_response())
-            .ok_or_else(not_found),
+        (Method::GET, ["account-updater", "schedules", id, "results"]) => {
+            get_schedule(store, id, true)
+        }
         (Method::GET, ["account-updater", "updates", uid]) => store
             .updates
             .get(*uid)
             .map(|u| axum::Json(Value::Array(u.clone())).into_response())
             .ok_or_else(not_found),
         _ => Err(not_found()),
-    };
-    result.unwrap_or_else(|r| r)
+    }
+}
+
+fn list_webhooks(store: &Store) -> Response {
+    let hooks = store.webhooks.iter().map(webhook_json).collect();
+    (StatusCode::OK, axum::Json(Value::Array(hooks))).into_response()
+}
+
+fn get_webhook(store: &Store, id: &str) -> Result<Response, Response> {
+    store
+        .webhooks
+        .iter()
+        .find(|w| w.0 == id)
+        .map(|w| axum::Json(webhook_json(w)).into_response())
+        .ok_or_else(not_found)
+}
+
+/// A schedule, with each record's latest update when `with_results`.
+fn get_schedule(store: &Store, id: &str, with_results: bool) -> Result<Response, Response> {
+    store
+        .schedules
+        .get(id)
+        .map(|s| axum::Json(schedule_json(s, with_results, store.style)).into_response())
+        .ok_or_else(not_found)
 }
 
 /// `DELETE /webhooks/{id}`: 204, or 404 for an unknown id.

@@ -207,7 +207,7 @@ pub struct AccountVaultClient {
 /// Maps a response: 200 and 207 succeed (207 with its [`Warning`]), 409 is
 /// [`Error::Conflict`] with `duplicateAccountIDs`, everything else the unified status mapping
 /// with `EC` as the code and `EM` as the message.
-pub(super) fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<T> {
+pub(super) fn decode_answer<T: DeserializeOwned>(response: &ApiResponse) -> Result<T> {
     let body: Status = serde_json::from_slice(&response.body).unwrap_or_default();
     // `SC` echoes the HTTP status; a 2xx whose body says otherwise is treated by its `SC`.
     let status = match body.sc {
@@ -245,21 +245,23 @@ pub(super) fn carries_encrypted_card(card: Option<&Card>) -> bool {
     card.is_some_and(|c| c.data.is_some())
 }
 
-/// A DELETE's answer: as [`check_status`], except that a 404/410 answering a retry whose first
+/// A DELETE's answer: as [`decode_with_status`], except that a 404/410 answering a retry whose first
 /// attempt may have deleted the resource is success ([`ApiResponse::gone_after_retry`]), with
 /// that status in `SC`.
-pub(super) fn check_delete(response: &ApiResponse) -> Result<Status> {
+pub(super) fn decode_delete(response: &ApiResponse) -> Result<Status> {
     if response.gone_after_retry() {
         let mut status: Status = serde_json::from_slice(&response.body).unwrap_or_default();
         status.sc = Some(response.status.as_u16());
         return Ok(status);
     }
-    check_status(response)
+    decode_with_status(response)
 }
 
 /// Like [`check`], recording the real HTTP status in the body's `SC`.
-pub(super) fn check_status<T: DeserializeOwned + HasStatus>(response: &ApiResponse) -> Result<T> {
-    let mut value: T = check(response)?;
+pub(super) fn decode_with_status<T: DeserializeOwned + HasStatus>(
+    response: &ApiResponse,
+) -> Result<T> {
+    let mut value: T = decode_answer(response)?;
     value.status_mut().sc = Some(response.status.as_u16());
     Ok(value)
 }
@@ -344,7 +346,7 @@ impl AccountVaultClient {
             DuplicateCheck::Reject => req.flag("RejectDuplicateCard"),
             DuplicateCheck::Allow => req.flag("OKToAddDuplicateCard"),
         };
-        let mut created: Created = check_status(&self.transport.send(req).await?)?;
+        let mut created: Created = decode_with_status(&self.transport.send(req).await?)?;
         if created.account_id.as_deref().is_none_or(str::is_empty) {
             // A success (207: created, an upstream step failed) without the id: the account
             // exists, so the id is recovered by reference id (valid for 24 hours) rather than
@@ -363,7 +365,7 @@ impl AccountVaultClient {
     /// `GET /v1/clients/{ClientID}/accounts/{AccountID}`.
     pub async fn retrieve_account(&self, account_id: &str) -> Result<Account> {
         let req = self.account_request(&RETRIEVE_ACCOUNT, account_id)?;
-        check_status(&self.transport.send(req).await?)
+        decode_with_status(&self.transport.send(req).await?)
     }
 
     /// Retrieves an account for a merge, refusing one whose owner holds fields this crate does
@@ -371,7 +373,7 @@ impl AccountVaultClient {
     pub(super) async fn retrieve_for_merge(&self, account_id: &str) -> Result<Account> {
         let req = self.account_request(&RETRIEVE_ACCOUNT, account_id)?;
         let response = self.transport.send(req).await?;
-        let account: Account = check_status(&response)?;
+        let account: Account = decode_with_status(&response)?;
         let raw: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
         if let Some(unknown) = unmodelled_owner_field(&raw["owner"]) {
             return Err(Error::invalid(
@@ -393,7 +395,7 @@ impl AccountVaultClient {
         let req = FIND_ACCOUNT_BY_REFERENCE
             .request([&self.client_path])
             .query("referenceID", reference_id);
-        check_status(&self.transport.send(req).await?)
+        decode_with_status(&self.transport.send(req).await?)
     }
 
     /// `PUT /v1/clients/{ClientID}/accounts/{AccountID}[?RejectDuplicateCard|?OKToUpdateDuplicateCard]`:
@@ -418,7 +420,7 @@ impl AccountVaultClient {
         if carries_encrypted_card(body.card.as_ref()) {
             req = req.no_retry_on_server_error();
         }
-        check_status(&self.transport.send(req).await?)
+        decode_with_status(&self.transport.send(req).await?)
     }
 
     /// `PUT /v2/clients/{ClientID}/accounts/{AccountID}`: a partial update (expiry and owner
@@ -442,7 +444,7 @@ impl AccountVaultClient {
         let req = self
             .account_request(&UPDATE_ACCOUNT_V2, account_id)?
             .json(body);
-        check_status(&self.transport.send(req).await?)
+        decode_with_status(&self.transport.send(req).await?)
     }
 
     /// `DELETE /v1/clients/{ClientID}/accounts/{AccountID}[?DeleteDuplicateCard]`. Deleting again
@@ -456,7 +458,7 @@ impl AccountVaultClient {
         if delete_duplicates {
             req = req.flag("DeleteDuplicateCard");
         }
-        check_delete(&self.transport.send(req).await?)
+        decode_delete(&self.transport.send(req).await?)
     }
 
     /// `POST /v1/clients/{ClientID}/keys`: a new RSA key for encrypted card data. Keys live 365
@@ -465,7 +467,7 @@ impl AccountVaultClient {
         let req = CREATE_KEY
             .request([&self.client_path])
             .json(&CreateKey { format });
-        check_status(&self.transport.send(req).await?)
+        decode_with_status(&self.transport.send(req).await?)
     }
 
     /// `GET /v1/clients/{ClientID}/keys/{KeyID}[?Format=]` (the API's default format is Raw).
@@ -474,7 +476,7 @@ impl AccountVaultClient {
         if let Some(f) = format {
             req = req.query("Format", f.as_str());
         }
-        let mut key: Key = check_status(&self.transport.send(req).await?)?;
+        let mut key: Key = decode_with_status(&self.transport.send(req).await?)?;
         key.key_id.get_or_insert_with(|| key_id.to_owned());
         Ok(key)
     }
@@ -482,7 +484,7 @@ impl AccountVaultClient {
     /// `DELETE /v1/clients/{ClientID}/keys/{KeyID}` (404 unknown, 410 already deleted).
     pub async fn delete_key(&self, key_id: &str) -> Result<Status> {
         let req = DELETE_KEY.request([&self.client_path, &path_segment("key_id", key_id)?]);
-        check_delete(&self.transport.send(req).await?)
+        decode_delete(&self.transport.send(req).await?)
     }
 
     /// The card form the unified update sends: encrypted when a key is configured, otherwise in

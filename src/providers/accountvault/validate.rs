@@ -243,51 +243,52 @@ pub fn address(a: &Address) -> Result<()> {
             "an ISO 3166-1 numeric code of 3 digits",
         ));
     }
-    let state = a.state.as_deref();
-    let zip = a.zipcode.as_deref();
     match country {
-        "840" => {
-            let s = state
-                .ok_or_else(|| Error::invalid("owner.address.state", InputProblem::Missing))?;
-            if !US_STATES.contains(&s) {
-                return Err(format(
-                    "owner.address.state",
-                    "a 2-letter US state code for country 840",
-                ));
-            }
-            let z =
-                zip.ok_or_else(|| Error::invalid("owner.address.zipcode", InputProblem::Missing))?;
-            // "5 or 9 digits": a ZIP+4 goes as nine digits, no hyphen (the unified
-            // update converts `12345-6789`; the native client sends what it is given).
-            let ok = matches!(z.len(), 5 | 9) && z.bytes().all(|b| b.is_ascii_digit());
-            if !ok {
-                return Err(format(
-                    "owner.address.zipcode",
-                    "5 or 9 digits (no hyphen) for country 840",
-                ));
-            }
-        }
-        "124" => {
-            let s = state
-                .ok_or_else(|| Error::invalid("owner.address.state", InputProblem::Missing))?;
-            if !CA_PROVINCES.contains(&s) {
-                return Err(format(
-                    "owner.address.state",
-                    "a 2-letter Canadian province code for country 124",
-                ));
-            }
-            let z =
-                zip.ok_or_else(|| Error::invalid("owner.address.zipcode", InputProblem::Missing))?;
-            let b = z.as_bytes();
-            let ok = b.len() == 7
-                && b[3] == b' '
-                && [0, 2, 5].iter().all(|&i| b[i].is_ascii_uppercase())
-                && [1, 4, 6].iter().all(|&i| b[i].is_ascii_digit());
-            if !ok {
-                return Err(format("owner.address.zipcode", "A1A 1A1 for country 124"));
-            }
-        }
-        _ => {}
+        "840" => us_state_and_zip(a.state.as_deref(), a.zipcode.as_deref()),
+        "124" => canadian_province_and_postal_code(a.state.as_deref(), a.zipcode.as_deref()),
+        _ => Ok(()),
+    }
+}
+
+/// Country 840: a US state code and a 5 or 9 digit ZIP code.
+fn us_state_and_zip(state: Option<&str>, zip: Option<&str>) -> Result<()> {
+    let s = state.ok_or_else(|| Error::invalid("owner.address.state", InputProblem::Missing))?;
+    if !US_STATES.contains(&s) {
+        return Err(format(
+            "owner.address.state",
+            "a 2-letter US state code for country 840",
+        ));
+    }
+    let z = zip.ok_or_else(|| Error::invalid("owner.address.zipcode", InputProblem::Missing))?;
+    // "5 or 9 digits": a ZIP+4 goes as nine digits, no hyphen (the unified update converts
+    // `12345-6789`; the native client sends what it is given).
+    let ok = matches!(z.len(), 5 | 9) && z.bytes().all(|b| b.is_ascii_digit());
+    if !ok {
+        return Err(format(
+            "owner.address.zipcode",
+            "5 or 9 digits (no hyphen) for country 840",
+        ));
+    }
+    Ok(())
+}
+
+/// Country 124: a Canadian province code and an `A1A 1A1` postal code.
+fn canadian_province_and_postal_code(state: Option<&str>, zip: Option<&str>) -> Result<()> {
+    let s = state.ok_or_else(|| Error::invalid("owner.address.state", InputProblem::Missing))?;
+    if !CA_PROVINCES.contains(&s) {
+        return Err(format(
+            "owner.address.state",
+            "a 2-letter Canadian province code for country 124",
+        ));
+    }
+    let z = zip.ok_or_else(|| Error::invalid("owner.address.zipcode", InputProblem::Missing))?;
+    let b = z.as_bytes();
+    let ok = b.len() == 7
+        && b[3] == b' '
+        && [0, 2, 5].iter().all(|&i| b[i].is_ascii_uppercase())
+        && [1, 4, 6].iter().all(|&i| b[i].is_ascii_digit());
+    if !ok {
+        return Err(format("owner.address.zipcode", "A1A 1A1 for country 124"));
     }
     Ok(())
 }

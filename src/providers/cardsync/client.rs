@@ -61,10 +61,12 @@ pub(super) async fn call<T: DeserializeOwned>(
     transport: &Transport,
     request: ApiRequest,
 ) -> Result<Envelope<T>> {
-    check(&transport.send(request).await?)
+    decode_envelope(&transport.send(request).await?)
 }
 
-pub(super) fn check<T: DeserializeOwned>(response: &ApiResponse) -> Result<Envelope<T>> {
+/// Decodes CardSync's `{status, message, data}` envelope; a failed status, or an error HTTP
+/// status, is the typed error.
+pub(super) fn decode_envelope<T: DeserializeOwned>(response: &ApiResponse) -> Result<Envelope<T>> {
     let envelope = response.json::<Envelope<T>>();
     let failure = |status: &str, message: Option<&str>| {
         let mut detail = ProviderError::status(response.status.as_u16());
@@ -127,7 +129,7 @@ pub(super) fn acknowledged(response: &ApiResponse) -> Result<()> {
     if succeeded_without_envelope(response) {
         return Ok(());
     }
-    check::<serde::de::IgnoredAny>(response).map(drop)
+    decode_envelope::<serde::de::IgnoredAny>(response).map(drop)
 }
 
 /// `GET /v2/batch/results?batch_id=&event_id=`.
@@ -150,7 +152,7 @@ pub(super) fn subscription_results_request(event_id: &str) -> Result<ApiRequest>
 /// A results answer checked as every answer is (HTTP status, the body's `status`), then
 /// indexed in place.
 pub(super) fn compact_results(response: ApiResponse) -> Result<CompactResults> {
-    check::<serde::de::IgnoredAny>(&response)?;
+    decode_envelope::<serde::de::IgnoredAny>(&response)?;
     CompactResults::parse(response.body)
 }
 
@@ -332,7 +334,7 @@ impl CardSyncPartner {
         validate_merchant(merchant)?;
         let req = ENROLL_MERCHANT.request([]).json(merchant);
         let response = self.transport.send(req).await?;
-        let envelope = check::<serde_json::Value>(&response)?;
+        let envelope = decode_envelope::<serde_json::Value>(&response)?;
         // Until 2022-01-19 the id and key came at the top level, not under `data`.
         let data = match envelope.data {
             Some(data) => data,
@@ -419,7 +421,7 @@ impl CardSyncClient {
         if succeeded_without_envelope(&response) {
             return Ok(Batch::default());
         }
-        let env = check::<Batch>(&response)?;
+        let env = decode_envelope::<Batch>(&response)?;
         Ok(env.data.unwrap_or_default())
     }
 

@@ -220,7 +220,9 @@ pub(super) fn is_violation(body: &[u8]) -> bool {
             .is_ok_and(|p| p.error_type.is_some() || p.error_code.is_some())
 }
 
-pub(super) fn check(response: ApiResponse) -> Result<ApiResponse> {
+/// The response when it is a success; otherwise (an error status, or a 2xx whose body is an
+/// `ApiViolation`) the typed error.
+pub(super) fn success_or_error(response: ApiResponse) -> Result<ApiResponse> {
     if response.is_success() {
         // A 2xx whose body is an ApiViolation is a failure too: the lenient response types
         // would otherwise read it as an empty success. The probe allocates nothing, so the
@@ -304,7 +306,7 @@ impl PayConexClient {
     }
 
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse> {
-        check(self.transport.send(request).await?)
+        success_or_error(self.transport.send(request).await?)
     }
 
     /// A DELETE: done when answered 2xx, or 404/410 after a retry whose first attempt may have
@@ -314,7 +316,7 @@ impl PayConexClient {
         if response.gone_after_retry() {
             return Ok(());
         }
-        check(response).map(drop)
+        success_or_error(response).map(drop)
     }
 
     // ---- webhooks (PayConex Account Updater v4 reference) ----
