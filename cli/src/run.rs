@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use account_updater::error::ErrorKind;
 use account_updater::journal::{Journal, Resolution, RunObserver, RunOptions, RunStatus};
 use account_updater::provider::{CardToUpdate, Flow, JobRef, JobState, Provider, ResultsQuery};
-use account_updater::submission::{Chunk, ChunkOutcome, DuplicateIds, StreamOptions, card_stream};
+use account_updater::submission::{
+    Chunk, ChunkOutcome, DuplicateIds, StreamOptions, StreamReceipt, card_stream,
+};
 use account_updater::{CardUpdate, ProviderId};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -197,7 +199,40 @@ pub async fn submit_and_collect(
         (log.finish(), log.count(), log.read_error.take())
     };
     finished?;
-    let receipt = &report.receipt;
+    report_submission(
+        &report.receipt,
+        started,
+        rejected,
+        &rejects_path,
+        read_error,
+    )?;
+    let out = args
+        .results
+        .out
+        .clone()
+        .unwrap_or_else(|| beside(&args.input, ".updates.csv"));
+    let pending = collect_and_export(
+        provider,
+        &sink,
+        args.results.listen.is_some(),
+        &args.results,
+        &out,
+        false,
+    )
+    .await?;
+    let status = journal.status(run_id).await?;
+    print_status(&status);
+    Ok(exit_for(&status, pending, rejected))
+}
+
+/// Prints what the submission did; an unreadable input or a stopped run is the error.
+fn report_submission(
+    receipt: &StreamReceipt,
+    started: Instant,
+    rejected: u64,
+    rejects_path: &Path,
+    read_error: Option<String>,
+) -> Result<(), Failure> {
     println!(
         "submitted in {:.1} s: {} cards accepted now, {} in chunks recorded before (skipped), {} failed, {} unknown; {} rows rejected (see {})",
         started.elapsed().as_secs_f64(),
@@ -218,23 +253,7 @@ pub async fn submit_and_collect(
             "the run stopped: {stopped}; nothing past that point was sent"
         )));
     }
-    let out = args
-        .results
-        .out
-        .clone()
-        .unwrap_or_else(|| beside(&args.input, ".updates.csv"));
-    let pending = collect_and_export(
-        provider,
-        &sink,
-        args.results.listen.is_some(),
-        &args.results,
-        &out,
-        false,
-    )
-    .await?;
-    let status = journal.status(run_id).await?;
-    print_status(&status);
-    Ok(exit_for(&status, pending, rejected))
+    Ok(())
 }
 
 /// The demo's rejects are deliberate: a run whose only flaw is them is done.
