@@ -36,6 +36,8 @@ pub use config::*;
 #[allow(unused_imports)]
 pub(crate) use endpoint::{Endpoint, PathSegment};
 pub use inputs::validate_base_url;
+// A build without providers leaves some of these unused.
+#[allow(unused_imports)]
 pub(crate) use inputs::*;
 pub use request::*;
 

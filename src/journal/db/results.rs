@@ -1,0 +1,278 @@
+//! Stored results and the read-side queries (runs, accepted jobs, rejected cards, export
+//! pages).
+
+use crate::error::Result;
+use crate::outcome::CardUpdate;
+
+use super::{StoredResult, result_id};
+
+#[cfg(feature = "journal-postgres")]
+use super::numbered;
+use super::{Db, db_error, decode_cards, int, now, unsigned};
+
+impl Db {
+    /// Stores results in one transaction per call: one commit for a results page, not one
+    /// per card.
+    pub(crate) async fn store_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
+        const SQL: &str = "INSERT INTO au_results (run_id, result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+             ON CONFLICT (run_id, result_id) DO NOTHING";
+        macro_rules! store_all {
+            ($pool:expr, $sql:expr) => {{
+                let mut tx = $pool.begin().await.map_err(db_error("store result"))?;
+                let mut stored = 0;
+                let received = now();
+                for u in updates {
+                    stored += sqlx::query($sql)
+                        .bind(run_id)
+                        .bind(result_id(u))
+                        .bind(u.provider.as_str())
+                        .bind(u.card_id.as_deref())
+                        .bind(u.card_ref.as_deref())
+                        .bind(u.outcome.as_str())
+                        .bind(u.raw_code.as_str())
+                        .bind(u.new_expiry.map(|e| e.to_string()))
+                        .bind(u.new_card.as_ref().map(|c| c.masked()))
+                        .bind(received)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("store result"))?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(db_error("store result"))?;
+                Ok(stored)
+            }};
+        }
+        match self {
+            Db::Sqlite(pool) => store_all!(pool, SQL),
+            #[cfg(feature = "journal-postgres")]
+            Db::Postgres(pool) => store_all!(pool, &numbered(SQL)),
+        }
+    }
+
+    /// Unknown chunks holding a card the results name reached the provider: accepted. Only
+    /// unknown chunks are read (they are few), never the whole run.
+    pub(crate) async fn reconcile_unknown(
+        &self,
+        run_id: &str,
+        updates: &[CardUpdate],
+    ) -> Result<()> {
+        let named: std::collections::HashSet<&str> = updates
+            .iter()
+            .filter_map(|u| u.card_id.as_deref())
+            .collect();
+        if named.is_empty() {
+            return Ok(());
+        }
+        let unknown = fetch_all!(
+            self,
+            "reconcile unknown chunk",
+            (i64, String),
+            "SELECT seq, card_ids FROM au_chunks WHERE run_id = ? AND state = 'unknown'",
+            run_id
+        )?;
+        for (seq, json) in unknown {
+            if decode_cards(&json)?
+                .iter()
+                .any(|(_, id)| named.contains(id.as_str()))
+            {
+                execute!(
+                    self,
+                    "reconcile unknown chunk",
+                    "UPDATE au_chunks SET state = 'accepted', error = NULL, updated_at = ?
+                     WHERE run_id = ? AND seq = ? AND state = 'unknown'",
+                    now(),
+                    run_id,
+                    seq
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn is_applied(&self, run_id: &str, result_id: &str) -> Result<bool> {
+        let rows = fetch_all!(
+            self,
+            "read result",
+            (Option<i64>,),
+            "SELECT applied_at FROM au_results WHERE run_id = ? AND result_id = ?",
+            run_id,
+            result_id
+        )?;
+        Ok(rows.first().is_some_and(|r| r.0.is_some()))
+    }
+
+    pub(crate) async fn mark_applied(&self, run_id: &str, result_id: &str) -> Result<()> {
+        execute!(
+            self,
+            "mark result applied",
+            "UPDATE au_results SET applied_at = ? WHERE run_id = ? AND result_id = ? AND applied_at IS NULL",
+            now(),
+            run_id,
+            result_id
+        )?;
+        Ok(())
+    }
+
+    /// Every run: id, provider, creation time (Unix seconds).
+    pub(crate) async fn runs(&self) -> Result<Vec<(String, String, i64)>> {
+        fetch_all!(
+            self,
+            "read runs",
+            (String, String, i64),
+            "SELECT run_id, provider, created_at FROM au_runs ORDER BY created_at, run_id"
+        )
+    }
+
+    /// The accepted chunks' jobs: kind, job id (none when the provider did not name it),
+    /// and how many chunks and cards each holds.
+    pub(crate) async fn accepted_jobs(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<(String, Option<String>, i64, i64)>> {
+        fetch_all!(
+            self,
+            "read accepted jobs",
+            (String, Option<String>, i64, i64),
+            "SELECT kind, job_id, COUNT(*), CAST(SUM(cards) AS BIGINT) FROM au_chunks
+             WHERE run_id = ? AND state = 'accepted'
+             GROUP BY kind, job_id ORDER BY MIN(seq)",
+            run_id
+        )
+    }
+
+    /// The rejected cards of a run, by input position.
+    pub(crate) async fn rejected(&self, run_id: &str) -> Result<Vec<(u64, String, String)>> {
+        let rows = fetch_all!(
+            self,
+            "read rejected cards",
+            (i64, String, String),
+            "SELECT position, card_id, reason FROM au_rejected WHERE run_id = ? ORDER BY position",
+            run_id
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, id, reason)| (unsigned(p), id, reason))
+            .collect())
+    }
+
+    /// One page of stored results after `after` (by result id), unapplied only or all.
+    pub(crate) async fn results_page(
+        &self,
+        run_id: &str,
+        after: &str,
+        include_applied: bool,
+        limit: u64,
+    ) -> Result<Vec<StoredResult>> {
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<i64>,
+        );
+        let rows = fetch_all!(
+            self,
+            "read results",
+            Row,
+            "SELECT result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at
+             FROM au_results
+             WHERE run_id = ? AND result_id > ? AND (applied_at IS NULL OR ? = 1)
+             ORDER BY result_id LIMIT ?",
+            run_id,
+            after,
+            i64::from(include_applied),
+            int(limit)
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    result_id,
+                    provider,
+                    card_id,
+                    card_ref,
+                    outcome,
+                    raw_code,
+                    new_expiry,
+                    new_card_masked,
+                    received_at,
+                    applied_at,
+                )| StoredResult {
+                    result_id,
+                    provider,
+                    card_id,
+                    card_ref,
+                    outcome,
+                    raw_code,
+                    new_expiry,
+                    new_card_masked,
+                    received_at,
+                    applied: applied_at.is_some(),
+                },
+            )
+            .collect())
+    }
+
+    /// Marks exactly these results applied (one statement for the page).
+    pub(crate) async fn mark_applied_many(&self, run_id: &str, ids: &[&str]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut sql = String::from(
+            "UPDATE au_results SET applied_at = ? WHERE run_id = ? AND applied_at IS NULL AND result_id IN (",
+        );
+        for i in 0..ids.len() {
+            sql.push_str(if i == 0 { "?" } else { ", ?" });
+        }
+        sql.push(')');
+        macro_rules! mark {
+            ($pool:expr, $sql:expr) => {{
+                let mut query = sqlx::query($sql).bind(now()).bind(run_id);
+                for id in ids {
+                    query = query.bind(*id);
+                }
+                query
+                    .execute($pool)
+                    .await
+                    .map(|r| r.rows_affected())
+                    .map_err(db_error("mark results applied"))
+            }};
+        }
+        match self {
+            Db::Sqlite(pool) => mark!(pool, &sql),
+            #[cfg(feature = "journal-postgres")]
+            Db::Postgres(pool) => {
+                let sql = numbered(&sql);
+                mark!(pool, &sql)
+            }
+        }
+    }
+
+    /// The caller id of the one card of the run's accepted chunk placed under `job_id` (a
+    /// single-card job: an Acquired inquiry, named by its token). `None` when no such chunk
+    /// exists or several do (the same token twice in a run cannot be told apart).
+    pub(crate) async fn single_card_of_job(
+        &self,
+        run_id: &str,
+        job_id: &str,
+    ) -> Result<Option<String>> {
+        let rows = fetch_all!(
+            self,
+            "join result to its card",
+            (String,),
+            "SELECT card_ids FROM au_chunks WHERE run_id = ? AND job_id = ? AND cards = 1 AND state = 'accepted' LIMIT 2",
+            run_id,
+            job_id
+        )?;
+        match rows.as_slice() {
+            [(json,)] => Ok(decode_cards(json)?.into_iter().next().map(|(_, id)| id)),
+            _ => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The journal's tables, as versioned migrations, and the code that applies them.
+
+use crate::error::{Error, Result};
+
+use super::{Db, db_error, now};
+
+/// The schema version this crate writes. Migrations run in order from the database's version.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Each migration's statements, by version. Every statement is idempotent, so two workers
+/// migrating at once cannot fail each other (PostgreSQL also takes an advisory lock).
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE IF NOT EXISTS au_runs (
+            run_id TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        )",
+            // One row per chunk; its cards' input positions and caller ids are a JSON array of
+            // [position, id] pairs in the row: one write per chunk, not one per card.
+            "CREATE TABLE IF NOT EXISTS au_chunks (
+            run_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            kind TEXT NOT NULL,
+            grp TEXT,
+            fingerprint TEXT NOT NULL,
+            cards BIGINT NOT NULL,
+            card_ids TEXT NOT NULL,
+            state TEXT NOT NULL,
+            job_id TEXT,
+            error TEXT,
+            worker TEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        )",
+            "CREATE INDEX IF NOT EXISTS au_chunks_by_state ON au_chunks (run_id, state)",
+            "CREATE TABLE IF NOT EXISTS au_rejected (
+            run_id TEXT NOT NULL,
+            position BIGINT NOT NULL,
+            card_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (run_id, position)
+        )",
+            "CREATE TABLE IF NOT EXISTS au_results (
+            run_id TEXT NOT NULL,
+            result_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            card_id TEXT,
+            card_ref TEXT,
+            outcome TEXT NOT NULL,
+            raw_code TEXT NOT NULL,
+            new_expiry TEXT,
+            new_card_masked TEXT,
+            received_at BIGINT NOT NULL,
+            applied_at BIGINT,
+            PRIMARY KEY (run_id, result_id)
+        )",
+        ],
+    ),
+    // 2: results that name only the provider's reference (an Acquired webhook names the
+    // token) are joined to the caller's id through the chunk placed under that job.
+    (
+        2,
+        &["CREATE INDEX IF NOT EXISTS au_chunks_job ON au_chunks (run_id, job_id)"],
+    ),
+];
+
+impl Db {
+    pub(crate) async fn schema_version(&self) -> Result<i64> {
+        let rows = fetch_all!(
+            self,
+            "read schema version",
+            (Option<i64>,),
+            "SELECT MAX(version) FROM au_schema_version"
+        )?;
+        Ok(rows.first().and_then(|r| r.0).unwrap_or(0))
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<()> {
+        execute!(
+            self,
+            "migrate",
+            "CREATE TABLE IF NOT EXISTS au_schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)"
+        )?;
+        let current = self.schema_version().await?;
+        if current > SCHEMA_VERSION {
+            return Err(Error::Journal {
+                operation: "migrate",
+                message: format!(
+                    "the journal's schema is version {current}, newer than this crate's {SCHEMA_VERSION}"
+                ),
+                source: None,
+            });
+        }
+        for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            match self {
+                Db::Sqlite(pool) => {
+                    let mut tx = pool.begin().await.map_err(db_error("migrate"))?;
+                    for statement in *statements {
+                        sqlx::query(statement)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error("migrate"))?;
+                    }
+                    sqlx::query("INSERT INTO au_schema_version (version, applied_at) VALUES (?, ?) ON CONFLICT (version) DO NOTHING")
+                        .bind(version)
+                        .bind(now())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("migrate"))?;
+                    tx.commit().await.map_err(db_error("migrate"))?;
+                }
+                #[cfg(feature = "journal-postgres")]
+                Db::Postgres(pool) => {
+                    let mut tx = pool.begin().await.map_err(db_error("migrate"))?;
+                    // One migrating worker at a time.
+                    sqlx::query("SELECT pg_advisory_xact_lock(4242001)")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("migrate"))?;
+                    for statement in *statements {
+                        sqlx::query(statement)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error("migrate"))?;
+                    }
+                    sqlx::query("INSERT INTO au_schema_version (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING")
+                        .bind(version)
+                        .bind(now())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("migrate"))?;
+                    tx.commit().await.map_err(db_error("migrate"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
