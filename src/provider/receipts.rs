@@ -1,0 +1,273 @@
+//! What a provider answers: receipts of submissions and removals, job reports, account-update
+//! and webhook receipts.
+
+use super::canonical_ref;
+use crate::error::Error;
+use crate::ids::{JobKind, JobRef, ProviderId};
+use crate::outcome::CardUpdate;
+
+/// A card as placed in a job: the caller's id and, when the provider assigns one, its own
+/// record reference (PayConex `cssr_…`, Acquired token), needed to remove the card later and to
+/// join results back to the caller's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlacedCard {
+    /// The caller's id.
+    pub id: String,
+    /// The provider's record reference, when it gives one and the crate could tell which of the
+    /// provider's records is this card's.
+    pub provider_ref: Option<String>,
+    /// `false` when the provider accepted the card but its answer did not say which record is
+    /// this card's (PayConex answers PAN records with ShieldConex tokens in place of the card
+    /// numbers, and gives no position guarantee): "placed, unconfirmed". The card is in the
+    /// job, `provider_ref` is `None`, and the crate did not guess.
+    pub confirmed: bool,
+}
+
+impl PlacedCard {
+    /// A card placed under the provider's reference `provider_ref` (or none, for providers
+    /// that key cards by the caller's id).
+    pub fn new(id: impl Into<String>, provider_ref: Option<String>) -> Self {
+        PlacedCard {
+            id: id.into(),
+            provider_ref,
+            confirmed: true,
+        }
+    }
+
+    /// A card the provider accepted without saying which of its records is this card's.
+    pub fn unconfirmed(id: impl Into<String>) -> Self {
+        PlacedCard {
+            id: id.into(),
+            provider_ref: None,
+            confirmed: false,
+        }
+    }
+}
+
+/// A job the provider accepted, with the cards it holds.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AcceptedJob {
+    /// The job.
+    pub job: JobRef,
+    /// The cards it holds.
+    pub cards: Vec<PlacedCard>,
+    /// Its state when accepted.
+    pub state: JobState,
+}
+
+/// A group of cards whose request failed. Resubmit exactly these to retry.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FailedChunk {
+    /// What was being created.
+    pub kind: JobKind,
+    /// The caller's ids of the cards in the failed request.
+    pub card_ids: Vec<String>,
+    /// Why it failed (check [`Error::may_have_reached_provider`] before resubmitting).
+    pub error: Error,
+}
+
+/// Where every submitted card went: each card id appears exactly once, in an accepted job or in
+/// a failed chunk.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SubmissionReceipt {
+    /// The provider.
+    pub provider: ProviderId,
+    /// Jobs the provider accepted.
+    pub accepted: Vec<AcceptedJob>,
+    /// Requests that failed.
+    pub failed: Vec<FailedChunk>,
+}
+
+impl SubmissionReceipt {
+    /// An empty receipt.
+    pub fn new(provider: ProviderId) -> Self {
+        SubmissionReceipt {
+            provider,
+            accepted: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    /// Number of cards placed in accepted jobs.
+    pub fn accepted_cards(&self) -> usize {
+        self.accepted.iter().map(|j| j.cards.len()).sum()
+    }
+
+    /// Number of cards in failed chunks.
+    pub fn failed_cards(&self) -> usize {
+        self.failed.iter().map(|c| c.card_ids.len()).sum()
+    }
+
+    /// `true` when nothing failed.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+
+    /// The caller's id of the card the provider knows as `provider_ref` (a PayConex record id).
+    pub fn caller_id(&self, provider_ref: &str) -> Option<&str> {
+        let wanted = canonical_ref(self.provider, provider_ref);
+        self.accepted
+            .iter()
+            .flat_map(|j| &j.cards)
+            .find(|c| {
+                c.provider_ref
+                    .as_deref()
+                    .is_some_and(|r| canonical_ref(self.provider, r) == wanted)
+            })
+            .map(|c| c.id.as_str())
+    }
+
+    /// Fills each update's `card_id` with the caller's id of the card this receipt placed under
+    /// the update's [`CardUpdate::card_ref`], for providers that do not echo the caller's id
+    /// (PayConex records, Acquired tokens). The same for every provider: an update whose
+    /// `card_id` is already known keeps it; one whose `card_ref` is not in this receipt stays
+    /// `None`. Provider references are compared as the provider canonicalises them (PayConex
+    /// answers a token `"7"` as `"000000000007"`: see [`canonical_ref`]).
+    pub fn join_card_ids(&self, updates: &mut [CardUpdate]) {
+        let by_ref: std::collections::HashMap<String, &str> = self
+            .accepted
+            .iter()
+            .flat_map(|j| &j.cards)
+            .filter_map(|c| {
+                let r = c.provider_ref.as_deref()?;
+                Some((canonical_ref(self.provider, r), c.id.as_str()))
+            })
+            .collect();
+        for u in updates.iter_mut().filter(|u| u.card_id.is_none()) {
+            if let Some(r) = &u.card_ref {
+                if let Some(id) = by_ref.get(&canonical_ref(u.provider, r)) {
+                    u.card_id = Some((*id).to_owned());
+                }
+            }
+        }
+    }
+}
+
+/// What [`Provider::remove_cards`](super::Provider::remove_cards) did, card by card: every card given appears exactly once,
+/// in `removed` or in `failed`, so a partial failure says which cards are out of updates and
+/// which are not.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RemovalReceipt {
+    /// The provider.
+    pub provider: ProviderId,
+    /// Caller ids of the cards taken out of updates (or found already gone after a retried
+    /// request).
+    pub removed: Vec<String>,
+    /// Cards whose removal failed.
+    pub failed: Vec<FailedRemoval>,
+}
+
+impl RemovalReceipt {
+    /// An empty receipt.
+    pub fn new(provider: ProviderId) -> Self {
+        RemovalReceipt {
+            provider,
+            removed: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    /// `true` when every card was removed.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// The cards of one removal request that failed (one card for PayConex and Acquired, which
+/// remove card by card; up to 10,000 for a CardSync unsubscribe).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FailedRemoval {
+    /// The caller's ids.
+    pub card_ids: Vec<String>,
+    /// The provider's references the request was sent for (Acquired tokens, PayConex records);
+    /// empty where the provider takes the cards themselves (CardSync).
+    pub provider_refs: Vec<String>,
+    /// Why (check [`Error::may_have_reached_provider`] before trying again).
+    pub error: Error,
+}
+
+/// A job's lifecycle state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobState {
+    /// Accepted, no results yet.
+    Pending,
+    /// Active and refreshing on a schedule (subscriptions).
+    Active,
+    /// Disabled (a paused subscription).
+    Disabled,
+    /// Finished; results can be fetched.
+    Completed,
+    /// Failed on the provider side.
+    Failed,
+    /// A state this crate does not know, verbatim.
+    Other(String),
+}
+
+/// Per-outcome counters a provider reports for a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobCounts {
+    /// Cards submitted.
+    pub submitted: Option<u64>,
+    /// New account numbers.
+    pub new_account_number: Option<u64>,
+    /// New expiries.
+    pub new_expiry: Option<u64>,
+    /// Closed accounts.
+    pub closed: Option<u64>,
+    /// Contact the cardholder.
+    pub contact: Option<u64>,
+    /// Valid.
+    pub valid: Option<u64>,
+    /// No change.
+    pub no_change: Option<u64>,
+    /// No match.
+    pub no_match: Option<u64>,
+}
+
+/// What [`Provider::job_status`](super::Provider::job_status) answers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct JobReport {
+    /// The job asked about.
+    pub job: JobRef,
+    /// Its state.
+    pub state: JobState,
+    /// Counters, when the provider gives them.
+    pub counts: JobCounts,
+}
+
+/// What an account update returned.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AccountUpdateReceipt {
+    /// The provider.
+    pub provider: ProviderId,
+    /// The account updated.
+    pub account_id: String,
+    /// The provider's success code, verbatim (`SC`/`EC`, `response_code`).
+    pub raw_code: String,
+    /// A warning the provider attached to a success (AccountVault 207: duplicate check failed).
+    pub warning: Option<String>,
+    /// The provider's transaction / reference id for the change, when it gives one.
+    pub reference: Option<String>,
+}
+
+/// What registering a webhook returned.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WebhookReceipt {
+    /// The provider.
+    pub provider: ProviderId,
+    /// Provider ids of the registrations (PayConex `wbh_…`); empty when the provider gives none.
+    pub ids: Vec<String>,
+    /// The events registered, in the provider's words.
+    pub events: Vec<String>,
+}
