@@ -11,6 +11,7 @@ mod requests;
 pub use receipts::*;
 pub use requests::*;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -101,6 +102,32 @@ pub(crate) fn check_caller_id(index: usize, id: &str) -> Result<()> {
                 ),
             },
         ));
+    }
+    Ok(())
+}
+
+/// The one rule every provider applies to a caller's list of cards before its own: the list is
+/// not empty, every id is acceptable ([`check_caller_id`]) and none is given twice (the error
+/// names the repeated id: `cards[id=…].id`). Ids are borrowed, never copied.
+#[cfg_attr(
+    not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
+    allow(dead_code)
+)]
+pub(crate) fn check_card_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let ids = ids.into_iter();
+    let mut seen: HashSet<&str, foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(ids.size_hint().0, Default::default());
+    for (index, id) in ids.enumerate() {
+        check_caller_id(index, id)?;
+        if !seen.insert(id) {
+            return Err(Error::invalid(
+                format!("cards[id={id}].id"),
+                crate::error::InputProblem::Duplicate,
+            ));
+        }
+    }
+    if seen.is_empty() {
+        return Err(Error::invalid("cards", crate::error::InputProblem::Empty));
     }
     Ok(())
 }
@@ -256,5 +283,29 @@ pub trait Provider: Send + Sync + fmt::Debug {
             provider: self.id(),
             flow: Flow::ParseWebhook,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn refused(ids: &[&str]) -> String {
+        let error = check_card_ids(ids.iter().copied()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        match error {
+            Error::InvalidInput(e) => format!("{} {:?}", e.field, e.problem),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_card_list_rule_for_every_provider() {
+        assert!(check_card_ids(["a", "b", "c"]).is_ok());
+        assert_eq!(refused(&[]), "cards Empty");
+        assert_eq!(refused(&["a", "", "c"]), "cards[1].id Missing");
+        assert!(refused(&["a", "b\nforged"]).starts_with("cards[1].id Format"));
+        assert_eq!(refused(&["a", "b", "a"]), "cards[id=a].id Duplicate");
     }
 }

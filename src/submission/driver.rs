@@ -17,7 +17,7 @@ use super::{
 use crate::error::{Delivery, Error, InputProblem, Result};
 use crate::provider::{
     AcceptedJob, CardToUpdate, FailedChunk, JobKind, PlacedCard, ProviderId, SubmissionReceipt,
-    check_caller_id,
+    check_caller_id, check_card_ids,
 };
 
 /// A provider's chunking rules: validates each card and says when a chunk is full.
@@ -108,36 +108,12 @@ impl SeenIds {
     }
 }
 
-/// Checks a whole `Vec` up front, exactly: caller ids, duplicates (hash, then compare the ids),
+/// Checks a whole `Vec` up front, exactly: caller ids and duplicates ([`check_card_ids`]),
 /// and the provider's rules. The `Vec` API's promise is "everything validated before the first
 /// request".
 pub(crate) fn check_all(planner: &dyn Planner, cards: &[CardToUpdate]) -> Result<()> {
-    if cards.is_empty() {
-        return Err(Error::invalid("cards", InputProblem::Empty));
-    }
-    let hasher = foldhash::quality::RandomState::default();
-    // hash → first index with that hash; ids whose hash collided with a different id go to
-    // `collided` and are compared exactly there.
-    let mut first: HashMap<u64, usize, foldhash::fast::RandomState> = HashMap::default();
-    first.reserve(cards.len());
-    let mut collided: std::collections::HashSet<&str> = Default::default();
+    check_card_ids(cards.iter().map(|c| c.id.as_str()))?;
     for (index, card) in cards.iter().enumerate() {
-        check_caller_id(index, &card.id)?;
-        let duplicate = match first.entry(hasher.hash_one(card.id.as_str())) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(index);
-                false
-            }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                cards[*o.get()].id == card.id || !collided.insert(card.id.as_str())
-            }
-        };
-        if duplicate {
-            return Err(Error::invalid(
-                format!("cards[id={}].id", card.id),
-                InputProblem::Duplicate,
-            ));
-        }
         planner.check(index as u64, card)?;
     }
     Ok(())

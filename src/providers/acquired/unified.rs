@@ -9,7 +9,7 @@ use crate::provider::{
     AcceptedJob, AccountUpdateReceipt, AccountUpdateRequest, BoxFuture, Capabilities, CardSource,
     CardToUpdate, FailedChunk, FailedRemoval, Flow, HolderData, JobKind, JobRef, JobState,
     PlacedCard, Provider, ProviderId, RemovalReceipt, RemoveCard, SubmissionReceipt,
-    check_caller_id,
+    check_card_ids,
 };
 use crate::submission::{
     Chunk, ChunkObserver, ChunkOutcome, ChunkSender, DuplicateIds, Planner, ReceiptCollector,
@@ -76,30 +76,22 @@ pub(super) fn receipt_for(answer: Answer, account_id: String) -> AccountUpdateRe
 }
 
 pub(super) fn tokens_of(cards: Vec<CardToUpdate>) -> Result<Vec<(String, String)>> {
-    if cards.is_empty() {
-        return Err(Error::invalid("cards", InputProblem::Empty));
-    }
-    let mut seen = std::collections::HashSet::new();
+    check_card_ids(cards.iter().map(|c| c.id.as_str()))?;
     cards
         .into_iter()
-        .enumerate()
-        .map(|(index, c)| {
-            check_caller_id(index, &c.id)?;
-            if !seen.insert(c.id.clone()) {
-                return Err(Error::invalid(format!("cards[id={}].id", c.id), InputProblem::Duplicate));
+        .map(|c| match c.source {
+            CardSource::Token(t) => {
+                check_token(&format!("cards[id={}].token", c.id), &t)?;
+                Ok((c.id, t))
             }
-            match c.source {
-                CardSource::Token(t) => {
-                    check_token(&format!("cards[id={}].token", c.id), &t)?;
-                    Ok((c.id, t))
-                }
-                _ => Err(Error::invalid(
-                    format!("cards[id={}].card", c.id),
-                    InputProblem::NotAllowed {
-                        reason: "Acquired works on stored tokens (INIT transaction ids), not card numbers".into(),
-                    },
-                )),
-            }
+            _ => Err(Error::invalid(
+                format!("cards[id={}].card", c.id),
+                InputProblem::NotAllowed {
+                    reason:
+                        "Acquired works on stored tokens (INIT transaction ids), not card numbers"
+                            .into(),
+                },
+            )),
         })
         .collect()
 }

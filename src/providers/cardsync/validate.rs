@@ -6,8 +6,7 @@ use super::MAX_CARDS_PER_REQUEST;
 use super::wire::Merchant;
 use crate::card::{CardBrand, CardNumber};
 use crate::error::{Error, InputProblem, Result};
-use crate::provider::check_caller_id;
-use std::collections::HashSet;
+use crate::provider::check_card_ids;
 
 pub(super) fn validate_merchant(m: &Merchant) -> Result<()> {
     let required = [
@@ -79,7 +78,7 @@ pub(super) fn validate_merchant(m: &Merchant) -> Result<()> {
 /// Checks one request's cards: ids present and unique, ≤ 10,000, not empty, every Amex card with
 /// an SE number, and (for batches) no Amex at all. Errors name the card id.
 pub(super) fn validate_request<'a>(
-    cards: impl ExactSizeIterator<Item = (&'a str, &'a CardNumber, Option<&'a str>)>,
+    cards: impl ExactSizeIterator<Item = (&'a str, &'a CardNumber, Option<&'a str>)> + Clone,
     amex_only: bool,
 ) -> Result<()> {
     let len = cards.len();
@@ -95,15 +94,8 @@ pub(super) fn validate_request<'a>(
             },
         ));
     }
-    let mut seen = HashSet::with_capacity(len);
-    for (i, (id, card, se)) in cards.enumerate() {
-        check_caller_id(i, id)?;
-        if !seen.insert(id) {
-            return Err(Error::invalid(
-                format!("cards[id={id}].id"),
-                InputProblem::Duplicate,
-            ));
-        }
+    check_card_ids(cards.clone().map(|(id, _, _)| id))?;
+    for (id, card, se) in cards {
         check_brand(id, card.brand(), amex_only)?;
         if amex_only && se.is_none_or(str::is_empty) {
             return Err(Error::invalid(

@@ -16,7 +16,7 @@ use crate::provider::{
     ProviderId, RemovalReceipt, RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest,
     WebhookReceipt, WebhookRegistration,
 };
-use crate::provider::{canonical_ref, check_caller_id};
+use crate::provider::{canonical_ref, check_card_ids};
 use crate::providers::{lenient, outcome_from_status};
 use crate::webhook::{WebhookEvent, WebhookRequest};
 use std::collections::HashSet;
@@ -69,18 +69,13 @@ pub(super) struct SplitCards {
 }
 
 pub(super) fn split_cards(cards: Vec<CardToUpdate>) -> Result<SplitCards> {
-    check_not_empty("cards", &cards)?;
-    let mut seen = HashSet::new();
+    check_card_ids(cards.iter().map(|c| c.id.as_str()))?;
     let mut split = SplitCards {
         pans: Vec::new(),
         tokens: Vec::new(),
     };
-    for (index, card) in cards.into_iter().enumerate() {
-        check_caller_id(index, &card.id)?;
+    for card in cards {
         let field = |f: &str| format!("cards[id={}].{f}", card.id);
-        if !seen.insert(card.id.clone()) {
-            return Err(Error::invalid(field("id"), InputProblem::Duplicate));
-        }
         match card.source {
             CardSource::Pan(pan) => {
                 check_pan(&field("card"), &pan)?;
