@@ -92,6 +92,36 @@ impl SubmissionReceipt {
         }
     }
 
+    /// Records one request made for `card_ids`: on success the job `accepted` builds from the
+    /// answer (with the cards placed in it), on failure a [`FailedChunk`] naming every card. The
+    /// one way the providers fill a receipt, so no card of a request can be left out of it.
+    #[cfg_attr(not(any(feature = "payconex", feature = "acquired")), allow(dead_code))]
+    pub(crate) fn record<T>(
+        &mut self,
+        kind: JobKind,
+        card_ids: Vec<String>,
+        answer: Result<T, Error>,
+        accepted: impl FnOnce(T, Vec<String>) -> AcceptedJob,
+    ) {
+        match answer {
+            Ok(value) => self.accepted.push(accepted(value, card_ids)),
+            Err(error) => self.fail(kind, card_ids, error),
+        }
+    }
+
+    /// Records cards that were refused or whose request failed.
+    #[cfg_attr(
+        not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
+        allow(dead_code)
+    )]
+    pub(crate) fn fail(&mut self, kind: JobKind, card_ids: Vec<String>, error: Error) {
+        self.failed.push(FailedChunk {
+            kind,
+            card_ids,
+            error,
+        });
+    }
+
     /// Number of cards placed in accepted jobs.
     pub fn accepted_cards(&self) -> usize {
         self.accepted.iter().map(|j| j.cards.len()).sum()
@@ -169,6 +199,28 @@ impl RemovalReceipt {
             provider,
             removed: Vec::new(),
             failed: Vec::new(),
+        }
+    }
+
+    /// Records one removal request made for `card_ids` (with the provider's references for
+    /// them, if any): removed on success, a [`FailedRemoval`] naming every card otherwise.
+    #[cfg_attr(
+        not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
+        allow(dead_code)
+    )]
+    pub(crate) fn record<T>(
+        &mut self,
+        card_ids: Vec<String>,
+        provider_refs: Vec<String>,
+        answer: Result<T, Error>,
+    ) {
+        match answer {
+            Ok(_) => self.removed.extend(card_ids),
+            Err(error) => self.failed.push(FailedRemoval {
+                card_ids,
+                provider_refs,
+                error,
+            }),
         }
     }
 

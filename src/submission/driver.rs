@@ -16,8 +16,8 @@ use super::{
 };
 use crate::error::{Delivery, Error, InputProblem, Result};
 use crate::provider::{
-    AcceptedJob, CardToUpdate, FailedChunk, JobKind, PlacedCard, ProviderId, SubmissionReceipt,
-    check_caller_id, check_card_ids,
+    AcceptedJob, CardToUpdate, JobKind, PlacedCard, ProviderId, SubmissionReceipt, check_caller_id,
+    check_card_ids,
 };
 
 /// A provider's chunking rules: validates each card and says when a chunk is full.
@@ -482,21 +482,13 @@ impl ReceiptCollector {
                     receipt.accepted.push(AcceptedJob { job, cards, state });
                 }
                 ChunkOutcome::Failed(error) | ChunkOutcome::Unknown(error) => {
-                    receipt.failed.push(FailedChunk {
-                        kind: record.kind,
-                        card_ids: ids,
-                        error,
-                    });
+                    receipt.fail(record.kind, ids, error);
                 }
                 ChunkOutcome::NotSent | ChunkOutcome::Skipped => {}
             }
         }
         for (id, error) in self.rejected {
-            receipt.failed.push(FailedChunk {
-                kind: JobKind::Batch,
-                card_ids: vec![id],
-                error,
-            });
+            receipt.fail(JobKind::Batch, vec![id], error);
         }
         match streamed.stopped {
             Some(e) => Err(e),

@@ -7,9 +7,8 @@ use super::{AcquiredClient, Answer, ManageBilling, NewCard, PROVIDER};
 use crate::error::{Error, InputProblem, Result};
 use crate::provider::{
     AcceptedJob, AccountUpdateReceipt, AccountUpdateRequest, BoxFuture, Capabilities, CardSource,
-    CardToUpdate, FailedChunk, FailedRemoval, Flow, HolderData, JobKind, JobRef, JobState,
-    PlacedCard, Provider, ProviderId, RemovalReceipt, RemoveCard, SubmissionReceipt,
-    check_card_ids,
+    CardToUpdate, Flow, HolderData, JobKind, JobRef, JobState, PlacedCard, Provider, ProviderId,
+    RemovalReceipt, RemoveCard, SubmissionReceipt, check_card_ids,
 };
 use crate::submission::{
     Chunk, ChunkObserver, ChunkOutcome, ChunkSender, DuplicateIds, Planner, ReceiptCollector,
@@ -284,20 +283,19 @@ impl Provider for AcquiredClient {
         Box::pin(async move {
             let mut receipt = SubmissionReceipt::new(PROVIDER);
             for (id, token) in tokens_of(cards)? {
-                match self.enable_token(&token, None).await {
-                    Ok(_) => receipt.accepted.push(AcceptedJob {
+                let answer = self.enable_token(&token, None).await;
+                receipt.record(JobKind::Subscription, vec![id], answer, |_, ids| {
+                    AcceptedJob {
                         // The token is the card's reference: what remove_cards disables and
                         // what joins webhook results back to the caller's id.
-                        cards: vec![PlacedCard::new(id, Some(token.clone()))],
+                        cards: ids
+                            .into_iter()
+                            .map(|id| PlacedCard::new(id, Some(token.clone())))
+                            .collect(),
                         job: JobRef::new(PROVIDER, JobKind::Subscription, token),
                         state: JobState::Active,
-                    }),
-                    Err(error) => receipt.failed.push(FailedChunk {
-                        kind: JobKind::Subscription,
-                        card_ids: vec![id],
-                        error,
-                    }),
-                }
+                    }
+                });
             }
             Ok(receipt)
         })
@@ -335,14 +333,8 @@ impl Provider for AcquiredClient {
             }
             let mut receipt = RemovalReceipt::new(PROVIDER);
             for (id, token) in tokens_of(as_tokens)? {
-                match self.disable_token(&token, None).await {
-                    Ok(_) => receipt.removed.push(id),
-                    Err(error) => receipt.failed.push(FailedRemoval {
-                        card_ids: vec![id],
-                        provider_refs: vec![token],
-                        error,
-                    }),
-                }
+                let answer = self.disable_token(&token, None).await;
+                receipt.record(vec![id], vec![token], answer);
             }
             Ok(receipt)
         })

@@ -9,9 +9,9 @@ use crate::card::{CardBrand, CardNumber};
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::{
-    BoxFuture, Capabilities, CardSource, CardToUpdate, FailedRemoval, Flow, JobCounts, JobKind,
-    JobRef, JobReport, JobState, Provider, ProviderId, RemovalReceipt, RemoveCard, ResultsQuery,
-    SubmissionReceipt, SubscribeRequest, WebhookReceipt, WebhookRegistration,
+    BoxFuture, Capabilities, CardSource, CardToUpdate, Flow, JobCounts, JobKind, JobRef, JobReport,
+    JobState, Provider, ProviderId, RemovalReceipt, RemoveCard, ResultsQuery, SubmissionReceipt,
+    SubscribeRequest, WebhookReceipt, WebhookRegistration,
 };
 use crate::providers::outcome_from_status;
 use crate::submission::{ChunkObserver, StreamOptions, StreamReceipt};
@@ -233,15 +233,9 @@ impl Provider for CardSyncClient {
             let amex = amex_cards(job, full)?;
             let mut receipt = RemovalReceipt::new(PROVIDER);
             for chunk in amex.chunks(MAX_CARDS_PER_REQUEST) {
-                let ids = chunk.iter().map(|c| c.id.clone());
-                match self.unsubscribe_amex(chunk).await {
-                    Ok(()) => receipt.removed.extend(ids),
-                    Err(error) => receipt.failed.push(FailedRemoval {
-                        card_ids: ids.collect(),
-                        provider_refs: Vec::new(),
-                        error,
-                    }),
-                }
+                let ids = chunk.iter().map(|c| c.id.clone()).collect();
+                let answer = self.unsubscribe_amex(chunk).await;
+                receipt.record(ids, Vec::new(), answer);
             }
             Ok(receipt)
         })

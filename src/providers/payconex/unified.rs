@@ -11,10 +11,10 @@ use crate::card::Expiry;
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::{
-    AcceptedJob, BoxFuture, Cadence, Capabilities, CardSource, CardToUpdate, FailedChunk,
-    FailedRemoval, Flow, JobCounts, JobKind, JobRef, JobReport, JobState, PlacedCard, Provider,
-    ProviderId, RemovalReceipt, RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest,
-    WebhookReceipt, WebhookRegistration,
+    AcceptedJob, BoxFuture, Cadence, Capabilities, CardSource, CardToUpdate, Flow, JobCounts,
+    JobKind, JobRef, JobReport, JobState, PlacedCard, Provider, ProviderId, RemovalReceipt,
+    RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookReceipt,
+    WebhookRegistration,
 };
 use crate::provider::{canonical_ref, check_card_ids};
 use crate::providers::{lenient, outcome_from_status};
@@ -194,18 +194,13 @@ pub(super) fn push_outcome(
     ids: Vec<String>,
     sent: Sent<'_>,
 ) {
-    match result {
-        Ok(schedule) => receipt.accepted.push(AcceptedJob {
+    receipt.record(JobKind::Subscription, ids, result, |schedule, ids| {
+        AcceptedJob {
             job: JobRef::new(PROVIDER, JobKind::Subscription, schedule.id.clone()),
             cards: place(&schedule, ids, sent),
             state: schedule_state(&schedule),
-        }),
-        Err(error) => receipt.failed.push(FailedChunk {
-            kind: JobKind::Subscription,
-            card_ids: ids,
-            error,
-        }),
-    }
+        }
+    });
 }
 
 pub(super) fn schedule_state(s: &Schedule) -> JobState {
@@ -318,14 +313,8 @@ impl Provider for PayConexClient {
             }
             let mut receipt = RemovalReceipt::new(PROVIDER);
             for (id, record) in record_ids {
-                match self.delete_record(&job.id, &record).await {
-                    Ok(()) => receipt.removed.push(id),
-                    Err(error) => receipt.failed.push(FailedRemoval {
-                        card_ids: vec![id],
-                        provider_refs: vec![record],
-                        error,
-                    }),
-                }
+                let answer = self.delete_record(&job.id, &record).await;
+                receipt.record(vec![id], vec![record], answer);
             }
             Ok(receipt)
         })
