@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 pub use crate::ids::{Flow, JobKind, JobRef, ProviderId, ResultsQuery};
 use crate::outcome::CardUpdate;
 use crate::submission::{ChunkObserver, StreamOptions, StreamReceipt};
-use crate::webhook::{WebhookEvent, WebhookRequest};
+use crate::webhook::event::{WebhookEvent, WebhookRequest};
 use futures::stream::BoxStream;
 
 /// A boxed, sendable future: what the object-safe [`Provider`] methods return.
