@@ -1,20 +1,6 @@
-//! A stateful AccountVault (TabaPay Account API) on loopback.
-//!
-//! - Bearer token check (401), `Content-Type: application/json` (415), compact JSON only (400
-//!   "JSON contains not packed/contains newlines"), known ClientID (with an optional
-//!   `_SubClientID` of 4, 6 or 8 digits).
-//! - Accounts with unique reference ids (retrievable by reference for 24 hours:
-//!   [`AccountVaultEmulator::expire_reference_ids`] makes them 421), exactly one of bank / card and
-//!   one card form, v1 full replace, v2 partial update, delete then 410.
-//! - Duplicate-card detection by card number, with each flag's documented behaviour: reject →
-//!   409 with the (up to 3) newest duplicate ids; OK-to-add / OK-to-update → 200; no flag → 200;
-//!   flags refused on v2; [`AccountVaultEmulator::fail_next_duplicate_check`] gives a 207.
-//! - RSA keys (at most two active, 429 beyond), in ASN.1 or Raw format; the private half decrypts
-//!   `data` (RSA-OAEP SHA-256, base64url) into `PAN|YYYYMM|CSC`, and a wrong blob is a 500, as
-//!   TabaPay documents. So retrieving an account created with encrypted data proves the client
-//!   encrypted it right.
+//! The AccountVault emulator's request handling: the envelope checks (token, content type,
+//! packed JSON, client prefix), then one function per endpoint of the AccountVault API.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -22,183 +8,21 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::EncodePublicKey;
 use rsa::traits::PublicKeyParts;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use url::Url;
 
-use super::{EmulatorServer, Fault};
-use crate::card::{CardNumber, Expiry, ExpiryFormat};
-use crate::providers::accountvault::crypto::OaepMode;
+use crate::card::{Expiry, ExpiryFormat};
 
-/// The ClientID the emulator serves by default (22 characters).
-pub const DEFAULT_CLIENT_ID: &str = "EmulatorClientId000001";
-/// The bearer token it accepts by default.
-pub const DEFAULT_TOKEN: &str =
-    "emulator-bearer-token-for-tests-only-0000000000000000000000000000000000000";
+use super::accounts::{
+    account_data, card_pan, duplicate_gate, duplicates, normalised, owner, text,
+};
+use super::{AccountRec, KeyRec, Shared, Store, Stored};
 
-/// Settings of an [`AccountVaultEmulator`].
-#[derive(Clone)]
-pub struct AccountVaultEmulatorConfig {
-    /// The ClientID.
-    pub client_id: String,
-    /// The bearer token.
-    pub token: SecretString,
-    /// RSA key size for created keys.
-    pub key_bits: usize,
-    /// Answer Create Account with HTTP 207 and no `accountID`, as the status table allows ("a
-    /// record was created, but an upstream step failed"): the account exists, and only a
-    /// retrieve by reference id names it.
-    pub create_207_without_account_id: bool,
-    /// Answer Retrieve Account with the owner as a server may normalise it: names in capitals,
-    /// a five-digit ZIP extended to ZIP+4 written `94043-0000`, the default country `840` and
-    /// phone country code `1` filled in.
-    pub retrieve_normalised_owner: bool,
-}
-
-impl std::fmt::Debug for AccountVaultEmulatorConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccountVaultEmulatorConfig")
-            .field("client_id", &self.client_id)
-            .field("key_bits", &self.key_bits)
-            .field(
-                "create_207_without_account_id",
-                &self.create_207_without_account_id,
-            )
-            .field("retrieve_normalised_owner", &self.retrieve_normalised_owner)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for AccountVaultEmulatorConfig {
-    fn default() -> Self {
-        AccountVaultEmulatorConfig {
-            client_id: DEFAULT_CLIENT_ID.into(),
-            token: SecretString::from(DEFAULT_TOKEN.to_owned()),
-            key_bits: 2048,
-            create_207_without_account_id: false,
-            retrieve_normalised_owner: false,
-        }
-    }
-}
-
-#[derive(Clone)]
-enum Stored {
-    Card {
-        pan: Option<SecretString>,
-        expiration: Option<String>,
-    },
-    Bank {
-        routing: String,
-        last4: String,
-        kind: String,
-    },
-}
-
-struct AccountRec {
-    id: String,
-    reference: String,
-    reference_expired: bool,
-    data: Stored,
-    owner: Value,
-    deleted: bool,
-    seq: u64,
-}
-
-struct KeyRec {
-    private: RsaPrivateKey,
-    deleted: bool,
-    expiration: String,
-}
-
-#[derive(Default)]
-struct Store {
-    accounts: Vec<AccountRec>,
-    keys: HashMap<String, KeyRec>,
-    seq: u64,
-    fail_next_check: bool,
-}
-
-type Shared = super::Shared<AccountVaultEmulatorConfig, Store>;
-
-/// A running AccountVault emulator. Stops when dropped.
-pub struct AccountVaultEmulator {
-    server: EmulatorServer,
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for AccountVaultEmulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccountVaultEmulator")
-            .field("base_url", &self.server.base_url().as_str())
-            .finish_non_exhaustive()
-    }
-}
-
-impl AccountVaultEmulator {
-    /// Starts an emulator with the default ClientID and token.
-    pub async fn start() -> std::io::Result<Self> {
-        Self::start_with(AccountVaultEmulatorConfig::default()).await
-    }
-
-    /// Starts an emulator with the given settings.
-    pub async fn start_with(config: AccountVaultEmulatorConfig) -> std::io::Result<Self> {
-        let shared = Shared::new(config, Store::default());
-        Ok(AccountVaultEmulator {
-            server: super::serve(&shared, handle).await?,
-            shared,
-        })
-    }
-
-    /// The base URL to give the client.
-    pub fn base_url(&self) -> Url {
-        self.server.base_url().clone()
-    }
-
-    /// The ClientID served.
-    pub fn client_id(&self) -> &str {
-        &self.shared.config.client_id
-    }
-
-    /// The bearer token accepted.
-    pub fn token(&self) -> SecretString {
-        self.shared.config.token.clone()
-    }
-
-    /// Answers the next request with `fault` instead of handling it.
-    pub fn inject_fault(&self, fault: Fault) {
-        self.shared.faults.push(fault);
-    }
-
-    /// The next request that carries a duplicate-card flag succeeds with HTTP 207 (the check
-    /// "failed upstream").
-    pub fn fail_next_duplicate_check(&self) {
-        self.shared.lock().fail_next_check = true;
-    }
-
-    /// Moves every account past its 24-hour reference-id window (retrieve by reference → 421).
-    pub fn expire_reference_ids(&self) {
-        self.shared
-            .lock()
-            .accounts
-            .iter_mut()
-            .for_each(|a| a.reference_expired = true);
-    }
-
-    /// The private key behind `key_id`, for tests that decrypt what a client sent.
-    pub fn private_key(&self, key_id: &str) -> Option<RsaPrivateKey> {
-        self.shared
-            .lock()
-            .keys
-            .get(key_id)
-            .map(|k| k.private.clone())
-    }
-}
-
-fn reply(status: u16, ec: &str, em: Option<&str>, extra: Value) -> Response {
+pub(super) fn reply(status: u16, ec: &str, em: Option<&str>, extra: Value) -> Response {
     let mut body = json!({"SC": status, "EC": ec});
     if let Some(em) = em {
         body["EM"] = json!(em);
@@ -215,7 +39,7 @@ fn reply(status: u16, ec: &str, em: Option<&str>, extra: Value) -> Response {
         .into_response()
 }
 
-fn bad(em: &str) -> Response {
+pub(super) fn bad(em: &str) -> Response {
     reply(400, "3C304949", Some(em), json!({}))
 }
 
@@ -257,7 +81,7 @@ fn flags(uri: &Uri) -> Vec<String> {
         .collect()
 }
 
-async fn handle(
+pub(super) async fn handle(
     State(shared): State<Arc<Shared>>,
     method: Method,
     uri: Uri,
@@ -455,198 +279,6 @@ fn find<'a>(store: &'a Store, id: &str) -> Result<&'a AccountRec, Response> {
         Some(a) if a.deleted => Err(reply(410, "50000000", Some("Deleted"), json!({}))),
         Some(a) => Ok(a),
     }
-}
-
-fn card_pan(data: &Stored) -> Option<String> {
-    match data {
-        Stored::Card { pan: Some(p), .. } => Some(p.expose_secret().to_owned()),
-        _ => None,
-    }
-}
-
-fn text<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
-    v.get(field).and_then(|x| x.as_str())
-}
-
-/// Parses `bank` / `card` exactly as the API requires; decrypts encrypted card data.
-fn account_data(store: &Store, b: &Value) -> Result<Stored, Response> {
-    match (b.get("bank"), b.get("card")) {
-        (Some(_), Some(_)) => Err(bad("Either Bank or Card")),
-        (None, None) => Err(bad("card")),
-        (Some(bank), None) => {
-            let routing = text(bank, "routingNumber").unwrap_or("");
-            if !crate::providers::accountvault::validate::aba_valid(routing) {
-                return Err(bad("bank.routingNumber"));
-            }
-            let number = text(bank, "accountNumber")
-                .filter(|n| (4..=17).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| bad("bank.accountNumber"))?;
-            let kind = text(bank, "accountType")
-                .filter(|t| matches!(*t, "S" | "C" | "A" | "B" | "L"))
-                .ok_or_else(|| bad("bank.accountType"))?;
-            Ok(Stored::Bank {
-                routing: routing.to_owned(),
-                last4: number[number.len() - 4..].to_owned(),
-                kind: kind.to_owned(),
-            })
-        }
-        (None, Some(card)) => {
-            let forms = ["accountNumber", "keyID", "token", "device"]
-                .iter()
-                .filter(|f| card.get(**f).is_some())
-                .count();
-            if forms != 1 {
-                return Err(bad("card"));
-            }
-            if let Some(pan) = text(card, "accountNumber") {
-                let ok = (13..=19).contains(&pan.len()) && pan.bytes().all(|b| b.is_ascii_digit());
-                if !ok {
-                    return Err(bad("card.accountNumber"));
-                }
-                let exp = text(card, "expirationDate");
-                if exp.is_some_and(|e| Expiry::parse(e, ExpiryFormat::Yyyymm).is_err()) {
-                    return Err(bad("card.expirationDate"));
-                }
-                return Ok(Stored::Card {
-                    pan: Some(SecretString::from(pan.to_owned())),
-                    expiration: exp.map(str::to_owned),
-                });
-            }
-            if let Some(kid) = text(card, "keyID") {
-                let key = store
-                    .keys
-                    .get(kid)
-                    .filter(|k| !k.deleted)
-                    .ok_or_else(|| bad("card.keyID"))?;
-                let data = text(card, "data").ok_or_else(|| bad("card.data"))?;
-                // `mode` 2 (the table's default when absent) or 1; 0 (PKCS#1 v1.5) is not
-                // emulated and fails like undecryptable data.
-                let mode = match card.get("mode").and_then(Value::as_u64) {
-                    None => Some(OaepMode::Sha256),
-                    Some(m) => u8::try_from(m).ok().and_then(OaepMode::from_mode),
-                };
-                let Some(mode) = mode else {
-                    return Err(reply(500, "5C000001", Some("data"), json!({})));
-                };
-                return decrypt(&key.private, mode, data)
-                    .ok_or_else(|| reply(500, "5C000001", Some("data"), json!({})));
-            }
-            Ok(Stored::Card {
-                pan: None,
-                expiration: None,
-            })
-        }
-    }
-}
-
-fn decrypt(private: &RsaPrivateKey, mode: OaepMode, data: &str) -> Option<Stored> {
-    let cipher = URL_SAFE_NO_PAD
-        .decode(data.trim_end_matches('='))
-        .or_else(|_| URL_SAFE.decode(data))
-        .ok()?;
-    let plain = secrecy::zeroize::Zeroizing::new(private.decrypt(mode.padding(), &cipher).ok()?);
-    let text = std::str::from_utf8(&plain).ok()?;
-    let mut parts = text.split('|');
-    let (pan, exp, csc) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    CardNumber::parse(pan).ok()?;
-    if !exp.is_empty() && Expiry::parse(exp, ExpiryFormat::Yyyymm).is_err() {
-        return None;
-    }
-    let csc_ok =
-        csc.is_empty() || ((3..=4).contains(&csc.len()) && csc.bytes().all(|b| b.is_ascii_digit()));
-    if !csc_ok {
-        return None;
-    }
-    Some(Stored::Card {
-        pan: Some(SecretString::from(pan.to_owned())),
-        expiration: (!exp.is_empty()).then(|| exp.to_owned()),
-    })
-}
-
-fn owner(b: &Value) -> Result<Value, Response> {
-    let owner = b
-        .get("owner")
-        .filter(|o| o.is_object())
-        .ok_or_else(|| bad("owner"))?;
-    let name = owner.get("name").ok_or_else(|| bad("owner.name"))?;
-    let company = name.get("company").is_some();
-    let person = ["first", "middle", "last", "suffix"]
-        .iter()
-        .any(|f| name.get(*f).is_some());
-    if company == person || (person && (name.get("first").is_none() || name.get("last").is_none()))
-    {
-        return Err(bad("owner.name"));
-    }
-    Ok(owner.clone())
-}
-
-/// Duplicate ids (newest first, at most 3) for `pan`, other than `except`.
-fn duplicates(store: &Store, pan: Option<&str>, except: Option<&str>) -> Vec<String> {
-    let Some(pan) = pan else { return Vec::new() };
-    let mut found: Vec<&AccountRec> = store
-        .accounts
-        .iter()
-        .filter(|a| {
-            !a.deleted && Some(a.id.as_str()) != except && card_pan(&a.data).as_deref() == Some(pan)
-        })
-        .collect();
-    found.sort_by_key(|a| std::cmp::Reverse(a.seq));
-    found.into_iter().take(3).map(|a| a.id.clone()).collect()
-}
-
-/// Applies the duplicate flags: `Err` is the refusal, `Ok(Some(207))` a failed check.
-fn duplicate_gate(
-    store: &mut Store,
-    flags: &[String],
-    allowed: &[&str],
-    dups: &[String],
-) -> Result<Option<u16>, Response> {
-    let flag = match flags {
-        [] => return Ok(None),
-        [one] if allowed.contains(&one.as_str()) => one.as_str(),
-        _ => return Err(bad("query")),
-    };
-    if std::mem::take(&mut store.fail_next_check) {
-        return Ok(Some(207));
-    }
-    if flag == "RejectDuplicateCard" && !dups.is_empty() {
-        return Err(reply(
-            409,
-            "3C463000",
-            Some("Duplicate"),
-            json!({"duplicateAccountIDs": dups}),
-        ));
-    }
-    Ok(None)
-}
-
-/// The owner as a normalising server would return it (see
-/// [`AccountVaultEmulatorConfig::retrieve_normalised_owner`]).
-fn normalised(owner: &Value) -> Value {
-    let mut o = owner.clone();
-    if let Some(name) = o.get_mut("name").and_then(Value::as_object_mut) {
-        for v in name.values_mut() {
-            if let Some(s) = v.as_str() {
-                *v = json!(s.to_uppercase());
-            }
-        }
-    }
-    if let Some(a) = o.get_mut("address").and_then(Value::as_object_mut) {
-        if let Some(z) = a.get("zipcode").and_then(Value::as_str) {
-            if z.len() == 5 {
-                let plus4 = format!("{z}-0000");
-                a.insert("zipcode".into(), json!(plus4));
-            }
-        }
-        a.entry("country").or_insert(json!("840"));
-    }
-    if let Some(p) = o.get_mut("phone").and_then(Value::as_object_mut) {
-        p.entry("countryCode").or_insert(json!("1"));
-    }
-    o
 }
 
 fn create(store: &mut Store, b: &Value, flags: &[String]) -> Result<Response, Response> {
