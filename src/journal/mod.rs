@@ -37,20 +37,21 @@
 //! `journal-postgres`. Both through `sqlx`; the schema is versioned and migrated by the crate.
 
 mod db;
+mod observer;
+mod results;
+
+use observer::JournalObserver;
 
 use std::fmt;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::{CardToUpdate, JobKind, JobRef, Provider, ProviderId};
-use crate::submission::{
-    Chunk, ChunkObserver, ChunkOutcome, Proceed, StreamOptions, StreamReceipt,
-};
+use crate::submission::{Chunk, ChunkOutcome, StreamOptions, StreamReceipt};
 
 use db::Db;
 pub use db::SCHEMA_VERSION;
@@ -494,247 +495,5 @@ impl Journal {
             ));
         }
         Ok(())
-    }
-
-    /// Stores results idempotently (by [`result_id`]); returns how many were new. Results name
-    /// their cards (CardSync echoes the caller's ids): an unknown chunk holding a named card
-    /// evidently reached the provider, and becomes accepted.
-    ///
-    /// A result that names only the provider's reference (an Acquired webhook names the
-    /// token, not the caller's id) is first joined to its caller id, as
-    /// [`Journal::join_caller_ids`] does.
-    pub async fn record_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
-        let mut joined = None;
-        for (i, update) in updates.iter().enumerate() {
-            if let Some(id) = self.caller_id_of(run_id, update).await? {
-                joined.get_or_insert_with(|| updates.to_vec())[i].card_id = Some(id);
-            }
-        }
-        let updates = joined.as_deref().unwrap_or(updates);
-        let stored = self.db.store_results(run_id, updates).await?;
-        self.db.reconcile_unknown(run_id, updates).await?;
-        Ok(stored)
-    }
-
-    /// Fills in `card_id` on results that lack it but name the provider reference a
-    /// single-card chunk of the run was accepted under (an Acquired inquiry: its token), so
-    /// results arriving days later by webhook join back to the caller's cards. Returns how many
-    /// it filled.
-    pub async fn join_caller_ids(&self, run_id: &str, updates: &mut [CardUpdate]) -> Result<u64> {
-        let mut filled = 0;
-        for update in updates.iter_mut() {
-            if let Some(id) = self.caller_id_of(run_id, update).await? {
-                update.card_id = Some(id);
-                filled += 1;
-            }
-        }
-        Ok(filled)
-    }
-
-    async fn caller_id_of(&self, run_id: &str, update: &CardUpdate) -> Result<Option<String>> {
-        match (&update.card_id, &update.card_ref) {
-            (None, Some(reference)) => self.db.single_card_of_job(run_id, reference).await,
-            _ => Ok(None),
-        }
-    }
-
-    /// Stores `updates` (as [`Journal::record_results`]) and hands each one not yet applied to
-    /// `apply`, in order, marking it applied when `apply` returns `Ok`. Stops at the first
-    /// error (reported, not returned: the journal is consistent). A crash between a successful
-    /// callback and its mark hands that result over again next time: at least once to the
-    /// callback, exactly once in the journal.
-    pub async fn apply<F, E>(
-        &self,
-        run_id: &str,
-        updates: &[CardUpdate],
-        mut apply: F,
-    ) -> Result<ApplyReport>
-    where
-        F: for<'u> FnMut(&'u CardUpdate) -> BoxFuture<'u, std::result::Result<(), E>>,
-        E: fmt::Display,
-    {
-        let mut report = ApplyReport {
-            stored: self.record_results(run_id, updates).await?,
-            ..ApplyReport::default()
-        };
-        for update in updates {
-            let id = result_id(update);
-            if self.db.is_applied(run_id, &id).await? {
-                report.already_applied += 1;
-                continue;
-            }
-            match apply(update).await {
-                Ok(()) => {
-                    self.db.mark_applied(run_id, &id).await?;
-                    report.applied += 1;
-                }
-                Err(e) => {
-                    report.failed = Some((
-                        id,
-                        crate::error::redact_excerpt(e.to_string().as_bytes(), 300),
-                    ));
-                    break;
-                }
-            }
-        }
-        Ok(report)
-    }
-
-    /// Hands the run's stored results to `export` a page at a time (at most `page_size`, in
-    /// result-id order), marking each page applied once `export` returns `Ok` for it: a
-    /// command-line export, a bulk load into a billing database. `include_applied` hands over
-    /// results already applied too (they stay applied). Memory holds one page, whatever the
-    /// run's size. Stops at the first error (returned, with the pages before it marked); a
-    /// crash between a successful page and its mark hands that page over again next time.
-    pub async fn export<F, E>(
-        &self,
-        run_id: &str,
-        include_applied: bool,
-        page_size: usize,
-        mut export: F,
-    ) -> Result<ExportReport>
-    where
-        F: FnMut(&[StoredResult]) -> std::result::Result<(), E>,
-        E: fmt::Display,
-    {
-        let page_size = page_size.clamp(1, 10_000) as u64;
-        let mut report = ExportReport::default();
-        let mut after = String::new();
-        loop {
-            let page = self
-                .db
-                .results_page(run_id, &after, include_applied, page_size)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after.clone_from(&last.result_id);
-            export(&page).map_err(|e| Error::Journal {
-                operation: "export results",
-                message: crate::error::redact_excerpt(e.to_string().as_bytes(), 300),
-                source: None,
-            })?;
-            let fresh: Vec<&str> = page
-                .iter()
-                .filter(|r| !r.applied)
-                .map(|r| r.result_id.as_str())
-                .collect();
-            report.marked += self.db.mark_applied_many(run_id, &fresh).await?;
-            report.exported += page.len() as u64;
-            if (page.len() as u64) < page_size {
-                break;
-            }
-        }
-        Ok(report)
-    }
-}
-
-/// The journal as the submission's observer.
-struct JournalObserver<'j> {
-    db: &'j Db,
-    run_id: &'j str,
-    worker: &'j str,
-    observer: &'j mut dyn RunObserver,
-}
-
-/// A chunk's identity across runs: a hash of its stored card list (positions and ids). A
-/// resumed run must plan the same.
-fn fingerprint(cards: &str) -> String {
-    crate::providers::common::hex(&Sha256::digest(cards.as_bytes())[..16])
-}
-
-impl JournalObserver<'_> {
-    /// Claims `chunk` for this worker (a new chunk, or a failed / resend one), or says whose
-    /// it is: skipped.
-    async fn claim(&mut self, chunk: &Chunk) -> Result<Proceed> {
-        let cards = db::encode_cards(chunk)?;
-        let print = fingerprint(&cards);
-        if self
-            .db
-            .claim_new(self.run_id, self.worker, chunk, &cards, &print)
-            .await?
-        {
-            return Ok(Proceed::Send);
-        }
-        let Some((stored_print, stored_state)) =
-            self.db.chunk_state(self.run_id, chunk.seq()).await?
-        else {
-            return Ok(Proceed::Skip);
-        };
-        if stored_print != print {
-            return Err(Error::invalid(
-                format!("chunk {}", chunk.seq()),
-                InputProblem::NotAllowed {
-                    reason: "the run's input changed: this chunk holds other cards than the journal recorded; resume with the same input in the same order".into(),
-                },
-            ));
-        }
-        if [state::FAILED, state::RESEND].contains(&stored_state.as_str())
-            && self
-                .db
-                .reclaim(self.run_id, self.worker, chunk.seq(), &stored_state)
-                .await?
-        {
-            return Ok(Proceed::Send);
-        }
-        Ok(Proceed::Skip)
-    }
-}
-
-impl ChunkObserver for JournalObserver<'_> {
-    fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, Result<Proceed>> {
-        Box::pin(async move {
-            let proceed = self.claim(chunk).await?;
-            if proceed == Proceed::Skip {
-                self.observer.chunk(chunk, &ChunkOutcome::Skipped);
-            }
-            Ok(proceed)
-        })
-    }
-
-    fn done<'a>(
-        &'a mut self,
-        chunk: Chunk,
-        outcome: &'a ChunkOutcome,
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            let (state, job, error) = match outcome {
-                ChunkOutcome::Accepted { job, .. } => (
-                    state::ACCEPTED,
-                    (!job.is_id_pending()).then(|| job.id.clone()),
-                    None,
-                ),
-                ChunkOutcome::Failed(e) => (state::FAILED, None, Some(e.to_string())),
-                ChunkOutcome::Unknown(e) => (state::UNKNOWN, None, Some(e.to_string())),
-                ChunkOutcome::NotSent | ChunkOutcome::Skipped => return Ok(()),
-            };
-            self.db
-                .finish_chunk(
-                    self.run_id,
-                    self.worker,
-                    chunk.seq(),
-                    state,
-                    job.as_deref(),
-                    error.as_deref(),
-                )
-                .await?;
-            self.observer.chunk(&chunk, outcome);
-            Ok(())
-        })
-    }
-
-    fn rejected<'a>(
-        &'a mut self,
-        position: u64,
-        card: CardToUpdate,
-        error: &'a Error,
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            // A rejected id may hold anything (control characters, NUL): stored escaped.
-            let id: String = card.id.escape_debug().collect();
-            self.db
-                .reject_card(self.run_id, position, &id, &error.to_string())
-                .await?;
-            self.observer.rejected(position, &card, error);
-            Ok(())
-        })
     }
 }
