@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod collect;
 mod connect;
 mod demo;
 mod input;
