@@ -103,6 +103,7 @@ async fn main() {
             r.response_code
         ),
         Answer::Success(r) => println!("    answered {:?}", r.response_code),
+        other => println!("    answered {other:?}"),
     }
 
     step(&mut n, "receive and verify the account_updater webhook");

@@ -898,12 +898,15 @@ async fn a_500_for_an_encrypted_card_is_not_repeated_and_a_429_keeps_ec_and_em()
     // RSA blob it cannot decrypt, and the same blob fails the same way.
     let retrying = AccountVaultClient::builder(CLIENT, SecretString::from(TOKEN.to_owned()))
         .base_url(Url::parse(&server.uri()).unwrap())
-        .transport_config(TransportConfig::default().retry(RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: std::time::Duration::from_millis(1),
-            max_backoff: std::time::Duration::from_millis(1),
-            max_retry_after: std::time::Duration::from_secs(1),
-        }))
+        .transport_config(
+            TransportConfig::default().retry(
+                RetryPolicy::default()
+                    .max_attempts(3)
+                    .initial_backoff(std::time::Duration::from_millis(1))
+                    .max_backoff(std::time::Duration::from_millis(1))
+                    .max_retry_after(std::time::Duration::from_secs(1)),
+            ),
+        )
         .build()
         .unwrap();
     let encrypted = UpdateAccount {

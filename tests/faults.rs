@@ -687,12 +687,13 @@ async fn a_retried_delete_answered_gone_is_done() {
     let retrying = || {
         TransportConfig::default()
             .timeout(Duration::from_millis(300))
-            .retry(RetryPolicy {
-                max_attempts: 2,
-                initial_backoff: Duration::from_millis(1),
-                max_backoff: Duration::from_millis(1),
-                max_retry_after: Duration::from_secs(1),
-            })
+            .retry(
+                RetryPolicy::default()
+                    .max_attempts(2)
+                    .initial_backoff(Duration::from_millis(1))
+                    .max_backoff(Duration::from_millis(1))
+                    .max_retry_after(Duration::from_secs(1)),
+            )
     };
     let payconex = |server: &wiremock::MockServer| {
         PayConexClient::builder(

@@ -919,10 +919,10 @@ async fn a_retried_request_gets_a_fresh_nonce() {
         .await;
     let c = PayConexClient::builder(ACCOUNT, creds())
         .base_url(Url::parse(&server.uri()).unwrap())
-        .transport_config(TransportConfig::default().retry(RetryPolicy {
-            initial_backoff: std::time::Duration::from_millis(5),
-            ..RetryPolicy::default()
-        }))
+        .transport_config(
+            TransportConfig::default()
+                .retry(RetryPolicy::default().initial_backoff(std::time::Duration::from_millis(5))),
+        )
         .build()
         .unwrap();
     c.list_webhooks().await.unwrap();

@@ -20,12 +20,11 @@ use wiremock::matchers::{body_string, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-        max_retry_after: Duration::from_secs(5),
-    }
+    RetryPolicy::default()
+        .max_attempts(3)
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(50))
+        .max_retry_after(Duration::from_secs(5))
 }
 
 /// A clock stopped at a fixed instant whose sleeps return at once and are recorded.
@@ -248,12 +247,11 @@ async fn a_request_marked_so_is_not_repeated_on_a_5xx_but_is_on_a_429() {
 
 #[test]
 fn backoff_grows_is_jittered_and_never_undercuts_retry_after() {
-    let p = RetryPolicy {
-        max_attempts: 5,
-        initial_backoff: Duration::from_millis(100),
-        max_backoff: Duration::from_millis(400),
-        max_retry_after: Duration::from_secs(10),
-    };
+    let p = RetryPolicy::default()
+        .max_attempts(5)
+        .initial_backoff(Duration::from_millis(100))
+        .max_backoff(Duration::from_millis(400))
+        .max_retry_after(Duration::from_secs(10));
     for _ in 0..200 {
         let d1 = p.delay(1, None).unwrap();
         assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100));

@@ -97,6 +97,7 @@ use axum::response::{IntoResponse, Response};
 /// (the crate's and yours) see how the client copes with a 429, a 503, an HTML error page or a
 /// truncated body from a provider that otherwise behaves.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Fault {
     /// HTTP status.
     pub status: u16,
@@ -356,6 +357,7 @@ pub(crate) fn replacement_pan(pan: &str) -> String {
 
 /// A webhook as a [`WebhookSink`] received it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ReceivedWebhook {
     /// Request headers.
     pub headers: HeaderMap,

@@ -95,6 +95,7 @@ pub struct BuildError(#[source] reqwest::Error);
 
 /// How failed requests are retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts in all, including the first (1 disables retries).
     pub max_attempts: u32,
@@ -118,6 +119,30 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Attempts in all, including the first (1 disables retries).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Backoff before the second attempt; doubled for each further one.
+    pub fn initial_backoff(mut self, backoff: Duration) -> Self {
+        self.initial_backoff = backoff;
+        self
+    }
+
+    /// Cap on one backoff.
+    pub fn max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    /// A `Retry-After` longer than this is not waited for: the error is returned instead.
+    pub fn max_retry_after(mut self, after: Duration) -> Self {
+        self.max_retry_after = after;
+        self
+    }
+
     /// No retries at all.
     pub fn none() -> Self {
         RetryPolicy {

@@ -15,6 +15,7 @@ use crate::error::{Error, ProviderError, Result};
 use crate::provider::ProviderId;
 
 /// A request about to be signed: what a [`Signer`] may read, and the headers it may add.
+#[non_exhaustive]
 pub struct SignableRequest<'a> {
     /// HTTP method.
     pub method: &'a Method,

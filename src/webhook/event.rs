@@ -11,6 +11,7 @@ use crate::outcome::CardUpdate;
 
 /// An incoming webhook as received: its headers and its exact body bytes.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct WebhookRequest<'a> {
     /// The request headers.
     pub headers: &'a HeaderMap,

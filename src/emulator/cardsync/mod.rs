@@ -38,6 +38,7 @@ pub const DEFAULT_PARTNER_KEY: &str = "api_emulatorPartnerKey0000000";
 
 /// When batches complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Completion {
     /// Right after creation.
     Immediate,
@@ -69,6 +70,7 @@ pub struct CardSyncEmulatorConfig {
 
 /// Which key the emulator accepts for `POST /v2/webhooks`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum WebhookKey {
     /// The partner key or any merchant key (the default).
     #[default]

@@ -145,6 +145,7 @@ type Shared = super::Shared<PayConexEmulatorConfig, Store>;
 
 /// What [`PayConexEmulator::run_schedule`] did.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ScheduleRun {
     /// The `aupres_…` id of the new updates.
     pub update_id: String,

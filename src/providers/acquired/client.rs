@@ -158,8 +158,9 @@ impl fmt::Debug for AcquiredClient {
     }
 }
 
-/// What a successful call answered: the API has exactly these two non-failure codes.
+/// What a successful call answered: the API documents exactly these two non-failure codes today.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Answer {
     /// `response_code` 1.
     Success(Response),

@@ -48,6 +48,7 @@ struct CompactCard {
 }
 
 /// Batch or subscription results, decoded compactly ([`super::CardSyncClient::batch_results_compact`]).
+#[non_exhaustive]
 pub struct CompactResults {
     /// Checked UTF-8 once, so that each field is a slice, not a second validation.
     body: String,

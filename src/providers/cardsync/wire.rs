@@ -241,6 +241,7 @@ pub struct AmexCard {
 
 /// `{"status", "message"|"msg", "data"}`: every response.
 #[derive(Debug, Clone, Deserialize)]
+#[non_exhaustive]
 pub struct Envelope<T> {
     /// `success`, `failed`, `failure`.
     #[serde(default)]
