@@ -190,13 +190,7 @@ async fn main() {
 
     step(&mut n, "pause the subscription with PATCH");
     let paused = client
-        .update_subscription(
-            &pan_job.id,
-            &SubscriptionPatch {
-                enabled: Some(false),
-                ..Default::default()
-            },
-        )
+        .update_subscription(&pan_job.id, &SubscriptionPatch::default().enabled(false))
         .await
         .or_exit("disable subscription");
     println!("    enabled = {:?}", paused.enabled);

@@ -195,17 +195,7 @@ fn pan_card(id: &str) -> CardToUpdate {
 /// A native call whose body carries the card (and Acquired's password and the CVV).
 async fn native_card_call(s: &Subject) -> Observed {
     match &s.native {
-        Native::PayConex(c) => observe(
-            c.add_pans(
-                "css_1",
-                &[PanRecord {
-                    pan: pan(),
-                    expiry: exp(),
-                    enabled: None,
-                }],
-            )
-            .await,
-        ),
+        Native::PayConex(c) => observe(c.add_pans("css_1", &[PanRecord::new(pan(), exp())]).await),
         Native::CardSync(c) => observe(
             c.create_batch(&[BatchCard {
                 id: "c1".into(),

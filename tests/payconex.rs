@@ -93,10 +93,10 @@ fn hmac_vector_b_post_with_json_body() {
         "da09dbb0a3801cbe863dcfbe7a568c7dea8f117d8a09b180fa6322692aad4022"
     );
     // The client serialises the documented webhook body to exactly these bytes.
-    let ours = serde_json::to_vec(&Webhook {
-        url: "https://thetiredwindow.com/bfaccountupdate/webhook".into(),
-        event: WebhookEventType::AccountUpdaterBatchUpdates,
-    })
+    let ours = serde_json::to_vec(&Webhook::new(
+        "https://thetiredwindow.com/bfaccountupdate/webhook",
+        WebhookEventType::AccountUpdaterBatchUpdates,
+    ))
     .unwrap();
     assert_eq!(ours, body);
 }
@@ -232,10 +232,10 @@ const BASE: &str = "/api/v4/accounts/120615523104";
 async fn webhook_endpoints() {
     let server = MockServer::start().await;
     let c = client(&server, AuthMethod::Hmac);
-    let hook = Webhook {
-        url: "https://thetiredwindow.com/bfaccountupdate/webhook".into(),
-        event: WebhookEventType::AccountUpdaterBatchUpdates,
-    };
+    let hook = Webhook::new(
+        "https://thetiredwindow.com/bfaccountupdate/webhook",
+        WebhookEventType::AccountUpdaterBatchUpdates,
+    );
     let id = "wbh_5249941f13564471b3be9f96a6d532c1";
     expect(
         &server,
@@ -340,16 +340,11 @@ async fn subscribe_endpoints_send_the_seed_bodies_and_decode_the_seed_responses(
     .await;
 
     let s = c
-        .subscribe_tokens(&TokenSubscription {
-            response_format: Some(ResponseFormat::Payconex),
-            tokens: vec![TokenRecord {
-                token: "000000000007".into(),
-                enabled: None,
-            }],
-            period_date: june_27(),
-            period_id: PeriodId::Period1W,
-            enabled: None,
-        })
+        .subscribe_tokens(
+            &TokenSubscription::new(vec![TokenRecord::new("000000000007")], PeriodId::Period1W)
+                .response_format(ResponseFormat::Payconex)
+                .set_period_date(june_27()),
+        )
         .await
         .unwrap();
     assert_eq!(s.id, "css_c139326a47d84f338253b4fa9fee109b");
@@ -360,17 +355,17 @@ async fn subscribe_endpoints_send_the_seed_bodies_and_decode_the_seed_responses(
     assert_eq!(s.template_ref, None);
 
     let s = c
-        .subscribe_pans(&PanSubscription {
-            response_format: Some(ResponseFormat::Pan),
-            cards: vec![PanRecord {
-                pan: CardNumber::parse("4444333322221111").unwrap(),
-                expiry: Expiry::parse("1230", ExpiryFormat::Mmyy).unwrap(),
-                enabled: None,
-            }],
-            period_date: june_27(),
-            period_id: PeriodId::Period1W,
-            enabled: None,
-        })
+        .subscribe_pans(
+            &PanSubscription::new(
+                vec![PanRecord::new(
+                    CardNumber::parse("4444333322221111").unwrap(),
+                    Expiry::parse("1230", ExpiryFormat::Mmyy).unwrap(),
+                )],
+                PeriodId::Period1W,
+            )
+            .response_format(ResponseFormat::Pan)
+            .set_period_date(june_27()),
+        )
         .await
         .unwrap();
     assert_eq!(s.response_format, Some(ResponseFormat::Pan));
@@ -380,18 +375,18 @@ async fn subscribe_endpoints_send_the_seed_bodies_and_decode_the_seed_responses(
     assert_eq!(s.records[0].expiry(), None);
 
     let s = c
-        .subscribe_shieldconex(&ShieldconexSubscription {
-            response_format: Some(ResponseFormat::Shieldconex),
-            tokens: vec![ShieldconexRecord {
-                token: "000000002687".into(),
-                bfid: "djI6MTIwMjQwN...".into(),
-                expiry: Expiry::parse("1225", ExpiryFormat::Mmyy).unwrap(),
-                enabled: None,
-            }],
-            period_date: june_27(),
-            period_id: PeriodId::Period1W,
-            enabled: None,
-        })
+        .subscribe_shieldconex(
+            &ShieldconexSubscription::new(
+                vec![ShieldconexRecord::new(
+                    "000000002687",
+                    "djI6MTIwMjQwN...",
+                    Expiry::parse("1225", ExpiryFormat::Mmyy).unwrap(),
+                )],
+                PeriodId::Period1W,
+            )
+            .response_format(ResponseFormat::Shieldconex)
+            .set_period_date(june_27()),
+        )
         .await
         .unwrap();
     assert_eq!(s.records[0].bfid.as_deref(), Some("djI6MTIwMjQwN..."));
@@ -467,43 +462,30 @@ async fn subscription_and_record_endpoints() {
     assert_eq!(s.records[0].card_sync_schedule_id.as_deref(), Some(sub));
     assert_eq!(s.period_id, Some(PeriodId::Period1W));
     let patched = c
-        .update_subscription(
-            sub,
-            &SubscriptionPatch {
-                enabled: Some(false),
-                ..Default::default()
-            },
-        )
+        .update_subscription(sub, &SubscriptionPatch::default().enabled(false))
         .await
         .unwrap();
     assert_eq!(patched.id, sub);
-    c.add_tokens(
-        sub,
-        &[TokenRecord {
-            token: "100001234567".into(),
-            enabled: None,
-        }],
-    )
-    .await
-    .unwrap();
+    c.add_tokens(sub, &[TokenRecord::new("100001234567")])
+        .await
+        .unwrap();
     c.add_pans(
         sub,
-        &[PanRecord {
-            pan: CardNumber::parse("4444333322221111").unwrap(),
-            expiry: Expiry::parse("1230", ExpiryFormat::Mmyy).unwrap(),
-            enabled: Some(true),
-        }],
+        &[PanRecord::new(
+            CardNumber::parse("4444333322221111").unwrap(),
+            Expiry::parse("1230", ExpiryFormat::Mmyy).unwrap(),
+        )
+        .enabled(true)],
     )
     .await
     .unwrap();
     c.add_shieldconex(
         sub,
-        &[ShieldconexRecord {
-            token: "000000002687".into(),
-            bfid: "djI6MTIwMjQwN...".into(),
-            expiry: Expiry::parse("1225", ExpiryFormat::Mmyy).unwrap(),
-            enabled: None,
-        }],
+        &[ShieldconexRecord::new(
+            "000000002687",
+            "djI6MTIwMjQwN...",
+            Expiry::parse("1225", ExpiryFormat::Mmyy).unwrap(),
+        )],
     )
     .await
     .unwrap();
@@ -778,37 +760,20 @@ async fn every_documented_error_maps_onto_the_crate_error() {
 async fn invalid_input_is_refused_before_any_request() {
     let server = MockServer::start().await;
     let c = client(&server, AuthMethod::Hmac);
-    let bad_token = TokenSubscription {
-        response_format: None,
-        tokens: vec![TokenRecord {
-            token: "1234567890123".into(),
-            enabled: None,
-        }],
-        period_date: june_27(),
-        period_id: PeriodId::Period1W,
-        enabled: None,
-    };
+    let bad_token =
+        TokenSubscription::new(vec![TokenRecord::new("1234567890123")], PeriodId::Period1W)
+            .set_period_date(june_27());
     assert_eq!(
         c.subscribe_tokens(&bad_token).await.unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
-    let no_date = TokenSubscription {
-        tokens: vec![TokenRecord {
-            token: "7".into(),
-            enabled: None,
-        }],
-        period_date: None,
-        ..bad_token.clone()
-    };
+    let no_date = TokenSubscription::new(vec![TokenRecord::new("7")], PeriodId::Period1W);
     let e = c.subscribe_tokens(&no_date).await.unwrap_err();
     assert!(
         matches!(&e, Error::InvalidInput(i) if i.field == "periodDate"),
         "{e:?}"
     );
-    let empty = TokenSubscription {
-        tokens: vec![],
-        ..bad_token
-    };
+    let empty = TokenSubscription::new(vec![], PeriodId::Period1W).set_period_date(june_27());
     assert!(
         matches!(c.subscribe_tokens(&empty).await.unwrap_err(), Error::InvalidInput(i) if i.problem == InputProblem::Empty)
     );

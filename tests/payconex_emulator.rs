@@ -211,13 +211,7 @@ async fn the_whole_lifecycle_on_the_emulator_without_leaking_card_data() {
 
     // Pause with PATCH: the emulator then produces nothing.
     let paused = client
-        .update_subscription(
-            &pan_job.id,
-            &SubscriptionPatch {
-                enabled: Some(false),
-                ..Default::default()
-            },
-        )
+        .update_subscription(&pan_job.id, &SubscriptionPatch::default().enabled(false))
         .await
         .unwrap();
     assert_eq!(paused.enabled, Some(false));
@@ -418,18 +412,10 @@ async fn unknown_properties_are_a_422_naming_the_field() {
     let client = client_for(&emu, AuthMethod::Hmac);
     let e = client
         .subscribe_tokens(
-            &account_updater::providers::payconex::wire::TokenSubscription {
-                response_format: None,
-                tokens: vec![account_updater::providers::payconex::wire::TokenRecord {
-                    token: "7".into(),
-                    enabled: None,
-                }],
-                period_date: None,
-                period_id: account_updater::providers::payconex::wire::PeriodId::Other(
-                    "YEARLY_Q4_1".into(),
-                ),
-                enabled: None,
-            },
+            &account_updater::providers::payconex::wire::TokenSubscription::new(
+                vec![account_updater::providers::payconex::wire::TokenRecord::new("7")],
+                account_updater::providers::payconex::wire::PeriodId::Other("YEARLY_Q4_1".into()),
+            ),
         )
         .await
         .unwrap_err();

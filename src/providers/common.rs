@@ -82,6 +82,46 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Builder-style setters for a `#[non_exhaustive]` wire body. Callers outside the crate cannot
+/// write such a struct literally (so that a field the vendor adds later is not a breaking
+/// change); they start from its constructor or `default()` and set fields by name:
+/// `Name::default().first("Ada".to_owned())`. An `optional` field has two setters, as the AWS
+/// SDKs do: `field(value)` stores `Some(value)`, `set_field(option)` stores the option as given.
+/// A `value` field's setter stores what it is given.
+macro_rules! setters {
+    ($ty:ident { $(optional $o:ident / $so:ident: $ot:ty,)* $(value $v:ident: $vt:ty,)* }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets `", stringify!($o), "`.")]
+                pub fn $o(mut self, value: $ot) -> Self {
+                    self.$o = Some(value);
+                    self
+                }
+
+                #[doc = concat!("Sets or clears `", stringify!($o), "`.")]
+                pub fn $so(mut self, value: Option<$ot>) -> Self {
+                    self.$o = value;
+                    self
+                }
+            )*
+            $(
+                #[doc = concat!("Sets `", stringify!($v), "`.")]
+                pub fn $v(mut self, value: $vt) -> Self {
+                    self.$v = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+#[cfg(any(
+    feature = "payconex",
+    feature = "cardsync",
+    feature = "accountvault",
+    feature = "acquired"
+))]
+pub(crate) use setters;
+
 #[cfg(test)]
 mod tests {
     #[cfg(any(feature = "payconex", feature = "acquired", feature = "journal"))]

@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
+use crate::providers::common::setters;
 use crate::providers::lenient;
 
 macro_rules! string_enum {
@@ -214,6 +215,7 @@ fn ser_pan<S: Serializer>(c: &CardNumber, s: S) -> Result<S::Ok, S::Error> {
 
 /// `Webhook`: the body of webhook create and update.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Webhook {
     /// Where PayConex POSTs notifications.
     pub url: String,
@@ -237,6 +239,7 @@ pub struct WebhookResponse {
 
 /// `AccountUpdaterTokenUpdate`: a PayConex token (transaction id) to keep updated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TokenRecord {
     /// The PayConex transaction id, 1–12 digits.
     pub token: String,
@@ -247,6 +250,7 @@ pub struct TokenRecord {
 
 /// `AccountUpdaterPANUpdate`: a card number and its expiry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PanRecord {
     /// The card number (13–19 digits on this API).
     #[serde(serialize_with = "ser_pan")]
@@ -261,6 +265,7 @@ pub struct PanRecord {
 
 /// `AccountUpdaterShieldconexUpdate`: a ShieldConex token with its transaction id and expiry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ShieldconexRecord {
     /// The PayConex transaction id the `bfid` belongs to.
     pub token: String,
@@ -279,6 +284,7 @@ macro_rules! subscription_body {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
         #[serde(rename_all = "camelCase")]
+        #[non_exhaustive]
         pub struct $name {
             /// The format updates come back in.
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -294,6 +300,25 @@ macro_rules! subscription_body {
             #[serde(skip_serializing_if = "Option::is_none")]
             pub enabled: Option<bool>,
         }
+
+        impl $name {
+            /// A body with the records and the schedule (the two required fields).
+            pub fn new($field: Vec<$record>, period_id: PeriodId) -> Self {
+                $name {
+                    response_format: None,
+                    $field,
+                    period_date: None,
+                    period_id,
+                    enabled: None,
+                }
+            }
+        }
+
+        setters!($name {
+            optional response_format / set_response_format: ResponseFormat,
+            optional period_date / set_period_date: PeriodDate,
+            optional enabled / set_enabled: bool,
+        });
     };
 }
 
@@ -313,6 +338,7 @@ subscription_body!(
 /// `AccountUpdaterSubscriptionRequest`: the PATCH body; every field optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SubscriptionPatch {
     /// New response format.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -555,3 +581,56 @@ pub struct ApiViolation {
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub code: Option<String>,
 }
+
+impl Webhook {
+    /// A webhook for `event` posted to `url`.
+    pub fn new(url: impl Into<String>, event: WebhookEventType) -> Self {
+        Webhook {
+            url: url.into(),
+            event,
+        }
+    }
+}
+
+impl TokenRecord {
+    /// A token to keep updated.
+    pub fn new(token: impl Into<String>) -> Self {
+        TokenRecord {
+            token: token.into(),
+            enabled: None,
+        }
+    }
+}
+setters!(TokenRecord { optional enabled / set_enabled: bool, });
+
+impl PanRecord {
+    /// A card to keep updated.
+    pub fn new(pan: CardNumber, expiry: Expiry) -> Self {
+        PanRecord {
+            pan,
+            expiry,
+            enabled: None,
+        }
+    }
+}
+setters!(PanRecord { optional enabled / set_enabled: bool, });
+
+impl ShieldconexRecord {
+    /// A ShieldConex token (with its BFID and the card's expiry) to keep updated.
+    pub fn new(token: impl Into<String>, bfid: impl Into<String>, expiry: Expiry) -> Self {
+        ShieldconexRecord {
+            token: token.into(),
+            bfid: bfid.into(),
+            expiry,
+            enabled: None,
+        }
+    }
+}
+setters!(ShieldconexRecord { optional enabled / set_enabled: bool, });
+
+setters!(SubscriptionPatch {
+    optional response_format / set_response_format: ResponseFormat,
+    optional period_date / set_period_date: PeriodDate,
+    optional period_id / set_period_id: PeriodId,
+    optional enabled / set_enabled: bool,
+});
