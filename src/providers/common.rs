@@ -88,6 +88,12 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// `Name::default().first("Ada".to_owned())`. An `optional` field has two setters, as the AWS
 /// SDKs do: `field(value)` stores `Some(value)`, `set_field(option)` stores the option as given.
 /// A `value` field's setter stores what it is given.
+#[cfg(any(
+    feature = "payconex",
+    feature = "cardsync",
+    feature = "accountvault",
+    feature = "acquired"
+))]
 macro_rules! setters {
     ($ty:ident { $(optional $o:ident / $so:ident: $ot:ty,)* $(value $v:ident: $vt:ty,)* }) => {
         impl $ty {
