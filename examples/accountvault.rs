@@ -20,14 +20,15 @@ use common::{OrExit, step};
 
 fn owner() -> Owner {
     Owner::new(Name::person("John", "Customer"))
-        .with_address(Address {
-            line1: Some("465 Fairchild Drive".into()),
-            line2: Some("Suite #222".into()),
-            city: Some("Mountain View".into()),
-            state: Some("CA".into()),
-            zipcode: Some("94043".into()),
-            country: Some("840".into()),
-        })
+        .with_address(
+            Address::default()
+                .line1("465 Fairchild Drive")
+                .line2("Suite #222")
+                .city("Mountain View")
+                .state("CA")
+                .zipcode("94043")
+                .country("840"),
+        )
         .with_phone(Phone::new("4159808222"))
 }
 
@@ -65,12 +66,8 @@ async fn main() {
     let first = CardNumber::parse("4000056655665556").or_exit("card");
     let created = client
         .create_account(
-            &CreateAccount {
-                reference_id: format!("ex-{suffix}"),
-                bank: None,
-                card: Some(Card::plain(first.clone(), Expiry::new(12, 2027).ok())),
-                owner: owner(),
-            },
+            &CreateAccount::new(format!("ex-{suffix}"), owner())
+                .card(Card::plain(first.clone(), Expiry::new(12, 2027).ok())),
             DuplicateCheck::Allow,
         )
         .await
@@ -91,11 +88,8 @@ async fn main() {
     let status = client
         .update_account(
             &account,
-            &UpdateAccount {
-                bank: None,
-                card: Some(Card::plain(second.clone(), Expiry::new(12, 2030).ok())),
-                owner: owner(),
-            },
+            &UpdateAccount::new(owner())
+                .card(Card::plain(second.clone(), Expiry::new(12, 2030).ok())),
             DuplicateCheck::Reject,
         )
         .await
@@ -113,11 +107,7 @@ async fn main() {
     client
         .update_account(
             &account,
-            &UpdateAccount {
-                bank: None,
-                card: Some(Card::encrypted(public.key_id(), data)),
-                owner: owner(),
-            },
+            &UpdateAccount::new(owner()).card(Card::encrypted(public.key_id(), data)),
             DuplicateCheck::Reject,
         )
         .await
@@ -140,12 +130,8 @@ async fn main() {
         &mut n,
         "a second account with the same card, RejectDuplicateCard -> 409",
     );
-    let duplicate = CreateAccount {
-        reference_id: format!("dup-{suffix}"),
-        bank: None,
-        card: Some(Card::plain(third.clone(), Expiry::new(1, 2031).ok())),
-        owner: owner(),
-    };
+    let duplicate = CreateAccount::new(format!("dup-{suffix}"), owner())
+        .card(Card::plain(third.clone(), Expiry::new(1, 2031).ok()));
     match client
         .create_account(&duplicate, DuplicateCheck::Reject)
         .await

@@ -147,23 +147,18 @@ async fn accountvault() -> Backend {
         Some(id) => id,
         None => {
             let reference = format!("qs{}", chrono::Utc::now().format("%H%M%S%3f"));
-            let owner = Owner::new(Name::person("Ada", "Lovelace")).with_address(Address {
-                line1: Some("1 Main Street".into()),
-                city: Some("Springfield".into()),
-                state: Some("IL".into()),
-                zipcode: Some("62701".into()),
-                country: Some("840".into()),
-                ..Address::default()
-            });
-            let body = CreateAccount {
-                reference_id: reference,
-                bank: None,
-                card: Some(Card::plain(
-                    CardNumber::parse("4000056655665556").or_exit("card"),
-                    Expiry::new(12, 2026).ok(),
-                )),
-                owner,
-            };
+            let owner = Owner::new(Name::person("Ada", "Lovelace")).with_address(
+                Address::default()
+                    .line1("1 Main Street")
+                    .city("Springfield")
+                    .state("IL")
+                    .zipcode("62701")
+                    .country("840"),
+            );
+            let body = CreateAccount::new(reference, owner).card(Card::plain(
+                CardNumber::parse("4000056655665556").or_exit("card"),
+                Expiry::new(12, 2026).ok(),
+            ));
             client
                 .create_account(&body, DuplicateCheck::Off)
                 .await

@@ -46,14 +46,14 @@ fn client(server: &MockServer, sub: Option<&str>) -> AccountVaultClient {
 
 fn seed_owner() -> Owner {
     Owner::new(Name::person("John", "Customer"))
-        .with_address(Address {
-            line1: Some("465 Fairchild Drive".into()),
-            line2: Some("Suite #222".into()),
-            city: Some("Mountain View".into()),
-            state: Some("CA".into()),
-            zipcode: Some("94043".into()),
-            country: None,
-        })
+        .with_address(
+            Address::default()
+                .line1("465 Fairchild Drive")
+                .line2("Suite #222")
+                .city("Mountain View")
+                .state("CA")
+                .zipcode("94043"),
+        )
         .with_phone(Phone::new("4159808222"))
 }
 
@@ -103,14 +103,10 @@ async fn the_seed_request_packed_is_exactly_what_the_client_sends() {
         .expect(1)
         .mount(&server)
         .await;
-    let body = UpdateAccount {
-        bank: None,
-        card: Some(Card::plain(
-            CardNumber::parse(PAN).unwrap(),
-            Some(Expiry::parse("202012", ExpiryFormat::Yyyymm).unwrap()),
-        )),
-        owner: seed_owner(),
-    };
+    let body = UpdateAccount::new(seed_owner()).card(Card::plain(
+        CardNumber::parse(PAN).unwrap(),
+        Some(Expiry::parse("202012", ExpiryFormat::Yyyymm).unwrap()),
+    ));
     assert_eq!(
         String::from_utf8(serde_json::to_vec(&body).unwrap()).unwrap(),
         packed
@@ -188,11 +184,11 @@ fn person_owner() -> Owner {
 }
 
 fn bank(routing: &str, number: &str) -> Bank {
-    Bank {
-        routing_number: routing.into(),
-        account_number: SecretString::from(number.to_owned()),
-        account_type: BankAccountType::Checking,
-    }
+    Bank::new(
+        routing,
+        SecretString::from(number.to_owned()),
+        BankAccountType::Checking,
+    )
 }
 
 #[tokio::test]
@@ -200,21 +196,19 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
     let server = MockServer::start().await;
     let c = client(&server, None);
     let card = || Card::plain(CardNumber::parse(PAN).unwrap(), Expiry::new(12, 2030).ok());
-    let create =
-        |card: Option<Card>, bank: Option<Bank>, owner: Owner, reference: &str| CreateAccount {
-            reference_id: reference.into(),
-            bank,
-            card,
-            owner,
-        };
+    let create = |card: Option<Card>, bank: Option<Bank>, owner: Owner, reference: &str| {
+        CreateAccount::new(reference, owner)
+            .set_bank(bank)
+            .set_card(card)
+    };
     let with_address = |a: Address| person_owner().with_address(a);
-    let addr = |state: &str, zip: &str, country: Option<&str>| Address {
-        line1: Some("1 Main St".into()),
-        city: Some("Town".into()),
-        state: Some(state.into()),
-        zipcode: Some(zip.into()),
-        country: country.map(Into::into),
-        ..Address::default()
+    let addr = |state: &str, zip: &str, country: Option<&str>| {
+        Address::default()
+            .line1("1 Main St")
+            .city("Town")
+            .state(state)
+            .zipcode(zip)
+            .set_country(country.map(Into::into))
     };
     let mut two_forms = card();
     two_forms.token = Some(SecretString::from("t".repeat(344)));
@@ -229,10 +223,7 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
             create(
                 Some(card()),
                 None,
-                Owner::new(Name {
-                    first: Some("J".into()),
-                    ..Name::default()
-                }),
+                Owner::new(Name::default().first("J")),
                 "r1",
             ),
             "owner.name.last",
@@ -322,10 +313,7 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
             create(
                 Some(card()),
                 None,
-                with_address(Address {
-                    line1: Some("1 Main St;".into()),
-                    ..addr("CA", "94043", None)
-                }),
+                with_address(addr("CA", "94043", None).line1("1 Main St;")),
                 "r1",
             ),
             "owner.address.line1",
@@ -343,10 +331,7 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
             create(
                 Some(card()),
                 None,
-                person_owner().with_phone(Phone {
-                    country_code: Some("44".into()),
-                    number: "123".into(),
-                }),
+                person_owner().with_phone(Phone::new("123").country_code("44")),
                 "r1",
             ),
             "owner.phone.number",
@@ -355,10 +340,7 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
             create(
                 Some(card()),
                 None,
-                person_owner().with_phone(Phone {
-                    country_code: Some("1234".into()),
-                    number: "4159808222".into(),
-                }),
+                person_owner().with_phone(Phone::new("4159808222").country_code("1234")),
                 "r1",
             ),
             "owner.phone.countryCode",
@@ -387,10 +369,10 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
         ),
         (
             create(
-                Some(Card::device(Device {
-                    id: String::new(),
-                    blob: SecretString::from("00".to_owned()),
-                })),
+                Some(Card::device(Device::new(
+                    String::new(),
+                    SecretString::from("00".to_owned()),
+                ))),
                 None,
                 person_owner(),
                 "r1",
@@ -436,10 +418,9 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
         }
     }
     assert!(
-        account_updater::providers::accountvault::validate::phone(&Phone {
-            country_code: Some("44".into()),
-            number: "2039826580".into()
-        })
+        account_updater::providers::accountvault::validate::phone(
+            &Phone::new("2039826580").country_code("44")
+        )
         .is_ok()
     );
     // Builder rules: client id length, sub-client width.
@@ -549,12 +530,8 @@ async fn every_endpoint_with_and_without_sub_client() {
 
         let created = c
             .create_account(
-                &CreateAccount {
-                    reference_id: "ref-1".into(),
-                    bank: Some(bank("121000358", "123456789")),
-                    card: None,
-                    owner: Owner::new(Name::company("Acme Co")),
-                },
+                &CreateAccount::new("ref-1", Owner::new(Name::company("Acme Co")))
+                    .bank(bank("121000358", "123456789")),
                 DuplicateCheck::Off,
             )
             .await
@@ -584,18 +561,9 @@ async fn every_endpoint_with_and_without_sub_client() {
         );
         let by_ref = c.retrieve_by_reference("ref-1").await.unwrap();
         assert_eq!(by_ref.account_id, ACCOUNT);
-        let v2 = UpdateAccountV2 {
-            card: Some(CardV2 {
-                expiration_date: Expiry::new(1, 2030).ok(),
-            }),
-            owner: Some(OwnerV2 {
-                phone: Some(Phone {
-                    country_code: Some("1".into()),
-                    number: "4159808222".into(),
-                }),
-                ..OwnerV2::default()
-            }),
-        };
+        let v2 = UpdateAccountV2::default()
+            .card(CardV2::default().set_expiration_date(Expiry::new(1, 2030).ok()))
+            .owner(OwnerV2::default().phone(Phone::new("4159808222").country_code("1")));
         c.update_account_v2(ACCOUNT, &v2).await.unwrap();
         c.delete_account(ACCOUNT, false).await.unwrap();
         let key = c.create_key(KeyFormat::Asn1).await.unwrap();
@@ -646,17 +614,10 @@ async fn duplicate_flags_are_valueless_query_keys_per_operation() {
         .mount(&server)
         .await;
     let c = client(&server, None);
-    let body = UpdateAccount {
-        bank: None,
-        card: Some(Card::plain(CardNumber::parse(PAN).unwrap(), None)),
-        owner: person_owner(),
-    };
-    let create = CreateAccount {
-        reference_id: "r".into(),
-        bank: None,
-        card: Some(Card::plain(CardNumber::parse(PAN).unwrap(), None)),
-        owner: person_owner(),
-    };
+    let body =
+        UpdateAccount::new(person_owner()).card(Card::plain(CardNumber::parse(PAN).unwrap(), None));
+    let create = CreateAccount::new("r", person_owner())
+        .card(Card::plain(CardNumber::parse(PAN).unwrap(), None));
     for check in [
         DuplicateCheck::Off,
         DuplicateCheck::Reject,
@@ -691,11 +652,8 @@ async fn error_for(status: u16, body: &str) -> Error {
         .respond_with(ResponseTemplate::new(status).set_body_string(body.to_owned()))
         .mount(&server)
         .await;
-    let body = UpdateAccount {
-        bank: None,
-        card: Some(Card::plain(CardNumber::parse(PAN).unwrap(), None)),
-        owner: person_owner(),
-    };
+    let body =
+        UpdateAccount::new(person_owner()).card(Card::plain(CardNumber::parse(PAN).unwrap(), None));
     client(&server, None)
         .update_account(ACCOUNT, &body, DuplicateCheck::Reject)
         .await
@@ -712,11 +670,8 @@ async fn the_status_table_maps_onto_the_crate_errors_with_ec_kept() {
         )
         .mount(&server)
         .await;
-    let body = UpdateAccount {
-        bank: None,
-        card: Some(Card::plain(CardNumber::parse(PAN).unwrap(), None)),
-        owner: person_owner(),
-    };
+    let body =
+        UpdateAccount::new(person_owner()).card(Card::plain(CardNumber::parse(PAN).unwrap(), None));
     let status = client(&server, None)
         .update_account(ACCOUNT, &body, DuplicateCheck::Reject)
         .await
@@ -870,10 +825,10 @@ fn types_holding_secrets_never_print_them() {
         .unwrap();
     let card = Card::plain(CardNumber::parse(PAN).unwrap(), None);
     let token = Card::token(SecretString::from("TOKENVALUE".repeat(34)));
-    let device = Card::device(Device {
-        id: "dev".into(),
-        blob: SecretString::from("DEADBEEF00".to_owned()),
-    });
+    let device = Card::device(Device::new(
+        "dev",
+        SecretString::from("DEADBEEF00".to_owned()),
+    ));
     let enc = Card::encrypted("TabaPay_KeyID_22_chars", "CIPHERTEXTVALUE".into());
     let b = bank("121000358", "987654321012");
     let shown = format!("{c:?} {card:?} {token:?} {device:?} {enc:?} {b:?}");
@@ -909,25 +864,18 @@ async fn a_500_for_an_encrypted_card_is_not_repeated_and_a_429_keeps_ec_and_em()
         )
         .build()
         .unwrap();
-    let encrypted = UpdateAccount {
-        bank: None,
-        card: Some(Card::encrypted(
-            "TabaPay_KeyID_22_chars",
-            "CIPHERTEXTVALUE".into(),
-        )),
-        owner: person_owner(),
-    };
+    let encrypted = UpdateAccount::new(person_owner()).card(Card::encrypted(
+        "TabaPay_KeyID_22_chars",
+        "CIPHERTEXTVALUE".into(),
+    ));
     let err = retrying
         .update_account(ACCOUNT, &encrypted, DuplicateCheck::Off)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Provider);
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
-    let plain = UpdateAccount {
-        bank: None,
-        card: Some(Card::plain(CardNumber::parse(PAN).unwrap(), None)),
-        owner: person_owner(),
-    };
+    let plain =
+        UpdateAccount::new(person_owner()).card(Card::plain(CardNumber::parse(PAN).unwrap(), None));
     retrying
         .update_account(ACCOUNT, &plain, DuplicateCheck::Off)
         .await

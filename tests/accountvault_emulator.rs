@@ -31,15 +31,10 @@ fn owner() -> Owner {
 }
 
 fn create(reference: &str, pan: &str) -> CreateAccount {
-    CreateAccount {
-        reference_id: reference.into(),
-        bank: None,
-        card: Some(Card::plain(
-            CardNumber::parse(pan).unwrap(),
-            Expiry::new(12, 2030).ok(),
-        )),
-        owner: owner(),
-    }
+    CreateAccount::new(reference, owner()).card(Card::plain(
+        CardNumber::parse(pan).unwrap(),
+        Expiry::new(12, 2030).ok(),
+    ))
 }
 
 #[tokio::test]
@@ -78,14 +73,10 @@ async fn the_example_flow_and_the_emulator_decrypts_what_the_client_encrypted() 
 
     c.update_account(
         &id,
-        &UpdateAccount {
-            bank: None,
-            card: Some(Card::plain(
-                CardNumber::parse(PANS[1]).unwrap(),
-                Expiry::new(12, 2031).ok(),
-            )),
-            owner: owner(),
-        },
+        &UpdateAccount::new(owner()).card(Card::plain(
+            CardNumber::parse(PANS[1]).unwrap(),
+            Expiry::new(12, 2031).ok(),
+        )),
         DuplicateCheck::Reject,
     )
     .await
@@ -112,11 +103,7 @@ async fn the_example_flow_and_the_emulator_decrypts_what_the_client_encrypted() 
     .unwrap();
     c.update_account(
         &id,
-        &UpdateAccount {
-            bank: None,
-            card: Some(Card::encrypted(public.key_id(), data)),
-            owner: owner(),
-        },
+        &UpdateAccount::new(owner()).card(Card::encrypted(public.key_id(), data)),
         DuplicateCheck::Reject,
     )
     .await
@@ -139,11 +126,7 @@ async fn the_example_flow_and_the_emulator_decrypts_what_the_client_encrypted() 
     let e = c
         .update_account(
             &id,
-            &UpdateAccount {
-                bank: None,
-                card: Some(Card::encrypted(public.key_id(), wrong)),
-                owner: owner(),
-            },
+            &UpdateAccount::new(owner()).card(Card::encrypted(public.key_id(), wrong)),
             DuplicateCheck::Off,
         )
         .await
@@ -159,12 +142,7 @@ async fn the_example_flow_and_the_emulator_decrypts_what_the_client_encrypted() 
     .unwrap();
     let enc = c
         .create_account(
-            &CreateAccount {
-                reference_id: "ref-enc".into(),
-                bank: None,
-                card: Some(Card::encrypted(public.key_id(), data)),
-                owner: owner(),
-            },
+            &CreateAccount::new("ref-enc", owner()).card(Card::encrypted(public.key_id(), data)),
             DuplicateCheck::Off,
         )
         .await
@@ -257,11 +235,8 @@ async fn duplicate_flags_behave_as_documented() {
         .unwrap()
         .account_id
         .unwrap();
-    let to_dup = UpdateAccount {
-        bank: None,
-        card: Some(Card::plain(CardNumber::parse(PANS[0]).unwrap(), None)),
-        owner: owner(),
-    };
+    let to_dup =
+        UpdateAccount::new(owner()).card(Card::plain(CardNumber::parse(PANS[0]).unwrap(), None));
     assert_eq!(
         c.update_account(&lone, &to_dup, DuplicateCheck::Reject)
             .await
@@ -291,14 +266,10 @@ async fn duplicate_flags_behave_as_documented() {
         .unwrap()
         .account_id
         .unwrap();
-    let same = UpdateAccount {
-        bank: None,
-        card: Some(Card::plain(
-            CardNumber::parse("6011010000000003").unwrap(),
-            None,
-        )),
-        owner: owner(),
-    };
+    let same = UpdateAccount::new(owner()).card(Card::plain(
+        CardNumber::parse("6011010000000003").unwrap(),
+        None,
+    ));
     assert_eq!(
         c.update_account(&solo, &same, DuplicateCheck::Reject)
             .await
@@ -368,12 +339,8 @@ async fn reference_window_keys_limit_v2_and_unified_update() {
 
     c.update_account_v2(
         &id,
-        &UpdateAccountV2 {
-            card: Some(CardV2 {
-                expiration_date: Expiry::new(6, 2034).ok(),
-            }),
-            owner: None,
-        },
+        &UpdateAccountV2::default()
+            .card(CardV2::default().set_expiration_date(Expiry::new(6, 2034).ok())),
     )
     .await
     .unwrap();
@@ -596,15 +563,11 @@ async fn both_oaep_modes_are_sent_explicitly_and_decrypted() {
     let e = plain
         .update_account(
             &id,
-            &UpdateAccount {
-                bank: None,
-                card: Some(Card::encrypted_with(
-                    public.key_id(),
-                    data,
-                    OaepMode::Sha256,
-                )),
-                owner: owner(),
-            },
+            &UpdateAccount::new(owner()).card(Card::encrypted_with(
+                public.key_id(),
+                data,
+                OaepMode::Sha256,
+            )),
             DuplicateCheck::Off,
         )
         .await
@@ -631,13 +594,11 @@ async fn creates_without_an_id_and_normalised_owners_are_handled() {
     let c = client(&emu);
     let mut body = create("ref-207", PANS[0]);
     body.owner = Owner::new(Name::person("Ada", "Lovelace")).with_address(
-        account_updater::providers::accountvault::wire::Address {
-            line1: Some("1 Main St".into()),
-            city: Some("Austin".into()),
-            state: Some("TX".into()),
-            zipcode: Some("73301".into()),
-            ..Default::default()
-        },
+        account_updater::providers::accountvault::wire::Address::default()
+            .line1("1 Main St")
+            .city("Austin")
+            .state("TX")
+            .zipcode("73301"),
     );
     let created = c.create_account(&body, DuplicateCheck::Off).await.unwrap();
     assert_eq!(created.status.sc, Some(207));

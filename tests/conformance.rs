@@ -160,15 +160,12 @@ async fn accountvault() -> Harness {
         .unwrap();
     let account = client
         .create_account(
-            &CreateAccount {
-                reference_id: "conf".into(),
-                bank: None,
-                card: Some(Card::plain(
+            &CreateAccount::new("conf", Owner::new(Name::person("Ada", "Lovelace"))).card(
+                Card::plain(
                     CardNumber::parse("4000056655665556").unwrap(),
                     Expiry::new(12, 2030).ok(),
-                )),
-                owner: Owner::new(Name::person("Ada", "Lovelace")),
-            },
+                ),
+            ),
             account_updater::providers::accountvault::DuplicateCheck::Off,
         )
         .await

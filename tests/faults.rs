@@ -205,11 +205,8 @@ async fn native_card_call(s: &Subject) -> Observed {
             .await,
         ),
         Native::AccountVault(c) => {
-            let body = UpdateAccount {
-                bank: None,
-                card: Some(Card::plain(pan(), Some(exp()))),
-                owner: Owner::new(Name::person("Ada", "Lovelace")),
-            };
+            let body = UpdateAccount::new(Owner::new(Name::person("Ada", "Lovelace")))
+                .card(Card::plain(pan(), Some(exp())));
             observe(
                 c.update_account(AV_ACCOUNT, &body, DuplicateCheck::Off)
                     .await,

@@ -85,9 +85,10 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Builder-style setters for a `#[non_exhaustive]` wire body. Callers outside the crate cannot
 /// write such a struct literally (so that a field the vendor adds later is not a breaking
 /// change); they start from its constructor or `default()` and set fields by name:
-/// `Name::default().first("Ada".to_owned())`. An `optional` field has two setters, as the AWS
-/// SDKs do: `field(value)` stores `Some(value)`, `set_field(option)` stores the option as given.
-/// A `value` field's setter stores what it is given.
+/// `Name::default().first("Ada")`. An optional field has two setters, as the AWS SDKs do:
+/// `field(value)` stores `Some(value)` (a `text` field takes anything that converts into a
+/// `String`), `set_field(option)` stores the option as given. A `value` field's setter stores
+/// what it is given.
 #[cfg(any(
     feature = "payconex",
     feature = "cardsync",
@@ -95,8 +96,25 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     feature = "acquired"
 ))]
 macro_rules! setters {
-    ($ty:ident { $(optional $o:ident / $so:ident: $ot:ty,)* $(value $v:ident: $vt:ty,)* }) => {
+    ($ty:ident {
+        $(text $t:ident / $st:ident,)*
+        $(optional $o:ident / $so:ident: $ot:ty,)*
+        $(value $v:ident: $vt:ty,)*
+    }) => {
         impl $ty {
+            $(
+                #[doc = concat!("Sets `", stringify!($t), "`.")]
+                pub fn $t(mut self, value: impl Into<String>) -> Self {
+                    self.$t = Some(value.into());
+                    self
+                }
+
+                #[doc = concat!("Sets or clears `", stringify!($t), "`.")]
+                pub fn $st(mut self, value: Option<String>) -> Self {
+                    self.$t = value;
+                    self
+                }
+            )*
             $(
                 #[doc = concat!("Sets `", stringify!($o), "`.")]
                 pub fn $o(mut self, value: $ot) -> Self {

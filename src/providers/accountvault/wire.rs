@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
+use crate::providers::common::setters;
 use crate::providers::lenient;
 
 fn ser_pan<S: Serializer>(c: &Option<CardNumber>, s: S) -> Result<S::Ok, S::Error> {
@@ -40,6 +41,7 @@ fn ser_secret_str<S: Serializer>(v: &SecretString, s: S) -> Result<S::Ok, S::Err
 
 /// A P2PE device's card data (restricted usage).
 #[derive(Clone, Serialize)]
+#[non_exhaustive]
 pub struct Device {
     /// TabaPay device id (or Google Pay `gatewayMerchantId`).
     pub id: String,
@@ -67,6 +69,7 @@ impl fmt::Debug for Device {
 /// [`Card::device`].
 #[derive(Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Card {
     /// The card number (13–19 digits).
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_pan")]
@@ -156,6 +159,7 @@ impl fmt::Debug for Card {
 /// `bank`: an ACH account.
 #[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Bank {
     /// ABA routing number, 9 digits with a valid check digit.
     pub routing_number: String,
@@ -202,6 +206,7 @@ pub enum BankAccountType {
 /// `owner.name`: a company **or** a person (first and last required, middle and suffix
 /// optional), never both.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Name {
     /// Company name (must be enabled by TabaPay).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,6 +246,7 @@ impl Name {
 
 /// `owner.address`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Address {
     /// Line 1.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,6 +271,7 @@ pub struct Address {
 /// `owner.phone`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Phone {
     /// Country calling code, 1–3 digits (default 1).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -285,6 +292,7 @@ impl Phone {
 
 /// `owner`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Owner {
     /// The name.
     pub name: Name,
@@ -322,6 +330,7 @@ impl Owner {
 /// Body of Create Account (`POST /v1/clients/{ClientID}/accounts`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CreateAccount {
     /// Your reference, `[a-zA-Z0-9_-]{1,15}`, unique (retrievable by it for 24 hours).
     #[serde(rename = "referenceID")]
@@ -339,6 +348,7 @@ pub struct CreateAccount {
 /// Body of Update Account v1 (`PUT /v1/…/accounts/{AccountID}`): a full replace, so `owner` and
 /// one of `card` / `bank` are required.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct UpdateAccount {
     /// A bank account (exactly one of `bank` or `card`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -354,6 +364,7 @@ pub struct UpdateAccount {
 /// expiry: v2 updates "excluding card account numbers").
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CardV2 {
     /// New expiry, sent as `YYYYMM`.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_yyyymm")]
@@ -362,6 +373,7 @@ pub struct CardV2 {
 
 /// `owner` of Update Account v2: every part optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct OwnerV2 {
     /// New name.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -376,6 +388,7 @@ pub struct OwnerV2 {
 
 /// Body of Update Account v2 (`PUT /v2/…/accounts/{AccountID}`): a partial update.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct UpdateAccountV2 {
     /// Card changes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -511,6 +524,7 @@ impl KeyFormat {
 
 /// Body of Create Key.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CreateKey {
     /// The format the key comes back in.
     pub format: KeyFormat,
@@ -535,4 +549,126 @@ pub struct Key {
     pub key_exponent: Option<String>,
     /// Expiry, `yyyy-MM-ddTHH:mm:ssZ`.
     pub expiration: Option<String>,
+}
+
+impl Device {
+    /// A P2PE device's card data.
+    pub fn new(id: impl Into<String>, blob: SecretString) -> Self {
+        Device {
+            id: id.into(),
+            blob,
+        }
+    }
+}
+
+setters!(Card {
+    text key_id / set_key_id,
+    text data / set_data,
+    optional account_number / set_account_number: CardNumber,
+    optional expiration_date / set_expiration_date: Expiry,
+    optional mode / set_mode: u8,
+});
+
+impl Bank {
+    /// An ACH account.
+    pub fn new(
+        routing_number: impl Into<String>,
+        account_number: SecretString,
+        account_type: BankAccountType,
+    ) -> Self {
+        Bank {
+            routing_number: routing_number.into(),
+            account_number,
+            account_type,
+        }
+    }
+}
+
+setters!(Name {
+    text first / set_first,
+    text middle / set_middle,
+    text last / set_last,
+    text suffix / set_suffix,
+});
+
+setters!(Address {
+    text line1 / set_line1,
+    text line2 / set_line2,
+    text city / set_city,
+    text state / set_state,
+    text zipcode / set_zipcode,
+    text country / set_country,
+});
+
+setters!(Phone {
+    text country_code / set_country_code,
+});
+
+impl Owner {
+    /// Sets or clears the address.
+    pub fn set_address(mut self, address: Option<Address>) -> Self {
+        self.address = address;
+        self
+    }
+
+    /// Sets or clears the phone.
+    pub fn set_phone(mut self, phone: Option<Phone>) -> Self {
+        self.phone = phone;
+        self
+    }
+}
+
+impl CreateAccount {
+    /// A new account under `reference_id` for `owner`; give it a card or a bank account.
+    pub fn new(reference_id: impl Into<String>, owner: Owner) -> Self {
+        CreateAccount {
+            reference_id: reference_id.into(),
+            bank: None,
+            card: None,
+            owner,
+        }
+    }
+}
+
+setters!(CreateAccount {
+    optional bank / set_bank: Bank,
+    optional card / set_card: Card,
+});
+
+impl UpdateAccount {
+    /// A full replace for `owner`; give it a card or a bank account.
+    pub fn new(owner: Owner) -> Self {
+        UpdateAccount {
+            bank: None,
+            card: None,
+            owner,
+        }
+    }
+}
+
+setters!(UpdateAccount {
+    optional bank / set_bank: Bank,
+    optional card / set_card: Card,
+});
+
+setters!(CardV2 {
+    optional expiration_date / set_expiration_date: Expiry,
+});
+
+setters!(OwnerV2 {
+    optional name / set_name: Name,
+    optional address / set_address: Address,
+    optional phone / set_phone: Phone,
+});
+
+setters!(UpdateAccountV2 {
+    optional card / set_card: CardV2,
+    optional owner / set_owner: OwnerV2,
+});
+
+impl CreateKey {
+    /// A request for a key in `format`.
+    pub fn new(format: KeyFormat) -> Self {
+        CreateKey { format }
+    }
 }
