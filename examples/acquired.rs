@@ -49,19 +49,19 @@ async fn main() {
         "update billing and customer data (SUBSCRIPTION_MANAGE)",
     );
     let mut change = ManageBilling::new(token.clone());
-    change.customer = Some(Customer {
-        customer_fname: Some("Eve".into()),
-        customer_lname: Some("Johnson".into()),
-        ..Customer::default()
-    });
-    change.billing = Some(BillingAddress {
-        billing_street: Some("44 Baker Street".into()),
-        billing_city: Some("London".into()),
-        billing_zipcode: Some("W1U7AL".into()),
-        billing_country_code_iso2: Some("GB".into()),
-        billing_email: Some("eve@example.com".into()),
-        ..BillingAddress::default()
-    });
+    change.customer = Some(
+        Customer::default()
+            .customer_fname("Eve")
+            .customer_lname("Johnson"),
+    );
+    change.billing = Some(
+        BillingAddress::default()
+            .billing_street("44 Baker Street")
+            .billing_city("London")
+            .billing_zipcode("W1U7AL")
+            .billing_country_code_iso2("GB")
+            .billing_email("eve@example.com"),
+    );
     let answer = client
         .manage_billing(&change)
         .await

@@ -207,15 +207,15 @@ async fn the_seed_subscription_manage_request_is_sent_as_documented() {
     let c = client(&server, "113", Some("1045"), "20201124154420");
     let mut change = ManageBilling::new("123456");
     change.merchant_order_id = Some("a9f0ce93-6f0d-4a15-a18b-45f1304b4bc0".into());
-    change.billing = Some(BillingAddress {
-        billing_street: Some("Suite 2, 4th Floor".into()),
-        billing_street2: Some("44 Baker Street".into()),
-        billing_city: Some("London".into()),
-        billing_zipcode: Some("W1U7AL".into()),
-        billing_phone: Some("+44(0)2039826580".into()),
-        billing_email: Some("support@acquired.com".into()),
-        ..BillingAddress::default()
-    });
+    change.billing = Some(
+        BillingAddress::default()
+            .billing_street("Suite 2, 4th Floor")
+            .billing_street2("44 Baker Street")
+            .billing_city("London")
+            .billing_zipcode("W1U7AL")
+            .billing_phone("+44(0)2039826580")
+            .billing_email("support@acquired.com"),
+    );
     let answer = c.manage_billing(&change).await.unwrap();
     let Answer::Success(r) = answer else {
         panic!("{answer:?}")
@@ -684,10 +684,7 @@ fn credentials_and_clients_never_print_secrets() {
         Expiry::new(3, 2036).unwrap(),
     );
     card.cvv = Some(secret("456"));
-    let customer = Customer {
-        customer_fname: Some("Ann".into()),
-        ..Customer::default()
-    };
+    let customer = Customer::default().customer_fname("Ann");
     let shown = format!("{c:?} {:?} {card:?} {customer:?}", creds("133", None));
     common::assert_no_leak(&shown, &["4024007164218280"], &[PASS, HASHCODE, "456"]);
     assert_eq!(c.url().as_str(), "https://qaapi.acquired.com/api.php");

@@ -47,11 +47,11 @@ async fn the_example_flow_end_to_end_without_leaking_secrets() {
     let token = emu.create_token(&card("4457000300000007"), Expiry::new(1, 2030).unwrap());
 
     let mut change = ManageBilling::new(token.clone());
-    change.billing = Some(BillingAddress {
-        billing_city: Some("London".into()),
-        billing_zipcode: Some("W1U7AL".into()),
-        ..BillingAddress::default()
-    });
+    change.billing = Some(
+        BillingAddress::default()
+            .billing_city("London")
+            .billing_zipcode("W1U7AL"),
+    );
     assert!(matches!(
         c.manage_billing(&change).await.unwrap(),
         Answer::Success(_)

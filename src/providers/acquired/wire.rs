@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::providers::common::setters;
 use crate::providers::lenient;
 
 /// `transaction` of a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Transaction {
     /// Your unique order id, `[A-Za-z0-9_-]{1,50}`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,6 +47,7 @@ pub struct Transaction {
 
 /// `customer` of a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Customer {
     /// e.g. `Mr`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,6 +78,7 @@ pub struct Customer {
 /// The address and contact part of `billing` (what SUBSCRIPTION_MANAGE may change: every billing
 /// field except card number and expiry).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BillingAddress {
     /// Street.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,6 +108,7 @@ pub struct BillingAddress {
 
 /// `shipping` of a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Shipping {
     /// Street.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,3 +200,49 @@ pub struct Response {
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
 }
+
+setters!(Transaction {
+    text merchant_order_id / set_merchant_order_id,
+    text subscription_type / set_subscription_type,
+    text original_transaction_id / set_original_transaction_id,
+    text amount / set_amount,
+    text currency_code_iso3 / set_currency_code_iso3,
+    text merchant_customer_id / set_merchant_customer_id,
+    text merchant_custom_1 / set_merchant_custom_1,
+    text merchant_custom_2 / set_merchant_custom_2,
+    text merchant_custom_3 / set_merchant_custom_3,
+    value transaction_type: String,
+});
+
+setters!(Customer {
+    text customer_title / set_customer_title,
+    text customer_fname / set_customer_fname,
+    text customer_mname / set_customer_mname,
+    text customer_lname / set_customer_lname,
+    text customer_gender / set_customer_gender,
+    text customer_dob / set_customer_dob,
+    text customer_ipaddress / set_customer_ipaddress,
+    text customer_company / set_customer_company,
+});
+
+setters!(BillingAddress {
+    text billing_street / set_billing_street,
+    text billing_street2 / set_billing_street2,
+    text billing_city / set_billing_city,
+    text billing_state / set_billing_state,
+    text billing_zipcode / set_billing_zipcode,
+    text billing_country_code_iso2 / set_billing_country_code_iso2,
+    text billing_phone / set_billing_phone,
+    text billing_email / set_billing_email,
+});
+
+setters!(Shipping {
+    text shipping_street / set_shipping_street,
+    text shipping_street2 / set_shipping_street2,
+    text shipping_city / set_shipping_city,
+    text shipping_state / set_shipping_state,
+    text shipping_zipcode / set_shipping_zipcode,
+    text shipping_country_code_iso2 / set_shipping_country_code_iso2,
+    text shipping_phone / set_shipping_phone,
+    text shipping_email / set_shipping_email,
+});
