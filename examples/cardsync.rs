@@ -52,17 +52,17 @@ async fn main() {
     };
     match &hook_url {
         Some(url) => {
-            let hooks = account_updater::providers::cardsync::wire::Webhooks {
-                webhooks: account_updater::providers::cardsync::wire::Trigger::ALL
+            let hooks = account_updater::providers::cardsync::wire::Webhooks::new(
+                account_updater::providers::cardsync::wire::Trigger::ALL
                     .iter()
-                    .map(
-                        |t| account_updater::providers::cardsync::wire::WebhookTarget {
-                            trigger_id: *t,
-                            url: url.to_string(),
-                        },
-                    )
+                    .map(|t| {
+                        account_updater::providers::cardsync::wire::WebhookTarget::new(
+                            *t,
+                            url.to_string(),
+                        )
+                    })
                     .collect(),
-            };
+            );
             partner.set_webhooks(&hooks).await.or_exit("set webhooks");
             println!("    all four triggers -> {url}");
         }

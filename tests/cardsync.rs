@@ -79,11 +79,11 @@ fn seed_batch() -> (Vec<BatchCard>, Value) {
     let mut cards = Vec::new();
     for (i, c) in body["cards"].as_array_mut().unwrap().iter_mut().enumerate() {
         c["id"] = json!(format!("card-{i}"));
-        cards.push(BatchCard {
-            id: format!("card-{i}"),
-            card: pan(c["card"].as_str().unwrap()),
-            exp: exp(c["exp"].as_str().unwrap()),
-        });
+        cards.push(BatchCard::new(
+            format!("card-{i}"),
+            pan(c["card"].as_str().unwrap()),
+            exp(c["exp"].as_str().unwrap()),
+        ));
     }
     (cards, body)
 }
@@ -93,12 +93,12 @@ fn seed_amex() -> (Vec<AmexCard>, Value) {
     let mut cards = Vec::new();
     for (i, c) in body["cards"].as_array_mut().unwrap().iter_mut().enumerate() {
         c["id"] = json!(format!("amex-{i}"));
-        cards.push(AmexCard {
-            se_number: c["se_number"].as_str().unwrap().into(),
-            id: format!("amex-{i}"),
-            card: pan(c["card"].as_str().unwrap()),
-            exp: exp(c["exp"].as_str().unwrap()),
-        });
+        cards.push(AmexCard::new(
+            c["se_number"].as_str().unwrap(),
+            format!("amex-{i}"),
+            pan(c["card"].as_str().unwrap()),
+            exp(c["exp"].as_str().unwrap()),
+        ));
     }
     (cards, body)
 }
@@ -108,48 +108,44 @@ fn seed_merchant() -> Merchant {
     let s = |v: &Value| v.as_str().unwrap().to_owned();
     let pc = &m["primary_contact"];
     let ci = &m["card_info"];
-    Merchant {
-        legal_business_name: s(&m["legal_business_name"]),
-        name: s(&m["name"]),
-        description: s(&m["description"]),
-        website: s(&m["website"]),
-        phone: s(&m["phone"]),
-        phone_ext: Some(s(&m["phone_ext"])),
-        receipt_email: s(&m["receipt_email"]),
-        timezone: s(&m["timezone"]),
-        fee_schedule_id: s(&m["fee_schedule_id"]),
-        primary_contact: PrimaryContact {
-            first_name: s(&pc["first_name"]),
-            last_name: s(&pc["last_name"]),
-            company: s(&pc["company"]),
-            address_line_1: s(&pc["address_line_1"]),
-            address_line_2: s(&pc["address_line_2"]),
-            city: s(&pc["city"]),
-            state: s(&pc["state"]),
-            postal_code: s(&pc["postal_code"]),
-            country: s(&pc["country"]),
-            phone: s(&pc["phone"]),
-            email: s(&pc["email"]),
-        },
-        user: User {
-            username: s(&m["user"]["username"]),
-            email: s(&m["user"]["email"]),
-            status: s(&m["user"]["status"]),
-            role: s(&m["user"]["role"]),
-            create_api_key: true,
-        },
-        card_info: CardInfo {
-            type_of_biller: s(&ci["type_of_biller"]),
-            total_number_of_records: 300,
-            number_of_visa: 100,
-            number_of_mastercard: 100,
-            number_of_discover: 100,
-            number_of_amex: 0,
-            amex_se_number: Some(s(&ci["amex_se_number"])),
-            delivery_frequency: DeliveryFrequency::Monthly,
-            mcc: s(&ci["mcc"]),
-        },
-    }
+    Merchant::new(
+        PrimaryContact::default()
+            .first_name(s(&pc["first_name"]))
+            .last_name(s(&pc["last_name"]))
+            .company(s(&pc["company"]))
+            .address_line_1(s(&pc["address_line_1"]))
+            .address_line_2(s(&pc["address_line_2"]))
+            .city(s(&pc["city"]))
+            .state(s(&pc["state"]))
+            .postal_code(s(&pc["postal_code"]))
+            .country(s(&pc["country"]))
+            .phone(s(&pc["phone"]))
+            .email(s(&pc["email"])),
+        User::default()
+            .username(s(&m["user"]["username"]))
+            .email(s(&m["user"]["email"]))
+            .status(s(&m["user"]["status"]))
+            .role(s(&m["user"]["role"]))
+            .create_api_key(true),
+        CardInfo::new(DeliveryFrequency::Monthly)
+            .type_of_biller(s(&ci["type_of_biller"]))
+            .total_number_of_records(300)
+            .number_of_visa(100)
+            .number_of_mastercard(100)
+            .number_of_discover(100)
+            .number_of_amex(0)
+            .amex_se_number(s(&ci["amex_se_number"]))
+            .mcc(s(&ci["mcc"])),
+    )
+    .legal_business_name(s(&m["legal_business_name"]))
+    .name(s(&m["name"]))
+    .description(s(&m["description"]))
+    .website(s(&m["website"]))
+    .phone(s(&m["phone"]))
+    .phone_ext(s(&m["phone_ext"]))
+    .receipt_email(s(&m["receipt_email"]))
+    .timezone(s(&m["timezone"]))
+    .fee_schedule_id(s(&m["fee_schedule_id"]))
 }
 
 #[tokio::test]
@@ -164,16 +160,13 @@ async fn partner_endpoints_send_the_seed_bodies_with_the_bare_key() {
     ];
     // The seed's placeholders are not URLs; the client insists on URLs, so send real ones and
     // compare against the seed's shape with the same substitution.
-    let hooks = Webhooks {
-        webhooks: Trigger::ALL
+    let hooks = Webhooks::new(
+        Trigger::ALL
             .iter()
             .zip(urls)
-            .map(|(t, u)| WebhookTarget {
-                trigger_id: *t,
-                url: format!("https://example.com/{u}"),
-            })
+            .map(|(t, u)| WebhookTarget::new(*t, format!("https://example.com/{u}")))
             .collect(),
-    };
+    );
     let mut expected = fixture("webhooks_request.json");
     for w in expected["webhooks"].as_array_mut().unwrap() {
         w["url"] = json!(format!(
@@ -450,17 +443,8 @@ async fn failures_are_read_from_the_status_and_the_body() {
 async fn bad_input_is_refused_with_the_card_id_and_nothing_is_sent() {
     let server = MockServer::start().await;
     let c = merchant(&server);
-    let visa = || BatchCard {
-        id: "v1".into(),
-        card: pan("4457010000000009"),
-        exp: exp("01/50"),
-    };
-    let amex = |se: &str| AmexCard {
-        se_number: se.into(),
-        id: "a1".into(),
-        card: pan("342132335566772"),
-        exp: exp("12/28"),
-    };
+    let visa = || BatchCard::new("v1", pan("4457010000000009"), exp("01/50"));
+    let amex = |se: &str| AmexCard::new(se, "a1", pan("342132335566772"), exp("12/28"));
     let field = |e: Error| match e {
         Error::InvalidInput(i) => (i.field, i.problem),
         other => panic!("{other:?}"),
@@ -470,9 +454,10 @@ async fn bad_input_is_refused_with_the_card_id_and_nothing_is_sent() {
         InputProblem::Empty
     );
     let too_many: Vec<_> = (0..10_001)
-        .map(|i| BatchCard {
-            id: i.to_string(),
-            ..visa()
+        .map(|i| {
+            let mut card = visa();
+            card.id = i.to_string();
+            card
         })
         .collect();
     assert_eq!(
@@ -488,9 +473,10 @@ async fn bad_input_is_refused_with_the_card_id_and_nothing_is_sent() {
     );
     assert_eq!(
         field(
-            c.create_batch(&[BatchCard {
-                id: "".into(),
-                ..visa()
+            c.create_batch(&[{
+                let mut card = visa();
+                card.id = String::new();
+                card
             }])
             .await
             .unwrap_err()
@@ -498,11 +484,7 @@ async fn bad_input_is_refused_with_the_card_id_and_nothing_is_sent() {
         .0,
         "cards[0].id"
     );
-    let amex_in_batch = BatchCard {
-        id: "x9".into(),
-        card: pan("378282246310005"),
-        exp: exp("12/28"),
-    };
+    let amex_in_batch = BatchCard::new("x9", pan("378282246310005"), exp("12/28"));
     let (f, p) = field(c.create_batch(&[visa(), amex_in_batch]).await.unwrap_err());
     assert_eq!(f, "cards[id=x9].card");
     assert!(
@@ -512,10 +494,8 @@ async fn bad_input_is_refused_with_the_card_id_and_nothing_is_sent() {
         field(c.subscribe_amex(&[amex("")]).await.unwrap_err()).0,
         "cards[id=a1].se_number"
     );
-    let visa_sub = AmexCard {
-        card: pan("4457010000000009"),
-        ..amex("1")
-    };
+    let mut visa_sub = amex("1");
+    visa_sub.card = pan("4457010000000009");
     assert_eq!(
         field(c.subscribe_amex(&[visa_sub]).await.unwrap_err()).0,
         "cards[id=a1].card"

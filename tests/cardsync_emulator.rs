@@ -102,17 +102,17 @@ async fn the_example_flow_end_to_end_without_leaking_card_data() {
     let p = partner(&emu);
     let (_, m, key) = {
         // Webhooks first, as the docs order it (with the partner key: no merchant exists yet).
-        let hooks = account_updater::providers::cardsync::wire::Webhooks {
-            webhooks: account_updater::providers::cardsync::wire::Trigger::ALL
+        let hooks = account_updater::providers::cardsync::wire::Webhooks::new(
+            account_updater::providers::cardsync::wire::Trigger::ALL
                 .iter()
-                .map(
-                    |t| account_updater::providers::cardsync::wire::WebhookTarget {
-                        trigger_id: *t,
-                        url: sink.url().to_string(),
-                    },
-                )
+                .map(|t| {
+                    account_updater::providers::cardsync::wire::WebhookTarget::new(
+                        *t,
+                        sink.url().to_string(),
+                    )
+                })
                 .collect(),
-        };
+        );
         p.set_webhooks(&hooks).await.unwrap();
         enrolled(&emu, "e2e").await
     };
@@ -436,12 +436,12 @@ async fn unified_flows_hold_when_answers_are_as_the_documents_show() {
     .unwrap();
     let sink = WebhookSink::start().await.unwrap();
     let (p, m, _) = enrolled(&emu, "as-documented").await;
-    let hooks = account_updater::providers::cardsync::wire::Webhooks {
-        webhooks: vec![account_updater::providers::cardsync::wire::WebhookTarget {
-            trigger_id: account_updater::providers::cardsync::wire::Trigger::BatchAvailable,
-            url: sink.url().to_string(),
-        }],
-    };
+    let hooks = account_updater::providers::cardsync::wire::Webhooks::new(vec![
+        account_updater::providers::cardsync::wire::WebhookTarget::new(
+            account_updater::providers::cardsync::wire::Trigger::BatchAvailable,
+            sink.url().to_string(),
+        ),
+    ]);
     p.set_webhooks(&hooks).await.unwrap();
 
     let receipt = m.submit(test_cards()).await.unwrap();

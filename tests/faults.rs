@@ -196,14 +196,7 @@ fn pan_card(id: &str) -> CardToUpdate {
 async fn native_card_call(s: &Subject) -> Observed {
     match &s.native {
         Native::PayConex(c) => observe(c.add_pans("css_1", &[PanRecord::new(pan(), exp())]).await),
-        Native::CardSync(c) => observe(
-            c.create_batch(&[BatchCard {
-                id: "c1".into(),
-                card: pan(),
-                exp: exp(),
-            }])
-            .await,
-        ),
+        Native::CardSync(c) => observe(c.create_batch(&[BatchCard::new("c1", pan(), exp())]).await),
         Native::AccountVault(c) => {
             let body = UpdateAccount::new(Owner::new(Name::person("Ada", "Lovelace")))
                 .card(Card::plain(pan(), Some(exp())));

@@ -191,49 +191,45 @@ pub mod cardsync {
     /// A demo merchant with a unique legal name and username.
     pub fn demo_merchant() -> Merchant {
         let suffix = chrono::Utc::now().format("%Y%m%d%H%M%S%f").to_string();
-        Merchant {
-            legal_business_name: format!("Example Subscriptions LLC {suffix}"),
-            name: "Example Subscriptions".into(),
-            description: "account-updater example merchant".into(),
-            website: "example.com".into(),
-            phone: "5555555555".into(),
-            phone_ext: None,
-            receipt_email: "billing@example.com".into(),
-            timezone: "UTC".into(),
-            fee_schedule_id: env("CARDSYNC_FEE_SCHEDULE_ID")
-                .unwrap_or_else(|| "bqoa026g10l0v8o62315".into()),
-            primary_contact: PrimaryContact {
-                first_name: "Camille".into(),
-                last_name: "Bauch".into(),
-                company: "Example Subscriptions".into(),
-                address_line_1: "188 Turnpike".into(),
-                address_line_2: String::new(),
-                city: "Springfield".into(),
-                state: "IL".into(),
-                postal_code: "62701".into(),
-                country: "US".into(),
-                phone: "5555555555".into(),
-                email: "ops@example.com".into(),
-            },
-            user: User {
-                username: format!("example-{suffix}"),
-                email: "ops@example.com".into(),
-                status: "active".into(),
-                role: "admin".into(),
-                create_api_key: true,
-            },
-            card_info: CardInfo {
-                type_of_biller: "both".into(),
-                total_number_of_records: 19,
-                number_of_visa: 6,
-                number_of_mastercard: 5,
-                number_of_discover: 5,
-                number_of_amex: 3,
-                amex_se_number: Some(se_number()),
-                delivery_frequency: DeliveryFrequency::Weekly,
-                mcc: "5968".into(),
-            },
-        }
+        Merchant::new(
+            PrimaryContact::default()
+                .first_name("Camille")
+                .last_name("Bauch")
+                .company("Example Subscriptions")
+                .address_line_1("188 Turnpike")
+                .address_line_2(String::new())
+                .city("Springfield")
+                .state("IL")
+                .postal_code("62701")
+                .country("US")
+                .phone("5555555555")
+                .email("ops@example.com"),
+            User::default()
+                .username(format!("example-{suffix}"))
+                .email("ops@example.com")
+                .status("active")
+                .role("admin")
+                .create_api_key(true),
+            CardInfo::new(DeliveryFrequency::Weekly)
+                .type_of_biller("both")
+                .total_number_of_records(19)
+                .number_of_visa(6)
+                .number_of_mastercard(5)
+                .number_of_discover(5)
+                .number_of_amex(3)
+                .amex_se_number(se_number())
+                .mcc("5968"),
+        )
+        .legal_business_name(format!("Example Subscriptions LLC {suffix}"))
+        .name("Example Subscriptions")
+        .description("account-updater example merchant")
+        .website("example.com")
+        .phone("5555555555")
+        .receipt_email("billing@example.com")
+        .timezone("UTC")
+        .fee_schedule_id(
+            env("CARDSYNC_FEE_SCHEDULE_ID").unwrap_or_else(|| "bqoa026g10l0v8o62315".into()),
+        )
     }
 
     /// The merchant client: `CARDSYNC_MERCHANT_API_KEY` when set, else a merchant enrolled now.

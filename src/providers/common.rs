@@ -87,8 +87,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// change); they start from its constructor or `default()` and set fields by name:
 /// `Name::default().first("Ada")`. An optional field has two setters, as the AWS SDKs do:
 /// `field(value)` stores `Some(value)` (a `text` field takes anything that converts into a
-/// `String`), `set_field(option)` stores the option as given. A `value` field's setter stores
-/// what it is given.
+/// `String`), `set_field(option)` stores the option as given. A `string` or `value` field's
+/// setter stores what it is given (a `string` field takes anything that converts into one).
 #[cfg(any(
     feature = "payconex",
     feature = "cardsync",
@@ -99,6 +99,7 @@ macro_rules! setters {
     ($ty:ident {
         $(text $t:ident / $st:ident,)*
         $(optional $o:ident / $so:ident: $ot:ty,)*
+        $(string $s:ident,)*
         $(value $v:ident: $vt:ty,)*
     }) => {
         impl $ty {
@@ -125,6 +126,13 @@ macro_rules! setters {
                 #[doc = concat!("Sets or clears `", stringify!($o), "`.")]
                 pub fn $so(mut self, value: Option<$ot>) -> Self {
                     self.$o = value;
+                    self
+                }
+            )*
+            $(
+                #[doc = concat!("Sets `", stringify!($s), "`.")]
+                pub fn $s(mut self, value: impl Into<String>) -> Self {
+                    self.$s = value.into();
                     self
                 }
             )*

@@ -97,46 +97,41 @@ pub fn cardsync_merchant(tag: &str) -> account_updater::providers::cardsync::wir
     use account_updater::providers::cardsync::wire::{
         CardInfo, DeliveryFrequency, Merchant, PrimaryContact, User,
     };
-    Merchant {
-        legal_business_name: format!("Legal {tag}"),
-        name: "Shop".into(),
-        description: "test".into(),
-        website: "example.com".into(),
-        phone: "5555555555".into(),
-        phone_ext: None,
-        receipt_email: "a@example.com".into(),
-        timezone: "UTC".into(),
-        fee_schedule_id: "bqoa026g10l0v8o62315".into(),
-        primary_contact: PrimaryContact {
-            first_name: "A".into(),
-            last_name: "B".into(),
-            company: "C".into(),
-            address_line_1: "1 Main".into(),
-            address_line_2: String::new(),
-            city: "Town".into(),
-            state: "IL".into(),
-            postal_code: "62701".into(),
-            country: "US".into(),
-            phone: "5555555555".into(),
-            email: "a@example.com".into(),
-        },
-        user: User {
-            username: format!("user-{tag}"),
-            email: "a@example.com".into(),
-            status: "active".into(),
-            role: "admin".into(),
-            create_api_key: true,
-        },
-        card_info: CardInfo {
-            type_of_biller: "both".into(),
-            total_number_of_records: 19,
-            number_of_visa: 6,
-            number_of_mastercard: 5,
-            number_of_discover: 5,
-            number_of_amex: 3,
-            amex_se_number: Some("1234567890".into()),
-            delivery_frequency: DeliveryFrequency::Weekly,
-            mcc: "5968".into(),
-        },
-    }
+    Merchant::new(
+        PrimaryContact::default()
+            .first_name("A")
+            .last_name("B")
+            .company("C")
+            .address_line_1("1 Main")
+            .address_line_2(String::new())
+            .city("Town")
+            .state("IL")
+            .postal_code("62701")
+            .country("US")
+            .phone("5555555555")
+            .email("a@example.com"),
+        User::default()
+            .username(format!("user-{tag}"))
+            .email("a@example.com")
+            .status("active")
+            .role("admin")
+            .create_api_key(true),
+        CardInfo::new(DeliveryFrequency::Weekly)
+            .type_of_biller("both")
+            .total_number_of_records(19)
+            .number_of_visa(6)
+            .number_of_mastercard(5)
+            .number_of_discover(5)
+            .number_of_amex(3)
+            .amex_se_number("1234567890")
+            .mcc("5968"),
+    )
+    .legal_business_name(format!("Legal {tag}"))
+    .name("Shop")
+    .description("test")
+    .website("example.com")
+    .phone("5555555555")
+    .receipt_email("a@example.com")
+    .timezone("UTC")
+    .fee_schedule_id("bqoa026g10l0v8o62315")
 }

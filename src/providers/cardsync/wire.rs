@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
+use crate::providers::common::setters;
 use crate::providers::lenient;
 
 /// Webhook triggers (CardSync v2 docs).
@@ -79,6 +80,7 @@ impl<'de> Deserialize<'de> for Trigger {
 
 /// One webhook registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct WebhookTarget {
     /// Which event.
     pub trigger_id: Trigger,
@@ -88,6 +90,7 @@ pub struct WebhookTarget {
 
 /// Body of `POST /v2/webhooks`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Webhooks {
     /// The registrations.
     pub webhooks: Vec<WebhookTarget>,
@@ -109,6 +112,7 @@ pub enum DeliveryFrequency {
 /// `primary_contact` of a merchant (every field documented as required; `address_line_2` may be
 /// empty, as in the example).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PrimaryContact {
     /// Given name.
     pub first_name: String,
@@ -135,7 +139,8 @@ pub struct PrimaryContact {
 }
 
 /// `user` of a merchant: the merchant's first user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct User {
     /// Must be unique on the platform.
     pub username: String,
@@ -151,6 +156,7 @@ pub struct User {
 
 /// `card_info` of a merchant: expected volumes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CardInfo {
     /// e.g. `both`.
     pub type_of_biller: String,
@@ -175,6 +181,7 @@ pub struct CardInfo {
 
 /// Body of `POST /v2/merchant` (CardSync v2 docs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Merchant {
     /// Must be unique.
     pub legal_business_name: String,
@@ -213,6 +220,7 @@ fn ser_exp<S: Serializer>(e: &Expiry, s: S) -> Result<S::Ok, S::Error> {
 
 /// A card in a batch (Visa, Mastercard, Discover).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BatchCard {
     /// The caller's unique id, echoed in results.
     pub id: String,
@@ -226,6 +234,7 @@ pub struct BatchCard {
 
 /// A card in an Amex subscribe or unsubscribe request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AmexCard {
     /// The merchant's SE number.
     pub se_number: String,
@@ -527,4 +536,133 @@ pub struct WebhookPayload {
     pub error_count: Option<i64>,
     /// When the results expire.
     pub expires: Option<String>,
+}
+
+impl WebhookTarget {
+    /// Notifications of `trigger_id` posted to `url`.
+    pub fn new(trigger_id: Trigger, url: impl Into<String>) -> Self {
+        WebhookTarget {
+            trigger_id,
+            url: url.into(),
+        }
+    }
+}
+
+impl Webhooks {
+    /// The body registering `webhooks`.
+    pub fn new(webhooks: Vec<WebhookTarget>) -> Self {
+        Webhooks { webhooks }
+    }
+}
+
+setters!(PrimaryContact {
+    string first_name,
+    string last_name,
+    string company,
+    string address_line_1,
+    string address_line_2,
+    string city,
+    string state,
+    string postal_code,
+    string country,
+    string phone,
+    string email,
+});
+
+setters!(User {
+    string username,
+    string email,
+    string status,
+    string role,
+    value create_api_key: bool,
+});
+
+impl CardInfo {
+    /// Card counts and biller details; every field but the delivery frequency is set with its
+    /// setter (CardSync requires them all but the Amex SE number: checked before enrollment).
+    pub fn new(delivery_frequency: DeliveryFrequency) -> Self {
+        CardInfo {
+            type_of_biller: String::new(),
+            total_number_of_records: 0,
+            number_of_visa: 0,
+            number_of_mastercard: 0,
+            number_of_discover: 0,
+            number_of_amex: 0,
+            amex_se_number: None,
+            delivery_frequency,
+            mcc: String::new(),
+        }
+    }
+}
+
+setters!(CardInfo {
+    text amex_se_number / set_amex_se_number,
+    string type_of_biller,
+    string mcc,
+    value total_number_of_records: i32,
+    value number_of_visa: i32,
+    value number_of_mastercard: i32,
+    value number_of_discover: i32,
+    value number_of_amex: i32,
+});
+
+impl Merchant {
+    /// An enrollment with its three parts; the merchant's own fields are set with their setters
+    /// (CardSync requires them all but `phone_ext`: checked before the request).
+    pub fn new(primary_contact: PrimaryContact, user: User, card_info: CardInfo) -> Self {
+        Merchant {
+            legal_business_name: String::new(),
+            name: String::new(),
+            description: String::new(),
+            website: String::new(),
+            phone: String::new(),
+            phone_ext: None,
+            receipt_email: String::new(),
+            timezone: String::new(),
+            fee_schedule_id: String::new(),
+            primary_contact,
+            user,
+            card_info,
+        }
+    }
+}
+
+setters!(Merchant {
+    text phone_ext / set_phone_ext,
+    string legal_business_name,
+    string name,
+    string description,
+    string website,
+    string phone,
+    string receipt_email,
+    string timezone,
+    string fee_schedule_id,
+});
+
+impl BatchCard {
+    /// A card for a batch, under the caller's unique `id`.
+    pub fn new(id: impl Into<String>, card: CardNumber, exp: Expiry) -> Self {
+        BatchCard {
+            id: id.into(),
+            card,
+            exp,
+        }
+    }
+}
+
+impl AmexCard {
+    /// An American Express card for the merchant's SE number, under the caller's unique `id`.
+    pub fn new(
+        se_number: impl Into<String>,
+        id: impl Into<String>,
+        card: CardNumber,
+        exp: Expiry,
+    ) -> Self {
+        AmexCard {
+            se_number: se_number.into(),
+            id: id.into(),
+            card,
+            exp,
+        }
+    }
 }
