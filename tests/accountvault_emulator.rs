@@ -583,12 +583,12 @@ async fn both_oaep_modes_are_sent_explicitly_and_decrypted() {
 async fn creates_without_an_id_and_normalised_owners_are_handled() {
     use account_updater::emulator::accountvault::AccountVaultEmulatorConfig;
     use account_updater::provider::HolderData;
-    let emu = AccountVaultEmulator::start_with(AccountVaultEmulatorConfig {
-        create_207_without_account_id: true,
-        retrieve_normalised_owner: true,
-        key_bits: 1024,
-        ..Default::default()
-    })
+    let emu = AccountVaultEmulator::start_with(
+        AccountVaultEmulatorConfig::default()
+            .create_207_without_account_id(true)
+            .retrieve_normalised_owner(true)
+            .key_bits(1024),
+    )
     .await
     .unwrap();
     let c = client(&emu);

@@ -405,10 +405,9 @@ async fn removing_placed_cards_disables_their_tokens_never_the_caller_ids() {
 #[tokio::test]
 async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_refused() {
     use account_updater::emulator::acquired::AcquiredEmulatorConfig;
-    let emu = AcquiredEmulator::start_with(AcquiredEmulatorConfig {
-        unsigned_credential_errors: true,
-        ..Default::default()
-    })
+    let emu = AcquiredEmulator::start_with(
+        AcquiredEmulatorConfig::default().unsigned_credential_errors(true),
+    )
     .await
     .unwrap();
     let token = emu.create_token(&card("4457010000000009"), Expiry::new(1, 2030).unwrap());

@@ -92,10 +92,9 @@ fn test_cards() -> Vec<CardToUpdate> {
 #[tokio::test]
 async fn the_example_flow_end_to_end_without_leaking_card_data() {
     let logs = common::capture_traces();
-    let emu = CardSyncEmulator::start_with(CardSyncEmulatorConfig {
-        completion: Completion::Manual,
-        ..Default::default()
-    })
+    let emu = CardSyncEmulator::start_with(
+        CardSyncEmulatorConfig::default().completion(Completion::Manual),
+    )
     .await
     .unwrap();
     let sink = WebhookSink::start().await.unwrap();
@@ -369,10 +368,9 @@ async fn the_emulator_enforces_the_limits_the_client_validates() {
 
 #[tokio::test]
 async fn unified_subscribe_is_for_amex_and_a_failed_batch_is_reported() {
-    let emu = CardSyncEmulator::start_with(CardSyncEmulatorConfig {
-        completion: Completion::Manual,
-        ..Default::default()
-    })
+    let emu = CardSyncEmulator::start_with(
+        CardSyncEmulatorConfig::default().completion(Completion::Manual),
+    )
     .await
     .unwrap();
     let (_, m, _) = enrolled(&emu, "sub").await;
@@ -426,12 +424,12 @@ async fn unified_subscribe_is_for_amex_and_a_failed_batch_is_reported() {
 /// reported as failed; results still join back through the webhook and the echoed card ids.
 #[tokio::test]
 async fn unified_flows_hold_when_answers_are_as_the_documents_show() {
-    let emu = CardSyncEmulator::start_with(CardSyncEmulatorConfig {
-        completion: Completion::Manual,
-        batch_create_without_id: true,
-        subscribe_empty_body: true,
-        ..Default::default()
-    })
+    let emu = CardSyncEmulator::start_with(
+        CardSyncEmulatorConfig::default()
+            .completion(Completion::Manual)
+            .batch_create_without_id(true)
+            .subscribe_empty_body(true),
+    )
     .await
     .unwrap();
     let sink = WebhookSink::start().await.unwrap();
@@ -501,12 +499,10 @@ async fn webhooks_register_through_the_unified_layer_with_whichever_key_is_accep
         WebhookKey::PartnerOnly,
         WebhookKey::MerchantOnly,
     ] {
-        let emu = CardSyncEmulator::start_with(CardSyncEmulatorConfig {
-            webhook_key: policy,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        let emu =
+            CardSyncEmulator::start_with(CardSyncEmulatorConfig::default().webhook_key(policy))
+                .await
+                .unwrap();
         let sink = WebhookSink::start().await.unwrap();
         let registration = || WebhookRegistration::new(sink.url());
         let partner = partner(&emu);

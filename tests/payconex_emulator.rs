@@ -357,12 +357,10 @@ async fn basic_is_accepted_only_where_allowed() {
             .await
             .is_ok()
     );
-    let prod_like = PayConexEmulator::start_with(PayConexEmulatorConfig {
-        allow_basic: false,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let prod_like =
+        PayConexEmulator::start_with(PayConexEmulatorConfig::default().allow_basic(false))
+            .await
+            .unwrap();
     assert_eq!(
         client_for(&prod_like, AuthMethod::Basic)
             .list_webhooks()
@@ -455,11 +453,11 @@ async fn injected_faults_map_like_any_provider_error() {
 /// and the results join back to the caller's ids.
 #[tokio::test]
 async fn unified_flows_hold_with_zero_padded_tokens_and_records_in_another_order() {
-    let emu = PayConexEmulator::start_with(PayConexEmulatorConfig {
-        zero_padded_tokens: true,
-        records_reversed: true,
-        ..Default::default()
-    })
+    let emu = PayConexEmulator::start_with(
+        PayConexEmulatorConfig::default()
+            .zero_padded_tokens(true)
+            .records_reversed(true),
+    )
     .await
     .unwrap();
     let client = client_for(&emu, AuthMethod::Hmac);

@@ -164,11 +164,8 @@ impl ChunkObserver for Recorder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_run_sends_each_chunk_after_its_intent_and_accounts_for_every_card() {
-    let (emu, client) = cardsync(CardSyncEmulatorConfig {
-        completion: Completion::Manual,
-        ..Default::default()
-    })
-    .await;
+    let (emu, client) =
+        cardsync(CardSyncEmulatorConfig::default().completion(Completion::Manual)).await;
     let emu = Arc::new(emu);
     let provider: Arc<dyn Provider> = Arc::new(client);
     let n = 45_003usize;
@@ -313,11 +310,8 @@ async fn a_streamed_run_sends_each_chunk_after_its_intent_and_accounts_for_every
 
 #[tokio::test]
 async fn a_refused_chunk_is_failed_an_unanswered_one_unknown_and_neither_is_resent() {
-    let (emu, client) = cardsync(CardSyncEmulatorConfig {
-        completion: Completion::Manual,
-        ..Default::default()
-    })
-    .await;
+    let (emu, client) =
+        cardsync(CardSyncEmulatorConfig::default().completion(Completion::Manual)).await;
     let client = client.clone();
     let before = emu.requests();
     // The first batch request is refused in a 200 body, the second answered 503.
@@ -360,11 +354,8 @@ async fn a_refused_chunk_is_failed_an_unanswered_one_unknown_and_neither_is_rese
 
 #[tokio::test]
 async fn an_observer_error_stops_the_run_and_nothing_more_is_sent() {
-    let (emu, client) = cardsync(CardSyncEmulatorConfig {
-        completion: Completion::Manual,
-        ..Default::default()
-    })
-    .await;
+    let (emu, client) =
+        cardsync(CardSyncEmulatorConfig::default().completion(Completion::Manual)).await;
     let before = emu.requests();
     let provider: Arc<dyn Provider> = Arc::new(client);
     let mut recorder = Recorder::new(Box::new(|| 0));
@@ -393,11 +384,8 @@ async fn an_observer_error_stops_the_run_and_nothing_more_is_sent() {
 
 #[tokio::test]
 async fn duplicates_are_refused_by_hash_unless_the_caller_guarantees_them() {
-    let (_emu, client) = cardsync(CardSyncEmulatorConfig {
-        completion: Completion::Manual,
-        ..Default::default()
-    })
-    .await;
+    let (_emu, client) =
+        cardsync(CardSyncEmulatorConfig::default().completion(Completion::Manual)).await;
     let cards = || [card(1), card(2), card(1), card(3)];
     let mut recorder = Recorder::new(Box::new(|| 0));
     let receipt = client

@@ -47,6 +47,7 @@ pub const DEFAULT_MID: &str = "1556";
 
 /// Settings of an [`AcquiredEmulator`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct AcquiredEmulatorConfig {
     /// Company id.
     pub company_id: String,
@@ -539,3 +540,10 @@ impl Operation<'_> {
         })
     }
 }
+
+crate::providers::common::setters!(AcquiredEmulatorConfig {
+    string company_id,
+    value company_pass: SecretString,
+    value hashcode: SecretString,
+    value unsigned_credential_errors: bool,
+});

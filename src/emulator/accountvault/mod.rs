@@ -38,6 +38,7 @@ pub const DEFAULT_TOKEN: &str =
 
 /// Settings of an [`AccountVaultEmulator`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct AccountVaultEmulatorConfig {
     /// The ClientID.
     pub client_id: String,
@@ -193,3 +194,11 @@ impl AccountVaultEmulator {
             .map(|k| k.private.clone())
     }
 }
+
+crate::providers::common::setters!(AccountVaultEmulatorConfig {
+    string client_id,
+    value token: SecretString,
+    value key_bits: usize,
+    value create_207_without_account_id: bool,
+    value retrieve_normalised_owner: bool,
+});

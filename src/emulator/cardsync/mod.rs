@@ -48,6 +48,7 @@ pub enum Completion {
 
 /// Settings of a [`CardSyncEmulator`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct CardSyncEmulatorConfig {
     /// The partner master key.
     pub partner_key: SecretString,
@@ -358,3 +359,12 @@ async fn complete_batch(shared: &Shared, batch_id: &str) -> Option<String> {
     }
     Some(event_id)
 }
+
+crate::providers::common::setters!(CardSyncEmulatorConfig {
+    value partner_key: SecretString,
+    value completion: Completion,
+    value keep_cards: bool,
+    value batch_create_without_id: bool,
+    value subscribe_empty_body: bool,
+    value webhook_key: WebhookKey,
+});

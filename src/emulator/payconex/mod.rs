@@ -46,6 +46,7 @@ pub const DEFAULT_SECRET: &str = "6bf6b48e1794489598bbef89aab69948";
 
 /// Settings of a [`PayConexEmulator`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct PayConexEmulatorConfig {
     /// The account id it serves.
     pub account_id: String,
@@ -328,3 +329,12 @@ fn make_update(
 }
 
 use super::now_micros as now_string;
+
+crate::providers::common::setters!(PayConexEmulatorConfig {
+    string account_id,
+    string key_id,
+    value secret: SecretString,
+    value allow_basic: bool,
+    value zero_padded_tokens: bool,
+    value records_reversed: bool,
+});
