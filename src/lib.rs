@@ -66,6 +66,7 @@ pub mod outcome;
 pub mod provider;
 pub mod providers;
 pub mod submission;
+pub mod testing;
 pub mod transport;
 pub mod webhook;
 

@@ -390,17 +390,28 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
             other => panic!("{field}: {other:?}"),
         }
     }
-    // Valid variants of the same rules pass validation (they reach the server, which is absent here).
-    for ok in [
-        addr("ON", "K1A 0B1", Some("124")),
-        addr("CA", "940431234", None),
-        addr("anything", "x", Some("826")),
-    ] {
-        assert!(
-            account_updater::providers::accountvault::validate::address(&ok).is_ok(),
-            "{ok:?}"
-        );
+    // Valid variants of the same rules pass validation and are sent: to a server that answers
+    // 404 here, so each is refused as NotFound, never as InvalidInput.
+    let open = MockServer::start().await;
+    let sent_to_open = client(&open, None);
+    let valid_owners = [
+        with_address(addr("ON", "K1A 0B1", Some("124"))),
+        with_address(addr("CA", "940431234", None)),
+        with_address(addr("anything", "x", Some("826"))),
+        person_owner().with_phone(Phone::new("2039826580").country_code("44")),
+    ];
+    let valid = valid_owners.len();
+    for owner in valid_owners {
+        let e = sent_to_open
+            .create_account(
+                &create(Some(card()), None, owner, "r1"),
+                DuplicateCheck::Off,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
     }
+    assert_eq!(open.received_requests().await.unwrap().len(), valid);
     // The document's rules: a ZIP+4 is nine digits (no hyphen); line1 and city are required
     // whenever an address is sent.
     let mut no_line1 = addr("CA", "94043", None);
@@ -412,17 +423,12 @@ async fn bad_input_is_a_typed_error_and_nothing_is_sent() {
         (no_line1, "owner.address.line1"),
         (no_city, "owner.address.city"),
     ] {
-        match account_updater::providers::accountvault::validate::address(&bad) {
+        let body = create(Some(card()), None, with_address(bad), "r1");
+        match c.create_account(&body, DuplicateCheck::Off).await {
             Err(Error::InvalidInput(e)) => assert_eq!(e.field, field),
             other => panic!("{field}: {other:?}"),
         }
     }
-    assert!(
-        account_updater::providers::accountvault::validate::phone(
-            &Phone::new("2039826580").country_code("44")
-        )
-        .is_ok()
-    );
     // Builder rules: client id length, sub-client width.
     assert_eq!(
         AccountVaultClient::builder("short", SecretString::from("t".to_owned()))

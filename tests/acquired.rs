@@ -10,12 +10,12 @@ use account_updater::error::InputProblem;
 use account_updater::provider::{
     AccountUpdateRequest, CardToUpdate, HolderData, NewCardData, Provider,
 };
-use account_updater::providers::acquired::hash::{request_hash, response_hash, webhook_hash};
 use account_updater::providers::acquired::wire::{BillingAddress, Customer};
 use account_updater::providers::acquired::{
     AcquiredClient, Answer, Credentials, DEFAULT_WEBHOOK_FRESHNESS, ManageBilling, NewCard,
     verify_webhook, verify_webhook_at,
 };
+use account_updater::testing::acquired::{request_hash, response_hash, webhook_hash};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::Authenticity;
 use account_updater::{

@@ -190,7 +190,7 @@ async fn the_emulator_checks_hashes_and_credentials() {
     );
     let raw = reqwest::Client::new();
     let ts = "20240101120000";
-    let hash = account_updater::providers::acquired::hash::request_hash(
+    let hash = account_updater::testing::acquired::request_hash(
         ts,
         "SUBSCRIPTION_MANAGE",
         "133",

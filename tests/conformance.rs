@@ -216,7 +216,7 @@ async fn acquired() -> Harness {
     let failure = json!({
         "timestamp": ts, "response_code": "102", "response_message": "Error:Invalid Parameters", "company_id": "133",
         "transaction_id": "", "transaction_type": "SUBSCRIPTION_MANAGE",
-        "response_hash": account_updater::providers::acquired::hash::response_hash(ts, "SUBSCRIPTION_MANAGE", "133", "", "102", &hashcode),
+        "response_hash": account_updater::testing::acquired::response_hash(ts, "SUBSCRIPTION_MANAGE", "133", "", "102", &hashcode),
     });
     let e1 = emu.clone();
     Harness {

@@ -481,7 +481,7 @@ async fn non_ascii_text_at_parser_offsets_never_panics() {
 
 #[tokio::test]
 async fn a_non_ascii_expiry_in_a_signed_acquired_webhook_is_refused_not_a_crash() {
-    use account_updater::providers::acquired::hash::webhook_hash;
+    use account_updater::testing::acquired::webhook_hash;
     let peer = Hostile::start(Mode::Endless).await;
     let s = subject(ProviderId::Acquired, &peer, config());
     let Native::Acquired(native) = &s.native else {

@@ -9,16 +9,16 @@ use std::sync::Arc;
 use account_updater::provider::{
     CardToUpdate, JobKind, JobRef, Provider, ResultsQuery, SubscribeRequest,
 };
-use account_updater::providers::payconex::auth::{
-    self, AuthMethod, Credentials, HmacHeader, basic_authorization, canonical_request,
-    hmac_authorization,
-};
 use account_updater::providers::payconex::wire::{
     NewValue, PanRecord, PanSubscription, PeriodDate, PeriodId, ResponseFormat, Schedule,
     ShieldconexRecord, ShieldconexSubscription, SubscriptionPatch, TokenRecord, TokenSubscription,
     Update, UpdateStatus, Webhook, WebhookEventType,
 };
+use account_updater::providers::payconex::{AuthMethod, Credentials};
 use account_updater::providers::payconex::{Environment, PayConexClient, card_update};
+use account_updater::testing::payconex::{
+    self as auth, HmacHeader, basic_authorization, canonical_request, hmac_authorization,
+};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{
     CardBrand, CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, Outcome, SecretString,

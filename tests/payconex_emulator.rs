@@ -15,9 +15,10 @@ use account_updater::provider::{
     Cadence, CardToUpdate, Flow, JobState, Provider, RemoveCard, ResultsQuery, SubscribeRequest,
     WebhookRegistration,
 };
-use account_updater::providers::payconex::auth::{Credentials, hmac_authorization};
+use account_updater::providers::payconex::Credentials;
 use account_updater::providers::payconex::wire::SubscriptionPatch;
 use account_updater::providers::payconex::{AuthMethod, PayConexClient};
+use account_updater::testing::payconex::hmac_authorization;
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::{self, Authenticity};
 use account_updater::{CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, Outcome, SecretString};

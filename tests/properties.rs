@@ -386,7 +386,7 @@ fn acquired_decoders_never_panic() {
 
 /// A genuine Acquired `account_updater` webhook, signed with [`HASHCODE`].
 fn acquired_webhook() -> Value {
-    use account_updater::providers::acquired::hash::webhook_hash;
+    use account_updater::testing::acquired::webhook_hash;
     let now = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let (id, ts, company, event) = ("wh_1", now.as_str(), "133", "account_updater");
     let hash = webhook_hash(id, ts, company, event, &SecretString::from(HASHCODE));

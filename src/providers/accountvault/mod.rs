@@ -40,7 +40,7 @@ pub mod wire;
 mod auth;
 mod client;
 mod unified;
-pub mod validate;
+pub(crate) mod validate;
 
 pub use client::{AccountVaultBuilder, AccountVaultClient, DuplicateCheck, Warning};
 pub use crypto::{OaepMode, PublicKey, encrypt_card, encrypt_card_with};

@@ -3,7 +3,7 @@
 //!
 //! The request structs mirror the wire, field for field, so that the rules the vendor states in
 //! prose ("exactly one of bank or card", "company **or** first/last, never both", "one card form")
-//! are checked by [`super::validate`] before anything is sent, with typed errors naming the field.
+//! are checked by the client before anything is sent, with typed errors naming the field.
 
 use std::fmt;
 

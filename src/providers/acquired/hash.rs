@@ -24,7 +24,7 @@ fn sha256_hex(parts: &[&str]) -> String {
 }
 
 /// Which request field a transaction type hashes as its fourth part.
-pub fn uses_original_transaction_id(transaction_type: &str) -> bool {
+pub(crate) fn uses_original_transaction_id(transaction_type: &str) -> bool {
     matches!(
         transaction_type,
         "VOID" | "CAPTURE" | "REFUND" | "ACCOUNT_UPDATER" | "SUBSCRIPTION_MANAGE" | "PAY_OUT"
@@ -86,7 +86,7 @@ pub fn webhook_hash(
 }
 
 /// Constant-time, case-insensitive comparison of two hex digests.
-pub fn digest_eq(expected: &str, received: &str) -> bool {
+pub(crate) fn digest_eq(expected: &str, received: &str) -> bool {
     let a = expected.to_ascii_lowercase();
     let b = received.to_ascii_lowercase();
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))

@@ -39,7 +39,7 @@
 //! # fn main() {}
 //! ```
 
-pub mod hash;
+pub(crate) mod hash;
 pub mod wire;
 
 mod auth;

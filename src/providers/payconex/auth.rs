@@ -144,7 +144,7 @@ pub fn hmac_authorization(
 }
 
 /// A fresh nonce: 32 random bytes as 64 lower-case hex characters, like Bluefin's samples.
-pub fn fresh_nonce() -> String {
+pub(crate) fn fresh_nonce() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex(&bytes)
@@ -152,7 +152,7 @@ pub fn fresh_nonce() -> String {
 
 /// Signs each attempt with HMAC, a fresh nonce and the current time.
 #[derive(Debug, Clone)]
-pub struct HmacSigner {
+pub(crate) struct HmacSigner {
     credentials: Credentials,
 }
 
@@ -193,7 +193,7 @@ impl Signer for HmacSigner {
 
 /// Adds `Authorization: Basic …`.
 #[derive(Debug, Clone)]
-pub struct BasicSigner {
+pub(crate) struct BasicSigner {
     credentials: Credentials,
 }
 

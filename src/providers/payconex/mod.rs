@@ -44,7 +44,7 @@
 //! # fn main() {}
 //! ```
 
-pub mod auth;
+pub(crate) mod auth;
 pub mod wire;
 
 mod client;
