@@ -95,46 +95,39 @@ impl Db {
                 source: None,
             });
         }
+        const RECORD: &str = "INSERT INTO au_schema_version (version, applied_at) VALUES (?, ?) ON CONFLICT (version) DO NOTHING";
+        // One transaction per migration: an optional statement first (PostgreSQL takes a lock
+        // so that one worker of a fleet migrates at a time), the migration, its record.
+        macro_rules! apply {
+            ($pool:expr, $first:expr, $record:expr, $version:expr, $statements:expr) => {{
+                let mut tx = $pool.begin().await.map_err(db_error("migrate"))?;
+                let first: Option<&str> = $first;
+                for statement in first.iter().chain($statements.iter()) {
+                    sqlx::query(statement)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("migrate"))?;
+                }
+                sqlx::query($record)
+                    .bind($version)
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error("migrate"))?;
+                tx.commit().await.map_err(db_error("migrate"))?;
+            }};
+        }
         for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             match self {
-                Db::Sqlite(pool) => {
-                    let mut tx = pool.begin().await.map_err(db_error("migrate"))?;
-                    for statement in *statements {
-                        sqlx::query(statement)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_error("migrate"))?;
-                    }
-                    sqlx::query("INSERT INTO au_schema_version (version, applied_at) VALUES (?, ?) ON CONFLICT (version) DO NOTHING")
-                        .bind(version)
-                        .bind(now())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error("migrate"))?;
-                    tx.commit().await.map_err(db_error("migrate"))?;
-                }
+                Db::Sqlite(pool) => apply!(pool, None, RECORD, version, statements),
                 #[cfg(feature = "journal-postgres")]
-                Db::Postgres(pool) => {
-                    let mut tx = pool.begin().await.map_err(db_error("migrate"))?;
-                    // One migrating worker at a time.
-                    sqlx::query("SELECT pg_advisory_xact_lock(4242001)")
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error("migrate"))?;
-                    for statement in *statements {
-                        sqlx::query(statement)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_error("migrate"))?;
-                    }
-                    sqlx::query("INSERT INTO au_schema_version (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING")
-                        .bind(version)
-                        .bind(now())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error("migrate"))?;
-                    tx.commit().await.map_err(db_error("migrate"))?;
-                }
+                Db::Postgres(pool) => apply!(
+                    pool,
+                    Some("SELECT pg_advisory_xact_lock(4242001)"),
+                    &super::numbered(RECORD),
+                    version,
+                    statements
+                ),
             }
         }
         Ok(())
