@@ -29,7 +29,7 @@ async fn main() {
     println!(
         "Acquired company {} at {} ({}), token {token}",
         client.company_id(),
-        client.url(),
+        client.base_url(),
         if emulator.is_some() {
             "embedded emulator"
         } else {

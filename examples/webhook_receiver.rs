@@ -113,7 +113,7 @@ async fn main() {
     let acquired_emu = AcquiredEmulator::start().await.or_exit("Acquired emulator");
     let acquired = Arc::new(
         AcquiredClient::builder(acquired_emu.credentials())
-            .url(acquired_emu.url())
+            .base_url(acquired_emu.base_url())
             .build()
             .or_exit("client"),
     );

@@ -53,7 +53,7 @@ fn client(
     timestamp: &'static str,
 ) -> AcquiredClient {
     AcquiredClient::builder(creds(company, mid))
-        .url(Url::parse(&format!("{}/api.php", server.uri())).unwrap())
+        .base_url(Url::parse(&format!("{}/api.php", server.uri())).unwrap())
         .clock(Arc::new(move || timestamp.to_owned()))
         .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
         .build()
@@ -687,5 +687,5 @@ fn credentials_and_clients_never_print_secrets() {
     let customer = Customer::default().customer_fname("Ann");
     let shown = format!("{c:?} {:?} {card:?} {customer:?}", creds("133", None));
     common::assert_no_leak(&shown, &["4024007164218280"], &[PASS, HASHCODE, "456"]);
-    assert_eq!(c.url().as_str(), "https://qaapi.acquired.com/api.php");
+    assert_eq!(c.base_url().as_str(), "https://qaapi.acquired.com/api.php");
 }

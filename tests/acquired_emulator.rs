@@ -27,7 +27,7 @@ use account_updater::{
 
 fn client(emu: &AcquiredEmulator) -> AcquiredClient {
     AcquiredClient::builder(emu.credentials())
-        .url(emu.url())
+        .base_url(emu.base_url())
         .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
         .build()
         .unwrap()
@@ -143,7 +143,7 @@ async fn the_emulator_checks_hashes_and_credentials() {
     )
     .unwrap();
     let c = AcquiredClient::builder(wrong_code)
-        .url(emu.url())
+        .base_url(emu.base_url())
         .build()
         .unwrap();
     let e = c.disable_token(&token, None).await.unwrap_err();
@@ -163,7 +163,7 @@ async fn the_emulator_checks_hashes_and_credentials() {
     )
     .unwrap();
     let c = AcquiredClient::builder(wrong_pass)
-        .url(emu.url())
+        .base_url(emu.base_url())
         .build()
         .unwrap();
     assert_eq!(
@@ -202,7 +202,7 @@ async fn the_emulator_checks_hashes_and_credentials() {
         "transaction": {"transaction_type": "SUBSCRIPTION_MANAGE", "subscription_type": "UPDATE_BILLING", "original_transaction_id": token},
         "billing": {"cardexp": "012040"}});
     let v: serde_json::Value = raw
-        .post(emu.url())
+        .post(emu.base_url())
         .json(&body)
         .send()
         .await
@@ -214,7 +214,7 @@ async fn the_emulator_checks_hashes_and_credentials() {
     let mut bad_hash = body.clone();
     bad_hash["request_hash"] = serde_json::json!("0".repeat(64));
     let v: serde_json::Value = raw
-        .post(emu.url())
+        .post(emu.base_url())
         .json(&bad_hash)
         .send()
         .await
@@ -420,7 +420,7 @@ async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_r
     .unwrap();
     let bad: Arc<dyn Provider> = Arc::new(
         AcquiredClient::builder(wrong_pass)
-            .url(emu.url())
+            .base_url(emu.base_url())
             .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
             .build()
             .unwrap(),

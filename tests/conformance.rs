@@ -195,7 +195,7 @@ async fn acquired() -> Harness {
     let sink = WebhookSink::start().await.unwrap();
     emu.set_webhook_url(&sink.url());
     let client = AcquiredClient::builder(emu.credentials())
-        .url(emu.url())
+        .base_url(emu.base_url())
         .transport_config(no_retries())
         .build()
         .unwrap();

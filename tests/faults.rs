@@ -133,7 +133,7 @@ fn subject(id: ProviderId, peer: &Hostile, config: TransportConfig) -> Subject {
             )
             .unwrap();
             let c = AcquiredClient::builder(credentials)
-                .url(peer.url("/api.php"))
+                .base_url(peer.url("/api.php"))
                 .transport_config(config)
                 .build()
                 .unwrap();

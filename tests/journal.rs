@@ -316,7 +316,7 @@ async fn run_and_rerun(journal: &Journal) {
         )
         .unwrap(),
     )
-    .url(base.clone())
+    .base_url(base.clone())
     .build()
     .unwrap();
     let err = journal
@@ -619,7 +619,7 @@ async fn results_naming_only_the_token_join_back_to_the_caller_id() {
     use account_updater::providers::acquired::AcquiredClient;
     let emulator = AcquiredEmulator::start().await.unwrap();
     let client = AcquiredClient::builder(emulator.credentials())
-        .url(emulator.url())
+        .base_url(emulator.base_url())
         .build()
         .unwrap();
     let expiry = Expiry::new(12, 2030).unwrap();

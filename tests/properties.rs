@@ -363,7 +363,7 @@ fn acquired_decoders_never_panic() {
     ];
     let bench = Bench::new();
     let client = AcquiredClient::builder(acquired_credentials())
-        .url(bench.peer.url("/api.php"))
+        .base_url(bench.peer.url("/api.php"))
         .transport_config(config())
         .build()
         .unwrap();
@@ -435,7 +435,7 @@ fn every_webhook_receiver_survives_any_body() {
         (
             Arc::new(
                 AcquiredClient::builder(acquired_credentials())
-                    .url(peer_url)
+                    .base_url(peer_url)
                     .build()
                     .unwrap(),
             ),

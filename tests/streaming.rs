@@ -416,7 +416,7 @@ async fn duplicates_are_refused_by_hash_unless_the_caller_guarantees_them() {
 async fn acquired_streams_one_inquiry_per_token_with_the_token_as_reference() {
     let emu = AcquiredEmulator::start().await.unwrap();
     let client = AcquiredClient::builder(emu.credentials())
-        .url(emu.url())
+        .base_url(emu.base_url())
         .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
         .build()
         .unwrap();

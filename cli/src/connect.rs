@@ -120,7 +120,7 @@ pub async fn connect(provider: ProviderId, emulator: bool) -> Result<Connected, 
             )?;
             let mut builder = AcquiredClient::builder(credentials);
             if let Some(url) = env_url("ACQUIRED_BASE_URL")? {
-                builder = builder.url(url);
+                builder = builder.base_url(url);
             }
             Arc::new(builder.build()?)
         }

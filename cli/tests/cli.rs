@@ -554,7 +554,7 @@ async fn acquired_results_arrive_by_webhook_and_join_back_to_caller_ids() {
             .arg(dir.join("journal.db"))
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--wait", "60s", "--poll-interval", "100ms", "--no-progress"])
-            .env("ACQUIRED_BASE_URL", emulator.url().as_str())
+            .env("ACQUIRED_BASE_URL", emulator.base_url().as_str())
             .env("ACQUIRED_COMPANY_ID", DEFAULT_COMPANY_ID)
             .env("ACQUIRED_COMPANY_PASS", DEFAULT_COMPANY_PASS)
             .env("ACQUIRED_COMPANY_HASHCODE", DEFAULT_HASHCODE))

@@ -344,7 +344,7 @@ pub mod acquired {
                 .or_exit("Acquired credentials");
             let mut builder = AcquiredClient::builder(creds);
             if let Some(url) = env_url("ACQUIRED_BASE_URL") {
-                builder = builder.url(url);
+                builder = builder.base_url(url);
             }
             return (builder.build().or_exit("Acquired client"), token, None);
         }
@@ -353,7 +353,7 @@ pub mod acquired {
             .or_exit("start the Acquired emulator");
         let token = emulator.create_token(&CardNumber::parse(card).or_exit("card"), expiry);
         let client = AcquiredClient::builder(emulator.credentials())
-            .url(emulator.url())
+            .base_url(emulator.base_url())
             .build()
             .or_exit("Acquired client");
         (client, token, Some(emulator))

@@ -104,7 +104,7 @@ pub struct AcquiredEmulator {
 impl std::fmt::Debug for AcquiredEmulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AcquiredEmulator")
-            .field("url", &self.url().as_str())
+            .field("base_url", &self.base_url().as_str())
             .finish_non_exhaustive()
     }
 }
@@ -130,8 +130,8 @@ impl AcquiredEmulator {
         })
     }
 
-    /// The endpoint URL (`http://127.0.0.1:PORT/api.php`).
-    pub fn url(&self) -> Url {
+    /// The base URL to give the client: the endpoint itself (`http://127.0.0.1:PORT/api.php`).
+    pub fn base_url(&self) -> Url {
         self.server.base_url().join("api.php").expect("static path")
     }
 

@@ -70,8 +70,9 @@ impl fmt::Debug for AcquiredBuilder {
 }
 
 impl AcquiredBuilder {
-    /// The full endpoint URL (QA by default; [`PRODUCTION_URL`](super::PRODUCTION_URL), an emulator…).
-    pub fn url(mut self, url: Url) -> Self {
+    /// The base URL, which for Acquired is the full `api.php` endpoint URL (QA by default;
+    /// [`PRODUCTION_URL`](super::PRODUCTION_URL), an emulator…).
+    pub fn base_url(mut self, url: Url) -> Self {
         self.url = Some(url);
         self
     }
@@ -287,7 +288,7 @@ impl AcquiredClient {
     ///     SecretString::from("hashcode"),
     /// )?;
     /// let client = AcquiredClient::builder(credentials).build()?; // the QA endpoint
-    /// assert_eq!(client.url().host_str(), Some("qaapi.acquired.com"));
+    /// assert_eq!(client.base_url().host_str(), Some("qaapi.acquired.com"));
     /// // Acquired's rule: a company password of 10 to 30 letters and digits.
     /// assert!(Credentials::new("133", SecretString::from("short"), None, SecretString::from("h")).is_err());
     /// # Ok::<(), account_updater::Error>(())
@@ -304,8 +305,8 @@ impl AcquiredClient {
         }
     }
 
-    /// The endpoint in use.
-    pub fn url(&self) -> &Url {
+    /// The base URL in use: the `api.php` endpoint itself.
+    pub fn base_url(&self) -> &Url {
         self.transport.base_url()
     }
 

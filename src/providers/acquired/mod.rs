@@ -28,7 +28,7 @@
 //! let emulator = AcquiredEmulator::start().await?;
 //! let token = emulator.create_token(&CardNumber::parse("4457000300000007")?, Expiry::new(1, 2030)?);
 //! let client = AcquiredClient::builder(emulator.credentials())
-//!     .url(emulator.url())
+//!     .base_url(emulator.base_url())
 //!     .build()?;
 //! // Every response's hash was verified before this answer was built.
 //! let answer = client.request_account_update(&token, None).await?;
