@@ -5,6 +5,8 @@
 //! every field optional, unknown fields ignored, tokens as strings or numbers, `records`, `tokens`
 //! or `cards` for the record list.
 
+mod builders;
+
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -581,56 +583,3 @@ pub struct ApiViolation {
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub code: Option<String>,
 }
-
-impl Webhook {
-    /// A webhook for `event` posted to `url`.
-    pub fn new(url: impl Into<String>, event: WebhookEventType) -> Self {
-        Webhook {
-            url: url.into(),
-            event,
-        }
-    }
-}
-
-impl TokenRecord {
-    /// A token to keep updated.
-    pub fn new(token: impl Into<String>) -> Self {
-        TokenRecord {
-            token: token.into(),
-            enabled: None,
-        }
-    }
-}
-setters!(TokenRecord { optional enabled / set_enabled: bool, });
-
-impl PanRecord {
-    /// A card to keep updated.
-    pub fn new(pan: CardNumber, expiry: Expiry) -> Self {
-        PanRecord {
-            pan,
-            expiry,
-            enabled: None,
-        }
-    }
-}
-setters!(PanRecord { optional enabled / set_enabled: bool, });
-
-impl ShieldconexRecord {
-    /// A ShieldConex token (with its BFID and the card's expiry) to keep updated.
-    pub fn new(token: impl Into<String>, bfid: impl Into<String>, expiry: Expiry) -> Self {
-        ShieldconexRecord {
-            token: token.into(),
-            bfid: bfid.into(),
-            expiry,
-            enabled: None,
-        }
-    }
-}
-setters!(ShieldconexRecord { optional enabled / set_enabled: bool, });
-
-setters!(SubscriptionPatch {
-    optional response_format / set_response_format: ResponseFormat,
-    optional period_date / set_period_date: PeriodDate,
-    optional period_id / set_period_id: PeriodId,
-    optional enabled / set_enabled: bool,
-});
