@@ -659,17 +659,14 @@ fn a_replayed_genuine_webhook_outside_the_freshness_window_is_refused() {
         .clock(Arc::new(|| "20240101121500".to_owned()))
         .build()
         .unwrap();
-    client.parse_webhook_body(good.as_bytes()).unwrap();
+    client.verify_webhook(good.as_bytes()).unwrap();
     let strict = AcquiredClient::builder(c)
         .clock(Arc::new(|| "20240101121500".to_owned()))
         .webhook_freshness(std::time::Duration::from_secs(60))
         .build()
         .unwrap();
     assert_eq!(
-        strict
-            .parse_webhook_body(good.as_bytes())
-            .unwrap_err()
-            .kind(),
+        strict.verify_webhook(good.as_bytes()).unwrap_err().kind(),
         ErrorKind::Integrity
     );
 }

@@ -510,7 +510,7 @@ async fn a_non_ascii_expiry_in_a_signed_acquired_webhook_is_refused_not_a_crash(
         })
         .to_string();
         let via_trait = webhook::receive(s.dynamic.as_ref(), &HeaderMap::new(), body.as_bytes());
-        let native = native.parse_webhook_body(body.as_bytes());
+        let native = native.verify_webhook(body.as_bytes());
         for r in [via_trait, native] {
             let event = r.expect("the envelope is genuine");
             assert_eq!(event.updates.len(), 1);

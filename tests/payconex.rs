@@ -836,7 +836,7 @@ async fn invalid_input_is_refused_before_any_request() {
 
 #[test]
 fn notifications_parse_leniently_and_refuse_garbage() {
-    let e = PayConexClient::parse_notification(
+    let e = account_updater::providers::payconex::parse_webhook(
         br#"{"updateId":"aupres_7d7366c9b6564b9abff22829c3b9ce66"}"#,
     )
     .unwrap();
@@ -854,7 +854,7 @@ fn notifications_parse_leniently_and_refuse_garbage() {
             job_id: None,
         })
     );
-    let nested = PayConexClient::parse_notification(br#"{"id":"evt_1","event":"ACCOUNT_UPDATER_BATCH_UPDATES","data":{"updateId":"aupres_1"},"extra":[1]}"#).unwrap();
+    let nested = account_updater::providers::payconex::parse_webhook(br#"{"id":"evt_1","event":"ACCOUNT_UPDATER_BATCH_UPDATES","data":{"updateId":"aupres_1"},"extra":[1]}"#).unwrap();
     assert_eq!(nested.id, "evt_1");
     assert_eq!(nested.kind, account_updater::WebhookKind::UpdatesAvailable);
     for bad in [
@@ -864,7 +864,9 @@ fn notifications_parse_leniently_and_refuse_garbage() {
         br#"{"updateId":5}"#,
     ] {
         assert_eq!(
-            PayConexClient::parse_notification(bad).unwrap_err().kind(),
+            account_updater::providers::payconex::parse_webhook(bad)
+                .unwrap_err()
+                .kind(),
             ErrorKind::Decode
         );
     }

@@ -341,6 +341,6 @@ impl Provider for AcquiredClient {
     }
 
     fn parse_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookEvent> {
-        self.parse_webhook_body(request.body)
+        AcquiredClient::verify_webhook(self, request.body)
     }
 }

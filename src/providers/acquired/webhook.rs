@@ -7,7 +7,7 @@ use crate::outcome::{CardUpdate, Outcome};
 use crate::webhook::{Authenticity, WebhookEvent, WebhookKind};
 use std::time::Duration;
 
-/// See [`AcquiredClient::parse_webhook_body`]. Checks freshness against the current UTC time
+/// See [`AcquiredClient::verify_webhook`]. Checks freshness against the current UTC time
 /// with [`DEFAULT_WEBHOOK_FRESHNESS`]; [`verify_webhook_at`] takes both.
 pub fn verify_webhook(credentials: &Credentials, body: &[u8]) -> Result<WebhookEvent> {
     let now = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
@@ -186,7 +186,7 @@ impl AcquiredClient {
     /// is further from the client's clock than its webhook freshness window (default
     /// [`DEFAULT_WEBHOOK_FRESHNESS`]): a replayed genuine envelope. The event lists the fields
     /// the hash does not cover in [`WebhookEvent::unauthenticated_fields`].
-    pub fn parse_webhook_body(&self, body: &[u8]) -> Result<WebhookEvent> {
+    pub fn verify_webhook(&self, body: &[u8]) -> Result<WebhookEvent> {
         verify_webhook_at(&self.credentials, body, &self.now(), self.webhook_freshness)
     }
 }

@@ -502,7 +502,7 @@ impl PayConexClient {
     }
 
     /// Fetches the authoritative updates behind a notification parsed by
-    /// [`PayConexClient::parse_notification`] (the notification itself is unsigned).
+    /// [`parse_webhook`](super::parse_webhook) (the notification itself is unsigned).
     pub async fn fetch_updates_for(&self, event: &WebhookEvent) -> Result<Vec<CardUpdate>> {
         match event.results_query() {
             Some(query) => self.fetch_results(query).await,

@@ -55,6 +55,7 @@ mod webhook;
 pub use auth::{AuthMethod, Credentials};
 pub use client::{Environment, PayConexBuilder, PayConexClient, violation_detail};
 pub use unified::card_update;
+pub use webhook::parse_webhook;
 
 use crate::provider::ProviderId;
 

@@ -404,7 +404,7 @@ impl Provider for PayConexClient {
     }
 
     fn parse_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookEvent> {
-        PayConexClient::parse_notification(request.body)
+        super::webhook::parse_webhook(request.body)
     }
 }
 
