@@ -284,14 +284,12 @@ impl Provider for AcquiredClient {
             let mut receipt = SubmissionReceipt::new(PROVIDER);
             for (id, token) in tokens_of(cards)? {
                 let answer = self.enable_token(&token, None).await;
-                receipt.record(JobKind::Subscription, vec![id], answer, |_, ids| {
+                // The token is the card's reference: what remove_cards disables and what joins
+                // webhook results back to the caller's id.
+                let placed = PlacedCard::new(id.clone(), Some(token.clone()));
+                receipt.record(JobKind::Subscription, vec![id], answer, |_, _| {
                     AcceptedJob {
-                        // The token is the card's reference: what remove_cards disables and
-                        // what joins webhook results back to the caller's id.
-                        cards: ids
-                            .into_iter()
-                            .map(|id| PlacedCard::new(id, Some(token.clone())))
-                            .collect(),
+                        cards: vec![placed],
                         job: JobRef::new(PROVIDER, JobKind::Subscription, token),
                         state: JobState::Active,
                     }

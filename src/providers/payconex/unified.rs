@@ -277,8 +277,9 @@ impl Provider for PayConexClient {
     }
 
     /// Deletes each card's record (`provider_ref` from the receipt). All references are checked
-    /// before the first request; deletions run in order and stop at the first failure (the
-    /// records before it are removed; retrying is safe, a second delete answers 404).
+    /// before the first request; then every record is tried in order and the receipt says which
+    /// were removed and which failed (retrying a failed one is safe: a delete whose first
+    /// attempt went through answers 404 on the retry and counts as removed).
     fn remove_cards<'a>(
         &'a self,
         job: &'a JobRef,
