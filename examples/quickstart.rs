@@ -428,13 +428,13 @@ async fn main() {
 
     println!("\nUnified card updates");
     println!(
-        "{:<13} {:<20} {:<20} {:<20} {:<16} {:<8}",
+        "{:<13} {:<20} {:<20} {:<20} {:<26} {:<8}",
         "provider", "card id", "card (masked)", "outcome", "raw code", "new exp"
     );
     updates.sort_by(|a, b| (a.provider, &a.card_id).cmp(&(b.provider, &b.card_id)));
     for u in &updates {
         println!(
-            "{:<13} {:<20} {:<20} {:<20} {:<16} {:<8}",
+            "{:<13} {:<20} {:<20} {:<20} {:<26} {:<8}",
             u.provider.to_string(),
             common::shown_id(u),
             common::shown_card(u),

@@ -127,6 +127,80 @@ impl CardBrand {
     }
 }
 
+impl CardBrand {
+    /// Whether a number of `length` digits can be a card of this brand, by the length rules
+    /// the networks publish: Visa 13, 16 or 19; Mastercard 16; American Express 15; Discover,
+    /// JCB 16 to 19; Diners Club 14 to 19; an unknown brand anything from 12 to 19 (what
+    /// [`CardNumber`] accepts at all). A "new number" an updater returns that breaks its
+    /// brand's rule is not applied ([`crate::Outcome::InvalidUpdate`]).
+    pub fn accepts_length(self, length: usize) -> bool {
+        match self {
+            CardBrand::Visa => matches!(length, 13 | 16 | 19),
+            CardBrand::Mastercard => length == 16,
+            CardBrand::Amex => length == 15,
+            CardBrand::Discover | CardBrand::Jcb => (16..=19).contains(&length),
+            CardBrand::DinersClub => (14..=19).contains(&length),
+            CardBrand::Unknown => (12..=19).contains(&length),
+        }
+    }
+}
+
+/// Why a card number an updater handed back as a card's **new** number must not be applied.
+///
+/// A provider relays what the network sent; a number that fails its check digit or its
+/// brand's length rule would be declined on the first charge (or, worse, charge a stranger's
+/// card if mistyped into a valid one later). The crate reports such an update as
+/// [`crate::Outcome::InvalidUpdate`] and never hands the number out. The digits themselves
+/// are never kept: only the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NewNumberProblem {
+    /// The update says the number changed but carries no number (where the provider's
+    /// documents say it returns one).
+    Missing,
+    /// Not 12 to 19 ASCII digits.
+    NotACardNumber,
+    /// The Luhn (mod 10) check digit is wrong.
+    Luhn,
+    /// The length does not fit the brand its leading digits name.
+    Length {
+        /// The brand the leading digits name.
+        brand: CardBrand,
+        /// The number of digits received.
+        length: usize,
+    },
+}
+
+impl NewNumberProblem {
+    /// A stable snake_case name (`missing`, `not_a_card_number`, `luhn`, `length`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NewNumberProblem::Missing => "missing",
+            NewNumberProblem::NotACardNumber => "not_a_card_number",
+            NewNumberProblem::Luhn => "luhn",
+            NewNumberProblem::Length { .. } => "length",
+        }
+    }
+}
+
+impl fmt::Display for NewNumberProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NewNumberProblem::Missing => f.write_str("the update carries no new number"),
+            NewNumberProblem::NotACardNumber => {
+                f.write_str("the new number is not 12 to 19 digits")
+            }
+            NewNumberProblem::Luhn => f.write_str("the new number fails the Luhn (mod 10) check"),
+            NewNumberProblem::Length { brand, length } => {
+                write!(
+                    f,
+                    "the new number has {length} digits, which no {brand} card has"
+                )
+            }
+        }
+    }
+}
+
 impl fmt::Display for CardBrand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -291,6 +365,33 @@ impl TryFrom<String> for CardNumber {
                 drop(SecretString::from(s)); // zero the refused copy
                 Err(e)
             }
+        }
+    }
+}
+
+impl CardNumber {
+    /// Checks a number an updater returned as a card's new number: everything
+    /// [`CardNumber::parse`] checks, plus its brand's length rule
+    /// ([`CardBrand::accepts_length`]). The string is taken by value so that a refused one is
+    /// zeroed before it is dropped; the error carries only the reason, never a digit.
+    pub fn parse_new_number(digits: String) -> Result<CardNumber, NewNumberProblem> {
+        match CardNumber::try_from(digits) {
+            Ok(card) => card.into_new_number(),
+            Err(CardNumberError::Luhn) => Err(NewNumberProblem::Luhn),
+            Err(_) => Err(NewNumberProblem::NotACardNumber),
+        }
+    }
+
+    /// The brand's length rule on a number already parsed, for a number the provider's wire
+    /// format parsed before it was known to be a new number.
+    pub fn into_new_number(self) -> Result<CardNumber, NewNumberProblem> {
+        if self.brand.accepts_length(self.len()) {
+            Ok(self)
+        } else {
+            Err(NewNumberProblem::Length {
+                brand: self.brand,
+                length: self.len(),
+            })
         }
     }
 }

@@ -17,7 +17,7 @@
 //!
 //! ## Map
 //!
-//! - [`card`], [`ids`], [`outcome`], [`error`], [`transport`], [`provider`], [`submission`],
+//! - [`card`], [`ids`], [`outcome`], [`codes`], [`error`], [`transport`], [`provider`], [`submission`],
 //!   [`webhook`]: the core, which knows no vendor.
 //! - [`providers`]: `payconex`, `cardsync`, `accountvault` and `acquired` (one feature each):
 //!   one native client each (every endpoint, typed wire models, the vendor's auth),
@@ -57,6 +57,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod card;
+pub mod codes;
 pub mod error;
 pub mod ids;
 #[cfg(feature = "journal")]
@@ -75,7 +76,7 @@ pub mod emulator;
 
 pub use card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
 pub use error::{Error, ErrorKind, Result};
-pub use outcome::{CardUpdate, Outcome};
+pub use outcome::{Action, CardUpdate, Outcome};
 pub use provider::{Capabilities, Flow, Provider, ProviderId};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use webhook::{WebhookEvent, WebhookKind};

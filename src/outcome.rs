@@ -3,34 +3,140 @@
 //! Every provider's status is mapped onto [`Outcome`], and the raw provider code is always kept
 //! beside it in [`CardUpdate::raw_code`], so nothing the provider said is lost in translation.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::card::{CardBrand, CardNumber, Expiry};
+use crate::card::{CardBrand, CardNumber, Expiry, NewNumberProblem};
 use crate::ids::ProviderId;
 
 /// What the updater found for one card.
+///
+/// Each variant says what the networks said, in words a billing engineer can act on, and
+/// [`Outcome::action`] says what to do with it in one call. The variants are named after the
+/// network answer, not after a vendor's word for it: which vendor code maps to which variant
+/// is the published table in [`crate::codes`], and the vendor's code itself is always kept in
+/// [`CardUpdate::raw_code`].
+///
+/// Billing: the networks bill an updater *hit* (Visa A/E/C/Q, Mastercard R/B/E/C);
+/// [`Outcome::is_billable`] says which outcomes those are, for a cost preview.
+///
+/// ```
+/// use account_updater::outcome::{Action, Outcome};
+///
+/// // Mastercard's CONTAC reason means the account is closed, not "contact the cardholder".
+/// let closed = Outcome::Closed;
+/// assert_eq!(closed.action(), Action::StopCharging);
+/// assert!(closed.is_billable());
+/// assert!(closed.stops_updates(), "do not pay to submit it again");
+///
+/// assert_eq!(Outcome::NonParticipating.action(), Action::Nothing);
+/// assert!(!Outcome::NonParticipating.is_billable());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// A new account number (or a new token standing for one), maybe with a new expiry and a new
-    /// brand. Network codes: Visa A, Mastercard R/B.
+    /// A new account number (or a new token standing for one), maybe with a new expiry and a
+    /// new brand ([`CardUpdate::brand_changed`]). Replace the stored number. Billable. Network
+    /// codes: Visa A, Mastercard R (replacement) and B (brand change), Mastercard push A;
+    /// vendor word `updated_card`.
     NewAccountNumber,
-    /// Same account number, new expiry. Network codes: Visa E, Mastercard E.
+    /// Same account number, new expiry. Replace the stored expiry. Billable. Network codes:
+    /// Visa E, Mastercard E / `EXPIRY`, Mastercard push E; vendor word `updated_expiry`.
     NewExpiry,
-    /// The account is closed: stop charging it. Network codes: Visa C, Mastercard C.
+    /// The account is closed and there is no replacement: stop charging it and ask the
+    /// customer for another card. Billable. Network codes: Visa C, Mastercard C / `CONTAC`
+    /// (which means *closed*, not "contact"), Mastercard push C; vendor words `closed`,
+    /// `contact_closed`.
     Closed,
-    /// The issuer asks the merchant to contact the cardholder. Network code: Visa Q.
+    /// The issuer asks the merchant to contact the cardholder; no new data is given. Ask the
+    /// customer. Billable. Network code: Visa Q; vendor word `contact`.
     ContactCardholder,
-    /// The card on file is valid as it is. Network code: Visa V.
+    /// The card on file is valid as it is (a match, no change). Nothing to do; not billable.
+    /// Network codes: Visa V, Mastercard V / `VALID`; vendor word `valid`, and CardSync's empty
+    /// status ("generally means the card is valid").
     Valid,
-    /// The updater found no change.
+    /// The updater found no change (the data sent is the latest it has). Nothing to do; not
+    /// billable. Vendor word `no_change`; Real Time VAU `VAU012`.
     NoChange,
-    /// The issuer does not take part or the account was not found. Network code: Visa P.
+    /// The issuer takes part but no match was found for the account. Nothing to do (the card
+    /// may still work); not billable. Network codes: Visa P, Mastercard P / `UNKNWN`; vendor
+    /// word `no_match`.
     NoMatch,
-    /// A status this crate does not know; the raw value is kept.
+    /// The issuer (the card's BIN) does not take part in the updater, so no update can come.
+    /// Nothing to do; not billable; resubmitting later is harmless (issuers join). Network
+    /// codes: Visa N, Mastercard N / `UNKNWN`; Real Time VAU `VAU009`.
+    NonParticipating,
+    /// The cardholder opted out of updates: none will ever come for this number. The card may
+    /// still work; nothing to do; not billable; do not resubmit it. Network codes: Visa O,
+    /// Real Time VAU `VAU014`.
+    OptedOut,
+    /// The issuer, Visa or the cardholder put a stop in place: stop advice on the PAN, a
+    /// stop-payment order, or the merchant blocked. Stop charging the card and stop submitting
+    /// it; charging on risks disputes. Not billable. Real Time VAU `VAU010`, `VAU011`,
+    /// `VAU016`.
+    StopUpdates,
+    /// The inquiry did not qualify, for the reason given (a token instead of a PAN, a card
+    /// not of the network, a transaction type or MCC the service does not take, …). Nothing
+    /// to do for the card; fix the request if the reason is yours. Not billable. Real Time
+    /// VAU `VAU001`–`VAU008`, `VAU013`, `VAU015`.
+    NotEligible {
+        /// The network's description of why.
+        reason: Cow<'static, str>,
+    },
+    /// The provider reported an update whose data must **not** be applied: the "new" number
+    /// fails its check digit or its brand's length rule. The number is not handed out
+    /// ([`CardUpdate::new_card`] stays `None`); keep the card on file and raise it with the
+    /// provider. Billable as the hit the network reported.
+    InvalidUpdate {
+        /// What is wrong with the data.
+        problem: NewNumberProblem,
+    },
+    /// A status this crate does not know; the raw value is kept. Review it.
     Unknown(String),
+}
+
+/// What a billing platform should do with a card, given its [`Outcome`]
+/// ([`Outcome::action`], [`CardUpdate::action`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Action {
+    /// Replace the stored card number (and the expiry, when a new one came).
+    ReplaceNumber,
+    /// Replace the stored expiry.
+    ReplaceExpiry,
+    /// Stop charging the card; ask the customer for another one.
+    StopCharging,
+    /// Ask the customer for their current card details.
+    ContactCustomer,
+    /// Nothing: keep the card as stored.
+    Nothing,
+    /// Do not apply the update: the data the provider sent is unusable.
+    DoNotApply,
+    /// The crate cannot tell: a person should look at the raw code.
+    Review,
+}
+
+impl Action {
+    /// A stable snake_case name (`replace_number`, `stop_charging`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::ReplaceNumber => "replace_number",
+            Action::ReplaceExpiry => "replace_expiry",
+            Action::StopCharging => "stop_charging",
+            Action::ContactCustomer => "contact_customer",
+            Action::Nothing => "nothing",
+            Action::DoNotApply => "do_not_apply",
+            Action::Review => "review",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Outcome {
@@ -42,11 +148,54 @@ impl Outcome {
     /// `true` when the card should no longer be charged as stored.
     pub fn requires_action(&self) -> bool {
         matches!(
+            self.action(),
+            Action::ReplaceNumber
+                | Action::ReplaceExpiry
+                | Action::StopCharging
+                | Action::ContactCustomer
+        )
+    }
+
+    /// What to do with the card, in one call.
+    pub fn action(&self) -> Action {
+        match self {
+            Outcome::NewAccountNumber => Action::ReplaceNumber,
+            Outcome::NewExpiry => Action::ReplaceExpiry,
+            Outcome::Closed | Outcome::StopUpdates => Action::StopCharging,
+            Outcome::ContactCardholder => Action::ContactCustomer,
+            Outcome::Valid
+            | Outcome::NoChange
+            | Outcome::NoMatch
+            | Outcome::NonParticipating
+            | Outcome::OptedOut
+            | Outcome::NotEligible { .. } => Action::Nothing,
+            Outcome::InvalidUpdate { .. } => Action::DoNotApply,
+            Outcome::Unknown(_) => Action::Review,
+        }
+    }
+
+    /// `true` for the answers the networks bill as a hit: Visa A/E/C/Q and Mastercard
+    /// R/B/E/C (new number, new expiry, closed, contact the cardholder), and an
+    /// [`Outcome::InvalidUpdate`], which came from one of those codes. V, P, N, O and the
+    /// Real Time VAU failures are not billed.
+    pub fn is_billable(&self) -> bool {
+        matches!(
             self,
             Outcome::NewAccountNumber
                 | Outcome::NewExpiry
                 | Outcome::Closed
                 | Outcome::ContactCardholder
+                | Outcome::InvalidUpdate { .. }
+        )
+    }
+
+    /// `true` when submitting the same card again can bring no update and may cost a hit: the
+    /// account is closed, the cardholder opted out, or a stop is in place. A new card number
+    /// for the customer starts afresh.
+    pub fn stops_updates(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Closed | Outcome::OptedOut | Outcome::StopUpdates
         )
     }
 
@@ -60,6 +209,11 @@ impl Outcome {
             Outcome::Valid => "valid",
             Outcome::NoChange => "no_change",
             Outcome::NoMatch => "no_match",
+            Outcome::NonParticipating => "non_participating",
+            Outcome::OptedOut => "opted_out",
+            Outcome::StopUpdates => "stop_updates",
+            Outcome::NotEligible { .. } => "not_eligible",
+            Outcome::InvalidUpdate { .. } => "invalid_update",
             Outcome::Unknown(_) => "unknown",
         }
     }
@@ -69,6 +223,8 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Unknown(raw) => write!(f, "unknown({raw})"),
+            Outcome::NotEligible { reason } => write!(f, "not_eligible({reason})"),
+            Outcome::InvalidUpdate { problem } => write!(f, "invalid_update({})", problem.as_str()),
             other => f.write_str(other.as_str()),
         }
     }
@@ -111,6 +267,10 @@ pub struct CardUpdate {
     pub new_expiry: Option<Expiry>,
     /// The new card's brand, when the number changed (the brand may change: MC → Visa).
     pub new_brand: Option<CardBrand>,
+    /// `true` when the card moved to another brand: the network said so (Mastercard `B`), or
+    /// the new number's brand differs from the old one's where both are known (a Visa ↔
+    /// Mastercard portfolio move). A platform that routes or prices by brand must re-read it.
+    pub brand_changed: bool,
     /// Provider reference of this result (PayConex update `id`, CardSync `event_id`, …).
     pub provider_ref: Option<String>,
     /// When the provider recorded the update.
@@ -134,8 +294,43 @@ impl CardUpdate {
             new_token: None,
             new_expiry: None,
             new_brand: None,
+            brand_changed: false,
             provider_ref: None,
             updated_at: None,
+        }
+    }
+
+    /// What to do with the card ([`Outcome::action`]).
+    pub fn action(&self) -> Action {
+        self.outcome.action()
+    }
+
+    /// Offers the number the provider returned as the card's new number: a valid one is kept
+    /// (with its brand, and [`CardUpdate::brand_changed`] set when it differs from the
+    /// previous card's); one that fails its check digit or length rule turns the outcome into
+    /// [`Outcome::InvalidUpdate`] and is zeroed, so it is never handed out.
+    pub(crate) fn offer_new_number(&mut self, digits: String) {
+        self.offer_checked_number(CardNumber::parse_new_number(digits));
+    }
+
+    /// [`CardUpdate::offer_new_number`] for a number already checked.
+    pub(crate) fn offer_checked_number(&mut self, checked: Result<CardNumber, NewNumberProblem>) {
+        match checked {
+            Ok(card) => {
+                let brand = card.brand();
+                let before = self.previous_card.as_ref().map(CardNumber::brand);
+                if before.is_some_and(|b| b != brand) {
+                    self.brand_changed = true;
+                }
+                self.new_brand = Some(brand);
+                self.new_card = Some(card);
+            }
+            Err(problem) => {
+                self.outcome = Outcome::InvalidUpdate { problem };
+                self.new_card = None;
+                self.new_brand = None;
+                self.new_expiry = None;
+            }
         }
     }
 

@@ -640,3 +640,67 @@ async fn creates_without_an_id_and_normalised_owners_are_handled() {
     // (a hyphenated ZIP+4 fails the document's rule, and the update would have been refused).
     assert_eq!(address.zipcode.as_deref(), Some("733010000"));
 }
+
+/// TabaPay spells Update Account's allow flag two ways (`OKToUpdateDuplicateCard` in the
+/// page's URL lines, `OKToAddDuplicateCard` in its query-string list and OpenAPI file): the
+/// emulator accepts both by default, can be held to either, and the client sends whichever
+/// the caller chose, so it works under either reading.
+#[tokio::test]
+async fn the_update_allow_flag_works_under_either_documented_spelling() {
+    use account_updater::emulator::accountvault::{AccountVaultEmulatorConfig, AllowFlagSpelling};
+    use account_updater::providers::accountvault::UpdateAllowFlag;
+    let body =
+        UpdateAccount::new(owner()).card(Card::plain(CardNumber::parse(PANS[2]).unwrap(), None));
+    for (server, flag, accepted) in [
+        (AllowFlagSpelling::Both, UpdateAllowFlag::OkToUpdate, true),
+        (AllowFlagSpelling::Both, UpdateAllowFlag::OkToAdd, true),
+        (
+            AllowFlagSpelling::OkToUpdateOnly,
+            UpdateAllowFlag::OkToUpdate,
+            true,
+        ),
+        (
+            AllowFlagSpelling::OkToUpdateOnly,
+            UpdateAllowFlag::OkToAdd,
+            false,
+        ),
+        (
+            AllowFlagSpelling::OkToAddOnly,
+            UpdateAllowFlag::OkToAdd,
+            true,
+        ),
+        (
+            AllowFlagSpelling::OkToAddOnly,
+            UpdateAllowFlag::OkToUpdate,
+            false,
+        ),
+    ] {
+        let emu = AccountVaultEmulator::start_with(
+            AccountVaultEmulatorConfig::default().update_allow_flags(server),
+        )
+        .await
+        .unwrap();
+        let c = AccountVaultClient::builder(emu.client_id(), emu.token())
+            .base_url(emu.base_url())
+            .transport_config(TransportConfig::default().retry(RetryPolicy::none()))
+            .update_allow_flag(flag)
+            .build()
+            .unwrap();
+        let id = c
+            .create_account(&create("acct", PANS[1]), DuplicateCheck::Off)
+            .await
+            .unwrap()
+            .account_id
+            .unwrap();
+        let result = c.update_account(&id, &body, DuplicateCheck::Allow).await;
+        match (accepted, result) {
+            (true, Ok(status)) => assert_eq!(status.sc, Some(200), "{server:?} {flag:?}"),
+            (false, Err(e)) => {
+                assert_eq!(e.kind(), ErrorKind::Provider, "{server:?} {flag:?}: {e}")
+            }
+            (expected, got) => {
+                panic!("{server:?} {flag:?}: expected accepted={expected}, got {got:?}")
+            }
+        }
+    }
+}

@@ -575,11 +575,14 @@ fn webhooks_are_verified_and_tampered_or_unsigned_ones_refused() {
     assert_eq!(e.updates.len(), 1);
     assert_eq!(e.updates[0].card_id, None);
     assert_eq!(e.updates[0].card_ref.as_deref(), Some("1234567"));
+    // Acquired's own response code (1, success) is not a scheme code: with nothing else, the
+    // outcome stays unknown with the raw values.
     assert_eq!(
         e.updates[0].outcome,
-        Outcome::Unknown("1".into()),
-        "the unpublished outcome stays raw"
+        Outcome::Unknown("response_code=1".into()),
+        "no code the table knows: nothing guessed"
     );
+    assert_eq!(e.updates[0].raw_code, "response_code=1");
     assert_eq!(e.raw["some_unpublished_field"]["a"], 1);
     // The hash covers the envelope only: everything else is listed as unauthenticated.
     assert_eq!(
@@ -590,16 +593,25 @@ fn webhooks_are_verified_and_tampered_or_unsigned_ones_refused() {
             "some_unpublished_field"
         ]
     );
-    // Undocumented fields are not mapped, whatever they say.
+    // An updater word in `update_result` is one of the plausible readings: tied to the
+    // table, it maps, with the new expiry from `cardexp`, and both are flagged unsigned.
     let mut with_result = webhook("133", HASHCODE, "account_updater");
     with_result["update_result"] = json!("updated_expiry");
     with_result["cardexp"] = json!("012031");
     let e = verify(&c, &with_result).unwrap();
     assert_eq!(
         (e.updates[0].outcome.clone(), e.updates[0].new_expiry),
-        (Outcome::Unknown("1".into()), None)
+        (Outcome::NewExpiry, Some(Expiry::new(1, 2031).unwrap()))
+    );
+    assert_eq!(
+        e.updates[0].raw_code,
+        "response_code=1;update_result=updated_expiry"
     );
     assert!(e.unauthenticated_fields.contains(&"cardexp".to_owned()));
+    assert!(
+        e.unauthenticated_fields
+            .contains(&"update_result".to_owned())
+    );
 
     let mut tampered = good.clone();
     tampered["event"] = json!("dispute_new");
@@ -685,4 +697,177 @@ fn credentials_and_clients_never_print_secrets() {
     let shown = format!("{c:?} {:?} {card:?} {customer:?}", creds("133", None));
     common::assert_no_leak(&shown, &["4024007164218280"], &[PASS, HASHCODE, "456"]);
     assert_eq!(c.base_url().as_str(), "https://qaapi.acquired.com/api.php");
+}
+
+/// A signed `account_updater` webhook carrying `fields` beside the envelope.
+fn updater_webhook(fields: Value) -> Value {
+    let mut body = webhook("133", HASHCODE, "account_updater");
+    body.as_object_mut().unwrap().remove("response_code");
+    body.as_object_mut()
+        .unwrap()
+        .remove("some_unpublished_field");
+    for (k, v) in fields.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+/// Acquired does not publish the fields of its `account_updater` event: every plausible
+/// reading of its testing page (the columns snake-cased, a nested object, Acquired's own
+/// `response_code` beside the scheme's, an updater word) maps to the same outcome, and
+/// readings that do not agree, or that the table cannot tie, are never guessed.
+#[test]
+fn account_updater_webhooks_map_under_every_plausible_reading() {
+    let c = creds("133", None);
+    let read = |fields: Value| {
+        let e = verify(&c, &updater_webhook(fields)).unwrap();
+        assert_eq!(e.updates.len(), 1);
+        e.updates.into_iter().next().unwrap()
+    };
+    let cases: Vec<(Value, Outcome)> = vec![
+        // The testing page's columns at the top level: Visa.
+        (
+            json!({"status": "1", "response_code": "A"}),
+            Outcome::NewAccountNumber,
+        ),
+        (json!({"status": 2, "response_code": "C"}), Outcome::Closed),
+        (
+            json!({"status": "1", "response_code": "E"}),
+            Outcome::NewExpiry,
+        ),
+        (
+            json!({"status": "2", "response_code": "N"}),
+            Outcome::NonParticipating,
+        ),
+        (
+            json!({"status": "2", "response_code": "P"}),
+            Outcome::NoMatch,
+        ),
+        (
+            json!({"status": "2", "response_code": "Q"}),
+            Outcome::ContactCardholder,
+        ),
+        (json!({"status": "2", "response_code": "V"}), Outcome::Valid),
+        // Mastercard: indicator and reason identifier.
+        (
+            json!({"status": "1", "response_indicator": "R", "reason_identifier": "UPDATE"}),
+            Outcome::NewAccountNumber,
+        ),
+        (
+            json!({"status": "1", "response_indicator": "B", "reason_identifier": "UPDATE"}),
+            Outcome::NewAccountNumber,
+        ),
+        (
+            json!({"status": "2", "response_indicator": "C", "reason_identifier": "CONTAC"}),
+            Outcome::Closed,
+        ),
+        (
+            json!({"status": "1", "response_indicator": "E", "reason_identifier": "EXPIRY"}),
+            Outcome::NewExpiry,
+        ),
+        (
+            json!({"status": "2", "response_indicator": "V", "reason_identifier": "VALID"}),
+            Outcome::Valid,
+        ),
+        (
+            json!({"status": "2", "response_indicator": "P", "reason_identifier": "UNKNWN"}),
+            Outcome::NoMatch,
+        ),
+        (
+            json!({"status": "2", "response_indicator": "N", "reason_identifier": "UNKNWN"}),
+            Outcome::NonParticipating,
+        ),
+        // A reason identifier alone says what the table says: CONTAC is closed.
+        (json!({"reason_identifier": "CONTAC"}), Outcome::Closed),
+        // Nested, beside Acquired's own numeric response code (success), which is not read.
+        (
+            json!({"response_code": "1", "account_updater": {"status": "1", "response_code": "a"}}),
+            Outcome::NewAccountNumber,
+        ),
+        (
+            json!({"data": {"update_result": "contact_closed"}}),
+            Outcome::Closed,
+        ),
+        // Letters the table has beyond the testing page, and Real Time VAU codes.
+        (json!({"response_code": "O"}), Outcome::OptedOut),
+        (
+            json!({"account_update_failure_code": "VAU016"}),
+            Outcome::StopUpdates,
+        ),
+        (json!({"result_code": "VAU009"}), Outcome::NonParticipating),
+    ];
+    for (fields, expected) in cases {
+        let u = read(fields.clone());
+        assert_eq!(u.outcome, expected, "{fields}");
+        assert!(!u.raw_code.is_empty(), "the raw code is kept: {fields}");
+    }
+    // The brand change (Mastercard B) is said; R is not one.
+    let b = read(
+        json!({"status": "1", "response_indicator": "B", "reason_identifier": "UPDATE", "cardexp": "022031"}),
+    );
+    assert!(b.brand_changed);
+    assert_eq!(b.new_expiry, Some(Expiry::new(2, 2031).unwrap()));
+    assert_eq!(
+        b.raw_code,
+        "reason_identifier=UPDATE;response_indicator=B;status=1"
+    );
+    assert!(!read(json!({"response_indicator": "R"})).brand_changed);
+
+    // Never guessed: codes that disagree, a status that contradicts the code, a status alone,
+    // a code the table does not hold, and look-alike values in fields that carry no code.
+    for fields in [
+        json!({"response_code": "A", "reason_identifier": "CONTAC"}),
+        json!({"status": "2", "response_code": "A"}),
+        json!({"status": "1", "response_code": "C"}),
+        json!({"status": "1"}),
+        json!({"status": "1", "update_status": "2", "response_code": "A"}),
+        json!({"response_indicator": "R", "reason_identifier": "EXPIRY"}),
+        json!({"response_indicator": "C", "reason_identifier": "UNKNWN"}),
+        json!({"response_code": "Z"}),
+        json!({"cvvresult": "N", "avsaddress": "C", "card_type": "V"}),
+        json!({"result": ""}),
+    ] {
+        let u = read(fields.clone());
+        assert!(
+            matches!(&u.outcome, Outcome::Unknown(raw) if *raw == u.raw_code),
+            "{fields}: {:?}",
+            u.outcome
+        );
+    }
+
+    // New card data: a full number is checked before it is handed out; a masked one is not
+    // read as a number at all.
+    let good = read(
+        json!({"status": "1", "response_code": "A", "cardnumber": "4457010000000009", "cardexp": "012031"}),
+    );
+    assert_eq!(good.outcome, Outcome::NewAccountNumber);
+    assert_eq!(
+        good.new_card.as_ref().map(CardNumber::masked).as_deref(),
+        Some("445701******0009")
+    );
+    let bad = read(
+        json!({"status": "1", "response_code": "A", "cardnumber": "4457010000000008", "cardexp": "012031"}),
+    );
+    assert_eq!(
+        bad.outcome,
+        Outcome::InvalidUpdate {
+            problem: account_updater::card::NewNumberProblem::Luhn
+        }
+    );
+    assert_eq!((bad.new_card.is_none(), bad.new_expiry), (true, None));
+    assert_eq!(bad.action(), account_updater::Action::DoNotApply);
+    assert!(!format!("{bad:?}").contains("4457010000000008"));
+    let masked =
+        read(json!({"status": "1", "response_code": "A", "cardnumber": "445701******0009"}));
+    assert_eq!(
+        (masked.outcome, masked.new_card.is_none()),
+        (Outcome::NewAccountNumber, true)
+    );
+    // A "new" Visa number of 17 digits breaks Visa's length rule.
+    let long = read(json!({"response_code": "A", "cardnumber": "44570100000000002"}));
+    assert!(
+        matches!(long.outcome, Outcome::InvalidUpdate { .. }),
+        "{:?}",
+        long.outcome
+    );
 }

@@ -99,17 +99,20 @@ async fn the_example_flow_end_to_end_without_leaking_secrets() {
         !dedup.first_seen(&webhook::receive(&c, &delivered.headers, &delivered.body).unwrap()),
         "a redelivery is flagged"
     );
-    // Acquired publishes no fields for this event: the crate maps only the documented ones
-    // (the token, response_code) and leaves the emulator's own words in `raw`, flagged as not
-    // covered by the hash.
-    assert_eq!(event.updates[0].outcome, Outcome::Unknown("1".into()));
-    assert_eq!(event.updates[0].new_expiry, None);
-    assert_eq!(event.raw["update_result"], "updated_expiry");
-    assert!(
-        event
-            .unauthenticated_fields
-            .contains(&"update_result".to_owned())
+    // The emulator answers with the testing page's columns (status, the Visa code); the new
+    // expiry comes in `cardexp`. None of them is covered by the hash, and the event says so.
+    assert_eq!(event.updates[0].outcome, Outcome::NewExpiry);
+    assert_eq!(event.updates[0].raw_code, "response_code=E;status=1");
+    assert_eq!(
+        event.updates[0].new_expiry,
+        Some(Expiry::new(1, 2033).unwrap())
     );
+    for field in ["status", "response_code", "cardexp"] {
+        assert!(
+            event.unauthenticated_fields.contains(&field.to_owned()),
+            "{field}"
+        );
+    }
     assert_eq!(
         emu.token_state(&token).unwrap().1,
         "012033",
@@ -279,16 +282,15 @@ async fn unified_flows_on_the_emulator() {
         let token = e.updates[0].card_ref.clone().unwrap();
         receipt.join_card_ids(&mut e.updates);
         let id = e.updates[0].card_id.clone().unwrap();
-        let said = e.raw["update_result"].as_str().unwrap().to_owned();
-        assert_eq!(e.updates[0].outcome, Outcome::Unknown("1".into()));
+        let said = e.updates[0].outcome.clone();
         outcomes.push((id, token, said));
     }
     outcomes.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         outcomes,
         [
-            ("c1".to_owned(), t1.clone(), "updated_card".to_owned()),
-            ("c2".to_owned(), t2.clone(), "closed".to_owned()),
+            ("c1".to_owned(), t1.clone(), Outcome::NewAccountNumber),
+            ("c2".to_owned(), t2.clone(), Outcome::Closed),
         ]
     );
     let added = c

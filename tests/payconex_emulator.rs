@@ -517,3 +517,59 @@ async fn unified_flows_hold_with_zero_padded_tokens_and_records_in_another_order
         ]
     );
 }
+
+/// The vendor's schema makes `mostRecentUpdate` an `AccountUpdaterUpdate` and allows no null:
+/// a record no schedule run has reached has none at all, and the client reads both shapes.
+#[tokio::test]
+async fn a_record_not_yet_run_has_no_most_recent_update_rather_than_null() {
+    use base64::Engine;
+    let emu = PayConexEmulator::start().await.unwrap();
+    let client = client_for(&emu, AuthMethod::Hmac);
+    let receipt = client
+        .subscribe(SubscribeRequest::new(vec![CardToUpdate::token(
+            "t", "1001",
+        )]))
+        .await
+        .unwrap();
+    let schedule = receipt.accepted[0].job.id.clone();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{DEFAULT_KEY_ID}:{DEFAULT_SECRET}"))
+    );
+    let results = || async {
+        let url = emu
+            .base_url()
+            .join(&format!(
+                "api/v4/accounts/{}/account-updater/schedules/{schedule}/results",
+                emu.account_id()
+            ))
+            .unwrap();
+        let body: serde_json::Value = raw_client()
+            .get(url)
+            .header("authorization", &basic)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["records"][0].clone()
+    };
+    let before = results().await;
+    assert!(before.get("id").is_some(), "{before}");
+    assert!(before.get("mostRecentUpdate").is_none(), "{before}");
+    assert!(
+        client
+            .fetch_results(&ResultsQuery::Job(receipt.accepted[0].job.clone()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    emu.run_schedule(&schedule).await.unwrap();
+    let after = results().await;
+    assert_eq!(
+        after["mostRecentUpdate"]["status"], "updated_card",
+        "{after}"
+    );
+}

@@ -10,12 +10,39 @@
 //!   replaces the card when it is valid and not expired (`204` otherwise).
 //! - ACCOUNT_UPDATER answers `11` (pending) and then POSTs an `account_updater` webhook, signed
 //!   with the double SHA-256 `hash`, to the URL set with [`AcquiredEmulator::set_webhook_url`].
-//!   The outcome is deterministic: the token's card is looked up in the CardSync sandbox table
-//!   (Visa / Mastercard updater test cards); a new number or expiry replaces the stored card in
-//!   place, as Acquired does. Acquired does not publish this event's own fields, so besides the
-//!   documented envelope and transaction fields the emulator adds its own: `update_result` (the
-//!   updater vocabulary: `updated_card`, `updated_expiry`, `closed`, …), `card_last4`, `cardexp`.
-//!   The client does not map them (it maps documented fields only); tests read them from `raw`.
+//!   The outcome follows Acquired's testing page (Testing → Account Updater) exactly: a token
+//!   whose INIT expiry is one of the page's magic expiries answers the page's status and scheme
+//!   code (the table below; the page names the test cards Visa `4000011180138710` and
+//!   Mastercard `5100019221455924`, and any Visa or Mastercard with those expiries behaves the
+//!   same here). Any other card is looked up in the CardSync sandbox table (the updater test
+//!   cards), answered with the Visa letter for that result (A, E, C, Q, V, P; `V` for cards
+//!   not in it). A new number or expiry replaces the stored card in place, as Acquired does.
+//! - Acquired does not publish the event's field names, so [`AcquiredWebhookLayout`] chooses
+//!   them: by default the testing page's own columns snake-cased (`status`, and `response_code`
+//!   for Visa or `response_indicator` with `reason_identifier` for Mastercard), or the same
+//!   nested under `account_updater`, or the status word in `update_result`. The new expiry is
+//!   in `cardexp` (`MMYYYY`), the last four digits in `card_last4`; with
+//!   [`AcquiredEmulatorConfig::webhook_card_number`] the full new number in `cardnumber`, and
+//!   with [`AcquiredEmulatorConfig::invalid_replacements`] a replacement that fails Luhn.
+//!
+//! | INIT expiry | card | status | code | new number | new expiry | unified outcome |
+//! |---|---|---|---|---|---|---|
+//! | `012017` | Visa | 1 | A | yes | yes | `new_account_number` |
+//! | `022017` | Visa | 2 | C | | | `closed` |
+//! | `032017` | Visa | 1 | E | | yes | `new_expiry` |
+//! | `042017` | Visa | 2 | N | | | `non_participating` |
+//! | `052017` | Visa | 2 | P | | | `no_match` |
+//! | `062017` | Visa | 2 | Q | | | `contact_cardholder` |
+//! | `072017` | Visa | 2 | V | | | `valid` |
+//! | `012016` | Mastercard | 1 | R / UPDATE | yes | yes | `new_account_number` |
+//! | `022016` | Mastercard | 1 | B / UPDATE | | yes | `new_account_number`, brand changed |
+//! | `032016` | Mastercard | 2 | C / CONTAC | | | `closed` |
+//! | `042016` | Mastercard | 1 | E / EXPIRY | | yes | `new_expiry` |
+//! | `052016` | Mastercard | 2 | V / VALID | | | `valid` |
+//! | `062016` | Mastercard | 2 | P / UNKNWN | | | `no_match` |
+//! | `072016` | Mastercard | 2 | N / UNKNWN | | | `non_participating` |
+//! | any other | any | | CardSync sandbox card's result | | | as that card |
+//! | with `invalid_replacements` and `webhook_card_number` | | 1 | A / R | fails Luhn | | `invalid_update` |
 //! - Every answer carries a correct `response_hash`.
 
 use std::collections::HashMap;
@@ -58,6 +85,31 @@ pub struct AcquiredEmulatorConfig {
     /// Answer bad credentials (code 103) with no `response_hash`, as a gateway that cannot tell
     /// whose hash code to use may: the documents show hashes only on answers to valid calls.
     pub unsigned_credential_errors: bool,
+    /// Which field names the `account_updater` webhook uses (unpublished by Acquired).
+    pub webhook_layout: AcquiredWebhookLayout,
+    /// Put the full new card number in the webhook (`cardnumber`) when it changes.
+    pub webhook_card_number: bool,
+    /// Replace card numbers with one that fails the Luhn check, as a faulty upstream might: the
+    /// client must report [`crate::Outcome::InvalidUpdate`], never the number.
+    pub invalid_replacements: bool,
+}
+
+/// The field names of the emulator's `account_updater` webhook. Acquired publishes the event
+/// but not its fields, so each plausible reading can be played.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AcquiredWebhookLayout {
+    /// The testing page's columns, snake-cased, at the top level: `status`, then
+    /// `response_code` (the Visa code) or `response_indicator` and `reason_identifier`
+    /// (Mastercard).
+    #[default]
+    TestingPage,
+    /// The same fields inside an `account_updater` object; the top level keeps Acquired's own
+    /// `response_code` (`1`) and `response_message`, as on its other events.
+    Nested,
+    /// The updater's status word (`updated_card`, `closed`, …) in `update_result` beside
+    /// Acquired's `response_code` `1`: the emulator's layout before the testing page was read.
+    UpdateResult,
 }
 
 impl std::fmt::Debug for AcquiredEmulatorConfig {
@@ -75,6 +127,9 @@ impl Default for AcquiredEmulatorConfig {
             company_pass: SecretString::from(DEFAULT_COMPANY_PASS.to_owned()),
             hashcode: SecretString::from(DEFAULT_HASHCODE.to_owned()),
             unsigned_credential_errors: false,
+            webhook_layout: AcquiredWebhookLayout::TestingPage,
+            webhook_card_number: false,
+            invalid_replacements: false,
         }
     }
 }
@@ -478,8 +533,8 @@ impl Operation<'_> {
         )
     }
 
-    /// ACCOUNT_UPDATER: answered `11` (pending); the outcome (from the sandbox card tables)
-    /// follows as a signed `account_updater` webhook.
+    /// ACCOUNT_UPDATER: answered `11` (pending); the outcome (from the testing page's table,
+    /// else the sandbox card tables) follows as a signed `account_updater` webhook.
     fn account_updater(
         self,
         webhook_url: Option<String>,
@@ -489,25 +544,22 @@ impl Operation<'_> {
         if !self.token.enabled {
             return call.fail("102", "Error:Token Disabled");
         }
-        let status = sandbox_card_status(self.token.pan.expose_secret()).unwrap_or("no_change");
-        let later = |exp: &str| {
-            Expiry::parse(exp, ExpiryFormat::Mmyyyy)
-                .ok()
-                .and_then(|e| Expiry::new(e.month(), (e.year() + 3).min(2099)).ok())
-                .map(|e| e.format(ExpiryFormat::Mmyyyy))
-                .unwrap_or_else(|| exp.to_owned())
-        };
-        match status {
-            "updated_card" => {
-                self.token.pan =
-                    SecretString::from(replacement_pan(self.token.pan.expose_secret()));
-                self.token.cardexp = later(&self.token.cardexp);
+        let answer_row = scheme_answer(self.token.pan.expose_secret(), &self.token.cardexp);
+        let config = &call.shared.config;
+        let mut new_number = None;
+        if answer_row.new_number {
+            let mut pan = replacement_pan(self.token.pan.expose_secret());
+            if config.invalid_replacements {
+                pan = super::spoil_check_digit(&pan);
             }
-            "updated_expiry" => self.token.cardexp = later(&self.token.cardexp),
-            _ => {}
+            new_number = Some(pan.clone());
+            self.token.pan = SecretString::from(pan);
+        }
+        if answer_row.new_expiry {
+            self.token.cardexp = later(&self.token.cardexp);
         }
         if let Some(url) = webhook_url {
-            *webhook = Some((url, self.webhook_body(status)));
+            *webhook = Some((url, self.webhook_body(&answer_row, new_number)));
         }
         answer(
             call.shared,
@@ -521,7 +573,7 @@ impl Operation<'_> {
     }
 
     /// The `account_updater` webhook, signed with the double SHA-256 `hash`.
-    fn webhook_body(&self, status: &str) -> Value {
+    fn webhook_body(&self, row: &SchemeAnswer, new_number: Option<String>) -> Value {
         let cfg = &self.call.shared.config;
         let id = random_uuid();
         let wts = now();
@@ -530,15 +582,140 @@ impl Operation<'_> {
             let p = self.token.pan.expose_secret();
             p[p.len() - 4..].to_owned()
         };
-        json!({
+        let mut body = json!({
             "id": id, "timestamp": wts, "company_id": cfg.company_id, "event": "account_updater", "hash": hash,
             "mid_id": DEFAULT_MID, "transaction_id": self.transaction_id, "original_transaction_id": self.call.original,
-            "transaction_type": "ACCOUNT_UPDATER", "response_code": "1",
-            "response_message": "Transaction Success",
-            // The event's own fields are unpublished; these are the emulator's.
-            "update_result": status, "card_last4": last4, "cardexp": self.token.cardexp,
-        })
+            "transaction_type": "ACCOUNT_UPDATER",
+            // The event's own fields are unpublished; these are the emulator's reading.
+            "card_last4": last4, "cardexp": self.token.cardexp,
+        });
+        if let (true, Some(pan)) = (cfg.webhook_card_number, new_number) {
+            body["cardnumber"] = json!(pan);
+        }
+        let mut codes =
+            json!({ "status": if row.new_number || row.new_expiry { "1" } else { "2" } });
+        match row.reason {
+            None => codes["response_code"] = json!(row.code),
+            Some(reason) => {
+                codes["response_indicator"] = json!(row.code);
+                codes["reason_identifier"] = json!(reason);
+            }
+        }
+        let acquired_code = |body: &mut Value| {
+            body["response_code"] = json!("1");
+            body["response_message"] = json!("Transaction Success");
+        };
+        match cfg.webhook_layout {
+            AcquiredWebhookLayout::TestingPage => {
+                for (k, v) in codes.as_object().into_iter().flatten() {
+                    body[k] = v.clone();
+                }
+            }
+            AcquiredWebhookLayout::Nested => {
+                acquired_code(&mut body);
+                body["account_updater"] = codes;
+            }
+            AcquiredWebhookLayout::UpdateResult => {
+                acquired_code(&mut body);
+                body["update_result"] = json!(row.word);
+            }
+        }
+        body
     }
+}
+
+/// What the scheme answers for one stored card: Acquired's testing page for the magic INIT
+/// expiries, the CardSync sandbox table (with Visa's letters) for any other card.
+struct SchemeAnswer {
+    /// The Visa code or the Mastercard response indicator.
+    code: &'static str,
+    /// The Mastercard reason identifier.
+    reason: Option<&'static str>,
+    /// The updater status word with the same meaning.
+    word: &'static str,
+    new_number: bool,
+    new_expiry: bool,
+}
+
+const fn scheme(
+    code: &'static str,
+    reason: Option<&'static str>,
+    word: &'static str,
+    new_number: bool,
+    new_expiry: bool,
+) -> SchemeAnswer {
+    SchemeAnswer {
+        code,
+        reason,
+        word,
+        new_number,
+        new_expiry,
+    }
+}
+
+fn scheme_answer(pan: &str, cardexp: &str) -> SchemeAnswer {
+    let brand = crate::card::CardBrand::detect(pan);
+    let magic = match (brand, cardexp) {
+        (crate::card::CardBrand::Visa, "012017") => {
+            Some(scheme("A", None, "updated_card", true, true))
+        }
+        (crate::card::CardBrand::Visa, "022017") => Some(scheme("C", None, "closed", false, false)),
+        (crate::card::CardBrand::Visa, "032017") => {
+            Some(scheme("E", None, "updated_expiry", false, true))
+        }
+        (crate::card::CardBrand::Visa, "042017") => {
+            Some(scheme("N", None, "no_match", false, false))
+        }
+        (crate::card::CardBrand::Visa, "052017") => {
+            Some(scheme("P", None, "no_match", false, false))
+        }
+        (crate::card::CardBrand::Visa, "062017") => {
+            Some(scheme("Q", None, "contact", false, false))
+        }
+        (crate::card::CardBrand::Visa, "072017") => Some(scheme("V", None, "valid", false, false)),
+        (crate::card::CardBrand::Mastercard, "012016") => {
+            Some(scheme("R", Some("UPDATE"), "updated_card", true, true))
+        }
+        (crate::card::CardBrand::Mastercard, "022016") => {
+            Some(scheme("B", Some("UPDATE"), "updated_expiry", false, true))
+        }
+        (crate::card::CardBrand::Mastercard, "032016") => {
+            Some(scheme("C", Some("CONTAC"), "closed", false, false))
+        }
+        (crate::card::CardBrand::Mastercard, "042016") => {
+            Some(scheme("E", Some("EXPIRY"), "updated_expiry", false, true))
+        }
+        (crate::card::CardBrand::Mastercard, "052016") => {
+            Some(scheme("V", Some("VALID"), "valid", false, false))
+        }
+        (crate::card::CardBrand::Mastercard, "062016") => {
+            Some(scheme("P", Some("UNKNWN"), "no_match", false, false))
+        }
+        (crate::card::CardBrand::Mastercard, "072016") => {
+            Some(scheme("N", Some("UNKNWN"), "no_match", false, false))
+        }
+        _ => None,
+    };
+    magic.unwrap_or_else(|| match sandbox_card_status(pan).unwrap_or("valid") {
+        "updated_card" => scheme("A", None, "updated_card", true, true),
+        "updated_expiry" => scheme("E", None, "updated_expiry", false, true),
+        "closed" => scheme("C", None, "closed", false, false),
+        "contact" => scheme("Q", None, "contact", false, false),
+        "no_match" => scheme("P", None, "no_match", false, false),
+        _ => scheme("V", None, "valid", false, false),
+    })
+}
+
+/// Three years on from the later of the stored expiry and this year, so that the new expiry of
+/// a test card created with a past magic expiry lies in the future.
+fn later(exp: &str) -> String {
+    use chrono::Datelike;
+    let this_year = u32::try_from(chrono::Utc::now().year()).unwrap_or(2026);
+    Expiry::parse(exp, ExpiryFormat::Mmyyyy)
+        .ok()
+        .and_then(|e| Expiry::new(e.month(), (e.year().max(this_year) + 3).min(2099)).ok())
+        .map(|e| e.format(ExpiryFormat::Mmyyyy))
+        .unwrap_or_else(|| exp.to_owned())
 }
 
 crate::providers::common::setters!(AcquiredEmulatorConfig {
@@ -546,4 +723,7 @@ crate::providers::common::setters!(AcquiredEmulatorConfig {
     value company_pass: SecretString,
     value hashcode: SecretString,
     value unsigned_credential_errors: bool,
+    value webhook_layout: AcquiredWebhookLayout,
+    value webhook_card_number: bool,
+    value invalid_replacements: bool,
 });

@@ -355,6 +355,14 @@ pub(crate) fn replacement_pan(pan: &str) -> String {
     luhn_complete(std::str::from_utf8(&digits).expect("ascii digits"))
 }
 
+/// The same number with a wrong check digit: what an emulator set to `invalid_replacements`
+/// returns as a card's new number.
+pub(crate) fn spoil_check_digit(pan: &str) -> String {
+    let (body, last) = pan.split_at(pan.len() - 1);
+    let digit = last.as_bytes()[0] - b'0';
+    format!("{body}{}", (digit + 1) % 10)
+}
+
 /// A webhook as a [`WebhookSink`] received it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

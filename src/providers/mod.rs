@@ -3,9 +3,9 @@
 //! The unified layer reaches them only through the [`crate::Provider`] trait and `From`/`TryFrom`
 //! conversions.
 //!
-//! This module also holds the few pieces the providers share: the account-updater status
-//! vocabulary that PayConex and CardSync both use (they resell the same updater), and lenient
-//! `serde` helpers for values that arrive as strings or numbers.
+//! This module also holds the lenient `serde` helpers the providers share, for values that
+//! arrive as strings or numbers. Every vendor status is mapped through the one published
+//! table in [`crate::codes`].
 
 #[cfg(feature = "accountvault")]
 pub mod accountvault;
@@ -16,24 +16,6 @@ pub mod cardsync;
 pub(crate) mod common;
 #[cfg(feature = "payconex")]
 pub mod payconex;
-
-use crate::outcome::Outcome;
-
-/// Maps the account-updater status words PayConex and CardSync share (the crate's shared vocabulary, see `outcome`) onto
-/// [`Outcome`]. Accepts both `closed` (CardSync since 2023) and `contact_closed` (PayConex,
-/// older CardSync); anything else is kept as [`Outcome::Unknown`].
-pub fn outcome_from_status(status: &str) -> Outcome {
-    match status {
-        "updated_card" => Outcome::NewAccountNumber,
-        "updated_expiry" => Outcome::NewExpiry,
-        "closed" | "contact_closed" => Outcome::Closed,
-        "contact" => Outcome::ContactCardholder,
-        "valid" => Outcome::Valid,
-        "no_change" => Outcome::NoChange,
-        "no_match" => Outcome::NoMatch,
-        other => Outcome::Unknown(other.to_owned()),
-    }
-}
 
 /// `serde` helpers shared by the wire modules.
 #[allow(dead_code)]

@@ -118,9 +118,8 @@ pub(super) async fn handle(
             retrieve_by_reference(&store, &query("referenceID").unwrap_or_default())
         }
         (Method::GET, "v1", ["accounts", id]) => retrieve(&shared, &store, id),
-        (Method::PUT, "v1", ["accounts", id]) => {
-            json_body().and_then(|b| update_v1(&mut store, id, &b, &flags))
-        }
+        (Method::PUT, "v1", ["accounts", id]) => json_body()
+            .and_then(|b| update_v1(&mut store, id, &b, &flags, shared.config.update_allow_flags)),
         (Method::PUT, "v2", ["accounts", id]) => {
             if !flags.is_empty() {
                 Err(bad("Duplicate card flags are not allowed with v2"))
@@ -345,18 +344,16 @@ fn update_v1(
     id: &str,
     b: &Value,
     flags: &[String],
+    allow_flags: super::AllowFlagSpelling,
 ) -> Result<Response, Response> {
     find(store, id)?;
     let data = account_data(store, b)?;
     let owner = owner(b)?;
     let pan = card_pan(&data);
     let dups = duplicates(store, pan.as_deref(), Some(id));
-    let multi = duplicate_gate(
-        store,
-        flags,
-        &["RejectDuplicateCard", "OKToUpdateDuplicateCard"],
-        &dups,
-    )?;
+    let mut allowed = vec!["RejectDuplicateCard"];
+    allowed.extend_from_slice(allow_flags.accepted());
+    let multi = duplicate_gate(store, flags, &allowed, &dups)?;
     let rec = store
         .accounts
         .iter_mut()

@@ -54,6 +54,34 @@ pub struct AccountVaultEmulatorConfig {
     /// a five-digit ZIP extended to ZIP+4 written `94043-0000`, the default country `840` and
     /// phone country code `1` filled in.
     pub retrieve_normalised_owner: bool,
+    /// Which spelling of the update call's allow flag it accepts: TabaPay's documents show
+    /// both (see [`crate::providers::accountvault::UpdateAllowFlag`]); by default both.
+    pub update_allow_flags: AllowFlagSpelling,
+}
+
+/// Which spellings of Update Account's allow flag the emulator accepts; any other flag is a
+/// 400, as an unknown query key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AllowFlagSpelling {
+    /// `?OKToUpdateDuplicateCard` and `?OKToAddDuplicateCard`.
+    #[default]
+    Both,
+    /// Only `?OKToUpdateDuplicateCard` (the Update Account page's URL lines).
+    OkToUpdateOnly,
+    /// Only `?OKToAddDuplicateCard` (its query-string list and TabaPay's OpenAPI file).
+    OkToAddOnly,
+}
+
+impl AllowFlagSpelling {
+    /// The flags Update Account accepts besides `RejectDuplicateCard`.
+    pub(crate) fn accepted(self) -> &'static [&'static str] {
+        match self {
+            AllowFlagSpelling::Both => &["OKToUpdateDuplicateCard", "OKToAddDuplicateCard"],
+            AllowFlagSpelling::OkToUpdateOnly => &["OKToUpdateDuplicateCard"],
+            AllowFlagSpelling::OkToAddOnly => &["OKToAddDuplicateCard"],
+        }
+    }
 }
 
 impl std::fmt::Debug for AccountVaultEmulatorConfig {
@@ -66,6 +94,7 @@ impl std::fmt::Debug for AccountVaultEmulatorConfig {
                 &self.create_207_without_account_id,
             )
             .field("retrieve_normalised_owner", &self.retrieve_normalised_owner)
+            .field("update_allow_flags", &self.update_allow_flags)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +107,7 @@ impl Default for AccountVaultEmulatorConfig {
             key_bits: 2048,
             create_207_without_account_id: false,
             retrieve_normalised_owner: false,
+            update_allow_flags: AllowFlagSpelling::Both,
         }
     }
 }
@@ -201,4 +231,5 @@ crate::providers::common::setters!(AccountVaultEmulatorConfig {
     value key_bits: usize,
     value create_207_without_account_id: bool,
     value retrieve_normalised_owner: bool,
+    value update_allow_flags: AllowFlagSpelling,
 });

@@ -475,7 +475,7 @@ impl MerchantCall<'_> {
             self.store
                 .subscriptions
                 .retain(|s| !(s.merchant == self.merchant && s.se == se && s.card.id == card.id));
-            if let Some(row) = outcome_row(&card, Some(&se)) {
+            if let Some(row) = outcome_row(&card, Some(&se), &self.shared.config) {
                 rows.push(row);
             }
             if self.shared.config.keep_cards {

@@ -9,7 +9,24 @@
 //!   default) or when told ([`CardSyncEmulator::complete_batch`]); completion POSTs trigger 20
 //!   with an `event_id`. [`CardSyncEmulator::fail_batch`] POSTs trigger 22.
 //! - Outcomes come from the sandbox test-card tables (current and previous sets); any other
-//!   Luhn-valid card is valid and, as in the sandbox, has no result line.
+//!   Luhn-valid card is valid and, as in the sandbox, has no result line
+//!   ([`OtherCards::Omitted`]), or with [`CardSyncEmulatorConfig::other_cards`] a line with the
+//!   empty status the documents describe ("this generally means the card is valid") or with
+//!   `valid`.
+//!
+//! Which card yields which unified outcome (the current test set; the previous set, v1's
+//! `4012000000000016`… cards, works the same):
+//!
+//! | card | status | unified outcome |
+//! |---|---|---|
+//! | Visa `4457010000000009`, MC `5194560012341234` (becomes a Visa), Discover `6011010000000003`, Amex `342132335566772` | `updated_card` | `new_account_number` (brand changed for the MC card) |
+//! | Visa `4457000300000007`, MC `5112010000000003`, Discover `6011010140000004`, Amex `376655111122997` | `updated_expiry` | `new_expiry` |
+//! | Visa `4457010200000247`, MC `5112000200000002` | `no_match` | `no_match` |
+//! | Visa `4100200300011001`, MC `5112002200000008`, Discover `6500102012345662` | `valid` | `valid` |
+//! | Visa `4457010140000141`, Discover `6011102087026223` | `contact` | `contact_cardholder` |
+//! | Visa `4457000900000001`, MC `5435101234510196`, Discover `6011010100000002`, Amex `349900006577234` | `closed` | `closed` |
+//! | any other card, with [`OtherCards::EmptyStatus`] | `""` | `valid` |
+//! | an `updated_card` card with [`CardSyncEmulatorConfig::invalid_replacements`] | `updated_card` with a number failing Luhn | `invalid_update` |
 //! - Amex subscriptions: the three Amex test cards produce an update event (trigger 23) right
 //!   after subscribing; `DELETE /v2/subscribe` removes card / SE pairs.
 //! - The limits the SDK validates are enforced here too (≤ 10,000 cards, no Amex in a batch,
@@ -67,6 +84,26 @@ pub struct CardSyncEmulatorConfig {
     /// Which key `POST /v2/webhooks` accepts: the documents do not say (they register webhooks
     /// before any merchant exists, which suggests the partner key).
     pub webhook_key: WebhookKey,
+    /// What results say of cards outside the sandbox tables.
+    pub other_cards: OtherCards,
+    /// Return `updated_card` results with a replacement number that fails the Luhn check, as a
+    /// faulty upstream might (the client must report it as not to be applied).
+    pub invalid_replacements: bool,
+}
+
+/// What the emulator's results say of a card that is in none of the sandbox tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OtherCards {
+    /// No result line ("result lists can be shorter than what was submitted"), as the
+    /// sandbox does.
+    #[default]
+    Omitted,
+    /// A line with an empty `status`: "some card inquiries do not result in any status type.
+    /// This generally means the card is valid."
+    EmptyStatus,
+    /// A line with `status: "valid"`.
+    Valid,
 }
 
 /// Which key the emulator accepts for `POST /v2/webhooks`.
@@ -90,6 +127,8 @@ impl std::fmt::Debug for CardSyncEmulatorConfig {
             .field("batch_create_without_id", &self.batch_create_without_id)
             .field("subscribe_empty_body", &self.subscribe_empty_body)
             .field("webhook_key", &self.webhook_key)
+            .field("other_cards", &self.other_cards)
+            .field("invalid_replacements", &self.invalid_replacements)
             .finish_non_exhaustive()
     }
 }
@@ -103,6 +142,8 @@ impl Default for CardSyncEmulatorConfig {
             batch_create_without_id: false,
             subscribe_empty_body: false,
             webhook_key: WebhookKey::Either,
+            other_cards: OtherCards::Omitted,
+            invalid_replacements: false,
         }
     }
 }
@@ -290,8 +331,20 @@ impl CardSyncEmulator {
     }
 }
 
-fn outcome_row(card: &StoredCard, se: Option<&str>) -> Option<(Value, &'static str)> {
-    let status = sandbox_card_status(card.pan.expose_secret())?;
+fn outcome_row(
+    card: &StoredCard,
+    se: Option<&str>,
+    config: &CardSyncEmulatorConfig,
+) -> Option<(Value, &'static str)> {
+    let status = match (
+        sandbox_card_status(card.pan.expose_secret()),
+        config.other_cards,
+    ) {
+        (Some(status), _) => status,
+        (None, OtherCards::Omitted) => return None,
+        (None, OtherCards::EmptyStatus) => "",
+        (None, OtherCards::Valid) => "valid",
+    };
     let later = |exp: &str| {
         Expiry::parse(exp, ExpiryFormat::MmSlashYy)
             .ok()
@@ -300,6 +353,10 @@ fn outcome_row(card: &StoredCard, se: Option<&str>) -> Option<(Value, &'static s
             .unwrap_or_else(|| exp.to_owned())
     };
     let (number, exp) = match status {
+        "updated_card" if config.invalid_replacements => (
+            super::spoil_check_digit(&replacement_pan(card.pan.expose_secret())),
+            later(&card.exp),
+        ),
         "updated_card" => (replacement_pan(card.pan.expose_secret()), later(&card.exp)),
         "updated_expiry" => (card.pan.expose_secret().to_owned(), later(&card.exp)),
         _ => (card.pan.expose_secret().to_owned(), card.exp.clone()),
@@ -329,7 +386,7 @@ async fn complete_batch(shared: &Shared, batch_id: &str) -> Option<String> {
         let rows: Vec<(Value, &str)> = batch
             .cards
             .iter()
-            .filter_map(|c| outcome_row(c, None))
+            .filter_map(|c| outcome_row(c, None, &shared.config))
             .collect();
         let statuses: Vec<&str> = rows.iter().map(|(_, s)| *s).collect();
         batch.stats = stats_for(batch.submitted, &statuses);
@@ -367,4 +424,6 @@ crate::providers::common::setters!(CardSyncEmulatorConfig {
     value batch_create_without_id: bool,
     value subscribe_empty_body: bool,
     value webhook_key: WebhookKey,
+    value other_cards: OtherCards,
+    value invalid_replacements: bool,
 });

@@ -559,8 +559,10 @@ fn schedule_json(s: &Schedule, with_results: bool, style: Style) -> Value {
             if let Some(b) = &r.bfid {
                 v["bfid"] = json!(b);
             }
-            if with_results {
-                v["mostRecentUpdate"] = r.most_recent_update.clone().unwrap_or(Value::Null);
+            // The schema's `mostRecentUpdate` is an AccountUpdaterUpdate, never null: a record
+            // not yet run has none.
+            if let (true, Some(update)) = (with_results, &r.most_recent_update) {
+                v["mostRecentUpdate"] = update.clone();
             }
             v
         })

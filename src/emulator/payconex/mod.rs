@@ -16,6 +16,22 @@
 //!   their documented status; any other card is `valid`;
 //! - tokens: by the last digit: `1` updated_card, `2` updated_expiry, `3` contact_closed,
 //!   `4` contact, `5` no_match, `6` no_change, anything else valid.
+//!
+//! Which input yields which unified outcome:
+//!
+//! | record | status | unified outcome |
+//! |---|---|---|
+//! | token ending `1`; card `4457010000000009` (and the other CardSync `updated_card` cards) | `updated_card` | `new_account_number` (format `pan`: the new number in clear; `payconex` / `shieldconex`: a new token) |
+//! | token ending `2`; card `4457000300000007` (…) | `updated_expiry` | `new_expiry` |
+//! | token ending `3`; card `4457000900000001` (…) | `contact_closed` | `closed` |
+//! | token ending `4`; card `4457010140000141` (…) | `contact` | `contact_cardholder` |
+//! | token ending `5`; card `4457010200000247` (…) | `no_match` | `no_match` |
+//! | token ending `6` | `no_change` | `no_change` |
+//! | any other token or card | `valid` | `valid` |
+//! | an `updated_card` card on a `pan` schedule with [`PayConexEmulatorConfig::invalid_replacements`] | `updated_card`, a number failing Luhn | `invalid_update` |
+//!
+//! A record no schedule run has reached yet has no `mostRecentUpdate` at all: the vendor's
+//! schema allows no `null` there.
 
 mod handlers;
 
@@ -62,6 +78,10 @@ pub struct PayConexEmulatorConfig {
     /// Answer a schedule's records newest first instead of in the order they were sent (the
     /// documents promise no order).
     pub records_reversed: bool,
+    /// Return `updated_card` updates of `pan`-format schedules with a replacement number that
+    /// fails the Luhn check, as a faulty upstream might (the client must report it as not to
+    /// be applied, and never as a token).
+    pub invalid_replacements: bool,
 }
 
 /// How answers are rendered (from [`PayConexEmulatorConfig`]).
@@ -89,6 +109,7 @@ impl std::fmt::Debug for PayConexEmulatorConfig {
             .field("allow_basic", &self.allow_basic)
             .field("zero_padded_tokens", &self.zero_padded_tokens)
             .field("records_reversed", &self.records_reversed)
+            .field("invalid_replacements", &self.invalid_replacements)
             .finish_non_exhaustive()
     }
 }
@@ -102,6 +123,7 @@ impl Default for PayConexEmulatorConfig {
             allow_basic: true,
             zero_padded_tokens: false,
             records_reversed: false,
+            invalid_replacements: false,
         }
     }
 }
@@ -226,13 +248,22 @@ impl PayConexEmulator {
             let now = now_string();
             let mut seq = store.token_seq;
             let style = store.style;
+            let invalid_replacements = self.shared.config.invalid_replacements;
             let schedule = store.schedules.get_mut(schedule_id).filter(|s| s.enabled)?;
             let format = schedule.response_format.clone();
             let sched_id = schedule.id.clone();
             let mut produced = Vec::new();
             for record in schedule.records.iter_mut().filter(|r| r.enabled) {
                 seq += 1;
-                let mut update = make_update(record, &format, &sched_id, &update_id, &now, seq);
+                let mut update = make_update(
+                    record,
+                    invalid_replacements,
+                    &format,
+                    &sched_id,
+                    &update_id,
+                    &now,
+                    seq,
+                );
                 update["oldToken"] = json!(style.token(record.kind, &record.token));
                 record.most_recent_update = Some(update.clone());
                 produced.push(update);
@@ -268,6 +299,7 @@ impl PayConexEmulator {
 
 fn make_update(
     record: &Record,
+    invalid_replacements: bool,
     format: &str,
     schedule_id: &str,
     update_id: &str,
@@ -303,6 +335,9 @@ fn make_update(
     };
     let new_token = match (format, &record.pan, status) {
         // Format `pan`: any update to number or expiry comes back as a clear-text PAN.
+        ("pan", Some(pan), "updated_card") if invalid_replacements => {
+            super::spoil_check_digit(&replacement_pan(pan.expose_secret()))
+        }
         ("pan", Some(pan), "updated_card") => replacement_pan(pan.expose_secret()),
         ("pan", Some(pan), "updated_expiry") => pan.expose_secret().to_owned(),
         ("shieldconex", _, "updated_card") => format!("djI6{}", random_hex(24)),
@@ -337,4 +372,5 @@ crate::providers::common::setters!(PayConexEmulatorConfig {
     value allow_basic: bool,
     value zero_padded_tokens: bool,
     value records_reversed: bool,
+    value invalid_replacements: bool,
 });

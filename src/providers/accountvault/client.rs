@@ -50,9 +50,36 @@ pub enum DuplicateCheck {
     Off,
     /// `?RejectDuplicateCard`: refuse (409) when another account has the same card.
     Reject,
-    /// `?OKToAddDuplicateCard` on create, `?OKToUpdateDuplicateCard` on update: proceed and
-    /// report.
+    /// `?OKToAddDuplicateCard` on create, `?OKToUpdateDuplicateCard` on update (or the other
+    /// spelling: [`UpdateAllowFlag`]): proceed and report.
     Allow,
+}
+
+/// How the update call spells its "proceed even if the card exists" flag. TabaPay's own
+/// documents disagree: the Update Account page's URL lines (and its note that the valueless
+/// flags "work today in sandbox/production") say `?OKToUpdateDuplicateCard`, while the same
+/// page's query-string list and TabaPay's OpenAPI file say `?OKToAddDuplicateCard` for update
+/// too. The default follows the page's working URL lines; a caller whose environment wants the
+/// other spelling sets it with [`AccountVaultBuilder::update_allow_flag`]. Create always sends
+/// `?OKToAddDuplicateCard` (every document agrees).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UpdateAllowFlag {
+    /// `?OKToUpdateDuplicateCard` (the Update Account page's URL lines).
+    #[default]
+    OkToUpdate,
+    /// `?OKToAddDuplicateCard` (the query-string list and TabaPay's OpenAPI file).
+    OkToAdd,
+}
+
+impl UpdateAllowFlag {
+    /// The query key sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateAllowFlag::OkToUpdate => "OKToUpdateDuplicateCard",
+            UpdateAllowFlag::OkToAdd => "OKToAddDuplicateCard",
+        }
+    }
 }
 
 /// A non-fatal condition the API reported with a success.
@@ -98,6 +125,7 @@ pub struct AccountVaultBuilder {
     base_url: Option<Url>,
     config: TransportConfig,
     duplicate_check: DuplicateCheck,
+    update_allow_flag: UpdateAllowFlag,
     encryption_key: Option<PublicKey>,
     oaep_mode: OaepMode,
 }
@@ -124,6 +152,13 @@ impl AccountVaultBuilder {
     /// The duplicate-card flag the unified update sends (native calls take it per call).
     pub fn duplicate_check(mut self, check: DuplicateCheck) -> Self {
         self.duplicate_check = check;
+        self
+    }
+
+    /// The spelling of the update call's allow flag ([`UpdateAllowFlag`]; the documents
+    /// disagree).
+    pub fn update_allow_flag(mut self, flag: UpdateAllowFlag) -> Self {
+        self.update_allow_flag = flag;
         self
     }
 
@@ -187,6 +222,7 @@ impl AccountVaultBuilder {
             transport,
             client_path,
             duplicate_check: self.duplicate_check,
+            update_allow_flag: self.update_allow_flag,
             encryption_key: self.encryption_key,
             oaep_mode: self.oaep_mode,
         })
@@ -200,6 +236,7 @@ pub struct AccountVaultClient {
     /// The `{ClientID}` path segment: `ClientID` or `ClientID_SubClientID`.
     client_path: PathSegment,
     pub(super) duplicate_check: DuplicateCheck,
+    update_allow_flag: UpdateAllowFlag,
     encryption_key: Option<PublicKey>,
     oaep_mode: OaepMode,
 }
@@ -311,6 +348,7 @@ impl AccountVaultClient {
             base_url: None,
             config: TransportConfig::default(),
             duplicate_check: DuplicateCheck::Off,
+            update_allow_flag: UpdateAllowFlag::OkToUpdate,
             encryption_key: None,
             oaep_mode: OaepMode::Sha256,
         }
@@ -398,7 +436,8 @@ impl AccountVaultClient {
         decode_with_status(&self.transport.send(req).await?)
     }
 
-    /// `PUT /v1/clients/{ClientID}/accounts/{AccountID}[?RejectDuplicateCard|?OKToUpdateDuplicateCard]`:
+    /// `PUT /v1/clients/{ClientID}/accounts/{AccountID}[?RejectDuplicateCard|?OKToUpdateDuplicateCard]`
+    /// (the allow flag spelled as [`AccountVaultBuilder::update_allow_flag`] sets):
     /// replaces the whole account (the previous data is deleted). A 207 succeeds with
     /// [`Status::warning`]; a 409 is [`Error::Conflict`] with the duplicate account ids.
     pub async fn update_account(
@@ -415,7 +454,7 @@ impl AccountVaultClient {
         req = match duplicates {
             DuplicateCheck::Off => req,
             DuplicateCheck::Reject => req.flag("RejectDuplicateCard"),
-            DuplicateCheck::Allow => req.flag("OKToUpdateDuplicateCard"),
+            DuplicateCheck::Allow => req.flag(self.update_allow_flag.as_str()),
         };
         if carries_encrypted_card(body.card.as_ref()) {
             req = req.no_retry_on_server_error();

@@ -42,7 +42,9 @@ mod client;
 mod unified;
 pub(crate) mod validate;
 
-pub use client::{AccountVaultBuilder, AccountVaultClient, DuplicateCheck, Warning};
+pub use client::{
+    AccountVaultBuilder, AccountVaultClient, DuplicateCheck, UpdateAllowFlag, Warning,
+};
 pub use crypto::{OaepMode, PublicKey, encrypt_card, encrypt_card_with};
 
 use crate::provider::ProviderId;

@@ -7,7 +7,8 @@
 //! - UPDATE_BILLING card change: a zero-amount `AUTH_ONLY` carrying the new card; the token is
 //!   updated only if that authorisation succeeds;
 //! - ACCOUNT_UPDATER for a token: answered `11` (pending); the outcome arrives by the
-//!   `account_updater` webhook.
+//!   `account_updater` webhook, whose status and scheme code map to the unified outcome
+//!   ([`result`] says which field names are read, since Acquired does not publish them).
 //!
 //! Credentials travel in the body; every request carries a `request_hash`, **every response's
 //! `response_hash` is verified** before anything in it is used (a mismatch is
@@ -41,6 +42,8 @@
 
 pub(crate) mod hash;
 pub mod wire;
+
+pub mod result;
 
 mod auth;
 mod client;

@@ -106,22 +106,20 @@ fn verified_envelope(
 
 /// The update an `account_updater` event announces, if it names a token.
 ///
-/// Acquired does not publish the `account_updater` event's own fields, so only fields it
-/// documents for its events are mapped: the token from the transaction fields
-/// (`transaction_id` is documented for `transaction_outcome`, `original_transaction_id` for
-/// every token request) and `response_code` as the raw code. The outcome stays
-/// Outcome::Unknown; anything else (an emulator's `update_result`, a `cardexp`) is left in
-/// `raw`, unmapped: guessing at undocumented fields could act on a wrong reading.
+/// The token comes from the transaction fields (`transaction_id` is documented for
+/// `transaction_outcome`, `original_transaction_id` for every token request); the outcome and
+/// the new data from the event's own fields, read as [`super::result`] explains (their names
+/// are unpublished: every plausible reading is tied to the code table, none guessed).
 fn account_updates(raw: &serde_json::Value, envelope: &Envelope) -> Vec<CardUpdate> {
     let Some(token) =
         text_field(raw, "original_transaction_id").or_else(|| text_field(raw, "transaction_id"))
     else {
         return Vec::new();
     };
-    let code = text_field(raw, "response_code").unwrap_or_else(|| envelope.event.clone());
     // The caller's id is not known here: the token joins the update back to it
     // (SubmissionReceipt::join_card_ids).
-    let mut update = CardUpdate::new(PROVIDER, Outcome::Unknown(code.clone()), code);
+    let mut update = CardUpdate::new(PROVIDER, Outcome::Unknown(String::new()), "");
+    super::result::read_result(raw, &mut update);
     update.card_ref = Some(token.clone());
     update.previous_token = Some(token);
     update.provider_ref = Some(envelope.id.clone());

@@ -17,7 +17,7 @@ use serde::de::{self, Deserializer, Visitor};
 use super::PROVIDER;
 use super::unified::update_from_parts;
 use super::wire::{BatchState, ResultCard, Stats};
-use crate::card::{CardNumber, Expiry, ExpiryFormat};
+use crate::card::{CardNumber, Expiry, ExpiryFormat, NewNumberProblem};
 use crate::error::{Error, Result};
 use crate::outcome::CardUpdate;
 
@@ -110,7 +110,14 @@ impl fmt::Debug for ResultRef<'_> {
 impl ResultRef<'_> {
     /// The card (the new one for `updated_card`), when it is a valid card number.
     pub fn card(&self) -> Option<CardNumber> {
-        self.card.and_then(|c| CardNumber::parse(c).ok())
+        self.checked_card().and_then(Result::ok)
+    }
+
+    /// The card as a new number is checked ([`CardNumber::parse_new_number`]): `None` when
+    /// the answer carried none, the reason when it is no valid card number.
+    pub fn checked_card(&self) -> Option<std::result::Result<CardNumber, NewNumberProblem>> {
+        self.card
+            .map(|c| CardNumber::parse_new_number(c.to_owned()))
     }
 
     /// The expiry, when it is a valid `MM/YY`.
@@ -125,6 +132,7 @@ impl ResultRef<'_> {
             id: self.id.to_owned(),
             se_number: self.se_number.map(str::to_owned),
             card: self.card(),
+            card_problem: self.checked_card().and_then(Result::err),
             exp: self.exp.map(str::to_owned),
             status: self.status.to_owned(),
         }
@@ -184,7 +192,7 @@ impl CompactResults {
             update_from_parts(
                 r.id.to_owned(),
                 r.status.to_owned(),
-                r.card(),
+                r.checked_card(),
                 r.expiry(),
                 provider_ref,
             )

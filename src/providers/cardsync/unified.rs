@@ -5,7 +5,8 @@ use super::client::register_all_triggers;
 use super::validate::check_brand;
 use super::wire::{AmexCard, BatchState, ResultCard, Stats};
 use super::{CardSyncClient, CardSyncPartner, MAX_CARDS_PER_REQUEST, PROVIDER, parse_webhook};
-use crate::card::{CardBrand, CardNumber};
+use crate::card::{CardBrand, CardNumber, NewNumberProblem};
+use crate::codes::{self, CodeScheme};
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::{
@@ -13,7 +14,6 @@ use crate::provider::{
     JobState, Provider, ProviderId, RemovalReceipt, RemoveCard, ResultsQuery, SubmissionReceipt,
     SubscribeRequest, WebhookReceipt, WebhookRegistration,
 };
-use crate::providers::outcome_from_status;
 use crate::submission::{ChunkObserver, StreamOptions, StreamReceipt};
 use crate::transport::Transport;
 use crate::webhook::{WebhookEvent, WebhookRequest};
@@ -45,30 +45,45 @@ impl Provider for CardSyncPartner {
 
 /// Maps one result card onto the unified [`CardUpdate`], joined back by the caller's `id`.
 /// For `updated_card` / `updated_expiry` the returned card and expiry are the new ones (the
-/// card may have changed brand); otherwise they are the card on file.
+/// card may have changed brand); otherwise they are the card on file. A "new" card that fails
+/// its check digit or length rule is [`crate::Outcome::InvalidUpdate`]; an empty status is
+/// valid, as CardSync documents.
 pub fn card_update(card: ResultCard, provider_ref: Option<&str>) -> CardUpdate {
     let expiry = card.expiry();
-    update_from_parts(card.id, card.status, card.card, expiry, provider_ref)
+    let checked = match (card.card, card.card_problem) {
+        (Some(c), _) => Some(Ok(c)),
+        (None, Some(problem)) => Some(Err(problem)),
+        (None, None) => None,
+    };
+    update_from_parts(card.id, card.status, checked, expiry, provider_ref)
 }
 
-/// The mapping behind [`card_update`], from parts (the compact results build no `ResultCard`).
+/// The mapping behind [`card_update`], from parts (the compact results build no `ResultCard`):
+/// `card` is the answer's card number as [`CardNumber::parse_new_number`] read it.
 pub(crate) fn update_from_parts(
     id: String,
     status: String,
-    card: Option<CardNumber>,
+    card: Option<std::result::Result<CardNumber, NewNumberProblem>>,
     expiry: Option<crate::card::Expiry>,
     provider_ref: Option<&str>,
 ) -> CardUpdate {
-    let outcome = outcome_from_status(&status);
+    let outcome = codes::outcome(CodeScheme::CardSyncStatus, &status);
     let mut out = CardUpdate::new(PROVIDER, outcome, status);
     // CardSync echoes the caller's own id.
     out.card_id = Some(id).filter(|id| !id.is_empty());
     if out.outcome.has_new_card_data() {
-        out.new_brand = card.as_ref().map(CardNumber::brand);
-        out.new_card = card;
         out.new_expiry = expiry;
+        match card {
+            Some(checked) => out.offer_checked_number(checked),
+            // `updated_card` without a number ("the updated card information is returned",
+            // CardSync v2): nothing that could be applied.
+            None if out.outcome == crate::Outcome::NewAccountNumber => {
+                out.offer_checked_number(Err(NewNumberProblem::Missing));
+            }
+            None => {}
+        }
     } else {
-        out.previous_card = card;
+        out.previous_card = card.and_then(std::result::Result::ok);
         out.previous_expiry = expiry;
     }
     out.provider_ref = provider_ref.map(str::to_owned);

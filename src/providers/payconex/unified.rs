@@ -8,6 +8,7 @@ use super::wire::{
 };
 use super::{PROVIDER, PayConexClient, wire};
 use crate::card::Expiry;
+use crate::codes::{self, CodeScheme};
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::{
@@ -17,7 +18,7 @@ use crate::provider::{
     WebhookRegistration,
 };
 use crate::provider::{canonical_ref, check_card_ids};
-use crate::providers::{lenient, outcome_from_status};
+use crate::providers::lenient;
 use crate::webhook::{WebhookEvent, WebhookRequest};
 use std::collections::HashSet;
 
@@ -30,17 +31,17 @@ pub fn card_update(update: Update) -> CardUpdate {
         .unwrap_or_default();
     // PayConex never echoes the caller's id: the record id joins the update back to it
     // (SubmissionReceipt::join_card_ids).
-    let mut out = CardUpdate::new(PROVIDER, outcome_from_status(&raw), raw);
+    let outcome = codes::outcome(CodeScheme::PayConexStatus, &raw);
+    let mut out = CardUpdate::new(PROVIDER, outcome, raw);
     out.card_ref = update.account_updater_schedule_record_id.clone();
     out.previous_token = update.old_token;
     out.previous_expiry = wire::parse_mmyy(update.old_expiry.as_deref());
     if out.outcome.has_new_card_data() {
         out.new_expiry = wire::parse_mmyy(update.new_expiry.as_deref());
         match update.new_token {
-            Some(NewValue::Card(card)) => {
-                out.new_brand = Some(card.brand());
-                out.new_card = Some(card);
-            }
+            Some(NewValue::Card(card)) => out.offer_checked_number(card.into_new_number()),
+            // Format `pan` sent something that is no valid card number: never handed out.
+            Some(NewValue::Invalid(problem)) => out.offer_checked_number(Err(problem)),
             Some(NewValue::Token(t)) => out.new_token = Some(t),
             None => {}
         }

@@ -12,7 +12,7 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::card::{CardNumber, Expiry, ExpiryFormat};
+use crate::card::{CardNumber, Expiry, ExpiryFormat, NewNumberProblem};
 use crate::providers::lenient;
 
 /// Webhook triggers (CardSync v2 docs).
@@ -428,11 +428,15 @@ pub struct ResultCard {
     pub id: String,
     /// The SE number (Amex results).
     pub se_number: Option<String>,
-    /// The card (the new one for `updated_card`).
+    /// The card (the new one for `updated_card`), when it is a valid card number.
     pub card: Option<CardNumber>,
+    /// Why the `card` the answer carried is not in [`ResultCard::card`]: it fails the Luhn
+    /// check or its brand's length rule. The digits are never kept.
+    pub card_problem: Option<NewNumberProblem>,
     /// The expiry as sent (`MM/YY`).
     pub exp: Option<String>,
-    /// The status, verbatim.
+    /// The status, verbatim (empty when the card came back without one: "this generally
+    /// means the card is valid", CardSync v2).
     pub status: String,
 }
 
@@ -462,10 +466,16 @@ struct ResultCardWire {
 impl<'de> Deserialize<'de> for ResultCard {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let w = ResultCardWire::deserialize(d)?;
+        let (card, card_problem) = match w.card.map(CardNumber::parse_new_number) {
+            Some(Ok(card)) => (Some(card), None),
+            Some(Err(problem)) => (None, Some(problem)),
+            None => (None, None),
+        };
         Ok(ResultCard {
             id: w.id,
             se_number: w.se_number,
-            card: w.card.and_then(|c| CardNumber::try_from(c).ok()),
+            card,
+            card_problem,
             exp: w.exp,
             status: w.status,
         })

@@ -442,6 +442,10 @@ pub enum NewValue {
     Token(String),
     /// A card number (format `pan`).
     Card(CardNumber),
+    /// Under format `pan` (or an unstated format), a value shaped like a card number (13 to 19
+    /// digits) that is not a valid one: the digits are zeroed at once and only the reason is
+    /// kept, so a mistyped PAN is never handed out as a "token".
+    Invalid(crate::card::NewNumberProblem),
 }
 
 /// `AccountUpdaterUpdate`: one card's update (PayConex Account Updater v4 reference).
@@ -506,20 +510,8 @@ impl<'de> Deserialize<'de> for Update {
         // at once. When the update does not say its format, it may be `pan` too (the schedule's
         // `responseFormat` decides, and it is not in the update), so the same rule applies: a
         // clear card number is never kept in a plain string.
-        let maybe_pan = matches!(w.format, Some(ResponseFormat::Pan) | None);
-        let new_token = w.new_token.map(|raw| {
-            if maybe_pan && raw.len() >= 13 {
-                match CardNumber::try_from(raw.clone()) {
-                    Ok(card) => {
-                        drop(secrecy::SecretString::from(raw));
-                        NewValue::Card(card)
-                    }
-                    Err(_) => NewValue::Token(raw),
-                }
-            } else {
-                NewValue::Token(raw)
-            }
-        });
+        let format = w.format.clone();
+        let new_token = w.new_token.map(|raw| new_value(raw, format.as_ref()));
         Ok(Update {
             id: w.id,
             old_expiry: w.old_expiry,
@@ -534,6 +526,26 @@ impl<'de> Deserialize<'de> for Update {
             account_updater_schedule_id: w.account_updater_schedule_id,
             format: w.format,
         })
+    }
+}
+
+/// Reads `newToken` by the update's format (see [`Update`]'s `Deserialize`): under `pan`
+/// every value is a card number, valid or refused; under an unstated format a value of 13 to
+/// 19 digits is read as one (PayConex tokens are 12 digits in every example; a ShieldConex
+/// `bfid` is not all digits); under `payconex` / `shieldconex` it is a token.
+fn new_value(raw: String, format: Option<&ResponseFormat>) -> NewValue {
+    let card_shaped = (13..=19).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_digit());
+    let read_as_card = match format {
+        Some(ResponseFormat::Pan) => true,
+        None => card_shaped,
+        Some(_) => false,
+    };
+    if !read_as_card {
+        return NewValue::Token(raw);
+    }
+    match CardNumber::parse_new_number(raw) {
+        Ok(card) => NewValue::Card(card),
+        Err(problem) => NewValue::Invalid(problem),
     }
 }
 
