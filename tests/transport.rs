@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use account_updater::error::{Delivery, InputProblem, ProviderError};
 use account_updater::provider::BoxFuture;
@@ -122,7 +122,6 @@ async fn get_is_retried_on_503_honouring_retry_after_and_succeeds() {
             .retry(fast_retries())
             .timer(timer.clone()),
     );
-    let started = Instant::now();
     let resp = t
         .send(ApiRequest::new(Method::GET, "/v2/batch", "/v2/batch"))
         .await
@@ -130,9 +129,9 @@ async fn get_is_retried_on_503_honouring_retry_after_and_succeeds() {
     assert_eq!(resp.status.as_u16(), 200);
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
     // The server asked for one second; the 10 ms backoff alone would not have waited that long.
-    // The injected timer records the wait instead of taking it.
+    // The injected timer records the wait instead of taking it (no wall-clock bound: a loaded
+    // machine may take any time over the two requests).
     assert_eq!(timer.slept(), [Duration::from_secs(1)]);
-    assert!(started.elapsed() < Duration::from_secs(1));
 }
 
 #[tokio::test]
