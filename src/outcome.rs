@@ -308,13 +308,24 @@ impl CardUpdate {
     /// Offers the number the provider returned as the card's new number: a valid one is kept
     /// (with its brand, and [`CardUpdate::brand_changed`] set when it differs from the
     /// previous card's); one that fails its check digit or length rule turns the outcome into
-    /// [`Outcome::InvalidUpdate`] and is zeroed, so it is never handed out.
-    pub(crate) fn offer_new_number(&mut self, digits: String) {
+    /// [`Outcome::InvalidUpdate`] and is zeroed, so it is never handed out. Public so that a
+    /// provider written outside this crate applies the same rule.
+    ///
+    /// ```
+    /// use account_updater::{CardUpdate, Outcome, ProviderId};
+    ///
+    /// let mut update = CardUpdate::new(ProviderId::CardSync, Outcome::NewAccountNumber, "updated_card");
+    /// update.offer_new_number("4457010000000008".to_owned()); // wrong check digit
+    /// assert_eq!(update.outcome.as_str(), "invalid_update");
+    /// assert!(update.new_card.is_none());
+    /// ```
+    pub fn offer_new_number(&mut self, digits: String) {
         self.offer_checked_number(CardNumber::parse_new_number(digits));
     }
 
-    /// [`CardUpdate::offer_new_number`] for a number already checked.
-    pub(crate) fn offer_checked_number(&mut self, checked: Result<CardNumber, NewNumberProblem>) {
+    /// [`CardUpdate::offer_new_number`] for a number already checked
+    /// ([`CardNumber::parse_new_number`], [`CardNumber::into_new_number`]).
+    pub fn offer_checked_number(&mut self, checked: Result<CardNumber, NewNumberProblem>) {
         match checked {
             Ok(card) => {
                 let brand = card.brand();
