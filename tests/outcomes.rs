@@ -465,7 +465,9 @@ async fn acquired_update_result_words_and_invalid_new_numbers() {
         c.request_account_update(&token, None).await.unwrap();
         let got = sink.next(Duration::from_secs(5)).await.unwrap();
         let text = String::from_utf8(got.body.clone()).unwrap();
-        let u = c.verify_webhook(&got.body).unwrap().updates.pop().unwrap();
+        let mut event = c.verify_webhook(&got.body).unwrap();
+        let event_debug = format!("{event:?}");
+        let u = event.updates.pop().unwrap();
         if u.outcome.as_str() == "invalid_update" {
             // The full (bad) number was in the webhook; the crate never hands it out.
             let sent = serde_json::from_str::<serde_json::Value>(&text).unwrap()["cardnumber"]
@@ -473,6 +475,10 @@ async fn acquired_update_result_words_and_invalid_new_numbers() {
                 .unwrap()
                 .to_owned();
             assert!(!format!("{u:?}").contains(&sent));
+            assert!(
+                !event_debug.contains(&sent),
+                "the raw payload keeps it masked"
+            );
             assert!(u.new_card.is_none());
         }
         seen.push((u.outcome.clone(), u.raw_code.clone()));

@@ -73,6 +73,41 @@ pub const EXPIRY_FIELDS: [&str; 6] = [
 /// last four digits are not read).
 pub const NUMBER_FIELDS: [&str; 4] = ["cardnumber", "new_cardnumber", "card_number", "pan"];
 
+/// Masks every card number the event carries under [`NUMBER_FIELDS`] (top level and one
+/// object down) in place, so that the event's `raw` payload, which `Debug` prints, holds at
+/// most the first six and last four digits. The clear digits are zeroed as they are dropped.
+/// Run after [`read_result`] has taken what it needs.
+pub(super) fn mask_card_numbers(raw: &mut serde_json::Value) {
+    fn mask_in(object: &mut serde_json::Map<String, serde_json::Value>) {
+        for (key, value) in object.iter_mut() {
+            if !NUMBER_FIELDS.contains(&key.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            let serde_json::Value::String(text) = value else {
+                continue;
+            };
+            if text.bytes().filter(u8::is_ascii_digit).count() < 10 {
+                continue; // already masked, or last four
+            }
+            let clear = secrecy::SecretString::from(std::mem::take(text));
+            let masked =
+                crate::card::CardNumber::parse(secrecy::ExposeSecret::expose_secret(&clear))
+                    .map(|c| c.masked())
+                    .unwrap_or_else(|_| "[redacted]".to_owned());
+            *text = masked;
+        }
+    }
+    let Some(top) = raw.as_object_mut() else {
+        return;
+    };
+    mask_in(top);
+    for value in top.values_mut() {
+        if let Some(inner) = value.as_object_mut() {
+            mask_in(inner);
+        }
+    }
+}
+
 /// One code value found, with where it was.
 struct Found {
     path: String,

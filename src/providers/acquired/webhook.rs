@@ -22,7 +22,7 @@ pub fn verify_webhook_at(
     now: &str,
     freshness: Duration,
 ) -> Result<WebhookEvent> {
-    let raw = crate::webhook::parse_json_body(PROVIDER, body)?;
+    let mut raw = crate::webhook::parse_json_body(PROVIDER, body)?;
     let envelope = verified_envelope(credentials, &raw, body)?;
     let kind = match envelope.event.as_str() {
         "account_updater" => WebhookKind::AccountUpdated,
@@ -33,6 +33,8 @@ pub fn verify_webhook_at(
         WebhookKind::AccountUpdated => account_updates(&raw, &envelope),
         _ => Vec::new(),
     };
+    // A card number the event carried lives on only inside `updates`, masked in `raw`.
+    super::result::mask_card_numbers(&mut raw);
     Ok(WebhookEvent {
         provider: PROVIDER,
         id: envelope.id,
