@@ -735,3 +735,58 @@ async fn payconex_outcomes_natively_and_through_the_trait() {
         assert_eq!(by_id(updates), expected);
     }
 }
+
+/// Beyond the testing page, the Acquired emulator answers any Visa or Real Time VAU code on
+/// demand, so the outcomes no test card produces (opted out, stop advice, not eligible) can be
+/// driven offline too, in every layout.
+#[tokio::test]
+async fn acquired_answers_any_documented_code_on_demand() {
+    for layout in [
+        AcquiredWebhookLayout::TestingPage,
+        AcquiredWebhookLayout::Nested,
+        AcquiredWebhookLayout::UpdateResult,
+    ] {
+        let emu =
+            AcquiredEmulator::start_with(AcquiredEmulatorConfig::default().webhook_layout(layout))
+                .await
+                .unwrap();
+        let sink = WebhookSink::start().await.unwrap();
+        emu.set_webhook_url(&sink.url());
+        let provider: Arc<dyn Provider> = Arc::new(acquired_client(&emu));
+        for (code, name) in [
+            ("O", "opted_out"),
+            ("VAU016", "stop_updates"),
+            ("VAU010", "stop_updates"),
+            ("VAU005", "not_eligible"),
+            ("VAU012", "no_change"),
+            ("VAU014", "opted_out"),
+            ("VAU009", "non_participating"),
+        ] {
+            let token = emu.create_token(
+                &CardNumber::parse(ACQUIRED_VISA).unwrap(),
+                Expiry::new(5, 2031).unwrap(),
+            );
+            assert!(emu.answer_with_code(&token, code));
+            provider
+                .submit(vec![CardToUpdate::token("c", token)])
+                .await
+                .unwrap();
+            let got = sink.next(Duration::from_secs(5)).await.unwrap();
+            let event = webhook::receive(&*provider, &got.headers, &got.body).unwrap();
+            let u = &event.updates[0];
+            assert_eq!(
+                u.outcome.as_str(),
+                name,
+                "{layout:?} {code}: {}",
+                u.raw_code
+            );
+            assert!(u.raw_code.contains(code), "{}", u.raw_code);
+        }
+        assert!(!emu.answer_with_code("no-such-token", "O"));
+        let token = emu.create_token(
+            &CardNumber::parse(ACQUIRED_VISA).unwrap(),
+            Expiry::new(5, 2031).unwrap(),
+        );
+        assert!(!emu.answer_with_code(&token, "Z"), "not a documented code");
+    }
+}

@@ -43,6 +43,10 @@
 //! | `072016` | Mastercard | 2 | N / UNKNWN | | | `non_participating` |
 //! | any other | any | | CardSync sandbox card's result | | | as that card |
 //! | with `invalid_replacements` and `webhook_card_number` | | 1 | A / R | fails Luhn | | `invalid_update` |
+//! | [`AcquiredEmulator::answer_with_code`] `O` | any | 2 | O | | | `opted_out` |
+//! | `answer_with_code` `VAU010`, `VAU011`, `VAU016` | any | 2 | the code | | | `stop_updates` |
+//! | `answer_with_code` `VAU001`–`VAU008`, `VAU013`, `VAU015` | any | 2 | the code | | | `not_eligible` |
+//! | `answer_with_code` `VAU012` / `VAU009` / `VAU014` | any | 2 | the code | | | `no_change` / `non_participating` / `opted_out` |
 //! - Every answer carries a correct `response_hash`.
 
 use std::collections::HashMap;
@@ -60,6 +64,7 @@ use super::{
     EmulatorServer, Fault, deliver_webhook, random_uuid, replacement_pan, sandbox_card_status,
 };
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
+use crate::codes::CodeScheme;
 use crate::providers::acquired::Credentials;
 use crate::providers::acquired::hash;
 
@@ -139,6 +144,8 @@ struct Token {
     cardexp: String,
     enabled: bool,
     data: Map<String, Value>,
+    /// A scheme code set with [`AcquiredEmulator::answer_with_code`].
+    forced: Option<&'static str>,
 }
 
 #[derive(Default)]
@@ -224,9 +231,33 @@ impl AcquiredEmulator {
                 cardexp: expiry.format(ExpiryFormat::Mmyyyy),
                 enabled: true,
                 data: Map::new(),
+                forced: None,
             },
         );
         id
+    }
+
+    /// Makes every later `ACCOUNT_UPDATER` for `token` answer with `code`, a scheme code
+    /// beyond the testing page's table: a Visa letter (`O`, opted out, or any of A E C Q V P
+    /// N) or a Real Time VAU code (`VAU001`…`VAU016`: not eligible, stop advice, opt-out…),
+    /// sent where the layout puts the Visa code, with status 1 for A and E and 2 otherwise.
+    /// So every branch of a caller's apply-an-update code can be driven offline. Returns
+    /// `false` (and changes nothing) for an unknown token or a code the table does not hold.
+    pub fn answer_with_code(&self, token: &str, code: &str) -> bool {
+        let Some(row) = [CodeScheme::VisaVau, CodeScheme::VisaRealTimeVau]
+            .into_iter()
+            .find_map(|s| crate::codes::lookup(s, code))
+        else {
+            return false;
+        };
+        let mut store = self.shared.lock();
+        match store.tokens.get_mut(token) {
+            Some(t) => {
+                t.forced = Some(row.code);
+                true
+            }
+            None => false,
+        }
     }
 
     /// What the emulator stores for a token: masked card, expiry (`MMYYYY`), enabled, and the
@@ -544,7 +575,10 @@ impl Operation<'_> {
         if !self.token.enabled {
             return call.fail("102", "Error:Token Disabled");
         }
-        let answer_row = scheme_answer(self.token.pan.expose_secret(), &self.token.cardexp);
+        let answer_row = match self.token.forced {
+            Some(code) => forced_answer(code),
+            None => scheme_answer(self.token.pan.expose_secret(), &self.token.cardexp),
+        };
         let config = &call.shared.config;
         let mut new_number = None;
         if answer_row.new_number {
@@ -704,6 +738,12 @@ fn scheme_answer(pan: &str, cardexp: &str) -> SchemeAnswer {
         "no_match" => scheme("P", None, "no_match", false, false),
         _ => scheme("V", None, "valid", false, false),
     })
+}
+
+/// The answer for a code set with [`AcquiredEmulator::answer_with_code`]: the code itself in
+/// every layout (no updater word says "opted out" or "stop advice").
+fn forced_answer(code: &'static str) -> SchemeAnswer {
+    scheme(code, None, code, code == "A", matches!(code, "A" | "E"))
 }
 
 /// Three years on from the later of the stored expiry and this year, so that the new expiry of
