@@ -84,12 +84,12 @@ pub fn shown_id(u: &account_updater::CardUpdate) -> String {
 /// Prints unified card updates as a table (cards masked).
 pub fn print_updates(updates: &[account_updater::CardUpdate]) {
     println!(
-        "    {:<12} {:<38} {:<20} {:<20} {:<16} {:<8}",
+        "    {:<12} {:<38} {:<20} {:<20} {:<26} {:<8}",
         "provider", "card id", "card (masked)", "outcome", "raw code", "new exp"
     );
     for u in updates {
         println!(
-            "    {:<12} {:<38} {:<20} {:<20} {:<16} {:<8}",
+            "    {:<12} {:<38} {:<20} {:<20} {:<26} {:<8}",
             u.provider.to_string(),
             shown_id(u),
             shown_card(u),
