@@ -58,11 +58,14 @@
 
 pub mod card;
 pub mod codes;
+#[cfg(any(feature = "payconex", feature = "acquired", feature = "journal"))]
+mod encoding;
 pub mod error;
 pub mod ids;
 #[cfg(feature = "journal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 pub mod journal;
+mod model;
 pub mod outcome;
 pub mod provider;
 pub mod providers;

@@ -60,13 +60,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use url::Url;
 
+use super::signing::{acquired as hash, same_digest};
 use super::{
     EmulatorServer, Fault, deliver_webhook, random_uuid, replacement_pan, sandbox_card_status,
 };
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
 use crate::codes::CodeScheme;
 use crate::providers::acquired::Credentials;
-use crate::providers::acquired::hash;
 
 /// The company id the emulator serves by default (the docs' example).
 pub const DEFAULT_COMPANY_ID: &str = "133";
@@ -318,7 +318,7 @@ fn answer(
         company,
         transaction_id,
         code,
-        &shared.config.hashcode
+        shared.config.hashcode.expose_secret(),
     ));
     (StatusCode::OK, axum::Json(body)).into_response()
 }
@@ -442,9 +442,9 @@ fn checked_call<'a>(shared: &'a Shared, body: &[u8]) -> Result<Call<'a>, Respons
         &cfg.company_id,
         &call.order,
         &call.original,
-        &cfg.hashcode,
+        cfg.hashcode.expose_secret(),
     );
-    if !hash::digest_eq(&expected, &text(req, "request_hash")) {
+    if !same_digest(&expected, &text(req, "request_hash")) {
         return Err(call.fail("107", "Error:Incorrect Hash String"));
     }
     let order = &call.order;
@@ -538,7 +538,7 @@ impl Operation<'_> {
             Ok(exp) if !exp.is_expired_at(today) => exp,
             _ => return call.fail("204", "Error:Invalid or Expired cardexp"),
         };
-        let expected_type = crate::providers::acquired::card_type(number.brand()).unwrap_or("");
+        let expected_type = acquired_card_type(number.brand());
         if text(&billing, "card_type") != expected_type {
             return call.fail("106", "Error:Invalid or Unsupported Card Type");
         }
@@ -611,7 +611,13 @@ impl Operation<'_> {
         let cfg = &self.call.shared.config;
         let id = random_uuid();
         let wts = now();
-        let hash = hash::webhook_hash(&id, &wts, &cfg.company_id, "account_updater", &cfg.hashcode);
+        let hash = hash::webhook_hash(
+            &id,
+            &wts,
+            &cfg.company_id,
+            "account_updater",
+            cfg.hashcode.expose_secret(),
+        );
         let last4 = {
             let p = self.token.pan.expose_secret();
             p[p.len() - 4..].to_owned()
@@ -738,6 +744,21 @@ fn scheme_answer(pan: &str, cardexp: &str) -> SchemeAnswer {
         "no_match" => scheme("P", None, "no_match", false, false),
         _ => scheme("V", None, "valid", false, false),
     })
+}
+
+/// Acquired's `card_type` for a brand (its API reference's list), read here independently of
+/// the client.
+fn acquired_card_type(brand: crate::card::CardBrand) -> &'static str {
+    use crate::card::CardBrand;
+    match brand {
+        CardBrand::Visa => "VISA",
+        CardBrand::Mastercard => "MC",
+        CardBrand::Amex => "AMEX",
+        CardBrand::Discover => "DISCOVER",
+        CardBrand::DinersClub => "DINERS",
+        CardBrand::Jcb => "JCB",
+        _ => "",
+    }
 }
 
 /// The answer for a code set with [`AcquiredEmulator::answer_with_code`]: the code itself in

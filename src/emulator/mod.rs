@@ -78,6 +78,8 @@ impl Drop for EmulatorServer {
     }
 }
 
+mod signing;
+
 #[cfg(feature = "accountvault")]
 pub mod accountvault;
 #[cfg(feature = "acquired")]

@@ -321,7 +321,7 @@ pub fn result_id(update: &CardUpdate) -> String {
         h.update(part.as_bytes());
     }
     let digest = h.finalize();
-    crate::providers::common::hex(&digest[..16])
+    crate::encoding::hex(&digest[..16])
 }
 
 fn check_run_id(field: &str, id: &str) -> Result<()> {

@@ -21,7 +21,7 @@ pub(super) struct JournalObserver<'j> {
 /// A chunk's identity across runs: a hash of its stored card list (positions and ids). A
 /// resumed run must plan the same.
 fn fingerprint(cards: &str) -> String {
-    crate::providers::common::hex(&Sha256::digest(cards.as_bytes())[..16])
+    crate::encoding::hex(&Sha256::digest(cards.as_bytes())[..16])
 }
 
 impl JournalObserver<'_> {

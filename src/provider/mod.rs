@@ -5,26 +5,18 @@
 //! cards between backends at run time. A flow a provider lacks returns [`Error::Unsupported`]
 //! (the default body of every flow method), and [`Provider::capabilities`] says so up front.
 
-mod receipts;
-mod requests;
+pub use crate::ids::{Flow, JobKind, JobRef, ProviderId, ResultsQuery};
+pub use crate::model::BoxFuture;
+pub use crate::model::MAX_CALLER_ID_CHARS;
+pub use crate::model::receipts::*;
+pub use crate::model::requests::*;
 
-pub use receipts::*;
-pub use requests::*;
-
-use std::collections::HashSet;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 
 use crate::error::{Error, Result};
-pub use crate::ids::{Flow, JobKind, JobRef, ProviderId, ResultsQuery};
+use crate::model::{ChunkObserver, StreamOptions, StreamReceipt, WebhookEvent, WebhookRequest};
 use crate::outcome::CardUpdate;
-use crate::submission::{ChunkObserver, StreamOptions, StreamReceipt};
-use crate::webhook::event::{WebhookEvent, WebhookRequest};
 use futures::stream::BoxStream;
-
-/// A boxed, sendable future: what the object-safe [`Provider`] methods return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The set of flows a provider supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,77 +51,6 @@ impl Capabilities {
     pub fn flows(self) -> impl Iterator<Item = Flow> {
         Flow::ALL.into_iter().filter(move |f| self.supports(*f))
     }
-}
-
-/// A provider reference in the form the provider compares it: PayConex tokens are digit strings
-/// it answers zero-padded to 12 digits (`"7"` comes back as `"000000000007"`), so all-digit
-/// references lose their leading zeros; everything else is kept as it is.
-pub fn canonical_ref(provider: ProviderId, reference: &str) -> String {
-    if provider == ProviderId::PayConex
-        && !reference.is_empty()
-        && reference.bytes().all(|b| b.is_ascii_digit())
-    {
-        let trimmed = reference.trim_start_matches('0');
-        return if trimmed.is_empty() { "0" } else { trimmed }.to_owned();
-    }
-    reference.to_owned()
-}
-
-/// Longest caller id accepted, in characters. No provider documents a limit for the ids it
-/// echoes (CardSync `id`); 128 holds any UUID, database key or composite id a billing platform
-/// uses, and keeps error field paths short.
-pub const MAX_CALLER_ID_CHARS: usize = 128;
-
-/// Refuses a caller id that is empty, longer than [`MAX_CALLER_ID_CHARS`], or holds a control
-/// character (ids are echoed into request bodies, logs and error field paths, where a newline or
-/// an escape sequence could forge a line). The error names the card by its position, never by
-/// the refused id.
-#[cfg_attr(
-    not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
-    allow(dead_code)
-)]
-pub(crate) fn check_caller_id(index: usize, id: &str) -> Result<()> {
-    let field = || format!("cards[{index}].id");
-    if id.is_empty() {
-        return Err(Error::invalid(field(), crate::error::InputProblem::Missing));
-    }
-    if id.chars().count() > MAX_CALLER_ID_CHARS || id.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            field(),
-            crate::error::InputProblem::Format {
-                expected: format!(
-                    "1 to {MAX_CALLER_ID_CHARS} characters with no control characters"
-                ),
-            },
-        ));
-    }
-    Ok(())
-}
-
-/// The one rule every provider applies to a caller's list of cards before its own: the list is
-/// not empty, every id is acceptable ([`check_caller_id`]) and none is given twice (the error
-/// names the repeated id: `cards[id=…].id`). Ids are borrowed, never copied.
-#[cfg_attr(
-    not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
-    allow(dead_code)
-)]
-pub(crate) fn check_card_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
-    let ids = ids.into_iter();
-    let mut seen: HashSet<&str, foldhash::fast::RandomState> =
-        HashSet::with_capacity_and_hasher(ids.size_hint().0, Default::default());
-    for (index, id) in ids.enumerate() {
-        check_caller_id(index, id)?;
-        if !seen.insert(id) {
-            return Err(Error::invalid(
-                format!("cards[id={id}].id"),
-                crate::error::InputProblem::Duplicate,
-            ));
-        }
-    }
-    if seen.is_empty() {
-        return Err(Error::invalid("cards", crate::error::InputProblem::Empty));
-    }
-    Ok(())
 }
 
 fn unsupported<'a, T: Send + 'a>(provider: ProviderId, flow: Flow) -> BoxFuture<'a, Result<T>> {
@@ -283,29 +204,5 @@ pub trait Provider: Send + Sync + fmt::Debug {
             provider: self.id(),
             flow: Flow::ParseWebhook,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::ErrorKind;
-
-    fn refused(ids: &[&str]) -> String {
-        let error = check_card_ids(ids.iter().copied()).unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::InvalidInput);
-        match error {
-            Error::InvalidInput(e) => format!("{} {:?}", e.field, e.problem),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn one_card_list_rule_for_every_provider() {
-        assert!(check_card_ids(["a", "b", "c"]).is_ok());
-        assert_eq!(refused(&[]), "cards Empty");
-        assert_eq!(refused(&["a", "", "c"]), "cards[1].id Missing");
-        assert!(refused(&["a", "b\nforged"]).starts_with("cards[1].id Format"));
-        assert_eq!(refused(&["a", "b", "a"]), "cards[id=a].id Duplicate");
     }
 }

@@ -69,18 +69,8 @@ mod key_signer {
     }
 }
 
-/// Lower-case hex, by table (not `write!` per byte: three 32-byte values are hexed for every
-/// signed PayConex request).
-#[cfg(any(feature = "payconex", feature = "acquired", feature = "journal"))]
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
-}
+#[cfg(any(feature = "payconex", feature = "acquired"))]
+pub(crate) use crate::encoding::hex;
 
 /// Builder-style setters for a `#[non_exhaustive]` wire body. Callers outside the crate cannot
 /// write such a struct literally (so that a field the vendor adds later is not a breaking
@@ -153,13 +143,3 @@ macro_rules! setters {
     feature = "acquired"
 ))]
 pub(crate) use setters;
-
-#[cfg(test)]
-mod tests {
-    #[cfg(any(feature = "payconex", feature = "acquired", feature = "journal"))]
-    #[test]
-    fn hex_is_lower_case_two_digits_per_byte() {
-        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(super::hex(&[]), "");
-    }
-}

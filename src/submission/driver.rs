@@ -15,9 +15,9 @@ use super::{
     StreamReceipt,
 };
 use crate::error::{Delivery, Error, InputProblem, Result};
-use crate::provider::{
-    AcceptedJob, CardToUpdate, JobKind, PlacedCard, ProviderId, SubmissionReceipt, check_caller_id,
-    check_card_ids,
+use crate::ids::{JobKind, ProviderId};
+use crate::model::{
+    AcceptedJob, CardToUpdate, PlacedCard, SubmissionReceipt, check_caller_id, check_card_ids,
 };
 
 /// A provider's chunking rules: validates each card and says when a chunk is full.

@@ -51,7 +51,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::error::{Delivery, Error, InputProblem, Result, retryable_status};
-use crate::provider::ProviderId;
+use crate::ids::ProviderId;
 
 #[derive(Clone)]
 struct Inner {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ProviderError, Result};
-use crate::provider::ProviderId;
+use crate::ids::ProviderId;
 
 /// A request about to be signed: what a [`Signer`] may read, and the headers it may add.
 #[non_exhaustive]

@@ -9,11 +9,9 @@
 //! [`receive`] is the framework-agnostic entry point (headers and body bytes in, verified event
 //! out), and [`Deduplicator`] drops redeliveries by event id.
 
-pub(crate) mod event;
-
 #[cfg(any(feature = "payconex", feature = "cardsync", feature = "acquired"))]
-pub(crate) use event::parse_json_body;
-pub use event::{Authenticity, WebhookEvent, WebhookKind, WebhookRequest};
+pub(crate) use crate::model::event::parse_json_body;
+pub use crate::model::event::{Authenticity, WebhookEvent, WebhookKind, WebhookRequest};
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
-use crate::providers::accountvault::crypto::OaepMode;
+use crate::emulator::signing::accountvault::{padding_for_mode, routing_number_valid};
 
 use super::handlers::{bad, reply};
 use super::{AccountRec, Store, Stored};
@@ -33,7 +33,7 @@ pub(super) fn account_data(store: &Store, b: &Value) -> Result<Stored, Response>
         (None, None) => Err(bad("card")),
         (Some(bank), None) => {
             let routing = text(bank, "routingNumber").unwrap_or("");
-            if !crate::providers::accountvault::validate::aba_valid(routing) {
+            if !routing_number_valid(routing) {
                 return Err(bad("bank.routingNumber"));
             }
             let number = text(bank, "accountNumber")
@@ -79,11 +79,8 @@ pub(super) fn account_data(store: &Store, b: &Value) -> Result<Stored, Response>
                 let data = text(card, "data").ok_or_else(|| bad("card.data"))?;
                 // `mode` 2 (the table's default when absent) or 1; 0 (PKCS#1 v1.5) is not
                 // emulated and fails like undecryptable data.
-                let mode = match card.get("mode").and_then(Value::as_u64) {
-                    None => Some(OaepMode::Sha256),
-                    Some(m) => u8::try_from(m).ok().and_then(OaepMode::from_mode),
-                };
-                let Some(mode) = mode else {
+                let mode = card.get("mode").map_or(Some(2), Value::as_u64);
+                let Some(mode) = mode.filter(|m| padding_for_mode(*m).is_some()) else {
                     return Err(reply(500, "5C000001", Some("data"), json!({})));
                 };
                 return decrypt(&key.private, mode, data)
@@ -97,12 +94,13 @@ pub(super) fn account_data(store: &Store, b: &Value) -> Result<Stored, Response>
     }
 }
 
-pub(super) fn decrypt(private: &RsaPrivateKey, mode: OaepMode, data: &str) -> Option<Stored> {
+pub(super) fn decrypt(private: &RsaPrivateKey, mode: u64, data: &str) -> Option<Stored> {
     let cipher = URL_SAFE_NO_PAD
         .decode(data.trim_end_matches('='))
         .or_else(|_| URL_SAFE.decode(data))
         .ok()?;
-    let plain = secrecy::zeroize::Zeroizing::new(private.decrypt(mode.padding(), &cipher).ok()?);
+    let plain =
+        secrecy::zeroize::Zeroizing::new(private.decrypt(padding_for_mode(mode)?, &cipher).ok()?);
     let text = std::str::from_utf8(&plain).ok()?;
     let mut parts = text.split('|');
     let (pan, exp, csc) = (parts.next()?, parts.next()?, parts.next()?);

@@ -14,8 +14,7 @@ use url::Url;
 
 use super::{Record, Schedule, Shared, Store, Style, now_string};
 use crate::emulator::random_hex;
-use crate::providers::payconex::Credentials;
-use crate::providers::payconex::auth::{HmacHeader, hmac_response};
+use crate::emulator::signing::{payconex::expected_response, payconex::read_header, same_digest};
 use crate::providers::payconex::wire::PeriodId;
 
 const WINDOW_SECS: i64 = 15 * 60;
@@ -97,26 +96,25 @@ fn authenticated(
             .unwrap_or_default();
         return cfg.allow_basic && decoded == expected.as_bytes();
     }
-    let Some(h) = HmacHeader::parse(value) else {
+    let Some(h) = read_header(value) else {
         return false;
     };
     if h.id != cfg.key_id {
         return false;
     }
     let now = chrono::Utc::now().timestamp();
-    let ts = h.timestamp as i64;
-    if (now - ts).abs() > WINDOW_SECS {
+    if (now - h.timestamp).abs() > WINDOW_SECS {
         return false;
     }
-    let creds = Credentials::new(cfg.key_id.clone(), cfg.secret.clone());
-    let Ok(expected) = hmac_response(&creds, method.as_str(), path, &h.nonce, h.timestamp, body)
-    else {
-        return false;
-    };
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        expected.as_bytes(),
-        h.response.as_bytes(),
-    )) {
+    let expected = expected_response(
+        cfg.secret.expose_secret(),
+        method.as_str(),
+        path,
+        &h.nonce,
+        h.timestamp,
+        body,
+    );
+    if !same_digest(&expected, &h.response) {
         return false;
     }
     let mut store = shared.lock();

@@ -5,10 +5,11 @@ use super::validate::check_token;
 use super::wire::{BillingAddress, Customer};
 use super::{AcquiredClient, Answer, ManageBilling, NewCard, PROVIDER};
 use crate::error::{Error, InputProblem, Result};
+use crate::model::check_card_ids;
 use crate::provider::{
     AcceptedJob, AccountUpdateReceipt, AccountUpdateRequest, BoxFuture, Capabilities, CardSource,
     CardToUpdate, Flow, HolderData, JobKind, JobRef, JobState, PlacedCard, Provider, ProviderId,
-    RemovalReceipt, RemoveCard, SubmissionReceipt, check_card_ids,
+    RemovalReceipt, RemoveCard, SubmissionReceipt,
 };
 use crate::submission::{
     Chunk, ChunkObserver, ChunkOutcome, ChunkSender, DuplicateIds, Planner, ReceiptCollector,

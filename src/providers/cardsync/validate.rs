@@ -6,7 +6,7 @@ use super::MAX_CARDS_PER_REQUEST;
 use super::wire::Merchant;
 use crate::card::{CardBrand, CardNumber};
 use crate::error::{Error, InputProblem, Result};
-use crate::provider::check_card_ids;
+use crate::model::check_card_ids;
 
 pub(super) fn validate_merchant(m: &Merchant) -> Result<()> {
     let required = [

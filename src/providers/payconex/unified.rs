@@ -10,6 +10,7 @@ use super::{PROVIDER, PayConexClient, wire};
 use crate::card::Expiry;
 use crate::codes::{self, CodeScheme};
 use crate::error::{Error, InputProblem, Result};
+use crate::model::check_card_ids;
 use crate::outcome::CardUpdate;
 use crate::provider::{
     AcceptedJob, BoxFuture, Cadence, Capabilities, CardSource, CardToUpdate, Flow, JobCounts,
@@ -17,7 +18,6 @@ use crate::provider::{
     RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookReceipt,
     WebhookRegistration,
 };
-use crate::provider::{canonical_ref, check_card_ids};
 use crate::providers::lenient;
 use crate::webhook::{WebhookEvent, WebhookRequest};
 use std::collections::HashSet;
@@ -125,6 +125,20 @@ pub(super) enum Before {
     Unknown,
 }
 
+/// A PayConex token as PayConex compares it: tokens are digit strings it answers zero-padded to
+/// 12 digits (`"7"` comes back as `"000000000007"`), so an all-digit token loses its leading
+/// zeros; anything else is kept as it is. PayConex's rule, applied where PayConex answers are
+/// read; the references this provider hands out (record ids, `cssr_…`) need no such care.
+fn token_key(token: &str) -> &str {
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_digit()) {
+        return token;
+    }
+    match token.trim_start_matches('0') {
+        "" => "0",
+        trimmed => trimmed,
+    }
+}
+
 /// Joins the records of a response back to the caller's ids, never by position alone.
 ///
 /// - Token records by their token, compared without leading zeros: the documents answer a
@@ -140,12 +154,12 @@ pub(super) fn place(schedule: &Schedule, ids: Vec<String>, sent: Sent<'_>) -> Ve
             .into_iter()
             .zip(tokens)
             .map(|(id, t)| {
-                let wanted = canonical_ref(PROVIDER, t);
-                let record = schedule.records.iter().rev().find(|r| {
-                    r.token
-                        .as_deref()
-                        .is_some_and(|rt| canonical_ref(PROVIDER, rt) == wanted)
-                });
+                let wanted = token_key(t);
+                let record = schedule
+                    .records
+                    .iter()
+                    .rev()
+                    .find(|r| r.token.as_deref().is_some_and(|rt| token_key(rt) == wanted));
                 match record {
                     Some(r) => PlacedCard::new(id, Some(r.id.clone())),
                     None => PlacedCard::unconfirmed(id),

@@ -1,17 +1,22 @@
 //! A chunk of cards and the compact set of input positions it held.
 
+// Chunks are built by the bulk providers' planners (CardSync, Acquired); without them only
+// the type remains.
+#![cfg_attr(not(any(feature = "cardsync", feature = "acquired")), allow(dead_code))]
+
 use std::ops::Range;
 
-use crate::provider::{CardToUpdate, JobKind};
+use super::CardToUpdate;
+use crate::ids::JobKind;
 
 /// One provider request's worth of cards, in input order.
 #[derive(Debug, Clone)]
 pub struct Chunk {
-    pub(super) seq: u64,
-    pub(super) kind: JobKind,
-    pub(super) group: Option<String>,
-    pub(super) cards: Vec<CardToUpdate>,
-    pub(super) positions: Vec<u64>,
+    pub(crate) seq: u64,
+    pub(crate) kind: JobKind,
+    pub(crate) group: Option<String>,
+    pub(crate) cards: Vec<CardToUpdate>,
+    pub(crate) positions: Vec<u64>,
 }
 
 impl Chunk {
@@ -75,7 +80,7 @@ impl Chunk {
         self.cards.into_iter().map(|c| c.id).collect()
     }
 
-    pub(super) fn position_set(&self) -> PositionSet {
+    pub(crate) fn position_set(&self) -> PositionSet {
         PositionSet::new(&self.positions)
     }
 }
@@ -99,7 +104,7 @@ enum PositionForm {
 
 impl PositionSet {
     /// From ascending positions.
-    pub(super) fn new(positions: &[u64]) -> Self {
+    pub(crate) fn new(positions: &[u64]) -> Self {
         let mut runs: Vec<Range<u64>> = Vec::new();
         for &p in positions {
             match runs.last_mut() {

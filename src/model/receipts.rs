@@ -1,7 +1,6 @@
 //! What a provider answers: receipts of submissions and removals, job reports, account-update
 //! and webhook receipts.
 
-use super::canonical_ref;
 use crate::error::Error;
 use crate::ids::{JobKind, JobRef, ProviderId};
 use crate::outcome::CardUpdate;
@@ -139,15 +138,10 @@ impl SubmissionReceipt {
 
     /// The caller's id of the card the provider knows as `provider_ref` (a PayConex record id).
     pub fn caller_id(&self, provider_ref: &str) -> Option<&str> {
-        let wanted = canonical_ref(self.provider, provider_ref);
         self.accepted
             .iter()
             .flat_map(|j| &j.cards)
-            .find(|c| {
-                c.provider_ref
-                    .as_deref()
-                    .is_some_and(|r| canonical_ref(self.provider, r) == wanted)
-            })
+            .find(|c| c.provider_ref.as_deref() == Some(provider_ref))
             .map(|c| c.id.as_str())
     }
 
@@ -155,21 +149,18 @@ impl SubmissionReceipt {
     /// the update's [`CardUpdate::card_ref`], for providers that do not echo the caller's id
     /// (PayConex records, Acquired tokens). The same for every provider: an update whose
     /// `card_id` is already known keeps it; one whose `card_ref` is not in this receipt stays
-    /// `None`. Provider references are compared as the provider canonicalises them (PayConex
-    /// answers a token `"7"` as `"000000000007"`: see [`canonical_ref`]).
+    /// `None`. References are compared exactly: each provider hands out its references in
+    /// the one form it answers them (PayConex record ids, Acquired tokens).
     pub fn join_card_ids(&self, updates: &mut [CardUpdate]) {
-        let by_ref: std::collections::HashMap<String, &str> = self
+        let by_ref: std::collections::HashMap<&str, &str> = self
             .accepted
             .iter()
             .flat_map(|j| &j.cards)
-            .filter_map(|c| {
-                let r = c.provider_ref.as_deref()?;
-                Some((canonical_ref(self.provider, r), c.id.as_str()))
-            })
+            .filter_map(|c| Some((c.provider_ref.as_deref()?, c.id.as_str())))
             .collect();
         for u in updates.iter_mut().filter(|u| u.card_id.is_none()) {
             if let Some(r) = &u.card_ref {
-                if let Some(id) = by_ref.get(&canonical_ref(u.provider, r)) {
+                if let Some(id) = by_ref.get(r.as_str()) {
                     u.card_id = Some((*id).to_owned());
                 }
             }

@@ -1,0 +1,241 @@
+//! What a streamed submission reports, chunk by chunk: the options, each chunk's outcome and
+//! record, the receipt, and the observer a journal implements. Types only: the driver that
+//! produces them is in `submission`, and the trait that takes them is in `provider`.
+
+use futures::future::{BoxFuture, ready};
+
+use super::{CardToUpdate, JobState};
+use super::{Chunk, chunk::PositionSet};
+use crate::error::{Error, Result};
+use crate::ids::ProviderId;
+use crate::ids::{JobKind, JobRef};
+
+/// How duplicate caller ids are found in a streamed submission.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DuplicateIds {
+    /// The crate refuses a card whose id it has already seen in this submission (reported as a
+    /// rejected card with [`InputProblem::Duplicate`](crate::error::InputProblem::Duplicate), never sent). Ids are checked as each
+    /// chunk closes: of two cards with one id, the one in the chunk that closes first is sent
+    /// (within a chunk, the earlier one). Ids are remembered as 64-bit keyed hashes (9 to 18
+    /// bytes a card), so a different id is taken for a duplicate with probability about
+    /// n² / 2⁶⁵ (three in a hundred million runs of a million cards); such a card is reported
+    /// as rejected, never dropped silently or sent twice.
+    #[default]
+    Refuse,
+    /// The caller guarantees unique ids (a journal with a unique key on them, say): the crate
+    /// keeps no per-card state and memory stays flat in the number of cards.
+    CallerGuarantees,
+}
+
+/// Settings of one streamed submission.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct StreamOptions {
+    /// How duplicate ids are found.
+    pub duplicate_ids: DuplicateIds,
+}
+
+impl StreamOptions {
+    /// Sets how duplicate ids are found.
+    pub fn duplicate_ids(mut self, mode: DuplicateIds) -> Self {
+        self.duplicate_ids = mode;
+        self
+    }
+}
+
+/// How a chunk's request ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ChunkOutcome {
+    /// The provider accepted the chunk as `job`.
+    Accepted {
+        /// The job holding the chunk's cards ([`JobRef::id_pending`] when the provider did
+        /// not name it).
+        job: JobRef,
+        /// Its state when accepted.
+        state: JobState,
+        /// The provider's reference of each card, in chunk order, when it assigns its own
+        /// (Acquired: the token); `None` when it keys cards by the caller's id (CardSync).
+        card_refs: Option<Vec<String>>,
+    },
+    /// The provider certainly did not act on the request (it never reached it, or it refused
+    /// it: see [`Error::provider_may_have_acted`]): the cards may be sent again once the cause
+    /// is fixed.
+    Failed(Error),
+    /// The request may have reached the provider (a timeout after sending, a 5xx, an
+    /// unreadable answer): **do not resend** without checking the provider's jobs first.
+    Unknown(Error),
+    /// Not sent because the submission stopped first (see [`StreamReceipt::stopped`]).
+    NotSent,
+    /// Not sent because the observer said another worker or an earlier run owns it
+    /// ([`Proceed::Skip`]).
+    Skipped,
+}
+
+impl ChunkOutcome {
+    /// `Failed` or `Unknown`, by [`Error::provider_may_have_acted`].
+    pub fn from_error(error: Error) -> Self {
+        if error.provider_may_have_acted() {
+            ChunkOutcome::Unknown(error)
+        } else {
+            ChunkOutcome::Failed(error)
+        }
+    }
+
+    /// A short stable name: `accepted`, `failed`, `unknown` or `not_sent`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChunkOutcome::Accepted { .. } => "accepted",
+            ChunkOutcome::Failed(_) => "failed",
+            ChunkOutcome::Unknown(_) => "unknown",
+            ChunkOutcome::NotSent => "not_sent",
+            ChunkOutcome::Skipped => "skipped",
+        }
+    }
+
+    /// The error, for `Failed` and `Unknown`.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            ChunkOutcome::Failed(e) | ChunkOutcome::Unknown(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What a streamed submission keeps of one chunk once it is done: no per-card entry, only the
+/// input positions it held, as runs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ChunkRecord {
+    /// The chunk's number ([`Chunk::seq`]).
+    pub seq: u64,
+    /// What it created.
+    pub kind: JobKind,
+    /// Number of cards.
+    pub cards: usize,
+    /// The input positions of its cards.
+    pub positions: PositionSet,
+    /// How its request ended (the provider references of `Accepted` are dropped here: the
+    /// observer saw them).
+    pub outcome: ChunkOutcome,
+}
+
+impl ChunkRecord {
+    /// `true` when the card at input `position` was in this chunk.
+    pub fn holds(&self, position: u64) -> bool {
+        self.positions.contains(position)
+    }
+}
+
+/// Where every card of a streamed submission went, per chunk.
+///
+/// Every card read from the input is in exactly one chunk record or counted in `rejected`
+/// (and was handed to [`ChunkObserver::rejected`]). Cards at positions `≥ cards_read` were
+/// never read (the submission stopped first).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct StreamReceipt {
+    /// The provider.
+    pub provider: ProviderId,
+    /// One record per chunk, in the order they finished.
+    pub chunks: Vec<ChunkRecord>,
+    /// Cards refused as input (never sent).
+    pub rejected: u64,
+    /// Cards read from the input.
+    pub cards_read: u64,
+    /// Why the submission stopped early (an observer error), if it did.
+    pub stopped: Option<Error>,
+}
+
+impl StreamReceipt {
+    fn cards_where(&self, f: impl Fn(&ChunkOutcome) -> bool) -> u64 {
+        self.chunks
+            .iter()
+            .filter(|c| f(&c.outcome))
+            .map(|c| c.cards as u64)
+            .sum()
+    }
+
+    /// Cards in accepted chunks.
+    pub fn accepted_cards(&self) -> u64 {
+        self.cards_where(|o| matches!(o, ChunkOutcome::Accepted { .. }))
+    }
+
+    /// Cards in chunks the provider certainly did not act on (failed or not sent).
+    pub fn failed_cards(&self) -> u64 {
+        self.cards_where(|o| matches!(o, ChunkOutcome::Failed(_) | ChunkOutcome::NotSent))
+    }
+
+    /// Cards in chunks the observer skipped (owned by another worker or an earlier run).
+    pub fn skipped_cards(&self) -> u64 {
+        self.cards_where(|o| matches!(o, ChunkOutcome::Skipped))
+    }
+
+    /// Cards in chunks that may have reached the provider: check before resending.
+    pub fn unknown_cards(&self) -> u64 {
+        self.cards_where(|o| matches!(o, ChunkOutcome::Unknown(_)))
+    }
+
+    /// `true` when every card read was accepted and the submission ran to the end.
+    pub fn is_complete(&self) -> bool {
+        self.stopped.is_none()
+            && self.rejected == 0
+            && self
+                .chunks
+                .iter()
+                .all(|c| matches!(c.outcome, ChunkOutcome::Accepted { .. }))
+    }
+
+    /// The chunk that held the card at input `position`; `None` for a rejected or unread card.
+    pub fn chunk_of(&self, position: u64) -> Option<&ChunkRecord> {
+        self.chunks.iter().find(|c| c.holds(position))
+    }
+}
+
+/// What [`ChunkObserver::sending`] decides for a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Proceed {
+    /// Send it.
+    Send,
+    /// Do not send it: it is someone else's (a journal's other worker, an earlier run).
+    Skip,
+}
+
+/// Sees each chunk of a streamed submission. Every method is awaited before the submission
+/// goes on; an error stops it (no further chunk is sent; chunks already in flight finish and
+/// are reported). The unit type `()` observes nothing.
+pub trait ChunkObserver: Send {
+    /// The chunk is about to be sent. Its request waits for this: write the intent durably
+    /// here. [`Proceed::Skip`] leaves the chunk unsent (another worker, or an earlier run, owns
+    /// it); it is then recorded as [`ChunkOutcome::Skipped`] and `done` is not called for it.
+    fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, Result<Proceed>> {
+        let _ = chunk;
+        Box::pin(ready(Ok(Proceed::Send)))
+    }
+
+    /// The chunk's request ended with `outcome`. The chunk is handed over (take its ids with
+    /// [`Chunk::into_ids`], or drop it).
+    fn done<'a>(
+        &'a mut self,
+        chunk: Chunk,
+        outcome: &'a ChunkOutcome,
+    ) -> BoxFuture<'a, Result<()>> {
+        let _ = (chunk, outcome);
+        Box::pin(ready(Ok(())))
+    }
+
+    /// The card at input `position` was refused as input and will not be sent.
+    fn rejected<'a>(
+        &'a mut self,
+        position: u64,
+        card: CardToUpdate,
+        error: &'a Error,
+    ) -> BoxFuture<'a, Result<()>> {
+        let _ = (position, card, error);
+        Box::pin(ready(Ok(())))
+    }
+}
+
+impl ChunkObserver for () {}
