@@ -2,7 +2,7 @@
 //! (`--emulator`, `demo`) and against a CardSync emulator in this test process (so a test can
 //! hold a request in flight, kill the program, and count what the provider received).
 
-#[path = "../../tests/common/postgres.rs"]
+#[path = "../../tests/it/common/postgres.rs"]
 mod postgres;
 
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! with `{:?}` and `{}`, shows no run of seven digits of the PAN and no secret; the same for
 //! every `Error` variant. (Provider credential types are covered in each provider's tests.)
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! row, and every outcome an emulator can produce driven through it, natively and through
 //! `Arc<dyn Provider>`, so that a platform's apply-an-update code can be tested offline.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::Arc;

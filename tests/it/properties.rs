@@ -11,7 +11,7 @@
 //! 4,000 for the pure ones); raise it for a longer search, e.g.
 //! `PROPTEST_CASES=100000 cargo test --test properties`.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@
 //! The per-provider part is only set-up (emulator, credentials, valid inputs, how the emulator
 //! is told to produce a webhook, and what "a 200 that says failure" looks like on its wire).
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

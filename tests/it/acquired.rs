@@ -2,7 +2,7 @@
 //! right `request_hash`, response-hash verification, webhook verification, the validation table
 //! with zero requests, and the response-code mapping.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

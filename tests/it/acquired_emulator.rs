@@ -2,7 +2,7 @@
 //! disable, refused inquiry, enable, inquiry, signed webhook, card change), the emulator's hash
 //! and credential checks, unified flows, and no PAN, password or hash code in `tracing` output.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! PayConex v4 native client against wiremock: the HMAC and Basic vectors, every endpoint's
 //! exact method, path, headers and body, the seed responses, and the error mapping.
 
-mod common;
-
 use account_updater::error::{InputProblem, ProviderError};
 use std::sync::Arc;
 

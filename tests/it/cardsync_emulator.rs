@@ -2,7 +2,7 @@
 //! status, batch + Amex submission, completion, results), webhook delivery to a local receiver,
 //! the emulator's own refusals, and no PAN or key in the `tracing` output.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! the client encrypted, the duplicate-flag semantics, 207 / 410 / 421 / 429, bearer and packing
 //! checks, and no PAN or token in the `tracing` output.
 
-mod common;
+use crate::common;
 
 use account_updater::emulator::accountvault::AccountVaultEmulator;
 use account_updater::provider::{AccountUpdateRequest, Flow, NewCardData, Provider};

@@ -3,7 +3,7 @@
 //! auth checks (tampered signature, reused nonce, stale timestamp, Basic), schema 422s, and no
 //! PAN or secret in the `tracing` output of the whole flow.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,8 +5,7 @@
 //! Crashes are simulated by dropping the run's future at a chosen point (its request tasks are
 //! aborted with it; only what the journal committed survives, as after a kill).
 
-#[path = "common/postgres.rs"]
-mod postgres;
+use crate::common::postgres;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,7 +3,7 @@
 //! cards reported and never sent, every card accounted for exactly once, and a stopped
 //! submission that sends nothing more.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -13,7 +13,7 @@
 //! - takes a burst of 2,000 concurrent calls (→ no more TCP connections than the in-flight cap);
 //! - answers a retried DELETE with 404/410 after a first attempt timed out (→ done, not failed).
 
-mod common;
+use crate::common;
 
 use std::fmt::Debug;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! for byte, card encryption, the validation table with zero requests, every endpoint's method,
 //! path (with and without sub-client), valueless flags, bearer and body, and the status table.
 
-mod common;
+use crate::common;
 
 use account_updater::provider::{AccountUpdateRequest, HolderData, NewCardData, Provider};
 use account_updater::providers::accountvault::crypto::{PublicKey, encrypt_card};

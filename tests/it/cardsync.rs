@@ -2,8 +2,6 @@
 //! `Authorization` and JSON body; every seed response; body-status failures on HTTP 200; the
 //! validation table with zero requests; lossless bulk submission; the four webhook payloads.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use account_updater::error::InputProblem;
