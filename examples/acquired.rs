@@ -14,11 +14,11 @@ mod common;
 
 use std::time::Duration;
 
-use account_updater::emulator::WebhookSink;
 use account_updater::providers::acquired::wire::{BillingAddress, Customer};
 use account_updater::providers::acquired::{Answer, ManageBilling, NewCard};
 use account_updater::webhook::{self, Deduplicator};
 use account_updater::{CardNumber, Expiry, SecretString};
+use account_updater_emulator::WebhookSink;
 use common::{OrExit, print_updates, step};
 
 #[tokio::main]

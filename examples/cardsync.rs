@@ -15,10 +15,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use account_updater::emulator::WebhookSink;
 use account_updater::provider::{CardToUpdate, JobKind, JobState, Provider, ResultsQuery};
 use account_updater::webhook::{self, Deduplicator};
 use account_updater::{CardNumber, Expiry, ExpiryFormat, WebhookKind};
+use account_updater_emulator::WebhookSink;
 use common::{CARDSYNC_AMEX_CARDS, CARDSYNC_TEST_CARDS, OrExit, print_updates, step};
 
 #[tokio::main]

@@ -15,13 +15,13 @@ mod common;
 
 use std::time::Duration;
 
-use account_updater::emulator::WebhookSink;
 use account_updater::provider::{
     CardToUpdate, Provider, RemoveCard, ResultsQuery, SubscribeRequest, WebhookRegistration,
 };
 use account_updater::providers::payconex::wire::SubscriptionPatch;
 use account_updater::webhook;
 use account_updater::{CardNumber, Expiry, ExpiryFormat};
+use account_updater_emulator::WebhookSink;
 use common::{OrExit, print_updates, step};
 
 #[tokio::main]

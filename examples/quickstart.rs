@@ -22,13 +22,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use account_updater::emulator::WebhookSink;
 use account_updater::provider::{
     AccountUpdateRequest, BoxFuture, Cadence, CardToUpdate, Flow, HolderData, JobKind, JobRef,
     NewCardData, Provider, SubmissionReceipt, SubscribeRequest, WebhookRegistration,
 };
 use account_updater::webhook::{self, Deduplicator};
 use account_updater::{CardNumber, CardUpdate, Expiry, ExpiryFormat, ProviderId};
+use account_updater_emulator::WebhookSink;
 use common::OrExit;
 
 /// Emulator control: make the provider produce its results now (PayConex runs schedules on

@@ -19,13 +19,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use account_updater::emulator::acquired::AcquiredEmulator;
-use account_updater::emulator::cardsync::CardSyncEmulator;
 use account_updater::provider::{CardToUpdate, Provider, WebhookRegistration};
 use account_updater::providers::acquired::AcquiredClient;
 use account_updater::providers::cardsync::CardSyncPartner;
 use account_updater::webhook::{self, Authenticity, Deduplicator};
 use account_updater::{CardNumber, ErrorKind, Expiry, ExposeSecret, ProviderId, SecretString};
+use account_updater_emulator::acquired::AcquiredEmulator;
+use account_updater_emulator::cardsync::CardSyncEmulator;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -9,7 +9,7 @@
 //! - **native clients**, complete and typed, for each provider (module [`providers`]);
 //! - **one [`Provider`] trait**, object safe, so the same code runs against any backend;
 //! - **one vocabulary** ([`Outcome`], [`CardUpdate`]) so a result means the same everywhere;
-//! - **embedded emulators** (feature `emulator`) so everything runs offline.
+//! - **emulators** (crate `account-updater-emulator`) so everything runs offline.
 //!
 //! Card numbers live in [`CardNumber`], which never prints more than the first six and last four
 //! digits; secrets live in [`secrecy::SecretString`]. No error, log line or `Debug` output of
@@ -23,8 +23,9 @@
 //!   one native client each (every endpoint, typed wire models, the vendor's auth),
 //!   implementing [`Provider`].
 //! - `journal` (features `journal`, `journal-postgres`): durable, resumable update runs.
-//! - `emulator` (feature `emulator`): a stateful fake of each vendor on `127.0.0.1`, for examples
-//!   and for your own tests.
+//! - The emulators are a crate of their own, `account-updater-emulator`: a stateful fake of
+//!   each vendor on `127.0.0.1`, for examples and for your own tests, built on this crate's
+//!   public API only.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -73,9 +74,6 @@ pub mod submission;
 pub mod testing;
 pub mod transport;
 pub mod webhook;
-
-#[cfg(feature = "emulator")]
-pub mod emulator;
 
 pub use card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
 pub use error::{Error, ErrorKind, Result};

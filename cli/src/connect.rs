@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use account_updater::emulator::cardsync::CardSyncEmulator;
 use account_updater::provider::{Flow, Provider};
 use account_updater::providers::acquired::{AcquiredClient, Credentials};
 use account_updater::providers::cardsync::CardSyncClient;
 use account_updater::{ProviderId, SecretString};
+use account_updater_emulator::cardsync::CardSyncEmulator;
 use url::Url;
 
 use crate::Failure;

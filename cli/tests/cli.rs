@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use account_updater::ExposeSecret;
-use account_updater::emulator::Fault;
-use account_updater::emulator::cardsync::CardSyncEmulator;
 use account_updater::journal::Journal;
+use account_updater_emulator::Fault;
+use account_updater_emulator::cardsync::CardSyncEmulator;
 use assert_cmd::cargo::CommandCargoExt;
 
 /// The binary, with no provider credentials inherited from the environment.
@@ -510,7 +510,7 @@ fn emulator_command_prints_the_variables_that_point_a_run_at_it() {
 /// and joins each (it names the token) back to the caller's id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acquired_results_arrive_by_webhook_and_join_back_to_caller_ids() {
-    use account_updater::emulator::acquired::{
+    use account_updater_emulator::acquired::{
         AcquiredEmulator, DEFAULT_COMPANY_ID, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
     };
     let emulator = AcquiredEmulator::start().await.unwrap();

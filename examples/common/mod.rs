@@ -103,8 +103,8 @@ pub fn print_updates(updates: &[account_updater::CardUpdate]) {
 }
 
 pub mod payconex {
-    use account_updater::emulator::payconex::PayConexEmulator;
     use account_updater::providers::payconex::{AuthMethod, Credentials, PayConexClient};
+    use account_updater_emulator::payconex::PayConexEmulator;
 
     use super::{OrExit, env, env_secret, env_url};
 
@@ -152,11 +152,11 @@ pub mod payconex {
 
 pub mod cardsync {
     use account_updater::SecretString;
-    use account_updater::emulator::cardsync::CardSyncEmulator;
     use account_updater::providers::cardsync::wire::{
         CardInfo, DeliveryFrequency, Merchant, PrimaryContact, User,
     };
     use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
+    use account_updater_emulator::cardsync::CardSyncEmulator;
 
     use super::{OrExit, env, env_secret, env_url};
 
@@ -278,8 +278,8 @@ pub const CARDSYNC_AMEX_CARDS: [(&str, &str); 3] = [
 ];
 
 pub mod accountvault {
-    use account_updater::emulator::accountvault::AccountVaultEmulator;
     use account_updater::providers::accountvault::AccountVaultClient;
+    use account_updater_emulator::accountvault::AccountVaultEmulator;
 
     use super::{OrExit, env, env_secret, env_url};
 
@@ -313,9 +313,9 @@ pub mod accountvault {
 }
 
 pub mod acquired {
-    use account_updater::emulator::acquired::AcquiredEmulator;
     use account_updater::providers::acquired::{AcquiredClient, Credentials};
     use account_updater::{CardNumber, Expiry};
+    use account_updater_emulator::acquired::AcquiredEmulator;
 
     use super::{OrExit, env, env_secret, env_url};
 

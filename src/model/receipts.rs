@@ -168,7 +168,7 @@ impl SubmissionReceipt {
     }
 }
 
-/// What [`Provider::remove_cards`](super::Provider::remove_cards) did, card by card: every card given appears exactly once,
+/// What [`Provider::remove_cards`](crate::Provider::remove_cards) did, card by card: every card given appears exactly once,
 /// in `removed` or in `failed`, so a partial failure says which cards are out of updates and
 /// which are not.
 #[derive(Debug)]
@@ -275,7 +275,7 @@ pub struct JobCounts {
     pub no_match: Option<u64>,
 }
 
-/// What [`Provider::job_status`](super::Provider::job_status) answers.
+/// What [`Provider::job_status`](crate::Provider::job_status) answers.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct JobReport {

@@ -66,12 +66,12 @@ fn unsupported<'a, T: Send + 'a>(provider: ProviderId, flow: Flow) -> BoxFuture<
 /// CardSync emulator, with one of CardSync's sandbox cards):
 ///
 /// ```
-/// # #[cfg(all(feature = "emulator", feature = "cardsync"))]
+/// # #[cfg(feature = "cardsync")]
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 ///
-/// use account_updater::emulator::cardsync::CardSyncEmulator;
+/// use account_updater_emulator::cardsync::CardSyncEmulator;
 /// use account_updater::provider::{CardToUpdate, JobState, ResultsQuery};
 /// use account_updater::providers::cardsync::CardSyncClient;
 /// use account_updater::{CardNumber, Expiry, Flow, Outcome, Provider};
@@ -99,7 +99,7 @@ fn unsupported<'a, T: Send + 'a>(provider: ProviderId, flow: Flow) -> BoxFuture<
 /// // The new number is masked wherever it is shown.
 /// assert!(updates[0].masked_card().unwrap().starts_with("445701******"));
 /// # Ok(()) }
-/// # #[cfg(not(all(feature = "emulator", feature = "cardsync")))]
+/// # #[cfg(not(feature = "cardsync"))]
 /// # fn main() {}
 /// ```
 pub trait Provider: Send + Sync + fmt::Debug {

@@ -5,7 +5,6 @@
 
 use crate::common;
 
-use account_updater::emulator::accountvault::AccountVaultEmulator;
 use account_updater::provider::{AccountUpdateRequest, Flow, NewCardData, Provider};
 use account_updater::providers::accountvault::wire::{
     Card, CardV2, CreateAccount, KeyFormat, Name, Owner, UpdateAccount, UpdateAccountV2,
@@ -15,6 +14,7 @@ use account_updater::providers::accountvault::{
 };
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{CardNumber, Error, ErrorKind, Expiry, ExposeSecret, SecretString};
+use account_updater_emulator::accountvault::AccountVaultEmulator;
 
 const PANS: [&str; 3] = ["4000056655665556", "5194560012341234", "4457010000000009"];
 
@@ -581,8 +581,8 @@ async fn both_oaep_modes_are_sent_explicitly_and_decrypted() {
 /// sends the ZIP+4 as nine digits, as the document asks.
 #[tokio::test]
 async fn creates_without_an_id_and_normalised_owners_are_handled() {
-    use account_updater::emulator::accountvault::AccountVaultEmulatorConfig;
     use account_updater::provider::HolderData;
+    use account_updater_emulator::accountvault::AccountVaultEmulatorConfig;
     let emu = AccountVaultEmulator::start_with(
         AccountVaultEmulatorConfig::default()
             .create_207_without_account_id(true)
@@ -647,8 +647,8 @@ async fn creates_without_an_id_and_normalised_owners_are_handled() {
 /// the caller chose, so it works under either reading.
 #[tokio::test]
 async fn the_update_allow_flag_works_under_either_documented_spelling() {
-    use account_updater::emulator::accountvault::{AccountVaultEmulatorConfig, AllowFlagSpelling};
     use account_updater::providers::accountvault::UpdateAllowFlag;
+    use account_updater_emulator::accountvault::{AccountVaultEmulatorConfig, AllowFlagSpelling};
     let body =
         UpdateAccount::new(owner()).card(Card::plain(CardNumber::parse(PANS[2]).unwrap(), None));
     for (server, flag, accepted) in [

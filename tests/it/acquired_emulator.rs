@@ -7,10 +7,6 @@ use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use account_updater::emulator::WebhookSink;
-use account_updater::emulator::acquired::{
-    AcquiredEmulator, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
-};
 use account_updater::provider::{
     AccountUpdateRequest, Address, CardToUpdate, Flow, HolderData, JobKind, JobRef, JobState,
     NewCardData, PlacedCard, Provider, RemoveCard,
@@ -23,6 +19,10 @@ use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::{self, Authenticity, Deduplicator};
 use account_updater::{
     CardNumber, ErrorKind, Expiry, Outcome, ProviderId, SecretString, WebhookKind,
+};
+use account_updater_emulator::WebhookSink;
+use account_updater_emulator::acquired::{
+    AcquiredEmulator, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
 };
 
 fn client(emu: &AcquiredEmulator) -> AcquiredClient {
@@ -406,7 +406,7 @@ async fn removing_placed_cards_disables_their_tokens_never_the_caller_ids() {
 /// cause; good credentials work as before; an unsigned success is still never used.
 #[tokio::test]
 async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_refused() {
-    use account_updater::emulator::acquired::AcquiredEmulatorConfig;
+    use account_updater_emulator::acquired::AcquiredEmulatorConfig;
     let emu = AcquiredEmulator::start_with(
         AcquiredEmulatorConfig::default().unsigned_credential_errors(true),
     )
@@ -452,7 +452,7 @@ async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_r
         .unwrap();
 
     // A success without a valid hash is never used, whatever it says.
-    emu.inject_fault(account_updater::emulator::Fault::json(
+    emu.inject_fault(account_updater_emulator::Fault::json(
         200,
         serde_json::json!({"timestamp": "20240101120000", "response_code": "1",
             "response_message": "Transaction Success", "company_id": "133",

@@ -6,8 +6,6 @@ use crate::common;
 
 use std::time::Duration;
 
-use account_updater::emulator::WebhookSink;
-use account_updater::emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
 use account_updater::provider::{
     CardToUpdate, Flow, JobKind, JobRef, JobState, Provider, RemoveCard, ResultsQuery,
     SubscribeRequest, WebhookRegistration,
@@ -19,6 +17,8 @@ use account_updater::{
     CardBrand, CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, ExposeSecret, Outcome,
     ProviderId, SecretString, WebhookKind,
 };
+use account_updater_emulator::WebhookSink;
+use account_updater_emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
 
 const TEST_CARDS: [(&str, &str, &str); 16] = [
     ("4457010000000009", "01/50", "updated_card"),
@@ -492,8 +492,8 @@ async fn unified_flows_hold_when_answers_are_as_the_documents_show() {
 /// client is a provider too, for registering before any merchant exists.
 #[tokio::test]
 async fn webhooks_register_through_the_unified_layer_with_whichever_key_is_accepted() {
-    use account_updater::emulator::cardsync::WebhookKey;
     use account_updater::providers::cardsync::wire::EnrollmentState;
+    use account_updater_emulator::cardsync::WebhookKey;
     for policy in [
         WebhookKey::Either,
         WebhookKey::PartnerOnly,

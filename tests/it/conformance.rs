@@ -17,11 +17,6 @@ use crate::common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use account_updater::emulator::accountvault::AccountVaultEmulator;
-use account_updater::emulator::acquired::AcquiredEmulator;
-use account_updater::emulator::cardsync::CardSyncEmulator;
-use account_updater::emulator::payconex::PayConexEmulator;
-use account_updater::emulator::{Fault, WebhookSink};
 use account_updater::provider::{
     AccountUpdateRequest, BoxFuture, CardToUpdate, Flow, HolderData, JobKind, JobRef, NewCardData,
     Provider, RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookRegistration,
@@ -36,6 +31,11 @@ use account_updater::webhook::{self, Authenticity, Deduplicator};
 use account_updater::{
     CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, ExposeSecret, SecretString,
 };
+use account_updater_emulator::accountvault::AccountVaultEmulator;
+use account_updater_emulator::acquired::AcquiredEmulator;
+use account_updater_emulator::cardsync::CardSyncEmulator;
+use account_updater_emulator::payconex::PayConexEmulator;
+use account_updater_emulator::{Fault, WebhookSink};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -108,7 +108,7 @@ async fn payconex() -> Harness {
             "6011010000000003",
             "4457010000000009",
         ],
-        secrets: vec![account_updater::emulator::payconex::DEFAULT_SECRET.into()],
+        secrets: vec![account_updater_emulator::payconex::DEFAULT_SECRET.into()],
         _guard: Box::new(emu),
     }
 }
@@ -212,7 +212,7 @@ async fn acquired() -> Harness {
     // A signed "Error:Invalid Parameters" answer, as the API gives it with HTTP 200.
     let ts = "20240101120000";
     let hashcode =
-        SecretString::from(account_updater::emulator::acquired::DEFAULT_HASHCODE.to_owned());
+        SecretString::from(account_updater_emulator::acquired::DEFAULT_HASHCODE.to_owned());
     let failure = json!({
         "timestamp": ts, "response_code": "102", "response_message": "Error:Invalid Parameters", "company_id": "133",
         "transaction_id": "", "transaction_type": "SUBSCRIPTION_MANAGE",
@@ -231,8 +231,8 @@ async fn acquired() -> Harness {
         trigger: None,
         pans: vec!["4457000300000007", "4457010000000009"],
         secrets: vec![
-            account_updater::emulator::acquired::DEFAULT_COMPANY_PASS.into(),
-            account_updater::emulator::acquired::DEFAULT_HASHCODE.into(),
+            account_updater_emulator::acquired::DEFAULT_COMPANY_PASS.into(),
+            account_updater_emulator::acquired::DEFAULT_HASHCODE.into(),
         ],
         _guard: Box::new(emu),
     }

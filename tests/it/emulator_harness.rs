@@ -1,6 +1,6 @@
 //! The shared emulator harness: serves a router on a loopback port and stops on drop.
 
-use account_updater::emulator::EmulatorServer;
+use account_updater_emulator::EmulatorServer;
 use axum::Router;
 use axum::routing::get;
 

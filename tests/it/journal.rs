@@ -617,8 +617,8 @@ async fn bad_run_ids_are_refused_before_anything_is_written_or_sent() {
 /// the single-card chunk accepted under that token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_naming_only_the_token_join_back_to_the_caller_id() {
-    use account_updater::emulator::acquired::AcquiredEmulator;
     use account_updater::providers::acquired::AcquiredClient;
+    use account_updater_emulator::acquired::AcquiredEmulator;
     let emulator = AcquiredEmulator::start().await.unwrap();
     let client = AcquiredClient::builder(emulator.credentials())
         .base_url(emulator.base_url())

@@ -10,12 +10,6 @@ use std::time::Duration;
 
 use account_updater::card::NewNumberProblem;
 use account_updater::codes::{self, CODE_TABLE, CodeScheme};
-use account_updater::emulator::WebhookSink;
-use account_updater::emulator::acquired::{
-    AcquiredEmulator, AcquiredEmulatorConfig, AcquiredWebhookLayout,
-};
-use account_updater::emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, OtherCards};
-use account_updater::emulator::payconex::{PayConexEmulator, PayConexEmulatorConfig};
 use account_updater::provider::{CardToUpdate, Provider, ResultsQuery, SubscribeRequest};
 use account_updater::providers::acquired::AcquiredClient;
 use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
@@ -23,6 +17,12 @@ use account_updater::providers::payconex::{AuthMethod, PayConexClient};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook;
 use account_updater::{Action, CardBrand, CardNumber, CardUpdate, Expiry, Outcome};
+use account_updater_emulator::WebhookSink;
+use account_updater_emulator::acquired::{
+    AcquiredEmulator, AcquiredEmulatorConfig, AcquiredWebhookLayout,
+};
+use account_updater_emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, OtherCards};
+use account_updater_emulator::payconex::{PayConexEmulator, PayConexEmulatorConfig};
 
 /// What the documents say each code means, written out here independently of the crate's
 /// table: scheme, code, the outcome's stable name.

@@ -7,10 +7,6 @@ use crate::common;
 
 use std::time::Duration;
 
-use account_updater::emulator::payconex::{
-    DEFAULT_KEY_ID, DEFAULT_SECRET, PayConexEmulator, PayConexEmulatorConfig,
-};
-use account_updater::emulator::{Fault, WebhookSink};
 use account_updater::provider::{
     Cadence, CardToUpdate, Flow, JobState, Provider, RemoveCard, ResultsQuery, SubscribeRequest,
     WebhookRegistration,
@@ -22,6 +18,10 @@ use account_updater::testing::payconex::hmac_authorization;
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::{self, Authenticity};
 use account_updater::{CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, Outcome, SecretString};
+use account_updater_emulator::payconex::{
+    DEFAULT_KEY_ID, DEFAULT_SECRET, PayConexEmulator, PayConexEmulatorConfig,
+};
+use account_updater_emulator::{Fault, WebhookSink};
 use serde_json::json;
 
 const PANS: [&str; 4] = [

@@ -10,10 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use account_updater::emulator::Fault;
-use account_updater::emulator::acquired::AcquiredEmulator;
-use account_updater::emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
-use account_updater::emulator::payconex::PayConexEmulator;
 use account_updater::provider::{BoxFuture, CardToUpdate, JobKind, JobState, Provider};
 use account_updater::providers::acquired::AcquiredClient;
 use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
@@ -23,6 +19,10 @@ use account_updater::submission::{
 };
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{CardNumber, Error, ErrorKind, Expiry, ExposeSecret, SecretString};
+use account_updater_emulator::Fault;
+use account_updater_emulator::acquired::AcquiredEmulator;
+use account_updater_emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
+use account_updater_emulator::payconex::PayConexEmulator;
 use serde_json::json;
 
 fn luhn(body: &str) -> String {

@@ -13,10 +13,9 @@
 //! On the embedded emulator (on TabaPay's sandbox, give your 22-character ClientID and token):
 //!
 //! ```
-//! # #[cfg(feature = "emulator")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use account_updater::emulator::accountvault::AccountVaultEmulator;
+//! use account_updater_emulator::accountvault::AccountVaultEmulator;
 //! use account_updater::providers::accountvault::AccountVaultClient;
 //! use account_updater::providers::accountvault::wire::KeyFormat;
 //!
@@ -30,8 +29,6 @@
 //! assert_eq!(key_id.len(), 22);
 //! assert!(client.retrieve_key(&key_id, Some(KeyFormat::Raw)).await?.key_modulus.is_some());
 //! # Ok(()) }
-//! # #[cfg(not(feature = "emulator"))]
-//! # fn main() {}
 //! ```
 
 pub mod crypto;

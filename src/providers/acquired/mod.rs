@@ -19,10 +19,9 @@
 //! id, password and hash code):
 //!
 //! ```
-//! # #[cfg(feature = "emulator")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use account_updater::emulator::acquired::AcquiredEmulator;
+//! use account_updater_emulator::acquired::AcquiredEmulator;
 //! use account_updater::providers::acquired::{AcquiredClient, Answer};
 //! use account_updater::{CardNumber, Expiry};
 //!
@@ -36,8 +35,6 @@
 //! assert!(matches!(answer, Answer::Pending(_))); // the outcome follows by webhook
 //! client.disable_token(&token, None).await?;
 //! # Ok(()) }
-//! # #[cfg(not(feature = "emulator"))]
-//! # fn main() {}
 //! ```
 
 pub(crate) mod hash;

@@ -15,10 +15,9 @@
 //! `https://sandbox.cardsync.io`):
 //!
 //! ```
-//! # #[cfg(feature = "emulator")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use account_updater::emulator::cardsync::CardSyncEmulator;
+//! use account_updater_emulator::cardsync::CardSyncEmulator;
 //! use account_updater::provider::CardToUpdate;
 //! use account_updater::providers::cardsync::CardSyncClient;
 //! use account_updater::{CardNumber, Expiry};
@@ -41,8 +40,6 @@
 //!     .collect();
 //! assert_eq!(outcomes, ["cust-1 new_expiry", "cust-2 closed"]);
 //! # Ok(()) }
-//! # #[cfg(not(feature = "emulator"))]
-//! # fn main() {}
 //! ```
 
 mod compact;

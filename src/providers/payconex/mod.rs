@@ -21,10 +21,9 @@
 //! The same on the embedded emulator, runnable:
 //!
 //! ```
-//! # #[cfg(feature = "emulator")]
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use account_updater::emulator::payconex::PayConexEmulator;
+//! use account_updater_emulator::payconex::PayConexEmulator;
 //! use account_updater::provider::{CardToUpdate, Provider, SubscribeRequest};
 //! use account_updater::providers::payconex::PayConexClient;
 //! use account_updater::{CardNumber, Expiry};
@@ -40,8 +39,6 @@
 //! assert!(receipt.is_complete());
 //! assert!(client.list_webhooks().await?.is_empty());
 //! # Ok(()) }
-//! # #[cfg(not(feature = "emulator"))]
-//! # fn main() {}
 //! ```
 
 pub(crate) mod auth;

@@ -15,7 +15,7 @@ use rsa::traits::PublicKeyParts;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::card::{Expiry, ExpiryFormat};
+use account_updater::card::{Expiry, ExpiryFormat};
 
 use super::accounts::{
     account_data, card_pan, duplicate_gate, duplicates, normalised, owner, text,

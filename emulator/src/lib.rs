@@ -1,14 +1,24 @@
-//! Embedded, stateful emulators of each provider (feature `emulator`).
+//! # account-updater-emulator
 //!
-//! No vendor ships an offline sandbox, so the crate carries its own: each provider's emulator is
-//! an in-process HTTP server on `127.0.0.1:0` that checks what the real service checks
-//! (credentials, signatures, field rules) and answers with the documented bodies. Examples run on
-//! them when no credentials are set, and a billing platform can use them in its own integration
-//! tests.
+//! Embedded, stateful emulators of each provider `account-updater` speaks to: PayConex,
+//! CardSync, AccountVault (TabaPay) and Acquired.com.
 //!
-//! This module holds the shared harness: [`EmulatorServer`] runs an `axum` router on a loopback
-//! port and stops it when dropped.
-
+//! No vendor ships an offline sandbox, so the project carries its own: each provider's emulator
+//! is an in-process HTTP server on `127.0.0.1:0` that checks what the real service checks
+//! (credentials, signatures, field rules) and answers with the documented bodies. The
+//! library's examples run on them when no credentials are set, and a billing platform can use
+//! them in its own integration tests (as a dev-dependency).
+//!
+//! A crate of its own, built only on `account-updater`'s public API: its signatures, hashes and
+//! encryption checks are its own reading of the vendor documents (module `signing`), never the
+//! clients' code, so a signing bug in a client fails against its emulator instead of passing
+//! because both sides ran the same function.
+//!
+//! This crate root holds the shared harness: [`EmulatorServer`] runs an `axum` router on a
+//! loopback port and stops it when dropped. One feature per vendor (all on by default).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Emulator handlers answer errors as ready-made HTTP responses (`Result<_, Response>`), the
 // usual axum shape; their size does not matter on this test-only path.
 #![allow(clippy::result_large_err)]
@@ -81,13 +91,50 @@ impl Drop for EmulatorServer {
 mod signing;
 
 #[cfg(feature = "accountvault")]
+#[cfg_attr(docsrs, doc(cfg(feature = "accountvault")))]
 pub mod accountvault;
 #[cfg(feature = "acquired")]
+#[cfg_attr(docsrs, doc(cfg(feature = "acquired")))]
 pub mod acquired;
 #[cfg(feature = "cardsync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cardsync")))]
 pub mod cardsync;
 #[cfg(feature = "payconex")]
+#[cfg_attr(docsrs, doc(cfg(feature = "payconex")))]
 pub mod payconex;
+
+/// Builder-style setters for an emulator's `#[non_exhaustive]` configuration:
+/// `Config::default().field(value)`.
+macro_rules! setters {
+    ($ty:ident {
+        $(string $s:ident,)*
+        $(value $v:ident: $vt:ty,)*
+    }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets `", stringify!($s), "`.")]
+                pub fn $s(mut self, value: impl Into<String>) -> Self {
+                    self.$s = value.into();
+                    self
+                }
+            )*
+            $(
+                #[doc = concat!("Sets `", stringify!($v), "`.")]
+                pub fn $v(mut self, value: $vt) -> Self {
+                    self.$v = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+#[cfg(any(
+    feature = "payconex",
+    feature = "cardsync",
+    feature = "accountvault",
+    feature = "acquired"
+))]
+pub(crate) use setters;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -318,7 +365,7 @@ pub(crate) fn random_uuid() -> String {
 pub(crate) fn luhn_complete(body: &str) -> String {
     (0..=9)
         .map(|d| format!("{body}{d}"))
-        .find(|c| crate::card::luhn_valid(c))
+        .find(|c| account_updater::card::luhn_valid(c))
         .expect("one check digit always fits")
 }
 

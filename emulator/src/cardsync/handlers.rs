@@ -15,8 +15,8 @@ use super::{
     BatchRec, Completion, EventRec, MerchantRec, Shared, Store, StoredCard, Subscription,
     WebhookKey, complete_batch, now_string, outcome_row, stats_for,
 };
-use crate::card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
-use crate::emulator::{deliver_webhook, random_hex, random_uuid};
+use crate::{deliver_webhook, random_hex, random_uuid};
+use account_updater::card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
 
 enum Caller {
     Partner,

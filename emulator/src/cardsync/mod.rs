@@ -48,7 +48,7 @@ use super::{
     EmulatorServer, Fault, deliver_webhook, random_hex, random_uuid, replacement_pan,
     sandbox_card_status,
 };
-use crate::card::{Expiry, ExpiryFormat};
+use account_updater::card::{Expiry, ExpiryFormat};
 
 /// The partner key the emulator accepts by default.
 pub const DEFAULT_PARTNER_KEY: &str = "api_emulatorPartnerKey0000000";
@@ -417,7 +417,7 @@ async fn complete_batch(shared: &Shared, batch_id: &str) -> Option<String> {
     Some(event_id)
 }
 
-crate::providers::common::setters!(CardSyncEmulatorConfig {
+crate::setters!(CardSyncEmulatorConfig {
     value partner_key: SecretString,
     value completion: Completion,
     value keep_cards: bool,

@@ -64,9 +64,9 @@ use super::signing::{acquired as hash, same_digest};
 use super::{
     EmulatorServer, Fault, deliver_webhook, random_uuid, replacement_pan, sandbox_card_status,
 };
-use crate::card::{CardNumber, Expiry, ExpiryFormat};
-use crate::codes::CodeScheme;
-use crate::providers::acquired::Credentials;
+use account_updater::card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
+use account_updater::codes::CodeScheme;
+use account_updater::providers::acquired::Credentials;
 
 /// The company id the emulator serves by default (the docs' example).
 pub const DEFAULT_COMPANY_ID: &str = "133";
@@ -95,7 +95,7 @@ pub struct AcquiredEmulatorConfig {
     /// Put the full new card number in the webhook (`cardnumber`) when it changes.
     pub webhook_card_number: bool,
     /// Replace card numbers with one that fails the Luhn check, as a faulty upstream might: the
-    /// client must report [`crate::Outcome::InvalidUpdate`], never the number.
+    /// client must report [`account_updater::Outcome::InvalidUpdate`], never the number.
     pub invalid_replacements: bool,
 }
 
@@ -246,7 +246,7 @@ impl AcquiredEmulator {
     pub fn answer_with_code(&self, token: &str, code: &str) -> bool {
         let Some(row) = [CodeScheme::VisaVau, CodeScheme::VisaRealTimeVau]
             .into_iter()
-            .find_map(|s| crate::codes::lookup(s, code))
+            .find_map(|s| account_updater::codes::lookup(s, code))
         else {
             return false;
         };
@@ -694,44 +694,34 @@ const fn scheme(
 }
 
 fn scheme_answer(pan: &str, cardexp: &str) -> SchemeAnswer {
-    let brand = crate::card::CardBrand::detect(pan);
+    let brand = CardBrand::detect(pan);
     let magic = match (brand, cardexp) {
-        (crate::card::CardBrand::Visa, "012017") => {
-            Some(scheme("A", None, "updated_card", true, true))
-        }
-        (crate::card::CardBrand::Visa, "022017") => Some(scheme("C", None, "closed", false, false)),
-        (crate::card::CardBrand::Visa, "032017") => {
-            Some(scheme("E", None, "updated_expiry", false, true))
-        }
-        (crate::card::CardBrand::Visa, "042017") => {
-            Some(scheme("N", None, "no_match", false, false))
-        }
-        (crate::card::CardBrand::Visa, "052017") => {
-            Some(scheme("P", None, "no_match", false, false))
-        }
-        (crate::card::CardBrand::Visa, "062017") => {
-            Some(scheme("Q", None, "contact", false, false))
-        }
-        (crate::card::CardBrand::Visa, "072017") => Some(scheme("V", None, "valid", false, false)),
-        (crate::card::CardBrand::Mastercard, "012016") => {
+        (CardBrand::Visa, "012017") => Some(scheme("A", None, "updated_card", true, true)),
+        (CardBrand::Visa, "022017") => Some(scheme("C", None, "closed", false, false)),
+        (CardBrand::Visa, "032017") => Some(scheme("E", None, "updated_expiry", false, true)),
+        (CardBrand::Visa, "042017") => Some(scheme("N", None, "no_match", false, false)),
+        (CardBrand::Visa, "052017") => Some(scheme("P", None, "no_match", false, false)),
+        (CardBrand::Visa, "062017") => Some(scheme("Q", None, "contact", false, false)),
+        (CardBrand::Visa, "072017") => Some(scheme("V", None, "valid", false, false)),
+        (CardBrand::Mastercard, "012016") => {
             Some(scheme("R", Some("UPDATE"), "updated_card", true, true))
         }
-        (crate::card::CardBrand::Mastercard, "022016") => {
+        (CardBrand::Mastercard, "022016") => {
             Some(scheme("B", Some("UPDATE"), "updated_expiry", false, true))
         }
-        (crate::card::CardBrand::Mastercard, "032016") => {
+        (CardBrand::Mastercard, "032016") => {
             Some(scheme("C", Some("CONTAC"), "closed", false, false))
         }
-        (crate::card::CardBrand::Mastercard, "042016") => {
+        (CardBrand::Mastercard, "042016") => {
             Some(scheme("E", Some("EXPIRY"), "updated_expiry", false, true))
         }
-        (crate::card::CardBrand::Mastercard, "052016") => {
+        (CardBrand::Mastercard, "052016") => {
             Some(scheme("V", Some("VALID"), "valid", false, false))
         }
-        (crate::card::CardBrand::Mastercard, "062016") => {
+        (CardBrand::Mastercard, "062016") => {
             Some(scheme("P", Some("UNKNWN"), "no_match", false, false))
         }
-        (crate::card::CardBrand::Mastercard, "072016") => {
+        (CardBrand::Mastercard, "072016") => {
             Some(scheme("N", Some("UNKNWN"), "no_match", false, false))
         }
         _ => None,
@@ -748,8 +738,7 @@ fn scheme_answer(pan: &str, cardexp: &str) -> SchemeAnswer {
 
 /// Acquired's `card_type` for a brand (its API reference's list), read here independently of
 /// the client.
-fn acquired_card_type(brand: crate::card::CardBrand) -> &'static str {
-    use crate::card::CardBrand;
+fn acquired_card_type(brand: CardBrand) -> &'static str {
     match brand {
         CardBrand::Visa => "VISA",
         CardBrand::Mastercard => "MC",
@@ -779,7 +768,7 @@ fn later(exp: &str) -> String {
         .unwrap_or_else(|| exp.to_owned())
 }
 
-crate::providers::common::setters!(AcquiredEmulatorConfig {
+crate::setters!(AcquiredEmulatorConfig {
     string company_id,
     value company_pass: SecretString,
     value hashcode: SecretString,

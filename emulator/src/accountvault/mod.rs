@@ -55,7 +55,7 @@ pub struct AccountVaultEmulatorConfig {
     /// phone country code `1` filled in.
     pub retrieve_normalised_owner: bool,
     /// Which spelling of the update call's allow flag it accepts: TabaPay's documents show
-    /// both (see [`crate::providers::accountvault::UpdateAllowFlag`]); by default both.
+    /// both (see [`account_updater::providers::accountvault::UpdateAllowFlag`]); by default both.
     pub update_allow_flags: AllowFlagSpelling,
 }
 
@@ -225,7 +225,7 @@ impl AccountVaultEmulator {
     }
 }
 
-crate::providers::common::setters!(AccountVaultEmulatorConfig {
+crate::setters!(AccountVaultEmulatorConfig {
     string client_id,
     value token: SecretString,
     value key_bits: usize,

@@ -9,8 +9,8 @@ use rsa::RsaPrivateKey;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use crate::card::{CardNumber, Expiry, ExpiryFormat};
-use crate::emulator::signing::accountvault::{padding_for_mode, routing_number_valid};
+use crate::signing::accountvault::{padding_for_mode, routing_number_valid};
+use account_updater::card::{CardNumber, Expiry, ExpiryFormat};
 
 use super::handlers::{bad, reply};
 use super::{AccountRec, Store, Stored};

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::{Record, Schedule, Shared, Store, Style, now_string};
-use crate::emulator::random_hex;
-use crate::emulator::signing::{payconex::expected_response, payconex::read_header, same_digest};
-use crate::providers::payconex::wire::PeriodId;
+use crate::random_hex;
+use crate::signing::{payconex::expected_response, payconex::read_header, same_digest};
+use account_updater::providers::payconex::wire::PeriodId;
 
 const WINDOW_SECS: i64 = 15 * 60;
 
@@ -30,7 +30,7 @@ fn violation(
 ) -> Response {
     let mut body = json!({
         "message": message,
-        "traceId": crate::emulator::random_uuid(),
+        "traceId": crate::random_uuid(),
         "errorType": error_type,
         "errorCode": code,
         "value": value,

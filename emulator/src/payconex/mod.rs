@@ -47,8 +47,8 @@ use url::Url;
 use super::{
     EmulatorServer, Fault, deliver_webhook, random_hex, replacement_pan, sandbox_card_status,
 };
-use crate::card::{Expiry, ExpiryFormat};
-use crate::providers::payconex::Credentials;
+use account_updater::card::{Expiry, ExpiryFormat};
+use account_updater::providers::payconex::Credentials;
 
 /// The documented example account id (the PayConex v4 reference's request examples).
 pub const DEFAULT_ACCOUNT_ID: &str = "120615523104";
@@ -365,7 +365,7 @@ fn make_update(
 
 use super::now_micros as now_string;
 
-crate::providers::common::setters!(PayConexEmulatorConfig {
+crate::setters!(PayConexEmulatorConfig {
     string account_id,
     string key_id,
     value secret: SecretString,
