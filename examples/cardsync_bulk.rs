@@ -25,9 +25,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use account_updater::SecretString;
-use account_updater::journal::{Journal, RunOptions};
 use account_updater::providers::cardsync::CardSyncClient;
 use account_updater::submission::{DuplicateIds, StreamOptions, card_stream};
+use account_updater_journal::{Journal, RunOptions};
 use common::OrExit;
 
 fn status_kib(field: &str) -> Option<u64> {

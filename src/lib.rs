@@ -22,7 +22,8 @@
 //! - [`providers`]: `payconex`, `cardsync`, `accountvault` and `acquired` (one feature each):
 //!   one native client each (every endpoint, typed wire models, the vendor's auth),
 //!   implementing [`Provider`].
-//! - `journal` (features `journal`, `journal-postgres`): durable, resumable update runs.
+//! - The durable, resumable update runs are a crate of their own, `account-updater-journal`
+//!   (SQLite, or PostgreSQL with its feature `postgres`).
 //! - The emulators are a crate of their own, `account-updater-emulator`: a stateful fake of
 //!   each vendor on `127.0.0.1`, for examples and for your own tests, built on this crate's
 //!   public API only.
@@ -59,13 +60,10 @@
 
 pub mod card;
 pub mod codes;
-#[cfg(any(feature = "payconex", feature = "acquired", feature = "journal"))]
+#[cfg(any(feature = "payconex", feature = "acquired"))]
 mod encoding;
 pub mod error;
 pub mod ids;
-#[cfg(feature = "journal")]
-#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
-pub mod journal;
 mod model;
 pub mod outcome;
 pub mod provider;

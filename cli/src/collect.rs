@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use account_updater::CardUpdate;
 use account_updater::error::ErrorKind;
-use account_updater::journal::Journal;
 use account_updater::provider::{Flow, JobRef, JobState, Provider, ResultsQuery};
+use account_updater_journal::Journal;
 
 use crate::output::{RevealFile, export_updates};
 use crate::{Failure, ResultsOutput};

@@ -6,8 +6,8 @@ use std::fs::{File, OpenOptions};
 use std::io::BufWriter;
 use std::path::Path;
 
-use account_updater::journal::StoredResult;
 use account_updater::{CardUpdate, ExposeSecret};
+use account_updater_journal::StoredResult;
 
 use crate::Failure;
 
@@ -96,7 +96,7 @@ pub const UPDATE_COLUMNS: [&str; 6] = [
 /// `path`, writing the header when the file is new; marks them exported. Returns how many
 /// rows it wrote.
 pub async fn export_updates(
-    journal: &account_updater::journal::Journal,
+    journal: &account_updater_journal::Journal,
     run_id: &str,
     path: &Path,
     all: bool,
@@ -161,7 +161,7 @@ impl RevealFile {
     pub fn write(&mut self, updates: &[CardUpdate]) -> Result<(), Failure> {
         for u in updates {
             let Some(card) = &u.new_card else { continue };
-            if !self.seen.insert(account_updater::journal::result_id(u)) {
+            if !self.seen.insert(account_updater_journal::result_id(u)) {
                 continue;
             }
             self.writer

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use account_updater::ProviderId;
-use account_updater::journal::{Journal, Resolution, RunObserver, RunOptions, RunStatus};
 use account_updater::provider::CardToUpdate;
 use account_updater::submission::{
     Chunk, ChunkOutcome, DuplicateIds, StreamOptions, StreamReceipt, card_stream,
 };
+use account_updater_journal::{Journal, Resolution, RunObserver, RunOptions, RunStatus};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::collect::{Sink, collect_and_export, listen};

@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use account_updater::ExposeSecret;
-use account_updater::journal::Journal;
 use account_updater_emulator::Fault;
 use account_updater_emulator::cardsync::CardSyncEmulator;
+use account_updater_journal::Journal;
 use assert_cmd::cargo::CommandCargoExt;
 
 /// The binary, with no provider credentials inherited from the environment.

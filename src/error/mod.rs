@@ -14,7 +14,7 @@ mod redact;
 
 pub use detail::ProviderError;
 pub use input::{InputError, InputProblem};
-pub(crate) use redact::redact_excerpt;
+pub use redact::redact_excerpt;
 
 use std::fmt;
 use std::time::Duration;
@@ -99,7 +99,7 @@ pub enum Error {
         /// The 3xx status.
         status: u16,
     },
-    /// The job journal's database failed (the `journal` module). Nothing about a provider
+    /// The job journal's database failed (the `account-updater-journal` crate). Nothing about a provider
     /// request: the journal stops a run before sending when it cannot record the intent.
     #[error("journal: {operation} failed: {message}")]
     Journal {

@@ -35,8 +35,9 @@ const SENSITIVE_KEY_PARTS: &[&str] = &[
 /// Makes a body safe to show in an error: keeps at most `max` characters, replaces every run of
 /// seven or more digits with `*` (a PAN cannot survive, not even its middle), and replaces the
 /// string value of any JSON key that looks sensitive (`api_key`, `cardnumber`, `company_pass`, …)
-/// with `***`. Non-UTF-8 bytes are shown as `�`.
-pub(crate) fn redact_excerpt(body: &[u8], max: usize) -> String {
+/// with `***`. Non-UTF-8 bytes are shown as `�`. Public so that a provider or a store written
+/// outside this crate shows a body (or a database message) in an error the same safe way.
+pub fn redact_excerpt(body: &[u8], max: usize) -> String {
     // Only what can be shown is redacted: a few characters past `max` (a digit run crossing the
     // cut must still be seen whole to be masked), never a whole multi-megabyte body.
     let window = &body[..body.len().min(max.saturating_mul(4).saturating_add(64))];

@@ -20,7 +20,10 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    pub(crate) fn new(kind: JobKind, group: Option<String>) -> Self {
+    /// An empty chunk of `kind` (and `group`: the Amex SE number a CardSync subscription is
+    /// for). Its number is set by the driver when the chunk is sent; a provider's planner, or
+    /// a test of an observer, builds chunks with this and [`Chunk::push`].
+    pub fn new(kind: JobKind, group: Option<String>) -> Self {
         Chunk {
             seq: 0,
             kind,
@@ -30,7 +33,8 @@ impl Chunk {
         }
     }
 
-    pub(crate) fn push(&mut self, position: u64, card: CardToUpdate) {
+    /// Adds `card`, read at input `position`.
+    pub fn push(&mut self, position: u64, card: CardToUpdate) {
         self.cards.push(card);
         self.positions.push(position);
     }

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use account_updater::journal::{Journal, Resolution, RunObserver, RunOptions, SCHEMA_VERSION};
 use account_updater::provider::{CardToUpdate, Provider};
 use account_updater::providers::cardsync::CardSyncClient;
 use account_updater::submission::{Chunk, ChunkOutcome};
@@ -21,6 +20,7 @@ use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{
     CardNumber, CardUpdate, ErrorKind, Expiry, Outcome, ProviderId, SecretString,
 };
+use account_updater_journal::{Journal, Resolution, RunObserver, RunOptions, SCHEMA_VERSION};
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -589,8 +589,8 @@ async fn results_are_stored_once_and_applied_once() {
     let mut changed = updates[0].clone();
     changed.new_expiry = Some(Expiry::new(3, 2031).unwrap());
     assert_ne!(
-        account_updater::journal::result_id(&changed),
-        account_updater::journal::result_id(&updates[0])
+        account_updater_journal::result_id(&changed),
+        account_updater_journal::result_id(&updates[0])
     );
 }
 

@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["provider"],
     &["submission", "webhook"],
     &["providers"],
-    &["journal", "testing"],
+    &["testing"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

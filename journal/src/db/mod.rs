@@ -11,15 +11,15 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::error::{Error, Result};
-use crate::submission::Chunk;
+use account_updater::error::{Error, Result};
+use account_updater::submission::Chunk;
 
 use super::{RunStatus, StoredResult, UnknownChunk, result_id, state};
 
 #[derive(Clone)]
 pub(crate) enum Db {
     Sqlite(SqlitePool),
-    #[cfg(feature = "journal-postgres")]
+    #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
 }
 
@@ -48,7 +48,7 @@ fn db_error(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
 }
 
 /// `?` placeholders numbered for PostgreSQL.
-#[cfg(feature = "journal-postgres")]
+#[cfg(feature = "postgres")]
 fn numbered(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 16);
     let mut n = 0;
@@ -68,19 +68,19 @@ fn numbered(sql: &str) -> String {
 macro_rules! execute {
     ($db:expr, $op:literal, $sql:expr $(, $arg:expr)* $(,)?) => {
         match $db {
-            $crate::journal::db::Db::Sqlite(pool) => sqlx::query($sql)
+            $crate::db::Db::Sqlite(pool) => sqlx::query($sql)
                 $(.bind($arg))*
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected())
-                .map_err($crate::journal::db::db_error($op)),
-            #[cfg(feature = "journal-postgres")]
-            $crate::journal::db::Db::Postgres(pool) => sqlx::query(&$crate::journal::db::numbered($sql))
+                .map_err($crate::db::db_error($op)),
+            #[cfg(feature = "postgres")]
+            $crate::db::Db::Postgres(pool) => sqlx::query(&$crate::db::numbered($sql))
                 $(.bind($arg))*
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected())
-                .map_err($crate::journal::db::db_error($op)),
+                .map_err($crate::db::db_error($op)),
         }
     };
 }
@@ -89,17 +89,17 @@ macro_rules! execute {
 macro_rules! fetch_all {
     ($db:expr, $op:literal, $t:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
         match $db {
-            $crate::journal::db::Db::Sqlite(pool) => sqlx::query_as::<_, $t>($sql)
+            $crate::db::Db::Sqlite(pool) => sqlx::query_as::<_, $t>($sql)
                 $(.bind($arg))*
                 .fetch_all(pool)
                 .await
-                .map_err($crate::journal::db::db_error($op)),
-            #[cfg(feature = "journal-postgres")]
-            $crate::journal::db::Db::Postgres(pool) => sqlx::query_as::<_, $t>(&$crate::journal::db::numbered($sql))
+                .map_err($crate::db::db_error($op)),
+            #[cfg(feature = "postgres")]
+            $crate::db::Db::Postgres(pool) => sqlx::query_as::<_, $t>(&$crate::db::numbered($sql))
                 $(.bind($arg))*
                 .fetch_all(pool)
                 .await
-                .map_err($crate::journal::db::db_error($op)),
+                .map_err($crate::db::db_error($op)),
         }
     };
 }
@@ -134,7 +134,7 @@ impl Db {
     pub(crate) fn engine(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "sqlite",
-            #[cfg(feature = "journal-postgres")]
+            #[cfg(feature = "postgres")]
             Db::Postgres(_) => "postgres",
         }
     }
@@ -160,7 +160,7 @@ impl Db {
         Ok(Db::Sqlite(pool))
     }
 
-    #[cfg(feature = "journal-postgres")]
+    #[cfg(feature = "postgres")]
     pub(crate) async fn connect_postgres(url: &str) -> Result<Db> {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(4)
@@ -191,7 +191,7 @@ impl Db {
             Some((p,)) if p == provider => Ok(()),
             _ => Err(Error::invalid(
                 "run_id",
-                crate::error::InputProblem::NotAllowed {
+                account_updater::error::InputProblem::NotAllowed {
                     reason: "this run belongs to another provider".into(),
                 },
             )),

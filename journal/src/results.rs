@@ -6,8 +6,8 @@ use std::fmt;
 use futures::future::BoxFuture;
 
 use super::{ApplyReport, ExportReport, Journal, StoredResult, result_id};
-use crate::error::{Error, Result};
-use crate::outcome::CardUpdate;
+use account_updater::error::{Error, Result};
+use account_updater::outcome::CardUpdate;
 
 impl Journal {
     /// Stores results idempotently (by [`result_id`]); returns how many were new. Results name
@@ -85,7 +85,7 @@ impl Journal {
                 Err(e) => {
                     report.failed = Some((
                         id,
-                        crate::error::redact_excerpt(e.to_string().as_bytes(), 300),
+                        account_updater::error::redact_excerpt(e.to_string().as_bytes(), 300),
                     ));
                     break;
                 }
@@ -123,7 +123,7 @@ impl Journal {
             after.clone_from(&last.result_id);
             export(&page).map_err(|e| Error::Journal {
                 operation: "export results",
-                message: crate::error::redact_excerpt(e.to_string().as_bytes(), 300),
+                message: account_updater::error::redact_excerpt(e.to_string().as_bytes(), 300),
                 source: None,
             })?;
             let fresh: Vec<&str> = page

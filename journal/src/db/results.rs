@@ -1,12 +1,12 @@
 //! Stored results and the read-side queries (runs, accepted jobs, rejected cards, export
 //! pages).
 
-use crate::error::Result;
-use crate::outcome::CardUpdate;
+use account_updater::error::Result;
+use account_updater::outcome::CardUpdate;
 
 use super::{StoredResult, result_id};
 
-#[cfg(feature = "journal-postgres")]
+#[cfg(feature = "postgres")]
 use super::numbered;
 use super::{Db, db_error, decode_cards, int, now, unsigned};
 
@@ -45,7 +45,7 @@ impl Db {
         }
         match self {
             Db::Sqlite(pool) => store_all!(pool, SQL),
-            #[cfg(feature = "journal-postgres")]
+            #[cfg(feature = "postgres")]
             Db::Postgres(pool) => store_all!(pool, &numbered(SQL)),
         }
     }
@@ -246,7 +246,7 @@ impl Db {
         }
         match self {
             Db::Sqlite(pool) => mark!(pool, &sql),
-            #[cfg(feature = "journal-postgres")]
+            #[cfg(feature = "postgres")]
             Db::Postgres(pool) => {
                 let sql = numbered(&sql);
                 mark!(pool, &sql)

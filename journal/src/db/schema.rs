@@ -1,6 +1,6 @@
 //! The journal's tables, as versioned migrations, and the code that applies them.
 
-use crate::error::{Error, Result};
+use account_updater::error::{Error, Result};
 
 use super::{Db, db_error, now};
 
@@ -120,7 +120,7 @@ impl Db {
         for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             match self {
                 Db::Sqlite(pool) => apply!(pool, None, RECORD, version, statements),
-                #[cfg(feature = "journal-postgres")]
+                #[cfg(feature = "postgres")]
                 Db::Postgres(pool) => apply!(
                     pool,
                     Some("SELECT pg_advisory_xact_lock(4242001)"),

@@ -1,7 +1,7 @@
 //! A chunk's cards as the journal stores them: `[[position, "id"], …]`.
 
-use crate::error::{Error, Result};
-use crate::submission::Chunk;
+use account_updater::error::{Error, Result};
+use account_updater::submission::Chunk;
 
 /// A chunk's cards as stored: `[[position, "id"], …]`, byte for byte what `serde_json` writes
 /// for that list (a chunk's fingerprint is a hash of it, so journals written before stay
@@ -49,8 +49,8 @@ pub(super) fn decode_cards(json: &str) -> Result<Vec<(u64, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::card::{CardNumber, Expiry};
-    use crate::provider::{CardToUpdate, JobKind};
+    use account_updater::card::{CardNumber, Expiry};
+    use account_updater::provider::{CardToUpdate, JobKind};
 
     /// The direct encoding is byte for byte serde_json's, escapes included.
     #[test]

@@ -6,9 +6,9 @@ use sha2::{Digest, Sha256};
 
 use super::db::Db;
 use super::{RunObserver, state};
-use crate::error::{Error, InputProblem, Result};
-use crate::provider::CardToUpdate;
-use crate::submission::{Chunk, ChunkObserver, ChunkOutcome, Proceed};
+use account_updater::error::{Error, InputProblem, Result};
+use account_updater::provider::CardToUpdate;
+use account_updater::submission::{Chunk, ChunkObserver, ChunkOutcome, Proceed};
 
 /// The journal as the submission's observer.
 pub(super) struct JournalObserver<'j> {
@@ -21,7 +21,7 @@ pub(super) struct JournalObserver<'j> {
 /// A chunk's identity across runs: a hash of its stored card list (positions and ids). A
 /// resumed run must plan the same.
 fn fingerprint(cards: &str) -> String {
-    crate::encoding::hex(&Sha256::digest(cards.as_bytes())[..16])
+    crate::hex(&Sha256::digest(cards.as_bytes())[..16])
 }
 
 impl JournalObserver<'_> {
@@ -88,6 +88,9 @@ impl ChunkObserver for JournalObserver<'_> {
                 ChunkOutcome::Failed(e) => (state::FAILED, None, Some(e.to_string())),
                 ChunkOutcome::Unknown(e) => (state::UNKNOWN, None, Some(e.to_string())),
                 ChunkOutcome::NotSent | ChunkOutcome::Skipped => return Ok(()),
+                // An outcome this journal does not know yet: the safe reading is that the
+                // provider may have acted, so the chunk is never resent by itself.
+                other => (state::UNKNOWN, None, Some(format!("{other:?}"))),
             };
             self.db
                 .finish_chunk(

@@ -1,3 +1,5 @@
+//! # account-updater-journal
+//!
 //! A durable job journal for update runs: a crash never loses a card or sends one twice.
 //!
 //! A billing platform runs its whole card base through an updater every month, and results
@@ -33,8 +35,12 @@
 //! and hands each unapplied one to the caller's callback, marking it applied only when the
 //! callback succeeds: at least once to the callback, exactly once in the journal.
 //!
-//! SQLite is the default (feature `journal`, a single file, no server); PostgreSQL with feature
-//! `journal-postgres`. Both through `sqlx`; the schema is versioned and migrated by the crate.
+//! SQLite is the default (the default, a single file, no server); PostgreSQL with feature
+//! `postgres`. Both through `sqlx`; the schema is versioned and migrated by the crate.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod db;
 mod observer;
@@ -48,10 +54,10 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, InputProblem, Result};
-use crate::outcome::CardUpdate;
-use crate::provider::{CardToUpdate, JobKind, JobRef, Provider, ProviderId};
-use crate::submission::{Chunk, ChunkOutcome, StreamOptions, StreamReceipt};
+use account_updater::error::{Error, InputProblem, Result};
+use account_updater::outcome::CardUpdate;
+use account_updater::provider::{CardToUpdate, JobKind, JobRef, Provider, ProviderId};
+use account_updater::submission::{Chunk, ChunkOutcome, StreamOptions, StreamReceipt};
 
 use db::Db;
 pub use db::SCHEMA_VERSION;
@@ -266,7 +272,7 @@ pub struct StoredResult {
     pub card_id: Option<String>,
     /// The provider's card reference.
     pub card_ref: Option<String>,
-    /// The unified outcome ([`crate::Outcome::as_str`]).
+    /// The unified outcome ([`account_updater::Outcome::as_str`]).
     pub outcome: String,
     /// The provider's own code, verbatim.
     pub raw_code: String,
@@ -321,7 +327,7 @@ pub fn result_id(update: &CardUpdate) -> String {
         h.update(part.as_bytes());
     }
     let digest = h.finalize();
-    crate::encoding::hex(&digest[..16])
+    crate::hex(&digest[..16])
 }
 
 fn check_run_id(field: &str, id: &str) -> Result<()> {
@@ -349,7 +355,7 @@ impl Journal {
 
     /// Connects to a PostgreSQL journal (`postgres://user@host/db`) and brings its schema up to
     /// date. Several workers may connect to one database.
-    #[cfg(feature = "journal-postgres")]
+    #[cfg(feature = "postgres")]
     pub async fn connect_postgres(url: &str) -> Result<Journal> {
         let db = Db::connect_postgres(url).await?;
         db.migrate().await?;
@@ -496,4 +502,9 @@ impl Journal {
         }
         Ok(())
     }
+}
+
+/// Lower-case hex of a digest (the journal's card-list fingerprints).
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
