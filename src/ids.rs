@@ -6,7 +6,18 @@
 
 use std::fmt;
 
-/// The providers this crate speaks to.
+/// Which provider a request, a result or a job belongs to: one of the four this crate speaks
+/// to, or one written outside it ([`ProviderId::custom`]).
+///
+/// ```
+/// use account_updater::ProviderId;
+///
+/// // A fifth updater, implemented against the public provider kit.
+/// const ACME: ProviderId = ProviderId::custom("acme");
+/// assert_eq!(ACME.as_str(), "acme");
+/// assert_eq!(ProviderId::named("acme"), Some(ACME));
+/// assert_eq!(ProviderId::named("CardSync"), Some(ProviderId::CardSync));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum ProviderId {
@@ -18,10 +29,64 @@ pub enum ProviderId {
     AccountVault,
     /// Acquired.com (legacy JSON API).
     Acquired,
+    /// A provider implemented outside this crate, by its name ([`ProviderId::custom`]).
+    Custom(CustomProvider),
+}
+
+/// The name of a provider implemented outside this crate: 1 to 32 of `a-z`, `0-9`, `_`, `-`,
+/// starting with a letter, and none of the four built-in names, so that two ids with one name
+/// are always the same provider. Built only by [`ProviderId::custom`] and
+/// [`ProviderId::named`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomProvider(&'static str);
+
+impl CustomProvider {
+    /// The name.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// Whether `name` may name a custom provider (see [`CustomProvider`]).
+const fn custom_name_ok(name: &str) -> bool {
+    let b = name.as_bytes();
+    if b.is_empty() || b.len() > 32 || !b[0].is_ascii_lowercase() {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    let mut k = 0;
+    while k < ProviderId::ALL.len() {
+        if same_bytes(b, ProviderId::ALL[k].builtin_name().as_bytes()) {
+            return false;
+        }
+        k += 1;
+    }
+    true
+}
+
+const fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl ProviderId {
-    /// Every provider, in a fixed order.
+    /// Every built-in provider, in a fixed order.
     pub const ALL: [ProviderId; 4] = [
         ProviderId::PayConex,
         ProviderId::CardSync,
@@ -29,17 +94,66 @@ impl ProviderId {
         ProviderId::Acquired,
     ];
 
-    /// A stable lower-case name (`payconex`, `cardsync`, `accountvault`, `acquired`).
-    pub fn as_str(self) -> &'static str {
+    /// The id of a provider implemented outside this crate. A `const fn`, so a provider
+    /// declares its id as a constant and a bad name stops the build.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a valid custom name (see [`CustomProvider`]): at compile time when
+    /// used in a `const`.
+    pub const fn custom(name: &'static str) -> ProviderId {
+        assert!(
+            custom_name_ok(name),
+            "a custom provider name is 1 to 32 of a-z, 0-9, _ and -, starting with a letter, and not a built-in name"
+        );
+        ProviderId::Custom(CustomProvider(name))
+    }
+
+    /// The provider named `name` as [`ProviderId::as_str`] spells it: a built-in one (ASCII
+    /// case ignored), else a custom one when `name` is a valid custom name (for reading back
+    /// what a journal stored). Custom names read this way are interned, once per distinct
+    /// name for the life of the process.
+    pub fn named(name: &str) -> Option<ProviderId> {
+        if let Some(builtin) = ProviderId::from_name(name) {
+            return Some(builtin);
+        }
+        if !custom_name_ok(name) {
+            return None;
+        }
+        static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+        let mut names = NAMES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let interned = match names.iter().find(|n| **n == name) {
+            Some(n) => *n,
+            None => {
+                let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+                names.push(leaked);
+                leaked
+            }
+        };
+        Some(ProviderId::Custom(CustomProvider(interned)))
+    }
+
+    const fn builtin_name(self) -> &'static str {
         match self {
             ProviderId::PayConex => "payconex",
             ProviderId::CardSync => "cardsync",
             ProviderId::AccountVault => "accountvault",
             ProviderId::Acquired => "acquired",
+            ProviderId::Custom(c) => c.0,
         }
     }
 
-    /// The provider named `name` as [`ProviderId::as_str`] spells it (ASCII case ignored).
+    /// A stable lower-case name (`payconex`, `cardsync`, `accountvault`, `acquired`, or the
+    /// custom provider's name).
+    pub fn as_str(self) -> &'static str {
+        self.builtin_name()
+    }
+
+    /// The built-in provider named `name` as [`ProviderId::as_str`] spells it (ASCII case
+    /// ignored); `None` for anything else, custom names included ([`ProviderId::named`] reads
+    /// those too).
     pub fn from_name(name: &str) -> Option<ProviderId> {
         ProviderId::ALL
             .into_iter()

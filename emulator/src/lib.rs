@@ -229,7 +229,9 @@ impl Fault {
         self
     }
 
-    pub(crate) fn into_response(self) -> Response {
+    /// The canned answer as an HTTP response (for an emulator of your own built on this
+    /// harness).
+    pub fn into_response(self) -> Response {
         let mut headers = HeaderMap::new();
         if let Ok(v) = HeaderValue::from_str(&self.content_type) {
             headers.insert(axum::http::header::CONTENT_TYPE, v);
@@ -263,8 +265,9 @@ impl FaultQueue {
     }
 
     /// What the emulator does with its next request: the queued fault's answer, or `None` to
-    /// handle it (no fault queued, or one that lets it through, after its delay).
-    pub(crate) async fn answer(&self) -> Option<Response> {
+    /// handle it (no fault queued, or one that lets it through, after its delay). An emulator
+    /// of your own calls this first in its handler.
+    pub async fn answer(&self) -> Option<Response> {
         let fault = self.take()?;
         match fault.pass {
             Passage::Answer => Some(fault.into_response()),
@@ -323,7 +326,7 @@ where
 
 /// Sends a JSON webhook from an emulator to a receiver; returns the receiver's status, or `None`
 /// when it could not be reached.
-pub(crate) async fn deliver_webhook(url: &str, body: &serde_json::Value) -> Option<u16> {
+pub async fn deliver_webhook(url: &str, body: &serde_json::Value) -> Option<u16> {
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()

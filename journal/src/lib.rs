@@ -416,7 +416,7 @@ impl Journal {
             .await?
             .into_iter()
             .map(|(run_id, provider, created_at)| RunInfo {
-                provider: ProviderId::from_name(&provider),
+                provider: ProviderId::named(&provider),
                 provider_name: provider,
                 run_id,
                 created_at: chrono::DateTime::from_timestamp(created_at, 0),

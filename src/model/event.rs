@@ -84,6 +84,28 @@ pub struct WebhookEvent {
 }
 
 impl WebhookEvent {
+    /// An event with no results query, no updates, no message and no unauthenticated fields
+    /// yet: a provider's parser sets those it has (the fields are public).
+    pub fn new(
+        provider: ProviderId,
+        id: impl Into<String>,
+        kind: WebhookKind,
+        authenticity: Authenticity,
+        raw: serde_json::Value,
+    ) -> Self {
+        WebhookEvent {
+            provider,
+            id: id.into(),
+            kind,
+            authenticity,
+            results: None,
+            updates: Vec::new(),
+            message: None,
+            unauthenticated_fields: Vec::new(),
+            raw,
+        }
+    }
+
     /// How to fetch the results this event announces.
     pub fn results_query(&self) -> Option<&ResultsQuery> {
         self.results.as_ref()

@@ -42,7 +42,7 @@ pub const MAX_CALLER_ID_CHARS: usize = 128;
     not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
     allow(dead_code)
 )]
-pub(crate) fn check_caller_id(index: usize, id: &str) -> Result<()> {
+pub fn check_caller_id(index: usize, id: &str) -> Result<()> {
     let field = || format!("cards[{index}].id");
     if id.is_empty() {
         return Err(Error::invalid(field(), crate::error::InputProblem::Missing));
@@ -67,7 +67,7 @@ pub(crate) fn check_caller_id(index: usize, id: &str) -> Result<()> {
     not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
     allow(dead_code)
 )]
-pub(crate) fn check_card_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
+pub fn check_card_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
     let ids = ids.into_iter();
     let mut seen: HashSet<&str, foldhash::fast::RandomState> =
         HashSet::with_capacity_and_hasher(ids.size_hint().0, Default::default());

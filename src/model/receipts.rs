@@ -56,6 +56,13 @@ pub struct AcceptedJob {
     pub state: JobState,
 }
 
+impl AcceptedJob {
+    /// A job the provider accepted in `state`, holding `cards`.
+    pub fn new(job: JobRef, state: JobState, cards: Vec<PlacedCard>) -> Self {
+        AcceptedJob { job, cards, state }
+    }
+}
+
 /// A group of cards whose request failed. Resubmit exactly these to retry.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -95,7 +102,7 @@ impl SubmissionReceipt {
     /// answer (with the cards placed in it), on failure a [`FailedChunk`] naming every card. The
     /// one way the providers fill a receipt, so no card of a request can be left out of it.
     #[cfg_attr(not(any(feature = "payconex", feature = "acquired")), allow(dead_code))]
-    pub(crate) fn record<T>(
+    pub fn record<T>(
         &mut self,
         kind: JobKind,
         card_ids: Vec<String>,
@@ -113,7 +120,7 @@ impl SubmissionReceipt {
         not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
         allow(dead_code)
     )]
-    pub(crate) fn fail(&mut self, kind: JobKind, card_ids: Vec<String>, error: Error) {
+    pub fn fail(&mut self, kind: JobKind, card_ids: Vec<String>, error: Error) {
         self.failed.push(FailedChunk {
             kind,
             card_ids,
@@ -199,7 +206,7 @@ impl RemovalReceipt {
         not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
         allow(dead_code)
     )]
-    pub(crate) fn record<T>(
+    pub fn record<T>(
         &mut self,
         card_ids: Vec<String>,
         provider_refs: Vec<String>,
@@ -285,6 +292,18 @@ pub struct JobReport {
     pub state: JobState,
     /// Counters, when the provider gives them.
     pub counts: JobCounts,
+}
+
+impl JobReport {
+    /// A report of `job` in `state`, with no counters yet (set [`JobReport::counts`] when the
+    /// provider gives them).
+    pub fn new(job: JobRef, state: JobState) -> Self {
+        JobReport {
+            job,
+            state,
+            counts: JobCounts::default(),
+        }
+    }
 }
 
 /// What an account update returned.

@@ -7,9 +7,9 @@
 
 pub use crate::ids::{Flow, JobKind, JobRef, ProviderId, ResultsQuery};
 pub use crate::model::BoxFuture;
-pub use crate::model::MAX_CALLER_ID_CHARS;
 pub use crate::model::receipts::*;
 pub use crate::model::requests::*;
+pub use crate::model::{MAX_CALLER_ID_CHARS, check_caller_id, check_card_ids};
 
 use std::fmt;
 

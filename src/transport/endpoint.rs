@@ -16,12 +16,33 @@ use reqwest::Method;
 use super::request::ApiRequest;
 
 /// One id made safe for a URL path: percent-encoded, non-empty, bounded and free of control
-/// characters. Only [`path_segment`](super::path_segment) makes one, so an [`Endpoint`] can
-/// only ever be filled with checked, encoded ids.
+/// characters. Only [`PathSegment::new`] makes one, so an [`Endpoint`] can only ever be filled
+/// with checked, encoded ids: a caller's id can never change the path.
+///
+/// ```
+/// use account_updater::transport::PathSegment;
+///
+/// let id = PathSegment::new("schedule_id", "css_1/../admin")?;
+/// assert_eq!(id.as_str(), "css_1%2F..%2Fadmin");
+/// assert!(PathSegment::new("schedule_id", "").is_err());
+/// # Ok::<(), account_updater::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PathSegment(String);
+pub struct PathSegment(String);
 
 impl PathSegment {
+    /// Percent-encodes `value` as one segment (everything but RFC 3986 unreserved characters
+    /// is escaped).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::InvalidInput`] naming `field` when `value` is empty, longer than
+    /// [`MAX_PATH_ID_BYTES`](super::MAX_PATH_ID_BYTES), or holds a control character; nothing
+    /// has been sent.
+    pub fn new(field: &str, value: &str) -> crate::Result<PathSegment> {
+        super::path_segment(field, value)
+    }
+
     /// Wraps an already percent-encoded segment (the inputs module's encoder calls this).
     pub(super) fn encoded(segment: String) -> Self {
         PathSegment(segment)
@@ -31,15 +52,13 @@ impl PathSegment {
     /// AccountVault's `{ClientID}_{SubClientID}`.
     // Used by the AccountVault client only: builds without it leave this unused.
     #[allow(dead_code)]
-    pub(crate) fn joined(first: &PathSegment, separator: char, second: &PathSegment) -> Self {
+    pub fn joined(first: &PathSegment, separator: char, second: &PathSegment) -> Self {
         debug_assert!(separator.is_ascii_alphanumeric() || "-._~".contains(separator));
         PathSegment(format!("{}{separator}{}", first.0, second.0))
     }
 
     /// The encoded text.
-    // Used by the AccountVault client only: builds without it leave this unused.
-    #[allow(dead_code)]
-    pub(crate) fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -49,8 +68,21 @@ impl PathSegment {
 /// and the template its log lines carry both come from this one declaration, so they cannot
 /// drift apart. `N` is the number of placeholders; [`Endpoint::new`] checks it when the
 /// constant is compiled, so filling an endpoint can never fail at run time.
+///
+/// ```
+/// use account_updater::transport::{Endpoint, Method, PathSegment};
+///
+/// const GET_JOB: Endpoint<2> = Endpoint::new(Method::GET, "/v1/accounts/{account}/jobs/{job}");
+/// let request = GET_JOB.request([
+///     &PathSegment::new("account", "acct 7")?,
+///     &PathSegment::new("job", "j1")?,
+/// ]);
+/// assert_eq!(request.path(), "/v1/accounts/acct%207/jobs/j1");
+/// assert_eq!(request.template(), "/v1/accounts/{account}/jobs/{job}");
+/// # Ok::<(), account_updater::Error>(())
+/// ```
 #[derive(Debug)]
-pub(crate) struct Endpoint<const N: usize> {
+pub struct Endpoint<const N: usize> {
     method: Method,
     template: &'static str,
     /// Whether the path is appended to the base URL; not when the base URL is the endpoint.
@@ -63,7 +95,7 @@ impl<const N: usize> Endpoint<N> {
     #[allow(dead_code)]
     /// Declares an endpoint. Used in `const` items, where a template whose placeholder count is
     /// not `N` (or whose braces do not pair up) stops the build.
-    pub(crate) const fn new(method: Method, template: &'static str) -> Self {
+    pub const fn new(method: Method, template: &'static str) -> Self {
         assert!(
             placeholder_count(template) == N,
             "an endpoint template must hold exactly N placeholders"
@@ -76,14 +108,12 @@ impl<const N: usize> Endpoint<N> {
     }
 
     /// The template, as the logs show it.
-    // Read by the unit tests; the logs take it from the request.
-    #[cfg(test)]
-    pub(crate) fn template(&self) -> &'static str {
+    pub fn template(&self) -> &'static str {
         self.template
     }
 
     /// The concrete path: each placeholder, in order, replaced by the next segment.
-    pub(crate) fn path(&self, segments: [&PathSegment; N]) -> String {
+    pub fn path(&self, segments: [&PathSegment; N]) -> String {
         if !self.appended {
             return String::new();
         }
@@ -104,7 +134,7 @@ impl<const N: usize> Endpoint<N> {
     }
 
     /// A request to this endpoint, with no body yet.
-    pub(crate) fn request(&self, segments: [&PathSegment; N]) -> ApiRequest {
+    pub fn request(&self, segments: [&PathSegment; N]) -> ApiRequest {
         ApiRequest::new(self.method.clone(), self.path(segments), self.template)
     }
 }
@@ -114,7 +144,7 @@ impl Endpoint<0> {
     /// nothing is appended to it, and the logs show `template`.
     // Used by the Acquired client only: builds without it leave this unused.
     #[allow(dead_code)]
-    pub(crate) const fn at_base_url(method: Method, template: &'static str) -> Self {
+    pub const fn at_base_url(method: Method, template: &'static str) -> Self {
         Endpoint {
             method,
             template,

@@ -66,7 +66,7 @@ pub(crate) fn sensitive_header(value: &str) -> Result<HeaderValue> {
 #[allow(dead_code)]
 /// Longest id accepted in a URL path or query, in bytes. The longest documented one is
 /// AccountVault's 22-character `AccountID`; PayConex and CardSync ids are shorter still.
-pub(crate) const MAX_PATH_ID_BYTES: usize = 128;
+pub const MAX_PATH_ID_BYTES: usize = 128;
 
 // Used by the provider modules: a build with only some of them leaves it unused.
 #[allow(dead_code)]

@@ -34,8 +34,11 @@ mod request;
 pub use config::*;
 // A build with only some providers leaves one of these unused.
 #[allow(unused_imports)]
-pub(crate) use endpoint::{Endpoint, PathSegment};
+pub use endpoint::{Endpoint, PathSegment};
+pub use inputs::MAX_PATH_ID_BYTES;
 pub use inputs::validate_base_url;
+/// The HTTP method type endpoints are declared with (`reqwest`'s, the `http` crate's).
+pub use reqwest::Method;
 // A build without providers leaves some of these unused.
 #[allow(unused_imports)]
 pub(crate) use inputs::*;

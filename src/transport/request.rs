@@ -88,6 +88,16 @@ impl ApiRequest {
         }
     }
 
+    /// The concrete path, appended to the base URL's path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The path template the logs show (placeholders, never the ids).
+    pub fn template(&self) -> &'static str {
+        self.template
+    }
+
     /// Attaches a body serialised as compact JSON (exactly these bytes are sent and signed).
     /// Should `body`'s `Serialize` implementation fail (a map with non-string keys, say), which
     /// the crate's wire types cannot do, [`Transport::send`](super::Transport::send) refuses the request with

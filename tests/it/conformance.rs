@@ -9,10 +9,18 @@
 //! - redaction: no PAN (not even 7 consecutive digits), key, password, hash code or bearer token
 //!   in the TRACE-level logs of all of the above, nor in any error message.
 //!
+//! The fifth provider of `examples/custom_provider` (written outside the library, against its
+//! public kit) runs through the same checks.
+//!
 //! The per-provider part is only set-up (emulator, credentials, valid inputs, how the emulator
 //! is told to produce a webhook, and what "a 200 that says failure" looks like on its wire).
 
 use crate::common;
+
+/// The example fifth provider (`cargo run --example custom_provider`), written outside the
+/// library against its public kit: the suite holds it to the same checks as the built-in four.
+#[path = "../../examples/custom_provider/acme.rs"]
+mod acme;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -245,6 +253,47 @@ struct Seen(Mutex<Vec<String>>);
 impl Seen {
     fn note(&self, e: &Error) {
         self.0.lock().unwrap().push(format!("{e} {e:?}"));
+    }
+}
+
+async fn acme() -> Harness {
+    let emu = Arc::new(acme::AcmeEmulator::start().await.unwrap());
+    let sink = WebhookSink::start().await.unwrap();
+    emu.set_webhook_url(&sink.url());
+    let client = acme::AcmeClient::new(
+        emu.base_url(),
+        SecretString::from(acme::EMULATOR_KEY.to_owned()),
+        no_retries(),
+    )
+    .unwrap();
+    let e1 = emu.clone();
+    let e2 = emu.clone();
+    Harness {
+        provider: Arc::new(client),
+        inject: Box::new(move |f| e1.inject_fault(f)),
+        subscribe: Vec::new(),
+        add: Vec::new(),
+        batch: vec![
+            card("x1", "4457010000000009", "01/50"),
+            card("x2", "4457000300000007", "01/50"),
+        ],
+        account_update: AccountUpdateRequest::new("none"),
+        failure_200: Fault::json(
+            200,
+            json!({"error": {"code": "invalid_card", "message": "refused"}}),
+        ),
+        sink,
+        trigger: Some(Box::new(move |jobs| {
+            let emu = e2.clone();
+            Box::pin(async move {
+                for j in jobs {
+                    emu.notify(&j.id).await;
+                }
+            })
+        })),
+        pans: vec!["4457010000000009", "4457000300000007"],
+        secrets: vec![acme::EMULATOR_KEY.into()],
+        _guard: Box::new(emu),
     }
 }
 
@@ -568,4 +617,4 @@ macro_rules! conformance {
     };
 }
 
-conformance!(payconex, cardsync, accountvault, acquired);
+conformance!(payconex, cardsync, accountvault, acquired, acme);
