@@ -159,8 +159,10 @@ async fn one(client_name: &str, n: usize) {
 
 fn child(client_name: &str, n: usize) -> Option<(Duration, f64)> {
     let exe = std::env::current_exe().ok()?;
+    // The child's logs (RUST_LOG) reach the terminal; its stdout is the measurement only.
     let out = std::process::Command::new(exe)
         .args(["--one", client_name, &n.to_string()])
+        .stderr(std::process::Stdio::inherit())
         .output()
         .ok()?;
     let text = String::from_utf8(out.stdout).ok()?;

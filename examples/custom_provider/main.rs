@@ -20,6 +20,7 @@ use account_updater::{CardNumber, Expiry, SecretString};
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run().await {
         eprintln!("custom_provider example failed: {e}");
