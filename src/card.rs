@@ -207,6 +207,51 @@ impl fmt::Display for CardBrand {
     }
 }
 
+/// The Luhn check digit (`b'0'`..=`b'9'`) that completes `body` into a number passing
+/// [`luhn_valid`]; `None` when `body` is empty or holds a non-digit. For generating test
+/// numbers (yours, the crate's tests, examples and benches all use this one).
+///
+/// ```
+/// use account_updater::card::{luhn_check_digit, luhn_valid, with_check_digit};
+///
+/// assert_eq!(luhn_check_digit("445701000000000"), Some(b'9'));
+/// assert_eq!(with_check_digit("445701000000000").as_deref(), Some("4457010000000009"));
+/// assert!(luhn_valid(&with_check_digit("37000000000000").unwrap()));
+/// assert_eq!(luhn_check_digit("4x"), None);
+/// ```
+pub fn luhn_check_digit(body: &str) -> Option<u8> {
+    if body.is_empty() {
+        return None;
+    }
+    let mut sum = 0u32;
+    // The check digit takes position 0 from the right, so the body's last digit is doubled.
+    for (i, b) in body.bytes().rev().enumerate() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        let mut d = u32::from(b - b'0');
+        if i % 2 == 0 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    // (10 - sum mod 10) mod 10 is below 10, so it fits a digit.
+    Some(b'0' + ((10 - sum % 10) % 10) as u8)
+}
+
+/// `body` followed by its Luhn check digit ([`luhn_check_digit`]); `None` for an empty body or
+/// one with a non-digit.
+pub fn with_check_digit(body: &str) -> Option<String> {
+    let digit = luhn_check_digit(body)?;
+    let mut number = String::with_capacity(body.len() + 1);
+    number.push_str(body);
+    number.push(char::from(digit));
+    Some(number)
+}
+
 /// The Luhn (mod 10) check over a string of ASCII digits. Returns `false` for any non-digit.
 pub fn luhn_valid(digits: &str) -> bool {
     let mut sum = 0u32;

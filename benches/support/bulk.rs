@@ -66,21 +66,8 @@ pub struct RawCard {
 }
 
 fn with_check_digit(mut body: String) -> String {
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 {
-                let x = d * 2;
-                if x > 9 { x - 9 } else { x }
-            } else {
-                d
-            }
-        })
-        .sum();
-    body.push(char::from(b'0' + ((10 - sum % 10) % 10) as u8));
+    let digit = account_updater::card::luhn_check_digit(&body).expect("a body of digits");
+    body.push(char::from(digit));
     body
 }
 

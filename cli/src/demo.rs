@@ -23,10 +23,7 @@ const SANDBOX_CARDS: [&str; 8] = [
 
 /// The check digit completing `body`.
 fn with_check_digit(body: &str) -> String {
-    (0..=9)
-        .map(|d| format!("{body}{d}"))
-        .find(|c| account_updater::card::luhn_valid(c))
-        .unwrap_or_else(|| format!("{body}0"))
+    account_updater::card::with_check_digit(body).unwrap_or_else(|| format!("{body}0"))
 }
 
 /// Writes `n` cards: mostly generated Visa / Mastercard / Discover numbers (valid, no result

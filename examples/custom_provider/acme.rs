@@ -446,26 +446,12 @@ async fn results(
         .iter()
         .map(|(r, pan, exp)| match pan.chars().last() {
             Some('9') => {
-                // A new number in the same BIN: bump a middle digit and fix the check digit.
-                let mut digits: Vec<u8> = pan.bytes().map(|b| b - b'0').collect();
-                let n = digits.len();
-                digits[n - 3] = (digits[n - 3] + 1) % 10;
-                digits[n - 1] = 0;
-                let sum: u32 = digits
-                    .iter()
-                    .rev()
-                    .enumerate()
-                    .map(|(i, d)| {
-                        let d = u32::from(*d);
-                        if i % 2 == 1 {
-                            if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
-                        } else {
-                            d
-                        }
-                    })
-                    .sum();
-                digits[n - 1] = ((10 - sum % 10) % 10) as u8;
-                let new_pan: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+                // A new number in the same BIN: bump a middle digit, new check digit.
+                let mut body: Vec<u8> = pan.as_bytes()[..pan.len() - 1].to_vec();
+                let i = body.len() - 2;
+                body[i] = b'0' + (body[i] - b'0' + 1) % 10;
+                let body = String::from_utf8(body).unwrap_or_default();
+                let new_pan = account_updater::card::with_check_digit(&body).unwrap_or_default();
                 json!({"ref": r, "code": "A", "new_pan": new_pan, "new_exp": later(exp)})
             }
             Some('7') => json!({"ref": r, "code": "E", "new_exp": later(exp)}),

@@ -233,10 +233,7 @@ fn expired_means_after_the_last_day_of_the_month() {
 }
 
 fn luhn_complete(body: &str) -> String {
-    (0..=9)
-        .map(|d| format!("{body}{d}"))
-        .find(|c| luhn_valid(c))
-        .expect("one check digit always fits")
+    account_updater::card::with_check_digit(body).expect("a body of digits")
 }
 
 proptest! {
@@ -268,5 +265,20 @@ proptest! {
         bytes[pos] = b'0' + (bytes[pos] - b'0' + delta) % 10;
         let changed = String::from_utf8(bytes).unwrap();
         prop_assert_eq!(CardNumber::parse(&changed), Err(CardNumberError::Luhn));
+    }
+}
+
+proptest! {
+    /// The one check-digit helper agrees with the check, for any body of digits.
+    #[test]
+    fn the_check_digit_helper_completes_any_body(body in "[0-9]{1,18}") {
+        let number = account_updater::card::with_check_digit(&body).unwrap();
+        prop_assert!(luhn_valid(&number));
+        prop_assert_eq!(&number[..body.len()], body.as_str());
+        // Exactly one digit completes a body.
+        let others = (b'0'..=b'9')
+            .filter(|d| luhn_valid(&format!("{body}{}", char::from(*d))))
+            .count();
+        prop_assert_eq!(others, 1);
     }
 }

@@ -113,10 +113,7 @@ fn cardsync(base: &url::Url) -> CardSyncClient {
 }
 
 fn with_check_digit(body: String) -> String {
-    (0..=9)
-        .map(|d| format!("{body}{d}"))
-        .find(|c| account_updater::card::luhn_valid(c))
-        .unwrap()
+    account_updater::card::with_check_digit(&body).unwrap()
 }
 
 /// Card `i` of the run: Visa / Mastercard / Discover, ids `c{i}`; the positions in `bad` are
