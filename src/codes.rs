@@ -567,11 +567,38 @@ pub static CODE_TABLE: &[CodeRow] = &[
 
 /// The row for `code` in `scheme` (case-insensitive, surrounding blanks ignored), if the
 /// code is documented.
+///
+/// Called once per result card (CardSync and PayConex statuses), so it looks only at the
+/// scheme's own rows (the table is grouped by scheme) and tries an exact match first.
 pub fn lookup(scheme: CodeScheme, code: &str) -> Option<&'static CodeRow> {
+    let rows = scheme_rows(scheme);
+    if let Some(row) = rows.iter().find(|r| r.code == code) {
+        return Some(row);
+    }
     let code = code.trim();
-    CODE_TABLE
+    rows.iter().find(|r| r.code.eq_ignore_ascii_case(code))
+}
+
+/// The rows of `scheme`: one contiguous run of [`CODE_TABLE`], found once.
+fn scheme_rows(scheme: CodeScheme) -> &'static [CodeRow] {
+    static RUNS: std::sync::OnceLock<[(usize, usize); CodeScheme::ALL.len()]> =
+        std::sync::OnceLock::new();
+    let runs = RUNS.get_or_init(|| {
+        CodeScheme::ALL.map(|s| {
+            let start = CODE_TABLE.iter().position(|r| r.scheme == s).unwrap_or(0);
+            let len = CODE_TABLE[start..]
+                .iter()
+                .take_while(|r| r.scheme == s)
+                .count();
+            (start, start + len)
+        })
+    });
+    let index = CodeScheme::ALL
         .iter()
-        .find(|r| r.scheme == scheme && r.code.eq_ignore_ascii_case(code))
+        .position(|s| *s == scheme)
+        .unwrap_or(0);
+    let (start, end) = runs[index];
+    &CODE_TABLE[start..end]
 }
 
 /// The outcome for `code` in `scheme`; an undocumented code is [`Outcome::Unknown`] with the

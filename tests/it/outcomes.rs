@@ -790,3 +790,23 @@ async fn acquired_answers_any_documented_code_on_demand() {
         assert!(!emu.answer_with_code(&token, "Z"), "not a documented code");
     }
 }
+
+/// The lookup reads each scheme's rows as one run of the table: every row of a scheme must sit
+/// together, or a code would be missed.
+#[test]
+fn each_schemes_rows_are_contiguous_in_the_table() {
+    for scheme in CodeScheme::ALL {
+        let positions: Vec<usize> = CODE_TABLE
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.scheme == scheme)
+            .map(|(i, _)| i)
+            .collect();
+        assert!(!positions.is_empty(), "{scheme}");
+        assert_eq!(
+            positions.last().unwrap() - positions[0] + 1,
+            positions.len(),
+            "{scheme}'s rows are split"
+        );
+    }
+}

@@ -128,11 +128,16 @@ impl ResultRef<'_> {
 
     /// The same card as the owned wire type.
     pub fn to_result_card(&self) -> ResultCard {
+        let (card, card_problem) = match self.checked_card() {
+            Some(Ok(card)) => (Some(card), None),
+            Some(Err(problem)) => (None, Some(problem)),
+            None => (None, None),
+        };
         ResultCard {
             id: self.id.to_owned(),
             se_number: self.se_number.map(str::to_owned),
-            card: self.card(),
-            card_problem: self.checked_card().and_then(Result::err),
+            card,
+            card_problem,
             exp: self.exp.map(str::to_owned),
             status: self.status.to_owned(),
         }
