@@ -12,9 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use account_updater::SecretString;
-use account_updater::provider::{JobKind, JobRef, Provider, ProviderId, ResultsQuery};
 use account_updater::providers::cardsync::CardSyncClient;
 use account_updater::transport::{RetryPolicy, TransportConfig};
+use account_updater::{
+    ids::{JobKind, JobRef, ProviderId, ResultsQuery},
+    provider::Provider,
+};
 
 struct Counting;
 

@@ -15,9 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use account_updater::SecretString;
-use account_updater::provider::{JobKind, Provider, ProviderId, ResultsQuery};
 use account_updater::providers::payconex::{Credentials, PayConexClient};
 use account_updater::transport::{RetryPolicy, TransportConfig};
+use account_updater::{
+    ids::{JobKind, ProviderId, ResultsQuery},
+    provider::Provider,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
 use rand::RngCore;

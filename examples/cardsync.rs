@@ -15,9 +15,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use account_updater::provider::{CardToUpdate, JobKind, JobState, Provider, ResultsQuery};
 use account_updater::webhook::{self, Deduplicator};
 use account_updater::{CardNumber, Expiry, ExpiryFormat, WebhookKind};
+use account_updater::{
+    ids::{JobKind, ResultsQuery},
+    provider::{CardToUpdate, JobState, Provider},
+};
 use account_updater_emulator::WebhookSink;
 use common::{CARDSYNC_AMEX_CARDS, CARDSYNC_TEST_CARDS, OrExit, print_updates, step};
 
@@ -119,22 +122,22 @@ async fn main() {
             }),
     );
     let receipt = merchant.submit(cards).await.or_exit("submit");
-    if let Some(failed) = receipt.failed.first() {
-        common::fail("submit", &failed.error);
+    if let Some(failed) = receipt.failed().first() {
+        common::fail("submit", failed.error());
     }
-    for job in &receipt.accepted {
+    for job in receipt.accepted() {
         println!(
             "    {:?} {} holds {} card(s)",
-            job.job.kind,
-            job.job.id,
-            job.cards.len()
+            job.job().kind,
+            job.job().id,
+            job.cards().len()
         );
     }
     let batch = receipt
-        .accepted
+        .accepted()
         .iter()
-        .find(|j| j.job.kind == JobKind::Batch)
-        .map(|j| j.job.clone())
+        .find(|j| j.job().kind == JobKind::Batch)
+        .map(|j| j.job().clone())
         .unwrap_or_else(|| common::fail("submit", "no batch accepted"));
 
     step(

@@ -15,12 +15,13 @@ mod common;
 
 use std::time::Duration;
 
-use account_updater::provider::{
-    CardToUpdate, Provider, RemoveCard, ResultsQuery, SubscribeRequest, WebhookRegistration,
-};
 use account_updater::providers::payconex::wire::SubscriptionPatch;
 use account_updater::webhook;
 use account_updater::{CardNumber, Expiry, ExpiryFormat};
+use account_updater::{
+    ids::ResultsQuery,
+    provider::{CardToUpdate, Provider, RemoveCard, SubscribeRequest, WebhookRegistration},
+};
 use account_updater_emulator::WebhookSink;
 use common::{OrExit, print_updates, step};
 
@@ -82,25 +83,25 @@ async fn main() {
         .subscribe(SubscribeRequest::new(cards).cadence(account_updater::provider::Cadence::Weekly))
         .await
         .or_exit("subscribe");
-    if let Some(failed) = receipt.failed.first() {
-        common::fail("subscribe", &failed.error);
+    if let Some(failed) = receipt.failed().first() {
+        common::fail("subscribe", failed.error());
     }
-    for job in &receipt.accepted {
+    for job in receipt.accepted() {
         println!(
             "    subscription {} ({:?}) holds {} card(s)",
-            job.job.id,
-            job.state,
-            job.cards.len()
+            job.job().id,
+            job.state(),
+            job.cards().len()
         );
-        for c in &job.cards {
+        for c in job.cards() {
             println!(
                 "      {} -> record {}",
-                c.id,
-                c.provider_ref.as_deref().unwrap_or("?")
+                c.id(),
+                c.provider_ref().unwrap_or("?")
             );
         }
     }
-    let pan_job = receipt.accepted[0].job.clone();
+    let pan_job = receipt.accepted()[0].job().clone();
 
     step(&mut n, "read the subscription");
     let sub = client
@@ -123,20 +124,21 @@ async fn main() {
         .await
         .or_exit("add card");
     let placed = added
-        .accepted
+        .accepted()
         .first()
-        .map(|j| j.cards[0].clone())
+        .map(|j| j.cards()[0].clone())
         .unwrap_or_else(|| common::fail("add card", "not accepted"));
     println!(
         "    added {} as record {:?}",
-        placed.id, placed.provider_ref
+        placed.id(),
+        placed.provider_ref()
     );
     let removal = client
         .remove_cards(&pan_job, vec![RemoveCard::Placed(placed)])
         .await
         .or_exit("remove card");
-    if let Some(f) = removal.failed.first() {
-        common::fail("remove card", &f.error);
+    if let Some(f) = removal.failed().first() {
+        common::fail("remove card", f.error());
     }
     let status = client.job_status(&pan_job).await.or_exit("job status");
     println!(
@@ -149,14 +151,16 @@ async fn main() {
             &mut n,
             "run the schedules now (emulator) and receive the notifications",
         );
-        for job in &receipt.accepted {
+        for job in receipt.accepted() {
             let run = emulator
-                .run_schedule(&job.job.id)
+                .run_schedule(&job.job().id)
                 .await
                 .unwrap_or_else(|| common::fail("run schedule", "unknown schedule"));
             println!(
                 "    {}: {} update(s) under {}",
-                job.job.id, run.updates, run.update_id
+                job.job().id,
+                run.updates,
+                run.update_id
             );
             let delivered = sink
                 .next(Duration::from_secs(10))
@@ -178,13 +182,13 @@ async fn main() {
     }
 
     step(&mut n, "fetch the latest results per schedule");
-    for job in &receipt.accepted {
+    for job in receipt.accepted() {
         let mut results = client
-            .fetch_results(&ResultsQuery::Job(job.job.clone()))
+            .fetch_results(&ResultsQuery::Job(job.job().clone()))
             .await
             .or_exit("fetch results");
         receipt.join_card_ids(&mut results);
-        println!("    {}: {} result(s)", job.job.id, results.len());
+        println!("    {}: {} result(s)", job.job().id, results.len());
         print_updates(&results);
     }
 
@@ -196,9 +200,12 @@ async fn main() {
     println!("    enabled = {:?}", paused.enabled);
 
     step(&mut n, "delete everything");
-    for job in &receipt.accepted {
-        client.cancel(&job.job).await.or_exit("delete subscription");
-        println!("    deleted subscription {}", job.job.id);
+    for job in receipt.accepted() {
+        client
+            .cancel(job.job())
+            .await
+            .or_exit("delete subscription");
+        println!("    deleted subscription {}", job.job().id);
     }
     for id in &hook.ids {
         client.delete_webhook(id).await.or_exit("delete webhook");

@@ -22,12 +22,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use account_updater::provider::{
-    AccountUpdateRequest, BoxFuture, Cadence, CardToUpdate, Flow, HolderData, JobKind, JobRef,
-    NewCardData, Provider, SubmissionReceipt, SubscribeRequest, WebhookRegistration,
-};
 use account_updater::webhook::{self, Deduplicator};
 use account_updater::{CardNumber, CardUpdate, Expiry, ExpiryFormat, ProviderId};
+use account_updater::{
+    ids::{Flow, JobKind, JobRef},
+    provider::{
+        AccountUpdateRequest, BoxFuture, Cadence, CardToUpdate, HolderData, NewCardData, Provider,
+        SubmissionReceipt, SubscribeRequest, WebhookRegistration,
+    },
+};
 use account_updater_emulator::WebhookSink;
 use common::OrExit;
 
@@ -268,7 +271,7 @@ async fn run(
             let what = format!(
                 "{} card(s) in {} job(s)",
                 r.accepted_cards(),
-                r.accepted.len()
+                r.accepted().len()
             );
             receipts.push(r);
             Status::Ok(what)
@@ -276,7 +279,7 @@ async fn run(
         Ok(r) => Status::Failed(format!(
             "{} card(s) failed: {}",
             r.failed_cards(),
-            r.failed[0].error
+            r.failed()[0].error()
         )),
         Err(e) => Status::Failed(e.to_string()),
     };
@@ -308,8 +311,8 @@ async fn run(
     if caps.supports(Flow::JobStatus) {
         if let Some(job) = receipts
             .iter()
-            .flat_map(|r| &r.accepted)
-            .map(|j| j.job.clone())
+            .flat_map(|r| r.accepted())
+            .map(|j| j.job().clone())
             .find(|j| {
                 j.kind != JobKind::Inquiry
                     && (j.kind == JobKind::Batch || id != ProviderId::CardSync)
@@ -328,8 +331,8 @@ async fn run(
         trigger(
             receipts
                 .iter()
-                .flat_map(|r| &r.accepted)
-                .map(|j| j.job.clone())
+                .flat_map(|r| r.accepted())
+                .map(|j| j.job().clone())
                 .collect(),
         )
         .await;

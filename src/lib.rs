@@ -30,7 +30,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use account_updater::provider::{Flow, Provider};
+//! use account_updater::{provider::{Provider}, ids::{Flow}};
 //!
 //! fn route(providers: &[Arc<dyn Provider>]) {
 //!     for p in providers {
@@ -75,8 +75,9 @@ pub mod webhook;
 
 pub use card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
 pub use error::{Error, ErrorKind, Result};
+pub use ids::{Flow, ProviderId};
 pub use outcome::{Action, CardUpdate, Outcome};
-pub use provider::{Capabilities, Flow, Provider, ProviderId};
+pub use provider::{Capabilities, Provider};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use webhook::{WebhookEvent, WebhookKind};
 

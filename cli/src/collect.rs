@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use account_updater::CardUpdate;
 use account_updater::error::ErrorKind;
-use account_updater::provider::{Flow, JobRef, JobState, Provider, ResultsQuery};
+use account_updater::{
+    ids::{Flow, JobRef, ResultsQuery},
+    provider::{JobState, Provider},
+};
 use account_updater_journal::Journal;
 
 use crate::output::{RevealFile, export_updates};

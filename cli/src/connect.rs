@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use account_updater::provider::{Flow, Provider};
 use account_updater::providers::acquired::{AcquiredClient, Credentials};
 use account_updater::providers::cardsync::CardSyncClient;
 use account_updater::{ProviderId, SecretString};
+use account_updater::{ids::Flow, provider::Provider};
 use account_updater_emulator::cardsync::CardSyncEmulator;
 use url::Url;
 

@@ -247,7 +247,7 @@ fn report_submission(
             "the input could not be read past {e}; fix it and `resume`"
         )));
     }
-    if let Some(stopped) = &receipt.stopped {
+    if let Some(stopped) = &receipt.stopped() {
         return Err(Failure::error(format!(
             "the run stopped: {stopped}; nothing past that point was sent"
         )));

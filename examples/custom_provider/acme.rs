@@ -18,16 +18,19 @@ use std::sync::{Arc, Mutex};
 
 use account_updater::codes::{self, CodeScheme};
 use account_updater::error::ProviderError;
-use account_updater::provider::{
-    AcceptedJob, BoxFuture, Capabilities, CardSource, CardToUpdate, Flow, JobKind, JobRef,
-    JobReport, JobState, PlacedCard, Provider, ResultsQuery, SubmissionReceipt, check_card_ids,
-};
 use account_updater::transport::{
     ApiResponse, Endpoint, Method, PathSegment, SignableRequest, Signer, Transport, TransportConfig,
 };
 use account_updater::webhook::{Authenticity, WebhookEvent, WebhookKind, WebhookRequest};
 use account_updater::{
     CardUpdate, Error, ExpiryFormat, ExposeSecret, ProviderId, Result, SecretString,
+};
+use account_updater::{
+    ids::{Flow, JobKind, JobRef, ResultsQuery},
+    provider::{
+        AcceptedJob, BoxFuture, Capabilities, CardSource, CardToUpdate, JobReport, JobState,
+        PlacedCard, Provider, SubmissionReceipt, check_card_ids,
+    },
 };
 use account_updater_emulator::{EmulatorServer, Fault, FaultQueue, deliver_webhook};
 use axum::extract::{Path, State};

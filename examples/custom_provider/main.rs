@@ -12,9 +12,12 @@ mod acme;
 
 use std::sync::Arc;
 
-use account_updater::provider::{CardToUpdate, Provider, ResultsQuery};
 use account_updater::transport::TransportConfig;
 use account_updater::{CardNumber, Expiry, SecretString};
+use account_updater::{
+    ids::ResultsQuery,
+    provider::{CardToUpdate, Provider},
+};
 
 #[tokio::main]
 async fn main() {
@@ -59,7 +62,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if !receipt.is_complete() {
         return Err(format!("{} card(s) failed", receipt.failed_cards()).into());
     }
-    let job = receipt.accepted[0].job.clone();
+    let job = receipt.accepted()[0].job().clone();
     let status = provider.job_status(&job).await?;
     println!("inquiry {} is {:?}", job.id, status.state);
     let mut updates = provider.fetch_results(&ResultsQuery::Job(job)).await?;

@@ -56,8 +56,11 @@ use sha2::{Digest, Sha256};
 
 use account_updater::error::{Error, InputProblem, Result};
 use account_updater::outcome::CardUpdate;
-use account_updater::provider::{CardToUpdate, JobKind, JobRef, Provider, ProviderId};
 use account_updater::submission::{Chunk, ChunkOutcome, StreamOptions, StreamReceipt};
+use account_updater::{
+    ids::{JobKind, JobRef, ProviderId},
+    provider::{CardToUpdate, Provider},
+};
 
 use db::Db;
 pub use db::SCHEMA_VERSION;

@@ -12,18 +12,37 @@ use crate::outcome::CardUpdate;
 #[non_exhaustive]
 pub struct PlacedCard {
     /// The caller's id.
-    pub id: String,
+    pub(crate) id: String,
     /// The provider's record reference, when it gives one and the crate could tell which of the
     /// provider's records is this card's.
-    pub provider_ref: Option<String>,
+    pub(crate) provider_ref: Option<String>,
     /// `false` when the provider accepted the card but its answer did not say which record is
     /// this card's (PayConex answers PAN records with ShieldConex tokens in place of the card
     /// numbers, and gives no position guarantee): "placed, unconfirmed". The card is in the
     /// job, `provider_ref` is `None`, and the crate did not guess.
-    pub confirmed: bool,
+    pub(crate) confirmed: bool,
 }
 
 impl PlacedCard {
+    /// The caller's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The provider's record reference, when it gives one and the crate could tell which of
+    /// the provider's records is this card's.
+    pub fn provider_ref(&self) -> Option<&str> {
+        self.provider_ref.as_deref()
+    }
+
+    /// `false` when the provider accepted the card without saying which of its records is
+    /// this card's ("placed, unconfirmed"; [`provider_ref`](Self::provider_ref) is then
+    /// `None`). Kept behind an accessor so that a confirmed card always came from
+    /// [`PlacedCard::new`].
+    pub fn confirmed(&self) -> bool {
+        self.confirmed
+    }
+
     /// A card placed under the provider's reference `provider_ref` (or none, for providers
     /// that key cards by the caller's id).
     pub fn new(id: impl Into<String>, provider_ref: Option<String>) -> Self {
@@ -49,14 +68,34 @@ impl PlacedCard {
 #[non_exhaustive]
 pub struct AcceptedJob {
     /// The job.
-    pub job: JobRef,
+    pub(crate) job: JobRef,
     /// The cards it holds.
-    pub cards: Vec<PlacedCard>,
+    pub(crate) cards: Vec<PlacedCard>,
     /// Its state when accepted.
-    pub state: JobState,
+    pub(crate) state: JobState,
 }
 
 impl AcceptedJob {
+    /// The job.
+    pub fn job(&self) -> &JobRef {
+        &self.job
+    }
+
+    /// The cards it holds.
+    pub fn cards(&self) -> &[PlacedCard] {
+        &self.cards
+    }
+
+    /// Its state when accepted.
+    pub fn state(&self) -> &JobState {
+        &self.state
+    }
+
+    /// The cards it holds, taken out.
+    pub fn into_cards(self) -> Vec<PlacedCard> {
+        self.cards
+    }
+
     /// A job the provider accepted in `state`, holding `cards`.
     pub fn new(job: JobRef, state: JobState, cards: Vec<PlacedCard>) -> Self {
         AcceptedJob { job, cards, state }
@@ -68,11 +107,38 @@ impl AcceptedJob {
 #[non_exhaustive]
 pub struct FailedChunk {
     /// What was being created.
-    pub kind: JobKind,
+    pub(crate) kind: JobKind,
     /// The caller's ids of the cards in the failed request.
-    pub card_ids: Vec<String>,
+    pub(crate) card_ids: Vec<String>,
     /// Why it failed (check [`Error::may_have_reached_provider`] before resubmitting).
-    pub error: Error,
+    pub(crate) error: Error,
+}
+
+impl FailedChunk {
+    /// What was being created.
+    pub fn kind(&self) -> JobKind {
+        self.kind
+    }
+
+    /// The caller's ids of the cards in the failed request.
+    pub fn card_ids(&self) -> &[String] {
+        &self.card_ids
+    }
+
+    /// Why it failed (check [`Error::may_have_reached_provider`] before resubmitting).
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The ids and the error, to resubmit or report them.
+    pub fn into_parts(self) -> (Vec<String>, Error) {
+        (self.card_ids, self.error)
+    }
+
+    /// The error, taken out.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
 }
 
 /// Where every submitted card went: each card id appears exactly once, in an accepted job or in
@@ -81,14 +147,34 @@ pub struct FailedChunk {
 #[non_exhaustive]
 pub struct SubmissionReceipt {
     /// The provider.
-    pub provider: ProviderId,
+    pub(crate) provider: ProviderId,
     /// Jobs the provider accepted.
-    pub accepted: Vec<AcceptedJob>,
+    pub(crate) accepted: Vec<AcceptedJob>,
     /// Requests that failed.
-    pub failed: Vec<FailedChunk>,
+    pub(crate) failed: Vec<FailedChunk>,
 }
 
 impl SubmissionReceipt {
+    /// The provider.
+    pub fn provider(&self) -> ProviderId {
+        self.provider
+    }
+
+    /// Jobs the provider accepted.
+    pub fn accepted(&self) -> &[AcceptedJob] {
+        &self.accepted
+    }
+
+    /// Requests that failed.
+    pub fn failed(&self) -> &[FailedChunk] {
+        &self.failed
+    }
+
+    /// The accepted jobs and the failed requests, taken apart.
+    pub fn into_parts(self) -> (Vec<AcceptedJob>, Vec<FailedChunk>) {
+        (self.accepted, self.failed)
+    }
+
     /// An empty receipt.
     pub fn new(provider: ProviderId) -> Self {
         SubmissionReceipt {
@@ -182,15 +268,36 @@ impl SubmissionReceipt {
 #[non_exhaustive]
 pub struct RemovalReceipt {
     /// The provider.
-    pub provider: ProviderId,
+    pub(crate) provider: ProviderId,
     /// Caller ids of the cards taken out of updates (or found already gone after a retried
     /// request).
-    pub removed: Vec<String>,
+    pub(crate) removed: Vec<String>,
     /// Cards whose removal failed.
-    pub failed: Vec<FailedRemoval>,
+    pub(crate) failed: Vec<FailedRemoval>,
 }
 
 impl RemovalReceipt {
+    /// The provider.
+    pub fn provider(&self) -> ProviderId {
+        self.provider
+    }
+
+    /// Caller ids of the cards taken out of updates (or found already gone after a retried
+    /// request).
+    pub fn removed(&self) -> &[String] {
+        &self.removed
+    }
+
+    /// Cards whose removal failed.
+    pub fn failed(&self) -> &[FailedRemoval] {
+        &self.failed
+    }
+
+    /// The removed ids and the failed removals, taken apart.
+    pub fn into_parts(self) -> (Vec<String>, Vec<FailedRemoval>) {
+        (self.removed, self.failed)
+    }
+
     /// An empty receipt.
     pub fn new(provider: ProviderId) -> Self {
         RemovalReceipt {
@@ -234,12 +341,35 @@ impl RemovalReceipt {
 #[non_exhaustive]
 pub struct FailedRemoval {
     /// The caller's ids.
-    pub card_ids: Vec<String>,
+    pub(crate) card_ids: Vec<String>,
     /// The provider's references the request was sent for (Acquired tokens, PayConex records);
     /// empty where the provider takes the cards themselves (CardSync).
-    pub provider_refs: Vec<String>,
+    pub(crate) provider_refs: Vec<String>,
     /// Why (check [`Error::may_have_reached_provider`] before trying again).
-    pub error: Error,
+    pub(crate) error: Error,
+}
+
+impl FailedRemoval {
+    /// The caller's ids.
+    pub fn card_ids(&self) -> &[String] {
+        &self.card_ids
+    }
+
+    /// The provider's references the request was sent for (Acquired tokens, PayConex
+    /// records); empty where the provider takes the cards themselves (CardSync).
+    pub fn provider_refs(&self) -> &[String] {
+        &self.provider_refs
+    }
+
+    /// Why (check [`Error::may_have_reached_provider`] before trying again).
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The error, taken out.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
 }
 
 /// A job's lifecycle state.

@@ -109,19 +109,45 @@ impl ChunkOutcome {
 #[non_exhaustive]
 pub struct ChunkRecord {
     /// The chunk's number ([`Chunk::seq`]).
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// What it created.
-    pub kind: JobKind,
+    pub(crate) kind: JobKind,
     /// Number of cards.
-    pub cards: usize,
+    pub(crate) cards: usize,
     /// The input positions of its cards.
-    pub positions: PositionSet,
+    pub(crate) positions: PositionSet,
     /// How its request ended (the provider references of `Accepted` are dropped here: the
     /// observer saw them).
-    pub outcome: ChunkOutcome,
+    pub(crate) outcome: ChunkOutcome,
 }
 
 impl ChunkRecord {
+    /// The chunk's number ([`Chunk::seq`]).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// What it created.
+    pub fn kind(&self) -> JobKind {
+        self.kind
+    }
+
+    /// Number of cards (the size of [`positions`](Self::positions)).
+    pub fn cards(&self) -> usize {
+        self.cards
+    }
+
+    /// The input positions of its cards.
+    pub fn positions(&self) -> &PositionSet {
+        &self.positions
+    }
+
+    /// How its request ended (the provider references of `Accepted` are dropped here: the
+    /// observer saw them).
+    pub fn outcome(&self) -> &ChunkOutcome {
+        &self.outcome
+    }
+
     /// `true` when the card at input `position` was in this chunk.
     pub fn holds(&self, position: u64) -> bool {
         self.positions.contains(position)
@@ -137,18 +163,43 @@ impl ChunkRecord {
 #[non_exhaustive]
 pub struct StreamReceipt {
     /// The provider.
-    pub provider: ProviderId,
+    pub(crate) provider: ProviderId,
     /// One record per chunk, in the order they finished.
-    pub chunks: Vec<ChunkRecord>,
+    pub(crate) chunks: Vec<ChunkRecord>,
     /// Cards refused as input (never sent).
-    pub rejected: u64,
+    pub(crate) rejected: u64,
     /// Cards read from the input.
-    pub cards_read: u64,
+    pub(crate) cards_read: u64,
     /// Why the submission stopped early (an observer error), if it did.
-    pub stopped: Option<Error>,
+    pub(crate) stopped: Option<Error>,
 }
 
 impl StreamReceipt {
+    /// The provider.
+    pub fn provider(&self) -> ProviderId {
+        self.provider
+    }
+
+    /// One record per chunk, in the order they finished.
+    pub fn chunks(&self) -> &[ChunkRecord] {
+        &self.chunks
+    }
+
+    /// Cards refused as input (never sent).
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// Cards read from the input.
+    pub fn cards_read(&self) -> u64 {
+        self.cards_read
+    }
+
+    /// Why the submission stopped early (an observer error), if it did.
+    pub fn stopped(&self) -> Option<&Error> {
+        self.stopped.as_ref()
+    }
+
     fn cards_where(&self, f: impl Fn(&ChunkOutcome) -> bool) -> u64 {
         self.chunks
             .iter()

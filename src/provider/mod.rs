@@ -5,7 +5,7 @@
 //! cards between backends at run time. A flow a provider lacks returns [`Error::Unsupported`]
 //! (the default body of every flow method), and [`Provider::capabilities`] says so up front.
 
-pub use crate::ids::{Flow, JobKind, JobRef, ProviderId, ResultsQuery};
+use crate::ids::{Flow, JobRef, ProviderId, ResultsQuery};
 pub use crate::model::BoxFuture;
 pub use crate::model::receipts::*;
 pub use crate::model::requests::*;
@@ -72,7 +72,7 @@ fn unsupported<'a, T: Send + 'a>(provider: ProviderId, flow: Flow) -> BoxFuture<
 /// use std::sync::Arc;
 ///
 /// use account_updater_emulator::cardsync::CardSyncEmulator;
-/// use account_updater::provider::{CardToUpdate, JobState, ResultsQuery};
+/// use account_updater::{provider::{CardToUpdate, JobState}, ids::{ResultsQuery}};
 /// use account_updater::providers::cardsync::CardSyncClient;
 /// use account_updater::{CardNumber, Expiry, Flow, Outcome, Provider};
 ///
@@ -90,7 +90,7 @@ fn unsupported<'a, T: Send + 'a>(provider: ProviderId, flow: Flow) -> BoxFuture<
 ///     .submit(vec![CardToUpdate::pan("cust-1", card, Expiry::new(1, 2030)?)])
 ///     .await?;
 /// assert!(receipt.is_complete());
-/// let job = &receipt.accepted[0].job;
+/// let job = receipt.accepted()[0].job();
 /// assert_eq!(provider.job_status(job).await?.state, JobState::Completed);
 ///
 /// let updates = provider.fetch_results(&ResultsQuery::Job(job.clone())).await?;

@@ -79,7 +79,7 @@ impl Default for Deduplicator {
 /// ```
 /// # #[cfg(feature = "cardsync")] {
 /// use account_updater::SecretString;
-/// use account_updater::provider::ResultsQuery;
+/// use account_updater::ids::ResultsQuery;
 /// use account_updater::providers::cardsync::CardSyncClient;
 /// use account_updater::webhook::{self, Authenticity, Deduplicator, HeaderMap};
 /// use account_updater::WebhookKind;

@@ -5,12 +5,12 @@
 use crate::common;
 
 use account_updater::provider::{AccountUpdateRequest, HolderData, NewCardData, Provider};
-use account_updater::providers::accountvault::crypto::{PublicKey, encrypt_card};
 use account_updater::providers::accountvault::wire::{
     Address, Bank, BankAccountType, Card, CardV2, CreateAccount, Device, KeyFormat, Name, Owner,
     OwnerV2, Phone, UpdateAccount, UpdateAccountV2,
 };
 use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck, Warning};
+use account_updater::providers::accountvault::{PublicKey, encrypt_card};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, SecretString};
 use base64::Engine;

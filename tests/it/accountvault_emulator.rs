@@ -5,7 +5,6 @@
 
 use crate::common;
 
-use account_updater::provider::{AccountUpdateRequest, Flow, NewCardData, Provider};
 use account_updater::providers::accountvault::wire::{
     Card, CardV2, CreateAccount, KeyFormat, Name, Owner, UpdateAccount, UpdateAccountV2,
 };
@@ -14,6 +13,10 @@ use account_updater::providers::accountvault::{
 };
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{CardNumber, Error, ErrorKind, Expiry, ExposeSecret, SecretString};
+use account_updater::{
+    ids::Flow,
+    provider::{AccountUpdateRequest, NewCardData, Provider},
+};
 use account_updater_emulator::accountvault::AccountVaultEmulator;
 
 const PANS: [&str; 3] = ["4000056655665556", "5194560012341234", "4457010000000009"];

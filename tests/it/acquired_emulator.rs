@@ -7,10 +7,6 @@ use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use account_updater::provider::{
-    AccountUpdateRequest, Address, CardToUpdate, Flow, HolderData, JobKind, JobRef, JobState,
-    NewCardData, PlacedCard, Provider, RemoveCard,
-};
 use account_updater::providers::acquired::wire::BillingAddress;
 use account_updater::providers::acquired::{
     AcquiredClient, Answer, Credentials, ManageBilling, NewCard,
@@ -19,6 +15,13 @@ use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::{self, Authenticity, Deduplicator};
 use account_updater::{
     CardNumber, ErrorKind, Expiry, Outcome, ProviderId, SecretString, WebhookKind,
+};
+use account_updater::{
+    ids::{Flow, JobKind, JobRef},
+    provider::{
+        AccountUpdateRequest, Address, CardToUpdate, HolderData, JobState, NewCardData, PlacedCard,
+        Provider, RemoveCard,
+    },
 };
 use account_updater_emulator::WebhookSink;
 use account_updater_emulator::acquired::{
@@ -265,14 +268,14 @@ async fn unified_flows_on_the_emulator() {
         ])
         .await
         .unwrap();
-    assert_eq!((receipt.accepted.len(), receipt.failed.len()), (2, 1));
+    assert_eq!((receipt.accepted().len(), receipt.failed().len()), (2, 1));
     assert!(
         receipt
-            .accepted
+            .accepted()
             .iter()
-            .all(|j| j.state == JobState::Pending && j.job.kind == JobKind::Inquiry)
+            .all(|j| *j.state() == JobState::Pending && j.job().kind == JobKind::Inquiry)
     );
-    assert_eq!(receipt.failed[0].card_ids, ["c3"], "the disabled token");
+    assert_eq!(receipt.failed()[0].card_ids(), ["c3"], "the disabled token");
     let mut outcomes = Vec::new();
     for _ in 0..2 {
         let d = sink.next(Duration::from_secs(5)).await.unwrap();
@@ -335,7 +338,7 @@ async fn unified_flows_on_the_emulator() {
     .unwrap();
     assert_eq!(emu.token_state(&t1).unwrap().0, "511201******0003");
     assert_eq!(
-        c.fetch_results(&account_updater::provider::ResultsQuery::Job(job.clone()))
+        c.fetch_results(&account_updater::ids::ResultsQuery::Job(job.clone()))
             .await
             .unwrap_err()
             .kind(),
@@ -363,11 +366,14 @@ async fn removing_placed_cards_disables_their_tokens_never_the_caller_ids() {
         .await
         .unwrap();
     let placed: Vec<PlacedCard> = added
-        .accepted
+        .accepted()
         .iter()
-        .flat_map(|j| j.cards.clone())
+        .flat_map(|j| j.cards().to_vec())
         .collect();
-    let refs: Vec<_> = placed.iter().map(|p| p.provider_ref.clone()).collect();
+    let refs: Vec<_> = placed
+        .iter()
+        .map(|p| p.provider_ref().map(str::to_owned))
+        .collect();
     assert_eq!(
         refs,
         [Some(t1.clone()), Some(t2.clone())],
@@ -389,10 +395,10 @@ async fn removing_placed_cards_disables_their_tokens_never_the_caller_ids() {
         Some("999999".into()),
     )));
     let receipt = c.remove_cards(&job, remove).await.unwrap();
-    assert_eq!(receipt.removed, [bystander.clone(), "c2".to_owned()]);
-    assert_eq!(receipt.failed.len(), 1);
-    assert_eq!(receipt.failed[0].card_ids, ["c3"]);
-    assert_eq!(receipt.failed[0].provider_refs, ["999999"]);
+    assert_eq!(receipt.removed(), [bystander.clone(), "c2".to_owned()]);
+    assert_eq!(receipt.failed().len(), 1);
+    assert_eq!(receipt.failed()[0].card_ids(), ["c3"]);
+    assert_eq!(receipt.failed()[0].provider_refs(), ["999999"]);
     assert!(!emu.token_state(&t1).unwrap().2, "t1 disabled");
     assert!(!emu.token_state(&t2).unwrap().2, "t2 disabled");
     assert!(
@@ -443,7 +449,7 @@ async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_r
         )
         .await
         .unwrap();
-    assert_eq!(removal.failed[0].error.kind(), ErrorKind::Auth);
+    assert_eq!(removal.failed()[0].error().kind(), ErrorKind::Auth);
     assert!(emu.token_state(&token).unwrap().2, "nothing was disabled");
 
     let good: Arc<dyn Provider> = Arc::new(client(&emu));
@@ -465,5 +471,5 @@ async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_r
         )
         .await
         .unwrap();
-    assert_eq!(e.failed[0].error.kind(), ErrorKind::Integrity);
+    assert_eq!(e.failed()[0].error().kind(), ErrorKind::Integrity);
 }

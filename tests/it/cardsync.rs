@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use account_updater::error::InputProblem;
-use account_updater::provider::{CardToUpdate, JobKind, JobRef, Provider, ResultsQuery};
 use account_updater::providers::cardsync::wire::{
     AmexCard, BatchCard, BatchState, CardInfo, DeliveryFrequency, Merchant, PrimaryContact,
     Trigger, User, WebhookTarget, Webhooks,
@@ -16,6 +15,10 @@ use account_updater::webhook::{Authenticity, Deduplicator};
 use account_updater::{
     CardBrand, CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, Outcome, ProviderId,
     SecretString, WebhookKind,
+};
+use account_updater::{
+    ids::{JobKind, JobRef, ResultsQuery},
+    provider::{CardToUpdate, Provider},
 };
 use serde_json::{Value, json};
 use url::Url;
@@ -665,29 +668,33 @@ async fn bulk_submission_splits_by_the_rules_and_accounts_for_every_card_once() 
 
     // The receipt places every card once: accepted or failed, never both, never missing.
     assert_eq!(receipt.accepted_cards() + receipt.failed_cards(), 25_001);
-    assert_eq!(receipt.failed.len(), 1);
-    assert_eq!(receipt.failed[0].kind, JobKind::Batch);
+    assert_eq!(receipt.failed().len(), 1);
+    assert_eq!(receipt.failed()[0].kind(), JobKind::Batch);
     assert_eq!(
-        receipt.failed[0].error.provider_detail().unwrap().status,
+        receipt.failed()[0]
+            .error()
+            .provider_detail()
+            .unwrap()
+            .status,
         Some(503)
     );
     let mut placed: Vec<&str> = receipt
-        .accepted
+        .accepted()
         .iter()
-        .flat_map(|j| j.cards.iter().map(|c| c.id.as_str()))
+        .flat_map(|j| j.cards().iter().map(|c| c.id()))
         .collect();
     placed.extend(
         receipt
-            .failed
+            .failed()
             .iter()
-            .flat_map(|f| f.card_ids.iter().map(String::as_str)),
+            .flat_map(|f| f.card_ids().iter().map(String::as_str)),
     );
     let placed_set: std::collections::HashSet<_> = placed.iter().collect();
     assert_eq!((placed.len(), placed_set.len()), (25_001, 25_001));
     let jobs: Vec<_> = receipt
-        .accepted
+        .accepted()
         .iter()
-        .map(|j| (j.job.kind, j.job.id.clone(), j.cards.len()))
+        .map(|j| (j.job().kind, j.job().id.clone(), j.cards().len()))
         .collect();
     assert!(jobs.contains(&(JobKind::Subscription, "1111111111".into(), 3_000)));
     assert!(jobs.contains(&(JobKind::Subscription, "2222222222".into(), 1_001)));

@@ -6,16 +6,18 @@ use crate::common;
 
 use std::time::Duration;
 
-use account_updater::provider::{
-    CardToUpdate, Flow, JobKind, JobRef, JobState, Provider, RemoveCard, ResultsQuery,
-    SubscribeRequest, WebhookRegistration,
-};
 use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::{self, Deduplicator};
 use account_updater::{
     CardBrand, CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, ExposeSecret, Outcome,
     ProviderId, SecretString, WebhookKind,
+};
+use account_updater::{
+    ids::{Flow, JobKind, JobRef, ResultsQuery},
+    provider::{
+        CardToUpdate, JobState, Provider, RemoveCard, SubscribeRequest, WebhookRegistration,
+    },
 };
 use account_updater_emulator::WebhookSink;
 use account_updater_emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
@@ -138,19 +140,19 @@ async fn the_example_flow_end_to_end_without_leaking_card_data() {
     assert!(receipt.is_complete());
     assert_eq!(receipt.accepted_cards(), 19);
     let batch = receipt
-        .accepted
+        .accepted()
         .iter()
-        .find(|j| j.job.kind == JobKind::Batch)
+        .find(|j| j.job().kind == JobKind::Batch)
         .unwrap()
-        .job
+        .job()
         .clone();
     let amex_job = receipt
-        .accepted
+        .accepted()
         .iter()
-        .find(|j| j.job.kind == JobKind::Subscription)
+        .find(|j| j.job().kind == JobKind::Subscription)
         .unwrap();
     assert_eq!(
-        (amex_job.job.id.as_str(), amex_job.cards.len()),
+        (amex_job.job().id.as_str(), amex_job.cards().len()),
         ("1234567890", 3)
     );
     assert_eq!(emu.subscription_count(), 3);
@@ -209,7 +211,7 @@ async fn the_example_flow_end_to_end_without_leaking_card_data() {
 
     // Unsubscribe one card / SE pair.
     let first_amex = test_cards().pop().unwrap();
-    m.remove_cards(&amex_job.job, vec![RemoveCard::Card(first_amex)])
+    m.remove_cards(amex_job.job(), vec![RemoveCard::Card(first_amex)])
         .await
         .unwrap();
     assert_eq!(emu.subscription_count(), 2);
@@ -263,8 +265,8 @@ async fn wrong_keys_and_wrong_levels_are_refused() {
     let p = partner(&emu);
     let as_merchant = p.merchant(emu.partner_key()).unwrap();
     assert_eq!(
-        as_merchant.submit(test_cards()).await.unwrap().failed[0]
-            .error
+        as_merchant.submit(test_cards()).await.unwrap().failed()[0]
+            .error()
             .kind(),
         ErrorKind::Auth
     );
@@ -300,7 +302,7 @@ async fn wrong_keys_and_wrong_levels_are_refused() {
     let (_, other, _) = enrolled(&emu, "other").await;
     assert_eq!(
         other
-            .job_status(&r.accepted[0].job)
+            .job_status(r.accepted()[0].job())
             .await
             .unwrap_err()
             .kind(),
@@ -388,21 +390,29 @@ async fn unified_subscribe_is_for_amex_and_a_failed_batch_is_reported() {
     );
     let amex: Vec<_> = test_cards().into_iter().skip(16).collect();
     let r = m.subscribe(SubscribeRequest::new(amex)).await.unwrap();
-    assert_eq!(r.accepted[0].job.kind, JobKind::Subscription);
+    assert_eq!(r.accepted()[0].job().kind, JobKind::Subscription);
     let extra = CardToUpdate::pan(
         "a-extra",
         CardNumber::parse("378282246310005").unwrap(),
         Expiry::new(12, 2028).unwrap(),
     );
-    let added = m.add_cards(&r.accepted[0].job, vec![extra]).await.unwrap();
+    let added = m
+        .add_cards(r.accepted()[0].job(), vec![extra])
+        .await
+        .unwrap();
     assert_eq!(
-        added.accepted[0].job.id, "1234567890",
+        added.accepted()[0].job().id,
+        "1234567890",
         "added under the job's SE number"
     );
     assert_eq!(emu.subscription_count(), 4);
     // Trigger 22 from the emulator parses as a failed batch.
-    let batch = m.submit(test_cards()[..3].to_vec()).await.unwrap().accepted[0]
-        .job
+    let batch = m
+        .submit(test_cards()[..3].to_vec())
+        .await
+        .unwrap()
+        .accepted()[0]
+        .job()
         .clone();
     while sink.next(Duration::from_millis(300)).await.is_some() {}
     emu.fail_batch(
@@ -443,17 +453,17 @@ async fn unified_flows_hold_when_answers_are_as_the_documents_show() {
     p.set_webhooks(&hooks).await.unwrap();
 
     let receipt = m.submit(test_cards()).await.unwrap();
-    assert!(receipt.is_complete(), "{:?}", receipt.failed);
+    assert!(receipt.is_complete(), "{:?}", receipt.failed());
     assert_eq!(receipt.accepted_cards(), 19);
     let batch = receipt
-        .accepted
+        .accepted()
         .iter()
-        .find(|j| j.job.kind == JobKind::Batch)
+        .find(|j| j.job().kind == JobKind::Batch)
         .unwrap();
-    assert!(batch.job.is_id_pending());
-    assert_eq!(batch.state, JobState::Pending);
+    assert!(batch.job().is_id_pending());
+    assert_eq!(*batch.state(), JobState::Pending);
     assert_eq!(
-        m.job_status(&batch.job).await.unwrap_err().kind(),
+        m.job_status(batch.job()).await.unwrap_err().kind(),
         ErrorKind::InvalidInput,
         "no request for a job with no id yet"
     );
@@ -483,7 +493,7 @@ async fn unified_flows_hold_when_answers_are_as_the_documents_show() {
         .remove_cards(&amex_job, vec![RemoveCard::Card(amex)])
         .await
         .unwrap();
-    assert_eq!(removal.removed, ["a2"]);
+    assert_eq!(removal.removed(), ["a2"]);
     assert_eq!(emu.subscription_count(), 2);
 }
 

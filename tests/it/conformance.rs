@@ -25,10 +25,6 @@ mod acme;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use account_updater::provider::{
-    AccountUpdateRequest, BoxFuture, CardToUpdate, Flow, HolderData, JobKind, JobRef, NewCardData,
-    Provider, RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookRegistration,
-};
 use account_updater::providers::accountvault::AccountVaultClient;
 use account_updater::providers::accountvault::wire::{Card, CreateAccount, Name, Owner};
 use account_updater::providers::acquired::AcquiredClient;
@@ -38,6 +34,13 @@ use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::{self, Authenticity, Deduplicator};
 use account_updater::{
     CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, ExposeSecret, SecretString,
+};
+use account_updater::{
+    ids::{Flow, JobKind, JobRef, ResultsQuery},
+    provider::{
+        AccountUpdateRequest, BoxFuture, CardToUpdate, HolderData, NewCardData, Provider,
+        RemoveCard, SubmissionReceipt, SubscribeRequest, WebhookRegistration,
+    },
 };
 use account_updater_emulator::accountvault::AccountVaultEmulator;
 use account_updater_emulator::acquired::AcquiredEmulator;
@@ -314,10 +317,11 @@ async fn exercise(h: &Harness, flow: Flow, state: &mut State, seen: &Seen) -> Re
     let jobs = &mut state.jobs;
     let job = jobs.first().cloned().unwrap_or_else(|| dummy_job(h));
     let keep = |r: SubmissionReceipt, jobs: &mut Vec<JobRef>| -> Result<(), Error> {
-        if let Some(f) = r.failed.into_iter().next() {
-            return Err(f.error);
+        let (accepted, failed) = r.into_parts();
+        if let Some(f) = failed.into_iter().next() {
+            return Err(f.into_error());
         }
-        jobs.extend(r.accepted.into_iter().map(|a| a.job));
+        jobs.extend(accepted.into_iter().map(|a| a.job().clone()));
         Ok(())
     };
     let result = match flow {
@@ -330,7 +334,11 @@ async fn exercise(h: &Harness, flow: Flow, state: &mut State, seen: &Seen) -> Re
         },
         Flow::AddCards => match p.add_cards(&job, h.add.clone()).await {
             Ok(r) => {
-                let placed: Vec<_> = r.accepted.iter().flat_map(|a| a.cards.clone()).collect();
+                let placed: Vec<_> = r
+                    .accepted()
+                    .iter()
+                    .flat_map(|a| a.cards().to_vec())
+                    .collect();
                 // Remove what was added, by each provider's own reference rules.
                 let remove: Vec<RemoveCard> = if p.id() == account_updater::ProviderId::CardSync {
                     h.add
@@ -352,8 +360,8 @@ async fn exercise(h: &Harness, flow: Flow, state: &mut State, seen: &Seen) -> Re
             .remove_cards(&job, std::mem::take(&mut state.to_remove))
             .await
         {
-            Ok(mut r) => match r.failed.pop() {
-                Some(f) => Err(f.error),
+            Ok(r) => match r.into_parts().1.pop() {
+                Some(f) => Err(f.into_error()),
                 None => Ok(()),
             },
             Err(e) => Err(e),

@@ -19,10 +19,6 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
-use account_updater::provider::{
-    AccountUpdateRequest, BoxFuture, CardToUpdate, JobKind, JobRef, NewCardData, Provider,
-    ProviderId, ResultsQuery, SubmissionReceipt, SubscribeRequest,
-};
 use account_updater::providers::accountvault::wire::{Card, Name, Owner, UpdateAccount};
 use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck};
 use account_updater::providers::acquired::{AcquiredClient, Credentials as AcquiredCredentials};
@@ -32,6 +28,13 @@ use account_updater::providers::payconex::wire::PanRecord;
 use account_updater::providers::payconex::{AuthMethod, Credentials, PayConexClient};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{CardNumber, Error, ErrorKind, Expiry, SecretString, webhook};
+use account_updater::{
+    ids::{JobKind, JobRef, ProviderId, ResultsQuery},
+    provider::{
+        AccountUpdateRequest, BoxFuture, CardToUpdate, NewCardData, Provider, SubmissionReceipt,
+        SubscribeRequest,
+    },
+};
 use common::assert_no_leak;
 use common::hostile::{Hostile, Mode};
 use reqwest::header::HeaderMap;
@@ -169,10 +172,10 @@ fn observe<T: Debug>(result: Result<T, Error>) -> Observed {
 /// A receipt's first failed chunk is the call's error; the receipt's `Debug` is kept as text.
 fn observe_receipt(result: Result<SubmissionReceipt, Error>) -> Observed {
     match result {
-        Ok(mut r) => {
+        Ok(r) => {
             let text = format!("{r:?}");
             Observed {
-                error: r.failed.pop().map(|c| c.error),
+                error: r.into_parts().1.pop().map(|c| c.into_error()),
                 text,
             }
         }

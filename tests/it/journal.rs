@@ -284,7 +284,7 @@ async fn run_and_rerun(journal: &Journal) {
     assert_eq!(jobs.iter().map(|j| j.cards).sum::<u64>(), 45_000);
     assert_eq!(
         jobs[0].job.as_ref().unwrap().kind,
-        account_updater::provider::JobKind::Batch
+        account_updater::ids::JobKind::Batch
     );
     let rejected = journal.rejected("2026-11").await.unwrap();
     assert_eq!(
@@ -471,7 +471,7 @@ async fn crash_and_resume(journal: &Journal, run: &str) {
     let err = journal
         .run(&client2, &options2, card_stream(cards(30_000, &[5])))
         .await
-        .map(|r| r.receipt.stopped.map(|e| e.kind()))
+        .map(|r| r.receipt.stopped().map(|e| e.kind()))
         .unwrap();
     assert_eq!(err, Some(ErrorKind::InvalidInput));
     assert_eq!(provider2.requests.load(Ordering::SeqCst), before);

@@ -10,13 +10,16 @@ use std::time::Duration;
 
 use account_updater::card::NewNumberProblem;
 use account_updater::codes::{self, CODE_TABLE, CodeScheme};
-use account_updater::provider::{CardToUpdate, Provider, ResultsQuery, SubscribeRequest};
 use account_updater::providers::acquired::AcquiredClient;
 use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
 use account_updater::providers::payconex::{AuthMethod, PayConexClient};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook;
 use account_updater::{Action, CardBrand, CardNumber, CardUpdate, Expiry, Outcome};
+use account_updater::{
+    ids::ResultsQuery,
+    provider::{CardToUpdate, Provider, SubscribeRequest},
+};
 use account_updater_emulator::WebhookSink;
 use account_updater_emulator::acquired::{
     AcquiredEmulator, AcquiredEmulatorConfig, AcquiredWebhookLayout,
@@ -563,7 +566,7 @@ async fn cardsync_outcomes_natively_compactly_and_through_the_trait() {
     let provider: Arc<dyn Provider> = Arc::new(m.clone());
     let receipt = provider.submit(input).await.unwrap();
     assert!(receipt.is_complete());
-    let job = receipt.accepted[0].job.clone();
+    let job = receipt.accepted()[0].job().clone();
     let expected: Vec<(String, String)> = [
         ("a-new", "new_account_number"),
         ("b-mc-to-visa", "new_account_number"),
@@ -619,7 +622,7 @@ async fn cardsync_outcomes_natively_compactly_and_through_the_trait() {
         )])
         .await
         .unwrap();
-    let job = receipt.accepted[0].job.clone();
+    let job = receipt.accepted()[0].job().clone();
     for updates in [
         provider
             .fetch_results(&ResultsQuery::Job(job.clone()))
@@ -694,14 +697,14 @@ async fn payconex_outcomes_natively_and_through_the_trait() {
         .subscribe(SubscribeRequest::new(cards))
         .await
         .unwrap();
-    assert!(receipt.is_complete(), "{:?}", receipt.failed);
+    assert!(receipt.is_complete(), "{:?}", receipt.failed());
     let mut through_trait = Vec::new();
     let mut native = Vec::new();
-    for job in &receipt.accepted {
-        let run = emu.run_schedule(&job.job.id).await.unwrap();
+    for job in receipt.accepted() {
+        let run = emu.run_schedule(&job.job().id).await.unwrap();
         through_trait.extend(
             provider
-                .fetch_results(&ResultsQuery::Job(job.job.clone()))
+                .fetch_results(&ResultsQuery::Job(job.job().clone()))
                 .await
                 .unwrap(),
         );

@@ -4,9 +4,6 @@
 use account_updater::error::{InputProblem, ProviderError};
 use std::sync::Arc;
 
-use account_updater::provider::{
-    CardToUpdate, JobKind, JobRef, Provider, ResultsQuery, SubscribeRequest,
-};
 use account_updater::providers::payconex::wire::{
     NewValue, PanRecord, PanSubscription, PeriodDate, PeriodId, ResponseFormat, Schedule,
     ShieldconexRecord, ShieldconexSubscription, SubscriptionPatch, TokenRecord, TokenSubscription,
@@ -20,6 +17,10 @@ use account_updater::testing::payconex::{
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{
     CardBrand, CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, Outcome, SecretString,
+};
+use account_updater::{
+    ids::{JobKind, JobRef, ResultsQuery},
+    provider::{CardToUpdate, Provider, SubscribeRequest},
 };
 use chrono::NaiveDate;
 use serde_json::{Value, json};
@@ -966,13 +967,13 @@ async fn tokens_are_joined_without_leading_zeros_and_pans_never_by_position() {
         .subscribe(SubscribeRequest::new(vec![CardToUpdate::token("t-7", "7")]))
         .await
         .unwrap();
-    assert!(r.failed.is_empty(), "{:?}", r.failed);
-    let placed = &r.accepted[0].cards[0];
+    assert!(r.failed().is_empty(), "{:?}", r.failed());
+    let placed = &r.accepted()[0].cards()[0];
     assert_eq!(
-        placed.provider_ref.as_deref(),
+        placed.provider_ref(),
         Some("cssr_72cd887bc5f54a9799b528b396db1737")
     );
-    assert!(placed.confirmed);
+    assert!(placed.confirmed());
 
     let pans = p
         .subscribe(SubscribeRequest::new(vec![
@@ -981,10 +982,10 @@ async fn tokens_are_joined_without_leading_zeros_and_pans_never_by_position() {
         ]))
         .await
         .unwrap();
-    let joined: Vec<_> = pans.accepted[0]
-        .cards
+    let joined: Vec<_> = pans.accepted()[0]
+        .cards()
         .iter()
-        .map(|c| (c.id.as_str(), c.provider_ref.as_deref(), c.confirmed))
+        .map(|c| (c.id(), c.provider_ref(), c.confirmed()))
         .collect();
     assert_eq!(
         joined,
@@ -1003,11 +1004,8 @@ async fn tokens_are_joined_without_leading_zeros_and_pans_never_by_position() {
         )]))
         .await
         .unwrap();
-    let placed = &unconfirmed.accepted[0].cards[0];
-    assert_eq!(
-        (placed.provider_ref.as_deref(), placed.confirmed),
-        (None, false)
-    );
+    let placed = &unconfirmed.accepted()[0].cards()[0];
+    assert_eq!((placed.provider_ref(), placed.confirmed()), (None, false));
 
     // Results name the record; the receipt gives the caller's id back, or leaves it unknown
     // rather than guess.

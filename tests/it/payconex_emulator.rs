@@ -7,10 +7,6 @@ use crate::common;
 
 use std::time::Duration;
 
-use account_updater::provider::{
-    Cadence, CardToUpdate, Flow, JobState, Provider, RemoveCard, ResultsQuery, SubscribeRequest,
-    WebhookRegistration,
-};
 use account_updater::providers::payconex::Credentials;
 use account_updater::providers::payconex::wire::SubscriptionPatch;
 use account_updater::providers::payconex::{AuthMethod, PayConexClient};
@@ -18,6 +14,13 @@ use account_updater::testing::payconex::hmac_authorization;
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::webhook::{self, Authenticity};
 use account_updater::{CardNumber, Error, ErrorKind, Expiry, ExpiryFormat, Outcome, SecretString};
+use account_updater::{
+    ids::{Flow, ResultsQuery},
+    provider::{
+        Cadence, CardToUpdate, JobState, Provider, RemoveCard, SubscribeRequest,
+        WebhookRegistration,
+    },
+};
 use account_updater_emulator::payconex::{
     DEFAULT_KEY_ID, DEFAULT_SECRET, PayConexEmulator, PayConexEmulatorConfig,
 };
@@ -80,25 +83,27 @@ async fn the_whole_lifecycle_on_the_emulator_without_leaking_card_data() {
         .unwrap();
     assert!(receipt.is_complete());
     assert_eq!(
-        receipt.accepted.len(),
+        receipt.accepted().len(),
         2,
         "PANs and tokens go to two subscriptions"
     );
     assert_eq!(receipt.accepted_cards(), 6);
     let ids: Vec<_> = receipt
-        .accepted
+        .accepted()
         .iter()
-        .flat_map(|j| j.cards.iter().map(|c| c.id.as_str()))
+        .flat_map(|j| j.cards().iter().map(|c| c.id()))
         .collect();
     assert_eq!(ids, ["pan-0", "pan-1", "pan-2", "pan-3", "tok-1", "tok-2"]);
-    assert!(receipt.accepted.iter().flat_map(|j| &j.cards).all(|c| {
-        c.provider_ref
-            .as_deref()
-            .is_some_and(|r| r.starts_with("cssr_"))
-    }));
+    assert!(
+        receipt
+            .accepted()
+            .iter()
+            .flat_map(|j| j.cards())
+            .all(|c| { c.provider_ref().is_some_and(|r| r.starts_with("cssr_")) })
+    );
     let (pan_job, token_job) = (
-        receipt.accepted[0].job.clone(),
-        receipt.accepted[1].job.clone(),
+        receipt.accepted()[0].job().clone(),
+        receipt.accepted()[1].job().clone(),
     );
 
     let sub = client.get_subscription(&pan_job.id).await.unwrap();
@@ -120,30 +125,30 @@ async fn the_whole_lifecycle_on_the_emulator_without_leaking_card_data() {
         )
         .await
         .unwrap();
-    let placed = added.accepted[0].cards[0].clone();
-    assert_eq!(placed.id, "pan-x");
+    let placed = added.accepted()[0].cards()[0].clone();
+    assert_eq!(placed.id(), "pan-x");
     assert_eq!(
         client.job_status(&pan_job).await.unwrap().counts.submitted,
         Some(5)
     );
-    assert!(placed.confirmed, "one new record with the card's expiry");
+    assert!(placed.confirmed(), "one new record with the card's expiry");
     let removal = client
         .remove_cards(&pan_job, vec![RemoveCard::Placed(placed.clone())])
         .await
         .unwrap();
-    assert_eq!(removal.removed, ["pan-x"]);
+    assert_eq!(removal.removed(), ["pan-x"]);
     assert_eq!(
         client.job_status(&pan_job).await.unwrap().counts.submitted,
         Some(4)
     );
     // Removing it again: the record is gone.
-    let mut again = client
+    let again = client
         .remove_cards(&pan_job, vec![RemoveCard::Placed(placed)])
         .await
         .unwrap();
-    let failed = again.failed.pop().unwrap();
-    assert_eq!(failed.card_ids, ["pan-x"]);
-    assert_eq!(failed.error.kind(), ErrorKind::NotFound);
+    let failed = &again.failed()[0];
+    assert_eq!(failed.card_ids(), ["pan-x"]);
+    assert_eq!(failed.error().kind(), ErrorKind::NotFound);
 
     // Run the PAN schedule: a notification arrives, parses unsigned, and its updates map back.
     let run = emu.run_schedule(&pan_job.id).await.unwrap();
@@ -476,27 +481,27 @@ async fn unified_flows_hold_with_zero_padded_tokens_and_records_in_another_order
         ]))
         .await
         .unwrap();
-    assert!(receipt.is_complete(), "{:?}", receipt.failed);
+    assert!(receipt.is_complete(), "{:?}", receipt.failed());
     let placed: Vec<_> = receipt
-        .accepted
+        .accepted()
         .iter()
-        .flat_map(|j| j.cards.clone())
+        .flat_map(|j| j.cards().to_vec())
         .collect();
     assert_eq!(placed.len(), 4);
     assert!(
         placed
             .iter()
-            .all(|p| p.confirmed && p.provider_ref.is_some()),
+            .all(|p| p.confirmed() && p.provider_ref().is_some()),
         "{placed:?}"
     );
     // Each card under its own record: the results name the records, and the join gives back
     // each caller's id with its own outcome.
     let mut seen = Vec::new();
-    for job in &receipt.accepted {
-        emu.run_schedule(&job.job.id).await.unwrap();
+    for job in receipt.accepted() {
+        emu.run_schedule(&job.job().id).await.unwrap();
         sink.next(Duration::from_secs(5)).await.unwrap();
         let mut results = client
-            .fetch_results(&ResultsQuery::Job(job.job.clone()))
+            .fetch_results(&ResultsQuery::Job(job.job().clone()))
             .await
             .unwrap();
         receipt.join_card_ids(&mut results);
@@ -531,7 +536,7 @@ async fn a_record_not_yet_run_has_no_most_recent_update_rather_than_null() {
         )]))
         .await
         .unwrap();
-    let schedule = receipt.accepted[0].job.id.clone();
+    let schedule = receipt.accepted()[0].job().id.clone();
     let basic = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD
@@ -561,7 +566,7 @@ async fn a_record_not_yet_run_has_no_most_recent_update_rather_than_null() {
     assert!(before.get("mostRecentUpdate").is_none(), "{before}");
     assert!(
         client
-            .fetch_results(&ResultsQuery::Job(receipt.accepted[0].job.clone()))
+            .fetch_results(&ResultsQuery::Job(receipt.accepted()[0].job().clone()))
             .await
             .unwrap()
             .is_empty()

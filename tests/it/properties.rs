@@ -15,15 +15,16 @@ use crate::common;
 
 use std::sync::Arc;
 
-use account_updater::provider::{
-    AccountUpdateRequest, JobKind, JobRef, NewCardData, Provider, ProviderId, ResultsQuery,
-};
 use account_updater::providers::accountvault::AccountVaultClient;
 use account_updater::providers::acquired::{AcquiredClient, Credentials as AcquiredCredentials};
 use account_updater::providers::cardsync::CardSyncClient;
 use account_updater::providers::payconex::{Credentials, PayConexClient};
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{CardNumber, Expiry, ExpiryFormat, SecretString, webhook};
+use account_updater::{
+    ids::{JobKind, JobRef, ProviderId, ResultsQuery},
+    provider::{AccountUpdateRequest, NewCardData, Provider},
+};
 use common::hostile::{Hostile, Mode};
 use proptest::prelude::*;
 use reqwest::header::HeaderMap;

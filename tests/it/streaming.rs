@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use account_updater::provider::{BoxFuture, CardToUpdate, JobKind, JobState, Provider};
 use account_updater::providers::acquired::AcquiredClient;
 use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
 use account_updater::providers::payconex::PayConexClient;
@@ -19,6 +18,10 @@ use account_updater::submission::{
 };
 use account_updater::transport::{RetryPolicy, TransportConfig};
 use account_updater::{CardNumber, Error, ErrorKind, Expiry, ExposeSecret, SecretString};
+use account_updater::{
+    ids::JobKind,
+    provider::{BoxFuture, CardToUpdate, JobState, Provider},
+};
 use account_updater_emulator::Fault;
 use account_updater_emulator::acquired::AcquiredEmulator;
 use account_updater_emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
@@ -196,8 +199,8 @@ async fn a_streamed_run_sends_each_chunk_after_its_intent_and_accounts_for_every
         .unwrap();
     assert_eq!(built.load(Ordering::Relaxed), n);
     assert_eq!(recorder.intent_violations, 0);
-    assert!(receipt.stopped.is_none());
-    assert_eq!(receipt.cards_read, n as u64);
+    assert!(receipt.stopped().is_none());
+    assert_eq!(receipt.cards_read(), n as u64);
 
     // The five bad cards are rejected with a reason, by position, and never sent (duplicates
     // are found as their chunk closes, so they may be reported after later positions).
@@ -229,7 +232,7 @@ async fn a_streamed_run_sends_each_chunk_after_its_intent_and_accounts_for_every
             .2
             .contains("cards[id=c5].id is used more than once")
     );
-    assert_eq!(receipt.rejected, 5);
+    assert_eq!(receipt.rejected(), 5);
 
     // Every other card is in exactly one accepted chunk, at its position.
     let mut positions = BTreeSet::new();
@@ -282,23 +285,23 @@ async fn a_streamed_run_sends_each_chunk_after_its_intent_and_accounts_for_every
 
     // The compact receipt holds each chunk's positions exactly.
     for (seq, chunk_positions, ..) in &recorder.done {
-        let record = receipt.chunks.iter().find(|c| c.seq == *seq).unwrap();
+        let record = receipt.chunks().iter().find(|c| c.seq() == *seq).unwrap();
         assert_eq!(
-            record.positions.iter().collect::<Vec<_>>(),
+            record.positions().iter().collect::<Vec<_>>(),
             *chunk_positions
         );
-        assert_eq!(record.cards, chunk_positions.len());
+        assert_eq!(record.cards(), chunk_positions.len());
     }
     // Any position can be looked up in the compact receipt.
     let record = receipt.chunk_of(40).unwrap();
-    assert_eq!(record.kind, JobKind::Subscription);
+    assert_eq!(record.kind(), JobKind::Subscription);
     assert!(matches!(
-        &record.outcome,
+        &record.outcome(),
         ChunkOutcome::Accepted { job, state: JobState::Active, .. } if job.id == "1111111111"
     ));
     let record = receipt.chunk_of(41).unwrap();
     assert!(matches!(
-        &record.outcome,
+        &record.outcome(),
         ChunkOutcome::Accepted { job, state: JobState::Pending, .. } if emu.batch_ids().contains(&job.id)
     ));
     assert!(receipt.chunk_of(101).is_none());
@@ -362,20 +365,20 @@ async fn an_observer_error_stops_the_run_and_nothing_more_is_sent() {
         .submit_stream(card_stream(cards), StreamOptions::default(), &mut recorder)
         .await
         .unwrap();
-    assert!(matches!(receipt.stopped, Some(Error::InvalidInput(_))));
+    assert!(matches!(receipt.stopped(), Some(Error::InvalidInput(_))));
     // Chunk 0 went out; chunk 1 was refused by the observer and never sent.
     assert_eq!(emu.requests() - before, 1);
     assert_eq!(receipt.accepted_cards(), 10_000);
     let not_sent: u64 = receipt
-        .chunks
+        .chunks()
         .iter()
-        .filter(|c| matches!(c.outcome, ChunkOutcome::NotSent))
-        .map(|c| c.cards as u64)
+        .filter(|c| matches!(c.outcome(), ChunkOutcome::NotSent))
+        .map(|c| c.cards() as u64)
         .sum();
     // Every card read is accepted or not sent; none were read past the stop but the ones in
     // open chunks.
-    assert_eq!(receipt.accepted_cards() + not_sent, receipt.cards_read);
-    assert!(receipt.cards_read < 33_250);
+    assert_eq!(receipt.accepted_cards() + not_sent, receipt.cards_read());
+    assert!(receipt.cards_read() < 33_250);
     assert!(!receipt.is_complete());
 }
 
@@ -392,7 +395,7 @@ async fn duplicates_are_refused_by_hash_unless_the_caller_guarantees_them() {
             &mut recorder,
         )
         .await;
-    assert_eq!(receipt.rejected, 1);
+    assert_eq!(receipt.rejected(), 1);
     assert_eq!(recorder.rejected[0].0, 2);
     assert_eq!(receipt.accepted_cards(), 3);
 
@@ -405,7 +408,7 @@ async fn duplicates_are_refused_by_hash_unless_the_caller_guarantees_them() {
         )
         .await;
     // Nothing refused by the crate: the provider sees the duplicate and refuses the batch.
-    assert_eq!(receipt.rejected, 0);
+    assert_eq!(receipt.rejected(), 0);
     assert_eq!(receipt.failed_cards(), 4, "{receipt:?}");
 }
 
@@ -434,12 +437,12 @@ async fn acquired_streams_one_inquiry_per_token_with_the_token_as_reference() {
         .submit_stream(card_stream(cards), StreamOptions::default(), &mut recorder)
         .await
         .unwrap();
-    assert_eq!(receipt.rejected, 1);
+    assert_eq!(receipt.rejected(), 1);
     assert_eq!(receipt.accepted_cards(), tokens.len() as u64);
     for (i, token) in tokens.iter().enumerate() {
         let record = receipt.chunk_of(i as u64).unwrap();
         assert!(
-            matches!(&record.outcome, ChunkOutcome::Accepted { job, .. } if job.kind == JobKind::Inquiry && &job.id == token)
+            matches!(&record.outcome(), ChunkOutcome::Accepted { job, .. } if job.kind == JobKind::Inquiry && &job.id == token)
         );
     }
 }

@@ -50,7 +50,7 @@ pub(super) fn decode_cards(json: &str) -> Result<Vec<(u64, String)>> {
 mod tests {
     use super::*;
     use account_updater::card::{CardNumber, Expiry};
-    use account_updater::provider::{CardToUpdate, JobKind};
+    use account_updater::{ids::JobKind, provider::CardToUpdate};
 
     /// The direct encoding is byte for byte serde_json's, escapes included.
     #[test]

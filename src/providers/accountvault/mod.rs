@@ -31,7 +31,7 @@
 //! # Ok(()) }
 //! ```
 
-pub mod crypto;
+mod crypto;
 pub mod wire;
 
 mod auth;
@@ -44,7 +44,7 @@ pub use client::{
 };
 pub use crypto::{OaepMode, PublicKey, encrypt_card, encrypt_card_with};
 
-use crate::provider::ProviderId;
+use crate::ids::ProviderId;
 
 /// The sandbox host seen in public client code (TabaPay Account API reference); TabaPay issues each client its own
 /// `https://{FQDN}:{PORT}`, so pass yours with `base_url`.

@@ -8,9 +8,12 @@ use super::wire::{
 use super::{AccountVaultClient, PROVIDER, validate};
 use crate::card::Expiry;
 use crate::error::{Error, InputProblem, Result};
-use crate::provider::{
-    AccountUpdateReceipt, AccountUpdateRequest, BoxFuture, Capabilities, Flow, HolderData,
-    NewCardData, Provider, ProviderId,
+use crate::{
+    ids::{Flow, ProviderId},
+    provider::{
+        AccountUpdateReceipt, AccountUpdateRequest, BoxFuture, Capabilities, HolderData,
+        NewCardData, Provider,
+    },
 };
 
 /// The first owner field (as `owner.x.y`) that the wire types do not model, if any.

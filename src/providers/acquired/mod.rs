@@ -57,7 +57,7 @@ pub use webhook::{DEFAULT_WEBHOOK_FRESHNESS, verify_webhook, verify_webhook_at};
 
 use std::sync::Arc;
 
-use crate::provider::ProviderId;
+use crate::ids::ProviderId;
 
 /// The QA (test) endpoint: the default.
 pub const QA_URL: &str = "https://qaapi.acquired.com/api.php";

@@ -6,16 +6,19 @@ use super::wire::{BillingAddress, Customer};
 use super::{AcquiredClient, Answer, ManageBilling, NewCard, PROVIDER};
 use crate::error::{Error, InputProblem, Result};
 use crate::model::check_card_ids;
-use crate::provider::{
-    AcceptedJob, AccountUpdateReceipt, AccountUpdateRequest, BoxFuture, Capabilities, CardSource,
-    CardToUpdate, Flow, HolderData, JobKind, JobRef, JobState, PlacedCard, Provider, ProviderId,
-    RemovalReceipt, RemoveCard, SubmissionReceipt,
-};
 use crate::submission::{
     Chunk, ChunkObserver, ChunkOutcome, ChunkSender, DuplicateIds, Planner, ReceiptCollector,
     StreamOptions, StreamReceipt, card_stream, check_all, drive,
 };
 use crate::webhook::{WebhookEvent, WebhookRequest};
+use crate::{
+    ids::{Flow, JobKind, JobRef, ProviderId},
+    provider::{
+        AcceptedJob, AccountUpdateReceipt, AccountUpdateRequest, BoxFuture, Capabilities,
+        CardSource, CardToUpdate, HolderData, JobState, PlacedCard, Provider, RemovalReceipt,
+        RemoveCard, SubmissionReceipt,
+    },
+};
 use futures::stream::BoxStream;
 use std::sync::Arc;
 

@@ -6,8 +6,11 @@ use super::validate::check_brand;
 use super::{CardSyncClient, MAX_CARDS_PER_REQUEST, PROVIDER};
 use crate::card::{CardBrand, CardNumber};
 use crate::error::{Error, InputProblem, Result};
-use crate::provider::{BoxFuture, CardSource, CardToUpdate, JobKind, JobRef, JobState};
 use crate::submission::{Chunk, ChunkOutcome, ChunkSender, Planner};
+use crate::{
+    ids::{JobKind, JobRef},
+    provider::{BoxFuture, CardSource, CardToUpdate, JobState},
+};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 

@@ -11,15 +11,16 @@ use super::wire::{
 use super::{CompactResults, DEFAULT_CONCURRENCY, PROVIDER, SANDBOX_URL};
 use crate::error::{Error, InputProblem, ProviderError, Result};
 use crate::outcome::CardUpdate;
-use crate::provider::{
-    CardToUpdate, Flow, Provider, SubmissionReceipt, WebhookReceipt, WebhookRegistration,
-};
 use crate::submission::{
     ChunkObserver, DuplicateIds, ReceiptCollector, StreamOptions, StreamReceipt, card_stream,
     check_all, drive,
 };
 use crate::transport::{ApiRequest, ApiResponse, Endpoint, Transport, TransportConfig, check_id};
 use crate::webhook::WebhookEvent;
+use crate::{
+    ids::Flow,
+    provider::{CardToUpdate, Provider, SubmissionReceipt, WebhookReceipt, WebhookRegistration},
+};
 use futures::stream::BoxStream;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};

@@ -32,7 +32,7 @@
 //!     CardToUpdate::pan("cust-2", CardNumber::parse("4457000900000001")?, Expiry::new(8, 2030)?),
 //! ];
 //! let receipt = client.submit_cards(cards).await?;
-//! let batch_id = &receipt.accepted[0].job.id;
+//! let batch_id = &receipt.accepted()[0].job().id;
 //! let results = client.batch_results_compact(batch_id, None).await?;
 //! let outcomes: Vec<String> = results
 //!     .card_updates(None)
@@ -59,7 +59,7 @@ pub use client::{CardSyncBuilder, CardSyncClient, CardSyncPartner};
 pub use unified::card_update;
 pub use webhook::parse_webhook;
 
-use crate::provider::ProviderId;
+use crate::ids::ProviderId;
 
 /// The sandbox: the default base URL. Production is not published; pass it with `base_url`.
 pub const SANDBOX_URL: &str = "https://sandbox.cardsync.io";

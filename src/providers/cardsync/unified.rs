@@ -9,14 +9,17 @@ use crate::card::{CardBrand, CardNumber, NewNumberProblem};
 use crate::codes::{self, CodeScheme};
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
-use crate::provider::{
-    BoxFuture, Capabilities, CardSource, CardToUpdate, Flow, JobCounts, JobKind, JobRef, JobReport,
-    JobState, Provider, ProviderId, RemovalReceipt, RemoveCard, ResultsQuery, SubmissionReceipt,
-    SubscribeRequest, WebhookReceipt, WebhookRegistration,
-};
 use crate::submission::{ChunkObserver, StreamOptions, StreamReceipt};
 use crate::transport::Transport;
 use crate::webhook::{WebhookEvent, WebhookRequest};
+use crate::{
+    ids::{Flow, JobKind, JobRef, ProviderId, ResultsQuery},
+    provider::{
+        BoxFuture, Capabilities, CardSource, CardToUpdate, JobCounts, JobReport, JobState,
+        Provider, RemovalReceipt, RemoveCard, SubmissionReceipt, SubscribeRequest, WebhookReceipt,
+        WebhookRegistration,
+    },
+};
 use futures::stream::BoxStream;
 
 /// The partner client as a provider: it registers webhooks (with the partner key, before any

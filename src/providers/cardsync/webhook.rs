@@ -4,7 +4,7 @@
 use super::PROVIDER;
 use super::wire::{Trigger, WebhookPayload};
 use crate::error::{Error, Result};
-use crate::provider::{JobKind, ResultsQuery};
+use crate::ids::{JobKind, ResultsQuery};
 use crate::webhook::{Authenticity, WebhookEvent, WebhookKind};
 
 /// Parses a CardSync webhook (any of triggers 20–23) into the unified event. CardSync does not

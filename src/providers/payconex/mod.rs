@@ -54,7 +54,7 @@ pub use client::{Environment, PayConexBuilder, PayConexClient, violation_detail}
 pub use unified::card_update;
 pub use webhook::parse_webhook;
 
-use crate::provider::ProviderId;
+use crate::ids::ProviderId;
 
 /// The certification (testing) environment: the default.
 pub const CERTIFICATION_URL: &str = "https://api-cert.payconex.net";

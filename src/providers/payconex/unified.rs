@@ -12,14 +12,16 @@ use crate::codes::{self, CodeScheme};
 use crate::error::{Error, InputProblem, Result};
 use crate::model::check_card_ids;
 use crate::outcome::CardUpdate;
-use crate::provider::{
-    AcceptedJob, BoxFuture, Cadence, Capabilities, CardSource, CardToUpdate, Flow, JobCounts,
-    JobKind, JobRef, JobReport, JobState, PlacedCard, Provider, ProviderId, RemovalReceipt,
-    RemoveCard, ResultsQuery, SubmissionReceipt, SubscribeRequest, WebhookReceipt,
-    WebhookRegistration,
-};
 use crate::providers::lenient;
 use crate::webhook::{WebhookEvent, WebhookRequest};
+use crate::{
+    ids::{Flow, JobKind, JobRef, ProviderId, ResultsQuery},
+    provider::{
+        AcceptedJob, BoxFuture, Cadence, Capabilities, CardSource, CardToUpdate, JobCounts,
+        JobReport, JobState, PlacedCard, Provider, RemovalReceipt, RemoveCard, SubmissionReceipt,
+        SubscribeRequest, WebhookReceipt, WebhookRegistration,
+    },
+};
 use std::collections::HashSet;
 
 /// Maps one PayConex update onto the unified [`CardUpdate`] (status per PayConex Account Updater v4 reference).

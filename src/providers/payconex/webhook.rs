@@ -4,7 +4,7 @@
 
 use super::PROVIDER;
 use crate::error::{Error, Result};
-use crate::provider::{JobKind, ResultsQuery};
+use crate::ids::{JobKind, ResultsQuery};
 use crate::webhook::{Authenticity, WebhookEvent, WebhookKind, parse_json_body};
 
 /// Parses a webhook notification leniently: a top-level (or `data.`) `updateId`. PayConex

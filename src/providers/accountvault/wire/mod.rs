@@ -66,8 +66,8 @@ impl fmt::Debug for Device {
 /// - token: `token`,
 /// - device: `device`.
 ///
-/// Build it with [`Card::plain`], [`Card::encrypted`] (see [`super::crypto`]), [`Card::token`] or
-/// [`Card::device`].
+/// Build it with [`Card::plain`], [`Card::encrypted`] (see
+/// [`encrypt_card`](super::encrypt_card)), [`Card::token`] or [`Card::device`].
 #[derive(Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
