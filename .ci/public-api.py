@@ -4,9 +4,10 @@
 Usage: public-api.py target/doc/account_updater.json > api/account-updater.txt
 
 Each public path reachable from the crate root (re-exports followed) is listed with its kind:
-modules, structs and their public fields, enums and their variants, traits and their items,
-functions, methods of inherent impls, trait impls (by trait name), constants, statics, type
-aliases and macros. CI regenerates the listing and compares it with the checked-in one, so
+modules, structs and their public fields (with their types), enums and their variants, traits
+and their items, functions and methods of inherent impls (with their signatures: generic
+parameters and bounds, argument and return types, async), trait impls (by trait name),
+constants, statics, type aliases and macros. CI regenerates the listing and compares it with the checked-in one, so
 every change to the public surface is deliberate: an addition or a removal fails CI until the
 listing is updated in the same change.
 """
@@ -24,16 +25,86 @@ def main(path):
     def item(i):
         return index.get(str(i))
 
-    def type_name(t):
+    def ty(t):
+        """A type, written out enough that a change to a signature changes the line."""
         if not isinstance(t, dict):
             return "?"
-        if "resolved_path" in t:
-            return t["resolved_path"]["path"].split("::")[-1]
-        if "primitive" in t:
-            return t["primitive"]
-        if "generic" in t:
-            return t["generic"]
-        return next(iter(t), "?")
+        (k, v), = t.items()
+        if k == "resolved_path":
+            name = v["path"].split("::")[-1]
+            args = v.get("args") or {}
+            ab = args.get("angle_bracketed") if isinstance(args, dict) else None
+            if ab and ab.get("args"):
+                parts = []
+                for a in ab["args"]:
+                    if "type" in a:
+                        parts.append(ty(a["type"]))
+                    elif "lifetime" in a:
+                        parts.append(a["lifetime"])
+                    elif "const" in a:
+                        parts.append(str(a["const"].get("expr", "_")))
+                for c in ab.get("constraints", []):
+                    b = c.get("binding", {})
+                    if "equality" in b and "type" in b["equality"]:
+                        parts.append(f"{c['name']} = {ty(b['equality']['type'])}")
+                name += "<" + ", ".join(parts) + ">"
+            return name
+        if k == "primitive" or k == "generic":
+            return v
+        if k == "borrowed_ref":
+            lt = (v.get("lifetime") or "") + " " if v.get("lifetime") else ""
+            return f"&{lt}{'mut ' if v.get('is_mutable') else ''}{ty(v['type'])}"
+        if k == "slice":
+            return f"[{ty(v)}]"
+        if k == "array":
+            return f"[{ty(v['type'])}; {v['len']}]"
+        if k == "tuple":
+            return "(" + ", ".join(ty(x) for x in v) + ")"
+        if k == "raw_pointer":
+            return f"*{'mut' if v.get('is_mutable') else 'const'} {ty(v['type'])}"
+        if k in ("impl_trait", "dyn_trait"):
+            bounds = v if k == "impl_trait" else v.get("traits", [])
+            names = []
+            for b in bounds:
+                tb = b.get("trait_bound", {}).get("trait") if "trait_bound" in b else b.get("trait")
+                if tb:
+                    names.append(ty({"resolved_path": tb}))
+                elif "outlives" in b:
+                    names.append(b["outlives"])
+            return ("impl " if k == "impl_trait" else "dyn ") + " + ".join(names)
+        if k == "qualified_path":
+            return f"<{ty(v['self_type'])}>::{v['name']}"
+        if k == "function_pointer":
+            sig = v.get("sig", {})
+            ins = ", ".join(ty(x[1]) for x in sig.get("inputs", []))
+            outp = sig.get("output")
+            return f"fn({ins})" + (f" -> {ty(outp)}" if outp else "")
+        if k == "infer":
+            return "_"
+        return k
+
+    def signature(fn):
+        sig = fn["sig"]
+        generics = []
+        for g in fn.get("generics", {}).get("params", []):
+            kind = g.get("kind", {})
+            if "type" in kind:
+                bounds = [ty({"resolved_path": b["trait_bound"]["trait"]})
+                          for b in kind["type"].get("bounds", []) if "trait_bound" in b]
+                generics.append(g["name"] + (": " + " + ".join(bounds) if bounds else ""))
+            elif "const" in kind:
+                generics.append(f"const {g['name']}")
+        args = []
+        for name, t in sig["inputs"]:
+            if name == "self":
+                r = t.get("borrowed_ref") if isinstance(t, dict) else None
+                args.append(("&mut self" if r.get("is_mutable") else "&self") if r else "self")
+            else:
+                args.append(f"{name}: {ty(t)}")
+        head = "async " if fn.get("header", {}).get("is_async") else ""
+        gen = "<" + ", ".join(generics) + ">" if generics else ""
+        out_t = f" -> {ty(sig['output'])}" if sig.get("output") else ""
+        return head, f"{gen}({', '.join(args)}){out_t}"
 
     def impls(owner_path, impl_ids, seen_methods):
         for iid in impl_ids:
@@ -53,7 +124,11 @@ def main(path):
                     continue
                 kind = next(iter(m["inner"]))
                 label = {"function": "fn", "assoc_const": "const", "constant": "const"}.get(kind, kind)
-                out.add(f"{label} {owner_path}::{m['name']}")
+                if kind == "function":
+                    head, rest = signature(m["inner"]["function"])
+                    out.add(f"fn {owner_path}::{m['name']}{rest}" + (" [async]" if head else ""))
+                else:
+                    out.add(f"{label} {owner_path}::{m['name']}")
 
     def walk(iid, path, seen):
         key = (iid, path)
@@ -99,7 +174,7 @@ def main(path):
             for f in fields:
                 fi = item(f)
                 if fi is not None and fi.get("visibility") == "public":
-                    out.add(f"field {path}::{fi['name']}: {type_name(fi['inner']['struct_field'])}")
+                    out.add(f"field {path}::{fi['name']}: {ty(fi['inner']['struct_field'])}")
             impls(path, inner.get("impls", []), seen)
         elif kind == "enum":
             out.add(f"enum {path}")
@@ -113,9 +188,14 @@ def main(path):
             for t in inner.get("items", []):
                 ti = item(t)
                 if ti is not None:
-                    out.add(f"trait-item {path}::{ti['name']}")
+                    if "function" in ti["inner"]:
+                        _, rest = signature(ti["inner"]["function"])
+                        out.add(f"trait-item {path}::{ti['name']}{rest}")
+                    else:
+                        out.add(f"trait-item {path}::{ti['name']}")
         elif kind == "function":
-            out.add(f"fn {path}")
+            head, rest = signature(inner)
+            out.add(f"fn {path}{rest}" + (" [async]" if head else ""))
         elif kind in ("constant", "static", "type_alias", "macro", "union", "proc_macro"):
             out.add(f"{kind} {path}")
         else:
