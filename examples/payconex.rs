@@ -15,6 +15,7 @@ mod common;
 
 use std::time::Duration;
 
+use account_updater::ProviderId;
 use account_updater::providers::payconex::wire::SubscriptionPatch;
 use account_updater::webhook;
 use account_updater::{CardNumber, Expiry, ExpiryFormat};
@@ -76,8 +77,8 @@ async fn main() {
         CardToUpdate::pan("cust-1001", c1, e1),
         CardToUpdate::pan("cust-1002", c2, e2),
         CardToUpdate::pan("cust-1003", c3, e3),
-        CardToUpdate::token("cust-2001", "100001234561"),
-        CardToUpdate::token("cust-2002", "100001234567"),
+        CardToUpdate::token("cust-2001", ProviderId::PayConex, "100001234561"),
+        CardToUpdate::token("cust-2002", ProviderId::PayConex, "100001234567"),
     ];
     let receipt = client
         .subscribe(SubscribeRequest::new(cards).cadence(account_updater::provider::Cadence::Weekly))

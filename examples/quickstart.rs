@@ -90,7 +90,7 @@ async fn payconex() -> Backend {
             card("sub-mc-1001", "5194560012341234", "12/50"),
             card("sub-visa-1002", "4457000300000007", "01/50"),
             card("sub-visa-1003", "4457000900000001", "08/50"),
-            CardToUpdate::token("sub-token-2001", "100001234561"),
+            CardToUpdate::token("sub-token-2001", ProviderId::PayConex, "100001234561"),
         ],
         batch: Vec::new(),
         account_update: None,
@@ -212,7 +212,11 @@ async fn acquired() -> Backend {
             "sandbox"
         },
         subscribe: Vec::new(),
-        batch: vec![CardToUpdate::token("acq-token", token.clone())],
+        batch: vec![CardToUpdate::token(
+            "acq-token",
+            ProviderId::Acquired,
+            token.clone(),
+        )],
         account_update: Some(AccountUpdateRequest::new(token).holder(holder)),
         sink,
         // Acquired's webhooks are configured by its support, not through the API.

@@ -167,7 +167,7 @@ async fn main() {
     ];
     cardsync.submit(batch).await.or_exit("submit");
     acquired
-        .submit(vec![CardToUpdate::token("t1", token)])
+        .submit(vec![CardToUpdate::token("t1", ProviderId::Acquired, token)])
         .await
         .or_exit("inquiry");
 

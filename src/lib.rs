@@ -68,6 +68,7 @@ mod model;
 pub mod outcome;
 pub mod provider;
 pub mod providers;
+pub mod routing;
 pub mod submission;
 pub mod testing;
 pub mod transport;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use account_updater::provider::CardToUpdate;
-use account_updater::{CardNumber, Expiry, ExpiryFormat};
+use account_updater::{CardNumber, Expiry, ExpiryFormat, ProviderId};
 
 use crate::Failure;
 use crate::output::RejectsFile;
@@ -20,7 +20,9 @@ struct Columns {
     number: Option<usize>,
     expiry: Option<usize>,
     token: Option<usize>,
+    token_provider: Option<usize>,
     se_number: Option<usize>,
+    tag: Option<usize>,
 }
 
 impl Columns {
@@ -37,7 +39,9 @@ impl Columns {
             number: find(&["card_number", "number", "pan"]),
             expiry: find(&["expiry", "exp", "expiration"]),
             token: find(&["token"]),
+            token_provider: find(&["token_provider"]),
             se_number: find(&["amex_se_number", "se_number"]),
+            tag: find(&["route", "tag"]),
         };
         if columns.number.is_none() && columns.token.is_none() {
             return Err(Failure::error(
@@ -48,7 +52,13 @@ impl Columns {
     }
 
     /// The row as a card, or why it cannot be one (the id, if any, for the rejects file).
-    fn card(&self, row: &csv::StringRecord) -> Result<CardToUpdate, (String, String)> {
+    /// A token's issuer is the row's `token_provider`, or `default_issuer` (the provider the
+    /// run is for) when the column is absent or empty.
+    fn card(
+        &self,
+        row: &csv::StringRecord,
+        default_issuer: ProviderId,
+    ) -> Result<CardToUpdate, (String, String)> {
         let get = |i: Option<usize>| i.and_then(|i| row.get(i)).unwrap_or("");
         let id = get(Some(self.id)).to_owned();
         let number = get(self.number);
@@ -72,7 +82,16 @@ impl Columns {
                 CardToUpdate::pan(id, number, expiry)
             }
             (true, false) => {
-                let card = CardToUpdate::token(id, token);
+                let issuer = match get(self.token_provider).trim() {
+                    "" => default_issuer,
+                    name => ProviderId::named(name).ok_or_else(|| {
+                        (
+                            id.clone(),
+                            format!("token_provider: `{name}` is not a provider name"),
+                        )
+                    })?,
+                };
+                let card = CardToUpdate::token(id, issuer, token);
                 match expiry {
                     Some(e) => card.with_expiry(e),
                     None => card,
@@ -82,6 +101,10 @@ impl Columns {
         let se = get(self.se_number);
         if !se.is_empty() {
             card = card.with_amex_se_number(se);
+        }
+        let tag = get(self.tag).trim();
+        if !tag.is_empty() {
+            card = card.with_tag(tag);
         }
         Ok(card)
     }
@@ -193,6 +216,8 @@ pub struct CsvCards {
     record: csv::StringRecord,
     columns: Columns,
     row: u64,
+    /// The issuer of tokens whose row names none (the provider the run is for).
+    default_issuer: ProviderId,
     rejects: SharedRejects,
     on_skip: Box<dyn FnMut() + Send>,
 }
@@ -201,6 +226,7 @@ impl CsvCards {
     /// Opens `path` and reads its header.
     pub fn open(
         path: &Path,
+        default_issuer: ProviderId,
         rejects: SharedRejects,
         on_skip: Box<dyn FnMut() + Send>,
     ) -> Result<Self, Failure> {
@@ -219,6 +245,7 @@ impl CsvCards {
             reader,
             record: csv::StringRecord::new(),
             row: 0,
+            default_issuer,
             rejects,
             on_skip,
         })
@@ -251,7 +278,7 @@ impl Iterator for CsvCards {
                 }
             }
             self.row += 1;
-            match self.columns.card(&self.record) {
+            match self.columns.card(&self.record, self.default_issuer) {
                 Ok(card) => return Some(card),
                 Err((id, reason)) => {
                     let mut log = self.rejects.lock();

@@ -175,7 +175,12 @@ pub async fn submit_and_collect(
     let rejects = SharedRejects::create(&rejects_path)?;
     let mut progress = Progress::new(rows, !args.no_progress, rejects.clone());
     let bar = progress.bar.clone();
-    let cards = CsvCards::open(&args.input, rejects.clone(), Box::new(move || bar.inc(1)))?;
+    let cards = CsvCards::open(
+        &args.input,
+        connected.provider.id(),
+        rejects.clone(),
+        Box::new(move || bar.inc(1)),
+    )?;
     let options = RunOptions::new(run_id).worker(args.worker.clone()).stream(
         StreamOptions::default().duplicate_ids(if args.ids_unique {
             DuplicateIds::CallerGuarantees

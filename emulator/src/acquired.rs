@@ -153,6 +153,8 @@ struct Store {
     tokens: HashMap<String, Token>,
     next_id: u64,
     webhook_url: Option<String>,
+    /// Per token: how many ACCOUNT_UPDATER requests it received.
+    inquiries: HashMap<String, usize>,
 }
 
 type Shared = super::Shared<AcquiredEmulatorConfig, Store>;
@@ -260,6 +262,12 @@ impl AcquiredEmulator {
         }
     }
 
+    /// Per token, how many `ACCOUNT_UPDATER` requests named it (accepted or refused): how a
+    /// test proves each card reached the service exactly once.
+    pub fn inquiries(&self) -> HashMap<String, usize> {
+        self.shared.lock().inquiries.clone()
+    }
+
     /// What the emulator stores for a token: masked card, expiry (`MMYYYY`), enabled, and the
     /// customer / billing / shipping fields set on it.
     pub fn token_state(&self, token: &str) -> Option<(String, String, bool, Map<String, Value>)> {
@@ -337,6 +345,9 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         store.next_id += 1;
         let transaction_id = store.next_id.to_string();
         let webhook_url = store.webhook_url.clone();
+        if call.ttype == "ACCOUNT_UPDATER" {
+            *store.inquiries.entry(call.original.clone()).or_default() += 1;
+        }
         match store.tokens.get_mut(&call.original) {
             None => call.fail("102", "Error:Invalid Parameters"),
             Some(token) => {

@@ -55,6 +55,22 @@ pub enum InputProblem {
     /// A URL that cannot be used as a base (no host, cannot be a base, …).
     #[error("is not a usable base URL")]
     BadUrl,
+    /// No routing rule takes the card ([`crate::routing`]).
+    #[error("no routing rule takes {card}")]
+    NoRoute {
+        /// What the card is (brand, SE number, token issuer, tag; never its number).
+        card: String,
+    },
+    /// A token issued by another provider: a provider token stands for a card only in the
+    /// vault of the provider that issued it (a PayConex transaction id means nothing to
+    /// Acquired), so it is refused before any request instead of failing at the provider.
+    #[error("is a {issuer} token; {provider} cannot use it")]
+    ForeignToken {
+        /// The provider that issued the token.
+        issuer: crate::ids::ProviderId,
+        /// The provider it was sent to.
+        provider: crate::ids::ProviderId,
+    },
 }
 
 /// A refused input: which field, and what is wrong with it. Never echoes the value.

@@ -9,6 +9,7 @@ use url::Url;
 
 use super::receipts::PlacedCard;
 use crate::card::{CardNumber, Expiry};
+use crate::ids::ProviderId;
 
 /// How the caller holds a card.
 #[derive(Clone, PartialEq, Eq)]
@@ -17,15 +18,33 @@ pub enum CardSource {
     /// The card number itself (kept secret by [`CardNumber`]).
     Pan(CardNumber),
     /// A provider token standing for the card (PayConex transaction id, Acquired INIT
-    /// `transaction_id`, AccountVault `accountID`).
-    Token(String),
+    /// `transaction_id`, AccountVault `accountID`), with the provider that issued it: a token
+    /// is only meaningful in its issuer's vault, so every provider refuses another's token
+    /// ([`InputProblem::ForeignToken`](crate::error::InputProblem::ForeignToken)) and a router
+    /// can send it only to its issuer.
+    Token {
+        /// The provider that issued the token.
+        issuer: ProviderId,
+        /// The token.
+        token: String,
+    },
+}
+
+impl CardSource {
+    /// The token's issuer, for a token.
+    pub fn token_issuer(&self) -> Option<ProviderId> {
+        match self {
+            CardSource::Token { issuer, .. } => Some(*issuer),
+            CardSource::Pan(_) => None,
+        }
+    }
 }
 
 impl fmt::Debug for CardSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CardSource::Pan(p) => write!(f, "Pan({p:?})"),
-            CardSource::Token(t) => write!(f, "Token({t:?})"),
+            CardSource::Token { issuer, token } => write!(f, "Token({issuer}: {token:?})"),
         }
     }
 }
@@ -43,6 +62,9 @@ pub struct CardToUpdate {
     pub expiry: Option<Expiry>,
     /// American Express Service Establishment number, required by CardSync for Amex cards.
     pub amex_se_number: Option<String>,
+    /// The caller's own tag for the card (a customer group, a region), for routing rules to
+    /// match on ([`crate::routing`]); never sent to a provider.
+    pub tag: Option<String>,
 }
 
 impl CardToUpdate {
@@ -53,16 +75,21 @@ impl CardToUpdate {
             source: CardSource::Pan(number),
             expiry: Some(expiry),
             amex_se_number: None,
+            tag: None,
         }
     }
 
     /// A card given by a provider token.
-    pub fn token(id: impl Into<String>, token: impl Into<String>) -> Self {
+    pub fn token(id: impl Into<String>, issuer: ProviderId, token: impl Into<String>) -> Self {
         CardToUpdate {
             id: id.into(),
-            source: CardSource::Token(token.into()),
+            source: CardSource::Token {
+                issuer,
+                token: token.into(),
+            },
             expiry: None,
             amex_se_number: None,
+            tag: None,
         }
     }
 
@@ -75,6 +102,12 @@ impl CardToUpdate {
     /// Sets the Amex SE number (CardSync Amex subscriptions).
     pub fn with_amex_se_number(mut self, se: impl Into<String>) -> Self {
         self.amex_se_number = Some(se.into());
+        self
+    }
+
+    /// Sets the caller's tag ([`CardToUpdate::tag`]).
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
         self
     }
 }

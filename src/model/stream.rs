@@ -34,6 +34,18 @@ pub enum DuplicateIds {
 pub struct StreamOptions {
     /// How duplicate ids are found.
     pub duplicate_ids: DuplicateIds,
+    /// Set by a router: this submission is one lane of a routed run.
+    pub(crate) lane: Option<Lane>,
+}
+
+/// One provider's part of a routed run ([`crate::routing`]): its chunks are numbered from
+/// `seq_base`, and each card's input position is the one the router read it at (the router
+/// stores it in `position` just before the card is pulled), so the chunks a journal records
+/// for a routed run are the run's own, the same on every resume.
+#[derive(Debug, Clone)]
+pub(crate) struct Lane {
+    pub(crate) seq_base: u64,
+    pub(crate) position: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StreamOptions {

@@ -205,4 +205,20 @@ pub trait Provider: Send + Sync + fmt::Debug {
             flow: Flow::ParseWebhook,
         })
     }
+
+    /// Checks one card by this provider's input rules for `flow` ([`Flow::Submit`] or
+    /// [`Flow::Subscribe`]) with no request: the same checks the flow itself makes before
+    /// sending (a token another provider issued, a card number a provider does not take, an
+    /// Amex card without its SE number…). A router uses it to let a refused card fall through
+    /// to its next rule before anything was sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the field and the rule it breaks. The default body
+    /// accepts every card: a provider that does not override it checks cards when they are
+    /// submitted, and refuses them there.
+    fn check_card(&self, flow: Flow, card: &CardToUpdate) -> Result<()> {
+        let _ = (flow, card);
+        Ok(())
+    }
 }

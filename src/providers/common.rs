@@ -143,3 +143,23 @@ macro_rules! setters {
     feature = "acquired"
 ))]
 pub(crate) use setters;
+
+/// Refuses a token another provider issued ([`InputProblem::ForeignToken`]): a token stands
+/// for a card only in its issuer's vault.
+///
+/// [`InputProblem::ForeignToken`]: crate::error::InputProblem::ForeignToken
+#[cfg(any(feature = "payconex", feature = "acquired"))]
+pub(crate) fn check_token_issuer(
+    provider: crate::ids::ProviderId,
+    field: impl Into<String>,
+    issuer: crate::ids::ProviderId,
+) -> crate::error::Result<()> {
+    if issuer == provider {
+        Ok(())
+    } else {
+        Err(crate::error::Error::invalid(
+            field,
+            crate::error::InputProblem::ForeignToken { issuer, provider },
+        ))
+    }
+}

@@ -153,9 +153,10 @@ pub(crate) async fn drive(
             input_done: false,
             cards_read: 0,
             rejections: Vec::new(),
+            lane_position: options.lane.as_ref().map(|l| l.position.clone()),
         },
         ahead: None,
-        next_seq: 0,
+        next_seq: options.lane.as_ref().map_or(0, |l| l.seq_base),
         sender,
         concurrency: concurrency.max(1),
         observer,
@@ -353,6 +354,8 @@ struct Producer<'s, P> {
     input_done: bool,
     cards_read: u64,
     rejections: Vec<(u64, CardToUpdate, Error)>,
+    /// In a routed run: where the router says the card just pulled was read.
+    lane_position: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl<P: Planner> Producer<'_, P> {
@@ -363,7 +366,10 @@ impl<P: Planner> Producer<'_, P> {
                 self.input_done = true;
                 break;
             };
-            let position = self.cards_read;
+            let position = match &self.lane_position {
+                Some(p) => p.load(std::sync::atomic::Ordering::Acquire),
+                None => self.cards_read,
+            };
             self.cards_read += 1;
             let checked = check_caller_id(position as usize, &card.id)
                 .and_then(|()| self.planner.check(position, &card));

@@ -256,15 +256,19 @@ async fn unified_flows_on_the_emulator() {
     let job = JobRef::new(ProviderId::Acquired, JobKind::Subscription, "tokens");
     c.remove_cards(
         &job,
-        vec![RemoveCard::Card(CardToUpdate::token("c3", t3.clone()))],
+        vec![RemoveCard::Card(CardToUpdate::token(
+            "c3",
+            ProviderId::Acquired,
+            t3.clone(),
+        ))],
     )
     .await
     .unwrap();
     let receipt = c
         .submit(vec![
-            CardToUpdate::token("c1", t1.clone()),
-            CardToUpdate::token("c2", t2.clone()),
-            CardToUpdate::token("c3", t3.clone()),
+            CardToUpdate::token("c1", ProviderId::Acquired, t1.clone()),
+            CardToUpdate::token("c2", ProviderId::Acquired, t2.clone()),
+            CardToUpdate::token("c3", ProviderId::Acquired, t3.clone()),
         ])
         .await
         .unwrap();
@@ -297,7 +301,10 @@ async fn unified_flows_on_the_emulator() {
         ]
     );
     let added = c
-        .add_cards(&job, vec![CardToUpdate::token("c3", t3.clone())])
+        .add_cards(
+            &job,
+            vec![CardToUpdate::token("c3", ProviderId::Acquired, t3.clone())],
+        )
         .await
         .unwrap();
     assert!(added.is_complete());
@@ -359,8 +366,8 @@ async fn removing_placed_cards_disables_their_tokens_never_the_caller_ids() {
         .add_cards(
             &job,
             vec![
-                CardToUpdate::token(bystander.clone(), t1.clone()),
-                CardToUpdate::token("c2", t2.clone()),
+                CardToUpdate::token(bystander.clone(), ProviderId::Acquired, t1.clone()),
+                CardToUpdate::token("c2", ProviderId::Acquired, t2.clone()),
             ],
         )
         .await
@@ -445,7 +452,11 @@ async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_r
     let removal = bad
         .remove_cards(
             &job,
-            vec![RemoveCard::Card(CardToUpdate::token("c1", token.clone()))],
+            vec![RemoveCard::Card(CardToUpdate::token(
+                "c1",
+                ProviderId::Acquired,
+                token.clone(),
+            ))],
         )
         .await
         .unwrap();
@@ -467,7 +478,11 @@ async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_r
     let e = good
         .remove_cards(
             &job,
-            vec![RemoveCard::Card(CardToUpdate::token("c1", token.clone()))],
+            vec![RemoveCard::Card(CardToUpdate::token(
+                "c1",
+                ProviderId::Acquired,
+                token.clone(),
+            ))],
         )
         .await
         .unwrap();

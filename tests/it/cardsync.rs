@@ -513,7 +513,10 @@ async fn bad_input_is_refused_with_the_card_id_and_nothing_is_sent() {
     // Unified submit: tokens, missing expiry, JCB, SE number on a Visa, no SE on an Amex.
     let jcb = CardNumber::parse(&luhn("352800000000000")).unwrap();
     let cases: Vec<(Vec<CardToUpdate>, &str)> = vec![
-        (vec![CardToUpdate::token("t", "123")], "cards[id=t].card"),
+        (
+            vec![CardToUpdate::token("t", ProviderId::PayConex, "123")],
+            "cards[id=t].card",
+        ),
         (
             vec![CardToUpdate::pan("j", jcb, exp("01/30"))],
             "cards[id=j].card",

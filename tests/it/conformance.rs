@@ -25,6 +25,7 @@ mod acme;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use account_updater::ProviderId;
 use account_updater::providers::accountvault::AccountVaultClient;
 use account_updater::providers::accountvault::wire::{Card, CreateAccount, Name, Owner};
 use account_updater::providers::acquired::AcquiredClient;
@@ -234,8 +235,8 @@ async fn acquired() -> Harness {
         provider: Arc::new(client),
         inject: Box::new(move |f| e1.inject_fault(f)),
         subscribe: Vec::new(),
-        add: vec![CardToUpdate::token("t2", t2.clone())],
-        batch: vec![CardToUpdate::token("t1", t1.clone())],
+        add: vec![CardToUpdate::token("t2", ProviderId::Acquired, t2.clone())],
+        batch: vec![CardToUpdate::token("t1", ProviderId::Acquired, t1.clone())],
         account_update: AccountUpdateRequest::new(t1).holder(holder),
         failure_200: Fault::json(200, failure),
         sink,

@@ -545,7 +545,7 @@ async fn ids_with_control_characters_or_too_long_are_refused_before_the_network(
             let mut seen = Vec::new();
             // Caller ids of cards, through the trait.
             let card = match id {
-                ProviderId::Acquired => CardToUpdate::token(bad, ACQ_TOKEN),
+                ProviderId::Acquired => CardToUpdate::token(bad, ProviderId::Acquired, ACQ_TOKEN),
                 _ => pan_card(bad),
             };
             match id {

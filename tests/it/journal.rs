@@ -122,7 +122,7 @@ fn cards(n: usize, bad: &'static [usize]) -> impl Iterator<Item = CardToUpdate> 
     let exp = Expiry::new(1, 2030).unwrap();
     (0..n).map(move |i| {
         if bad.contains(&i) {
-            return CardToUpdate::token(format!("c{i}"), "tok");
+            return CardToUpdate::token(format!("c{i}"), ProviderId::Acquired, "tok");
         }
         let prefix = ["4", "51", "6011"][i % 3];
         let pan = with_check_digit(format!("{prefix}{i:0width$}", width = 14 - prefix.len()));
@@ -629,7 +629,7 @@ async fn results_naming_only_the_token_join_back_to_the_caller_id() {
     let cards: Vec<CardToUpdate> = tokens
         .iter()
         .enumerate()
-        .map(|(i, t)| CardToUpdate::token(format!("cust-{i}"), t.clone()))
+        .map(|(i, t)| CardToUpdate::token(format!("cust-{i}"), ProviderId::Acquired, t.clone()))
         .collect();
     let journal = sqlite("join").await;
     let report = journal

@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["transport"],
     &["provider"],
     &["submission", "webhook"],
+    &["routing"],
     &["providers"],
     &["testing"],
 ];

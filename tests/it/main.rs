@@ -21,5 +21,6 @@ mod payconex;
 mod payconex_emulator;
 mod properties;
 mod redaction;
+mod routing;
 mod streaming;
 mod transport;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use account_updater::ProviderId;
 use account_updater::card::NewNumberProblem;
 use account_updater::codes::{self, CODE_TABLE, CodeScheme};
 use account_updater::providers::acquired::AcquiredClient;
@@ -391,6 +392,7 @@ async fn acquired_answers_its_testing_table_by_signed_webhook() {
                     let receipt = provider
                         .submit(vec![CardToUpdate::token(
                             format!("card-{i}"),
+                            ProviderId::Acquired,
                             token.clone(),
                         )])
                         .await
@@ -679,7 +681,7 @@ async fn payconex_outcomes_natively_and_through_the_trait() {
     ];
     let mut cards: Vec<CardToUpdate> = tokens
         .iter()
-        .map(|(id, token, _)| CardToUpdate::token(*id, *token))
+        .map(|(id, token, _)| CardToUpdate::token(*id, ProviderId::PayConex, *token))
         .collect();
     cards.push(CardToUpdate::pan(
         "p-new",
@@ -771,7 +773,7 @@ async fn acquired_answers_any_documented_code_on_demand() {
             );
             assert!(emu.answer_with_code(&token, code));
             provider
-                .submit(vec![CardToUpdate::token("c", token)])
+                .submit(vec![CardToUpdate::token("c", ProviderId::Acquired, token)])
                 .await
                 .unwrap();
             let got = sink.next(Duration::from_secs(5)).await.unwrap();

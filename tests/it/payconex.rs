@@ -1,6 +1,7 @@
 //! PayConex v4 native client against wiremock: the HMAC and Basic vectors, every endpoint's
 //! exact method, path, headers and body, the seed responses, and the error mapping.
 
+use account_updater::ProviderId;
 use account_updater::error::{InputProblem, ProviderError};
 use std::sync::Arc;
 
@@ -790,8 +791,15 @@ async fn invalid_input_is_refused_before_any_request() {
     // Unified: a PAN without expiry, a duplicate id, a 12-digit PAN, an empty request.
     let pan = CardNumber::parse("4444333322221111").unwrap();
     let cases = vec![
-        vec![CardToUpdate::token("a", "7"), CardToUpdate::token("a", "8")],
-        vec![CardToUpdate::token("a", "12345678901234")],
+        vec![
+            CardToUpdate::token("a", ProviderId::PayConex, "7"),
+            CardToUpdate::token("a", ProviderId::PayConex, "8"),
+        ],
+        vec![CardToUpdate::token(
+            "a",
+            ProviderId::PayConex,
+            "12345678901234",
+        )],
         vec![],
     ];
     for cards in cases {
@@ -964,7 +972,11 @@ async fn tokens_are_joined_without_leading_zeros_and_pans_never_by_position() {
     let p: Arc<dyn Provider> = Arc::new(client(&server, AuthMethod::Hmac));
 
     let r = p
-        .subscribe(SubscribeRequest::new(vec![CardToUpdate::token("t-7", "7")]))
+        .subscribe(SubscribeRequest::new(vec![CardToUpdate::token(
+            "t-7",
+            ProviderId::PayConex,
+            "7",
+        )]))
         .await
         .unwrap();
     assert!(r.failed().is_empty(), "{:?}", r.failed());

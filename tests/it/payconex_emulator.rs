@@ -7,6 +7,7 @@ use crate::common;
 
 use std::time::Duration;
 
+use account_updater::ProviderId;
 use account_updater::providers::payconex::Credentials;
 use account_updater::providers::payconex::wire::SubscriptionPatch;
 use account_updater::providers::payconex::{AuthMethod, PayConexClient};
@@ -74,8 +75,8 @@ async fn the_whole_lifecycle_on_the_emulator_without_leaking_card_data() {
         pan(1, "01/50"),
         pan(2, "08/50"),
         pan(3, "05/50"),
-        CardToUpdate::token("tok-1", "100001234561"),
-        CardToUpdate::token("tok-2", "100001234563"),
+        CardToUpdate::token("tok-1", ProviderId::PayConex, "100001234561"),
+        CardToUpdate::token("tok-2", ProviderId::PayConex, "100001234563"),
     ];
     let receipt = client
         .subscribe(SubscribeRequest::new(cards).cadence(Cadence::Weekly))
@@ -474,8 +475,8 @@ async fn unified_flows_hold_with_zero_padded_tokens_and_records_in_another_order
         .unwrap();
     let receipt = client
         .subscribe(SubscribeRequest::new(vec![
-            CardToUpdate::token("tok-a", "71"),
-            CardToUpdate::token("tok-b", "82"),
+            CardToUpdate::token("tok-a", ProviderId::PayConex, "71"),
+            CardToUpdate::token("tok-b", ProviderId::PayConex, "82"),
             pan(0, "12/50"),
             pan(1, "01/50"),
         ]))
@@ -532,7 +533,9 @@ async fn a_record_not_yet_run_has_no_most_recent_update_rather_than_null() {
     let client = client_for(&emu, AuthMethod::Hmac);
     let receipt = client
         .subscribe(SubscribeRequest::new(vec![CardToUpdate::token(
-            "t", "1001",
+            "t",
+            ProviderId::PayConex,
+            "1001",
         )]))
         .await
         .unwrap();

@@ -379,7 +379,7 @@ fn acquired_decoders_never_panic() {
                         .card(NewCardData::new(Some(pan()), Some(exp()))),
                 )
                 .await;
-            let token = account_updater::provider::CardToUpdate::token("t1", "306751");
+            let token = account_updater::provider::CardToUpdate::token("t1", ProviderId::AccountVault, "306751");
             let _ = dynamic.submit(vec![token]).await;
         });
     });

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use account_updater::ProviderId;
 use account_updater::providers::acquired::AcquiredClient;
 use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
 use account_updater::providers::payconex::PayConexClient;
@@ -175,7 +176,7 @@ async fn a_streamed_run_sends_each_chunk_after_its_intent_and_accounts_for_every
     let cards = (0..n).map(move |i| {
         counter.fetch_add(1, Ordering::Relaxed);
         match i {
-            101 => CardToUpdate::token("c101", "123"),
+            101 => CardToUpdate::token("c101", ProviderId::Acquired, "123"),
             202 => CardToUpdate::pan(
                 "c202",
                 CardNumber::parse("340000000000009").unwrap(),
@@ -429,8 +430,12 @@ async fn acquired_streams_one_inquiry_per_token_with_the_token_as_reference() {
     let cards: Vec<CardToUpdate> = tokens
         .iter()
         .enumerate()
-        .map(|(i, t)| CardToUpdate::token(format!("sub-{i}"), t.clone()))
-        .chain([CardToUpdate::token("not-a-token", "abc")])
+        .map(|(i, t)| CardToUpdate::token(format!("sub-{i}"), ProviderId::Acquired, t.clone()))
+        .chain([CardToUpdate::token(
+            "not-a-token",
+            ProviderId::Acquired,
+            "abc",
+        )])
         .collect();
     let mut recorder = Recorder::new(Box::new(|| 0));
     let receipt = provider

@@ -380,6 +380,9 @@ impl MerchantCall<'_> {
     /// `POST /v2/batch`: the batch, pending (completed at once unless completion is manual).
     fn create_batch(self, b: &Value) -> Result<Response, Response> {
         let cards = parse_cards(b, false)?;
+        for (card, _, _) in &cards {
+            *self.store.received.entry(card.id.clone()).or_default() += 1;
+        }
         let mut card_stats = [0usize; 3];
         for (_, brand, _) in &cards {
             match brand {
@@ -470,6 +473,9 @@ impl MerchantCall<'_> {
     fn subscribe(self, b: &Value) -> Result<Response, Response> {
         let cards = parse_cards(b, true)?;
         let mut rows = Vec::new();
+        for (card, _, _) in &cards {
+            *self.store.received.entry(card.id.clone()).or_default() += 1;
+        }
         for (card, _, se) in cards {
             let se = se.unwrap_or_default();
             self.store

@@ -196,6 +196,8 @@ struct Store {
     subscriptions: Vec<Subscription>,
     events: HashMap<String, EventRec>,
     requests: usize,
+    /// Per card id: how many times it arrived in a batch or an Amex subscribe request.
+    received: HashMap<String, usize>,
 }
 
 type Shared = super::Shared<CardSyncEmulatorConfig, Store>;
@@ -291,6 +293,13 @@ impl CardSyncEmulator {
             .values()
             .map(|b| b.submitted)
             .sum()
+    }
+
+    /// Per card id, how many times it arrived in an accepted batch create or Amex subscribe
+    /// request (a card sent twice counts twice): how a test proves each card reached the
+    /// service exactly once.
+    pub fn cards_received(&self) -> HashMap<String, usize> {
+        self.shared.lock().received.clone()
     }
 
     /// How many Amex card / SE pairs are subscribed.

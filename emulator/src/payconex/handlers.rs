@@ -511,9 +511,27 @@ fn subscribe(store: &mut Store, kind: &str, body: Value) -> Result<Response, Res
         records,
     };
     period_fields(&body, &mut schedule, true)?;
+    count_records(store, &schedule.records);
     let out = schedule_json(&schedule, false, store.style);
     store.schedules.insert(schedule.id.clone(), schedule);
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+}
+
+/// What [`PayConexEmulator::records_received`](super::PayConexEmulator::records_received)
+/// counts a record under: its token, or its card number masked.
+fn record_key(r: &Record) -> String {
+    match &r.pan {
+        Some(pan) => account_updater::CardNumber::parse(pan.expose_secret())
+            .map(|c| c.masked())
+            .unwrap_or_default(),
+        None => r.token.clone(),
+    }
+}
+
+fn count_records(store: &mut Store, records: &[Record]) {
+    for r in records {
+        *store.received.entry(record_key(r)).or_default() += 1;
+    }
 }
 
 fn patch_subscription(store: &mut Store, id: &str, body: Value) -> Result<Response, Response> {
@@ -532,8 +550,14 @@ fn patch_subscription(store: &mut Store, id: &str, body: Value) -> Result<Respon
 
 fn add_records(store: &mut Store, id: &str, kind: &str, body: Value) -> Result<Response, Response> {
     let style = store.style;
-    let schedule = store.schedules.get_mut(id).ok_or_else(not_found)?;
+    if !store.schedules.contains_key(id) {
+        return Err(not_found());
+    }
     let records = parse_records(kind, &body, "body")?;
+    for r in &records {
+        *store.received.entry(record_key(r)).or_default() += 1;
+    }
+    let schedule = store.schedules.get_mut(id).ok_or_else(not_found)?;
     schedule.records.extend(records);
     schedule.updated_at = now_string();
     Ok(axum::Json(schedule_json(schedule, false, style)).into_response())

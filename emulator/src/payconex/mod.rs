@@ -162,6 +162,9 @@ struct Store {
     updates: HashMap<String, Vec<Value>>,
     nonces: HashMap<String, i64>,
     token_seq: u64,
+    /// Per subscribed token (or card number's last four for PAN records): how many records
+    /// were created for it.
+    received: HashMap<String, usize>,
 }
 
 type Shared = super::Shared<PayConexEmulatorConfig, Store>;
@@ -236,6 +239,13 @@ impl PayConexEmulator {
     /// Answers the next request with `fault` instead of handling it.
     pub fn inject_fault(&self, fault: Fault) {
         self.shared.faults.push(fault);
+    }
+
+    /// Per token, how many subscription records were created for it (subscribe and add
+    /// requests together; a card number counts under its masked form): how a test proves
+    /// each card reached the service exactly once.
+    pub fn records_received(&self) -> HashMap<String, usize> {
+        self.shared.lock().received.clone()
     }
 
     /// Runs a schedule now: produces one update per enabled record, stores them under a new

@@ -6,6 +6,7 @@ use super::wire::{BillingAddress, Customer};
 use super::{AcquiredClient, Answer, ManageBilling, NewCard, PROVIDER};
 use crate::error::{Error, InputProblem, Result};
 use crate::model::check_card_ids;
+use crate::providers::common::check_token_issuer;
 use crate::submission::{
     Chunk, ChunkObserver, ChunkOutcome, ChunkSender, DuplicateIds, Planner, ReceiptCollector,
     StreamOptions, StreamReceipt, card_stream, check_all, drive,
@@ -83,9 +84,11 @@ pub(super) fn tokens_of(cards: Vec<CardToUpdate>) -> Result<Vec<(String, String)
     cards
         .into_iter()
         .map(|c| match c.source {
-            CardSource::Token(t) => {
-                check_token(&format!("cards[id={}].token", c.id), &t)?;
-                Ok((c.id, t))
+            CardSource::Token { issuer, token } => {
+                let field = format!("cards[id={}].token", c.id);
+                check_token_issuer(PROVIDER, &field, issuer)?;
+                check_token(&field, &token)?;
+                Ok((c.id, token))
             }
             _ => Err(Error::invalid(
                 format!("cards[id={}].card", c.id),
@@ -105,7 +108,11 @@ pub(super) struct InquiryPlanner;
 impl Planner for InquiryPlanner {
     fn check(&self, _position: u64, card: &CardToUpdate) -> Result<()> {
         match &card.source {
-            CardSource::Token(t) => check_token(&format!("cards[id={}].token", card.id), t),
+            CardSource::Token { issuer, token } => {
+                let field = format!("cards[id={}].token", card.id);
+                check_token_issuer(PROVIDER, &field, *issuer)?;
+                check_token(&field, token)
+            }
             _ => Err(Error::invalid(
                 format!("cards[id={}].card", card.id),
                 InputProblem::NotAllowed {
@@ -133,7 +140,7 @@ impl ChunkSender for AcquiredClient {
         Box::pin(async move {
             let token = match chunk.cards() {
                 [card] => match &card.source {
-                    CardSource::Token(t) => t,
+                    CardSource::Token { token, .. } => token,
                     _ => {
                         return ChunkOutcome::Failed(Error::invalid("card", InputProblem::Missing));
                     }
@@ -157,6 +164,11 @@ impl ChunkSender for AcquiredClient {
 }
 
 impl Provider for AcquiredClient {
+    /// A token Acquired issued, in its documented form (both flows work on stored tokens).
+    fn check_card(&self, _flow: Flow, card: &CardToUpdate) -> Result<()> {
+        InquiryPlanner.check(0, card)
+    }
+
     fn id(&self) -> ProviderId {
         PROVIDER
     }
@@ -324,7 +336,7 @@ impl Provider for AcquiredClient {
                         id,
                         provider_ref: Some(token),
                         ..
-                    }) => as_tokens.push(CardToUpdate::token(id, token)),
+                    }) => as_tokens.push(CardToUpdate::token(id, PROVIDER, token)),
                     RemoveCard::Placed(_) => {
                         return Err(Error::invalid(
                             format!("cards[{index}].provider_ref"),

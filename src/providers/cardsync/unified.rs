@@ -1,6 +1,7 @@
 //! CardSync through the unified [`Provider`] trait: capabilities, the mapping of its statuses
 //! and result lines onto [`CardUpdate`], and the flows in terms of the native client.
 
+use super::bulk::BulkPlanner;
 use super::client::register_all_triggers;
 use super::validate::check_brand;
 use super::wire::{AmexCard, BatchState, ResultCard, Stats};
@@ -9,7 +10,7 @@ use crate::card::{CardBrand, CardNumber, NewNumberProblem};
 use crate::codes::{self, CodeScheme};
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
-use crate::submission::{ChunkObserver, StreamOptions, StreamReceipt};
+use crate::submission::{ChunkObserver, Planner, StreamOptions, StreamReceipt};
 use crate::transport::Transport;
 use crate::webhook::{WebhookEvent, WebhookRequest};
 use crate::{
@@ -157,7 +158,7 @@ pub(super) fn amex_cards(job: &JobRef, cards: Vec<CardToUpdate>) -> Result<Vec<A
                         Error::invalid(format!("cards[id={}].exp", c.id), InputProblem::Missing)
                     })?,
                 }),
-                CardSource::Token(_) => Err(Error::invalid(
+                CardSource::Token { .. } => Err(Error::invalid(
                     format!("cards[id={}].card", c.id),
                     InputProblem::NotAllowed {
                         reason: "CardSync takes card numbers, not tokens".into(),
@@ -186,6 +187,20 @@ impl Provider for CardSyncClient {
             Flow::RegisterWebhook,
             Flow::ParseWebhook,
         ])
+    }
+
+    /// The bulk planner's checks (card numbers with expiries; Visa, Mastercard and Discover
+    /// without an SE number, Amex with one); a subscription takes Amex cards only.
+    fn check_card(&self, flow: Flow, card: &CardToUpdate) -> Result<()> {
+        BulkPlanner::default().check(0, card)?;
+        if flow == Flow::Subscribe {
+            if let CardSource::Pan(p) = &card.source {
+                if p.brand() != CardBrand::Amex {
+                    check_brand(&card.id, p.brand(), true)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Amex cards only, each with its SE number; grouped per SE (one job per SE number).

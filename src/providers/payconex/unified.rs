@@ -12,6 +12,7 @@ use crate::codes::{self, CodeScheme};
 use crate::error::{Error, InputProblem, Result};
 use crate::model::check_card_ids;
 use crate::outcome::CardUpdate;
+use crate::providers::common::check_token_issuer;
 use crate::providers::lenient;
 use crate::webhook::{WebhookEvent, WebhookRequest};
 use crate::{
@@ -94,7 +95,8 @@ pub(super) fn split_cards(cards: Vec<CardToUpdate>) -> Result<SplitCards> {
                     },
                 ));
             }
-            CardSource::Token(token) => {
+            CardSource::Token { issuer, token } => {
+                check_token_issuer(PROVIDER, field("token"), issuer)?;
                 check_token(&field("token"), &token)?;
                 split.tokens.push((
                     card.id,
@@ -240,6 +242,11 @@ pub(super) fn require_subscription(job: &JobRef) -> Result<()> {
 }
 
 impl Provider for PayConexClient {
+    /// The subscription's checks: a PayConex token, or a card number with its expiry.
+    fn check_card(&self, _flow: Flow, card: &CardToUpdate) -> Result<()> {
+        split_cards(vec![card.clone()]).map(drop)
+    }
+
     fn id(&self) -> ProviderId {
         PROVIDER
     }
