@@ -167,6 +167,19 @@ impl RunStatus {
     }
 }
 
+/// One provider's part of a run ([`Journal::status_by_provider`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderStatus {
+    /// The provider, when this crate knows the name.
+    pub provider: Option<ProviderId>,
+    /// The provider's name as recorded.
+    pub provider_name: String,
+    /// Its cards per state and its results (`rejected` is always 0: see
+    /// [`Journal::status_by_provider`]).
+    pub status: RunStatus,
+}
+
 /// What one [`Journal::run`] call did, and the run's state after it. A run that stopped early
 /// (the journal could not record an intent, or the input changed) says why in
 /// `receipt.stopped`: nothing was sent past that point.
@@ -441,8 +454,14 @@ impl Journal {
             .accepted_jobs(run_id)
             .await?
             .into_iter()
-            .map(|(kind, job_id, chunks, cards)| {
+            .map(|(kind, job_id, chunk_provider, chunks, cards)| {
                 let kind = job_kind(&kind);
+                // A chunk names the provider it went to (a routed run's jobs are at several);
+                // chunks recorded before it did belong to the run's provider.
+                let provider = chunk_provider
+                    .as_deref()
+                    .and_then(ProviderId::named)
+                    .or(provider);
                 AcceptedJobs {
                     job: match (provider, kind, job_id) {
                         (Some(p), Some(k), Some(id)) => Some(JobRef::new(p, k, id)),
@@ -463,6 +482,42 @@ impl Journal {
     /// The run's cards per state.
     pub async fn status(&self, run_id: &str) -> Result<RunStatus> {
         self.db.status(run_id).await
+    }
+
+    /// The run's cards per state and its results, per provider (a routed run's chunks are at
+    /// several), in provider-name order. Rejected cards were sent to no provider: they are
+    /// counted in [`Journal::status`] only. Chunks recorded by a journal older than schema
+    /// version 3 name no provider and are counted under the run's.
+    pub async fn status_by_provider(&self, run_id: &str) -> Result<Vec<ProviderStatus>> {
+        let run_provider = self
+            .runs()
+            .await?
+            .into_iter()
+            .find(|r| r.run_id == run_id)
+            .map(|r| r.provider_name);
+        let mut merged: std::collections::BTreeMap<String, RunStatus> = Default::default();
+        for (provider, status) in self.db.status_by_provider(run_id).await? {
+            let name = provider
+                .or_else(|| run_provider.clone())
+                .unwrap_or_default();
+            let into = merged.entry(name).or_default();
+            into.accepted += status.accepted;
+            into.in_flight += status.in_flight;
+            into.unknown += status.unknown;
+            into.failed += status.failed;
+            into.resend += status.resend;
+            into.chunks += status.chunks;
+            into.results += status.results;
+            into.applied += status.applied;
+        }
+        Ok(merged
+            .into_iter()
+            .map(|(name, status)| ProviderStatus {
+                provider: ProviderId::named(&name),
+                provider_name: name,
+                status,
+            })
+            .collect())
     }
 
     /// The run's chunks that may have reached the provider, waiting for a decision.

@@ -47,7 +47,11 @@ impl Journal {
 
     async fn caller_id_of(&self, run_id: &str, update: &CardUpdate) -> Result<Option<String>> {
         match (&update.card_id, &update.card_ref) {
-            (None, Some(reference)) => self.db.single_card_of_job(run_id, reference).await,
+            (None, Some(reference)) => {
+                self.db
+                    .single_card_of_job(run_id, update.provider.as_str(), reference)
+                    .await
+            }
             _ => Ok(None),
         }
     }

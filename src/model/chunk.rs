@@ -7,12 +7,13 @@
 use std::ops::Range;
 
 use super::CardToUpdate;
-use crate::ids::JobKind;
+use crate::ids::{JobKind, ProviderId};
 
 /// One provider request's worth of cards, in input order.
 #[derive(Debug, Clone)]
 pub struct Chunk {
     pub(crate) seq: u64,
+    pub(crate) provider: Option<ProviderId>,
     pub(crate) kind: JobKind,
     pub(crate) group: Option<String>,
     pub(crate) cards: Vec<CardToUpdate>,
@@ -26,6 +27,7 @@ impl Chunk {
     pub fn new(kind: JobKind, group: Option<String>) -> Self {
         Chunk {
             seq: 0,
+            provider: None,
             kind,
             group,
             cards: Vec::new(),
@@ -42,6 +44,13 @@ impl Chunk {
     /// The chunk's number in its submission (0, 1, 2… in the order chunks are sent).
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// The provider the chunk is sent to: set with its number by the streamed driver (and by
+    /// a router's subscription lanes), so that an observer of a routed run (a journal) can
+    /// record which provider holds each chunk. `None` for a chunk built outside a submission.
+    pub fn provider(&self) -> Option<ProviderId> {
+        self.provider
     }
 
     /// What the chunk creates (a CardSync batch, an Amex subscription, an Acquired inquiry).

@@ -313,6 +313,7 @@ async fn subscribe_chunk(
     report: &mut LaneReport,
 ) {
     chunk.seq = *next_seq;
+    chunk.provider = Some(provider.id());
     *next_seq += 1;
     let record = |outcome| ChunkRecord {
         seq: chunk.seq,

@@ -251,6 +251,7 @@ impl<P: Planner> Driver<'_, '_, P> {
                 continue;
             }
             chunk.seq = self.next_seq;
+            chunk.provider = Some(self.provider);
             self.next_seq += 1;
             return Some(chunk);
         }

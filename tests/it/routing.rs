@@ -613,3 +613,254 @@ async fn jobs_status_and_results_go_back_to_the_provider_that_made_them() {
     let e = router.job_status(&foreign).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
 }
+
+fn router_for(f: &Fleet) -> Router {
+    mixed_rules(
+        Router::builder()
+            .provider(f.cardsync_client.clone())
+            .provider(f.acquired_client.clone())
+            .provider(f.payconex_client.clone()),
+    )
+}
+
+/// What the emulators received, per card: CardSync ids, Acquired tokens, PayConex tokens (and
+/// the number of PAN records).
+fn received(
+    f: &Fleet,
+) -> (
+    HashMap<String, usize>,
+    HashMap<String, usize>,
+    HashMap<String, usize>,
+) {
+    (
+        f.cardsync.cards_received(),
+        f.acquired.inquiries(),
+        f.payconex.records_received(),
+    )
+}
+
+fn assert_each_once(f: &Fleet, expected: &Expected) {
+    let (cardsync, acquired, payconex) = received(f);
+    assert_eq!(cardsync.len(), expected.cardsync.len());
+    assert!(
+        cardsync.values().all(|n| *n == 1),
+        "a card reached CardSync twice"
+    );
+    assert_eq!(
+        acquired.keys().cloned().collect::<BTreeSet<_>>(),
+        expected.acquired_tokens
+    );
+    assert!(
+        acquired.values().all(|n| *n == 1),
+        "a token reached Acquired twice"
+    );
+    let tokens: BTreeSet<String> = payconex
+        .keys()
+        .filter(|k| !k.contains('*'))
+        .cloned()
+        .collect();
+    assert_eq!(tokens, expected.payconex_tokens);
+    assert!(
+        payconex
+            .iter()
+            .filter(|(k, _)| !k.contains('*'))
+            .all(|(_, n)| *n == 1),
+        "a token reached PayConex twice"
+    );
+    let pans: usize = payconex
+        .iter()
+        .filter(|(k, _)| k.contains('*'))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(pans, expected.payconex_pans);
+}
+
+/// Per provider: cards accepted, from the journal.
+fn accepted_per_provider(
+    per: &[account_updater_journal::ProviderStatus],
+) -> std::collections::BTreeMap<String, u64> {
+    per.iter()
+        .map(|p| (p.provider_name.clone(), p.status.accepted))
+        .collect()
+}
+
+/// One routed run in `journal`: every chunk recorded with its provider, status per provider,
+/// jobs that poll at their own provider, and a rerun that sends nothing.
+async fn routed_run_in(journal: &account_updater_journal::Journal) {
+    use account_updater_journal::RunOptions;
+    let f = fleet().await;
+    let acquired_tokens: Vec<String> = (0..60)
+        .map(|i| f.acquired.create_token(&pan(&format!("4{i:014}")), exp()))
+        .collect();
+    let (mut cards, mut expected) = card_base(20_000, &acquired_tokens);
+    // One of CardSync's sandbox cards, whose result is a new number.
+    cards.push(CardToUpdate::pan(
+        "visa-sandbox",
+        CardNumber::parse("4457010000000009").unwrap(),
+        exp(),
+    ));
+    expected.cardsync.insert("visa-sandbox".into());
+    let router = router_for(&f);
+    let report = journal
+        .run(
+            &router,
+            &RunOptions::new("2026-12"),
+            card_stream(cards.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(report.receipt.stopped().is_none());
+    assert_each_once(&f, &expected);
+    let sent = (expected.cardsync.len()
+        + expected.acquired_tokens.len()
+        + expected.payconex_tokens.len()
+        + expected.payconex_pans) as u64;
+    assert_eq!(report.status.accepted, sent);
+    assert_eq!(report.status.rejected, expected.unrouted.len() as u64);
+    assert!(report.status.is_settled());
+
+    let per = journal.status_by_provider("2026-12").await.unwrap();
+    let accepted = accepted_per_provider(&per);
+    assert_eq!(
+        accepted,
+        [
+            ("acquired".to_owned(), expected.acquired_tokens.len() as u64),
+            ("cardsync".to_owned(), expected.cardsync.len() as u64),
+            (
+                "payconex".to_owned(),
+                (expected.payconex_tokens.len() + expected.payconex_pans) as u64
+            ),
+        ]
+        .into_iter()
+        .collect()
+    );
+
+    // Each job is at the provider that made it, and polls there through the router.
+    let jobs = journal.accepted_jobs("2026-12").await.unwrap();
+    assert_eq!(jobs.iter().map(|j| j.cards).sum::<u64>(), sent);
+    let mut kinds = std::collections::HashSet::new();
+    for j in &jobs {
+        let job = j.job.as_ref().expect("every job is named");
+        kinds.insert((job.provider, job.kind));
+    }
+    assert_eq!(
+        kinds,
+        [
+            (ProviderId::CardSync, JobKind::Batch),
+            (ProviderId::CardSync, JobKind::Subscription),
+            (ProviderId::Acquired, JobKind::Inquiry),
+            (ProviderId::PayConex, JobKind::Subscription),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashSet<_>>()
+    );
+    let mut updates = Vec::new();
+    for batch in jobs
+        .iter()
+        .filter_map(|j| j.job.clone())
+        .filter(|j| j.kind == JobKind::Batch)
+    {
+        updates.extend(
+            router
+                .fetch_results(&ResultsQuery::Job(batch))
+                .await
+                .unwrap(),
+        );
+    }
+    let sandbox = updates
+        .iter()
+        .find(|u| u.card_id.as_deref() == Some("visa-sandbox"))
+        .expect("the sandbox card's result");
+    assert_eq!(sandbox.provider, ProviderId::CardSync);
+    assert_eq!(sandbox.outcome, account_updater::Outcome::NewAccountNumber);
+    let stored = journal.record_results("2026-12", &updates).await.unwrap();
+    assert_eq!(stored, updates.len() as u64);
+    let per = journal.status_by_provider("2026-12").await.unwrap();
+    let cardsync = per
+        .iter()
+        .find(|p| p.provider == Some(ProviderId::CardSync))
+        .unwrap();
+    assert_eq!(cardsync.status.results, updates.len() as u64);
+
+    // The same input again: every chunk is the journal's already; nothing is sent.
+    let again = journal
+        .run(&router, &RunOptions::new("2026-12"), card_stream(cards))
+        .await
+        .unwrap();
+    assert_eq!(again.receipt.accepted_cards(), 0);
+    assert_eq!(again.receipt.skipped_cards(), sent);
+    assert_each_once(&f, &expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_run_in_a_sqlite_journal_is_recorded_per_provider_and_never_resent() {
+    let dir = std::env::temp_dir().join(format!("au-routing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = account_updater_journal::Journal::open_sqlite(dir.join("journal.db"))
+        .await
+        .unwrap();
+    routed_run_in(&journal).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_run_in_a_postgres_journal_is_recorded_per_provider_and_never_resent() {
+    let Some(pg) = crate::common::postgres::PgCluster::start("routed_run") else {
+        return;
+    };
+    let journal = account_updater_journal::Journal::connect_postgres(&pg.url)
+        .await
+        .unwrap();
+    routed_run_in(&journal).await;
+}
+
+/// The same routed run by one worker and by three on one PostgreSQL journal: the same totals,
+/// per provider and merged, and every card at its provider once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_workers_on_one_postgres_journal_give_the_totals_of_one() {
+    use account_updater_journal::{Journal, RunOptions};
+    let Some(pg) = crate::common::postgres::PgCluster::start("routed_workers") else {
+        return;
+    };
+    let mut totals = Vec::new();
+    for (run, workers) in [("one-worker", 1usize), ("three-workers", 3)] {
+        let f = fleet().await;
+        let acquired_tokens: Vec<String> = (0..60)
+            .map(|i| f.acquired.create_token(&pan(&format!("4{i:014}")), exp()))
+            .collect();
+        let (cards, expected) = card_base(20_000, &acquired_tokens);
+        let mut journals = Vec::new();
+        for _ in 0..workers {
+            journals.push(Journal::connect_postgres(&pg.url).await.unwrap());
+        }
+        let routers: Vec<Router> = (0..workers).map(|_| router_for(&f)).collect();
+        let options: Vec<RunOptions> = (0..workers)
+            .map(|w| RunOptions::new(run).worker(format!("w{w}")))
+            .collect();
+        let reports = futures::future::join_all(
+            (0..workers)
+                .map(|w| journals[w].run(&routers[w], &options[w], card_stream(cards.clone()))),
+        )
+        .await;
+        let mut sent = 0;
+        for r in reports {
+            let r = r.unwrap();
+            assert!(r.receipt.stopped().is_none());
+            sent += r.receipt.accepted_cards();
+        }
+        assert_each_once(&f, &expected);
+        let status = journals[0].status(run).await.unwrap();
+        assert_eq!(
+            status.accepted, sent,
+            "{run}: the workers' sends add up to the run"
+        );
+        assert!(status.is_settled());
+        let per = journals[0].status_by_provider(run).await.unwrap();
+        println!("{run}: {:?}", accepted_per_provider(&per));
+        totals.push((
+            (status.accepted, status.rejected, status.chunks),
+            accepted_per_provider(&per),
+        ));
+    }
+    assert_eq!(totals[0], totals[1]);
+}

@@ -126,8 +126,8 @@ pub(crate) use cards::encode_cards;
 pub use schema::SCHEMA_VERSION;
 
 const INSERT_CHUNK: &str = "INSERT INTO au_chunks
-    (run_id, seq, kind, grp, fingerprint, cards, card_ids, state, job_id, error, worker, attempts, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', NULL, NULL, ?, 1, ?)
+    (run_id, seq, kind, grp, fingerprint, cards, card_ids, state, job_id, error, worker, attempts, updated_at, provider)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', NULL, NULL, ?, 1, ?, ?)
     ON CONFLICT (run_id, seq) DO NOTHING";
 
 impl Db {
@@ -243,7 +243,8 @@ impl Db {
             int(chunk.len() as u64),
             cards,
             worker,
-            now()
+            now(),
+            chunk.provider().map(|p| p.as_str())
         )?;
         Ok(n == 1)
     }
@@ -330,6 +331,48 @@ impl Db {
             reason
         )?;
         Ok(())
+    }
+
+    /// Per provider (the chunk's, `None` for chunks recorded before providers were), the
+    /// cards per state and the results; rejected cards belong to no provider.
+    pub(crate) async fn status_by_provider(
+        &self,
+        run_id: &str,
+    ) -> Result<std::collections::BTreeMap<Option<String>, RunStatus>> {
+        let mut by: std::collections::BTreeMap<Option<String>, RunStatus> = Default::default();
+        let per_state = fetch_all!(
+            self,
+            "read status",
+            (Option<String>, String, i64, i64),
+            "SELECT provider, state, COUNT(*), CAST(COALESCE(SUM(cards), 0) AS BIGINT) FROM au_chunks WHERE run_id = ? GROUP BY provider, state",
+            run_id
+        )?;
+        for (provider, state, chunks, cards) in per_state {
+            let status = by.entry(provider).or_default();
+            status.chunks += unsigned(chunks);
+            let cards = unsigned(cards);
+            match state.as_str() {
+                state::ACCEPTED => status.accepted += cards,
+                state::INTENT => status.in_flight += cards,
+                state::UNKNOWN => status.unknown += cards,
+                state::FAILED => status.failed += cards,
+                state::RESEND => status.resend += cards,
+                _ => {}
+            }
+        }
+        let results = fetch_all!(
+            self,
+            "read status",
+            (String, i64, i64),
+            "SELECT provider, COUNT(*), CAST(COALESCE(SUM(CASE WHEN applied_at IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) FROM au_results WHERE run_id = ? GROUP BY provider",
+            run_id
+        )?;
+        for (provider, results, applied) in results {
+            let status = by.entry(Some(provider)).or_default();
+            status.results = unsigned(results);
+            status.applied = unsigned(applied);
+        }
+        Ok(by)
     }
 
     pub(crate) async fn status(&self, run_id: &str) -> Result<RunStatus> {

@@ -129,14 +129,14 @@ impl Db {
     pub(crate) async fn accepted_jobs(
         &self,
         run_id: &str,
-    ) -> Result<Vec<(String, Option<String>, i64, i64)>> {
+    ) -> Result<Vec<(String, Option<String>, Option<String>, i64, i64)>> {
         fetch_all!(
             self,
             "read accepted jobs",
-            (String, Option<String>, i64, i64),
-            "SELECT kind, job_id, COUNT(*), CAST(SUM(cards) AS BIGINT) FROM au_chunks
+            (String, Option<String>, Option<String>, i64, i64),
+            "SELECT kind, job_id, provider, COUNT(*), CAST(SUM(cards) AS BIGINT) FROM au_chunks
              WHERE run_id = ? AND state = 'accepted'
-             GROUP BY kind, job_id ORDER BY MIN(seq)",
+             GROUP BY kind, job_id, provider ORDER BY MIN(seq)",
             run_id
         )
     }
@@ -260,15 +260,18 @@ impl Db {
     pub(crate) async fn single_card_of_job(
         &self,
         run_id: &str,
+        provider: &str,
         job_id: &str,
     ) -> Result<Option<String>> {
+        // A routed run's chunks name their provider (older chunks do not: their run's).
         let rows = fetch_all!(
             self,
             "join result to its card",
             (String,),
-            "SELECT card_ids FROM au_chunks WHERE run_id = ? AND job_id = ? AND cards = 1 AND state = 'accepted' LIMIT 2",
+            "SELECT card_ids FROM au_chunks WHERE run_id = ? AND job_id = ? AND cards = 1 AND state = 'accepted' AND (provider IS NULL OR provider = ?) LIMIT 2",
             run_id,
-            job_id
+            job_id,
+            provider
         )?;
         match rows.as_slice() {
             [(json,)] => Ok(decode_cards(json)?.into_iter().next().map(|(_, id)| id)),

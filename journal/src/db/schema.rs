@@ -5,7 +5,7 @@ use account_updater::error::{Error, Result};
 use super::{Db, db_error, now};
 
 /// The schema version this crate writes. Migrations run in order from the database's version.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Each migration's statements, by version. Every statement is idempotent, so two workers
 /// migrating at once cannot fail each other (PostgreSQL also takes an advisory lock).
@@ -66,7 +66,42 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
         2,
         &["CREATE INDEX IF NOT EXISTS au_chunks_job ON au_chunks (run_id, job_id)"],
     ),
+    // 3: the provider each chunk went to, so that a routed run (one run id, several
+    // providers) polls each job at its own provider and reports status per provider. NULL
+    // for chunks recorded before: they belong to their run's provider.
+    (3, &[ADD_CHUNK_PROVIDER]),
 ];
+
+/// PostgreSQL skips an existing column itself; SQLite has no `IF NOT EXISTS` here, so for it
+/// the statement runs without it and a "duplicate column" answer (another process migrated
+/// first) counts as done.
+const ADD_CHUNK_PROVIDER: &str = "ALTER TABLE au_chunks ADD COLUMN IF NOT EXISTS provider TEXT";
+
+async fn sqlite_has_column(pool: &sqlx::SqlitePool, table: &str, column: &str) -> Result<bool> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .fetch_all(pool)
+            .await
+            .map_err(db_error("migrate"))?;
+    Ok(rows.iter().any(|(name,)| name == column))
+}
+
+/// Adds a nullable text column unless it is there: when two processes migrate one file at
+/// once, the one whose `ALTER` fails because the other's went first finds the column and goes
+/// on.
+async fn add_sqlite_column(pool: &sqlx::SqlitePool, table: &str, column: &str) -> Result<()> {
+    if sqlite_has_column(pool, table, column).await? {
+        return Ok(());
+    }
+    let added = sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))
+        .execute(pool)
+        .await;
+    match added {
+        Ok(_) => Ok(()),
+        Err(_) if sqlite_has_column(pool, table, column).await? => Ok(()),
+        Err(e) => Err(db_error("migrate")(e)),
+    }
+}
 
 impl Db {
     pub(crate) async fn schema_version(&self) -> Result<i64> {
@@ -119,6 +154,15 @@ impl Db {
         }
         for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             match self {
+                Db::Sqlite(pool) if statements.contains(&ADD_CHUNK_PROVIDER) => {
+                    add_sqlite_column(pool, "au_chunks", "provider").await?;
+                    let rest: Vec<&str> = statements
+                        .iter()
+                        .copied()
+                        .filter(|s| *s != ADD_CHUNK_PROVIDER)
+                        .collect();
+                    apply!(pool, None, RECORD, version, rest)
+                }
                 Db::Sqlite(pool) => apply!(pool, None, RECORD, version, statements),
                 #[cfg(feature = "postgres")]
                 Db::Postgres(pool) => apply!(
