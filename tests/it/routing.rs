@@ -864,3 +864,98 @@ async fn three_workers_on_one_postgres_journal_give_the_totals_of_one() {
     }
     assert_eq!(totals[0], totals[1]);
 }
+
+/// Every provider's webhooks to one URL: the router tells them apart by content, verifies the
+/// signed one, refuses a forgery, and the results join back to the caller's ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_receiver_takes_every_providers_webhooks() {
+    use account_updater::provider::WebhookRegistration;
+    use account_updater::webhook::WebhookRequest;
+    use account_updater_emulator::WebhookSink;
+    use std::time::Duration;
+
+    let f = fleet().await;
+    let sink = WebhookSink::start().await.unwrap();
+    f.acquired.set_webhook_url(&sink.url());
+    f.cardsync_client
+        .register_webhook(WebhookRegistration::new(sink.url()))
+        .await
+        .unwrap();
+    f.payconex_client
+        .register_webhook(WebhookRegistration::new(sink.url()))
+        .await
+        .unwrap();
+    let router = router_for(&f);
+    let token = f.acquired.create_token(&pan("445700030000000"), exp());
+    let receipt = router
+        .submit(vec![
+            CardToUpdate::pan(
+                "visa-1",
+                CardNumber::parse("4457010000000009").unwrap(),
+                exp(),
+            ),
+            CardToUpdate::token("acq-1", ProviderId::Acquired, token.clone()),
+            CardToUpdate::token("pcx-1", ProviderId::PayConex, "100001234561"),
+        ])
+        .await
+        .unwrap();
+    assert!(receipt.is_complete());
+    let schedule = receipt
+        .accepted()
+        .iter()
+        .find(|j| j.job().provider == ProviderId::PayConex)
+        .unwrap()
+        .job()
+        .id
+        .clone();
+    f.payconex.run_schedule(&schedule).await.unwrap();
+
+    let mut providers = BTreeSet::new();
+    let mut acquired_body = None;
+    while providers.len() < 3 {
+        let hook = sink
+            .next(Duration::from_secs(10))
+            .await
+            .expect("a webhook from each provider");
+        let event = router
+            .parse_webhook(&WebhookRequest::new(&hook.headers, &hook.body))
+            .unwrap();
+        if event.provider == ProviderId::Acquired {
+            assert_eq!(
+                event.authenticity,
+                account_updater::webhook::Authenticity::Verified
+            );
+            // The inquiry's result names the token only; the receipt joins it back.
+            let mut updates = event.updates.clone();
+            assert!(updates.iter().all(|u| u.card_id.is_none()));
+            receipt.join_card_ids(&mut updates);
+            assert_eq!(updates[0].card_id.as_deref(), Some("acq-1"));
+            acquired_body = Some(hook);
+        }
+        providers.insert(event.provider);
+    }
+    assert_eq!(
+        providers,
+        [
+            ProviderId::PayConex,
+            ProviderId::CardSync,
+            ProviderId::Acquired
+        ]
+        .into_iter()
+        .collect()
+    );
+
+    // A forged Acquired webhook (its event changed after signing) is refused, by content and
+    // on Acquired's own path, and never read as another provider's.
+    let genuine = acquired_body.unwrap();
+    let mut forged: serde_json::Value = serde_json::from_slice(&genuine.body).unwrap();
+    forged["id"] = serde_json::json!("forged-0001");
+    let forged = serde_json::to_vec(&forged).unwrap();
+    let request = WebhookRequest::new(&genuine.headers, &forged);
+    let by_content = router.parse_webhook(&request).unwrap_err();
+    assert_eq!(by_content.kind(), ErrorKind::Integrity, "{by_content}");
+    let by_path = router
+        .parse_webhook_from(ProviderId::Acquired, &request)
+        .unwrap_err();
+    assert_eq!(by_path.kind(), ErrorKind::Integrity);
+}
