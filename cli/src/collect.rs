@@ -104,7 +104,9 @@ async fn poll_job(provider: &dyn Provider, sink: &Sink, job: &JobRef) -> Result<
             }
             _ => false,
         },
-        Err(e) if e.kind() == ErrorKind::Unsupported => true,
+        // No status to ask for this job (Acquired inquiries; CardSync Amex subscriptions,
+        // whose results are announced by webhook): go on to its results.
+        Err(e) if matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::InvalidInput) => true,
         Err(e) => {
             tracing::warn!(job = %job.id, error = %e, "job status");
             false
@@ -119,6 +121,12 @@ async fn poll_job(provider: &dyn Provider, sink: &Sink, job: &JobRef) -> Result<
     {
         Ok(updates) => {
             sink.store(updates).await?;
+            Ok(true)
+        }
+        // The job's results come by webhook only (an Acquired inquiry, a CardSync Amex
+        // subscription): nothing to poll.
+        Err(e) if matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::InvalidInput) => {
+            tracing::debug!(job = %job.id, error = %e, "results by webhook only");
             Ok(true)
         }
         Err(e) => {

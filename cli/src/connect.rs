@@ -14,10 +14,12 @@ use crate::Failure;
 
 /// A provider client, and the emulator behind it when there is one (kept alive with it).
 pub struct Connected {
-    /// The client.
+    /// The client (or a router over several).
     pub provider: Arc<dyn Provider>,
-    /// The emulator it talks to, if any.
+    /// The CardSync emulator it talks to, if any.
     pub emulator: Option<CardSyncEmulator>,
+    /// Other emulators a routed run talks to, kept alive as long as the client.
+    pub keep_alive: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// `--provider` values: the names [`ProviderId::as_str`] gives.
@@ -49,6 +51,14 @@ fn variables(provider: ProviderId) -> (&'static [&'static str], &'static [&'stat
             ],
             &["ACQUIRED_MID_ID", "ACQUIRED_BASE_URL"],
         ),
+        ProviderId::PayConex => (
+            &[
+                "PAYCONEX_ACCOUNT_ID",
+                "PAYCONEX_API_KEY_ID",
+                "PAYCONEX_API_SECRET",
+            ],
+            &["PAYCONEX_BASE_URL", "PAYCONEX_AUTH"],
+        ),
         _ => (&[], &[]),
     }
 }
@@ -79,21 +89,47 @@ pub async fn connect(provider: ProviderId, emulator: bool) -> Result<Connected, 
             ))),
         };
     }
-    let (required, optional) = variables(provider);
-    let missing: Vec<&str> = required
-        .iter()
-        .copied()
-        .filter(|v| env(v).is_none())
-        .collect();
-    if required.is_empty() {
+    if provider == ProviderId::PayConex || variables(provider).0.is_empty() {
         return Err(Failure::error(format!(
-            "{provider} takes no bulk inquiries, so a CSV run cannot go to it ({}); use the library for it",
+            "{provider} takes no bulk inquiries, so a CSV run cannot go to it alone ({}); route cards to it with --route",
             match provider {
                 ProviderId::PayConex => "it updates cards through scheduled subscriptions",
                 _ => "it updates one stored account at a time",
             }
         )));
     }
+    let client = client_from_env(provider)?;
+    check_bulk(provider, client.capabilities())?;
+    Ok(Connected {
+        provider: client,
+        emulator: None,
+        keep_alive: Vec::new(),
+    })
+}
+
+/// A client for one provider of a routed run, from its environment variables (PayConex too:
+/// its subscriptions take cards through a rule with `flow = "subscribe"`).
+pub fn connect_for_routing(provider: ProviderId) -> Result<Connected, Failure> {
+    if variables(provider).0.is_empty() {
+        return Err(Failure::error(format!(
+            "{provider} updates one stored account at a time: no rule can send cards to it"
+        )));
+    }
+    Ok(Connected {
+        provider: client_from_env(provider)?,
+        emulator: None,
+        keep_alive: Vec::new(),
+    })
+}
+
+/// A provider's client from its environment variables, naming the missing ones.
+fn client_from_env(provider: ProviderId) -> Result<Arc<dyn Provider>, Failure> {
+    let (required, optional) = variables(provider);
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|v| env(v).is_none())
+        .collect();
     if !missing.is_empty() {
         return Err(Failure::error(format!(
             "{provider} needs the environment variable{} {} (optional: {}); or pass --emulator to try the embedded emulator",
@@ -102,7 +138,7 @@ pub async fn connect(provider: ProviderId, emulator: bool) -> Result<Connected, 
             optional.join(", ")
         )));
     }
-    let client: Arc<dyn Provider> = match provider {
+    Ok(match provider {
         ProviderId::CardSync => {
             let key = SecretString::from(env("CARDSYNC_MERCHANT_API_KEY").unwrap_or_default());
             let mut builder = CardSyncClient::builder(key);
@@ -124,13 +160,86 @@ pub async fn connect(provider: ProviderId, emulator: bool) -> Result<Connected, 
             }
             Arc::new(builder.build()?)
         }
-        other => return Err(Failure::error(format!("{other} takes no bulk inquiries"))),
-    };
-    check_bulk(provider, client.capabilities())?;
-    Ok(Connected {
-        provider: client,
-        emulator: None,
+        ProviderId::PayConex => {
+            use account_updater::providers::payconex::{self, AuthMethod, PayConexClient};
+            let auth = match env("PAYCONEX_AUTH")
+                .map(|a| a.to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("hmac") => AuthMethod::Hmac,
+                Some("basic") => AuthMethod::Basic,
+                Some(other) => {
+                    return Err(Failure::error(format!(
+                        "PAYCONEX_AUTH is {other:?}; hmac or basic"
+                    )));
+                }
+            };
+            let credentials = payconex::Credentials::new(
+                env("PAYCONEX_API_KEY_ID").unwrap_or_default(),
+                SecretString::from(env("PAYCONEX_API_SECRET").unwrap_or_default()),
+            );
+            let mut builder = PayConexClient::builder(
+                env("PAYCONEX_ACCOUNT_ID").unwrap_or_default(),
+                credentials,
+            )
+            .auth(auth);
+            if let Some(url) = env_url("PAYCONEX_BASE_URL")? {
+                builder = builder.base_url(url);
+            }
+            Arc::new(builder.build()?)
+        }
+        other => return Err(Failure::error(format!("{other} takes no cards"))),
     })
+}
+
+/// One provider of a routed run on an embedded emulator (for `demo --route` and `run --route
+/// --emulator`): the emulator knows none of a file's tokens, so only generated cards make
+/// sense there.
+pub async fn emulated(provider: ProviderId) -> Result<Connected, Failure> {
+    let start = |what: &str, e: std::io::Error| {
+        Failure::error(format!("could not start the {what} emulator: {e}"))
+    };
+    match provider {
+        ProviderId::CardSync => {
+            let mut c = cardsync_emulator().await?;
+            if let Some(e) = c.emulator.take() {
+                c.keep_alive.push(Box::new(e));
+            }
+            Ok(c)
+        }
+        ProviderId::Acquired => {
+            let emulator = account_updater_emulator::acquired::AcquiredEmulator::start()
+                .await
+                .map_err(|e| start("Acquired", e))?;
+            let client = AcquiredClient::builder(emulator.credentials())
+                .base_url(emulator.base_url())
+                .build()?;
+            Ok(Connected {
+                provider: Arc::new(client),
+                emulator: None,
+                keep_alive: vec![Box::new(emulator)],
+            })
+        }
+        ProviderId::PayConex => {
+            let emulator = account_updater_emulator::payconex::PayConexEmulator::start()
+                .await
+                .map_err(|e| start("PayConex", e))?;
+            let client = account_updater::providers::payconex::PayConexClient::builder(
+                emulator.account_id(),
+                emulator.credentials(),
+            )
+            .base_url(emulator.base_url())
+            .build()?;
+            Ok(Connected {
+                provider: Arc::new(client),
+                emulator: None,
+                keep_alive: vec![Box::new(emulator)],
+            })
+        }
+        other => Err(Failure::error(format!(
+            "{other} has no emulator for routed runs"
+        ))),
+    }
 }
 
 /// A CardSync emulator on loopback with one merchant, and a client for that merchant.
@@ -145,5 +254,6 @@ pub async fn cardsync_emulator() -> Result<Connected, Failure> {
     Ok(Connected {
         provider: Arc::new(client),
         emulator: Some(emulator),
+        keep_alive: Vec::new(),
     })
 }

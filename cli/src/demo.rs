@@ -80,6 +80,173 @@ pub fn write_cards(path: &Path, n: u64) -> Result<u64, Failure> {
     Ok(bad)
 }
 
+/// The routed demo's rules: each kind of card to the one provider that can update it.
+pub const DEMO_ROUTES: &str = r#"# account-updater demo --route: each card to the provider that can update it.
+[[rule]]
+name = "acquired-tokens"
+provider = "acquired"
+token = true
+
+[[rule]]
+name = "payconex-tokens"
+provider = "payconex"
+flow = "subscribe"
+token = true
+
+[[rule]]
+name = "amex-with-se"
+provider = "cardsync"
+amex_se_number = true
+
+[[rule]]
+name = "amex-without-se"
+provider = "payconex"
+flow = "subscribe"
+amex_se_number = false
+
+[[rule]]
+name = "visa"
+provider = "cardsync"
+brand = "visa"
+
+[[rule]]
+name = "mastercard"
+provider = "cardsync"
+brand = "mastercard"
+
+[[rule]]
+name = "discover"
+provider = "cardsync"
+brand = "discover"
+"#;
+
+/// Writes the routed demo's cards: CardSync numbers (a sandbox card every 500 rows), Amex with
+/// and without an SE number, PayConex tokens, Acquired tokens made at `acquired`, and JCB
+/// cards no rule takes. Returns the rows no rule takes.
+fn write_routed_cards(
+    path: &Path,
+    n: u64,
+    acquired: &account_updater_emulator::acquired::AcquiredEmulator,
+) -> Result<u64, Failure> {
+    let expiry = account_updater::Expiry::new(12, 2030)
+        .map_err(|e| Failure::error(format!("demo expiry: {e}")))?;
+    let mut lines = String::from("id,card_number,expiry,token,token_provider,amex_se_number\n");
+    let mut unrouted = 0;
+    for i in 0..n {
+        let id = format!("cust-{i:07}");
+        let row = match i % 100 {
+            _ if i % 500 == 250 => {
+                let card = SANDBOX_CARDS[(i / 500) as usize % SANDBOX_CARDS.len()];
+                format!("{id},{card},12/30,,,")
+            }
+            0..=69 => {
+                let prefix = ["4", "51", "6011"][(i % 3) as usize];
+                let body = format!("{prefix}9{i:0width$}", width = 14 - prefix.len());
+                format!("{id},{},12/30,,,", with_check_digit(&body))
+            }
+            70..=79 => format!(
+                "{id},{},12/30,,,{}",
+                with_check_digit(&format!("379{i:011}")),
+                ["1111111111", "2222222222"][(i % 2) as usize]
+            ),
+            80..=84 => format!("{id},{},12/30,,,", with_check_digit(&format!("349{i:011}"))),
+            85..=94 => format!("{id},,,{:012},payconex,", 100_000_000_000 + i),
+            95..=97 => {
+                let number =
+                    account_updater::CardNumber::parse(&with_check_digit(&format!("49{i:013}")))
+                        .map_err(|e| Failure::error(format!("demo card: {e}")))?;
+                format!(
+                    "{id},,,{},acquired,",
+                    acquired.create_token(&number, expiry)
+                )
+            }
+            _ => {
+                unrouted += 1;
+                format!(
+                    "{id},{},12/30,,,",
+                    with_check_digit(&format!("3530{i:011}"))
+                )
+            }
+        };
+        lines.push_str(&row);
+        lines.push('\n');
+    }
+    std::fs::write(path, lines)
+        .map_err(|e| Failure::error(format!("could not write {}: {e}", path.display())))?;
+    Ok(unrouted)
+}
+
+/// `demo --route`: one run across the CardSync, Acquired and PayConex emulators. AccountVault
+/// updates one stored account at a time, so no rule sends cards to it.
+async fn demo_routed(args: &DemoArgs, dir: &Path) -> Result<Exit, Failure> {
+    use account_updater::ProviderId;
+    let cardsync = cardsync_emulator().await?;
+    let acquired = crate::connect::emulated(ProviderId::Acquired).await?;
+    let payconex = crate::connect::emulated(ProviderId::PayConex).await?;
+    let acquired_emulator = acquired
+        .keep_alive
+        .first()
+        .and_then(|e| e.downcast_ref::<account_updater_emulator::acquired::AcquiredEmulator>())
+        .ok_or_else(|| Failure::error("no Acquired emulator"))?;
+    let input = dir.join("cards.csv");
+    let unrouted = write_routed_cards(&input, args.cards, acquired_emulator)?;
+    let routes = dir.join("routes.toml");
+    std::fs::write(&routes, DEMO_ROUTES)
+        .map_err(|e| Failure::error(format!("could not write {}: {e}", routes.display())))?;
+    println!(
+        "demo: {} generated cards ({unrouted} that no rule takes) in {}, rules in {}",
+        args.cards,
+        input.display(),
+        routes.display()
+    );
+    let (rules, chunk) = crate::route::read_rules(&routes)?;
+    let connected = crate::route::build(&routes, rules, chunk, vec![cardsync, acquired, payconex])?;
+    println!("demo: CardSync, Acquired and PayConex emulators on loopback");
+    let journal_path = dir.join("journal.db");
+    let submit = demo_submit(
+        &input,
+        &journal_path,
+        args.no_progress,
+        Duration::from_secs(5),
+    );
+    let journal = crate::run::open_journal(&submit.journal).await?;
+    let exit = submit_and_collect(&journal, &connected, "demo", &submit).await?;
+    println!(
+        "demo: Acquired answers by webhook and PayConex when its schedule runs, so their results come later (`account-updater results --run demo --route {}`)",
+        routes.display()
+    );
+    println!(
+        "demo: look again with `account-updater status --journal {} --run demo`",
+        journal_path.display()
+    );
+    Ok(match exit_for_demo(exit) {
+        Exit::ResultsPending => Exit::Done,
+        other => other,
+    })
+}
+
+/// The demo's submission settings: its own journal, results polled quickly.
+fn demo_submit(input: &Path, journal: &Path, no_progress: bool, wait: Duration) -> SubmitArgs {
+    SubmitArgs {
+        input: input.to_path_buf(),
+        rejects: None,
+        worker: "demo".into(),
+        ids_unique: false,
+        no_progress,
+        journal: JournalArgs {
+            journal: Some(journal.to_path_buf()),
+            postgres: None,
+        },
+        results: ResultsOutput {
+            out: None,
+            reveal_new_numbers: None,
+            wait,
+            poll_interval: Duration::from_millis(200),
+            listen: None,
+        },
+    }
+}
+
 /// `demo`.
 pub async fn demo(args: DemoArgs) -> Result<Exit, Failure> {
     let dir = args.dir.clone().unwrap_or_else(|| {
@@ -90,6 +257,9 @@ pub async fn demo(args: DemoArgs) -> Result<Exit, Failure> {
     });
     std::fs::create_dir_all(&dir)
         .map_err(|e| Failure::error(format!("could not create {}: {e}", dir.display())))?;
+    if args.route {
+        return demo_routed(&args, &dir).await;
+    }
     let input = dir.join("cards.csv");
     let bad = write_cards(&input, args.cards)?;
     println!(
@@ -107,24 +277,12 @@ pub async fn demo(args: DemoArgs) -> Result<Exit, Failure> {
             .unwrap_or_default()
     );
     let journal_path = dir.join("journal.db");
-    let submit = SubmitArgs {
-        input: input.clone(),
-        rejects: None,
-        worker: "demo".into(),
-        ids_unique: false,
-        no_progress: args.no_progress,
-        journal: JournalArgs {
-            journal: Some(journal_path.clone()),
-            postgres: None,
-        },
-        results: ResultsOutput {
-            out: None,
-            reveal_new_numbers: None,
-            wait: Duration::from_secs(60),
-            poll_interval: Duration::from_millis(200),
-            listen: None,
-        },
-    };
+    let submit = demo_submit(
+        &input,
+        &journal_path,
+        args.no_progress,
+        Duration::from_secs(60),
+    );
     let journal = crate::run::open_journal(&submit.journal).await?;
     let exit = submit_and_collect(&journal, &connected, "demo", &submit).await?;
     let updates = crate::run::beside(&input, ".updates.csv");

@@ -83,6 +83,12 @@ impl Columns {
             }
             (true, false) => {
                 let issuer = match get(self.token_provider).trim() {
+                    "" if default_issuer == account_updater::routing::ROUTED => {
+                        return Err((
+                            id,
+                            "a token needs its token_provider column (the provider that issued it) in a routed run".into(),
+                        ));
+                    }
                     "" => default_issuer,
                     name => ProviderId::named(name).ok_or_else(|| {
                         (

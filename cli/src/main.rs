@@ -14,6 +14,7 @@ mod connect;
 mod demo;
 mod input;
 mod output;
+mod route;
 mod run;
 
 use std::path::PathBuf;
@@ -186,9 +187,16 @@ struct SubmitArgs {
 
 #[derive(Debug, Clone, Args)]
 struct RunArgs {
-    /// The provider: cardsync or acquired (payconex and accountvault take no bulk inquiries).
-    #[arg(long, value_parser = connect::parse_provider)]
-    provider: account_updater::ProviderId,
+    /// The provider: cardsync or acquired (payconex and accountvault take no bulk inquiries;
+    /// route cards to PayConex subscriptions with --route).
+    #[arg(long, value_parser = connect::parse_provider, required_unless_present = "route", conflicts_with = "route")]
+    provider: Option<account_updater::ProviderId>,
+    /// Route each card by the rules in FILE (TOML) to the provider and flow that can update
+    /// it: one run across providers, each connected from its own environment variables.
+    /// The input may carry `token_provider` (who issued a token) and `route` (a tag rules can
+    /// match) columns.
+    #[arg(long, value_name = "FILE")]
+    route: Option<PathBuf>,
     /// The run's id, to resume it later (default: `run-` and the current UTC time).
     #[arg(long)]
     run_id: Option<String>,
@@ -205,6 +213,9 @@ struct ResumeArgs {
     /// The run to resume.
     #[arg(long = "run")]
     run_id: String,
+    /// The rules file of a routed run (the same rules: a resume plans the same chunks).
+    #[arg(long, value_name = "FILE")]
+    route: Option<PathBuf>,
     #[command(flatten)]
     submit: SubmitArgs,
 }
@@ -229,6 +240,9 @@ struct ResultsArgs {
     /// Do not ask the provider: export what the journal holds (no credentials needed).
     #[arg(long)]
     no_fetch: bool,
+    /// The rules file of a routed run (its providers are asked for their jobs' results).
+    #[arg(long, value_name = "FILE")]
+    route: Option<PathBuf>,
     #[command(flatten)]
     journal: JournalArgs,
     #[command(flatten)]
@@ -271,6 +285,10 @@ struct DemoArgs {
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// A mixed card base routed across the CardSync, Acquired and PayConex emulators at once
+    /// (the rules file is written beside the cards).
+    #[arg(long)]
+    route: bool,
 }
 
 fn init_tracing() {

@@ -122,7 +122,11 @@ impl RunObserver for Progress {
 
 /// `run`: a new run (or the same run id again, which resumes it).
 pub async fn run(args: RunArgs) -> Result<Exit, Failure> {
-    let connected = connect::connect(args.provider, args.emulator).await?;
+    let connected = match (&args.route, args.provider) {
+        (Some(file), _) => crate::route::connect_routed(file, args.emulator).await?,
+        (None, Some(provider)) => connect::connect(provider, args.emulator).await?,
+        (None, None) => return Err(Failure::error("give --provider NAME or --route FILE")),
+    };
     let run_id = args
         .run_id
         .unwrap_or_else(|| format!("run-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
@@ -133,9 +137,28 @@ pub async fn run(args: RunArgs) -> Result<Exit, Failure> {
 /// `resume`: the run's provider from the journal, its client from the environment.
 pub async fn resume(args: ResumeArgs) -> Result<Exit, Failure> {
     let journal = open_journal(&args.submit.journal).await?;
-    let provider = run_provider(&journal, &args.run_id).await?;
-    let connected = connect::connect(provider, false).await?;
+    let connected = connect_run(&journal, &args.run_id, args.route.as_deref()).await?;
     submit_and_collect(&journal, &connected, &args.run_id, &args.submit).await
+}
+
+/// The client a recorded run needs: its provider's, or, for a routed run, the router its
+/// rules file builds (which must then be given).
+async fn connect_run(
+    journal: &Journal,
+    run_id: &str,
+    route: Option<&Path>,
+) -> Result<Connected, Failure> {
+    let provider = run_provider(journal, run_id).await?;
+    match (provider == account_updater::routing::ROUTED, route) {
+        (true, Some(file)) => crate::route::connect_routed(file, false).await,
+        (true, None) => Err(Failure::error(format!(
+            "run {run_id:?} is a routed run: give its rules with --route FILE"
+        ))),
+        (false, Some(_)) => Err(Failure::error(format!(
+            "run {run_id:?} went to {provider} alone: --route is for routed runs"
+        ))),
+        (false, None) => connect::connect(provider, false).await,
+    }
 }
 
 /// The provider a run of the journal belongs to; an error when the journal has no such run
@@ -224,8 +247,7 @@ pub async fn submit_and_collect(
         false,
     )
     .await?;
-    let status = journal.status(run_id).await?;
-    print_status(&status);
+    let status = print_run_status(journal, run_id).await?;
     Ok(exit_for(&status, pending, rejected))
 }
 
@@ -299,6 +321,33 @@ fn print_status(status: &RunStatus) {
     );
 }
 
+/// Prints a run's status: a line per provider when the run went to several (a routed run),
+/// then the total.
+async fn print_run_status(journal: &Journal, run_id: &str) -> Result<RunStatus, Failure> {
+    let status = journal.status(run_id).await?;
+    let per_provider = journal.status_by_provider(run_id).await?;
+    if per_provider.len() > 1 {
+        for p in &per_provider {
+            let s = &p.status;
+            println!(
+                "{}: {} accepted, {} in flight, {} unknown, {} failed, {} to resend; {} chunks; results: {} stored, {} exported",
+                p.provider_name,
+                s.accepted,
+                s.in_flight,
+                s.unknown,
+                s.failed,
+                s.resend,
+                s.chunks,
+                s.results,
+                s.applied
+            );
+        }
+        print!("total ");
+    }
+    print_status(&status);
+    Ok(status)
+}
+
 /// `status`.
 pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
     let journal = open_journal(&args.journal).await?;
@@ -323,8 +372,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
         return Ok(Exit::Done);
     };
     run_provider(&journal, &run_id).await?;
-    let status = journal.status(&run_id).await?;
-    print_status(&status);
+    let status = print_run_status(&journal, &run_id).await?;
     for chunk in journal.unknown_chunks(&run_id).await? {
         println!(
             "unknown chunk {} ({} cards): {}\n  decide: account-updater resolve --run {run_id} --chunk {} (--resend | --accepted [--job-id ID])",
@@ -337,7 +385,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
 /// `results`.
 pub async fn results(args: ResultsArgs) -> Result<Exit, Failure> {
     let journal = open_journal(&args.journal).await?;
-    let provider = run_provider(&journal, &args.run_id).await?;
+    run_provider(&journal, &args.run_id).await?;
     let out = args
         .results
         .out
@@ -348,7 +396,7 @@ pub async fn results(args: ResultsArgs) -> Result<Exit, Failure> {
         println!("{written} updates written to {}", out.display());
         return Ok(Exit::Done);
     }
-    let connected = connect::connect(provider, false).await?;
+    let connected = connect_run(&journal, &args.run_id, args.route.as_deref()).await?;
     let sink = Sink::new(&journal, &args.run_id, &args.results)?;
     if let Some(addr) = args.results.listen {
         listen(addr, connected.provider.clone(), sink.clone()).await?;

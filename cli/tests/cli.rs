@@ -21,6 +21,7 @@ fn bin() -> Command {
     for (name, _) in std::env::vars() {
         if name.starts_with("CARDSYNC_")
             || name.starts_with("ACQUIRED_")
+            || name.starts_with("PAYCONEX_")
             || name.starts_with("ACCOUNT_UPDATER_")
         {
             cmd.env_remove(name);
@@ -643,4 +644,316 @@ async fn a_run_on_a_postgres_journal_resumes_without_sending_again() {
         again.stdout
     );
     assert_eq!(emulator.batch_cards_received(), 12_000);
+}
+
+/// The rules of the routed tests: Acquired and PayConex tokens to their issuers, Amex with an
+/// SE number and Visa / Mastercard / Discover to CardSync, Amex without one to PayConex
+/// subscriptions; JCB cards match nothing.
+const ROUTES: &str = r#"
+[[rule]]
+name = "acquired-tokens"
+provider = "acquired"
+token = true
+
+[[rule]]
+name = "payconex-tokens"
+provider = "payconex"
+flow = "subscribe"
+token = true
+
+[[rule]]
+name = "amex-with-se"
+provider = "cardsync"
+amex_se_number = true
+
+[[rule]]
+name = "amex-without-se"
+provider = "payconex"
+flow = "subscribe"
+amex_se_number = false
+
+[[rule]]
+name = "cards"
+provider = "cardsync"
+card_number = true
+fall_through = true
+"#;
+
+/// A routed run killed with a CardSync request in flight, resumed: across the three
+/// providers no card is sent twice, the held chunk waits for the operator's decision, and
+/// after it every card has reached its provider exactly once (counted at the emulators).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_run_killed_mid_way_and_resumed_sends_no_card_twice_across_providers() {
+    use account_updater::SecretString;
+    use account_updater_emulator::acquired::{AcquiredEmulator, AcquiredEmulatorConfig};
+    use account_updater_emulator::payconex::{PayConexEmulator, PayConexEmulatorConfig};
+    let cardsync = CardSyncEmulator::start().await.unwrap();
+    let (_, key) = cardsync.add_merchant();
+    let acquired = AcquiredEmulator::start_with(
+        AcquiredEmulatorConfig::default()
+            .company_id("1021")
+            .company_pass(SecretString::from("pass1021abc".to_owned()))
+            .hashcode(SecretString::from("hash1021abc".to_owned())),
+    )
+    .await
+    .unwrap();
+    let payconex = PayConexEmulator::start_with(
+        PayConexEmulatorConfig::default()
+            .account_id("120615523104")
+            .key_id("api_key_1")
+            .secret(SecretString::from("secret-1".to_owned())),
+    )
+    .await
+    .unwrap();
+    let dir = temp_dir("routed-kill");
+    let routes = dir.join("routes.toml");
+    std::fs::write(&routes, ROUTES).unwrap();
+    let input = dir.join("cards.csv");
+    let exp = account_updater::Expiry::new(12, 2030).unwrap();
+    let mut text = String::from("id,card_number,expiry,token,token_provider,amex_se_number\n");
+    let (mut to_cardsync, mut to_payconex, mut tokens_acquired, mut unrouted) = (0, 0, 0, 0);
+    let n = 30_000;
+    for i in 0..n {
+        let row = match i % 100 {
+            0..=79 => {
+                to_cardsync += 1;
+                format!("r{i},{},12/30,,,", plain_card(i))
+            }
+            80..=84 => {
+                to_cardsync += 1;
+                format!(
+                    "r{i},{},12/30,,,5555555555",
+                    with_check_digit(&format!("37{i:012}"))
+                )
+            }
+            85..=89 => {
+                to_payconex += 1;
+                format!("r{i},{},12/30,,,", with_check_digit(&format!("34{i:012}")))
+            }
+            90..=94 => {
+                to_payconex += 1;
+                format!("r{i},,,{:012},payconex,", 100_000_000_000u64 + i as u64)
+            }
+            95..=96 => {
+                tokens_acquired += 1;
+                let pan =
+                    account_updater::CardNumber::parse(&with_check_digit(&format!("49{i:013}")))
+                        .unwrap();
+                format!("r{i},,,{},acquired,", acquired.create_token(&pan, exp))
+            }
+            _ => {
+                unrouted += 1;
+                format!(
+                    "r{i},{},12/30,,,",
+                    with_check_digit(&format!("3530{i:011}"))
+                )
+            }
+        };
+        text.push_str(&row);
+        text.push('\n');
+    }
+    std::fs::write(&input, &text).unwrap();
+    let journal_path = dir.join("journal.db");
+    // CardSync's second request is held for an hour: the program is killed meanwhile.
+    cardsync.inject_fault(Fault::pass());
+    cardsync.inject_fault(Fault::slow(Duration::from_secs(3600)));
+    let submit = |command: &str| {
+        let mut cmd = bin();
+        cmd.arg(command);
+        if command == "run" {
+            cmd.args(["--run-id", "routed"]);
+        } else {
+            cmd.args(["--run", "routed"]);
+        }
+        cmd.arg("--route")
+            .arg(&routes)
+            .arg("--input")
+            .arg(&input)
+            .arg("--journal")
+            .arg(&journal_path)
+            .args(["--poll-interval", "100ms", "--wait", "0s", "--no-progress"]);
+        emulator_env(&mut cmd, &cardsync, &key);
+        cmd.env("ACQUIRED_BASE_URL", acquired.base_url().as_str())
+            .env("ACQUIRED_COMPANY_ID", "1021")
+            .env("ACQUIRED_COMPANY_PASS", "pass1021abc")
+            .env("ACQUIRED_COMPANY_HASHCODE", "hash1021abc")
+            .env("PAYCONEX_BASE_URL", payconex.base_url().as_str())
+            .env("PAYCONEX_ACCOUNT_ID", "120615523104")
+            .env("PAYCONEX_API_KEY_ID", "api_key_1")
+            .env("PAYCONEX_API_SECRET", "secret-1");
+        cmd
+    };
+    let log = dir.join("run.log");
+    let mut child = submit("run")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Wait until every card but the held chunk's is accepted or rejected.
+    let journal = Journal::open_sqlite(&journal_path).await.unwrap();
+    let started = Instant::now();
+    loop {
+        // Settled: every card read, every request answered but the held one (its cards the
+        // only ones in flight, and the only ones CardSync has not received).
+        let status = journal.status("routed").await.ok();
+        let settled = status.as_ref().is_some_and(|s| {
+            s.in_flight > 0
+                && s.accepted + s.in_flight + s.rejected == n as u64
+                && cardsync.cards_received().len() as u64 + s.in_flight == to_cardsync as u64
+                && acquired.inquiries().len() == tokens_acquired
+                && payconex.records_received().values().sum::<usize>() == to_payconex
+        });
+        if settled {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "stuck at {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let held = journal.status("routed").await.unwrap().in_flight;
+    let counted = |f: &dyn Fn() -> std::collections::HashMap<String, usize>| {
+        let m = f();
+        assert!(
+            m.values().all(|n| *n == 1),
+            "a card reached a provider twice"
+        );
+        m.len()
+    };
+    assert_eq!(
+        counted(&|| cardsync.cards_received()) as u64 + held,
+        to_cardsync as u64
+    );
+    assert_eq!(counted(&|| acquired.inquiries()), tokens_acquired);
+    assert_eq!(
+        payconex.records_received().values().sum::<usize>(),
+        to_payconex
+    );
+
+    // Resumed: the held chunk may have reached CardSync, so it is not sent again by itself.
+    let out = tokio::task::block_in_place(|| run(&mut submit("resume")));
+    assert_eq!(out.code, 5, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("acquired: "), "{}", out.stdout);
+    assert!(out.stdout.contains("cardsync: "), "{}", out.stdout);
+    assert!(out.stdout.contains("payconex: "), "{}", out.stdout);
+    assert!(out.stdout.contains("total cards: "), "{}", out.stdout);
+    let unknown = journal.unknown_chunks("routed").await.unwrap();
+    assert_eq!(unknown.len(), 1);
+    // The operator checked: CardSync has no such request. Resend it, resume.
+    let resolved = tokio::task::block_in_place(|| {
+        run(bin()
+            .args([
+                "resolve",
+                "--run",
+                "routed",
+                "--chunk",
+                &unknown[0].seq.to_string(),
+                "--resend",
+                "--journal",
+            ])
+            .arg(&journal_path))
+    });
+    assert_eq!(resolved.code, 0, "{}", resolved.stderr);
+    let out = tokio::task::block_in_place(|| run(&mut submit("resume")));
+    // Every card accepted; PayConex's schedules have not run (exit 6: results pending), and
+    // the rows no rule takes are in the rejects file.
+    assert_eq!(out.code, 6, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(counted(&|| cardsync.cards_received()), to_cardsync);
+    assert_eq!(counted(&|| acquired.inquiries()), tokens_acquired);
+    assert_eq!(
+        payconex.records_received().values().sum::<usize>(),
+        to_payconex
+    );
+    let status = journal.status("routed").await.unwrap();
+    assert_eq!(status.accepted, (n - unrouted) as u64);
+    assert_eq!(status.rejected, unrouted as u64);
+    let rejects = csv_rows(&dir.join("cards.rejects.csv"));
+    assert!(
+        rejects
+            .iter()
+            .skip(1)
+            // The card rule took it, CardSync refused it as input, it fell through and no
+            // later rule took it: rejected with CardSync's own reason.
+            .all(|r| r[2].contains(
+                "JCB card: CardSync updates Visa, Mastercard, Discover and American Express only"
+            )),
+        "{:?}",
+        rejects.get(1)
+    );
+    // Once more: nothing is sent anywhere.
+    let out = tokio::task::block_in_place(|| run(&mut submit("resume")));
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert_eq!(counted(&|| cardsync.cards_received()), to_cardsync);
+    assert_eq!(counted(&|| acquired.inquiries()), tokens_acquired);
+    assert_eq!(
+        payconex.records_received().values().sum::<usize>(),
+        to_payconex
+    );
+}
+
+/// A rules file that cannot work is refused before anything is read or sent, naming the rule
+/// or the variable.
+#[test]
+fn a_bad_rules_file_is_refused_before_anything_is_sent() {
+    let dir = temp_dir("bad-routes");
+    let input = dir.join("cards.csv");
+    std::fs::write(&input, "id,card_number,expiry\nx,4111111111111111,12/30\n").unwrap();
+    let case = |rules: &str| {
+        let routes = dir.join("routes.toml");
+        std::fs::write(&routes, rules).unwrap();
+        run(bin()
+            .args(["run", "--route"])
+            .arg(&routes)
+            .arg("--input")
+            .arg(&input)
+            .arg("--journal")
+            .arg(dir.join("journal.db"))
+            .env("CARDSYNC_MERCHANT_API_KEY", "k")
+            .env("CARDSYNC_BASE_URL", "http://127.0.0.1:9"))
+    };
+    let shadowed = case(
+        "[[rule]]\nname = \"all\"\nprovider = \"cardsync\"\n\n[[rule]]\nname = \"visa\"\nprovider = \"cardsync\"\nbrand = \"visa\"\n",
+    );
+    assert_eq!(shadowed.code, 1);
+    assert!(
+        shadowed.stderr.contains(
+            "rule \"visa\" can never match: rule \"all\" before it takes every card it would"
+        ),
+        "{}",
+        shadowed.stderr
+    );
+    let no_flow = case("[[rule]]\nname = \"p\"\nprovider = \"payconex\"\n");
+    assert_eq!(no_flow.code, 1);
+    assert!(
+        no_flow.stderr.contains(
+            "payconex needs the environment variables PAYCONEX_ACCOUNT_ID, PAYCONEX_API_KEY_ID, PAYCONEX_API_SECRET"
+        ),
+        "{}",
+        no_flow.stderr
+    );
+    let typo = case("[[rule]]\nname = \"x\"\nprovider = \"cardsync\"\nbrnad = \"visa\"\n");
+    assert_eq!(typo.code, 1);
+    assert!(
+        typo.stderr.contains("unknown field `brnad`"),
+        "{}",
+        typo.stderr
+    );
+    // Nothing was journaled: the run never started.
+    assert!(
+        !dir.join("journal.db").exists() || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                Journal::open_sqlite(dir.join("journal.db"))
+                    .await
+                    .unwrap()
+                    .runs()
+                    .await
+                    .unwrap()
+                    .is_empty()
+            })
+        }
+    );
 }
