@@ -301,16 +301,23 @@ impl Router {
     /// provider's own input error when the rule that took it does not fall through (or no
     /// later rule takes it).
     pub fn route(&self, card: &CardToUpdate) -> Result<Route<'_>> {
-        self.route_index(card).map(|i| Route {
+        self.route_index(card, true).map(|i| Route {
             rule: &self.rules[i],
         })
     }
 
-    fn route_index(&self, card: &CardToUpdate) -> Result<usize> {
+    /// The index of the rule that takes `card`. The provider's input check runs for rules that
+    /// fall through (it decides where the card goes) and, with `check_all`, for the rule that
+    /// takes it too; in a stream it is left to the lane, whose provider makes the same check
+    /// and rejects the card with the same error, so no card is checked twice on the hot path.
+    pub(crate) fn route_index(&self, card: &CardToUpdate, check_all: bool) -> Result<usize> {
         let mut refused = None;
         for (i, rule) in self.rules.iter().enumerate() {
             if !rule.takes(card) {
                 continue;
+            }
+            if !rule.fall_through && !check_all {
+                return Ok(i);
             }
             let provider = &self.providers[self.lanes[self.rule_lane[i]].0];
             match provider.check_card(rule.flow, card) {
@@ -573,6 +580,6 @@ impl Provider for Router {
 
     /// Routable: some rule takes it and its provider accepts it.
     fn check_card(&self, _flow: Flow, card: &CardToUpdate) -> Result<()> {
-        self.route_index(card).map(drop)
+        self.route_index(card, true).map(drop)
     }
 }

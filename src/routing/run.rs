@@ -10,7 +10,6 @@ use std::task::{Context, Poll};
 
 use futures::lock::Mutex as AsyncMutex;
 use futures::stream::{BoxStream, Stream, StreamExt};
-use tokio::sync::mpsc;
 
 use super::Router;
 use crate::error::{Error, InputProblem, Result};
@@ -24,9 +23,16 @@ use crate::model::{
 use crate::provider::Provider;
 use crate::submission::ReceiptCollector;
 
-/// Cards a lane's channel holds while its provider is busy: enough to keep a lane's planner
-/// fed, small beside a chunk.
-const LANE_BUFFER: usize = 256;
+/// Cards the router reads, checks and routes at a time. Ids are checked for duplicates a batch
+/// at a time, in a tight loop, as the driver does a chunk at a time (a set of a million hashes
+/// is larger than the CPU caches; checking each card while the next is built costs about three
+/// times as much), and a lane's channel carries batches, not single cards.
+const FEED_BATCH: usize = 4096;
+
+/// Cards routed to a lane and not yet taken by it beyond which no lane reads more input (so a
+/// slow provider holds the others back instead of letting its queue grow): memory per lane
+/// stays at a few thousand cards beside its provider's own chunks.
+const LANE_QUEUE_LIMIT: usize = 4 * FEED_BATCH;
 
 /// A lane's chunk numbers: `lane × 2⁴⁰` on.
 const LANE_SPAN: u64 = 1 << 40;
@@ -39,7 +45,7 @@ pub(super) async fn submit_all(
 ) -> Result<SubmissionReceipt> {
     check_card_ids(cards.iter().map(|c| c.id.as_str()))?;
     for card in &cards {
-        router.route_index(card)?;
+        router.route_index(card, true)?;
     }
     let mut collector = ReceiptCollector::default();
     let streamed = stream(
@@ -160,39 +166,260 @@ impl ChunkObserver for LaneObserver<'_, '_> {
 
 type Routed = (u64, CardToUpdate);
 
-/// A submit lane's input: the router's cards, each announcing the position it was read at
-/// (through the lane's [`Lane::position`]) as the provider's driver pulls it. When the driver
-/// lets go of it (done, or stopped), the channel is closed and handed back, so that cards
-/// routed to the lane but never pulled are accounted for.
-struct LaneInput {
-    rx: Option<mpsc::Receiver<Routed>>,
-    position: Arc<AtomicU64>,
-    returned: Arc<Mutex<Option<mpsc::Receiver<Routed>>>>,
+/// The input, read by whichever lane needs cards: it reads a batch, checks the ids, routes
+/// each card into its lane's queue and wakes the lanes that got cards. No task of its own and
+/// no channel: a run whose cards all go to one lane costs that lane little more than reading
+/// its input directly.
+struct Hub<'i, 'r> {
+    router: &'r Router,
+    state: Mutex<HubState<'i>>,
 }
 
-impl Stream for LaneInput {
-    type Item = CardToUpdate;
+struct HubState<'i> {
+    input: BoxStream<'i, CardToUpdate>,
+    input_done: bool,
+    hasher: foldhash::quality::RandomState,
+    seen: Option<HashSet<u64, foldhash::fast::RandomState>>,
+    cards_read: u64,
+    queues: Vec<std::collections::VecDeque<Routed>>,
+    /// Lanes whose provider let go of their input: cards routed to them are not sent.
+    closed: Vec<bool>,
+    /// Cards routed to a lane that had closed, with the lane.
+    unsent: Vec<(usize, Routed)>,
+    /// Cards refused while reading, for the rejecter to hand to the observer.
+    rejections: Vec<(u64, CardToUpdate, Error)>,
+    rejected: u64,
+    /// Lanes waiting for cards (or for space in another lane's queue).
+    waiting: Vec<Option<Waker>>,
+    rejecter: Option<Waker>,
+    /// Buffers reused from batch to batch.
+    batch: Vec<CardToUpdate>,
+    hashes: Vec<u64>,
+    fresh: Vec<bool>,
+}
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CardToUpdate>> {
-        let Some(rx) = self.rx.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match rx.poll_recv(cx) {
-            Poll::Ready(Some((position, card))) => {
-                self.position.store(position, Ordering::Release);
-                Poll::Ready(Some(card))
+use std::task::Waker;
+
+impl HubState<'_> {
+    fn wake_all(&mut self) {
+        for w in self.waiting.iter_mut() {
+            if let Some(w) = w.take() {
+                w.wake();
             }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Reads up to a batch, checks and routes it. `Pending` when the input has nothing yet
+    /// (the input wakes `cx` when it has).
+    fn read_batch(&mut self, router: &Router, cx: &mut Context<'_>) -> Poll<()> {
+        let mut batch = std::mem::take(&mut self.batch);
+        while batch.len() < FEED_BATCH {
+            match self.input.poll_next_unpin(cx) {
+                Poll::Ready(Some(card)) => batch.push(card),
+                Poll::Ready(None) => {
+                    self.input_done = true;
+                    break;
+                }
+                Poll::Pending if batch.is_empty() => {
+                    self.batch = batch;
+                    return Poll::Pending;
+                }
+                Poll::Pending => break,
+            }
+        }
+        let first = self.cards_read;
+        self.cards_read += batch.len() as u64;
+        let mut fresh = std::mem::take(&mut self.fresh);
+        fresh.clear();
+        match self.seen.as_mut() {
+            Some(seen) => {
+                let mut hashes = std::mem::take(&mut self.hashes);
+                hashes.clear();
+                hashes.extend(batch.iter().map(|c| self.hasher.hash_one(c.id.as_str())));
+                fresh.extend(hashes.iter().map(|h| seen.insert(*h)));
+                self.hashes = hashes;
+            }
+            None => fresh.resize(batch.len(), true),
+        }
+        for (offset, (card, fresh)) in batch.drain(..).zip(fresh.iter().copied()).enumerate() {
+            let position = first + offset as u64;
+            let checked = check_caller_id(position as usize, &card.id).and_then(|()| {
+                if fresh {
+                    Ok(())
+                } else {
+                    Err(Error::invalid(
+                        format!("cards[id={}].id", card.id),
+                        InputProblem::Duplicate,
+                    ))
+                }
+            });
+            match checked.and_then(|()| router.route_index(&card, false)) {
+                Ok(rule) => {
+                    let lane = router.rule_lane[rule];
+                    if self.closed[lane] {
+                        self.unsent.push((lane, (position, card)));
+                    } else {
+                        self.queues[lane].push_back((position, card));
+                    }
+                }
+                Err(error) => {
+                    self.rejected += 1;
+                    self.rejections.push((position, card, error));
+                }
+            }
+        }
+        self.batch = batch;
+        self.fresh = fresh;
+        if !self.rejections.is_empty() {
+            if let Some(w) = self.rejecter.take() {
+                w.wake();
+            }
+        }
+        self.wake_all();
+        Poll::Ready(())
+    }
+}
+
+impl Hub<'_, '_> {
+    /// The cards queued for `lane` (all of them, moved into `into`), reading the input when
+    /// its queue is empty; `Ready(false)` at the end of the input or when the run stops.
+    fn poll_cards(
+        &self,
+        lane: usize,
+        stopping: bool,
+        into: &mut std::collections::VecDeque<Routed>,
+        cx: &mut Context<'_>,
+    ) -> Poll<bool> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if stopping {
+                return Poll::Ready(false);
+            }
+            if !state.queues[lane].is_empty() {
+                let was_full = state.queues[lane].len() >= LANE_QUEUE_LIMIT;
+                std::mem::swap(into, &mut state.queues[lane]);
+                if was_full {
+                    state.wake_all();
+                }
+                return Poll::Ready(true);
+            }
+            if state.input_done {
+                return Poll::Ready(false);
+            }
+            let full = state.queues.iter().any(|q| q.len() >= LANE_QUEUE_LIMIT);
+            if full || state.rejections.len() >= LANE_QUEUE_LIMIT {
+                // Another lane (or the rejecter) has not caught up: wait for it.
+                state.waiting[lane] = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            if state.read_batch(self.router, cx).is_pending() {
+                state.waiting[lane] = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// A lane's provider let go of its input: the cards still queued for it (and `taken`, the
+    /// ones it had taken but not pulled) are not sent.
+    fn close(&self, lane: usize, taken: impl IntoIterator<Item = Routed>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.closed[lane] = true;
+        let queued: Vec<Routed> = taken
+            .into_iter()
+            .chain(state.queues[lane].drain(..))
+            .collect();
+        state.unsent.extend(queued.into_iter().map(|c| (lane, c)));
+        state.wake_all();
+    }
+}
+
+/// A lane's input: its cards from the [`Hub`], each announcing the position it was read at
+/// (through the lane's [`Lane::position`]) as the provider's driver pulls it.
+struct LaneInput<'h, 'i, 'r, 's, 'o> {
+    hub: &'h Hub<'i, 'r>,
+    shared: &'s Shared<'o>,
+    lane: usize,
+    position: Arc<AtomicU64>,
+    /// Cards taken from the lane's queue in one go (one lock for many cards).
+    taken: std::collections::VecDeque<Routed>,
+}
+
+impl<'h, 'i, 'r, 's, 'o> LaneInput<'h, 'i, 'r, 's, 'o> {
+    fn new(hub: &'h Hub<'i, 'r>, shared: &'s Shared<'o>, lane: usize) -> Self {
+        LaneInput {
+            hub,
+            shared,
+            lane,
+            position: Arc::new(AtomicU64::new(0)),
+            taken: Default::default(),
         }
     }
 }
 
-impl Drop for LaneInput {
+impl Stream for LaneInput<'_, '_, '_, '_, '_> {
+    type Item = CardToUpdate;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CardToUpdate>> {
+        let this = &mut *self;
+        if this.taken.is_empty() {
+            match this
+                .hub
+                .poll_cards(this.lane, this.shared.is_stopping(), &mut this.taken, cx)
+            {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        match this.taken.pop_front() {
+            Some((position, card)) => {
+                this.position.store(position, Ordering::Release);
+                Poll::Ready(Some(card))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+impl Drop for LaneInput<'_, '_, '_, '_, '_> {
     fn drop(&mut self) {
-        if let Some(mut rx) = self.rx.take() {
-            rx.close();
-            *self.returned.lock().unwrap_or_else(|e| e.into_inner()) = Some(rx);
+        self.hub.close(self.lane, std::mem::take(&mut self.taken));
+    }
+}
+
+/// Hands the cards refused while reading to the observer, as they come, until the input is
+/// read and every lane is done.
+async fn deliver_rejections(hub: &Hub<'_, '_>, shared: &Shared<'_>, lanes_done: &AtomicBool) {
+    loop {
+        let (batch, finished) = std::future::poll_fn(|cx| {
+            let mut state = hub.state.lock().unwrap_or_else(|e| e.into_inner());
+            let finished = lanes_done.load(Ordering::Acquire);
+            if !state.rejections.is_empty() || finished {
+                let batch = std::mem::take(&mut state.rejections);
+                state.wake_all();
+                Poll::Ready((batch, finished))
+            } else {
+                state.rejecter = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await;
+        for (position, card, error) in batch {
+            if shared.is_stopping() {
+                continue;
+            }
+            let result = shared
+                .observer
+                .lock()
+                .await
+                .rejected(position, card, &error)
+                .await;
+            if let Err(e) = result {
+                shared.stop(e);
+            }
+        }
+        if finished {
+            return;
         }
     }
 }
@@ -201,32 +428,24 @@ impl Drop for LaneInput {
 struct LaneReport {
     chunks: Vec<ChunkRecord>,
     rejected: u64,
-    /// Cards routed to the lane that it never took (the run stopped first).
-    unsent: Vec<Routed>,
 }
 
 /// One provider's streamed submission, numbered as lane `lane`.
 async fn submit_lane(
     provider: &dyn Provider,
-    rx: mpsc::Receiver<Routed>,
+    hub: &Hub<'_, '_>,
     lane: usize,
     shared: &Shared<'_>,
 ) -> LaneReport {
     let seq_base = lane as u64 * LANE_SPAN;
-    let position = Arc::new(AtomicU64::new(0));
-    let returned = Arc::new(Mutex::new(None));
-    let input = LaneInput {
-        rx: Some(rx),
-        position: position.clone(),
-        returned: returned.clone(),
-    };
+    let input = LaneInput::new(hub, shared, lane);
+    let position = input.position.clone();
     let mut options = StreamOptions::default().duplicate_ids(DuplicateIds::CallerGuarantees);
     options.lane = Some(Lane { seq_base, position });
     let mut observer = LaneObserver { shared, seq_base };
     let mut report = LaneReport {
         chunks: Vec::new(),
         rejected: 0,
-        unsent: Vec::new(),
     };
     match provider
         .submit_stream(input.boxed(), options, &mut observer)
@@ -236,12 +455,9 @@ async fn submit_lane(
             report.rejected = receipt.rejected;
             report.chunks = receipt.chunks;
         }
-        Err(e) => shared.stop(e),
-    }
-    let rx = returned.lock().unwrap_or_else(|e| e.into_inner()).take();
-    if let Some(mut rx) = rx {
-        while let Ok(item) = rx.try_recv() {
-            report.unsent.push(item);
+        Err(e) => {
+            hub.close(lane, []);
+            shared.stop(e);
         }
     }
     report
@@ -252,7 +468,7 @@ async fn submit_lane(
 /// `size` and sends each as one subscribe request.
 async fn subscribe_lane(
     provider: &dyn Provider,
-    mut rx: mpsc::Receiver<Routed>,
+    hub: &Hub<'_, '_>,
     lane: usize,
     shared: &Shared<'_>,
     size: usize,
@@ -262,15 +478,12 @@ async fn subscribe_lane(
     let mut report = LaneReport {
         chunks: Vec::new(),
         rejected: 0,
-        unsent: Vec::new(),
     };
+    let mut input = LaneInput::new(hub, shared, lane);
+    let position = input.position.clone();
     let mut open: BTreeMap<(bool, Option<String>), Chunk> = BTreeMap::new();
-    while let Some((position, card)) = rx.recv().await {
-        if shared.is_stopping() {
-            report.unsent.push((position, card));
-            rx.close();
-            continue;
-        }
+    while let Some(card) = input.next().await {
+        let position = position.load(Ordering::Acquire);
         let se = card.amex_se_number.clone().filter(|s| !s.is_empty());
         let key = (matches!(card.source, CardSource::Token { .. }), se.clone());
         let chunk = open
@@ -290,6 +503,7 @@ async fn subscribe_lane(
             .await;
         }
     }
+    drop(input);
     for (_, chunk) in std::mem::take(&mut open) {
         subscribe_chunk(
             provider,
@@ -398,81 +612,7 @@ fn one_job(provider: &dyn Provider, receipt: SubmissionReceipt, chunk: &Chunk) -
     }
 }
 
-/// What the router's reading of the input found.
-struct Feed {
-    cards_read: u64,
-    rejected: u64,
-    /// Cards a lane closed before taking them, with their lane.
-    unsent: Vec<(usize, Routed)>,
-}
-
-/// Reads the input: each card's id checked (and, by default, refused when already seen in
-/// this run, across every provider), then routed to its lane or rejected with the reason.
-async fn feed(
-    router: &Router,
-    mut cards: BoxStream<'_, CardToUpdate>,
-    lanes: Vec<mpsc::Sender<Routed>>,
-    duplicate_ids: DuplicateIds,
-    shared: &Shared<'_>,
-) -> Feed {
-    let hasher = foldhash::quality::RandomState::default();
-    let mut seen: Option<HashSet<u64, foldhash::fast::RandomState>> = match duplicate_ids {
-        DuplicateIds::Refuse => Some(HashSet::with_capacity_and_hasher(
-            cards.size_hint().0,
-            Default::default(),
-        )),
-        _ => None,
-    };
-    let mut out = Feed {
-        cards_read: 0,
-        rejected: 0,
-        unsent: Vec::new(),
-    };
-    while !shared.is_stopping() {
-        let Some(card) = cards.next().await else {
-            break;
-        };
-        let position = out.cards_read;
-        out.cards_read += 1;
-        let checked = check_caller_id(position as usize, &card.id).and_then(|()| {
-            let fresh = seen
-                .as_mut()
-                .is_none_or(|seen| seen.insert(hasher.hash_one(card.id.as_str())));
-            if fresh {
-                Ok(())
-            } else {
-                Err(Error::invalid(
-                    format!("cards[id={}].id", card.id),
-                    InputProblem::Duplicate,
-                ))
-            }
-        });
-        match checked.and_then(|()| router.route_index(&card)) {
-            Ok(rule) => {
-                let lane = router.rule_lane[rule];
-                if let Err(mpsc::error::SendError(item)) = lanes[lane].send((position, card)).await
-                {
-                    out.unsent.push((lane, item));
-                }
-            }
-            Err(error) => {
-                out.rejected += 1;
-                let result = shared
-                    .observer
-                    .lock()
-                    .await
-                    .rejected(position, card, &error)
-                    .await;
-                if let Err(e) = result {
-                    shared.stop(e);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The streamed form: the router reads the input and every lane runs at once.
+/// The streamed form: every lane runs at once, each reading the input through the hub.
 pub(super) async fn stream(
     router: &Router,
     cards: BoxStream<'_, CardToUpdate>,
@@ -485,39 +625,80 @@ pub(super) async fn stream(
         stopping: AtomicBool::new(false),
         stopped: Mutex::new(None),
     };
+    let lanes_count = router.lanes.len();
+    let seen = match options.duplicate_ids {
+        DuplicateIds::Refuse => Some(HashSet::with_capacity_and_hasher(
+            cards.size_hint().0,
+            Default::default(),
+        )),
+        _ => None,
+    };
+    let hub = Hub {
+        router,
+        state: Mutex::new(HubState {
+            input: cards,
+            input_done: false,
+            hasher: foldhash::quality::RandomState::default(),
+            seen,
+            cards_read: 0,
+            queues: vec![Default::default(); lanes_count],
+            closed: vec![false; lanes_count],
+            unsent: Vec::new(),
+            rejections: Vec::new(),
+            rejected: 0,
+            waiting: vec![None; lanes_count],
+            rejecter: None,
+            batch: Vec::with_capacity(FEED_BATCH),
+            hashes: Vec::with_capacity(FEED_BATCH),
+            fresh: Vec::with_capacity(FEED_BATCH),
+        }),
+    };
     let template = subscription.unwrap_or_else(|| router.subscription.clone());
-    let mut senders = Vec::with_capacity(router.lanes.len());
     let mut lanes: Vec<futures::future::BoxFuture<'_, LaneReport>> = Vec::new();
     for (lane, (index, flow)) in router.lanes.iter().enumerate() {
-        let (tx, rx) = mpsc::channel(LANE_BUFFER);
-        senders.push(tx);
         let provider = router.providers[*index].as_ref();
         lanes.push(match flow {
             Flow::Subscribe => Box::pin(subscribe_lane(
                 provider,
-                rx,
+                &hub,
                 lane,
                 &shared,
                 router.subscription_chunk,
                 &template,
             )),
-            _ => Box::pin(submit_lane(provider, rx, lane, &shared)),
+            _ => Box::pin(submit_lane(provider, &hub, lane, &shared)),
         });
     }
-    let (fed, reports) = futures::future::join(
-        feed(router, cards, senders, options.duplicate_ids, &shared),
-        futures::future::join_all(lanes),
-    )
-    .await;
+    let lanes_done = AtomicBool::new(false);
+    let all_lanes = async {
+        let reports = futures::future::join_all(lanes).await;
+        lanes_done.store(true, Ordering::Release);
+        let rejecter = hub
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .rejecter
+            .take();
+        if let Some(w) = rejecter {
+            w.wake();
+        }
+        reports
+    };
+    let (reports, ()) =
+        futures::future::join(all_lanes, deliver_rejections(&hub, &shared, &lanes_done)).await;
+    let state = hub.state.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut unsent: BTreeMap<usize, Vec<Routed>> = BTreeMap::new();
-    for (lane, item) in fed.unsent {
+    for (lane, item) in state.unsent {
         unsent.entry(lane).or_default().push(item);
+    }
+    for (lane, queue) in state.queues.into_iter().enumerate() {
+        unsent.entry(lane).or_default().extend(queue);
     }
     let mut receipt = StreamReceipt {
         provider: super::ROUTED,
         chunks: Vec::new(),
-        rejected: fed.rejected,
-        cards_read: fed.cards_read,
+        rejected: state.rejected,
+        cards_read: state.cards_read,
         stopped: shared
             .stopped
             .into_inner()
@@ -526,11 +707,6 @@ pub(super) async fn stream(
     for (lane, report) in reports.into_iter().enumerate() {
         receipt.rejected += report.rejected;
         receipt.chunks.extend(report.chunks);
-        let left = unsent
-            .remove(&lane)
-            .into_iter()
-            .flatten()
-            .chain(report.unsent);
         let mut chunk = Chunk::new(
             match router.lanes[lane].1 {
                 Flow::Subscribe => JobKind::Subscription,
@@ -538,7 +714,7 @@ pub(super) async fn stream(
             },
             None,
         );
-        for (position, card) in left {
+        for (position, card) in unsent.remove(&lane).into_iter().flatten() {
             chunk.push(position, card);
         }
         if !chunk.is_empty() {
