@@ -10,7 +10,8 @@
 //! cargo run --release --example cardsync_bulk -- 250000  # other sizes
 //! ```
 //! The journal row runs the same streamed submission through a SQLite journal in a temp dir
-//! (intent and outcome of every chunk, every caller id), as a durable monthly run would.
+//! (intent and outcome of every chunk, every caller id), as a durable monthly run would. The
+//! routed rows run it through a `Router` whose one rule sends every card to CardSync.
 //!
 //! A debug build (plain `cargo run --example cardsync_bulk`) runs 10,000 and 100,000 cards:
 //! its figures say nothing about speed. Peak memory is read from `/proc/self/status` (Linux;
@@ -74,10 +75,12 @@ fn python_client(base: &url::Url, n: usize) -> Option<Duration> {
 }
 
 /// The clients compared, by the name a child process is started with.
-const CLIENTS: [(&str, &str); 6] = [
+const CLIENTS: [(&str, &str); 8] = [
     ("hand", "hand-written reqwest + serde_json"),
     ("refuse", "crate, streamed (duplicate ids refused)"),
     ("unique", "crate, streamed (ids unique by caller)"),
+    ("routed", "crate, routed to CardSync (dup. ids refused)"),
+    ("routed-unique", "crate, routed to CardSync (ids unique)"),
     ("journal", "crate, SQLite journal (duplicate ids refused)"),
     (
         "journal-unique",
@@ -116,6 +119,34 @@ async fn one(client_name: &str, n: usize) {
         }
         "refuse" => measured(n, streamed(DuplicateIds::Refuse)).await,
         "unique" => measured(n, streamed(DuplicateIds::CallerGuarantees)).await,
+        "routed" | "routed-unique" => {
+            use account_updater::Provider;
+            use account_updater::routing::{Condition, Router, Rule};
+            use account_updater::{Flow, ProviderId};
+            let router = Router::builder()
+                .provider(client.clone())
+                .rule(
+                    Rule::new("cards", ProviderId::CardSync, Flow::Submit)
+                        .when(Condition::CardNumber),
+                )
+                .build()
+                .or_exit("router");
+            let mode = if client_name == "routed" {
+                DuplicateIds::Refuse
+            } else {
+                DuplicateIds::CallerGuarantees
+            };
+            measured(n, async {
+                let cards = (0..n).map(bulk::raw_card).map(bulk::crate_card);
+                let options = StreamOptions::default().duplicate_ids(mode);
+                router
+                    .submit_stream(card_stream(cards), options, &mut ())
+                    .await
+                    .or_exit("routed run")
+                    .accepted_cards()
+            })
+            .await
+        }
         "journal" | "journal-unique" => {
             let mode = if client_name == "journal" {
                 DuplicateIds::Refuse
