@@ -957,3 +957,34 @@ fn a_bad_rules_file_is_refused_before_anything_is_sent() {
         }
     );
 }
+
+/// Workers started at the same moment on a new PostgreSQL journal all start: the schema is
+/// migrated by one of them at a time (three processes, each its own connection pool, on three
+/// fresh clusters).
+#[test]
+fn workers_starting_together_on_a_new_postgres_journal_all_start() {
+    for round in 0..3 {
+        let Some(pg) = postgres::PgCluster::start("workers_starting_together") else {
+            return;
+        };
+        let children: Vec<_> = (0..3)
+            .map(|_| {
+                bin()
+                    .args(["status", "--postgres", &pg.url])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no runs");
+        }
+    }
+}

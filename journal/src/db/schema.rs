@@ -77,6 +77,56 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
 /// first) counts as done.
 const ADD_CHUNK_PROVIDER: &str = "ALTER TABLE au_chunks ADD COLUMN IF NOT EXISTS provider TEXT";
 
+/// PostgreSQL: everything in one transaction that first takes an advisory lock, so that workers
+/// starting together on a new database migrate one after the other. Even `CREATE TABLE IF NOT
+/// EXISTS` is not safe to run concurrently there: two sessions creating one table at once make
+/// the second fail with a unique violation (23505) on the catalog, which is how two of three
+/// workers started at the same moment used to die at start-up.
+#[cfg(feature = "postgres")]
+async fn migrate_postgres(pool: &sqlx::PgPool) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(db_error("migrate"))?;
+    for statement in [
+        "SELECT pg_advisory_xact_lock(4242001)",
+        "CREATE TABLE IF NOT EXISTS au_schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("migrate"))?;
+    }
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM au_schema_version")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error("migrate"))?;
+    let current = current.unwrap_or(0);
+    if current > SCHEMA_VERSION {
+        return Err(Error::Journal {
+            operation: "migrate",
+            message: format!(
+                "the journal's schema is version {current}, newer than this crate's {SCHEMA_VERSION}"
+            ),
+            source: None,
+        });
+    }
+    for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        for statement in statements.iter() {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error("migrate"))?;
+        }
+        sqlx::query(
+            "INSERT INTO au_schema_version (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(version)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("migrate"))?;
+    }
+    tx.commit().await.map_err(db_error("migrate"))
+}
+
 async fn sqlite_has_column(pool: &sqlx::SqlitePool, table: &str, column: &str) -> Result<bool> {
     let rows: Vec<(String,)> =
         sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{table}')"))
@@ -115,6 +165,10 @@ impl Db {
     }
 
     pub(crate) async fn migrate(&self) -> Result<()> {
+        #[cfg(feature = "postgres")]
+        if let Db::Postgres(pool) = self {
+            return migrate_postgres(pool).await;
+        }
         execute!(
             self,
             "migrate",
@@ -131,8 +185,8 @@ impl Db {
             });
         }
         const RECORD: &str = "INSERT INTO au_schema_version (version, applied_at) VALUES (?, ?) ON CONFLICT (version) DO NOTHING";
-        // One transaction per migration: an optional statement first (PostgreSQL takes a lock
-        // so that one worker of a fleet migrates at a time), the migration, its record.
+        // SQLite: one transaction per migration (the migration, its record); the file's own
+        // write lock serialises processes.
         macro_rules! apply {
             ($pool:expr, $first:expr, $record:expr, $version:expr, $statements:expr) => {{
                 let mut tx = $pool.begin().await.map_err(db_error("migrate"))?;
@@ -165,13 +219,8 @@ impl Db {
                 }
                 Db::Sqlite(pool) => apply!(pool, None, RECORD, version, statements),
                 #[cfg(feature = "postgres")]
-                Db::Postgres(pool) => apply!(
-                    pool,
-                    Some("SELECT pg_advisory_xact_lock(4242001)"),
-                    &super::numbered(RECORD),
-                    version,
-                    statements
-                ),
+                // Migrated in one locked transaction above.
+                Db::Postgres(_) => unreachable!("PostgreSQL returned from migrate_postgres"),
             }
         }
         Ok(())
