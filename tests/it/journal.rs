@@ -673,3 +673,57 @@ async fn results_naming_only_the_token_join_back_to_the_caller_id() {
     assert_eq!(journal.join_caller_ids("acq", &mut stray).await.unwrap(), 0);
     assert_eq!(stray[0].card_id, None);
 }
+
+/// A journal file is created owner-only (it holds caller ids and outcomes), and one that
+/// cannot be opened is named with the reason in plain words.
+#[tokio::test]
+async fn a_journal_file_is_owner_only_and_open_failures_say_why() {
+    let path = temp_db("owner-only");
+    let journal = Journal::open_sqlite(&path).await.unwrap();
+    journal.runs().await.unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in [
+            path.clone(),
+            path.with_extension("db-wal"),
+            path.with_extension("db-shm"),
+        ] {
+            if let Ok(meta) = std::fs::metadata(&file) {
+                assert_eq!(
+                    meta.permissions().mode() & 0o777,
+                    0o600,
+                    "{}",
+                    file.display()
+                );
+            }
+        }
+    }
+    let missing = path
+        .parent()
+        .unwrap()
+        .join("no-such-dir")
+        .join("journal.db");
+    let e = Journal::open_sqlite(&missing)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        format!(
+            "journal: open failed: {}: its directory {} does not exist",
+            missing.display(),
+            missing.parent().unwrap().display()
+        )
+    );
+    let dir = path.parent().unwrap();
+    let e = Journal::open_sqlite(dir).await.unwrap_err().to_string();
+    assert!(e.ends_with("it is a directory, not a file"), "{e}");
+    let not_a_db = dir.join("notes.txt");
+    std::fs::write(&not_a_db, "x".repeat(4096)).unwrap();
+    let e = Journal::open_sqlite(&not_a_db)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("it is not a SQLite database (error 26)"), "{e}");
+}

@@ -47,6 +47,71 @@ fn db_error(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     }
 }
 
+/// What failed when opening a journal file.
+enum OpenFailure {
+    Io(std::io::Error),
+    Sqlite(sqlx::Error),
+}
+
+/// An open failure that names the file and says why in plain words (the operator's first
+/// question), still without any value from the database.
+fn open_error(path: &Path, failure: OpenFailure) -> Error {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let why = if !parent.is_dir() {
+        format!("its directory {} does not exist", parent.display())
+    } else if path.is_dir() {
+        "it is a directory, not a file".to_owned()
+    } else {
+        match &failure {
+            OpenFailure::Io(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                "permission denied: this user cannot create or write it".to_owned()
+            }
+            OpenFailure::Io(e) => format!("{}", e.kind()),
+            OpenFailure::Sqlite(sqlx::Error::Database(d)) => match d.code().as_deref() {
+                Some("14") => "SQLite cannot open it (error 14: not readable and writable by this user, or its directory is not writable)".to_owned(),
+                Some("26") => "it is not a SQLite database (error 26)".to_owned(),
+                Some(code) => format!("database error {code}"),
+                None => "database error".to_owned(),
+            },
+            OpenFailure::Sqlite(sqlx::Error::Io(e)) => format!("{}", e.kind()),
+            OpenFailure::Sqlite(_) => "driver error".to_owned(),
+        }
+    };
+    Error::Journal {
+        operation: "open",
+        message: format!("{}: {why}", path.display()),
+        source: Some(match failure {
+            OpenFailure::Io(e) => Box::new(e),
+            OpenFailure::Sqlite(e) => Box::new(e),
+        }),
+    }
+}
+
+/// Creates a new journal file readable and writable by its owner only: it holds caller ids,
+/// outcomes and masked numbers, like the output files. SQLite gives its `-wal` and `-shm`
+/// files the database file's permissions. An existing file keeps its own.
+fn create_owner_only(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // Another process created it meanwhile: open it as it is.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(open_error(path, OpenFailure::Io(e))),
+    }
+}
+
 /// `?` placeholders numbered for PostgreSQL.
 #[cfg(feature = "postgres")]
 fn numbered(sql: &str) -> String {
@@ -140,6 +205,7 @@ impl Db {
     }
 
     pub(crate) async fn open_sqlite(path: &Path) -> Result<Db> {
+        create_owner_only(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -156,7 +222,7 @@ impl Db {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(db_error("open"))?;
+            .map_err(|e| open_error(path, OpenFailure::Sqlite(e)))?;
         Ok(Db::Sqlite(pool))
     }
 
