@@ -40,6 +40,8 @@ pub enum Exit {
     Unknown = 5,
     /// Everything was accepted, but some jobs' results were not in before `--wait` ran out.
     ResultsPending = 6,
+    /// Other workers of the run still have chunks in flight (nothing failed): `status` later.
+    InFlight = 7,
 }
 
 /// A failure with the exit code it maps to. Messages never carry card data or secrets: they
@@ -76,7 +78,8 @@ Exit codes:
   3  some input rows were rejected (see the rejects file); everything else is done
   4  some chunks failed at the provider (it did not act on them); `resume` sends them again
   5  some chunks may have reached the provider; decide with `resolve`, then `resume`
-  6  all accepted, but some results were not in before --wait ran out; `results` later";
+  6  all accepted, but some results were not in before --wait ran out; `results` later
+  7  other workers of the run still have chunks in flight (none failed); `status` later";
 
 /// Card account updates from a CSV, on any provider that takes bulk inquiries.
 #[derive(Debug, Parser)]

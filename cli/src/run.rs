@@ -295,8 +295,12 @@ pub fn exit_for_demo(exit: Exit) -> Exit {
 fn exit_for(status: &RunStatus, results_pending: u64, rejected: u64) -> Exit {
     if status.unknown > 0 {
         Exit::Unknown
-    } else if status.failed + status.resend + status.in_flight > 0 {
+    } else if status.failed + status.resend > 0 {
         Exit::ProviderFailed
+    } else if status.in_flight > 0 {
+        // Another worker's chunks, still being sent (this worker's own are settled when
+        // its run returns): nothing failed.
+        Exit::InFlight
     } else if results_pending > 0 {
         Exit::ResultsPending
     } else if rejected > 0 || status.rejected > 0 {
@@ -441,4 +445,53 @@ pub async fn resolve(args: ResolveArgs) -> Result<Exit, Failure> {
         }
     );
     Ok(Exit::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(f: impl FnOnce(&mut RunStatus)) -> RunStatus {
+        let mut s = RunStatus::default();
+        f(&mut s);
+        s
+    }
+
+    /// The most urgent state decides; another worker's chunks in flight are not a failure.
+    #[test]
+    fn exit_codes_by_state() {
+        assert_eq!(exit_for(&status(|_| ()), 0, 0), Exit::Done);
+        assert_eq!(
+            exit_for(&status(|s| s.in_flight = 10_000), 0, 0),
+            Exit::InFlight
+        );
+        assert_eq!(
+            exit_for(&status(|s| s.in_flight = 10_000), 0, 3),
+            Exit::InFlight
+        );
+        assert_eq!(
+            exit_for(
+                &status(|s| {
+                    s.in_flight = 1;
+                    s.failed = 1
+                }),
+                0,
+                0
+            ),
+            Exit::ProviderFailed
+        );
+        assert_eq!(
+            exit_for(
+                &status(|s| {
+                    s.unknown = 1;
+                    s.failed = 1
+                }),
+                0,
+                0
+            ),
+            Exit::Unknown
+        );
+        assert_eq!(exit_for(&status(|_| ()), 2, 3), Exit::ResultsPending);
+        assert_eq!(exit_for(&status(|_| ()), 0, 3), Exit::Rejected);
+    }
 }

@@ -91,6 +91,7 @@ fn help_documents_every_command_and_the_exit_codes() {
         "4  some chunks failed",
         "5  some chunks may have reached the provider",
         "6  all accepted",
+        "7  other workers of the run still have chunks in flight",
     ] {
         assert!(
             out.stdout.contains(code),
