@@ -104,6 +104,9 @@ enum Command {
     Resume(ResumeArgs),
     /// A run's cards per state (or, without --run, every run in the journal).
     Status(StatusArgs),
+    /// A card's history across runs and providers: every result, masked, and whether it was
+    /// applied.
+    History(HistoryArgs),
     /// Fetch what results are ready for a run's jobs, then write the results not yet exported.
     #[command(after_help = EXIT_CODES)]
     Results(ResultsArgs),
@@ -223,11 +226,35 @@ struct ResumeArgs {
     submit: SubmitArgs,
 }
 
+/// How a command prints what it read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// Lines for people.
+    Text,
+    /// One JSON document (its schema is in the README, "Machine-readable output").
+    Json,
+}
+
 #[derive(Debug, Clone, Args)]
 struct StatusArgs {
     /// The run (default: list every run).
     #[arg(long = "run")]
     run_id: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    journal: JournalArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct HistoryArgs {
+    /// The caller's card id (the input's `id` column).
+    #[arg(long)]
+    id: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
     #[command(flatten)]
     journal: JournalArgs,
 }
@@ -327,6 +354,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Resume(args) => run::resume(args).await,
             Command::Status(args) => run::status(args).await,
+            Command::History(args) => run::history(args).await,
             Command::Results(args) => run::results(args).await,
             Command::Resolve(args) => run::resolve(args).await,
             Command::Demo(args) => demo::demo(args).await,

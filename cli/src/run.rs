@@ -16,8 +16,8 @@ use crate::connect::{self, Connected};
 use crate::input::{CsvCards, SharedRejects, count_rows};
 use crate::output::export_updates;
 use crate::{
-    Exit, Failure, JournalArgs, ResolveArgs, ResultsArgs, ResumeArgs, RunArgs, StatusArgs,
-    SubmitArgs,
+    Exit, Failure, Format, HistoryArgs, JournalArgs, ResolveArgs, ResultsArgs, ResumeArgs, RunArgs,
+    StatusArgs, SubmitArgs,
 };
 
 /// Opens the journal the arguments name.
@@ -352,16 +352,49 @@ async fn print_run_status(journal: &Journal, run_id: &str) -> Result<RunStatus, 
     Ok(status)
 }
 
+/// A run's counts as JSON (the README's "Machine-readable output" schema).
+fn status_json(status: &RunStatus) -> serde_json::Value {
+    serde_json::json!({
+        "accepted": status.accepted,
+        "in_flight": status.in_flight,
+        "unknown": status.unknown,
+        "failed": status.failed,
+        "resend": status.resend,
+        "rejected": status.rejected,
+        "chunks": status.chunks,
+        "results": status.results,
+        "applied": status.applied,
+    })
+}
+
+fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::error(format!("could not write JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
 /// `status`.
 pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
     let journal = open_journal(&args.journal).await?;
+    let json = args.format == Format::Json;
     let Some(run_id) = args.run_id else {
         let runs = journal.runs().await?;
-        if runs.is_empty() {
+        let mut listed = Vec::new();
+        if runs.is_empty() && !json {
             println!("no runs");
         }
         for run in runs {
             let status = journal.status(&run.run_id).await?;
+            if json {
+                listed.push(serde_json::json!({
+                    "run_id": run.run_id,
+                    "provider": run.provider_name,
+                    "created_at": run.created_at.map(|t| t.to_rfc3339()),
+                    "status": status_json(&status),
+                }));
+                continue;
+            }
             println!(
                 "{}\t{}\t{}\t{} cards accepted, {} rejected, {} unknown, {} failed",
                 run.run_id,
@@ -373,17 +406,103 @@ pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
                 status.failed + status.resend
             );
         }
+        if json {
+            print_json(&serde_json::json!({ "runs": listed }))?;
+        }
         return Ok(Exit::Done);
     };
     run_provider(&journal, &run_id).await?;
-    let status = print_run_status(&journal, &run_id).await?;
-    for chunk in journal.unknown_chunks(&run_id).await? {
+    let unknown = journal.unknown_chunks(&run_id).await?;
+    let status = if json {
+        let status = journal.status(&run_id).await?;
+        let providers: Vec<serde_json::Value> = journal
+            .status_by_provider(&run_id)
+            .await?
+            .into_iter()
+            .map(|p| {
+                let mut v = status_json(&p.status);
+                v["provider"] = serde_json::json!(p.provider_name);
+                v
+            })
+            .collect();
+        print_json(&serde_json::json!({
+            "run_id": run_id,
+            "total": status_json(&status),
+            "providers": providers,
+            "unknown_chunks": unknown.iter().map(|c| serde_json::json!({
+                "chunk": c.seq,
+                "cards": c.cards,
+                "reason": c.reason,
+            })).collect::<Vec<_>>(),
+        }))?;
+        status
+    } else {
+        let status = print_run_status(&journal, &run_id).await?;
+        for chunk in &unknown {
+            println!(
+                "unknown chunk {} ({} cards): {}\n  decide: account-updater resolve --run {run_id} --chunk {} (--resend | --accepted [--job-id ID])",
+                chunk.seq, chunk.cards, chunk.reason, chunk.seq
+            );
+        }
+        status
+    };
+    Ok(exit_for(&status, 0, 0))
+}
+
+/// `history`.
+pub async fn history(args: HistoryArgs) -> Result<Exit, Failure> {
+    let journal = open_journal(&args.journal).await?;
+    let entries = journal.history(&args.id).await?;
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339());
+    if args.format == Format::Json {
+        let results: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "run_id": e.run_id,
+                    "provider": e.provider_name,
+                    "outcome": e.outcome,
+                    "raw_code": e.raw_code,
+                    "old_card_masked": e.old_card_masked,
+                    "new_card_masked": e.new_card_masked,
+                    "old_expiry": e.old_expiry,
+                    "new_expiry": e.new_expiry,
+                    "brand_changed": e.brand_changed,
+                    "received_at": time(e.received_at),
+                    "applied_at": time(e.applied_at),
+                })
+            })
+            .collect();
+        print_json(&serde_json::json!({ "card_id": args.id, "results": results }))?;
+        return Ok(Exit::Done);
+    }
+    if entries.is_empty() {
+        println!("no results for card {:?}", args.id);
+    }
+    for e in &entries {
         println!(
-            "unknown chunk {} ({} cards): {}\n  decide: account-updater resolve --run {run_id} --chunk {} (--resend | --accepted [--job-id ID])",
-            chunk.seq, chunk.cards, chunk.reason, chunk.seq
+            "{}\t{}\t{}\t{}\t{} -> {}\t{} -> {}{}\treceived {}\t{}",
+            e.run_id,
+            e.provider_name,
+            e.outcome,
+            e.raw_code,
+            e.old_card_masked.as_deref().unwrap_or("-"),
+            e.new_card_masked.as_deref().unwrap_or("-"),
+            e.old_expiry.as_deref().unwrap_or("-"),
+            e.new_expiry.as_deref().unwrap_or("-"),
+            if e.brand_changed {
+                "\tbrand changed"
+            } else {
+                ""
+            },
+            time(e.received_at).unwrap_or_default(),
+            match time(e.applied_at) {
+                Some(t) => format!("applied {t}"),
+                None => "not applied".to_owned(),
+            }
         );
     }
-    Ok(exit_for(&status, 0, 0))
+    Ok(Exit::Done)
 }
 
 /// `results`.

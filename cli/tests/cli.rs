@@ -482,6 +482,65 @@ fn demo_runs_end_to_end_without_credentials() {
     // Sandbox cards at rows 250, 750, …, 2750: six results.
     assert_eq!(updates.len(), 6, "{updates:?}");
     assert_eq!(csv_rows(&dir.join("cards.rejects.csv")).len(), 6);
+
+    // status and history as JSON, in their documented shapes.
+    let journal = dir.join("journal.db");
+    let status = run(bin()
+        .args(["status", "--run", "demo", "--format", "json", "--journal"])
+        .arg(&journal));
+    // Exit 3: the run's rejected rows (the exit code says the same with --format json).
+    assert_eq!(status.code, 3, "{}", status.stderr);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["run_id"], "demo");
+    assert_eq!(status["total"]["accepted"], 2994);
+    assert_eq!(status["total"]["rejected"], 3);
+    assert_eq!(status["total"]["results"], 6);
+    assert_eq!(status["providers"][0]["provider"], "cardsync");
+    assert_eq!(status["providers"][0]["accepted"], 2994);
+    assert_eq!(status["unknown_chunks"], serde_json::json!([]));
+    let runs = run(bin()
+        .args(["status", "--format", "json", "--journal"])
+        .arg(&journal));
+    let runs: serde_json::Value = serde_json::from_str(&runs.stdout).unwrap();
+    assert_eq!(runs["runs"][0]["run_id"], "demo");
+    assert_eq!(runs["runs"][0]["status"]["accepted"], 2994);
+    let history = run(bin()
+        .args([
+            "history",
+            "--id",
+            "cust-0000250",
+            "--format",
+            "json",
+            "--journal",
+        ])
+        .arg(&journal));
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let history: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    assert_eq!(history["card_id"], "cust-0000250");
+    let result = &history["results"][0];
+    assert_eq!(result["run_id"], "demo");
+    assert_eq!(result["provider"], "cardsync");
+    assert_eq!(result["outcome"], "new_account_number");
+    assert!(
+        result["new_card_masked"]
+            .as_str()
+            .unwrap()
+            .starts_with("445701******"),
+        "{result}"
+    );
+    assert!(
+        result["applied_at"].is_string(),
+        "exported, so applied: {result}"
+    );
+    let text = run(bin()
+        .args(["history", "--id", "cust-0000250", "--journal"])
+        .arg(&journal));
+    assert!(
+        text.stdout
+            .starts_with("demo\tcardsync\tnew_account_number\t"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]

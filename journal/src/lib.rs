@@ -167,6 +167,39 @@ impl RunStatus {
     }
 }
 
+/// One result in a card's history ([`Journal::history`]): what a provider said about the card
+/// in one run, and whether it was applied. Card numbers are stored masked only (first six,
+/// last four), never in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistoryEntry {
+    /// The run the result belongs to.
+    pub run_id: String,
+    /// The provider, when this crate knows the name.
+    pub provider: Option<ProviderId>,
+    /// The provider's name as recorded.
+    pub provider_name: String,
+    /// The unified outcome's stable name (`new_account_number`, `closed`, …).
+    pub outcome: String,
+    /// The provider's own code, verbatim.
+    pub raw_code: String,
+    /// The number the result was about, masked, when the provider echoed it.
+    pub old_card_masked: Option<String>,
+    /// The new number, masked.
+    pub new_card_masked: Option<String>,
+    /// The expiry the result was about (`MM/YYYY`), when the provider echoed it.
+    pub old_expiry: Option<String>,
+    /// The new expiry (`MM/YYYY`).
+    pub new_expiry: Option<String>,
+    /// The brand changed with the new number (Mastercard `B`, or old and new brands differ).
+    /// `false` for results stored before schema version 4, which did not record it.
+    pub brand_changed: bool,
+    /// When the journal stored the result.
+    pub received_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it was applied (handed to `apply` or exported), if it was.
+    pub applied_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// One provider's part of a run ([`Journal::status_by_provider`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -477,6 +510,50 @@ impl Journal {
     /// The run's rejected cards: input position, caller id (escaped as stored) and reason.
     pub async fn rejected(&self, run_id: &str) -> Result<Vec<(u64, String, String)>> {
         self.db.rejected(run_id).await
+    }
+
+    /// Every result stored for the caller's card `card_id`, across runs and providers,
+    /// oldest first: what each provider said, when it arrived and when it was applied.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the database cannot be read.
+    pub async fn history(&self, card_id: &str) -> Result<Vec<HistoryEntry>> {
+        let at = |t: i64| chrono::DateTime::from_timestamp(t, 0);
+        Ok(self
+            .db
+            .history(card_id)
+            .await?
+            .into_iter()
+            .map(
+                |(
+                    run_id,
+                    provider,
+                    outcome,
+                    raw_code,
+                    old_card_masked,
+                    new_card_masked,
+                    old_expiry,
+                    new_expiry,
+                    brand_changed,
+                    received_at,
+                    applied_at,
+                )| HistoryEntry {
+                    run_id,
+                    provider: ProviderId::named(&provider),
+                    provider_name: provider,
+                    outcome,
+                    raw_code,
+                    old_card_masked,
+                    new_card_masked,
+                    old_expiry,
+                    new_expiry,
+                    brand_changed: brand_changed.unwrap_or(0) != 0,
+                    received_at: at(received_at),
+                    applied_at: applied_at.and_then(at),
+                },
+            )
+            .collect())
     }
 
     /// The run's cards per state.

@@ -727,3 +727,83 @@ async fn a_journal_file_is_owner_only_and_open_failures_say_why() {
         .to_string();
     assert!(e.contains("it is not a SQLite database (error 26)"), "{e}");
 }
+
+/// A card's history across runs: each run's result with its provider, outcome, raw code and
+/// masked numbers, when it arrived and whether it was applied; no clear number in the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cards_history_spans_runs_and_holds_no_clear_number() {
+    use account_updater_emulator::cardsync::CardSyncEmulator;
+    let emulator = CardSyncEmulator::start().await.unwrap();
+    let (_, key) = emulator.add_merchant();
+    let client = CardSyncClient::builder(key)
+        .base_url(emulator.base_url())
+        .build_merchant()
+        .unwrap();
+    let path = temp_db("history");
+    let journal = Journal::open_sqlite(&path).await.unwrap();
+    let exp = Expiry::new(1, 2030).unwrap();
+    let mut new_clear = None;
+    // November: CardSync's sandbox card that reports the account closed; December: the one
+    // that reports a new number (the customer's card, replaced).
+    for (run, pan) in [
+        ("2026-11", "4457000900000001"),
+        ("2026-12", "4457010000000009"),
+    ] {
+        let card = CardToUpdate::pan("cust-1", CardNumber::parse(pan).unwrap(), exp);
+        let report = journal
+            .run(&client, &RunOptions::new(run), card_stream(vec![card]))
+            .await
+            .unwrap();
+        assert_eq!(report.status.accepted, 1);
+        let job = journal.accepted_jobs(run).await.unwrap()[0]
+            .job
+            .clone()
+            .unwrap();
+        let updates = client
+            .fetch_results(&account_updater::ids::ResultsQuery::Job(job))
+            .await
+            .unwrap();
+        if run == "2026-11" {
+            let applied = journal
+                .apply(run, &updates, |_| Box::pin(async { Ok::<(), String>(()) }))
+                .await
+                .unwrap();
+            assert_eq!(applied.applied, 1);
+        } else {
+            new_clear = updates[0]
+                .new_card
+                .as_ref()
+                .map(|c| account_updater::ExposeSecret::expose_secret(c).to_owned());
+            journal.record_results(run, &updates).await.unwrap();
+        }
+    }
+    let history = journal.history("cust-1").await.unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0].run_id, "2026-11");
+    assert_eq!(history[0].provider, Some(ProviderId::CardSync));
+    assert_eq!(history[0].outcome, "closed");
+    assert!(history[0].applied_at.is_some());
+    assert!(history[0].received_at.is_some());
+    assert_eq!(history[1].run_id, "2026-12");
+    assert_eq!(history[1].outcome, "new_account_number");
+    assert!(history[1].applied_at.is_none());
+    let new = history[1].new_card_masked.as_deref().unwrap();
+    assert!(new.starts_with("445701******"), "{new}");
+    assert!(journal.history("someone-else").await.unwrap().is_empty());
+    drop(journal);
+    // Neither the cards submitted nor the new number is anywhere in the journal's files.
+    let mut bytes = Vec::new();
+    for file in [
+        path.clone(),
+        path.with_extension("db-wal"),
+        path.with_extension("db-shm"),
+    ] {
+        bytes.extend(std::fs::read(&file).unwrap_or_default());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    for pan in ["4457000900000001", "4457010000000009"] {
+        assert!(!text.contains(pan), "{pan} stored in clear");
+    }
+    let new_clear = new_clear.expect("the December result carries the new number");
+    assert!(!text.contains(&new_clear), "the new number stored in clear");
+}

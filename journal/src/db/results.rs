@@ -14,8 +14,8 @@ impl Db {
     /// Stores results in one transaction per call: one commit for a results page, not one
     /// per card.
     pub(crate) async fn store_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
-        const SQL: &str = "INSERT INTO au_results (run_id, result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+        const SQL: &str = "INSERT INTO au_results (run_id, result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at, old_card_masked, old_expiry, brand_changed)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)
              ON CONFLICT (run_id, result_id) DO NOTHING";
         macro_rules! store_all {
             ($pool:expr, $sql:expr) => {{
@@ -34,6 +34,9 @@ impl Db {
                         .bind(u.new_expiry.map(|e| e.to_string()))
                         .bind(u.new_card.as_ref().map(|c| c.masked()))
                         .bind(received)
+                        .bind(u.previous_card.as_ref().map(|c| c.masked()))
+                        .bind(u.previous_expiry.map(|e| e.to_string()))
+                        .bind(i64::from(u.brand_changed))
                         .execute(&mut *tx)
                         .await
                         .map_err(db_error("store result"))?
@@ -277,5 +280,46 @@ impl Db {
             [(json,)] => Ok(decode_cards(json)?.into_iter().next().map(|(_, id)| id)),
             _ => Ok(None),
         }
+    }
+}
+
+/// One stored result of a card, as [`Db::history`] reads it.
+pub(crate) type HistoryRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    Option<i64>,
+);
+
+impl Db {
+    /// Every stored result for caller id `card_id`, across runs and providers, oldest first.
+    pub(crate) async fn history(&self, card_id: &str) -> Result<Vec<HistoryRow>> {
+        fetch_all!(
+            self,
+            "read history",
+            (
+                String,
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<i64>,
+                i64,
+                Option<i64>
+            ),
+            "SELECT run_id, provider, outcome, raw_code, old_card_masked, new_card_masked, old_expiry, new_expiry, brand_changed, received_at, applied_at
+             FROM au_results WHERE card_id = ? ORDER BY received_at, run_id, result_id",
+            card_id
+        )
     }
 }

@@ -5,7 +5,7 @@ use account_updater::error::{Error, Result};
 use super::{Db, db_error, now};
 
 /// The schema version this crate writes. Migrations run in order from the database's version.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Each migration's statements, by version. Every statement is idempotent, so two workers
 /// migrating at once cannot fail each other (PostgreSQL also takes an advisory lock).
@@ -70,12 +70,41 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
     // providers) polls each job at its own provider and reports status per provider. NULL
     // for chunks recorded before: they belong to their run's provider.
     (3, &[ADD_CHUNK_PROVIDER]),
+    // 4: a card's history across runs (Journal::history): what each result said the card
+    // was before (masked), whether its brand changed, and an index to find a card's results.
+    (
+        4,
+        &[
+            "ALTER TABLE au_results ADD COLUMN IF NOT EXISTS old_card_masked TEXT",
+            "ALTER TABLE au_results ADD COLUMN IF NOT EXISTS old_expiry TEXT",
+            "ALTER TABLE au_results ADD COLUMN IF NOT EXISTS brand_changed BIGINT",
+            "CREATE INDEX IF NOT EXISTS au_results_card ON au_results (card_id)",
+        ],
+    ),
 ];
 
 /// PostgreSQL skips an existing column itself; SQLite has no `IF NOT EXISTS` here, so for it
-/// the statement runs without it and a "duplicate column" answer (another process migrated
-/// first) counts as done.
+/// every `ALTER TABLE … ADD COLUMN IF NOT EXISTS` runs through [`add_sqlite_column`].
 const ADD_CHUNK_PROVIDER: &str = "ALTER TABLE au_chunks ADD COLUMN IF NOT EXISTS provider TEXT";
+
+/// `(table, column, type)` of an `ALTER TABLE t ADD COLUMN IF NOT EXISTS c TYPE` statement.
+fn added_column(statement: &str) -> Option<(&str, &str, &str)> {
+    match statement.split_whitespace().collect::<Vec<_>>().as_slice() {
+        [
+            "ALTER",
+            "TABLE",
+            table,
+            "ADD",
+            "COLUMN",
+            "IF",
+            "NOT",
+            "EXISTS",
+            column,
+            kind,
+        ] => Some((table, column, kind)),
+        _ => None,
+    }
+}
 
 /// PostgreSQL: everything in one transaction that first takes an advisory lock, so that workers
 /// starting together on a new database migrate one after the other. Even `CREATE TABLE IF NOT
@@ -139,11 +168,16 @@ async fn sqlite_has_column(pool: &sqlx::SqlitePool, table: &str, column: &str) -
 /// Adds a nullable text column unless it is there: when two processes migrate one file at
 /// once, the one whose `ALTER` fails because the other's went first finds the column and goes
 /// on.
-async fn add_sqlite_column(pool: &sqlx::SqlitePool, table: &str, column: &str) -> Result<()> {
+async fn add_sqlite_column(
+    pool: &sqlx::SqlitePool,
+    table: &str,
+    column: &str,
+    kind: &str,
+) -> Result<()> {
     if sqlite_has_column(pool, table, column).await? {
         return Ok(());
     }
-    let added = sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))
+    let added = sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))
         .execute(pool)
         .await;
     match added {
@@ -208,12 +242,14 @@ impl Db {
         }
         for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             match self {
-                Db::Sqlite(pool) if statements.contains(&ADD_CHUNK_PROVIDER) => {
-                    add_sqlite_column(pool, "au_chunks", "provider").await?;
+                Db::Sqlite(pool) if statements.iter().any(|s| added_column(s).is_some()) => {
+                    for (table, column, kind) in statements.iter().filter_map(|s| added_column(s)) {
+                        add_sqlite_column(pool, table, column, kind).await?;
+                    }
                     let rest: Vec<&str> = statements
                         .iter()
                         .copied()
-                        .filter(|s| *s != ADD_CHUNK_PROVIDER)
+                        .filter(|s| added_column(s).is_none())
                         .collect();
                     apply!(pool, None, RECORD, version, rest)
                 }
