@@ -418,6 +418,25 @@ impl Journal {
 
     /// Runs (or resumes) a run: submits `cards` through `provider`'s streamed submission with
     /// the journal recording every chunk. See the module documentation for what a resume does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad run id, before
+    /// anything is written or sent; [`Error::Journal`] when the
+    /// run cannot be started in the database. Once the submission runs, failures are per
+    /// chunk in the report (failed: the provider did not act; unknown: it may have), and a
+    /// journal that cannot record an intent stops the run before that chunk is sent
+    /// (`report.receipt.stopped()`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Safe to drop, in the journal's terms: each chunk's intent is committed before its
+    /// request is sent, so a dropped (or killed) run leaves every chunk it may have sent as an
+    /// intent. The next `run` with the same id, by a worker of the same name, records those as
+    /// unknown at once (by another worker's name, once they are older than
+    /// [`RunOptions::stale_after`]), and never sends them again by itself: decide with
+    /// [`Journal::resolve_unknown`], or let the provider's results reconcile them. Chunks whose
+    /// intent was not committed were not sent, and are sent by the next run.
     pub async fn run(
         &self,
         provider: &dyn Provider,

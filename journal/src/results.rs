@@ -61,6 +61,18 @@ impl Journal {
     /// error (reported, not returned: the journal is consistent). A crash between a successful
     /// callback and its mark hands that result over again next time: at least once to the
     /// callback, exactly once in the journal.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the results cannot be stored
+    /// or marked; a callback's error is not one (it is in the report).
+    ///
+    /// # Cancel safety
+    ///
+    /// Safe to drop: every result is stored before the first callback, and each is marked
+    /// applied only after its callback returned `Ok`. A drop between a callback's success and
+    /// its mark hands that one result to the callback again next time (at least once to the
+    /// callback, exactly once in the journal); nothing is lost and nothing else is repeated.
     pub async fn apply<F, E>(
         &self,
         run_id: &str,

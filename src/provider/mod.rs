@@ -154,6 +154,28 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// to [`ChunkObserver::done`]. A card that breaks a rule is handed to
     /// [`ChunkObserver::rejected`] and the rest go on. The receipt keeps one record per chunk,
     /// not one per card. See [`crate::submission`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider takes no bulk inquiries. Everything that goes
+    /// wrong once the submission runs is in the receipt instead, chunk by chunk: a chunk the
+    /// provider certainly did not act on is [`ChunkOutcome::Failed`](crate::submission::ChunkOutcome::Failed)
+    /// (send it again), one it **may have acted on** (a timeout after sending, a 5xx, an
+    /// unreadable answer) is [`ChunkOutcome::Unknown`](crate::submission::ChunkOutcome::Unknown)
+    /// (check before sending again), and an observer error stops the submission
+    /// ([`StreamReceipt::stopped`](crate::submission::StreamReceipt::stopped)): no chunk is
+    /// sent after it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, and no dropped future can be: dropping it aborts the requests in
+    /// flight, and a request aborted after it was written may still have reached the provider.
+    /// What was sent is what the observer was told: every chunk whose
+    /// [`ChunkObserver::sending`] returned [`Proceed::Send`](crate::submission::Proceed::Send)
+    /// and whose [`ChunkObserver::done`] was not called may have reached the provider. An
+    /// observer that writes the intent in `sending` (as the journal does) has exactly those
+    /// chunks as intents without an outcome, and a resumed run treats them as unknown, never
+    /// sending them again on its own.
     fn submit_stream<'a>(
         &'a self,
         cards: BoxStream<'a, CardToUpdate>,
