@@ -47,6 +47,20 @@ fn db_error(operation: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
     }
 }
 
+/// Adds `chunks` chunks holding `cards` cards in `state` to a run's counts.
+fn add_chunks(status: &mut RunStatus, chunk_state: &str, chunks: i64, cards: i64) {
+    status.chunks += unsigned(chunks);
+    let cards = unsigned(cards);
+    match chunk_state {
+        state::ACCEPTED => status.accepted += cards,
+        state::INTENT => status.in_flight += cards,
+        state::UNKNOWN => status.unknown += cards,
+        state::FAILED => status.failed += cards,
+        state::RESEND => status.resend += cards,
+        _ => {}
+    }
+}
+
 /// What failed when opening a journal file.
 enum OpenFailure {
     Io(std::io::Error),
@@ -415,16 +429,7 @@ impl Db {
         )?;
         for (provider, state, chunks, cards) in per_state {
             let status = by.entry(provider).or_default();
-            status.chunks += unsigned(chunks);
-            let cards = unsigned(cards);
-            match state.as_str() {
-                state::ACCEPTED => status.accepted += cards,
-                state::INTENT => status.in_flight += cards,
-                state::UNKNOWN => status.unknown += cards,
-                state::FAILED => status.failed += cards,
-                state::RESEND => status.resend += cards,
-                _ => {}
-            }
+            add_chunks(status, &state, chunks, cards);
         }
         let results = fetch_all!(
             self,
@@ -451,16 +456,7 @@ impl Db {
             run_id
         )?;
         for (state, chunks, cards) in per_state {
-            status.chunks += unsigned(chunks);
-            let cards = unsigned(cards);
-            match state.as_str() {
-                state::ACCEPTED => status.accepted += cards,
-                state::INTENT => status.in_flight += cards,
-                state::UNKNOWN => status.unknown += cards,
-                state::FAILED => status.failed += cards,
-                state::RESEND => status.resend += cards,
-                _ => {}
-            }
+            add_chunks(&mut status, &state, chunks, cards);
         }
         let counts = fetch_all!(
             self,
