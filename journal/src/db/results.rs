@@ -304,19 +304,7 @@ impl Db {
         fetch_all!(
             self,
             "read history",
-            (
-                String,
-                String,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<i64>,
-                i64,
-                Option<i64>
-            ),
+            HistoryRow,
             "SELECT run_id, provider, outcome, raw_code, old_card_masked, new_card_masked, old_expiry, new_expiry, brand_changed, received_at, applied_at
              FROM au_results WHERE card_id = ? ORDER BY received_at, run_id, result_id",
             card_id
