@@ -146,6 +146,8 @@ struct Token {
     data: Map<String, Value>,
     /// A scheme code set with [`AcquiredEmulator::answer_with_code`].
     forced: Option<&'static str>,
+    /// Set with [`AcquiredEmulator::hold_results`]: the webhook is kept back.
+    held: bool,
 }
 
 #[derive(Default)]
@@ -155,6 +157,8 @@ struct Store {
     webhook_url: Option<String>,
     /// Per token: how many ACCOUNT_UPDATER requests it received.
     inquiries: HashMap<String, usize>,
+    /// Webhooks kept back ([`AcquiredEmulator::hold_results`]): URL and body.
+    held_webhooks: Vec<(String, Value)>,
 }
 
 type Shared = super::Shared<AcquiredEmulatorConfig, Store>;
@@ -234,9 +238,40 @@ impl AcquiredEmulator {
                 enabled: true,
                 data: Map::new(),
                 forced: None,
+                held: false,
             },
         );
         id
+    }
+
+    /// Keeps back the `account_updater` webhook of every later inquiry for `token`: the
+    /// inquiry is answered `11` (pending) as usual, but its result is not delivered until
+    /// [`AcquiredEmulator::release_results`]. Acquired gives up on a webhook after an hour of
+    /// retries; a result that never comes is what a caller's lateness check must catch.
+    /// Returns `false` for an unknown token.
+    pub fn hold_results(&self, token: &str) -> bool {
+        match self.shared.lock().tokens.get_mut(token) {
+            Some(t) => {
+                t.held = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Delivers every webhook held back so far (and stops holding); returns how many.
+    pub async fn release_results(&self) -> usize {
+        let held = {
+            let mut store = self.shared.lock();
+            for token in store.tokens.values_mut() {
+                token.held = false;
+            }
+            std::mem::take(&mut store.held_webhooks)
+        };
+        for (url, body) in &held {
+            deliver_webhook(url, body).await;
+        }
+        held.len()
     }
 
     /// Makes every later `ACCOUNT_UPDATER` for `token` answer with `code`, a scheme code
@@ -361,9 +396,18 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         }
     };
     if let Some((url, body)) = webhook {
-        tokio::spawn(async move {
-            deliver_webhook(&url, &body).await;
-        });
+        let held = shared
+            .lock()
+            .tokens
+            .get(&call.original)
+            .is_some_and(|t| t.held);
+        if held {
+            shared.lock().held_webhooks.push((url, body));
+        } else {
+            tokio::spawn(async move {
+                deliver_webhook(&url, &body).await;
+            });
+        }
     }
     response
 }

@@ -44,9 +44,16 @@
 
 mod db;
 mod observer;
+mod operator;
 mod results;
+mod suppress;
 
 use observer::JournalObserver;
+pub use operator::{
+    JobReconciliation, OrphanResult, OverdueCard, Plan, PlanOptions, PlannedProvider, Price,
+    ReconcileOptions, Reconciliation, RepeatedDelivery, expected_window,
+};
+pub use suppress::{SuppressReason, SuppressedCard, Suppression, SuppressionPolicy};
 
 use std::fmt;
 use std::time::Duration;
@@ -103,6 +110,9 @@ pub struct RunOptions {
     pub stale_after: Duration,
     /// How the submission treats duplicate ids.
     pub stream: StreamOptions,
+    /// Which cards are not sent because the journal's history says they would bring nothing
+    /// (on by default: see [`Suppression`]).
+    pub suppression: Suppression,
 }
 
 impl RunOptions {
@@ -114,6 +124,7 @@ impl RunOptions {
             worker: format!("{host}-{}", std::process::id()),
             stale_after: Duration::from_secs(15 * 60),
             stream: StreamOptions::default(),
+            suppression: Suppression::default(),
         }
     }
 
@@ -134,6 +145,12 @@ impl RunOptions {
         self.stream = options;
         self
     }
+
+    /// Sets which cards are suppressed ([`Suppression::off`] sends every card).
+    pub fn suppression(mut self, suppression: Suppression) -> Self {
+        self.suppression = suppression;
+        self
+    }
 }
 
 /// Cards per state of one run, from the journal.
@@ -152,6 +169,8 @@ pub struct RunStatus {
     pub resend: u64,
     /// Refused as input (never sent).
     pub rejected: u64,
+    /// Suppressed (never sent: the history says they would bring nothing).
+    pub suppressed: u64,
     /// Chunks recorded.
     pub chunks: u64,
     /// Results stored.
@@ -274,9 +293,18 @@ pub trait RunObserver: Send {
         let _ = (chunk, outcome);
     }
 
-    /// The card at input `position` was refused as input and recorded as rejected.
+    /// The card at submission `position` was refused as input and recorded as rejected.
+    /// Positions count the cards handed to the submission: suppressed cards are not among
+    /// them (see [`RunObserver::suppressed`]).
     fn rejected(&mut self, position: u64, card: &CardToUpdate, error: &Error) {
         let _ = (position, card, error);
+    }
+
+    /// The card at `input_index` of the run's input (every card given, suppressed ones
+    /// included) was suppressed, and recorded with its reason. Told before any rejection or
+    /// chunk of a card read after it.
+    fn suppressed(&mut self, input_index: u64, card: &CardToUpdate, reason: &SuppressReason) {
+        let _ = (input_index, card, reason);
     }
 }
 
@@ -463,15 +491,35 @@ impl Journal {
         self.db
             .abandon_stale_intents(&options.run_id, &options.worker, options.stale_after)
             .await?;
+        // Suppression decides from the journal as it stood when the run was first started,
+        // so a resume suppresses the same cards and plans the same chunks.
+        let started = self
+            .runs()
+            .await?
+            .into_iter()
+            .find(|r| r.run_id == options.run_id)
+            .and_then(|r| r.created_at)
+            .unwrap_or_else(chrono::Utc::now);
+        let suppressor =
+            suppress::Suppressor::load(&self.db, &options.run_id, started, &options.suppression)
+                .await?;
+        let queue = suppress::SuppressedQueue::default();
+        let cards = match suppressor {
+            Some(s) => suppress::filter(cards, s, queue.clone()),
+            None => cards,
+        };
         let mut journal_observer = JournalObserver {
             db: &self.db,
             run_id: &options.run_id,
             worker: &options.worker,
             observer,
+            suppressed: queue,
         };
         let receipt = provider
             .submit_stream(cards, options.stream.clone(), &mut journal_observer)
             .await?;
+        // Cards suppressed after the last chunk was claimed.
+        journal_observer.record_suppressed().await?;
         let status = self.status(&options.run_id).await?;
         Ok(RunReport { receipt, status })
     }

@@ -5,6 +5,7 @@ use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 
 use super::db::Db;
+use super::suppress::SuppressedQueue;
 use super::{RunObserver, state};
 use account_updater::error::{Error, InputProblem, Result};
 use account_updater::provider::CardToUpdate;
@@ -16,6 +17,9 @@ pub(super) struct JournalObserver<'j> {
     pub(super) run_id: &'j str,
     pub(super) worker: &'j str,
     pub(super) observer: &'j mut dyn RunObserver,
+    /// Cards the input filter suppressed, to record and report before anything read after
+    /// them.
+    pub(super) suppressed: SuppressedQueue,
 }
 
 /// A chunk's identity across runs: a hash of its stored card list (positions and ids). A
@@ -25,6 +29,30 @@ fn fingerprint(cards: &str) -> String {
 }
 
 impl JournalObserver<'_> {
+    /// Records the cards suppressed so far and tells the caller's observer.
+    pub(super) async fn record_suppressed(&mut self) -> Result<()> {
+        let found = std::mem::take(&mut *self.suppressed.lock().unwrap_or_else(|p| p.into_inner()));
+        if found.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(u64, String, &'static str, String)> = found
+            .iter()
+            .map(|(index, card, reason)| {
+                (
+                    *index,
+                    card.id.escape_debug().collect(),
+                    reason.code(),
+                    reason.to_string(),
+                )
+            })
+            .collect();
+        self.db.record_suppressed(self.run_id, &rows).await?;
+        for (index, card, reason) in &found {
+            self.observer.suppressed(*index, card, reason);
+        }
+        Ok(())
+    }
+
     /// Claims `chunk` for this worker (a new chunk, or a failed / resend one), or says whose
     /// it is: skipped.
     async fn claim(&mut self, chunk: &Chunk) -> Result<Proceed> {
@@ -65,6 +93,7 @@ impl JournalObserver<'_> {
 impl ChunkObserver for JournalObserver<'_> {
     fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, Result<Proceed>> {
         Box::pin(async move {
+            self.record_suppressed().await?;
             let proceed = self.claim(chunk).await?;
             if proceed == Proceed::Skip {
                 self.observer.chunk(chunk, &ChunkOutcome::Skipped);
@@ -114,6 +143,7 @@ impl ChunkObserver for JournalObserver<'_> {
         error: &'a Error,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
+            self.record_suppressed().await?;
             // A rejected id may hold anything (control characters, NUL): stored escaped.
             let id: String = card.id.escape_debug().collect();
             self.db

@@ -16,6 +16,7 @@ mod emulator_harness;
 mod faults;
 mod journal;
 mod layers;
+mod operator;
 mod outcomes;
 mod payconex;
 mod payconex_emulator;

@@ -1,7 +1,9 @@
 //! A chunk's cards as the journal stores them: `[[position, "id"], …]`.
 
 use account_updater::error::{Error, Result};
+use account_updater::provider::{CardSource, CardToUpdate};
 use account_updater::submission::Chunk;
+use sha2::{Digest, Sha256};
 
 /// A chunk's cards as stored: `[[position, "id"], …]`, byte for byte what `serde_json` writes
 /// for that list (a chunk's fingerprint is a hash of it, so journals written before stay
@@ -36,6 +38,36 @@ pub(crate) fn encode_cards(chunk: &Chunk) -> Result<String> {
     }
     out.push(']');
     Ok(out)
+}
+
+/// What a card was, as far as the journal may know it: a card number masked (first six, last
+/// four), or a token as `token:ISSUER:` and the first 16 hex digits of its SHA-256 (a token is
+/// no card number, but the journal keeps no credential it does not need). Suppression compares
+/// it with the card a stop result was about: a new number for the same caller id is not
+/// suppressed.
+pub(crate) fn card_identity(card: &CardToUpdate) -> String {
+    match &card.source {
+        CardSource::Pan(number) => number.masked(),
+        CardSource::Token { issuer, token } => {
+            let digest = Sha256::digest(token.as_bytes());
+            format!("token:{issuer}:{}", crate::hex(&digest[..8]))
+        }
+        // A source this journal does not know: no identity to compare, so a stop result
+        // suppresses it (the safe reading: it costs nothing).
+        _ => String::new(),
+    }
+}
+
+/// A chunk's card identities ([`card_identity`]), as a JSON array in position order: stored
+/// beside the card list, outside the fingerprint (journals written before have none).
+pub(crate) fn encode_identities(chunk: &Chunk) -> String {
+    let identities: Vec<String> = chunk.cards().iter().map(card_identity).collect();
+    serde_json::to_string(&identities).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// A stored identity list; `None` when it is not what [`encode_identities`] writes.
+pub(super) fn decode_identities(json: &str) -> Option<Vec<String>> {
+    serde_json::from_str(json).ok()
 }
 
 pub(super) fn decode_cards(json: &str) -> Result<Vec<(u64, String)>> {

@@ -196,17 +196,23 @@ fn unsigned(v: i64) -> u64 {
 }
 
 mod cards;
+mod operator;
 mod results;
 mod schema;
 
-use cards::decode_cards;
-pub(crate) use cards::encode_cards;
+pub(crate) use cards::{card_identity, encode_cards, encode_identities};
+use cards::{decode_cards, decode_identities};
+
+/// A stored card list (`[[position, "id"], …]`) as pairs.
+pub(crate) fn decode_card_list(json: &str) -> Result<Vec<(u64, String)>> {
+    decode_cards(json)
+}
 
 pub use schema::SCHEMA_VERSION;
 
 const INSERT_CHUNK: &str = "INSERT INTO au_chunks
-    (run_id, seq, kind, grp, fingerprint, cards, card_ids, state, job_id, error, worker, attempts, updated_at, provider)
-    VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', NULL, NULL, ?, 1, ?, ?)
+    (run_id, seq, kind, grp, fingerprint, cards, card_ids, state, job_id, error, worker, attempts, updated_at, provider, card_masks)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'intent', NULL, NULL, ?, 1, ?, ?, ?)
     ON CONFLICT (run_id, seq) DO NOTHING";
 
 impl Db {
@@ -324,7 +330,8 @@ impl Db {
             cards,
             worker,
             now(),
-            chunk.provider().map(|p| p.as_str())
+            chunk.provider().map(|p| p.as_str()),
+            encode_identities(chunk)
         )?;
         Ok(n == 1)
     }
@@ -461,16 +468,19 @@ impl Db {
         let counts = fetch_all!(
             self,
             "read status",
-            (i64, i64, i64),
+            (i64, i64, i64, i64),
             "SELECT
                 (SELECT COUNT(*) FROM au_rejected WHERE run_id = ?),
                 (SELECT COUNT(*) FROM au_results WHERE run_id = ?),
-                (SELECT COUNT(*) FROM au_results WHERE run_id = ? AND applied_at IS NOT NULL)",
+                (SELECT COUNT(*) FROM au_results WHERE run_id = ? AND applied_at IS NOT NULL),
+                (SELECT COUNT(*) FROM au_suppressed WHERE run_id = ?)",
+            run_id,
             run_id,
             run_id,
             run_id
         )?;
-        if let Some((rejected, results, applied)) = counts.first() {
+        if let Some((rejected, results, applied, suppressed)) = counts.first() {
+            status.suppressed = unsigned(*suppressed);
             status.rejected = unsigned(*rejected);
             status.results = unsigned(*results);
             status.applied = unsigned(*applied);

@@ -12,20 +12,23 @@ use super::{Db, db_error, decode_cards, int, now, unsigned};
 
 impl Db {
     /// Stores results in one transaction per call: one commit for a results page, not one
-    /// per card.
+    /// per card. A result already stored (fetched again, or a webhook delivered again) is
+    /// not stored twice: its delivery count goes up instead, for `reconcile`.
     pub(crate) async fn store_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
-        const SQL: &str = "INSERT INTO au_results (run_id, result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at, old_card_masked, old_expiry, brand_changed)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)
+        const SQL: &str = "INSERT INTO au_results (run_id, result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at, old_card_masked, old_expiry, brand_changed, deliveries, billable)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 1, ?)
              ON CONFLICT (run_id, result_id) DO NOTHING";
+        const AGAIN: &str = "UPDATE au_results SET deliveries = COALESCE(deliveries, 1) + 1 WHERE run_id = ? AND result_id = ?";
         macro_rules! store_all {
-            ($pool:expr, $sql:expr) => {{
+            ($pool:expr, $sql:expr, $again:expr) => {{
                 let mut tx = $pool.begin().await.map_err(db_error("store result"))?;
                 let mut stored = 0;
                 let received = now();
                 for u in updates {
-                    stored += sqlx::query($sql)
+                    let id = result_id(u);
+                    let new = sqlx::query($sql)
                         .bind(run_id)
-                        .bind(result_id(u))
+                        .bind(&id)
                         .bind(u.provider.as_str())
                         .bind(u.card_id.as_deref())
                         .bind(u.card_ref.as_deref())
@@ -37,19 +40,29 @@ impl Db {
                         .bind(u.previous_card.as_ref().map(|c| c.masked()))
                         .bind(u.previous_expiry.map(|e| e.to_string()))
                         .bind(i64::from(u.brand_changed))
+                        .bind(i64::from(u.outcome.is_billable()))
                         .execute(&mut *tx)
                         .await
                         .map_err(db_error("store result"))?
                         .rows_affected();
+                    if new == 0 {
+                        sqlx::query($again)
+                            .bind(run_id)
+                            .bind(&id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error("store result"))?;
+                    }
+                    stored += new;
                 }
                 tx.commit().await.map_err(db_error("store result"))?;
                 Ok(stored)
             }};
         }
         match self {
-            Db::Sqlite(pool) => store_all!(pool, SQL),
+            Db::Sqlite(pool) => store_all!(pool, SQL, AGAIN),
             #[cfg(feature = "postgres")]
-            Db::Postgres(pool) => store_all!(pool, &numbered(SQL)),
+            Db::Postgres(pool) => store_all!(pool, &numbered(SQL), &numbered(AGAIN)),
         }
     }
 

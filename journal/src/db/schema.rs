@@ -5,7 +5,7 @@ use account_updater::error::{Error, Result};
 use super::{Db, db_error, now};
 
 /// The schema version this crate writes. Migrations run in order from the database's version.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Each migration's statements, by version. Every statement is idempotent, so two workers
 /// migrating at once cannot fail each other (PostgreSQL also takes an advisory lock).
@@ -79,6 +79,38 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE au_results ADD COLUMN IF NOT EXISTS old_expiry TEXT",
             "ALTER TABLE au_results ADD COLUMN IF NOT EXISTS brand_changed BIGINT",
             "CREATE INDEX IF NOT EXISTS au_results_card ON au_results (card_id)",
+        ],
+    ),
+    // 5: the operator's tools. Which card (masked number, or a digest of a token) each
+    // chunk position held, so suppression can tell a new number from the one a stop result
+    // was about; how often each result was delivered, and whether it was billable; the
+    // cards a run suppressed, with the reason; the jobs a provider reported complete or
+    // failed (a complete CardSync batch omits unchanged cards: their silence is not lateness).
+    (
+        5,
+        &[
+            "ALTER TABLE au_chunks ADD COLUMN IF NOT EXISTS card_masks TEXT",
+            "ALTER TABLE au_results ADD COLUMN IF NOT EXISTS deliveries BIGINT",
+            "ALTER TABLE au_results ADD COLUMN IF NOT EXISTS billable BIGINT",
+            "CREATE TABLE IF NOT EXISTS au_suppressed (
+            run_id TEXT NOT NULL,
+            position BIGINT NOT NULL,
+            card_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            PRIMARY KEY (run_id, position)
+        )",
+            "CREATE TABLE IF NOT EXISTS au_jobs (
+            run_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (run_id, provider, job_id)
+        )",
+            // Results stored before: billable by the networks' rule as the library states it
+            // (Outcome::is_billable) for the outcome names those versions wrote.
+            "UPDATE au_results SET billable = CASE WHEN outcome IN ('new_account_number', 'new_expiry', 'closed', 'contact_cardholder', 'invalid_update') THEN 1 ELSE 0 END WHERE billable IS NULL",
         ],
     ),
 ];
