@@ -64,7 +64,7 @@ impl Sink {
         let mut guard = self.reveal.lock().unwrap_or_else(|p| p.into_inner());
         if let (Some(reveal), Some(path)) = (guard.as_mut(), &self.reveal_path) {
             reveal.finish()?;
-            println!(
+            crate::say!(
                 "{} new card numbers in clear written to {} (readable by its owner only)",
                 reveal.count,
                 path.display()
@@ -75,8 +75,9 @@ impl Sink {
 }
 
 /// Collects results (polling, and the listener when there is one) until they are in or
-/// `--wait` runs out, then exports the results not yet exported. Returns how many jobs (or,
-/// for a provider that only sends webhooks, cards) are still waiting for results.
+/// `--wait` runs out, then exports the results not yet exported. Returns how many updates it
+/// wrote, and how many jobs (or, for a provider that only sends webhooks, cards) are still
+/// waiting for results.
 pub async fn collect_and_export(
     provider: &dyn Provider,
     sink: &Sink,
@@ -84,26 +85,33 @@ pub async fn collect_and_export(
     output: &ResultsOutput,
     out: &Path,
     all: bool,
-) -> Result<u64, Failure> {
+) -> Result<(u64, u64), Failure> {
     let pending = collect(provider, sink, listening, output).await?;
     sink.finish()?;
     let written = export_updates(&sink.journal, &sink.run_id, out, all).await?;
-    println!("{written} updates written to {}", out.display());
-    Ok(pending)
+    crate::say!("{written} updates written to {}", out.display());
+    Ok((written, pending))
 }
 
 /// Asks whether `job` is done: a completed job (or one whose provider has no status to ask)
 /// has its results fetched.
 async fn poll_job(provider: &dyn Provider, sink: &Sink, job: &JobRef) -> Result<bool, Failure> {
     let completed = match provider.job_status(job).await {
-        Ok(status) => match status.state {
-            JobState::Completed => true,
-            JobState::Failed => {
-                println!("job {} failed at the provider", job.id);
-                return Ok(true);
+        Ok(status) => {
+            // A finished job is recorded, so `reconcile` knows that a card with no result in
+            // a complete job has none coming (CardSync lists no unchanged cards).
+            sink.journal
+                .record_job_state(&sink.run_id, job, &status.state)
+                .await?;
+            match status.state {
+                JobState::Completed => true,
+                JobState::Failed => {
+                    crate::say!("job {} failed at the provider", job.id);
+                    return Ok(true);
+                }
+                _ => false,
             }
-            _ => false,
-        },
+        }
         // No status to ask for this job (Acquired inquiries; CardSync Amex subscriptions,
         // whose results are announced by webhook): go on to its results.
         Err(e) if matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::InvalidInput) => true,
@@ -156,12 +164,12 @@ async fn collect(
         .map(|j| j.cards)
         .sum();
     if unnamed > 0 {
-        println!(
+        crate::say!(
             "{unnamed} accepted cards are in jobs the provider did not name: their results come by webhook"
         );
     }
     if !pollable {
-        println!(
+        crate::say!(
             "{} sends results by webhook only{}",
             provider.id(),
             if listening {
@@ -203,17 +211,17 @@ async fn collect(
     }
     let stored = journal.status(run_id).await?.results.saturating_sub(before);
     if stored > 0 {
-        println!("{stored} new results stored in the journal");
+        crate::say!("{stored} new results stored in the journal");
     }
     if !pending.is_empty() {
-        println!(
+        crate::say!(
             "{} jobs have no results yet; run `results` later",
             pending.len()
         );
     }
     let missing = awaiting_webhooks().await?;
     if missing > 0 {
-        println!("{missing} accepted cards have no result yet; their webhooks have not come");
+        crate::say!("{missing} accepted cards have no result yet; their webhooks have not come");
     }
     Ok(pending.len() as u64 + missing)
 }
@@ -248,7 +256,7 @@ pub async fn listen(
             tracing::error!(error = %e, "webhook listener stopped");
         }
     });
-    println!("listening for webhooks on http://{bound}");
+    crate::say!("listening for webhooks on http://{bound}");
     Ok(bound)
 }
 

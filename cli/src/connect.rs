@@ -14,6 +14,9 @@ use crate::Failure;
 
 /// A provider client, and the emulator behind it when there is one (kept alive with it).
 pub struct Connected {
+    /// The router, when the client is one (a routed run's per-rule settings ask it which
+    /// rule takes a card).
+    pub router: Option<Arc<account_updater::routing::Router>>,
     /// The client (or a router over several).
     pub provider: Arc<dyn Provider>,
     /// The CardSync emulator it talks to, if any.
@@ -101,6 +104,7 @@ pub async fn connect(provider: ProviderId, emulator: bool) -> Result<Connected, 
     let client = client_from_env(provider)?;
     check_bulk(provider, client.capabilities())?;
     Ok(Connected {
+        router: None,
         provider: client,
         emulator: None,
         keep_alive: Vec::new(),
@@ -116,6 +120,7 @@ pub fn connect_for_routing(provider: ProviderId) -> Result<Connected, Failure> {
         )));
     }
     Ok(Connected {
+        router: None,
         provider: client_from_env(provider)?,
         emulator: None,
         keep_alive: Vec::new(),
@@ -215,6 +220,7 @@ pub async fn emulated(provider: ProviderId) -> Result<Connected, Failure> {
                 .base_url(emulator.base_url())
                 .build()?;
             Ok(Connected {
+                router: None,
                 provider: Arc::new(client),
                 emulator: None,
                 keep_alive: vec![Box::new(emulator)],
@@ -231,6 +237,7 @@ pub async fn emulated(provider: ProviderId) -> Result<Connected, Failure> {
             .base_url(emulator.base_url())
             .build()?;
             Ok(Connected {
+                router: None,
                 provider: Arc::new(client),
                 emulator: None,
                 keep_alive: vec![Box::new(emulator)],
@@ -252,6 +259,7 @@ pub async fn cardsync_emulator() -> Result<Connected, Failure> {
         .base_url(emulator.base_url())
         .build_merchant()?;
     Ok(Connected {
+        router: None,
         provider: Arc::new(client),
         emulator: Some(emulator),
         keep_alive: Vec::new(),

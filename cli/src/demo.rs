@@ -4,6 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use account_updater_journal::SuppressionPolicy;
+
 use crate::connect::cardsync_emulator;
 use crate::run::{exit_for_demo, submit_and_collect};
 use crate::{DemoArgs, Exit, Failure, JournalArgs, ResultsOutput, SubmitArgs};
@@ -193,15 +195,20 @@ async fn demo_routed(args: &DemoArgs, dir: &Path) -> Result<Exit, Failure> {
     let routes = dir.join("routes.toml");
     std::fs::write(&routes, DEMO_ROUTES)
         .map_err(|e| Failure::error(format!("could not write {}: {e}", routes.display())))?;
-    println!(
+    crate::say!(
         "demo: {} generated cards ({unrouted} that no rule takes) in {}, rules in {}",
         args.cards,
         input.display(),
         routes.display()
     );
-    let (rules, chunk) = crate::route::read_rules(&routes)?;
-    let connected = crate::route::build(&routes, rules, chunk, vec![cardsync, acquired, payconex])?;
-    println!("demo: CardSync, Acquired and PayConex emulators on loopback");
+    let (rules, settings) = crate::route::read_rules(&routes)?;
+    let connected = crate::route::build(
+        &routes,
+        rules,
+        settings.subscription_chunk,
+        vec![cardsync, acquired, payconex],
+    )?;
+    crate::say!("demo: CardSync, Acquired and PayConex emulators on loopback");
     let journal_path = dir.join("journal.db");
     let submit = demo_submit(
         &input,
@@ -210,12 +217,12 @@ async fn demo_routed(args: &DemoArgs, dir: &Path) -> Result<Exit, Failure> {
         Duration::from_secs(5),
     );
     let journal = crate::run::open_journal(&submit.journal).await?;
-    let exit = submit_and_collect(&journal, &connected, "demo", &submit).await?;
-    println!(
+    let exit = submit_and_collect(&journal, &connected, "demo", &submit, &[]).await?;
+    crate::say!(
         "demo: Acquired answers by webhook and PayConex when its schedule runs, so their results come later (`account-updater results --run demo --route {}`)",
         routes.display()
     );
-    println!(
+    crate::say!(
         "demo: look again with `account-updater status --journal {} --run demo`",
         journal_path.display()
     );
@@ -233,6 +240,12 @@ fn demo_submit(input: &Path, journal: &Path, no_progress: bool, wait: Duration) 
         worker: "demo".into(),
         ids_unique: false,
         no_progress,
+        suppression: crate::SuppressionArgs {
+            no_suppress: false,
+            contact_limit: SuppressionPolicy::default().contact_limit,
+            cycle: SuppressionPolicy::default().cycle.unwrap_or_default(),
+            suppressed: None,
+        },
         journal: JournalArgs {
             journal: Some(journal.to_path_buf()),
             postgres: None,
@@ -262,13 +275,13 @@ pub async fn demo(args: DemoArgs) -> Result<Exit, Failure> {
     }
     let input = dir.join("cards.csv");
     let bad = write_cards(&input, args.cards)?;
-    println!(
+    crate::say!(
         "demo: {} generated cards ({bad} deliberately bad) in {}",
         args.cards,
         input.display()
     );
     let connected = cardsync_emulator().await?;
-    println!(
+    crate::say!(
         "demo: CardSync emulator on {} (loopback)",
         connected
             .emulator
@@ -284,10 +297,10 @@ pub async fn demo(args: DemoArgs) -> Result<Exit, Failure> {
         Duration::from_secs(60),
     );
     let journal = crate::run::open_journal(&submit.journal).await?;
-    let exit = submit_and_collect(&journal, &connected, "demo", &submit).await?;
+    let exit = submit_and_collect(&journal, &connected, "demo", &submit, &[]).await?;
     let updates = crate::run::beside(&input, ".updates.csv");
     print_head(&updates, 8);
-    println!(
+    crate::say!(
         "demo: look again with `account-updater status --journal {} --run demo`",
         journal_path.display()
     );
@@ -302,12 +315,12 @@ pub async fn serve_emulator() -> Result<Exit, Failure> {
     };
     let (_, key) = emulator.add_merchant();
     // The emulator's own merchant key: not a credential of any real service.
-    println!(
+    crate::say!(
         "export CARDSYNC_BASE_URL={} CARDSYNC_MERCHANT_API_KEY={}",
         emulator.base_url(),
         account_updater::ExposeSecret::expose_secret(&key)
     );
-    println!("CardSync emulator serving; interrupt (Ctrl-C) to stop");
+    crate::say!("CardSync emulator serving; interrupt (Ctrl-C) to stop");
     std::future::pending::<()>().await;
     Ok(Exit::Done)
 }
@@ -316,7 +329,7 @@ pub async fn serve_emulator() -> Result<Exit, Failure> {
 fn print_head(path: &PathBuf, n: usize) {
     if let Ok(text) = std::fs::read_to_string(path) {
         for line in text.lines().take(n) {
-            println!("  {line}");
+            crate::say!("  {line}");
         }
     }
 }

@@ -126,12 +126,23 @@ fn parse_expiry(text: &str) -> Result<Expiry, String> {
     parsed.map_err(|e| format!("expiry: {e} (expected MM/YY, MM/YYYY or MMYY)"))
 }
 
-/// What the reader and the run's observer share: the rejects file, and which data rows the
-/// reader refused (so a submission position maps back to its row).
+/// What the reader and the run's observer share: the rejects file (none for a plan, which
+/// only counts), the suppressed-cards file, and which data rows were not handed to the
+/// submission (refused by the reader, or suppressed), so a submission position maps back to
+/// its row.
 pub struct RejectLog {
-    file: RejectsFile,
-    /// 0-based data rows refused by the reader, ascending.
+    file: Option<RejectsFile>,
+    suppressed_file: Option<RejectsFile>,
+    /// 0-based data rows the reader refused, ascending.
     skipped_rows: Vec<u64>,
+    /// 0-based data rows not handed to the submission (refused or suppressed), ascending.
+    unsent_rows: Vec<u64>,
+    /// Rows refused, per reason (the reasons name the rule broken, never the card).
+    pub reasons: std::collections::BTreeMap<String, u64>,
+    /// Rows refused.
+    count: u64,
+    /// Rows suppressed.
+    suppressed: u64,
     /// The first write error, reported when the run ends.
     pub error: Option<Failure>,
     /// An error reading the input, which stopped the reading there.
@@ -141,36 +152,77 @@ pub struct RejectLog {
 impl RejectLog {
     /// The 1-based data row of the card at submission `position`.
     pub fn row_of(&self, position: u64) -> u64 {
-        let mut row = position;
-        for &skipped in &self.skipped_rows {
-            if skipped <= row {
-                row += 1;
-            } else {
-                break;
-            }
-        }
-        row + 1
+        nth_row(&self.unsent_rows, position) + 1
+    }
+
+    /// Records a row the reader refused (0-based, ascending).
+    fn skip_row(&mut self, row: u64) {
+        self.skipped_rows.push(row);
+        self.unsent_rows.push(row);
     }
 
     /// Writes a refused row (1-based).
     pub fn reject(&mut self, row: u64, id: &str, reason: &str) {
-        if let Err(e) = self.file.reject(row, id, reason) {
-            self.error.get_or_insert(e);
+        self.count += 1;
+        *self.reasons.entry(reason.to_owned()).or_default() += 1;
+        if let Some(file) = self.file.as_mut() {
+            if let Err(e) = file.reject(row, id, reason) {
+                self.error.get_or_insert(e);
+            }
         }
     }
 
-    /// Rows written to the rejects file.
-    pub fn count(&self) -> u64 {
-        self.file.count
+    /// Writes a suppressed card: `input_index` counts the cards the reader handed over.
+    pub fn suppress(&mut self, input_index: u64, id: &str, code: &str, detail: &str) {
+        // The row, counting the rows the reader refused before it; then the row itself is
+        // skipped for the submission's positions.
+        let row = nth_row(&self.skipped_rows, input_index);
+        let at = self.unsent_rows.partition_point(|&r| r < row);
+        self.unsent_rows.insert(at, row);
+        self.suppressed += 1;
+        if let Some(file) = self.suppressed_file.as_mut() {
+            if let Err(e) = file.suppress(row + 1, id, code, detail) {
+                self.error.get_or_insert(e);
+            }
+        }
     }
 
-    /// Flushes the rejects file; the first error seen, if any.
+    /// Rows refused.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Cards suppressed.
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed
+    }
+
+    /// Flushes the files; the first error seen, if any.
     pub fn finish(&mut self) -> Result<(), Failure> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.file.finish()
+        for file in [self.file.as_mut(), self.suppressed_file.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            file.finish()?;
+        }
+        Ok(())
     }
+}
+
+/// The 0-based row of the `k`-th (0-based) row not in `skipped` (ascending).
+fn nth_row(skipped: &[u64], k: u64) -> u64 {
+    let mut row = k;
+    for &skipped in skipped {
+        if skipped <= row {
+            row += 1;
+        } else {
+            break;
+        }
+    }
+    row
 }
 
 /// A shared [`RejectLog`].
@@ -178,14 +230,31 @@ impl RejectLog {
 pub struct SharedRejects(Arc<Mutex<RejectLog>>);
 
 impl SharedRejects {
-    /// A log writing to a new rejects file at `path`.
-    pub fn create(path: &Path) -> Result<Self, Failure> {
-        Ok(SharedRejects(Arc::new(Mutex::new(RejectLog {
-            file: RejectsFile::create(path)?,
+    /// A log writing to a new rejects file at `path` and suppressed cards to `suppressed`.
+    pub fn create(path: &Path, suppressed: &Path) -> Result<Self, Failure> {
+        Ok(Self::with(
+            Some(RejectsFile::create(path)?),
+            Some(RejectsFile::create_suppressed(suppressed)?),
+        ))
+    }
+
+    /// A log that only counts (a plan writes no file).
+    pub fn counting() -> Self {
+        Self::with(None, None)
+    }
+
+    fn with(file: Option<RejectsFile>, suppressed_file: Option<RejectsFile>) -> Self {
+        SharedRejects(Arc::new(Mutex::new(RejectLog {
+            file,
+            suppressed_file,
             skipped_rows: Vec::new(),
+            unsent_rows: Vec::new(),
+            reasons: Default::default(),
+            count: 0,
+            suppressed: 0,
             error: None,
             read_error: None,
-        }))))
+        })))
     }
 
     /// The log (a panic elsewhere does not make it unusable).
@@ -276,7 +345,7 @@ impl Iterator for CsvCards {
                     // A malformed row (bad UTF-8, say): refused, the reading goes on.
                     self.row += 1;
                     let mut log = self.rejects.lock();
-                    log.skipped_rows.push(row);
+                    log.skip_row(row);
                     log.reject(row + 1, "", &format!("unreadable row: {e}"));
                     drop(log);
                     (self.on_skip)();
@@ -288,7 +357,7 @@ impl Iterator for CsvCards {
                 Ok(card) => return Some(card),
                 Err((id, reason)) => {
                     let mut log = self.rejects.lock();
-                    log.skipped_rows.push(row);
+                    log.skip_row(row);
                     log.reject(row + 1, &id, &reason);
                     drop(log);
                     (self.on_skip)();

@@ -13,9 +13,24 @@ mod collect;
 mod connect;
 mod demo;
 mod input;
+mod operator;
 mod output;
 mod route;
 mod run;
+
+/// `--quiet`: informational lines are not printed (errors still go to stderr, and a command
+/// asked for `--format json` still prints its document).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `println!` unless `--quiet` was given.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if !$crate::QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+            println!($($arg)*);
+        }
+    };
+}
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +57,9 @@ pub enum Exit {
     ResultsPending = 6,
     /// Other workers of the run still have chunks in flight (nothing failed): `status` later.
     InFlight = 7,
+    /// Some accepted cards' results are overdue: past their provider's window with no result
+    /// (`reconcile` lists them).
+    Overdue = 8,
 }
 
 /// A failure with the exit code it maps to. Messages never carry card data or secrets: they
@@ -79,12 +97,17 @@ Exit codes:
   4  some chunks failed at the provider (it did not act on them); `resume` sends them again
   5  some chunks may have reached the provider; decide with `resolve`, then `resume`
   6  all accepted, but some results were not in before --wait ran out; `results` later
-  7  other workers of the run still have chunks in flight (none failed); `status` later";
+  7  other workers of the run still have chunks in flight (none failed); `status` later
+  8  some results are overdue: past their provider's window with no result (`reconcile`)";
 
 /// Card account updates from a CSV, on any provider that takes bulk inquiries.
 #[derive(Debug, Parser)]
 #[command(name = "account-updater", version, about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
+    /// Print nothing but errors (and a `--format json` document); the exit code says how it
+    /// went.
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -112,6 +135,13 @@ enum Command {
     Results(ResultsArgs),
     /// Decide on a chunk that may have reached the provider (exit code 5).
     Resolve(ResolveArgs),
+    /// What a run of the input would do, with nothing sent: per provider the cards that
+    /// would go, the cards suppressed or rejected by reason, and the expected hits and cost.
+    Plan(PlanArgs),
+    /// A run's cards sent against its results: per job, results in, waiting, overdue past
+    /// the provider's window; results for cards the run never sent; repeated deliveries.
+    #[command(after_help = EXIT_CODES)]
+    Reconcile(ReconcileArgs),
     /// Everything end to end on the embedded CardSync emulator with generated cards: no
     /// credentials, no network.
     Demo(DemoArgs),
@@ -186,9 +216,31 @@ struct SubmitArgs {
     #[arg(long)]
     no_progress: bool,
     #[command(flatten)]
+    suppression: SuppressionArgs,
+    #[command(flatten)]
     journal: JournalArgs,
     #[command(flatten)]
     results: ResultsOutput,
+}
+
+/// Which cards are not sent again (on by default; every skip is written to the suppressed
+/// file with its reason).
+#[derive(Debug, Clone, Args)]
+struct SuppressionArgs {
+    /// Send every card: no suppression (a rules file's per-rule settings are ignored too).
+    #[arg(long)]
+    no_suppress: bool,
+    /// Skip a card whose last N results were all "contact the cardholder" (0: never).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    contact_limit: u32,
+    /// Skip a card updated (new number or expiry) within this long before the run (`0s`:
+    /// never).
+    #[arg(long, value_name = "DURATION", default_value = "25days", value_parser = humantime::parse_duration)]
+    cycle: Duration,
+    /// The suppressed-cards CSV (row, id, reason, detail). Default: the input's name with
+    /// `.suppressed.csv`.
+    #[arg(long, value_name = "FILE")]
+    suppressed: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -273,10 +325,61 @@ struct ResultsArgs {
     /// The rules file of a routed run (its providers are asked for their jobs' results).
     #[arg(long, value_name = "FILE")]
     route: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
     #[command(flatten)]
     journal: JournalArgs,
     #[command(flatten)]
     results: ResultsOutput,
+}
+
+#[derive(Debug, Clone, Args)]
+struct PlanArgs {
+    /// The CSV of cards (as `run` reads it).
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// The provider (as for `run`).
+    #[arg(long, value_parser = connect::parse_provider, required_unless_present = "route", conflicts_with = "route")]
+    provider: Option<account_updater::ProviderId>,
+    /// The rules file (as for `run --route`); its `[price.NAME]` tables price the plan.
+    #[arg(long, value_name = "FILE")]
+    route: Option<PathBuf>,
+    /// Prices for a single-provider plan: a TOML file of `[price.NAME]` tables (`per_hit`,
+    /// `per_card`, `hit_rate`, `currency`).
+    #[arg(long, value_name = "FILE", conflicts_with = "route")]
+    prices: Option<PathBuf>,
+    /// Plan against the embedded emulator's client (as `run --emulator`).
+    #[arg(long)]
+    emulator: bool,
+    /// Accept ids without checking them for duplicates (as the run will).
+    #[arg(long)]
+    ids_unique: bool,
+    #[command(flatten)]
+    suppression: SuppressionArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    journal: JournalArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ReconcileArgs {
+    /// The run.
+    #[arg(long = "run")]
+    run_id: String,
+    /// A provider's window instead of its documented one (`cardsync=3d`), repeatable.
+    #[arg(long, value_name = "PROVIDER=DURATION", value_parser = operator::parse_window)]
+    window: Vec<(account_updater::ProviderId, Duration)>,
+    /// The rules file of a routed run: its `[window]` table sets windows per provider.
+    #[arg(long, value_name = "FILE")]
+    route: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    journal: JournalArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -338,6 +441,27 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
         }
     };
+    // A JSON document is the whole of stdout: no informational line goes around it.
+    let json = matches!(
+        &cli.command,
+        Command::Status(StatusArgs {
+            format: Format::Json,
+            ..
+        }) | Command::History(HistoryArgs {
+            format: Format::Json,
+            ..
+        }) | Command::Results(ResultsArgs {
+            format: Format::Json,
+            ..
+        }) | Command::Plan(PlanArgs {
+            format: Format::Json,
+            ..
+        }) | Command::Reconcile(ReconcileArgs {
+            format: Format::Json,
+            ..
+        })
+    );
+    QUIET.store(cli.quiet || json, std::sync::atomic::Ordering::Relaxed);
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -357,6 +481,8 @@ fn main() -> ExitCode {
             Command::History(args) => run::history(args).await,
             Command::Results(args) => run::results(args).await,
             Command::Resolve(args) => run::resolve(args).await,
+            Command::Plan(args) => operator::plan(args).await,
+            Command::Reconcile(args) => operator::reconcile(args).await,
             Command::Demo(args) => demo::demo(args).await,
             Command::Emulator => demo::serve_emulator().await,
         }

@@ -65,6 +65,36 @@ impl RejectsFile {
         })
     }
 
+    /// Creates (truncates) a suppressed-cards file: `row,id,reason,detail` (reason: the
+    /// stable code, detail: in words).
+    pub fn create_suppressed(path: &Path) -> Result<Self, Failure> {
+        let mut writer = csv::Writer::from_writer(BufWriter::new(owner_only(path, false)?));
+        writer
+            .write_record(["row", "id", "reason", "detail"])
+            .map_err(|e| write_failed(path, e))?;
+        Ok(RejectsFile {
+            writer,
+            path: path.to_owned(),
+            count: 0,
+        })
+    }
+
+    /// One suppressed card, at its 1-based data row.
+    pub fn suppress(
+        &mut self,
+        row: u64,
+        id: &str,
+        code: &str,
+        detail: &str,
+    ) -> Result<(), Failure> {
+        let id: String = id.escape_debug().collect();
+        self.writer
+            .write_record([row.to_string().as_str(), &id, code, detail])
+            .map_err(|e| write_failed(&self.path, e))?;
+        self.count += 1;
+        Ok(())
+    }
+
     /// One refused row. The id is written escaped if it holds control characters; the reason
     /// comes from the library's redacted errors or names the problem (never the card number).
     pub fn reject(&mut self, row: u64, id: &str, reason: &str) -> Result<(), Failure> {

@@ -23,6 +23,17 @@
 //! bin = "400000-449999"    # six-digit BIN range, inclusive
 //! tag = "eu"               # the CSV's route (or tag) column
 //! fall_through = true      # a card PayConex refuses as input goes on to the next rule
+//! contact_limit = 5        # this rule's own suppression settings (suppress = false: none)
+//! cycle = "20days"
+//!
+//! [price.cardsync]         # what `plan` prices: per billable result, per card sent,
+//! per_hit = 0.25           # the hit rate assumed until the journal has history
+//! per_card = 0.0
+//! hit_rate = 0.05
+//! currency = "USD"
+//!
+//! [window]                 # how long results may take before `reconcile` calls them overdue
+//! cardsync = "5d"
 //! ```
 
 use std::path::Path;
@@ -44,6 +55,55 @@ struct RouteFile {
     subscription_chunk: Option<usize>,
     #[serde(rename = "rule", default)]
     rules: Vec<RuleSpec>,
+    /// `[price.NAME]`: what each provider charges, for `plan`.
+    #[serde(default)]
+    price: std::collections::BTreeMap<String, PriceSpec>,
+    /// `[window]`: `NAME = "7d"`, how long each provider may take to deliver results
+    /// before `reconcile` calls them overdue.
+    #[serde(default)]
+    window: std::collections::BTreeMap<String, String>,
+}
+
+/// One `[price.NAME]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceSpec {
+    #[serde(default)]
+    per_hit: f64,
+    #[serde(default)]
+    per_card: f64,
+    hit_rate: Option<f64>,
+    #[serde(default = "default_currency")]
+    currency: String,
+}
+
+fn default_currency() -> String {
+    "USD".to_owned()
+}
+
+/// What a rules (or prices) file says besides its rules.
+#[derive(Debug, Default)]
+pub struct Settings {
+    /// Cards per subscribe request of a subscription rule.
+    pub subscription_chunk: Option<usize>,
+    /// Per rule name: its own suppression settings.
+    pub rule_suppression: Vec<(String, RuleSuppression)>,
+    /// Prices per provider name.
+    pub prices: std::collections::HashMap<String, account_updater_journal::Price>,
+    /// Result windows per provider.
+    pub windows: Vec<(ProviderId, std::time::Duration)>,
+}
+
+/// A rule's own suppression settings (`suppress`, `contact_limit`, `cycle`); what it does not
+/// set comes from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSuppression {
+    /// `suppress = false`: never suppress this rule's cards.
+    pub enabled: Option<bool>,
+    /// `contact_limit = N`.
+    pub contact_limit: Option<u32>,
+    /// `cycle = "20d"`.
+    pub cycle: Option<std::time::Duration>,
 }
 
 /// One `[[rule]]`.
@@ -62,6 +122,12 @@ struct RuleSpec {
     tag: Option<String>,
     #[serde(default)]
     fall_through: bool,
+    /// `false`: never suppress this rule's cards.
+    suppress: Option<bool>,
+    /// "Contact the cardholder" results in a row that suppress a card (0: never).
+    contact_limit: Option<u32>,
+    /// How long after an update a card is not sent again (`"25d"`, `"0s"`: never).
+    cycle: Option<String>,
 }
 
 fn brand(name: &str) -> Option<CardBrand> {
@@ -127,8 +193,8 @@ impl RuleSpec {
 }
 
 /// The rules a file holds, checked one by one (the router checks them together), and its
-/// subscription chunk size.
-pub fn read_rules(file: &Path) -> Result<(Vec<Rule>, Option<usize>), Failure> {
+/// other settings (subscription chunk size, per-rule suppression, prices, windows).
+pub fn read_rules(file: &Path) -> Result<(Vec<Rule>, Settings), Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::error(format!("could not read {}: {e}", file.display())))?;
     let spec: RouteFile = toml::from_str(&text)
@@ -138,7 +204,55 @@ pub fn read_rules(file: &Path) -> Result<(Vec<Rule>, Option<usize>), Failure> {
         .iter()
         .map(|r| r.rule(file))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((rules, spec.subscription_chunk))
+    let bad = |what: String| Failure::error(format!("{}: {what}", file.display()));
+    let mut settings = Settings {
+        subscription_chunk: spec.subscription_chunk,
+        ..Settings::default()
+    };
+    for r in &spec.rules {
+        let cycle = r
+            .cycle
+            .as_deref()
+            .map(|c| {
+                humantime::parse_duration(c)
+                    .map_err(|e| bad(format!("rule {:?}: cycle {c:?}: {e}", r.name)))
+            })
+            .transpose()?;
+        if r.suppress.is_some() || r.contact_limit.is_some() || cycle.is_some() {
+            settings.rule_suppression.push((
+                r.name.clone(),
+                RuleSuppression {
+                    enabled: r.suppress,
+                    contact_limit: r.contact_limit,
+                    cycle,
+                },
+            ));
+        }
+    }
+    for (name, p) in spec.price {
+        let provider = connect::parse_provider(&name).map_err(|e| bad(format!("price: {e}")))?;
+        if p.per_hit < 0.0
+            || p.per_card < 0.0
+            || p.hit_rate.is_some_and(|r| !(0.0..=1.0).contains(&r))
+        {
+            return Err(bad(format!(
+                "price.{name}: prices must not be negative and hit_rate must lie between 0 and 1"
+            )));
+        }
+        let mut price =
+            account_updater_journal::Price::per_hit(p.per_hit, p.currency).per_card(p.per_card);
+        if let Some(rate) = p.hit_rate {
+            price = price.hit_rate(rate);
+        }
+        settings.prices.insert(provider.as_str().to_owned(), price);
+    }
+    for (name, window) in spec.window {
+        let provider = connect::parse_provider(&name).map_err(|e| bad(format!("window: {e}")))?;
+        let window = humantime::parse_duration(&window)
+            .map_err(|e| bad(format!("window.{name}: {window:?}: {e}")))?;
+        settings.windows.push((provider, window));
+    }
+    Ok((rules, settings))
 }
 
 /// The providers the rules name, in the order they first appear.
@@ -176,8 +290,10 @@ pub fn build(
         .fold(builder, |b, r| b.rule(r))
         .build()
         .map_err(|e| Failure::error(format!("{}: {e}", file.display())))?;
-    let provider: Arc<dyn Provider> = Arc::new(router);
+    let router = Arc::new(router);
+    let provider: Arc<dyn Provider> = router.clone();
     Ok(Connected {
+        router: Some(router),
         provider,
         emulator: None,
         keep_alive: keep,
@@ -188,7 +304,8 @@ pub fn build(
 /// mistake (a bad file, a missing variable, a rule that can never match) is reported here,
 /// before anything is sent.
 pub async fn connect_routed(file: &Path, emulator: bool) -> Result<Connected, Failure> {
-    let (rules, chunk) = read_rules(file)?;
+    let (rules, settings) = read_rules(file)?;
+    let chunk = settings.subscription_chunk;
     let mut clients = Vec::new();
     for provider in providers_of(&rules) {
         clients.push(if emulator {

@@ -87,13 +87,18 @@ impl Progress {
         } else {
             String::new()
         };
+        let (rejected, suppressed) = {
+            let log = self.rejects.lock();
+            (log.count(), log.suppressed())
+        };
         self.bar.set_message(format!(
-            "{pace}chunks: {} accepted, {} failed, {} unknown, {} recorded before | {} rejected",
+            "{pace}chunks: {} accepted, {} failed, {} unknown, {} recorded before | {} rejected, {} suppressed",
             self.accepted,
             self.failed,
             self.unknown,
             self.skipped,
-            self.rejects.lock().count()
+            rejected,
+            suppressed
         ));
     }
 }
@@ -107,6 +112,19 @@ impl RunObserver for Progress {
             _ => self.skipped += 1,
         }
         self.bar.inc(chunk.len() as u64);
+        self.message();
+    }
+
+    fn suppressed(
+        &mut self,
+        input_index: u64,
+        card: &CardToUpdate,
+        reason: &account_updater_journal::SuppressReason,
+    ) {
+        self.rejects
+            .lock()
+            .suppress(input_index, &card.id, reason.code(), &reason.to_string());
+        self.bar.inc(1);
         self.message();
     }
 
@@ -130,15 +148,31 @@ pub async fn run(args: RunArgs) -> Result<Exit, Failure> {
     let run_id = args
         .run_id
         .unwrap_or_else(|| format!("run-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+    let settings = crate::operator::settings_of(args.route.as_deref())?;
     let journal = open_journal(&args.submit.journal).await?;
-    submit_and_collect(&journal, &connected, &run_id, &args.submit).await
+    submit_and_collect(
+        &journal,
+        &connected,
+        &run_id,
+        &args.submit,
+        &settings.rule_suppression,
+    )
+    .await
 }
 
 /// `resume`: the run's provider from the journal, its client from the environment.
 pub async fn resume(args: ResumeArgs) -> Result<Exit, Failure> {
     let journal = open_journal(&args.submit.journal).await?;
     let connected = connect_run(&journal, &args.run_id, args.route.as_deref()).await?;
-    submit_and_collect(&journal, &connected, &args.run_id, &args.submit).await
+    let settings = crate::operator::settings_of(args.route.as_deref())?;
+    submit_and_collect(
+        &journal,
+        &connected,
+        &args.run_id,
+        &args.submit,
+        &settings.rule_suppression,
+    )
+    .await
 }
 
 /// The client a recorded run needs: its provider's, or, for a routed run, the router its
@@ -184,6 +218,7 @@ pub async fn submit_and_collect(
     connected: &Connected,
     run_id: &str,
     args: &SubmitArgs,
+    rule_suppression: &[(String, crate::route::RuleSuppression)],
 ) -> Result<Exit, Failure> {
     let provider = connected.provider.as_ref();
     let rows = count_rows(&args.input)?;
@@ -195,7 +230,12 @@ pub async fn submit_and_collect(
         .rejects
         .clone()
         .unwrap_or_else(|| beside(&args.input, ".rejects.csv"));
-    let rejects = SharedRejects::create(&rejects_path)?;
+    let suppressed_path = args
+        .suppression
+        .suppressed
+        .clone()
+        .unwrap_or_else(|| beside(&args.input, ".suppressed.csv"));
+    let rejects = SharedRejects::create(&rejects_path, &suppressed_path)?;
     let mut progress = Progress::new(rows, !args.no_progress, rejects.clone());
     let bar = progress.bar.clone();
     let cards = CsvCards::open(
@@ -204,14 +244,19 @@ pub async fn submit_and_collect(
         rejects.clone(),
         Box::new(move || bar.inc(1)),
     )?;
-    let options = RunOptions::new(run_id).worker(args.worker.clone()).stream(
-        StreamOptions::default().duplicate_ids(if args.ids_unique {
+    let options = RunOptions::new(run_id)
+        .worker(args.worker.clone())
+        .stream(StreamOptions::default().duplicate_ids(if args.ids_unique {
             DuplicateIds::CallerGuarantees
         } else {
             DuplicateIds::Refuse
-        }),
-    );
-    println!(
+        }))
+        .suppression(crate::operator::suppression(
+            &args.suppression,
+            connected,
+            rule_suppression,
+        ));
+    crate::say!(
         "run {run_id}: {rows} rows from {} to {}",
         args.input.display(),
         provider.id()
@@ -221,9 +266,14 @@ pub async fn submit_and_collect(
         .run_observed(provider, &options, card_stream(cards), &mut progress)
         .await?;
     progress.bar.finish_and_clear();
-    let (finished, rejected, read_error) = {
+    let (finished, rejected, suppressed, read_error) = {
         let mut log = rejects.lock();
-        (log.finish(), log.count(), log.read_error.take())
+        (
+            log.finish(),
+            log.count(),
+            log.suppressed(),
+            log.read_error.take(),
+        )
     };
     finished?;
     report_submission(
@@ -233,12 +283,16 @@ pub async fn submit_and_collect(
         &rejects_path,
         read_error,
     )?;
+    crate::say!(
+        "{suppressed} cards suppressed (not sent: see {}; --no-suppress sends them)",
+        suppressed_path.display()
+    );
     let out = args
         .results
         .out
         .clone()
         .unwrap_or_else(|| beside(&args.input, ".updates.csv"));
-    let pending = collect_and_export(
+    let (_, pending) = collect_and_export(
         provider,
         &sink,
         args.results.listen.is_some(),
@@ -259,7 +313,7 @@ fn report_submission(
     rejects_path: &Path,
     read_error: Option<String>,
 ) -> Result<(), Failure> {
-    println!(
+    crate::say!(
         "submitted in {:.1} s: {} cards accepted now, {} in chunks recorded before (skipped), {} failed, {} unknown; {} rows rejected (see {})",
         started.elapsed().as_secs_f64(),
         receipt.accepted_cards(),
@@ -311,14 +365,15 @@ fn exit_for(status: &RunStatus, results_pending: u64, rejected: u64) -> Exit {
 }
 
 fn print_status(status: &RunStatus) {
-    println!(
-        "cards: {} accepted, {} in flight, {} unknown, {} failed, {} to resend, {} refused by the provider's rules; {} chunks; results: {} stored, {} exported",
+    crate::say!(
+        "cards: {} accepted, {} in flight, {} unknown, {} failed, {} to resend, {} refused by the provider's rules, {} suppressed; {} chunks; results: {} stored, {} exported",
         status.accepted,
         status.in_flight,
         status.unknown,
         status.failed,
         status.resend,
         status.rejected,
+        status.suppressed,
         status.chunks,
         status.results,
         status.applied
@@ -333,7 +388,7 @@ async fn print_run_status(journal: &Journal, run_id: &str) -> Result<RunStatus, 
     if per_provider.len() > 1 {
         for p in &per_provider {
             let s = &p.status;
-            println!(
+            crate::say!(
                 "{}: {} accepted, {} in flight, {} unknown, {} failed, {} to resend; {} chunks; results: {} stored, {} exported",
                 p.provider_name,
                 s.accepted,
@@ -346,7 +401,9 @@ async fn print_run_status(journal: &Journal, run_id: &str) -> Result<RunStatus, 
                 s.applied
             );
         }
-        print!("total ");
+        if !crate::QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+            print!("total ");
+        }
     }
     print_status(&status);
     Ok(status)
@@ -361,13 +418,14 @@ fn status_json(status: &RunStatus) -> serde_json::Value {
         "failed": status.failed,
         "resend": status.resend,
         "rejected": status.rejected,
+        "suppressed": status.suppressed,
         "chunks": status.chunks,
         "results": status.results,
         "applied": status.applied,
     })
 }
 
-fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
+pub fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Failure::error(format!("could not write JSON: {e}")))?;
     println!("{text}");
@@ -382,7 +440,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
         let runs = journal.runs().await?;
         let mut listed = Vec::new();
         if runs.is_empty() && !json {
-            println!("no runs");
+            crate::say!("no runs");
         }
         for run in runs {
             let status = journal.status(&run.run_id).await?;
@@ -395,7 +453,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
                 }));
                 continue;
             }
-            println!(
+            crate::say!(
                 "{}\t{}\t{}\t{} cards accepted, {} rejected, {} unknown, {} failed",
                 run.run_id,
                 run.provider_name,
@@ -413,6 +471,11 @@ pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
     };
     run_provider(&journal, &run_id).await?;
     let unknown = journal.unknown_chunks(&run_id).await?;
+    // Overdue by the providers' documented windows (`reconcile` takes others).
+    let overdue = crate::operator::reconcile_run(&journal, &run_id, &[], &[])
+        .await?
+        .overdue
+        .len() as u64;
     let status = if json {
         let status = journal.status(&run_id).await?;
         let providers: Vec<serde_json::Value> = journal
@@ -427,6 +490,7 @@ pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
             .collect();
         print_json(&serde_json::json!({
             "run_id": run_id,
+            "overdue": overdue,
             "total": status_json(&status),
             "providers": providers,
             "unknown_chunks": unknown.iter().map(|c| serde_json::json!({
@@ -438,15 +502,26 @@ pub async fn status(args: StatusArgs) -> Result<Exit, Failure> {
         status
     } else {
         let status = print_run_status(&journal, &run_id).await?;
+        if overdue > 0 {
+            crate::say!(
+                "{overdue} accepted cards have no result past their provider's window: `reconcile --run {run_id}` lists them"
+            );
+        }
         for chunk in &unknown {
-            println!(
+            crate::say!(
                 "unknown chunk {} ({} cards): {}\n  decide: account-updater resolve --run {run_id} --chunk {} (--resend | --accepted [--job-id ID])",
-                chunk.seq, chunk.cards, chunk.reason, chunk.seq
+                chunk.seq,
+                chunk.cards,
+                chunk.reason,
+                chunk.seq
             );
         }
         status
     };
-    Ok(exit_for(&status, 0, 0))
+    Ok(match exit_for(&status, 0, 0) {
+        Exit::Done if overdue > 0 => Exit::Overdue,
+        exit => exit,
+    })
 }
 
 /// `history`.
@@ -477,10 +552,10 @@ pub async fn history(args: HistoryArgs) -> Result<Exit, Failure> {
         return Ok(Exit::Done);
     }
     if entries.is_empty() {
-        println!("no results for card {:?}", args.id);
+        crate::say!("no results for card {:?}", args.id);
     }
     for e in &entries {
-        println!(
+        crate::say!(
             "{}\t{}\t{}\t{}\t{} -> {}\t{} -> {}{}\treceived {}\t{}",
             e.run_id,
             e.provider_name,
@@ -514,25 +589,38 @@ pub async fn results(args: ResultsArgs) -> Result<Exit, Failure> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.updates.csv", args.run_id)));
-    if args.no_fetch {
+    let before = journal.status(&args.run_id).await?;
+    let (written, pending) = if args.no_fetch {
         let written = export_updates(&journal, &args.run_id, &out, args.all).await?;
-        println!("{written} updates written to {}", out.display());
-        return Ok(Exit::Done);
+        crate::say!("{written} updates written to {}", out.display());
+        (written, 0)
+    } else {
+        let connected = connect_run(&journal, &args.run_id, args.route.as_deref()).await?;
+        let sink = Sink::new(&journal, &args.run_id, &args.results)?;
+        if let Some(addr) = args.results.listen {
+            listen(addr, connected.provider.clone(), sink.clone()).await?;
+        }
+        collect_and_export(
+            connected.provider.as_ref(),
+            &sink,
+            args.results.listen.is_some(),
+            &args.results,
+            &out,
+            args.all,
+        )
+        .await?
+    };
+    if args.format == Format::Json {
+        let after = journal.status(&args.run_id).await?;
+        print_json(&serde_json::json!({
+            "run_id": args.run_id,
+            "new_results": after.results.saturating_sub(before.results),
+            "results": after.results,
+            "written": written,
+            "out": out.display().to_string(),
+            "pending": pending,
+        }))?;
     }
-    let connected = connect_run(&journal, &args.run_id, args.route.as_deref()).await?;
-    let sink = Sink::new(&journal, &args.run_id, &args.results)?;
-    if let Some(addr) = args.results.listen {
-        listen(addr, connected.provider.clone(), sink.clone()).await?;
-    }
-    let pending = collect_and_export(
-        connected.provider.as_ref(),
-        &sink,
-        args.results.listen.is_some(),
-        &args.results,
-        &out,
-        args.all,
-    )
-    .await?;
     Ok(if pending > 0 {
         Exit::ResultsPending
     } else {
@@ -553,7 +641,7 @@ pub async fn resolve(args: ResolveArgs) -> Result<Exit, Failure> {
     journal
         .resolve_unknown(&args.run_id, args.chunk, resolution)
         .await?;
-    println!(
+    crate::say!(
         "chunk {} of run {}: {}",
         args.chunk,
         args.run_id,

@@ -1048,3 +1048,284 @@ fn workers_starting_together_on_a_new_postgres_journal_all_start() {
         }
     }
 }
+
+fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", out.stdout, out.stderr))
+}
+
+/// A month's run, then next month's plan and run: the card reported closed and the one
+/// updated this cycle are suppressed (written to the suppressed file with their reasons, never
+/// sent), the plan's totals are the run's, the closed card's history holds its result, the
+/// first run reconciles as complete, and `--quiet` prints nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_suppression_history_and_reconcile_on_the_command_line() {
+    let emulator = CardSyncEmulator::start().await.unwrap();
+    let (_, key) = emulator.add_merchant();
+    let dir = temp_dir("operator");
+    let journal = dir.join("journal.db");
+    let plains: Vec<String> = (0..3).map(|i| plain_card(i * 3)).collect();
+    let mut november = String::from("id,card_number,expiry\n");
+    november.push_str("closed-1,4457000900000001,01/30\nrenew-1,4457010000000009,01/30\n");
+    for (i, p) in plains.iter().enumerate() {
+        november.push_str(&format!("plain-{i},{p},01/30\n"));
+    }
+    std::fs::write(dir.join("november.csv"), &november).unwrap();
+    let mut december = String::from("id,card_number,expiry\n");
+    december.push_str(
+        "closed-1,4457000900000001,01/30\nrenew-1,4457010000000009,01/30\nold-1,4100200300011001,01/20\n",
+    );
+    for (i, p) in plains.iter().enumerate() {
+        december.push_str(&format!("plain-{i},{p},01/30\n"));
+    }
+    december.push_str("bad-1,4111111111111112,01/30\n");
+    std::fs::write(dir.join("december.csv"), &december).unwrap();
+    std::fs::write(
+        dir.join("prices.toml"),
+        "[price.cardsync]\nper_hit = 0.25\nper_card = 0.01\ncurrency = \"USD\"\n",
+    )
+    .unwrap();
+    let run_month = |run_id: &str, input: &str| {
+        let mut cmd = bin();
+        cmd.args([
+            "run",
+            "--provider",
+            "cardsync",
+            "--run-id",
+            run_id,
+            "--input",
+        ])
+        .arg(dir.join(input))
+        .arg("--journal")
+        .arg(&journal)
+        .args(["--wait", "30s", "--poll-interval", "100ms", "--no-progress"]);
+        emulator_env(&mut cmd, &emulator, &key);
+        tokio::task::block_in_place(|| run(&mut cmd))
+    };
+    let out = run_month("2026-11", "november.csv");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+
+    let mut cmd = bin();
+    cmd.args([
+        "plan",
+        "--provider",
+        "cardsync",
+        "--format",
+        "json",
+        "--input",
+    ])
+    .arg(dir.join("december.csv"))
+    .arg("--prices")
+    .arg(dir.join("prices.toml"))
+    .arg("--journal")
+    .arg(&journal);
+    emulator_env(&mut cmd, &emulator, &key);
+    let received_before = emulator.batch_cards_received();
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        emulator.batch_cards_received(),
+        received_before,
+        "plan sent nothing"
+    );
+    let plan = json_of(&out);
+    assert_eq!(plan["cards_read"], 7);
+    assert_eq!(plan["to_send"], 3);
+    assert_eq!(plan["suppressed"], 3);
+    assert_eq!(plan["rejected"], 1);
+    assert_eq!(
+        plan["suppressed_by_reason"],
+        serde_json::json!({"long_expired": 1, "stopped": 1, "updated_this_cycle": 1})
+    );
+    let cardsync = &plan["providers"][0];
+    assert_eq!(cardsync["provider"], "cardsync");
+    assert_eq!(cardsync["cards"], 3);
+    // November's own rate: two billable results (closed, new number) of five cards.
+    assert_eq!(cardsync["hit_rate_source"], "history");
+    let close = |value: &serde_json::Value, expected: f64| {
+        let got = value.as_f64().unwrap();
+        assert!((got - expected).abs() < 1e-9, "{got} != {expected}");
+    };
+    close(&cardsync["expected_hits"], 1.2);
+    close(&cardsync["estimated_cost"], 3.0 * 0.01 + 1.2 * 0.25);
+
+    let out = run_month("2026-12", "december.csv");
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let received = emulator.cards_received();
+    assert_eq!(
+        received["closed-1"], 1,
+        "the closed card was not sent again"
+    );
+    assert_eq!(received["renew-1"], 1);
+    assert!(!received.contains_key("old-1"));
+    let suppressed = csv_rows(&dir.join("december.suppressed.csv"));
+    let rows: Vec<(&str, &str, &str)> = suppressed
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("1", "closed-1", "stopped"),
+            ("2", "renew-1", "updated_this_cycle"),
+            ("3", "old-1", "long_expired")
+        ]
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(&dir.join("december.suppressed.csv")), 0o600);
+    let rejects = csv_rows(&dir.join("december.rejects.csv"));
+    assert_eq!(
+        (
+            rejects.len(),
+            rejects[0][0].as_str(),
+            rejects[0][1].as_str()
+        ),
+        (1, "7", "bad-1")
+    );
+    let status = json_of(&run(bin()
+        .args([
+            "status",
+            "--run",
+            "2026-12",
+            "--format",
+            "json",
+            "--journal",
+        ])
+        .arg(&journal)));
+    assert_eq!(status["total"]["accepted"], plan["to_send"]);
+    assert_eq!(status["total"]["suppressed"], plan["suppressed"]);
+    assert_eq!(rejects.len() as u64, plan["rejected"].as_u64().unwrap());
+    assert_eq!(status["overdue"], 0);
+
+    let history = json_of(&run(bin()
+        .args([
+            "history",
+            "--id",
+            "closed-1",
+            "--format",
+            "json",
+            "--journal",
+        ])
+        .arg(&journal)));
+    assert_eq!(history["results"][0]["outcome"], "closed");
+    assert_eq!(history["results"][0]["run_id"], "2026-11");
+
+    let out = run(bin()
+        .args([
+            "reconcile",
+            "--run",
+            "2026-11",
+            "--format",
+            "json",
+            "--journal",
+        ])
+        .arg(&journal)
+        .args(["--window", "cardsync=0s"]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let reconciled = json_of(&out);
+    assert_eq!(reconciled["submitted"], 5);
+    assert_eq!(reconciled["results_in"], 2);
+    assert_eq!(reconciled["jobs"][0]["state"], "complete");
+    assert_eq!(reconciled["jobs"][0]["complete_without_result"], 3);
+    assert_eq!(reconciled["overdue"], 0);
+
+    let out = run(bin()
+        .args(["--quiet", "status", "--run", "2026-12", "--journal"])
+        .arg(&journal));
+    assert_eq!((out.code, out.stdout.as_str()), (0, ""), "{}", out.stderr);
+    let out = run(bin()
+        .args([
+            "results",
+            "--run",
+            "2026-12",
+            "--no-fetch",
+            "--format",
+            "json",
+            "--journal",
+        ])
+        .arg(&journal)
+        .arg("--out")
+        .arg(dir.join("again.csv")));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out)["run_id"], "2026-12");
+}
+
+/// Acquired holds back two cards' results: the run's wait ends with them pending, and
+/// `reconcile` with a window already past reports exactly those two cards overdue (exit 8);
+/// within Acquired's documented window they are only waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_held_back_past_the_window_are_reported_overdue() {
+    use account_updater_emulator::acquired::{
+        AcquiredEmulator, DEFAULT_COMPANY_ID, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
+    };
+    let emulator = AcquiredEmulator::start().await.unwrap();
+    let dir = temp_dir("overdue");
+    let input = dir.join("tokens.csv");
+    let journal = dir.join("journal.db");
+    let expiry = account_updater::Expiry::new(12, 2030).unwrap();
+    let mut text = String::from("id,token\n");
+    for i in 0..4 {
+        let pan = plain_card(i);
+        let token =
+            emulator.create_token(&account_updater::CardNumber::parse(&pan).unwrap(), expiry);
+        if i % 2 == 1 {
+            assert!(emulator.hold_results(&token));
+        }
+        text.push_str(&format!("a{i},{token}\n"));
+    }
+    std::fs::write(&input, &text).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    emulator.set_webhook_url(&format!("http://127.0.0.1:{port}/acquired").parse().unwrap());
+    let out = tokio::task::block_in_place(|| {
+        run(bin()
+            .args([
+                "run",
+                "--provider",
+                "acquired",
+                "--run-id",
+                "acq",
+                "--input",
+            ])
+            .arg(&input)
+            .arg("--journal")
+            .arg(&journal)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--wait", "3s", "--poll-interval", "100ms", "--no-progress"])
+            .env("ACQUIRED_BASE_URL", emulator.base_url().as_str())
+            .env("ACQUIRED_COMPANY_ID", DEFAULT_COMPANY_ID)
+            .env("ACQUIRED_COMPANY_PASS", DEFAULT_COMPANY_PASS)
+            .env("ACQUIRED_COMPANY_HASHCODE", DEFAULT_HASHCODE))
+    });
+    assert_eq!(out.code, 6, "{}\n{}", out.stdout, out.stderr);
+    let out = run(bin()
+        .args(["reconcile", "--run", "acq", "--format", "json", "--journal"])
+        .arg(&journal)
+        .args(["--window", "acquired=0s"]));
+    assert_eq!(out.code, 8, "{}\n{}", out.stdout, out.stderr);
+    let reconciled = json_of(&out);
+    let overdue: Vec<&str> = reconciled["overdue_cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(overdue, ["a1", "a3"]);
+    assert_eq!(reconciled["results_in"], 2);
+    let out = run(bin()
+        .args(["reconcile", "--run", "acq", "--journal"])
+        .arg(&journal));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("2 waiting, 0 overdue"),
+        "{}",
+        out.stdout
+    );
+    let status = json_of(&run(bin()
+        .args(["status", "--run", "acq", "--format", "json", "--journal"])
+        .arg(&journal)));
+    assert_eq!(status["overdue"], 0);
+}

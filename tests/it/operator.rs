@@ -12,8 +12,9 @@ use account_updater::ids::ResultsQuery;
 use account_updater::provider::{CardToUpdate, JobState, Provider};
 use account_updater::providers::acquired::AcquiredClient;
 use account_updater::providers::cardsync::CardSyncClient;
+use account_updater::routing::{Condition, Router, Rule};
 use account_updater::submission::card_stream;
-use account_updater::{CardNumber, Expiry, ProviderId, webhook};
+use account_updater::{CardNumber, Expiry, Flow, ProviderId, webhook};
 use account_updater_emulator::WebhookSink;
 use account_updater_emulator::acquired::AcquiredEmulator;
 use account_updater_emulator::cardsync::CardSyncEmulator;
@@ -274,6 +275,38 @@ async fn suppression_plan_and_history(journal: &Journal) {
         .await
         .unwrap();
     assert_eq!((report.status.accepted, report.status.suppressed), (2, 0));
+
+    // A routed run takes a policy per rule: contact-1's three "contact the cardholder" in a
+    // row suppress it under the default policy, not under a rule whose policy is off.
+    let router = std::sync::Arc::new(
+        Router::builder()
+            .provider(client.clone())
+            .rule(
+                Rule::new("cards", ProviderId::CardSync, Flow::Submit).when(Condition::CardNumber),
+            )
+            .build()
+            .unwrap(),
+    );
+    for (run, policy, expected) in [
+        ("routed-off", SuppressionPolicy::off(), (1, 0)),
+        ("routed-default", SuppressionPolicy::default(), (0, 1)),
+    ] {
+        let options =
+            RunOptions::new(run).suppression(Suppression::off().rule(&router, "cards", policy));
+        let report = journal
+            .run(
+                router.as_ref(),
+                &options,
+                card_stream(vec![pan("contact-1", CONTACT, exp)]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.status.accepted, report.status.suppressed),
+            expected,
+            "{run}"
+        );
+    }
 
     // Both of closed-1's results are in its history: closed in September, then the new
     // number's answer in November.
