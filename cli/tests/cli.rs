@@ -1329,3 +1329,193 @@ async fn results_held_back_past_the_window_are_reported_overdue() {
         .arg(&journal)));
     assert_eq!(status["overdue"], 0);
 }
+
+/// The keys of a JSON document, sorted.
+fn keys(value: &serde_json::Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// A rules file's per-rule suppression setting overrides the default for that rule's cards,
+/// and each command's JSON document has exactly the keys the README's schemas name.
+#[test]
+fn a_rules_files_per_rule_suppression_and_the_json_schemas() {
+    let dir = temp_dir("per-rule");
+    let journal = dir.join("journal.db");
+    std::fs::write(
+        dir.join("cards.csv"),
+        "id,card_number,expiry\nclosed-1,4457000900000001,01/30\n",
+    )
+    .unwrap();
+    let rules = |extra: &str| {
+        let file = dir.join("routes.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[[rule]]\nname = \"cards\"\nprovider = \"cardsync\"\ncard_number = true\n{extra}\n[price.cardsync]\nper_hit = 0.3\n\n[window]\ncardsync = \"2d\"\n"
+            ),
+        )
+        .unwrap();
+        file
+    };
+    let run_with = |run_id: &str, extra: &str| {
+        run(bin()
+            .args(["run", "--emulator", "--run-id", run_id, "--route"])
+            .arg(rules(extra))
+            .arg("--input")
+            .arg(dir.join("cards.csv"))
+            .arg("--journal")
+            .arg(&journal)
+            .args(["--wait", "30s", "--poll-interval", "100ms", "--no-progress"]))
+    };
+    let out = run_with("first", "");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let out = run_with("unsuppressed", "suppress = false");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("0 cards suppressed"), "{}", out.stdout);
+    let out = run_with("suppressed", "");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("1 cards suppressed"), "{}", out.stdout);
+
+    let json = |args: &[&str]| {
+        let out = run(bin().args(args).arg("--journal").arg(&journal));
+        assert!(
+            out.code == 0 || out.code == 8,
+            "{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+        json_of(&out)
+    };
+    let counts = [
+        "accepted",
+        "applied",
+        "chunks",
+        "failed",
+        "in_flight",
+        "rejected",
+        "resend",
+        "results",
+        "suppressed",
+        "unknown",
+    ];
+    let status = json(&["status", "--run", "first", "--format", "json"]);
+    assert_eq!(
+        keys(&status),
+        ["overdue", "providers", "run_id", "total", "unknown_chunks"]
+    );
+    assert_eq!(keys(&status["total"]), counts);
+    let mut with_provider = counts.to_vec();
+    with_provider.push("provider");
+    with_provider.sort_unstable();
+    assert_eq!(keys(&status["providers"][0]), with_provider);
+    let all = json(&["status", "--format", "json"]);
+    assert_eq!(keys(&all), ["runs"]);
+    assert_eq!(
+        keys(&all["runs"][0]),
+        ["created_at", "provider", "run_id", "status"]
+    );
+    let history = json(&["history", "--id", "closed-1", "--format", "json"]);
+    assert_eq!(keys(&history), ["card_id", "results"]);
+    assert_eq!(
+        keys(&history["results"][0]),
+        [
+            "applied_at",
+            "brand_changed",
+            "new_card_masked",
+            "new_expiry",
+            "old_card_masked",
+            "old_expiry",
+            "outcome",
+            "provider",
+            "raw_code",
+            "received_at",
+            "run_id"
+        ]
+    );
+    let out_file = dir.join("out.csv");
+    let results = json(&[
+        "results",
+        "--run",
+        "first",
+        "--no-fetch",
+        "--format",
+        "json",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        keys(&results),
+        [
+            "new_results",
+            "out",
+            "pending",
+            "results",
+            "run_id",
+            "written"
+        ]
+    );
+    let reconciled = json(&["reconcile", "--run", "first", "--format", "json"]);
+    assert_eq!(
+        keys(&reconciled),
+        [
+            "at",
+            "jobs",
+            "orphans",
+            "overdue",
+            "overdue_cards",
+            "repeated",
+            "results_in",
+            "run_id",
+            "submitted",
+            "waiting"
+        ]
+    );
+    assert_eq!(
+        keys(&reconciled["jobs"][0]),
+        [
+            "accepted_at",
+            "complete_without_result",
+            "due_at",
+            "failed",
+            "job_id",
+            "overdue",
+            "provider",
+            "results_in",
+            "state",
+            "submitted",
+            "waiting"
+        ]
+    );
+    let plan = run(bin()
+        .args(["plan", "--emulator", "--format", "json", "--route"])
+        .arg(rules(""))
+        .arg("--input")
+        .arg(dir.join("cards.csv"))
+        .arg("--journal")
+        .arg(&journal));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let plan = json_of(&plan);
+    assert_eq!(
+        keys(&plan),
+        [
+            "cards_read",
+            "estimated_cost",
+            "expected_hits",
+            "providers",
+            "rejected",
+            "rejected_by_reason",
+            "suppressed",
+            "suppressed_by_reason",
+            "to_send"
+        ]
+    );
+    assert_eq!(plan["suppressed_by_reason"]["stopped"], 1);
+    assert_eq!(plan["to_send"], 0);
+}
