@@ -170,12 +170,13 @@ struct Dry {
 fn reason_of(error: &Error) -> String {
     match error {
         Error::InvalidInput(input) => {
-            let field = input.field.rsplit_once('.').map_or("card", |(_, f)| f);
-            let field = if field.starts_with("cards[") {
-                "card"
-            } else {
-                field
+            // `cards[id=…].exp` → `exp`; the bracket holds the caller's id, which may hold
+            // dots: only what follows the last `]` names the field.
+            let field = match input.field.rsplit_once(']') {
+                Some((_, rest)) => rest.trim_start_matches('.'),
+                None => input.field.as_str(),
             };
+            let field = if field.is_empty() { "card" } else { field };
             format!("{field}: {}", input.problem)
         }
         other => other.code().to_owned(),
@@ -580,5 +581,30 @@ impl Journal {
             }
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use account_updater::error::InputProblem;
+
+    /// A rejection's reason names the rule and the field, never the caller's id (which may
+    /// hold dots and brackets of its own).
+    #[test]
+    fn reasons_hold_no_caller_id() {
+        let reason = |field: &str| reason_of(&Error::invalid(field, InputProblem::Duplicate));
+        assert_eq!(
+            reason("cards[id=a.b].id"),
+            "id: is used more than once in the same request"
+        );
+        assert_eq!(
+            reason("cards[id=x]"),
+            "card: is used more than once in the same request"
+        );
+        assert_eq!(
+            reason("cards[id=secret.exp]"),
+            "card: is used more than once in the same request"
+        );
     }
 }

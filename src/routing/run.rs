@@ -1,7 +1,7 @@
 //! A routed run: the router reads the input, checks each card's id and routes it; one lane per
 //! provider and flow sends the cards; one observer sees every lane's chunks.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -179,7 +179,7 @@ struct HubState<'i> {
     input: BoxStream<'i, CardToUpdate>,
     input_done: bool,
     hasher: foldhash::quality::RandomState,
-    seen: Option<HashSet<u64, foldhash::fast::RandomState>>,
+    seen: Option<crate::submission::HashSetOfHashes>,
     cards_read: u64,
     queues: Vec<std::collections::VecDeque<Routed>>,
     /// Lanes whose provider let go of their input: cards routed to them are not sent.
@@ -627,10 +627,12 @@ pub(super) async fn stream(
     };
     let lanes_count = router.lanes.len();
     let seen = match options.duplicate_ids {
-        DuplicateIds::Refuse => Some(HashSet::with_capacity_and_hasher(
-            cards.size_hint().0,
-            Default::default(),
-        )),
+        DuplicateIds::Refuse => Some(
+            crate::submission::HashSetOfHashes::with_capacity_and_hasher(
+                cards.size_hint().0,
+                Default::default(),
+            ),
+        ),
         _ => None,
     };
     let hub = Hub {

@@ -48,12 +48,17 @@ pub(crate) trait ChunkSender: Send + Sync + 'static {
 struct SeenIds {
     hasher: foldhash::quality::RandomState,
     /// The hashes are already uniform: the set uses them as they are.
-    seen: std::collections::HashSet<u64, std::hash::BuildHasherDefault<PreHashed>>,
+    seen: HashSetOfHashes,
 }
 
-/// A `Hasher` for keys that are already hashes.
+/// A `Hasher` for keys that are already hashes (the driver's and the router's id sets hold
+/// 64-bit keyed hashes of the ids: hashing them again would only cost time).
 #[derive(Default)]
-struct PreHashed(u64);
+pub(crate) struct PreHashed(u64);
+
+/// A set of id hashes, used as they are.
+pub(crate) type HashSetOfHashes =
+    std::collections::HashSet<u64, std::hash::BuildHasherDefault<PreHashed>>;
 
 impl std::hash::Hasher for PreHashed {
     fn finish(&self) -> u64 {
