@@ -38,7 +38,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Why the program stopped, as its exit code. Documented in `--help` and the README.
+/// Why the program stopped, as its exit code. The one table: `--help` and the README's list
+/// are generated from (and tested against) [`Exit::ALL`] and [`Exit::meaning`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Everything submitted was accepted and its results are in (or were not waited for).
@@ -60,6 +61,61 @@ pub enum Exit {
     /// Some accepted cards' results are overdue: past their provider's window with no result
     /// (`reconcile` lists them).
     Overdue = 8,
+}
+
+impl Exit {
+    /// Every exit code, in order.
+    pub const ALL: [Exit; 9] = [
+        Exit::Done,
+        Exit::Error,
+        Exit::Usage,
+        Exit::Rejected,
+        Exit::ProviderFailed,
+        Exit::Unknown,
+        Exit::ResultsPending,
+        Exit::InFlight,
+        Exit::Overdue,
+    ];
+
+    /// What the code tells the operator, as `--help` prints it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Done => {
+                "done: every card submitted was accepted, results written (or not waited for)"
+            }
+            Exit::Error => {
+                "error: configuration, journal, input file or network; nothing past the error was sent"
+            }
+            Exit::Usage => "usage error",
+            Exit::Rejected => {
+                "some input rows were rejected (see the rejects file); everything else is done"
+            }
+            Exit::ProviderFailed => {
+                "some chunks failed at the provider (it did not act on them); `resume` sends them again"
+            }
+            Exit::Unknown => {
+                "some chunks may have reached the provider; decide with `resolve`, then `resume`"
+            }
+            Exit::ResultsPending => {
+                "all accepted, but some results were not in before --wait ran out; `results` later"
+            }
+            Exit::InFlight => {
+                "other workers of the run still have chunks in flight (none failed); `status` later"
+            }
+            Exit::Overdue => {
+                "some results are overdue: past their provider's window with no result (`reconcile`)"
+            }
+        }
+    }
+}
+
+/// The exit-code table `--help` prints, from [`Exit::ALL`].
+fn exit_codes() -> String {
+    let mut text = String::from("Exit codes:");
+    for exit in Exit::ALL {
+        text.push_str(&format!("\n  {}  {}", exit as u8, exit.meaning()));
+    }
+    text
 }
 
 /// A failure with the exit code it maps to. Messages never carry card data or secrets: they
@@ -88,21 +144,9 @@ impl From<account_updater::Error> for Failure {
     }
 }
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  done: every card submitted was accepted, results written (or not waited for)
-  1  error: configuration, journal, input file or network; nothing past the error was sent
-  2  usage error
-  3  some input rows were rejected (see the rejects file); everything else is done
-  4  some chunks failed at the provider (it did not act on them); `resume` sends them again
-  5  some chunks may have reached the provider; decide with `resolve`, then `resume`
-  6  all accepted, but some results were not in before --wait ran out; `results` later
-  7  other workers of the run still have chunks in flight (none failed); `status` later
-  8  some results are overdue: past their provider's window with no result (`reconcile`)";
-
 /// Card account updates from a CSV, on any provider that takes bulk inquiries.
 #[derive(Debug, Parser)]
-#[command(name = "account-updater", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "account-updater", version, about, long_about = None, after_help = exit_codes())]
 struct Cli {
     /// Print nothing but errors (and a `--format json` document); the exit code says how it
     /// went.
@@ -119,11 +163,11 @@ enum Command {
     /// The input has a header row naming its columns: `id` (your own id for the card, echoed in
     /// the results), `card_number` and `expiry` (MM/YY, MM/YYYY or MMYY), or `token`, and
     /// `amex_se_number` for American Express cards on CardSync. Values are trimmed.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes())]
     Run(RunArgs),
     /// Continue a run that stopped (a crash, a kill, failed chunks, a decision on unknown
     /// chunks): give the same input; chunks already accepted are not sent again.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes())]
     Resume(ResumeArgs),
     /// A run's cards per state (or, without --run, every run in the journal).
     Status(StatusArgs),
@@ -131,7 +175,7 @@ enum Command {
     /// applied.
     History(HistoryArgs),
     /// Fetch what results are ready for a run's jobs, then write the results not yet exported.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes())]
     Results(ResultsArgs),
     /// Decide on a chunk that may have reached the provider (exit code 5).
     Resolve(ResolveArgs),
@@ -140,7 +184,7 @@ enum Command {
     Plan(PlanArgs),
     /// A run's cards sent against its results: per job, results in, waiting, overdue past
     /// the provider's window; results for cards the run never sent; repeated deliveries.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes())]
     Reconcile(ReconcileArgs),
     /// Everything end to end on the embedded CardSync emulator with generated cards: no
     /// credentials, no network.
@@ -492,6 +536,24 @@ fn main() -> ExitCode {
         Err(failure) => {
             eprintln!("error: {}", failure.message);
             ExitCode::from(failure.exit as u8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes are 0 to 8 in order, and the README lists each with the same meaning.
+    #[test]
+    fn one_exit_code_table() {
+        for (i, exit) in Exit::ALL.iter().enumerate() {
+            assert_eq!(*exit as usize, i);
+        }
+        let readme = include_str!("../../README.md");
+        for exit in Exit::ALL {
+            let line = format!("| `{}` | {} |", exit as u8, exit.meaning());
+            assert!(readme.contains(&line), "README lacks {line:?}");
         }
     }
 }

@@ -82,7 +82,17 @@ fn csv_rows(path: &Path) -> Vec<Vec<String>> {
 fn help_documents_every_command_and_the_exit_codes() {
     let out = run(bin().arg("--help"));
     assert_eq!(out.code, 0);
-    for word in ["run", "resume", "status", "results", "resolve", "demo"] {
+    for word in [
+        "run",
+        "resume",
+        "status",
+        "results",
+        "resolve",
+        "demo",
+        "plan",
+        "reconcile",
+        "history",
+    ] {
         assert!(out.stdout.contains(word), "{word} missing:\n{}", out.stdout);
     }
     for code in [
@@ -92,6 +102,7 @@ fn help_documents_every_command_and_the_exit_codes() {
         "5  some chunks may have reached the provider",
         "6  all accepted",
         "7  other workers of the run still have chunks in flight",
+        "8  some results are overdue",
     ] {
         assert!(
             out.stdout.contains(code),

@@ -244,6 +244,28 @@ pub struct RunReport {
     pub status: RunStatus,
 }
 
+/// A card refused as input ([`Journal::rejected`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RejectedCard {
+    /// Its position in the submission (suppressed cards are not counted).
+    pub position: u64,
+    /// The caller's id, escaped as stored (control characters written out).
+    pub card_id: String,
+    /// The rule it broke.
+    pub reason: String,
+}
+
+/// One card of a recorded chunk ([`Journal::chunk_cards`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChunkCard {
+    /// Its position in the submission.
+    pub position: u64,
+    /// The caller's id.
+    pub card_id: String,
+}
+
 /// A chunk that may have reached the provider, waiting for a decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -574,9 +596,23 @@ impl Journal {
             .collect())
     }
 
-    /// The run's rejected cards: input position, caller id (escaped as stored) and reason.
-    pub async fn rejected(&self, run_id: &str) -> Result<Vec<(u64, String, String)>> {
-        self.db.rejected(run_id).await
+    /// The run's rejected cards, by submission position.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the database cannot be read.
+    pub async fn rejected(&self, run_id: &str) -> Result<Vec<RejectedCard>> {
+        Ok(self
+            .db
+            .rejected(run_id)
+            .await?
+            .into_iter()
+            .map(|(position, card_id, reason)| RejectedCard {
+                position,
+                card_id,
+                reason,
+            })
+            .collect())
     }
 
     /// Every result stored for the caller's card `card_id`, across runs and providers,
@@ -669,9 +705,20 @@ impl Journal {
         self.db.unknown_chunks(run_id).await
     }
 
-    /// The caller ids (with input positions) of one chunk of a run.
-    pub async fn chunk_cards(&self, run_id: &str, seq: u64) -> Result<Vec<(u64, String)>> {
-        self.db.chunk_cards(run_id, seq).await
+    /// The cards of one chunk of a run: submission positions and caller ids (no card data:
+    /// the journal stores none).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the database cannot be read.
+    pub async fn chunk_cards(&self, run_id: &str, seq: u64) -> Result<Vec<ChunkCard>> {
+        Ok(self
+            .db
+            .chunk_cards(run_id, seq)
+            .await?
+            .into_iter()
+            .map(|(position, card_id)| ChunkCard { position, card_id })
+            .collect())
     }
 
     /// Records an operator's decision on an unknown chunk. Refused (an input error) when the

@@ -290,7 +290,7 @@ async fn run_and_rerun(journal: &Journal) {
     assert_eq!(
         rejected
             .iter()
-            .map(|r| (r.0, r.1.as_str()))
+            .map(|r| (r.position, r.card_id.as_str()))
             .collect::<Vec<_>>(),
         [(7, "c7"), (20_000, "c20000"), (45_002, "c45002")]
     );
@@ -302,8 +302,8 @@ async fn run_and_rerun(journal: &Journal) {
     // The journal keeps the caller ids of each chunk, and the rejected cards.
     let first = journal.chunk_cards("2026-11", 0).await.unwrap();
     assert_eq!(first.len(), 10_000);
-    assert_eq!(first[0], (0, "c0".to_owned()));
-    assert!(!first.iter().any(|(p, _)| *p == 7));
+    assert_eq!((first[0].position, first[0].card_id.as_str()), (0, "c0"));
+    assert!(!first.iter().any(|c| c.position == 7));
 
     // A run id belongs to one provider.
     let other = account_updater::providers::acquired::AcquiredClient::builder(
@@ -403,7 +403,9 @@ async fn crash_and_resume(journal: &Journal, run: &str) {
     //    reconciled as accepted. One it never received (the crash came before the request
     //    left) is resent on the operator's decision, as is the 503 chunk it never processed.
     for chunk in unknown.iter() {
-        let (_, card_id) = journal.chunk_cards(run, chunk.seq).await.unwrap()[0].clone();
+        let card_id = journal.chunk_cards(run, chunk.seq).await.unwrap()[0]
+            .card_id
+            .clone();
         let received = provider.received.lock().unwrap().contains_key(&card_id);
         if received {
             let mut update = CardUpdate::new(ProviderId::CardSync, Outcome::Valid, "valid");

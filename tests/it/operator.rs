@@ -212,7 +212,7 @@ async fn suppression_plan_and_history(journal: &Journal) {
     );
     assert!(suppressed[0].detail.contains("closed, run 2026-09"));
     // The rejected duplicate's position counts the cards handed to the submission.
-    assert_eq!(journal.rejected("2026-10").await.unwrap()[0].0, 6);
+    assert_eq!(journal.rejected("2026-10").await.unwrap()[0].position, 6);
 
     // A resume decides from the journal as it stood when the run began: the same cards
     // suppressed, the same chunks, nothing sent again.
