@@ -1,6 +1,7 @@
 //! The operator's commands: `plan` (what a run would do and cost, nothing sent) and
 //! `reconcile` (what was sent against what came back, and what is overdue).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -96,6 +97,9 @@ pub async fn plan(args: PlanArgs) -> Result<Exit, Failure> {
             &settings.rule_suppression,
         ));
     options.prices = settings.prices;
+    if let Some(router) = &connected.router {
+        options = options.router(router);
+    }
     let mut plan = journal
         .plan(connected.provider.as_ref(), &options, card_stream(cards))
         .await?;
@@ -108,15 +112,18 @@ pub async fn plan(args: PlanArgs) -> Result<Exit, Failure> {
             "the input could not be read past {e}; fix it first"
         )));
     }
-    // Rows the reader refused are rows read, and rejects of the run too.
-    for (reason, n) in reader_reasons {
+    // Rows the reader refused are rows read, and rejects of the run too (they belong to no
+    // provider: they never became cards).
+    for (reason, n) in &reader_reasons {
         plan.cards_read += n;
-        *plan.rejected.entry(reason).or_default() += n;
+        *plan.rejected.entry(reason.clone()).or_default() += n;
     }
     if args.format == Format::Json {
-        print_json(&plan_json(&plan))?;
+        let mut json = plan_json(&plan);
+        json["unreadable_by_reason"] = serde_json::json!(reader_reasons);
+        print_json(&json)?;
     } else {
-        print_plan(&plan, &args.input);
+        print_plan(&plan, &args.input, &reader_reasons);
     }
     Ok(Exit::Done)
 }
@@ -138,6 +145,8 @@ fn plan_json(plan: &Plan) -> serde_json::Value {
                 "expected_hits": p.expected_hits,
                 "estimated_cost": p.estimated_cost,
                 "currency": p.currency,
+                "suppressed_by_reason": p.suppressed,
+                "rejected_by_reason": p.rejected,
             })
         })
         .collect();
@@ -151,10 +160,11 @@ fn plan_json(plan: &Plan) -> serde_json::Value {
         "providers": providers,
         "suppressed_by_reason": plan.suppressed,
         "rejected_by_reason": plan.rejected,
+        "unrouted_by_reason": plan.unrouted,
     })
 }
 
-fn print_plan(plan: &Plan, input: &Path) {
+fn print_plan(plan: &Plan, input: &Path, reader_rejected: &BTreeMap<String, u64>) {
     crate::say!(
         "plan for {}: {} cards read; {} would be sent, {} suppressed, {} rejected; nothing was sent",
         input.display(),
@@ -182,12 +192,18 @@ fn print_plan(plan: &Plan, input: &Path) {
             p.cards,
             p.chunks
         );
+        for (reason, n) in &p.suppressed {
+            crate::say!("    suppressed ({reason}): {n}");
+        }
+        for (reason, n) in &p.rejected {
+            crate::say!("    rejected ({reason}): {n}");
+        }
     }
-    for (reason, n) in &plan.suppressed {
-        crate::say!("  suppressed ({reason}): {n}");
+    for (reason, n) in &plan.unrouted {
+        crate::say!("  no rule takes ({reason}): {n}");
     }
-    for (reason, n) in &plan.rejected {
-        crate::say!("  rejected ({reason}): {n}");
+    for (reason, n) in reader_rejected {
+        crate::say!("  rows refused while reading ({reason}): {n}");
     }
 }
 

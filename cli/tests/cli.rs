@@ -1524,9 +1524,30 @@ fn a_rules_files_per_rule_suppression_and_the_json_schemas() {
             "rejected_by_reason",
             "suppressed",
             "suppressed_by_reason",
-            "to_send"
+            "to_send",
+            "unreadable_by_reason",
+            "unrouted_by_reason"
         ]
     );
+    assert_eq!(
+        keys(&plan["providers"][0]),
+        [
+            "cards",
+            "currency",
+            "estimated_cost",
+            "expected_hits",
+            "history_cards",
+            "history_hits",
+            "hit_rate",
+            "hit_rate_source",
+            "provider",
+            "rejected_by_reason",
+            "requests",
+            "suppressed_by_reason"
+        ]
+    );
+    // The suppressed card is counted at the provider its rule names.
+    assert_eq!(plan["providers"][0]["suppressed_by_reason"]["stopped"], 1);
     assert_eq!(plan["suppressed_by_reason"]["stopped"], 1);
     assert_eq!(plan["to_send"], 0);
 }

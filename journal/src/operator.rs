@@ -11,7 +11,9 @@ use futures::stream::BoxStream;
 use account_updater::error::{Error, Result};
 use account_updater::ids::{JobRef, ProviderId};
 use account_updater::provider::{CardToUpdate, JobState, Provider};
+use account_updater::routing::Router;
 use account_updater::submission::{Chunk, ChunkObserver, ChunkOutcome, Proceed, StreamOptions};
+use std::sync::Arc;
 
 use crate::suppress::{self, SuppressedQueue, Suppression};
 use crate::{Journal, check_run_id};
@@ -67,6 +69,9 @@ pub struct PlanOptions {
     pub suppression: Suppression,
     /// Prices per provider name.
     pub prices: HashMap<String, Price>,
+    /// The router the plan's provider is, when it is one: suppressed and rejected cards are
+    /// then counted at the provider of the first rule that takes them.
+    pub router: Option<Arc<Router>>,
 }
 
 impl PlanOptions {
@@ -92,6 +97,26 @@ impl PlanOptions {
         self.prices.insert(provider.as_str().to_owned(), price);
         self
     }
+
+    /// Counts suppressed and rejected cards per provider by `router`'s rules (give the router
+    /// the plan runs through).
+    pub fn router(mut self, router: &Arc<Router>) -> Self {
+        self.router = Some(router.clone());
+        self
+    }
+
+    /// The provider a card belongs to: the plan's provider, or the provider of the first
+    /// rule of the router that takes the card (`None`: no rule does).
+    fn provider_of(&self, provider: ProviderId, card: &CardToUpdate) -> Option<ProviderId> {
+        match &self.router {
+            Some(router) => router
+                .rules()
+                .iter()
+                .find(|rule| rule.takes(card))
+                .map(|rule| rule.provider()),
+            None => Some(provider),
+        }
+    }
 }
 
 /// One provider's part of a plan.
@@ -106,6 +131,10 @@ pub struct PlannedProvider {
     pub cards: u64,
     /// Requests (chunks) they would go in.
     pub chunks: u64,
+    /// Its cards suppressed, per reason code.
+    pub suppressed: BTreeMap<String, u64>,
+    /// Its cards refused as input, per reason.
+    pub rejected: BTreeMap<String, u64>,
     /// The hit rate the estimate uses.
     pub hit_rate: Option<f64>,
     /// Where the hit rate comes from: `history` (this provider's own past runs in the
@@ -135,6 +164,9 @@ pub struct Plan {
     pub suppressed: BTreeMap<String, u64>,
     /// Cards refused as input, per reason (the input rule broken, without the card's id).
     pub rejected: BTreeMap<String, u64>,
+    /// Of those, the cards no rule takes (a routed plan), per reason: they belong to no
+    /// provider.
+    pub unrouted: BTreeMap<String, u64>,
 }
 
 impl Plan {
@@ -159,11 +191,32 @@ impl Plan {
     }
 }
 
-/// Counts what the submission would do, and sends nothing: every chunk is skipped.
+/// One provider's counts in a plan: cards and chunks that would go, suppressed and rejected
+/// cards per reason.
 #[derive(Default)]
-struct Dry {
-    per_provider: BTreeMap<String, (u64, u64)>,
+struct Counts {
+    cards: u64,
+    chunks: u64,
+    suppressed: BTreeMap<String, u64>,
     rejected: BTreeMap<String, u64>,
+}
+
+/// Counts what the submission would do, and sends nothing: every chunk is skipped.
+struct Dry<'p> {
+    /// Per provider name ("" for cards no rule takes).
+    per_provider: BTreeMap<String, Counts>,
+    options: &'p PlanOptions,
+    provider: ProviderId,
+}
+
+impl Dry<'_> {
+    fn counts_for(&mut self, card: &CardToUpdate) -> &mut Counts {
+        let name = self
+            .options
+            .provider_of(self.provider, card)
+            .map_or_else(String::new, |p| p.as_str().to_owned());
+        self.per_provider.entry(name).or_default()
+    }
 }
 
 /// A rejection's reason without the card's id (the rule, not the card).
@@ -183,14 +236,14 @@ fn reason_of(error: &Error) -> String {
     }
 }
 
-impl ChunkObserver for Dry {
+impl ChunkObserver for Dry<'_> {
     fn sending<'a>(&'a mut self, chunk: &'a Chunk) -> BoxFuture<'a, Result<Proceed>> {
         let name = chunk
             .provider()
             .map_or_else(String::new, |p| p.as_str().to_owned());
         let counts = self.per_provider.entry(name).or_default();
-        counts.0 += chunk.len() as u64;
-        counts.1 += 1;
+        counts.cards += chunk.len() as u64;
+        counts.chunks += 1;
         Box::pin(ready(Ok(Proceed::Skip)))
     }
 
@@ -201,10 +254,14 @@ impl ChunkObserver for Dry {
     fn rejected<'a>(
         &'a mut self,
         _: u64,
-        _: CardToUpdate,
+        card: CardToUpdate,
         error: &'a Error,
     ) -> BoxFuture<'a, Result<()>> {
-        *self.rejected.entry(reason_of(error)).or_default() += 1;
+        *self
+            .counts_for(&card)
+            .rejected
+            .entry(reason_of(error))
+            .or_default() += 1;
         Box::pin(ready(Ok(())))
     }
 }
@@ -409,19 +466,35 @@ impl Journal {
             Some(s) => suppress::filter(cards, s, queue.clone()),
             None => cards,
         };
-        let mut dry = Dry::default();
+        let mut dry = Dry {
+            per_provider: BTreeMap::new(),
+            options,
+            provider: provider.id(),
+        };
         let receipt = provider
             .submit_stream(cards, options.stream.clone(), &mut dry)
             .await?;
-        let mut plan = Plan::default();
-        for (_, _, reason) in queue.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
-            *plan.suppressed.entry(reason.code().to_owned()).or_default() += 1;
+        for (_, card, reason) in queue.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            *dry.counts_for(&card)
+                .suppressed
+                .entry(reason.code().to_owned())
+                .or_default() += 1;
         }
-        plan.rejected = dry.rejected;
-        plan.to_send = dry.per_provider.values().map(|c| c.0).sum();
-        plan.cards_read = receipt.cards_read() + plan.suppressed_total();
+        let mut plan = Plan::default();
         let history = self.db.hit_history("").await?;
-        for (name, (cards, chunks)) in dry.per_provider {
+        for (name, counts) in dry.per_provider {
+            for (reason, n) in &counts.suppressed {
+                *plan.suppressed.entry(reason.clone()).or_default() += n;
+            }
+            for (reason, n) in &counts.rejected {
+                *plan.rejected.entry(reason.clone()).or_default() += n;
+            }
+            plan.to_send += counts.cards;
+            if name.is_empty() {
+                plan.unrouted = counts.rejected;
+                continue;
+            }
+            let cards = counts.cards;
             let price = options.prices.get(&name);
             let past = history.get(&name).copied().unwrap_or((0, 0));
             let (hit_rate, source) = if past.0 > 0 {
@@ -439,13 +512,16 @@ impl Journal {
                 currency: price.map(|p| p.currency.clone()),
                 provider_name: name,
                 cards,
-                chunks,
+                chunks: counts.chunks,
+                suppressed: counts.suppressed,
+                rejected: counts.rejected,
                 hit_rate,
                 hit_rate_source: source,
                 history: past,
                 expected_hits,
             });
         }
+        plan.cards_read = receipt.cards_read() + plan.suppressed_total();
         Ok(plan)
     }
 

@@ -178,6 +178,10 @@ async fn suppression_plan_and_history(journal: &Journal) {
         (p.provider, p.cards, p.chunks),
         (Some(ProviderId::CardSync), 6, 1)
     );
+    // Every card here belongs to CardSync: its suppressed and rejected cards are counted there.
+    assert_eq!(p.suppressed, plan.suppressed);
+    assert_eq!(p.rejected, plan.rejected);
+    assert!(plan.unrouted.is_empty());
     // September's own hit rate: 3 billable results (closed, new number, contact) of 8 cards.
     assert_eq!((p.hit_rate_source, p.history), ("history", (8, 3)));
     assert_eq!(p.expected_hits, Some(6.0 * 3.0 / 8.0));
