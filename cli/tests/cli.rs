@@ -575,13 +575,50 @@ fn emulator_command_prints_the_variables_that_point_a_run_at_it() {
     );
 }
 
+/// `run --provider acquired` as run `acq` on `emulator`, receiving its webhooks on a free
+/// loopback port for at most `wait`.
+fn run_acquired(
+    emulator: &account_updater_emulator::acquired::AcquiredEmulator,
+    input: &Path,
+    journal: &Path,
+    wait: &str,
+) -> Output {
+    use account_updater_emulator::acquired::{
+        DEFAULT_COMPANY_ID, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    emulator.set_webhook_url(&format!("http://127.0.0.1:{port}/acquired").parse().unwrap());
+    tokio::task::block_in_place(|| {
+        run(bin()
+            .args([
+                "run",
+                "--provider",
+                "acquired",
+                "--run-id",
+                "acq",
+                "--input",
+            ])
+            .arg(input)
+            .arg("--journal")
+            .arg(journal)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--wait", wait, "--poll-interval", "100ms", "--no-progress"])
+            .env("ACQUIRED_BASE_URL", emulator.base_url().as_str())
+            .env("ACQUIRED_COMPANY_ID", DEFAULT_COMPANY_ID)
+            .env("ACQUIRED_COMPANY_PASS", DEFAULT_COMPANY_PASS)
+            .env("ACQUIRED_COMPANY_HASHCODE", DEFAULT_HASHCODE))
+    })
+}
+
 /// Acquired sends results only by webhook: `--listen` receives them, verifies each one's hash,
 /// and joins each (it names the token) back to the caller's id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acquired_results_arrive_by_webhook_and_join_back_to_caller_ids() {
-    use account_updater_emulator::acquired::{
-        AcquiredEmulator, DEFAULT_COMPANY_ID, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
-    };
+    use account_updater_emulator::acquired::AcquiredEmulator;
     let emulator = AcquiredEmulator::start().await.unwrap();
     let dir = temp_dir("acquired");
     let input = dir.join("tokens.csv");
@@ -601,33 +638,7 @@ async fn acquired_results_arrive_by_webhook_and_join_back_to_caller_ids() {
     }
     text.push_str("a20,\n"); // no token: refused while reading
     std::fs::write(&input, &text).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    emulator.set_webhook_url(&format!("http://127.0.0.1:{port}/acquired").parse().unwrap());
-
-    let out = tokio::task::block_in_place(|| {
-        run(bin()
-            .args([
-                "run",
-                "--provider",
-                "acquired",
-                "--run-id",
-                "acq",
-                "--input",
-            ])
-            .arg(&input)
-            .arg("--journal")
-            .arg(dir.join("journal.db"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--wait", "60s", "--poll-interval", "100ms", "--no-progress"])
-            .env("ACQUIRED_BASE_URL", emulator.base_url().as_str())
-            .env("ACQUIRED_COMPANY_ID", DEFAULT_COMPANY_ID)
-            .env("ACQUIRED_COMPANY_PASS", DEFAULT_COMPANY_PASS)
-            .env("ACQUIRED_COMPANY_HASHCODE", DEFAULT_HASHCODE))
-    });
+    let out = run_acquired(&emulator, &input, &dir.join("journal.db"), "60s");
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("20 cards accepted now"),
@@ -1266,9 +1277,7 @@ async fn plan_suppression_history_and_reconcile_on_the_command_line() {
 /// within Acquired's documented window they are only waiting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_held_back_past_the_window_are_reported_overdue() {
-    use account_updater_emulator::acquired::{
-        AcquiredEmulator, DEFAULT_COMPANY_ID, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
-    };
+    use account_updater_emulator::acquired::AcquiredEmulator;
     let emulator = AcquiredEmulator::start().await.unwrap();
     let dir = temp_dir("overdue");
     let input = dir.join("tokens.csv");
@@ -1285,32 +1294,7 @@ async fn results_held_back_past_the_window_are_reported_overdue() {
         text.push_str(&format!("a{i},{token}\n"));
     }
     std::fs::write(&input, &text).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    emulator.set_webhook_url(&format!("http://127.0.0.1:{port}/acquired").parse().unwrap());
-    let out = tokio::task::block_in_place(|| {
-        run(bin()
-            .args([
-                "run",
-                "--provider",
-                "acquired",
-                "--run-id",
-                "acq",
-                "--input",
-            ])
-            .arg(&input)
-            .arg("--journal")
-            .arg(&journal)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--wait", "3s", "--poll-interval", "100ms", "--no-progress"])
-            .env("ACQUIRED_BASE_URL", emulator.base_url().as_str())
-            .env("ACQUIRED_COMPANY_ID", DEFAULT_COMPANY_ID)
-            .env("ACQUIRED_COMPANY_PASS", DEFAULT_COMPANY_PASS)
-            .env("ACQUIRED_COMPANY_HASHCODE", DEFAULT_HASHCODE))
-    });
+    let out = run_acquired(&emulator, &input, &journal, "3s");
     assert_eq!(out.code, 6, "{}\n{}", out.stdout, out.stderr);
     let out = run(bin()
         .args(["reconcile", "--run", "acq", "--format", "json", "--journal"])
