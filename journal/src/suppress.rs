@@ -319,16 +319,24 @@ impl Suppressor {
                 account_updater::Action::ReplaceNumber | account_updater::Action::ReplaceExpiry
             )
         });
+        let contact = Outcome::ContactCardholder.as_str();
+        let relevant: Vec<&str> = stops
+            .iter()
+            .chain(&updates)
+            .map(String::as_str)
+            .chain([contact])
+            .collect();
         let mut cards: HashMap<String, CardRecord> = HashMap::new();
-        for (card_id, run, outcome, received_at, old_masked) in
-            db.past_results(run_id, cutoff.timestamp()).await?
+        for (card_id, run, outcome, received_at, old_masked) in db
+            .past_results(run_id, cutoff.timestamp(), &relevant)
+            .await?
         {
             let record = cards.entry(card_id).or_default();
             // Rows come oldest first: each one is, for now, the latest.
             record.stop = stops
                 .contains(outcome.as_str())
                 .then(|| (outcome.clone(), run, old_masked));
-            if outcome == Outcome::ContactCardholder.as_str() {
+            if outcome == contact {
                 record.contact_streak += 1;
             } else {
                 record.contact_streak = 0;

@@ -25,17 +25,44 @@ pub(crate) type RunResult = (String, String, Option<String>, Option<String>, i64
 pub(crate) type SuppressedRow = (u64, String, String, String);
 
 impl Db {
-    /// Every result naming a caller id, of runs other than `run_id`, stored at or before
-    /// `cutoff` (Unix seconds), ordered by caller id and time: a run decides what to
-    /// suppress from the journal as it stood when the run began, so a resume decides the same.
-    pub(crate) async fn past_results(&self, run_id: &str, cutoff: i64) -> Result<Vec<PastResult>> {
+    /// The results naming a caller id, of runs other than `run_id`, stored at or before
+    /// `cutoff` (Unix seconds), of every card that has at least one result with an outcome in
+    /// `relevant`, ordered by caller id and time: a run decides what to suppress from the
+    /// journal as it stood when the run began, so a resume decides the same. Only cards with
+    /// a relevant result are read (a few percent of a card base: the hits), so a journal of
+    /// many months of million-card runs is not loaded whole.
+    pub(crate) async fn past_results(
+        &self,
+        run_id: &str,
+        cutoff: i64,
+        relevant: &[&str],
+    ) -> Result<Vec<PastResult>> {
+        // The names are the library's outcome names (snake_case): written into the statement,
+        // checked so that nothing else can be.
+        let names: Vec<String> = relevant
+            .iter()
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+            .map(|n| format!("'{n}'"))
+            .collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT card_id, run_id, outcome, received_at, old_card_masked FROM au_results
+             WHERE card_id IS NOT NULL AND run_id <> ? AND received_at <= ?
+               AND card_id IN (SELECT card_id FROM au_results
+                               WHERE card_id IS NOT NULL AND run_id <> ? AND received_at <= ?
+                                 AND outcome IN ({}))
+             ORDER BY card_id, received_at, result_id",
+            names.join(", ")
+        );
         fetch_all!(
             self,
             "read past results",
             PastResult,
-            "SELECT card_id, run_id, outcome, received_at, old_card_masked FROM au_results
-             WHERE card_id IS NOT NULL AND run_id <> ? AND received_at <= ?
-             ORDER BY card_id, received_at, result_id",
+            &sql,
+            run_id,
+            cutoff,
             run_id,
             cutoff
         )
