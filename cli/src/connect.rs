@@ -7,7 +7,12 @@ use account_updater::providers::acquired::{AcquiredClient, Credentials};
 use account_updater::providers::cardsync::CardSyncClient;
 use account_updater::{ProviderId, SecretString};
 use account_updater::{ids::Flow, provider::Provider};
-use account_updater_emulator::cardsync::CardSyncEmulator;
+/// The embedded CardSync emulator behind a client (with feature `emulator`, on by default).
+#[cfg(feature = "emulator")]
+pub type EmbeddedCardSync = account_updater_emulator::cardsync::CardSyncEmulator;
+/// Without feature `emulator` there is none: this type has no values.
+#[cfg(not(feature = "emulator"))]
+pub enum EmbeddedCardSync {}
 use url::Url;
 
 use crate::Failure;
@@ -20,7 +25,7 @@ pub struct Connected {
     /// The client (or a router over several).
     pub provider: Arc<dyn Provider>,
     /// The CardSync emulator it talks to, if any.
-    pub emulator: Option<CardSyncEmulator>,
+    pub emulator: Option<EmbeddedCardSync>,
     /// Other emulators a routed run talks to, kept alive as long as the client.
     pub keep_alive: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -85,6 +90,9 @@ fn check_bulk(
 /// emulator instead (CardSync).
 pub async fn connect(provider: ProviderId, emulator: bool) -> Result<Connected, Failure> {
     if emulator {
+        #[cfg(not(feature = "emulator"))]
+        return Err(no_emulators());
+        #[cfg(feature = "emulator")]
         return match provider {
             ProviderId::CardSync => cardsync_emulator().await,
             other => Err(Failure::error(format!(
@@ -197,9 +205,18 @@ fn client_from_env(provider: ProviderId) -> Result<Arc<dyn Provider>, Failure> {
     })
 }
 
+/// The error for `--emulator` in a build without the emulators.
+#[cfg(not(feature = "emulator"))]
+pub fn no_emulators() -> Failure {
+    Failure::error(
+        "this build of account-updater has no embedded emulators (it was built without its default feature `emulator`)",
+    )
+}
+
 /// One provider of a routed run on an embedded emulator (for `demo --route` and `run --route
 /// --emulator`): the emulator knows none of a file's tokens, so only generated cards make
 /// sense there.
+#[cfg(feature = "emulator")]
 pub async fn emulated(provider: ProviderId) -> Result<Connected, Failure> {
     let start = |what: &str, e: std::io::Error| {
         Failure::error(format!("could not start the {what} emulator: {e}"))
@@ -250,8 +267,9 @@ pub async fn emulated(provider: ProviderId) -> Result<Connected, Failure> {
 }
 
 /// A CardSync emulator on loopback with one merchant, and a client for that merchant.
+#[cfg(feature = "emulator")]
 pub async fn cardsync_emulator() -> Result<Connected, Failure> {
-    let emulator = CardSyncEmulator::start()
+    let emulator = EmbeddedCardSync::start()
         .await
         .map_err(|e| Failure::error(format!("could not start the CardSync emulator: {e}")))?;
     let (_, key) = emulator.add_merchant();

@@ -11,6 +11,7 @@
 
 mod collect;
 mod connect;
+#[cfg(feature = "emulator")]
 mod demo;
 mod input;
 mod operator;
@@ -188,9 +189,11 @@ enum Command {
     Reconcile(ReconcileArgs),
     /// Everything end to end on the embedded CardSync emulator with generated cards: no
     /// credentials, no network.
+    #[cfg(feature = "emulator")]
     Demo(DemoArgs),
     /// Serve a CardSync emulator on loopback until interrupted, and print the variables that
     /// point `run` and `resume` at it (to try a run, a kill and a resume by hand).
+    #[cfg(feature = "emulator")]
     Emulator,
 }
 
@@ -527,7 +530,9 @@ fn main() -> ExitCode {
             Command::Resolve(args) => run::resolve(args).await,
             Command::Plan(args) => operator::plan(args).await,
             Command::Reconcile(args) => operator::reconcile(args).await,
+            #[cfg(feature = "emulator")]
             Command::Demo(args) => demo::demo(args).await,
+            #[cfg(feature = "emulator")]
             Command::Emulator => demo::serve_emulator().await,
         }
     });

@@ -309,7 +309,12 @@ pub async fn connect_routed(file: &Path, emulator: bool) -> Result<Connected, Fa
     let mut clients = Vec::new();
     for provider in providers_of(&rules) {
         clients.push(if emulator {
-            connect::emulated(provider).await?
+            #[cfg(feature = "emulator")]
+            {
+                connect::emulated(provider).await?
+            }
+            #[cfg(not(feature = "emulator"))]
+            return Err(connect::no_emulators());
         } else {
             connect::connect_for_routing(provider)?
         });
