@@ -301,9 +301,18 @@ pub struct ApplyReport {
     pub applied: u64,
     /// Results skipped because the journal had them applied already.
     pub already_applied: u64,
-    /// The result whose callback failed (its stable id and the callback's message); the
-    /// results after it were not handed over.
-    pub failed: Option<(String, String)>,
+    /// The result whose callback failed; the results after it were not handed over.
+    pub failed: Option<FailedApply>,
+}
+
+/// A result whose apply callback failed ([`ApplyReport::failed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailedApply {
+    /// The result's stable id ([`result_id`]).
+    pub result_id: String,
+    /// The callback's message, redacted (every run of seven or more digits masked).
+    pub message: String,
 }
 
 /// Sees a journaled run's chunks and rejected cards, each once the journal has recorded it.

@@ -5,7 +5,7 @@ use std::fmt;
 
 use futures::future::BoxFuture;
 
-use super::{ApplyReport, ExportReport, Journal, StoredResult, result_id};
+use super::{ApplyReport, ExportReport, FailedApply, Journal, StoredResult, result_id};
 use account_updater::error::{Error, Result};
 use account_updater::outcome::CardUpdate;
 
@@ -99,10 +99,13 @@ impl Journal {
                     report.applied += 1;
                 }
                 Err(e) => {
-                    report.failed = Some((
-                        id,
-                        account_updater::error::redact_excerpt(e.to_string().as_bytes(), 300),
-                    ));
+                    report.failed = Some(FailedApply {
+                        result_id: id,
+                        message: account_updater::error::redact_excerpt(
+                            e.to_string().as_bytes(),
+                            300,
+                        ),
+                    });
                     break;
                 }
             }
