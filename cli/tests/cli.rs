@@ -364,19 +364,42 @@ fn emulator_env(
 
 /// Killed with a request in flight, resumed: the in-flight chunk is unknown (exit 5) and is
 /// never resent silently; after the operator's decision the resume sends it, and the provider
-/// has received every card exactly once.
+/// has received every card exactly once. Two cards last month's run reported closed and
+/// updated are suppressed by the run and by every resume alike (same chunks, same rows).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_run_then_resumed_sends_every_card_exactly_once() {
     let emulator = CardSyncEmulator::start().await.unwrap();
     let (_, key) = emulator.add_merchant();
     let dir = temp_dir("kill");
+    let journal_path = dir.join("journal.db");
+    let history =
+        "id,card_number,expiry\nclosed-1,4457000900000001,12/30\nrenew-1,4457010000000009,12/30\n";
+    std::fs::write(dir.join("october.csv"), history).unwrap();
+    let mut october = bin();
+    october
+        .args([
+            "run",
+            "--provider",
+            "cardsync",
+            "--run-id",
+            "2026-10",
+            "--input",
+        ])
+        .arg(dir.join("october.csv"))
+        .arg("--journal")
+        .arg(&journal_path)
+        .args(["--wait", "30s", "--poll-interval", "100ms", "--no-progress"]);
+    emulator_env(&mut october, &emulator, &key);
+    let out = tokio::task::block_in_place(|| run(&mut october));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(emulator.batch_cards_received(), 2);
+
     let input = dir.join("cards.csv");
-    let mut text = String::from("id,card_number,expiry\n");
+    let mut text = String::from(history);
     for i in 0..50_000 {
         text.push_str(&format!("k{i},{},12/30\n", plain_card(i)));
     }
     std::fs::write(&input, &text).unwrap();
-    let journal_path = dir.join("journal.db");
     // The third batch request is held for an hour: the program is killed meanwhile.
     emulator.inject_fault(Fault::pass());
     emulator.inject_fault(Fault::pass());
@@ -423,12 +446,12 @@ async fn killed_mid_run_then_resumed_sends_every_card_exactly_once() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(emulator.batch_cards_received(), 40_000);
+    assert_eq!(emulator.batch_cards_received(), 2 + 40_000);
 
     // Resumed: the held chunk may have reached CardSync, so it is not sent again by itself.
     let out = tokio::task::block_in_place(|| run(&mut submit("resume")));
     assert_eq!(out.code, 5, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(emulator.batch_cards_received(), 40_000);
+    assert_eq!(emulator.batch_cards_received(), 2 + 40_000);
     let unknown = journal.unknown_chunks("kill").await.unwrap();
     assert_eq!(unknown.len(), 1);
     assert_eq!(unknown[0].cards, 10_000);
@@ -463,8 +486,8 @@ async fn killed_mid_run_then_resumed_sends_every_card_exactly_once() {
     assert_eq!(resolved.code, 0, "{}", resolved.stderr);
     let out = tokio::task::block_in_place(|| run(&mut submit("resume")));
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(emulator.batch_cards_received(), 50_000);
-    assert_eq!(emulator.batch_count(), 5);
+    assert_eq!(emulator.batch_cards_received(), 2 + 50_000);
+    assert_eq!(emulator.batch_count(), 1 + 5);
     assert!(
         out.stdout
             .contains("10000 cards accepted now, 40000 in chunks recorded before (skipped)"),
@@ -474,7 +497,22 @@ async fn killed_mid_run_then_resumed_sends_every_card_exactly_once() {
     // Once more: nothing is sent.
     let out = tokio::task::block_in_place(|| run(&mut submit("resume")));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(emulator.batch_cards_received(), 50_000);
+    assert_eq!(emulator.batch_cards_received(), 2 + 50_000);
+    let received = emulator.cards_received();
+    assert_eq!((received["closed-1"], received["renew-1"]), (1, 1));
+    let suppressed = csv_rows(&dir.join("cards.suppressed.csv"));
+    let rows: Vec<(&str, &str, &str)> = suppressed
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("1", "closed-1", "stopped"),
+            ("2", "renew-1", "updated_this_cycle")
+        ]
+    );
+    assert_eq!(journal.status("kill").await.unwrap().suppressed, 2);
 }
 
 #[test]
