@@ -21,6 +21,7 @@ mod outcomes;
 mod payconex;
 mod payconex_emulator;
 mod properties;
+mod readme;
 mod redaction;
 mod routing;
 mod streaming;
