@@ -455,6 +455,12 @@ fn check_run_id(field: &str, id: &str) -> Result<()> {
 
 impl Journal {
     /// Opens (creating it if needed) a SQLite journal file and brings its schema up to date.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] naming the file and why in plain words when it cannot be created
+    /// or opened (its directory is missing, permission denied, not a SQLite database), or when
+    /// its schema is newer than this crate's or cannot be migrated.
     pub async fn open_sqlite(path: impl AsRef<std::path::Path>) -> Result<Journal> {
         let db = Db::open_sqlite(path.as_ref()).await?;
         db.migrate().await?;
@@ -463,6 +469,12 @@ impl Journal {
 
     /// Connects to a PostgreSQL journal (`postgres://user@host/db`) and brings its schema up to
     /// date. Several workers may connect to one database.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the server cannot be reached or refuses the connection, or
+    /// when the schema is newer than this crate's or cannot be migrated (the migration runs
+    /// in one transaction under an advisory lock: workers starting together all start).
     #[cfg(feature = "postgres")]
     pub async fn connect_postgres(url: &str) -> Result<Journal> {
         let db = Db::connect_postgres(url).await?;
@@ -471,6 +483,10 @@ impl Journal {
     }
 
     /// The schema version the database is at.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the database cannot be read.
     pub async fn schema_version(&self) -> Result<i64> {
         self.db.schema_version().await
     }
@@ -507,6 +523,14 @@ impl Journal {
 
     /// [`Journal::run`], telling `observer` what happens to each chunk and rejected card once
     /// the journal has recorded it (a progress display, a rejects file).
+    ///
+    /// # Errors
+    ///
+    /// As [`Journal::run`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Journal::run`].
     pub async fn run_observed(
         &self,
         provider: &dyn Provider,
@@ -556,6 +580,10 @@ impl Journal {
     }
 
     /// Every run the journal holds, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the database cannot be read.
     pub async fn runs(&self) -> Result<Vec<RunInfo>> {
         Ok(self
             .db
@@ -573,6 +601,10 @@ impl Journal {
 
     /// The jobs the run's accepted chunks were placed in, to poll for status and results (in
     /// the order their first chunk was sent).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the database cannot be read.
     pub async fn accepted_jobs(&self, run_id: &str) -> Result<Vec<AcceptedJobs>> {
         let provider = self
             .runs()
@@ -669,6 +701,10 @@ impl Journal {
     }
 
     /// The run's cards per state.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the database cannot be read.
     pub async fn status(&self, run_id: &str) -> Result<RunStatus> {
         self.db.status(run_id).await
     }
@@ -677,6 +713,10 @@ impl Journal {
     /// several), in provider-name order. Rejected cards were sent to no provider: they are
     /// counted in [`Journal::status`] only. Chunks recorded by a journal older than schema
     /// version 3 name no provider and are counted under the run's.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the database cannot be read.
     pub async fn status_by_provider(&self, run_id: &str) -> Result<Vec<ProviderStatus>> {
         let run_provider = self
             .runs()
@@ -710,6 +750,10 @@ impl Journal {
     }
 
     /// The run's chunks that may have reached the provider, waiting for a decision.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the database cannot be read.
     pub async fn unknown_chunks(&self, run_id: &str) -> Result<Vec<UnknownChunk>> {
         self.db.unknown_chunks(run_id).await
     }
@@ -732,6 +776,11 @@ impl Journal {
 
     /// Records an operator's decision on an unknown chunk. Refused (an input error) when the
     /// chunk is not unknown.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when the chunk is not an unknown chunk of the run (nothing is
+    /// changed); [`Error::Journal`] when the database cannot be written.
     pub async fn resolve_unknown(
         &self,
         run_id: &str,

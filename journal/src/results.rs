@@ -17,6 +17,11 @@ impl Journal {
     /// A result that names only the provider's reference (an Acquired webhook names the
     /// token, not the caller's id) is first joined to its caller id, as
     /// [`Journal::join_caller_ids`] does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the results cannot be stored (none of the call's results is
+    /// then stored: one transaction).
     pub async fn record_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
         let mut joined = None;
         for (i, update) in updates.iter().enumerate() {
@@ -34,6 +39,10 @@ impl Journal {
     /// single-card chunk of the run was accepted under (an Acquired inquiry: its token), so
     /// results arriving days later by webhook join back to the caller's cards. Returns how many
     /// it filled.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when the database cannot be read.
     pub async fn join_caller_ids(&self, run_id: &str, updates: &mut [CardUpdate]) -> Result<u64> {
         let mut filled = 0;
         for update in updates.iter_mut() {
@@ -119,6 +128,11 @@ impl Journal {
     /// results already applied too (they stay applied). Memory holds one page, whatever the
     /// run's size. Stops at the first error (returned, with the pages before it marked); a
     /// crash between a successful page and its mark hands that page over again next time.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Journal`] when a page cannot be read or marked, or when `export` fails for a
+    /// page (its message, redacted): the pages before it stay marked.
     pub async fn export<F, E>(
         &self,
         run_id: &str,
