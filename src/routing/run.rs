@@ -193,10 +193,14 @@ struct HubState<'i> {
     waiting: Vec<Option<Waker>>,
     rejecter: Option<Waker>,
     /// Buffers reused from batch to batch.
-    batch: Vec<CardToUpdate>,
+    batch: Vec<Routed>,
     hashes: Vec<u64>,
     fresh: Vec<bool>,
+    routes: Vec<usize>,
 }
+
+/// A refused card's place in [`HubState::read_batch`]'s list of lanes.
+const NO_LANE: usize = usize::MAX;
 
 use std::task::Waker;
 
@@ -211,11 +215,20 @@ impl HubState<'_> {
 
     /// Reads up to a batch, checks and routes it. `Pending` when the input has nothing yet
     /// (the input wakes `cx` when it has).
+    ///
+    /// A batch whose every card goes to one lane with an empty queue is handed to that lane as
+    /// it is (the buffer becomes the queue), so a run whose rules send everything to one
+    /// provider moves each card no more often than reading its input directly would; the
+    /// lane's emptied queue comes back as the next batch's buffer.
     fn read_batch(&mut self, router: &Router, cx: &mut Context<'_>) -> Poll<()> {
         let mut batch = std::mem::take(&mut self.batch);
         while batch.len() < FEED_BATCH {
             match self.input.poll_next_unpin(cx) {
-                Poll::Ready(Some(card)) => batch.push(card),
+                Poll::Ready(Some(card)) => {
+                    let position = self.cards_read;
+                    self.cards_read += 1;
+                    batch.push((position, card));
+                }
                 Poll::Ready(None) => {
                     self.input_done = true;
                     break;
@@ -227,47 +240,84 @@ impl HubState<'_> {
                 Poll::Pending => break,
             }
         }
-        let first = self.cards_read;
-        self.cards_read += batch.len() as u64;
         let mut fresh = std::mem::take(&mut self.fresh);
         fresh.clear();
         match self.seen.as_mut() {
             Some(seen) => {
                 let mut hashes = std::mem::take(&mut self.hashes);
                 hashes.clear();
-                hashes.extend(batch.iter().map(|c| self.hasher.hash_one(c.id.as_str())));
+                hashes.extend(
+                    batch
+                        .iter()
+                        .map(|(_, c)| self.hasher.hash_one(c.id.as_str())),
+                );
                 fresh.extend(hashes.iter().map(|h| seen.insert(*h)));
                 self.hashes = hashes;
             }
             None => fresh.resize(batch.len(), true),
         }
-        for (offset, (card, fresh)) in batch.drain(..).zip(fresh.iter().copied()).enumerate() {
-            let position = first + offset as u64;
-            let checked = check_caller_id(position as usize, &card.id).and_then(|()| {
-                if fresh {
-                    Ok(())
-                } else {
-                    Err(Error::invalid(
-                        format!("cards[id={}].id", card.id),
-                        InputProblem::Duplicate,
-                    ))
-                }
-            });
-            match checked.and_then(|()| router.route_index(&card, false)) {
-                Ok(rule) => {
-                    let lane = router.rule_lane[rule];
-                    if self.closed[lane] {
-                        self.unsent.push((lane, (position, card)));
+        // Each card's lane, or NO_LANE when it is refused (its error is built again below:
+        // refusals are rare, and a batch of errors would weigh more than the cards).
+        let mut routes = std::mem::take(&mut self.routes);
+        routes.clear();
+        let check = |position: u64, card: &CardToUpdate, fresh: bool| {
+            check_caller_id(position as usize, &card.id)
+                .and_then(|()| {
+                    if fresh {
+                        Ok(())
                     } else {
-                        self.queues[lane].push_back((position, card));
+                        Err(Error::invalid(
+                            format!("cards[id={}].id", card.id),
+                            InputProblem::Duplicate,
+                        ))
                     }
-                }
-                Err(error) => {
-                    self.rejected += 1;
-                    self.rejections.push((position, card, error));
+                })
+                .and_then(|()| router.route_index(card, false))
+                .map(|rule| router.rule_lane[rule])
+        };
+        routes.extend(
+            batch
+                .iter()
+                .zip(fresh.iter().copied())
+                .map(|((position, card), fresh)| check(*position, card, fresh).unwrap_or(NO_LANE)),
+        );
+        let one_lane = match routes.first() {
+            Some(&lane) if lane != NO_LANE => routes.iter().all(|&l| l == lane).then_some(lane),
+            _ => None,
+        };
+        match one_lane {
+            Some(lane) if !self.closed[lane] && self.queues[lane].is_empty() => {
+                let spare = Vec::from(std::mem::take(&mut self.queues[lane]));
+                self.queues[lane] =
+                    std::collections::VecDeque::from(std::mem::replace(&mut batch, spare));
+                batch.clear();
+            }
+            _ => {
+                let cards = batch
+                    .drain(..)
+                    .zip(fresh.iter().copied())
+                    .zip(routes.iter());
+                for (((position, card), fresh), &lane) in cards {
+                    let routed = if lane == NO_LANE {
+                        check(position, &card, fresh)
+                    } else {
+                        Ok(lane)
+                    };
+                    match routed {
+                        Ok(lane) if self.closed[lane] => {
+                            self.unsent.push((lane, (position, card)));
+                        }
+                        Ok(lane) => self.queues[lane].push_back((position, card)),
+                        Err(error) => {
+                            self.rejected += 1;
+                            self.rejections.push((position, card, error));
+                        }
+                    }
                 }
             }
         }
+        routes.clear();
+        self.routes = routes;
         self.batch = batch;
         self.fresh = fresh;
         if !self.rejections.is_empty() {
@@ -653,6 +703,7 @@ pub(super) async fn stream(
             batch: Vec::with_capacity(FEED_BATCH),
             hashes: Vec::with_capacity(FEED_BATCH),
             fresh: Vec::with_capacity(FEED_BATCH),
+            routes: Vec::with_capacity(FEED_BATCH),
         }),
     };
     let template = subscription.unwrap_or_else(|| router.subscription.clone());
