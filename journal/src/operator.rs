@@ -614,7 +614,7 @@ impl Journal {
                 });
                 report.jobs.len() - 1
             });
-            for (position, id) in crate::db::decode_card_list(&cards)? {
+            for (position, id) in crate::db::decode_cards(&cards)? {
                 let job = &mut report.jobs[index];
                 job.submitted += 1;
                 if answered.contains(id.as_str()) {

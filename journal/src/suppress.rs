@@ -15,7 +15,10 @@
 //!
 //! The decision is made from the journal as it stood when the run began (results of other
 //! runs stored by then; the run's own results never count), so a resume suppresses exactly
-//! the same cards and plans the same chunks. Every suppressed card is recorded with its reason
+//! the same cards and plans the same chunks. The cut is the run's creation second: a result
+//! of another run stored within that very second, after a first worker read the history, can
+//! be seen by a later worker and not the first; the journal then refuses the later worker's
+//! differing chunks (the input looks changed) and nothing is sent twice. Every suppressed card is recorded with its reason
 //! ([`Journal::suppressed`]) and told to [`RunObserver::suppressed`]; nothing is dropped
 //! silently.
 //!

@@ -70,7 +70,7 @@ pub(super) fn decode_identities(json: &str) -> Option<Vec<String>> {
     serde_json::from_str(json).ok()
 }
 
-pub(super) fn decode_cards(json: &str) -> Result<Vec<(u64, String)>> {
+pub(crate) fn decode_cards(json: &str) -> Result<Vec<(u64, String)>> {
     serde_json::from_str(json).map_err(|e| Error::Journal {
         operation: "read chunk cards",
         message: "a chunk's card list is not the JSON the journal writes".into(),

@@ -200,13 +200,8 @@ mod operator;
 mod results;
 mod schema;
 
-pub(crate) use cards::{card_identity, encode_cards, encode_identities};
-use cards::{decode_cards, decode_identities};
-
-/// A stored card list (`[[position, "id"], …]`) as pairs.
-pub(crate) fn decode_card_list(json: &str) -> Result<Vec<(u64, String)>> {
-    decode_cards(json)
-}
+use cards::decode_identities;
+pub(crate) use cards::{card_identity, decode_cards, encode_cards, encode_identities};
 
 pub use schema::SCHEMA_VERSION;
 
