@@ -271,7 +271,8 @@ pub struct CardUpdate {
     /// the new number's brand differs from the old one's where both are known (a Visa ↔
     /// Mastercard portfolio move). A platform that routes or prices by brand must re-read it.
     pub brand_changed: bool,
-    /// Provider reference of this result (PayConex update `id`, CardSync `event_id`, …).
+    /// Provider reference of this result (PayConex update `id`; CardSync: the `batch_id` for
+    /// a batch's results, however fetched, and the `event_id` for an Amex subscription's).
     pub provider_ref: Option<String>,
     /// When the provider recorded the update.
     pub updated_at: Option<DateTime<Utc>>,

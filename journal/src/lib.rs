@@ -43,11 +43,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod db;
+mod incoming;
 mod observer;
 mod operator;
 mod results;
 mod suppress;
 
+pub use incoming::IncomingReport;
 use observer::JournalObserver;
 pub use operator::{
     JobReconciliation, OrphanResult, OverdueCard, Plan, PlanOptions, PlannedProvider, Price,

@@ -121,6 +121,22 @@ impl ChunkObserver for JournalObserver<'_> {
                 // provider may have acted, so the chunk is never resent by itself.
                 other => (state::UNKNOWN, None, Some(format!("{other:?}"))),
             };
+            // The provider's own reference of each card, before the chunk is marked
+            // accepted: a result that names only that reference (a PayConex record, an
+            // Acquired token) finds its run and caller's id from the moment the chunk is.
+            if let ChunkOutcome::Accepted {
+                job,
+                card_refs: Some(refs),
+                ..
+            } = outcome
+            {
+                let provider = chunk.provider().unwrap_or(job.provider);
+                let pairs: Vec<(&str, &str)> =
+                    refs.iter().map(String::as_str).zip(chunk.ids()).collect();
+                self.db
+                    .record_card_refs(self.run_id, provider.as_str(), &pairs)
+                    .await?;
+            }
             self.db
                 .finish_chunk(
                     self.run_id,

@@ -23,6 +23,16 @@ impl Journal {
     /// [`Error::Journal`] when the results cannot be stored (none of the call's results is
     /// then stored: one transaction).
     pub async fn record_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
+        let stored = self.record_results_flagged(run_id, updates).await?;
+        Ok(stored.iter().filter(|new| **new).count() as u64)
+    }
+
+    /// [`Journal::record_results`], saying per update whether it was new.
+    pub(crate) async fn record_results_flagged(
+        &self,
+        run_id: &str,
+        updates: &[CardUpdate],
+    ) -> Result<Vec<bool>> {
         let mut joined = None;
         for (i, update) in updates.iter().enumerate() {
             if let Some(id) = self.caller_id_of(run_id, update).await? {
@@ -57,9 +67,17 @@ impl Journal {
     async fn caller_id_of(&self, run_id: &str, update: &CardUpdate) -> Result<Option<String>> {
         match (&update.card_id, &update.card_ref) {
             (None, Some(reference)) => {
-                self.db
-                    .single_card_of_job(run_id, update.provider.as_str(), reference)
-                    .await
+                let provider = update.provider.as_str();
+                match self.db.card_of_ref(run_id, provider, reference).await? {
+                    Some(id) => Ok(Some(id)),
+                    // Chunks accepted before schema 6 recorded no references: an Acquired
+                    // inquiry's one card is found by its job, the token.
+                    None => {
+                        self.db
+                            .single_card_of_job(run_id, provider, reference)
+                            .await
+                    }
+                }
             }
             _ => Ok(None),
         }

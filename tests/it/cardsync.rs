@@ -831,6 +831,8 @@ async fn unified_results_queries_go_to_the_right_endpoint() {
         .await
         .unwrap();
     assert_eq!(r.len(), 1);
+    // Announced by an event or fetched by batch: the same reference, so one result.
+    assert_eq!(r[0].provider_ref.as_deref(), Some("B1"));
     let r = c
         .fetch_results(&ResultsQuery::Event {
             provider: ProviderId::CardSync,

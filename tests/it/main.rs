@@ -14,6 +14,7 @@ mod cardsync_emulator;
 mod conformance;
 mod emulator_harness;
 mod faults;
+mod incoming;
 mod journal;
 mod layers;
 mod operator;

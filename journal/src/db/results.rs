@@ -14,7 +14,12 @@ impl Db {
     /// Stores results in one transaction per call: one commit for a results page, not one
     /// per card. A result already stored (fetched again, or a webhook delivered again) is
     /// not stored twice: its delivery count goes up instead, for `reconcile`.
-    pub(crate) async fn store_results(&self, run_id: &str, updates: &[CardUpdate]) -> Result<u64> {
+    /// Returns, per update, whether it was stored for the first time.
+    pub(crate) async fn store_results(
+        &self,
+        run_id: &str,
+        updates: &[CardUpdate],
+    ) -> Result<Vec<bool>> {
         const SQL: &str = "INSERT INTO au_results (run_id, result_id, provider, card_id, card_ref, outcome, raw_code, new_expiry, new_card_masked, received_at, applied_at, old_card_masked, old_expiry, brand_changed, deliveries, billable)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 1, ?)
              ON CONFLICT (run_id, result_id) DO NOTHING";
@@ -22,7 +27,7 @@ impl Db {
         macro_rules! store_all {
             ($pool:expr, $sql:expr, $again:expr) => {{
                 let mut tx = $pool.begin().await.map_err(db_error("store result"))?;
-                let mut stored = 0;
+                let mut stored = Vec::with_capacity(updates.len());
                 let received = now();
                 for u in updates {
                     let id = result_id(u);
@@ -53,7 +58,7 @@ impl Db {
                             .await
                             .map_err(db_error("store result"))?;
                     }
-                    stored += new;
+                    stored.push(new == 1);
                 }
                 tx.commit().await.map_err(db_error("store result"))?;
                 Ok(stored)
@@ -322,5 +327,189 @@ impl Db {
              FROM au_results WHERE card_id = ? ORDER BY received_at, run_id, result_id",
             card_id
         )
+    }
+}
+
+/// A run that may own an incoming result: its id, and (for a lookup by the provider's card
+/// reference) the caller's id that reference was placed for.
+pub(crate) type CandidateRun = (String, Option<String>);
+
+impl Db {
+    /// Records the provider's reference of each card an accepted chunk placed, in one
+    /// transaction; a pair recorded before (a resume, another worker) is kept as it was.
+    pub(crate) async fn record_card_refs(
+        &self,
+        run_id: &str,
+        provider: &str,
+        pairs: &[(&str, &str)],
+    ) -> Result<()> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        const SQL: &str =
+            "INSERT INTO au_card_refs (run_id, provider, card_ref, card_id) VALUES (?, ?, ?, ?)
+             ON CONFLICT (run_id, provider, card_ref) DO NOTHING";
+        macro_rules! insert_all {
+            ($pool:expr, $sql:expr) => {{
+                let mut tx = $pool
+                    .begin()
+                    .await
+                    .map_err(db_error("record card references"))?;
+                for (card_ref, card_id) in pairs {
+                    sqlx::query($sql)
+                        .bind(run_id)
+                        .bind(provider)
+                        .bind(*card_ref)
+                        .bind(*card_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error("record card references"))?;
+                }
+                tx.commit()
+                    .await
+                    .map_err(db_error("record card references"))
+            }};
+        }
+        match self {
+            Db::Sqlite(pool) => insert_all!(pool, SQL),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(pool) => insert_all!(pool, &numbered(SQL)),
+        }
+    }
+
+    /// The caller's id a reference was placed for in `run_id`.
+    pub(crate) async fn card_of_ref(
+        &self,
+        run_id: &str,
+        provider: &str,
+        card_ref: &str,
+    ) -> Result<Option<String>> {
+        let rows = fetch_all!(
+            self,
+            "join result to its card",
+            (String,),
+            "SELECT card_id FROM au_card_refs WHERE run_id = ? AND provider = ? AND card_ref = ?",
+            run_id,
+            provider,
+            card_ref
+        )?;
+        Ok(rows.into_iter().next().map(|(id,)| id))
+    }
+
+    /// The runs with an accepted chunk in `job_id` at `provider`, newest first.
+    pub(crate) async fn runs_of_job(
+        &self,
+        provider: &str,
+        job_id: &str,
+    ) -> Result<Vec<CandidateRun>> {
+        let rows = fetch_all!(
+            self,
+            "find the run of a result",
+            (String, i64),
+            "SELECT c.run_id, MAX(r.created_at) FROM au_chunks c JOIN au_runs r ON r.run_id = c.run_id
+             WHERE c.job_id = ? AND c.state = 'accepted' AND COALESCE(c.provider, r.provider) = ?
+             GROUP BY c.run_id ORDER BY MAX(r.created_at) DESC, c.run_id DESC",
+            job_id,
+            provider
+        )?;
+        Ok(rows.into_iter().map(|(run, _)| (run, None)).collect())
+    }
+
+    /// The runs that placed a card under the provider's reference `card_ref`, newest first,
+    /// with the caller's id each placed it for.
+    pub(crate) async fn runs_of_ref(
+        &self,
+        provider: &str,
+        card_ref: &str,
+    ) -> Result<Vec<CandidateRun>> {
+        let rows = fetch_all!(
+            self,
+            "find the run of a result",
+            (String, String),
+            "SELECT f.run_id, f.card_id FROM au_card_refs f JOIN au_runs r ON r.run_id = f.run_id
+             WHERE f.provider = ? AND f.card_ref = ?
+             ORDER BY r.created_at DESC, f.run_id DESC",
+            provider,
+            card_ref
+        )?;
+        Ok(rows.into_iter().map(|(run, id)| (run, Some(id))).collect())
+    }
+
+    /// The runs that sent a card with the caller's id `card_id` to `provider` in an accepted
+    /// chunk, newest first (a provider that echoes the caller's id: CardSync).
+    pub(crate) async fn runs_of_card_id(
+        &self,
+        provider: &str,
+        card_id: &str,
+    ) -> Result<Vec<CandidateRun>> {
+        // The chunk's card list is `[[position,"id"],…]`: the id, JSON-quoted and closing its
+        // pair, is matched exactly (LIKE's own wildcards in it escaped).
+        let quoted = serde_json::to_string(card_id).unwrap_or_default();
+        let mut pattern = String::from("%,");
+        for c in quoted.chars() {
+            if matches!(c, '%' | '_' | '!') {
+                pattern.push('!');
+            }
+            pattern.push(c);
+        }
+        pattern.push_str("]%");
+        let rows = fetch_all!(
+            self,
+            "find the run of a result",
+            (String, String),
+            "SELECT c.run_id, c.card_ids FROM au_chunks c JOIN au_runs r ON r.run_id = c.run_id
+             WHERE c.state = 'accepted' AND COALESCE(c.provider, r.provider) = ? AND c.card_ids LIKE ? ESCAPE '!'
+             ORDER BY r.created_at DESC, c.run_id DESC",
+            provider,
+            pattern
+        )?;
+        // SQLite's LIKE ignores ASCII case: each match is read back and compared exactly.
+        let mut runs: Vec<CandidateRun> = Vec::new();
+        for (run, cards) in rows {
+            if runs.iter().any(|(r, _)| *r == run) {
+                continue;
+            }
+            if decode_cards(&cards)?.iter().any(|(_, id)| id == card_id) {
+                runs.push((run, Some(card_id.to_owned())));
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Whether `run_id` holds the result `result_id`.
+    pub(crate) async fn has_result(&self, run_id: &str, result_id: &str) -> Result<bool> {
+        let rows = fetch_all!(
+            self,
+            "read result",
+            (i64,),
+            "SELECT CAST(1 AS BIGINT) FROM au_results WHERE run_id = ? AND result_id = ?",
+            run_id,
+            result_id
+        )?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Whether `run_id` holds any result of `provider` for the card (by the provider's
+    /// reference, else by the caller's id).
+    pub(crate) async fn has_result_for_card(
+        &self,
+        run_id: &str,
+        provider: &str,
+        card_ref: Option<&str>,
+        card_id: Option<&str>,
+    ) -> Result<bool> {
+        let rows = fetch_all!(
+            self,
+            "read result",
+            (i64,),
+            "SELECT CAST(1 AS BIGINT) FROM au_results WHERE run_id = ? AND provider = ? AND ((? IS NOT NULL AND card_ref = ?) OR (? IS NOT NULL AND card_id = ?)) LIMIT 1",
+            run_id,
+            provider,
+            card_ref,
+            card_ref,
+            card_id,
+            card_id
+        )?;
+        Ok(!rows.is_empty())
     }
 }

@@ -5,7 +5,7 @@ use account_updater::error::{Error, Result};
 use super::{Db, db_error, now};
 
 /// The schema version this crate writes. Migrations run in order from the database's version.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Each migration's statements, by version. Every statement is idempotent, so two workers
 /// migrating at once cannot fail each other (PostgreSQL also takes an advisory lock).
@@ -111,6 +111,23 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             // Results stored before: billable by the networks' rule as the library states it
             // (Outcome::is_billable) for the outcome names those versions wrote.
             "UPDATE au_results SET billable = CASE WHEN outcome IN ('new_account_number', 'new_expiry', 'closed', 'contact_cardholder', 'invalid_update') THEN 1 ELSE 0 END WHERE billable IS NULL",
+        ],
+    ),
+    // 6: the collector. The provider's own reference for each card an accepted chunk placed
+    // (a PayConex schedule record, an Acquired token), so a result that arrives with only that
+    // reference, days later and outside any run, finds its run and its caller's id.
+    (
+        6,
+        &[
+            "CREATE TABLE IF NOT EXISTS au_card_refs (
+            run_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            card_ref TEXT NOT NULL,
+            card_id TEXT NOT NULL,
+            PRIMARY KEY (run_id, provider, card_ref)
+        )",
+            "CREATE INDEX IF NOT EXISTS au_card_refs_by_ref ON au_card_refs (provider, card_ref)",
+            "CREATE INDEX IF NOT EXISTS au_results_by_ref ON au_results (run_id, provider, card_ref)",
         ],
     ),
 ];

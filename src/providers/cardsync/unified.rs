@@ -330,9 +330,12 @@ impl Provider for CardSyncClient {
                     job_id: Some(batch),
                 } if *provider == PROVIDER => {
                     let event = Some(event_id.as_str()).filter(|e| !e.is_empty());
+                    // The batch id, not the event's: a batch's results are the same whether
+                    // a poll fetched them by batch or a webhook announced them, so they carry
+                    // the same reference (and a journal stores them once).
                     (
                         self.batch_results_compact(batch, event).await?,
-                        event_id.clone(),
+                        batch.clone(),
                     )
                 }
                 ResultsQuery::Event {
