@@ -18,6 +18,7 @@ mod operator;
 mod output;
 mod route;
 mod run;
+mod serve;
 
 /// `--quiet`: informational lines are not printed (errors still go to stderr, and a command
 /// asked for `--format json` still prints its document).
@@ -187,6 +188,10 @@ enum Command {
     /// the provider's window; results for cards the run never sent; repeated deliveries.
     #[command(after_help = exit_codes())]
     Reconcile(ReconcileArgs),
+    /// The long-running collector: every configured provider's webhooks on one listener,
+    /// polling of open jobs, each result stored once and applied once (updates file, apply
+    /// command), /healthz and /metrics; SIGTERM drains and exits 0.
+    Serve(serve::ServeArgs),
     /// Everything end to end on the embedded CardSync emulator with generated cards: no
     /// credentials, no network.
     #[cfg(feature = "emulator")]
@@ -471,13 +476,21 @@ struct DemoArgs {
     route: bool,
 }
 
-fn init_tracing() {
+/// Logs to stderr at `RUST_LOG`'s level (default `default_level`), as lines or, for
+/// `serve --log-format json`, one JSON object a line.
+fn init_tracing(default_level: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        // Colours only for a person at a terminal, never into a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn main() -> ExitCode {
@@ -509,7 +522,11 @@ fn main() -> ExitCode {
         })
     );
     QUIET.store(cli.quiet || json, std::sync::atomic::Ordering::Relaxed);
-    init_tracing();
+    match &cli.command {
+        // A service's log is how its operator watches it: info by default.
+        Command::Serve(args) => init_tracing("info", args.log_format == serve::LogFormat::Json),
+        _ => init_tracing("warn", false),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -530,12 +547,16 @@ fn main() -> ExitCode {
             Command::Resolve(args) => run::resolve(args).await,
             Command::Plan(args) => operator::plan(args).await,
             Command::Reconcile(args) => operator::reconcile(args).await,
+            Command::Serve(args) => serve::serve(args).await,
             #[cfg(feature = "emulator")]
             Command::Demo(args) => demo::demo(args).await,
             #[cfg(feature = "emulator")]
             Command::Emulator => demo::serve_emulator().await,
         }
     });
+    // A blocking task still running (an apply command that does not finish within the
+    // drain) does not hold the process open.
+    runtime.shutdown_timeout(Duration::from_secs(1));
     match outcome {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(failure) => {

@@ -62,6 +62,9 @@ struct RouteFile {
     /// before `reconcile` calls them overdue.
     #[serde(default)]
     window: std::collections::BTreeMap<String, String>,
+    /// `[serve]`: the collector's settings (`account-updater serve`); other commands
+    /// ignore it.
+    serve: Option<crate::serve::config::ServeSpec>,
 }
 
 /// One `[price.NAME]` table.
@@ -92,6 +95,8 @@ pub struct Settings {
     pub prices: std::collections::HashMap<String, account_updater_journal::Price>,
     /// Result windows per provider.
     pub windows: Vec<(ProviderId, std::time::Duration)>,
+    /// The `[serve]` table, as written.
+    pub serve: Option<crate::serve::config::ServeSpec>,
 }
 
 /// A rule's own suppression settings (`suppress`, `contact_limit`, `cycle`); what it does not
@@ -207,6 +212,7 @@ pub fn read_rules(file: &Path) -> Result<(Vec<Rule>, Settings), Failure> {
     let bad = |what: String| Failure::error(format!("{}: {what}", file.display()));
     let mut settings = Settings {
         subscription_chunk: spec.subscription_chunk,
+        serve: spec.serve,
         ..Settings::default()
     };
     for r in &spec.rules {

@@ -2,10 +2,13 @@
 //! (`--emulator`, `demo`) and against a CardSync emulator in this test process (so a test can
 //! hold a request in flight, kill the program, and count what the provider received).
 
+mod common;
 #[path = "../../tests/it/common/postgres.rs"]
 mod postgres;
 
-use std::path::{Path, PathBuf};
+use common::{Output, bin, plain_card, run, temp_dir, with_check_digit};
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,56 +16,6 @@ use account_updater::ExposeSecret;
 use account_updater_emulator::Fault;
 use account_updater_emulator::cardsync::CardSyncEmulator;
 use account_updater_journal::Journal;
-use assert_cmd::cargo::CommandCargoExt;
-
-/// The binary, with no provider credentials inherited from the environment.
-fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("account-updater").unwrap();
-    for (name, _) in std::env::vars() {
-        if name.starts_with("CARDSYNC_")
-            || name.starts_with("ACQUIRED_")
-            || name.starts_with("PAYCONEX_")
-            || name.starts_with("ACCOUNT_UPDATER_")
-        {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env_remove("RUST_LOG");
-    cmd
-}
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("au-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn with_check_digit(body: &str) -> String {
-    account_updater::card::with_check_digit(body).unwrap()
-}
-
-/// A valid, generated card for row `i` (no result line at the emulator).
-fn plain_card(i: usize) -> String {
-    let prefix = ["4", "51", "6011"][i % 3];
-    // A 9 after the prefix keeps clear of the sandbox's test cards.
-    with_check_digit(&format!("{prefix}9{i:0width$}", width = 14 - prefix.len()))
-}
 
 /// A suppressed-cards file's rows as (row, id, reason code).
 fn suppressed_rows(path: &Path) -> Vec<(String, String, String)> {
