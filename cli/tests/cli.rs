@@ -53,6 +53,7 @@ fn help_documents_every_command_and_the_exit_codes() {
         "plan",
         "reconcile",
         "history",
+        "serve",
     ] {
         assert!(out.stdout.contains(word), "{word} missing:\n{}", out.stdout);
     }

@@ -590,6 +590,16 @@ async fn serve_stores_and_applies_every_providers_results_once_across_a_sigkill(
     .map(|(r, c, o)| (r.to_owned(), c.to_owned(), o.to_owned()))
     .collect();
     assert_eq!(by_card, expected);
+    // The log is one JSON object a line (`--log-format json`).
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.lines().count() > 5);
+    for line in log_text.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        assert!(
+            entry["level"].is_string() && entry["fields"].is_object(),
+            "{line}"
+        );
+    }
     // No card number in clear in the sinks or the log.
     for path in [&updates, &applied, &log] {
         let text = std::fs::read_to_string(path).unwrap();
