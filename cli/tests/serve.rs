@@ -173,6 +173,24 @@ where
     }
 }
 
+impl Serve {
+    /// Waits until the poller and the sinks have each made two whole passes after now: what
+    /// they would do with the journal as it stands is done.
+    async fn settle(&self) {
+        let m = self.metrics().await;
+        let (polls, applies) = (
+            metric(&m, "account_updater_poll_passes_total"),
+            metric(&m, "account_updater_apply_passes_total"),
+        );
+        until("two more poll and apply passes", || async {
+            let m = self.metrics().await;
+            metric(&m, "account_updater_poll_passes_total") >= polls + 2.0
+                && metric(&m, "account_updater_apply_passes_total") >= applies + 2.0
+        })
+        .await;
+    }
+}
+
 /// The result ids in the updates file (header skipped).
 fn file_ids(path: &Path) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(path) else {
@@ -429,12 +447,40 @@ async fn serve_stores_and_applies_every_providers_results_once_across_a_sigkill(
     let refused =
         account_updater_emulator::deliver_webhook(&serve.url("/webhooks/acquired"), &forged).await;
     assert_eq!(refused, Some(400));
+    // A result for a token no run of the journal sent (or whose run has not journaled it
+    // yet): Acquired only announces by webhook, so it is answered 503 to be delivered again.
+    let acquired_client = account_updater::providers::acquired::AcquiredClient::builder(
+        providers.acquired.credentials(),
+    )
+    .base_url(providers.acquired.base_url())
+    .build()
+    .unwrap();
+    let stranger = providers
+        .acquired
+        .create_token(&CardNumber::parse("4100200300011001").unwrap(), exp);
+    acquired_client
+        .submit(vec![account_updater::provider::CardToUpdate::token(
+            "elsewhere",
+            ProviderId::Acquired,
+            stranger,
+        )])
+        .await
+        .unwrap();
+    let hook = acquired_hooks
+        .next(Duration::from_secs(30))
+        .await
+        .expect("the stranger's webhook");
+    let body: serde_json::Value = serde_json::from_slice(&hook.body).unwrap();
+    assert_eq!(
+        account_updater_emulator::deliver_webhook(&serve.url("/webhooks/acquired"), &body).await,
+        Some(503)
+    );
     // A webhook on a path no provider has is refused and counted.
     let unknown =
         account_updater_emulator::deliver_webhook(&serve.url("/webhooks/stripe"), &forged).await;
     assert_eq!(unknown, Some(404));
-    // Let an apply pass run after the redeliveries.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The redeliveries are through the sinks, and the gauges are fresh.
+    serve.settle().await;
     assert_eq!(file_ids(&updates).len(), december_results);
     assert_eq!(command_lines(&applied).len(), december_results);
 
@@ -478,7 +524,15 @@ async fn serve_stores_and_applies_every_providers_results_once_across_a_sigkill(
         ),
         (
             r#"account_updater_webhooks_received_total{provider="acquired"}"#,
-            4.0,
+            5.0,
+        ),
+        (
+            r#"account_updater_results_unmatched_total{provider="acquired"}"#,
+            1.0,
+        ),
+        (
+            r#"account_updater_webhooks_unanswered_total{provider="acquired"}"#,
+            1.0,
         ),
         (
             r#"account_updater_webhooks_duplicate_total{provider="acquired"}"#,
@@ -550,7 +604,7 @@ async fn serve_stores_and_applies_every_providers_results_once_across_a_sigkill(
         file_ids(&updates).len() == all && command_lines(&applied).len() == all
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    serve.settle().await;
     let ids = file_ids(&updates);
     let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
     assert_eq!((ids.len(), unique.len()), (all, all), "{ids:?}");
@@ -651,6 +705,9 @@ listen = "127.0.0.1:0"
 max_body = 2048
 answer_within = "300ms"
 
+[serve.poll]
+payconex = "100ms"
+
 [serve.rate_limit]
 payconex = "1/h"
 "#,
@@ -662,6 +719,7 @@ payconex = "1/h"
     let rows = [
         "c-updated,4457010000000009,12/30,,".to_owned(),
         "c-closed,4457000900000001,12/30,,".to_owned(),
+        "p-1,,,100000000011,payconex".to_owned(),
     ];
     tokio::task::block_in_place(|| submit(&providers, &config, &journal_path, "r", &input, &rows));
     let serve = Serve::start(&providers, &config, &journal_path, &log);
@@ -670,13 +728,53 @@ payconex = "1/h"
         metric(&m, r#"account_updater_polls_total{provider="cardsync"}"#) >= 1.0
     })
     .await;
+    // PayConex answers a schedule poll 429 with Retry-After of an hour: that job is not
+    // asked again while five more passes go by.
+    until("the schedule polled once", || async {
+        let m = serve.metrics().await;
+        metric(&m, r#"account_updater_polls_total{provider="payconex"}"#) >= 1.0
+    })
+    .await;
+    providers.payconex.inject_fault(
+        Fault::json(429, serde_json::json!({"message": "Too Many Requests"}))
+            .header("Retry-After", "3600"),
+    );
+    until("the 429", || async {
+        let m = serve.metrics().await;
+        metric(
+            &m,
+            r#"account_updater_poll_errors_total{provider="payconex"}"#,
+        ) == 1.0
+    })
+    .await;
+    let m = serve.metrics().await;
+    let polls = metric(&m, r#"account_updater_polls_total{provider="payconex"}"#);
+    let passes = metric(&m, "account_updater_poll_passes_total");
+    until("five more passes", || async {
+        metric(&serve.metrics().await, "account_updater_poll_passes_total") >= passes + 5.0
+    })
+    .await;
+    let m = serve.metrics().await;
+    assert_eq!(
+        metric(&m, r#"account_updater_polls_total{provider="payconex"}"#),
+        polls
+    );
+    assert_eq!(
+        metric(
+            &m,
+            r#"account_updater_poll_errors_total{provider="payconex"}"#
+        ),
+        1.0
+    );
+
     let journal = Journal::open_sqlite(&journal_path).await.unwrap();
     let batch = journal
         .accepted_jobs("r")
         .await
         .unwrap()
         .into_iter()
-        .find_map(|j| j.job)
+        .filter_map(|j| j.job)
+        .find(|j| j.provider == ProviderId::CardSync)
         .unwrap()
         .id;
     // No webhook is registered at the emulator: this test posts CardSync's notification.

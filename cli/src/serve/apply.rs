@@ -297,5 +297,6 @@ impl Applier {
             }
         }
         self.wait = self.every;
+        self.metrics.apply_passes.inc();
     }
 }

@@ -3,8 +3,9 @@
 //! names, reasons and sink names only: never a card, an id or a secret.
 
 use prometheus::{
-    Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-    register_int_counter_vec_with_registry, register_int_gauge_vec_with_registry,
+    Encoder, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    register_int_counter_vec_with_registry, register_int_counter_with_registry,
+    register_int_gauge_vec_with_registry,
 };
 
 /// Every metric the collector exports.
@@ -41,6 +42,12 @@ pub struct Metrics {
     pub polls: IntCounterVec,
     /// `account_updater_poll_errors_total{provider}`: polls that failed (backed off).
     pub poll_errors: IntCounterVec,
+    /// `account_updater_poll_passes_total`: passes over the journal's open jobs (each pass
+    /// refreshes the gauges).
+    pub poll_passes: IntCounter,
+    /// `account_updater_apply_passes_total`: completed passes of the sinks over every run's
+    /// unapplied results (whether or not there were any; a failed pass is not counted).
+    pub apply_passes: IntCounter,
 }
 
 impl Metrics {
@@ -116,6 +123,22 @@ impl Metrics {
                 "Job polls that failed (backed off).",
                 &["provider"],
             ),
+            poll_passes: register_int_counter_with_registry!(
+                Opts::new(
+                    "account_updater_poll_passes_total",
+                    "Passes over the journal's open jobs."
+                ),
+                registry
+            )
+            .expect("a metric name registered once"),
+            apply_passes: register_int_counter_with_registry!(
+                Opts::new(
+                    "account_updater_apply_passes_total",
+                    "Completed passes of the sinks over the journal's unapplied results."
+                ),
+                registry
+            )
+            .expect("a metric name registered once"),
             registry,
         }
     }

@@ -163,6 +163,7 @@ impl Poller {
                 .with_label_values(&[provider])
                 .set(n);
         }
+        self.metrics.poll_passes.inc();
         Ok(())
     }
 }
