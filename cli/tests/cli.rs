@@ -766,27 +766,13 @@ fall_through = true
 /// after it every card has reached its provider exactly once (counted at the emulators).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routed_run_killed_mid_way_and_resumed_sends_no_card_twice_across_providers() {
-    use account_updater::SecretString;
-    use account_updater_emulator::acquired::{AcquiredEmulator, AcquiredEmulatorConfig};
-    use account_updater_emulator::payconex::{PayConexEmulator, PayConexEmulatorConfig};
-    let cardsync = CardSyncEmulator::start().await.unwrap();
-    let (_, key) = cardsync.add_merchant();
-    let acquired = AcquiredEmulator::start_with(
-        AcquiredEmulatorConfig::default()
-            .company_id("1021")
-            .company_pass(SecretString::from("pass1021abc".to_owned()))
-            .hashcode(SecretString::from("hash1021abc".to_owned())),
-    )
-    .await
-    .unwrap();
-    let payconex = PayConexEmulator::start_with(
-        PayConexEmulatorConfig::default()
-            .account_id("120615523104")
-            .key_id("api_key_1")
-            .secret(SecretString::from("secret-1".to_owned())),
-    )
-    .await
-    .unwrap();
+    let providers =
+        common::Providers::start(account_updater_emulator::cardsync::Completion::Immediate).await;
+    let (cardsync, acquired, payconex) = (
+        &providers.cardsync,
+        &providers.acquired,
+        &providers.payconex,
+    );
     let dir = temp_dir("routed-kill");
     let routes = dir.join("routes.toml");
     std::fs::write(&routes, ROUTES).unwrap();
@@ -854,15 +840,7 @@ async fn a_routed_run_killed_mid_way_and_resumed_sends_no_card_twice_across_prov
             .arg("--journal")
             .arg(&journal_path)
             .args(["--poll-interval", "100ms", "--wait", "0s", "--no-progress"]);
-        emulator_env(&mut cmd, &cardsync, &key);
-        cmd.env("ACQUIRED_BASE_URL", acquired.base_url().as_str())
-            .env("ACQUIRED_COMPANY_ID", "1021")
-            .env("ACQUIRED_COMPANY_PASS", "pass1021abc")
-            .env("ACQUIRED_COMPANY_HASHCODE", "hash1021abc")
-            .env("PAYCONEX_BASE_URL", payconex.base_url().as_str())
-            .env("PAYCONEX_ACCOUNT_ID", "120615523104")
-            .env("PAYCONEX_API_KEY_ID", "api_key_1")
-            .env("PAYCONEX_API_SECRET", "secret-1");
+        providers.env(&mut cmd);
         cmd
     };
     let log = dir.join("run.log");

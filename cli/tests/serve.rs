@@ -15,70 +15,11 @@ use std::time::{Duration, Instant};
 use account_updater::provider::{Provider, WebhookRegistration};
 use account_updater::providers::cardsync::CardSyncClient;
 use account_updater::providers::payconex::PayConexClient;
-use account_updater::{CardNumber, Expiry, ExposeSecret, ProviderId, SecretString};
-use account_updater_emulator::acquired::{AcquiredEmulator, AcquiredEmulatorConfig};
-use account_updater_emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
-use account_updater_emulator::payconex::{PayConexEmulator, PayConexEmulatorConfig};
+use account_updater::{CardNumber, Expiry, ProviderId};
+use account_updater_emulator::cardsync::Completion;
 use account_updater_emulator::{Fault, WebhookSink};
 use account_updater_journal::Journal;
-use common::{bin, run, temp_dir};
-
-/// The three emulators and the variables that point the binary at them.
-struct Providers {
-    cardsync: CardSyncEmulator,
-    cardsync_key: SecretString,
-    acquired: AcquiredEmulator,
-    payconex: PayConexEmulator,
-}
-
-impl Providers {
-    async fn start() -> Self {
-        let cardsync = CardSyncEmulator::start_with(
-            CardSyncEmulatorConfig::default().completion(Completion::Manual),
-        )
-        .await
-        .unwrap();
-        let (_, cardsync_key) = cardsync.add_merchant();
-        let acquired = AcquiredEmulator::start_with(
-            AcquiredEmulatorConfig::default()
-                .company_id("1021")
-                .company_pass(SecretString::from("pass1021abc".to_owned()))
-                .hashcode(SecretString::from("hash1021abc".to_owned())),
-        )
-        .await
-        .unwrap();
-        let payconex = PayConexEmulator::start_with(
-            PayConexEmulatorConfig::default()
-                .account_id("120615523104")
-                .key_id("api_key_1")
-                .secret(SecretString::from("secret-1".to_owned())),
-        )
-        .await
-        .unwrap();
-        Providers {
-            cardsync,
-            cardsync_key,
-            acquired,
-            payconex,
-        }
-    }
-
-    fn env(&self, cmd: &mut std::process::Command) {
-        cmd.env("CARDSYNC_BASE_URL", self.cardsync.base_url().as_str())
-            .env(
-                "CARDSYNC_MERCHANT_API_KEY",
-                self.cardsync_key.expose_secret(),
-            )
-            .env("ACQUIRED_BASE_URL", self.acquired.base_url().as_str())
-            .env("ACQUIRED_COMPANY_ID", "1021")
-            .env("ACQUIRED_COMPANY_PASS", "pass1021abc")
-            .env("ACQUIRED_COMPANY_HASHCODE", "hash1021abc")
-            .env("PAYCONEX_BASE_URL", self.payconex.base_url().as_str())
-            .env("PAYCONEX_ACCOUNT_ID", "120615523104")
-            .env("PAYCONEX_API_KEY_ID", "api_key_1")
-            .env("PAYCONEX_API_SECRET", "secret-1");
-    }
-}
+use common::{Providers, bin, run, temp_dir};
 
 /// A running `serve` and the address it listens on.
 struct Serve {
@@ -213,6 +154,20 @@ fn command_lines(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// PayConex tokens to its subscriptions, card numbers to CardSync batches.
+const RULES: &str = r#"
+[[rule]]
+name = "payconex-tokens"
+provider = "payconex"
+flow = "subscribe"
+token = true
+
+[[rule]]
+name = "cards"
+provider = "cardsync"
+card_number = true
+"#;
+
 fn config(dir: &Path, updates: &Path, applied: &Path) -> PathBuf {
     let path = dir.join("updater.toml");
     std::fs::write(
@@ -224,17 +179,7 @@ name = "acquired-tokens"
 provider = "acquired"
 token = true
 
-[[rule]]
-name = "payconex-tokens"
-provider = "payconex"
-flow = "subscribe"
-token = true
-
-[[rule]]
-name = "cards"
-provider = "cardsync"
-card_number = true
-
+{RULES}
 [serve]
 listen = "127.0.0.1:0"
 updates = "{updates}"
@@ -247,6 +192,7 @@ payconex = "200ms"
 "#,
             updates = updates.display(),
             applied = applied.display(),
+            RULES = RULES,
         ),
     )
     .unwrap();
@@ -283,7 +229,7 @@ fn submit(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_stores_and_applies_every_providers_results_once_across_a_sigkill() {
-    let providers = Providers::start().await;
+    let providers = Providers::start(Completion::Manual).await;
     let dir = temp_dir("serve");
     let updates = dir.join("updates.csv");
     let applied = dir.join("applied.jsonl");
@@ -683,23 +629,13 @@ async fn serve_stores_and_applies_every_providers_results_once_across_a_sigkill(
 /// before it listens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_refuses_and_counts_and_never_acknowledges_what_it_has_not_stored() {
-    let providers = Providers::start().await;
+    let providers = Providers::start(Completion::Manual).await;
     let dir = temp_dir("serve-refuses");
     let config = dir.join("updater.toml");
     std::fs::write(
         &config,
-        r#"
-[[rule]]
-name = "payconex-tokens"
-provider = "payconex"
-flow = "subscribe"
-token = true
-
-[[rule]]
-name = "cards"
-provider = "cardsync"
-card_number = true
-
+        RULES.to_owned()
+            + r#"
 [serve]
 listen = "127.0.0.1:0"
 max_body = 2048
