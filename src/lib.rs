@@ -62,6 +62,7 @@ pub mod card;
 pub mod codes;
 #[cfg(any(feature = "payconex", feature = "acquired"))]
 mod encoding;
+pub mod env;
 pub mod error;
 pub mod ids;
 mod model;

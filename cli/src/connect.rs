@@ -3,9 +3,12 @@
 
 use std::sync::Arc;
 
-use account_updater::providers::acquired::{AcquiredClient, Credentials};
+use account_updater::env::EnvVars;
+use account_updater::providers::accountvault::AccountVaultClient;
+use account_updater::providers::acquired::AcquiredClient;
 use account_updater::providers::cardsync::CardSyncClient;
-use account_updater::{ProviderId, SecretString};
+use account_updater::providers::payconex::PayConexClient;
+use account_updater::{Capabilities, ProviderId};
 use account_updater::{ids::Flow, provider::Provider};
 /// The embedded CardSync emulator behind a client (with feature `emulator`, on by default).
 #[cfg(feature = "emulator")]
@@ -13,7 +16,6 @@ pub type EmbeddedCardSync = account_updater_emulator::cardsync::CardSyncEmulator
 /// Without feature `emulator` there is none: this type has no values.
 #[cfg(not(feature = "emulator"))]
 pub enum EmbeddedCardSync {}
-use url::Url;
 
 use crate::Failure;
 
@@ -37,58 +39,51 @@ pub fn parse_provider(name: &str) -> Result<ProviderId, String> {
     })
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// The variables a provider's client reads (from the client type: its `ENV`).
+fn variables(provider: ProviderId) -> Option<EnvVars> {
+    Some(match provider {
+        ProviderId::CardSync => CardSyncClient::ENV,
+        ProviderId::Acquired => AcquiredClient::ENV,
+        ProviderId::PayConex => PayConexClient::ENV,
+        ProviderId::AccountVault => AccountVaultClient::ENV,
+        _ => return None,
+    })
 }
 
-fn env_url(name: &str) -> Result<Option<Url>, Failure> {
-    env(name)
-        .map(|v| Url::parse(&v).map_err(|e| Failure::error(format!("{name} is not a URL: {e}"))))
-        .transpose()
-}
-
-/// The variables a provider's client needs, and the optional ones.
-fn variables(provider: ProviderId) -> (&'static [&'static str], &'static [&'static str]) {
+/// What a provider's client can do (from the client type: its `CAPABILITIES`), known
+/// without credentials.
+fn capabilities(provider: ProviderId) -> Capabilities {
     match provider {
-        ProviderId::CardSync => (&["CARDSYNC_MERCHANT_API_KEY"], &["CARDSYNC_BASE_URL"]),
-        ProviderId::Acquired => (
-            &[
-                "ACQUIRED_COMPANY_ID",
-                "ACQUIRED_COMPANY_PASS",
-                "ACQUIRED_COMPANY_HASHCODE",
-            ],
-            &["ACQUIRED_MID_ID", "ACQUIRED_BASE_URL"],
-        ),
-        ProviderId::PayConex => (
-            &[
-                "PAYCONEX_ACCOUNT_ID",
-                "PAYCONEX_API_KEY_ID",
-                "PAYCONEX_API_SECRET",
-            ],
-            &["PAYCONEX_BASE_URL", "PAYCONEX_AUTH"],
-        ),
-        _ => (&[], &[]),
+        ProviderId::CardSync => CardSyncClient::CAPABILITIES,
+        ProviderId::Acquired => AcquiredClient::CAPABILITIES,
+        ProviderId::PayConex => PayConexClient::CAPABILITIES,
+        ProviderId::AccountVault => AccountVaultClient::CAPABILITIES,
+        _ => Capabilities::none(),
     }
 }
 
-/// Refuses a provider that takes no bulk inquiries, naming what it offers instead.
-fn check_bulk(
-    provider: ProviderId,
-    capabilities: account_updater::Capabilities,
-) -> Result<(), Failure> {
-    if capabilities.supports(Flow::Submit) {
-        return Ok(());
-    }
-    let offers: Vec<&str> = capabilities.flows().map(Flow::as_str).collect();
-    Err(Failure::error(format!(
-        "{provider} takes no bulk inquiries, so a CSV run cannot go to it (it offers: {}); use the library for those flows",
-        offers.join(", ")
-    )))
+/// The flows `capabilities` holds, for a message.
+fn offers(capabilities: Capabilities) -> String {
+    let flows: Vec<&str> = capabilities.flows().map(Flow::as_str).collect();
+    flows.join(", ")
 }
 
 /// A client for `provider` from its environment variables; `emulator` starts an embedded
-/// emulator instead (CardSync).
+/// emulator instead (CardSync). A provider whose client takes no bulk inquiries is refused
+/// before its variables are read, saying what it offers instead.
 pub async fn connect(provider: ProviderId, emulator: bool) -> Result<Connected, Failure> {
+    let offered = capabilities(provider);
+    if !offered.supports(Flow::Submit) {
+        return Err(Failure::error(format!(
+            "{provider} takes no bulk inquiries, so a CSV run cannot go to it alone (it offers: {}){}",
+            offers(offered),
+            if offered.supports(Flow::Subscribe) {
+                "; route cards to its subscriptions with --route"
+            } else {
+                "; use the library for those flows"
+            }
+        )));
+    }
     if emulator {
         #[cfg(not(feature = "emulator"))]
         return Err(no_emulators());
@@ -100,31 +95,22 @@ pub async fn connect(provider: ProviderId, emulator: bool) -> Result<Connected, 
             ))),
         };
     }
-    if provider == ProviderId::PayConex || variables(provider).0.is_empty() {
-        return Err(Failure::error(format!(
-            "{provider} takes no bulk inquiries, so a CSV run cannot go to it alone ({}); route cards to it with --route",
-            match provider {
-                ProviderId::PayConex => "it updates cards through scheduled subscriptions",
-                _ => "it updates one stored account at a time",
-            }
-        )));
-    }
-    let client = client_from_env(provider)?;
-    check_bulk(provider, client.capabilities())?;
     Ok(Connected {
         router: None,
-        provider: client,
+        provider: client_from_env(provider)?,
         emulator: None,
         keep_alive: Vec::new(),
     })
 }
 
-/// A client for one provider of a routed run, from its environment variables (PayConex too:
-/// its subscriptions take cards through a rule with `flow = "subscribe"`).
+/// A client for one provider of a routed run (or of the collector), from its environment
+/// variables: any provider that takes cards, by bulk inquiry or by subscription.
 pub fn connect_for_routing(provider: ProviderId) -> Result<Connected, Failure> {
-    if variables(provider).0.is_empty() {
+    let offered = capabilities(provider);
+    if !offered.supports(Flow::Submit) && !offered.supports(Flow::Subscribe) {
         return Err(Failure::error(format!(
-            "{provider} updates one stored account at a time: no rule can send cards to it"
+            "{provider} takes no cards in bulk or by subscription (it offers: {}): no rule can send cards to it",
+            offers(offered)
         )));
     }
     Ok(Connected {
@@ -135,73 +121,36 @@ pub fn connect_for_routing(provider: ProviderId) -> Result<Connected, Failure> {
     })
 }
 
-/// A provider's client from its environment variables, naming the missing ones.
+/// A provider's client from its environment variables (the library's `from_env`), naming
+/// the missing ones.
 fn client_from_env(provider: ProviderId) -> Result<Arc<dyn Provider>, Failure> {
-    let (required, optional) = variables(provider);
-    let missing: Vec<&str> = required
-        .iter()
-        .copied()
-        .filter(|v| env(v).is_none())
-        .collect();
-    if !missing.is_empty() {
-        return Err(Failure::error(format!(
+    let client: Option<Arc<dyn Provider>> = match provider {
+        ProviderId::CardSync => CardSyncClient::from_env()?
+            .map(|b| b.build_merchant())
+            .transpose()?
+            .map(|c| Arc::new(c) as Arc<dyn Provider>),
+        ProviderId::Acquired => AcquiredClient::from_env()?
+            .map(|b| b.build())
+            .transpose()?
+            .map(|c| Arc::new(c) as Arc<dyn Provider>),
+        ProviderId::PayConex => PayConexClient::from_env()?
+            .map(|b| b.build())
+            .transpose()?
+            .map(|c| Arc::new(c) as Arc<dyn Provider>),
+        ProviderId::AccountVault => AccountVaultClient::from_env()?
+            .map(|b| b.build())
+            .transpose()?
+            .map(|c| Arc::new(c) as Arc<dyn Provider>),
+        _ => None,
+    };
+    client.ok_or_else(|| match variables(provider) {
+        Some(vars) => Failure::error(format!(
             "{provider} needs the environment variable{} {} (optional: {}); or pass --emulator to try the embedded emulator",
-            if missing.len() > 1 { "s" } else { "" },
-            missing.join(", "),
-            optional.join(", ")
-        )));
-    }
-    Ok(match provider {
-        ProviderId::CardSync => {
-            let key = SecretString::from(env("CARDSYNC_MERCHANT_API_KEY").unwrap_or_default());
-            let mut builder = CardSyncClient::builder(key);
-            if let Some(url) = env_url("CARDSYNC_BASE_URL")? {
-                builder = builder.base_url(url);
-            }
-            Arc::new(builder.build_merchant()?)
-        }
-        ProviderId::Acquired => {
-            let credentials = Credentials::new(
-                env("ACQUIRED_COMPANY_ID").unwrap_or_default(),
-                SecretString::from(env("ACQUIRED_COMPANY_PASS").unwrap_or_default()),
-                env("ACQUIRED_MID_ID"),
-                SecretString::from(env("ACQUIRED_COMPANY_HASHCODE").unwrap_or_default()),
-            )?;
-            let mut builder = AcquiredClient::builder(credentials);
-            if let Some(url) = env_url("ACQUIRED_BASE_URL")? {
-                builder = builder.base_url(url);
-            }
-            Arc::new(builder.build()?)
-        }
-        ProviderId::PayConex => {
-            use account_updater::providers::payconex::{self, AuthMethod, PayConexClient};
-            let auth = match env("PAYCONEX_AUTH")
-                .map(|a| a.to_ascii_lowercase())
-                .as_deref()
-            {
-                None | Some("hmac") => AuthMethod::Hmac,
-                Some("basic") => AuthMethod::Basic,
-                Some(other) => {
-                    return Err(Failure::error(format!(
-                        "PAYCONEX_AUTH is {other:?}; hmac or basic"
-                    )));
-                }
-            };
-            let credentials = payconex::Credentials::new(
-                env("PAYCONEX_API_KEY_ID").unwrap_or_default(),
-                SecretString::from(env("PAYCONEX_API_SECRET").unwrap_or_default()),
-            );
-            let mut builder = PayConexClient::builder(
-                env("PAYCONEX_ACCOUNT_ID").unwrap_or_default(),
-                credentials,
-            )
-            .auth(auth);
-            if let Some(url) = env_url("PAYCONEX_BASE_URL")? {
-                builder = builder.base_url(url);
-            }
-            Arc::new(builder.build()?)
-        }
-        other => return Err(Failure::error(format!("{other} takes no cards"))),
+            if vars.required.len() > 1 { "s" } else { "" },
+            vars.required.join(", "),
+            vars.optional.join(", ")
+        )),
+        None => Failure::error(format!("{provider} has no client in this build")),
     })
 }
 

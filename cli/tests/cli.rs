@@ -142,8 +142,40 @@ fn without_credentials_it_names_the_variables_it_needs() {
     }
     let out = run(&mut args("payconex"));
     assert_eq!(out.code, 1);
+    // Said from the client's own capabilities, before any variable is read.
     assert!(
-        out.stderr.contains("takes no bulk inquiries"),
+        out.stderr.contains("takes no bulk inquiries")
+            && out.stderr.contains("subscribe")
+            && out.stderr.contains("--route"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&mut args("accountvault"));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("takes no bulk inquiries, so a CSV run cannot go to it alone (it offers: update_account)"),
+        "{}",
+        out.stderr
+    );
+    // Some of a provider's variables but not all: the missing ones are named, the given
+    // value is not repeated.
+    let out = run(args("acquired").env("ACQUIRED_COMPANY_ID", "company-7781"));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("ACQUIRED_COMPANY_PASS, ACQUIRED_COMPANY_HASHCODE"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("company-7781"), "{}", out.stderr);
+    // A value that does not parse: the variable is named.
+    let out = run(args("cardsync")
+        .env("CARDSYNC_MERCHANT_API_KEY", "api_merchant_secret")
+        .env("CARDSYNC_BASE_URL", "not a url"));
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("CARDSYNC_BASE_URL"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("api_merchant_secret"),
         "{}",
         out.stderr
     );

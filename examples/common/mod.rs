@@ -108,39 +108,18 @@ pub fn print_updates(updates: &[account_updater::CardUpdate]) {
 }
 
 pub mod payconex {
-    use account_updater::providers::payconex::{AuthMethod, Credentials, PayConexClient};
+    use account_updater::providers::payconex::{AuthMethod, PayConexClient};
     use account_updater_emulator::payconex::PayConexEmulator;
 
-    use super::{OrExit, env, env_secret, env_url};
-
-    /// The variables that switch PayConex to the real certification environment.
-    pub const VARS: [&str; 3] = [
-        "PAYCONEX_ACCOUNT_ID",
-        "PAYCONEX_API_KEY_ID",
-        "PAYCONEX_API_SECRET",
-    ];
+    use super::OrExit;
 
     /// A client on the real environment when `PAYCONEX_ACCOUNT_ID`, `PAYCONEX_API_KEY_ID` and
-    /// `PAYCONEX_API_SECRET` are set (`PAYCONEX_BASE_URL`, default certification;
-    /// `PAYCONEX_AUTH=hmac|basic`, default hmac), else on a fresh emulator.
+    /// `PAYCONEX_API_SECRET` are set (`PayConexClient::from_env`: `PAYCONEX_BASE_URL`, default
+    /// certification; `PAYCONEX_AUTH=hmac|basic`, default hmac), else on a fresh emulator
+    /// (with the `PAYCONEX_AUTH` scheme too).
     pub async fn connect() -> (PayConexClient, Option<PayConexEmulator>) {
-        let auth = match env("PAYCONEX_AUTH")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("hmac") => AuthMethod::Hmac,
-            Some("basic") => AuthMethod::Basic,
-            Some(other) => super::fail("PAYCONEX_AUTH", format!("{other:?} is not hmac or basic")),
-        };
-        if let (Some(account), Some(key_id), Some(secret)) =
-            (env(VARS[0]), env(VARS[1]), env_secret(VARS[2]))
-        {
-            let mut builder =
-                PayConexClient::builder(account, Credentials::new(key_id, secret)).auth(auth);
-            if let Some(url) = env_url("PAYCONEX_BASE_URL") {
-                builder = builder.base_url(url);
-            }
+        let auth = AuthMethod::from_env().or_exit("PAYCONEX_AUTH");
+        if let Some(builder) = PayConexClient::from_env().or_exit("PayConex settings") {
             return (builder.build().or_exit("PayConex client"), None);
         }
         let emulator = PayConexEmulator::start()
@@ -163,10 +142,7 @@ pub mod cardsync {
     use account_updater::providers::cardsync::{CardSyncClient, CardSyncPartner};
     use account_updater_emulator::cardsync::CardSyncEmulator;
 
-    use super::{OrExit, env, env_secret, env_url};
-
-    /// The variable that switches CardSync to the real sandbox.
-    pub const VARS: [&str; 1] = ["CARDSYNC_API_KEY"];
+    use super::{OrExit, env, env_secret};
 
     /// The SE number for Amex subscriptions (`CARDSYNC_SE_NUMBER`, default `1234567890`).
     pub fn se_number() -> String {
@@ -174,13 +150,10 @@ pub mod cardsync {
     }
 
     /// A partner client on the real sandbox when `CARDSYNC_API_KEY` (partner key) is set
-    /// (`CARDSYNC_BASE_URL`, default `https://sandbox.cardsync.io`), else on a fresh emulator.
+    /// (`CardSyncPartner::from_env`: `CARDSYNC_BASE_URL`, default the sandbox), else on a fresh
+    /// emulator.
     pub async fn connect() -> (CardSyncPartner, Option<CardSyncEmulator>) {
-        if let Some(key) = env_secret(VARS[0]) {
-            let mut builder = CardSyncPartner::builder(key);
-            if let Some(url) = env_url("CARDSYNC_BASE_URL") {
-                builder = builder.base_url(url);
-            }
+        if let Some(builder) = CardSyncPartner::from_env().or_exit("CardSync settings") {
             return (builder.build_partner().or_exit("CardSync client"), None);
         }
         let emulator = CardSyncEmulator::start()
@@ -286,26 +259,17 @@ pub mod accountvault {
     use account_updater::providers::accountvault::AccountVaultClient;
     use account_updater_emulator::accountvault::AccountVaultEmulator;
 
-    use super::{OrExit, env, env_secret, env_url};
-
-    /// The variables that switch AccountVault to the real environment.
-    pub const VARS: [&str; 2] = ["ACCOUNTVAULT_CLIENT_ID", "ACCOUNTVAULT_TOKEN"];
+    use super::OrExit;
 
     /// A client on the real environment when `ACCOUNTVAULT_CLIENT_ID` and `ACCOUNTVAULT_TOKEN`
-    /// are set (`ACCOUNTVAULT_BASE_URL`, optional `ACCOUNTVAULT_SUB_CLIENT_ID`), else on a fresh
-    /// emulator. The builder is returned so callers can add options.
+    /// are set (`AccountVaultClient::from_env`: `ACCOUNTVAULT_BASE_URL`, optional
+    /// `ACCOUNTVAULT_SUB_CLIENT_ID`), else on a fresh emulator. The builder is returned so
+    /// callers can add options.
     pub async fn connect() -> (
         account_updater::providers::accountvault::AccountVaultBuilder,
         Option<AccountVaultEmulator>,
     ) {
-        if let (Some(client_id), Some(token)) = (env(VARS[0]), env_secret(VARS[1])) {
-            let mut builder = AccountVaultClient::builder(client_id, token);
-            if let Some(url) = env_url("ACCOUNTVAULT_BASE_URL") {
-                builder = builder.base_url(url);
-            }
-            if let Some(sub) = env("ACCOUNTVAULT_SUB_CLIENT_ID") {
-                builder = builder.sub_client_id(sub);
-            }
+        if let Some(builder) = AccountVaultClient::from_env().or_exit("AccountVault settings") {
             return (builder, None);
         }
         let emulator = AccountVaultEmulator::start()
@@ -318,39 +282,24 @@ pub mod accountvault {
 }
 
 pub mod acquired {
-    use account_updater::providers::acquired::{AcquiredClient, Credentials};
+    use account_updater::providers::acquired::AcquiredClient;
     use account_updater::{CardNumber, Expiry};
     use account_updater_emulator::acquired::AcquiredEmulator;
 
-    use super::{OrExit, env, env_secret, env_url};
+    use super::{OrExit, env};
 
-    /// The variables that switch Acquired to the real QA environment.
-    pub const VARS: [&str; 4] = [
-        "ACQUIRED_COMPANY_ID",
-        "ACQUIRED_COMPANY_PASS",
-        "ACQUIRED_COMPANY_HASHCODE",
-        "ACQUIRED_TOKEN",
-    ];
-
-    /// A client on the real endpoint when the four variables are set (`ACQUIRED_BASE_URL`,
-    /// default QA; optional `ACQUIRED_MID_ID`), with the token to work on; else a fresh emulator
-    /// holding a token for `card`.
+    /// A client on the real endpoint when `AcquiredClient::from_env` finds its three variables
+    /// (`ACQUIRED_COMPANY_ID`, `ACQUIRED_COMPANY_PASS`, `ACQUIRED_COMPANY_HASHCODE`; optional
+    /// `ACQUIRED_MID_ID`, `ACQUIRED_BASE_URL`, default QA) and `ACQUIRED_TOKEN` names the token
+    /// to work on; else a fresh emulator holding a token for `card`.
     pub async fn connect(
         card: &str,
         expiry: Expiry,
     ) -> (AcquiredClient, String, Option<AcquiredEmulator>) {
-        if let (Some(company), Some(pass), Some(code), Some(token)) = (
-            env(VARS[0]),
-            env_secret(VARS[1]),
-            env_secret(VARS[2]),
-            env(VARS[3]),
-        ) {
-            let creds = Credentials::new(company, pass, env("ACQUIRED_MID_ID"), code)
-                .or_exit("Acquired credentials");
-            let mut builder = AcquiredClient::builder(creds);
-            if let Some(url) = env_url("ACQUIRED_BASE_URL") {
-                builder = builder.base_url(url);
-            }
+        if let Some(builder) = AcquiredClient::from_env().or_exit("Acquired settings") {
+            let token = env("ACQUIRED_TOKEN").unwrap_or_else(|| {
+                super::fail("ACQUIRED_TOKEN", "the token to work on is not set")
+            });
             return (builder.build().or_exit("Acquired client"), token, None);
         }
         let emulator = AcquiredEmulator::start()

@@ -30,9 +30,16 @@ impl Capabilities {
         Capabilities { bits: 0 }
     }
 
-    /// The set of the given flows.
-    pub fn of(flows: &[Flow]) -> Self {
-        flows.iter().fold(Self::none(), |c, f| c.with(*f))
+    /// The set of the given flows (a `const fn`: each client states its set as a constant,
+    /// known before a client is built).
+    pub const fn of(flows: &[Flow]) -> Self {
+        let mut set = Self::none();
+        let mut i = 0;
+        while i < flows.len() {
+            set = set.with(flows[i]);
+            i += 1;
+        }
+        set
     }
 
     /// This set plus `flow`.

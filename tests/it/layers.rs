@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["outcome"],
     &["codes"],
     &["error"],
-    &["model"],
+    &["model", "env"],
     &["transport"],
     &["provider"],
     &["submission", "webhook"],

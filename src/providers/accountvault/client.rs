@@ -551,3 +551,36 @@ impl AccountVaultClient {
         }
     }
 }
+
+impl AccountVaultClient {
+    /// The variables [`AccountVaultClient::from_env`] reads.
+    pub const ENV: crate::env::EnvVars = crate::env::EnvVars::new(
+        &["ACCOUNTVAULT_CLIENT_ID", "ACCOUNTVAULT_TOKEN"],
+        &["ACCOUNTVAULT_BASE_URL", "ACCOUNTVAULT_SUB_CLIENT_ID"],
+    );
+
+    /// A builder from the environment: `ACCOUNTVAULT_CLIENT_ID` and `ACCOUNTVAULT_TOKEN`, with
+    /// `ACCOUNTVAULT_BASE_URL` and `ACCOUNTVAULT_SUB_CLIENT_ID` (an ISO's sub-client) when
+    /// set. `None` when neither of the two is set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the variable: one of the two set and not the other, a
+    /// base URL that does not parse.
+    pub fn from_env() -> Result<Option<AccountVaultBuilder>> {
+        let Some(env) = Self::ENV.read()? else {
+            return Ok(None);
+        };
+        let mut builder = Self::builder(
+            env.get("ACCOUNTVAULT_CLIENT_ID").unwrap_or_default(),
+            env.secret("ACCOUNTVAULT_TOKEN").unwrap_or_default(),
+        );
+        if let Some(url) = env.url("ACCOUNTVAULT_BASE_URL")? {
+            builder = builder.base_url(url);
+        }
+        if let Some(sub) = env.get("ACCOUNTVAULT_SUB_CLIENT_ID") {
+            builder = builder.sub_client_id(sub);
+        }
+        Ok(Some(builder))
+    }
+}

@@ -119,13 +119,19 @@ pub(super) fn owner_parts(holder: &HolderData) -> Result<OwnerV2> {
     })
 }
 
+impl AccountVaultClient {
+    /// The flows this client offers (its [`Provider::capabilities`]), known before one is
+    /// built: the command line asks it to say what a provider can do without credentials.
+    pub const CAPABILITIES: Capabilities = Capabilities::of(&[Flow::UpdateAccount]);
+}
+
 impl Provider for AccountVaultClient {
     fn id(&self) -> ProviderId {
         PROVIDER
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::of(&[Flow::UpdateAccount])
+        Self::CAPABILITIES
     }
 
     /// A new card number: Update Account v1, which replaces the whole account, so the stored

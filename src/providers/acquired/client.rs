@@ -582,3 +582,48 @@ impl AcquiredClient {
         self.call(&ts, &transaction, None, None, None).await
     }
 }
+
+impl AcquiredClient {
+    /// The variables [`AcquiredClient::from_env`] reads.
+    pub const ENV: crate::env::EnvVars = crate::env::EnvVars::new(
+        &[
+            "ACQUIRED_COMPANY_ID",
+            "ACQUIRED_COMPANY_PASS",
+            "ACQUIRED_COMPANY_HASHCODE",
+        ],
+        &["ACQUIRED_MID_ID", "ACQUIRED_BASE_URL"],
+    );
+
+    /// A builder from the environment: `ACQUIRED_COMPANY_ID`, `ACQUIRED_COMPANY_PASS` and
+    /// `ACQUIRED_COMPANY_HASHCODE`, with `ACQUIRED_MID_ID` and `ACQUIRED_BASE_URL` (default:
+    /// the QA endpoint) when set. `None` when none of the three is set.
+    ///
+    /// ```
+    /// use account_updater::providers::acquired::AcquiredClient;
+    ///
+    /// # for name in AcquiredClient::ENV.required { assert!(std::env::var(name).is_err()); }
+    /// assert!(AcquiredClient::from_env()?.is_none());
+    /// # Ok::<(), account_updater::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the variable: some of the three set and some not, a
+    /// company id or MID the credentials refuse, a base URL that does not parse.
+    pub fn from_env() -> Result<Option<AcquiredBuilder>> {
+        let Some(env) = Self::ENV.read()? else {
+            return Ok(None);
+        };
+        let credentials = Credentials::new(
+            env.get("ACQUIRED_COMPANY_ID").unwrap_or_default(),
+            env.secret("ACQUIRED_COMPANY_PASS").unwrap_or_default(),
+            env.get("ACQUIRED_MID_ID"),
+            env.secret("ACQUIRED_COMPANY_HASHCODE").unwrap_or_default(),
+        )?;
+        let mut builder = Self::builder(credentials);
+        if let Some(url) = env.url("ACQUIRED_BASE_URL")? {
+            builder = builder.base_url(url);
+        }
+        Ok(Some(builder))
+    }
+}

@@ -163,6 +163,18 @@ impl ChunkSender for AcquiredClient {
     }
 }
 
+impl AcquiredClient {
+    /// The flows this client offers (its [`Provider::capabilities`]), known before one is
+    /// built: the command line asks it to say what a provider can do without credentials.
+    pub const CAPABILITIES: Capabilities = Capabilities::of(&[
+        Flow::UpdateAccount,
+        Flow::Submit,
+        Flow::AddCards,
+        Flow::RemoveCards,
+        Flow::ParseWebhook,
+    ]);
+}
+
 impl Provider for AcquiredClient {
     /// A token Acquired issued, in its documented form (both flows work on stored tokens).
     fn check_card(&self, _flow: Flow, card: &CardToUpdate) -> Result<()> {
@@ -176,13 +188,7 @@ impl Provider for AcquiredClient {
     /// Results arrive only by the signed `account_updater` webhook, so there is no fetch or
     /// status flow; enable / disable a token are "add" / "remove" from updates.
     fn capabilities(&self) -> Capabilities {
-        Capabilities::of(&[
-            Flow::UpdateAccount,
-            Flow::Submit,
-            Flow::AddCards,
-            Flow::RemoveCards,
-            Flow::ParseWebhook,
-        ])
+        Self::CAPABILITIES
     }
 
     /// A new card number: UPDATE_BILLING (with the holder's billing address when given), which

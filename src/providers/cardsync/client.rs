@@ -557,3 +557,59 @@ impl CardSyncClient {
         }
     }
 }
+
+impl CardSyncClient {
+    /// The variables [`CardSyncClient::from_env`] reads.
+    pub const ENV: crate::env::EnvVars =
+        crate::env::EnvVars::new(&["CARDSYNC_MERCHANT_API_KEY"], &["CARDSYNC_BASE_URL"]);
+
+    /// A merchant client's builder from the environment: `CARDSYNC_MERCHANT_API_KEY`, with
+    /// `CARDSYNC_BASE_URL` (default: the sandbox) when set. `None` when the key is not set.
+    ///
+    /// ```
+    /// use account_updater::providers::cardsync::CardSyncClient;
+    ///
+    /// # assert!(std::env::var("CARDSYNC_MERCHANT_API_KEY").is_err());
+    /// assert!(CardSyncClient::from_env()?.is_none());
+    /// # Ok::<(), account_updater::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming `CARDSYNC_BASE_URL` when it does not parse.
+    pub fn from_env() -> Result<Option<CardSyncBuilder>> {
+        let Some(env) = Self::ENV.read()? else {
+            return Ok(None);
+        };
+        let mut builder =
+            Self::builder(env.secret("CARDSYNC_MERCHANT_API_KEY").unwrap_or_default());
+        if let Some(url) = env.url("CARDSYNC_BASE_URL")? {
+            builder = builder.base_url(url);
+        }
+        Ok(Some(builder))
+    }
+}
+
+impl CardSyncPartner {
+    /// The variables [`CardSyncPartner::from_env`] reads.
+    pub const ENV: crate::env::EnvVars =
+        crate::env::EnvVars::new(&["CARDSYNC_API_KEY"], &["CARDSYNC_BASE_URL"]);
+
+    /// A partner client's builder from the environment: `CARDSYNC_API_KEY` (the partner master
+    /// key), with `CARDSYNC_BASE_URL` (default: the sandbox) when set. `None` when the key is
+    /// not set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming `CARDSYNC_BASE_URL` when it does not parse.
+    pub fn from_env() -> Result<Option<CardSyncBuilder>> {
+        let Some(env) = Self::ENV.read()? else {
+            return Ok(None);
+        };
+        let mut builder = Self::builder(env.secret("CARDSYNC_API_KEY").unwrap_or_default());
+        if let Some(url) = env.url("CARDSYNC_BASE_URL")? {
+            builder = builder.base_url(url);
+        }
+        Ok(Some(builder))
+    }
+}

@@ -26,13 +26,20 @@ use futures::stream::BoxStream;
 /// The partner client as a provider: it registers webhooks (with the partner key, before any
 /// merchant exists, as the documents order it) and parses them. Batches and subscriptions need
 /// a merchant: [`CardSyncPartner::merchant`].
+impl CardSyncPartner {
+    /// The flows this client offers (its [`Provider::capabilities`]), known before one is
+    /// built: the command line asks it to say what a provider can do without credentials.
+    pub const CAPABILITIES: Capabilities =
+        Capabilities::of(&[Flow::RegisterWebhook, Flow::ParseWebhook]);
+}
+
 impl Provider for CardSyncPartner {
     fn id(&self) -> ProviderId {
         PROVIDER
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::of(&[Flow::RegisterWebhook, Flow::ParseWebhook])
+        Self::CAPABILITIES
     }
 
     fn register_webhook(
@@ -169,6 +176,21 @@ pub(super) fn amex_cards(job: &JobRef, cards: Vec<CardToUpdate>) -> Result<Vec<A
         .collect()
 }
 
+impl CardSyncClient {
+    /// The flows this client offers (its [`Provider::capabilities`]), known before one is
+    /// built: the command line asks it to say what a provider can do without credentials.
+    pub const CAPABILITIES: Capabilities = Capabilities::of(&[
+        Flow::Subscribe,
+        Flow::AddCards,
+        Flow::RemoveCards,
+        Flow::Submit,
+        Flow::JobStatus,
+        Flow::FetchResults,
+        Flow::RegisterWebhook,
+        Flow::ParseWebhook,
+    ]);
+}
+
 impl Provider for CardSyncClient {
     fn id(&self) -> ProviderId {
         PROVIDER
@@ -177,16 +199,7 @@ impl Provider for CardSyncClient {
     /// Cancel is not offered: CardSync has no subscription object to delete, only card / SE
     /// pairs, so stopping updates is [`Provider::remove_cards`] with the cards.
     fn capabilities(&self) -> Capabilities {
-        Capabilities::of(&[
-            Flow::Subscribe,
-            Flow::AddCards,
-            Flow::RemoveCards,
-            Flow::Submit,
-            Flow::JobStatus,
-            Flow::FetchResults,
-            Flow::RegisterWebhook,
-            Flow::ParseWebhook,
-        ])
+        Self::CAPABILITIES
     }
 
     /// The bulk planner's checks (card numbers with expiries; Visa, Mastercard and Discover

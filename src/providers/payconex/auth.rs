@@ -65,6 +65,30 @@ pub enum AuthMethod {
     Basic,
 }
 
+impl AuthMethod {
+    /// The scheme `PAYCONEX_AUTH` names: `hmac` (also when unset) or `basic`, in any case.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::InvalidInput`] naming the variable when it holds anything else.
+    pub fn from_env() -> crate::Result<Self> {
+        match std::env::var("PAYCONEX_AUTH")
+            .ok()
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("") | Some("hmac") => Ok(AuthMethod::Hmac),
+            Some("basic") => Ok(AuthMethod::Basic),
+            Some(_) => Err(crate::Error::invalid(
+                "environment variable PAYCONEX_AUTH",
+                crate::error::InputProblem::Format {
+                    expected: "hmac or basic".into(),
+                },
+            )),
+        }
+    }
+}
+
 /// The `Basic` header value for a key: `Basic base64("<id>:<secret>")`.
 pub fn basic_authorization(credentials: &Credentials) -> String {
     let raw = format!(

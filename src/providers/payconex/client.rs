@@ -510,3 +510,52 @@ impl PayConexClient {
         }
     }
 }
+
+impl PayConexClient {
+    /// The variables [`PayConexClient::from_env`] reads.
+    pub const ENV: crate::env::EnvVars = crate::env::EnvVars::new(
+        &[
+            "PAYCONEX_ACCOUNT_ID",
+            "PAYCONEX_API_KEY_ID",
+            "PAYCONEX_API_SECRET",
+        ],
+        &["PAYCONEX_BASE_URL", "PAYCONEX_AUTH"],
+    );
+
+    /// A builder from the environment: `PAYCONEX_ACCOUNT_ID`, `PAYCONEX_API_KEY_ID` and
+    /// `PAYCONEX_API_SECRET`, with `PAYCONEX_BASE_URL` (default: the certification
+    /// environment) and `PAYCONEX_AUTH` (`hmac`, the default, or `basic`) when set. `None`
+    /// when none of the three is set.
+    ///
+    /// ```
+    /// use account_updater::providers::payconex::PayConexClient;
+    ///
+    /// // With none of its variables set, PayConex is simply not configured.
+    /// # for name in PayConexClient::ENV.required { assert!(std::env::var(name).is_err()); }
+    /// assert!(PayConexClient::from_env()?.is_none());
+    /// # Ok::<(), account_updater::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the variable: some of the three set and some not,
+    /// a base URL that does not parse, an auth scheme other than `hmac` or `basic`.
+    pub fn from_env() -> Result<Option<PayConexBuilder>> {
+        let Some(env) = Self::ENV.read()? else {
+            return Ok(None);
+        };
+        let credentials = Credentials::new(
+            env.get("PAYCONEX_API_KEY_ID").unwrap_or_default(),
+            env.secret("PAYCONEX_API_SECRET").unwrap_or_default(),
+        );
+        let mut builder = Self::builder(
+            env.get("PAYCONEX_ACCOUNT_ID").unwrap_or_default(),
+            credentials,
+        )
+        .auth(AuthMethod::from_env()?);
+        if let Some(url) = env.url("PAYCONEX_BASE_URL")? {
+            builder = builder.base_url(url);
+        }
+        Ok(Some(builder))
+    }
+}

@@ -241,6 +241,21 @@ pub(super) fn require_subscription(job: &JobRef) -> Result<()> {
     Ok(())
 }
 
+impl PayConexClient {
+    /// The flows this client offers (its [`Provider::capabilities`]), known before one is
+    /// built: the command line asks it to say what a provider can do without credentials.
+    pub const CAPABILITIES: Capabilities = Capabilities::of(&[
+        Flow::Subscribe,
+        Flow::AddCards,
+        Flow::RemoveCards,
+        Flow::Cancel,
+        Flow::JobStatus,
+        Flow::FetchResults,
+        Flow::RegisterWebhook,
+        Flow::ParseWebhook,
+    ]);
+}
+
 impl Provider for PayConexClient {
     /// The subscription's checks: a PayConex token, or a card number with its expiry.
     fn check_card(&self, _flow: Flow, card: &CardToUpdate) -> Result<()> {
@@ -252,16 +267,7 @@ impl Provider for PayConexClient {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::of(&[
-            Flow::Subscribe,
-            Flow::AddCards,
-            Flow::RemoveCards,
-            Flow::Cancel,
-            Flow::JobStatus,
-            Flow::FetchResults,
-            Flow::RegisterWebhook,
-            Flow::ParseWebhook,
-        ])
+        Self::CAPABILITIES
     }
 
     /// PANs go to `pan/subscribe` (response format `pan`), tokens to `payconex/subscribe`
