@@ -13,8 +13,9 @@ use account_updater::{
 };
 use account_updater_journal::Journal;
 
+use crate::Failure;
+use crate::args::ResultsOutput;
 use crate::output::{RevealFile, export_updates};
-use crate::{Failure, ResultsOutput};
 
 /// Where results go, from polling and from the webhook listener alike: the journal (joined
 /// to the caller's ids, stored once), and the reveal file when one was asked for.

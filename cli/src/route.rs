@@ -64,7 +64,7 @@ struct RouteFile {
     window: std::collections::BTreeMap<String, String>,
     /// `[serve]`: the collector's settings (`account-updater serve`); other commands
     /// ignore it.
-    serve: Option<crate::serve::config::ServeSpec>,
+    serve: Option<crate::commands::serve::config::ServeSpec>,
 }
 
 /// One `[price.NAME]` table.
@@ -96,7 +96,7 @@ pub struct Settings {
     /// Result windows per provider.
     pub windows: Vec<(ProviderId, std::time::Duration)>,
     /// The `[serve]` table, as written.
-    pub serve: Option<crate::serve::config::ServeSpec>,
+    pub serve: Option<crate::commands::serve::config::ServeSpec>,
 }
 
 /// A rule's own suppression settings (`suppress`, `contact_limit`, `cycle`); what it does not

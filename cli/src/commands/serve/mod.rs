@@ -31,7 +31,8 @@ use account_updater::provider::Provider;
 use account_updater_journal::{IncomingReport, ReconcileOptions};
 use clap::Args;
 
-use crate::{Exit, Failure, JournalArgs};
+use crate::args::JournalArgs;
+use crate::{Exit, Failure};
 use config::{ServeSettings, ServeSpec};
 use metrics::Metrics;
 
@@ -116,7 +117,7 @@ pub async fn serve(args: ServeArgs) -> Result<Exit, Failure> {
             args.config.display()
         )));
     }
-    let journal = crate::run::open_journal(&args.journal).await?;
+    let journal = crate::submit::open_journal(&args.journal).await?;
     let metrics = Arc::new(Metrics::new());
     for p in providers.keys() {
         metrics.webhooks_received.with_label_values(&[p.as_str()]);

@@ -1,14 +1,34 @@
-//! `demo`: the whole flow on the embedded CardSync emulator with generated cards.
+//! `demo`: the whole flow on the embedded emulators with generated cards.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use account_updater_journal::SuppressionPolicy;
+use clap::Args;
 
+use crate::args::{JournalArgs, ResultsOutput, SubmitArgs};
 use crate::connect::cardsync_emulator;
-use crate::run::{exit_for_demo, submit_and_collect};
-use crate::{DemoArgs, Exit, Failure, JournalArgs, ResultsOutput, SubmitArgs};
+use crate::submit::{exit_for_demo, submit_and_collect};
+use crate::{Exit, Failure};
+
+/// `demo`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DemoArgs {
+    /// How many cards to generate (a few of them deliberately bad).
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) cards: u64,
+    /// Where to write the CSV, journal, rejects and updates (default: a new temp directory).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+    /// A mixed card base routed across the CardSync, Acquired and PayConex emulators at once
+    /// (the rules file is written beside the cards).
+    #[arg(long)]
+    pub(crate) route: bool,
+}
 
 /// CardSync sandbox cards whose outcome the emulator forces (new number, new expiry, no
 /// match, valid, contact, closed), as CardSync's sandbox documentation lists them.
@@ -24,7 +44,7 @@ const SANDBOX_CARDS: [&str; 8] = [
 ];
 
 /// The check digit completing `body`.
-fn with_check_digit(body: &str) -> String {
+pub fn with_check_digit(body: &str) -> String {
     account_updater::card::with_check_digit(body).unwrap_or_else(|| format!("{body}0"))
 }
 
@@ -125,7 +145,7 @@ brand = "discover"
 /// Writes the routed demo's cards: CardSync numbers (a sandbox card every 500 rows), Amex with
 /// and without an SE number, PayConex tokens, Acquired tokens made at `acquired`, and JCB
 /// cards no rule takes. Returns the rows no rule takes.
-fn write_routed_cards(
+pub fn write_routed_cards(
     path: &Path,
     n: u64,
     acquired: &account_updater_emulator::acquired::AcquiredEmulator,
@@ -180,7 +200,7 @@ fn write_routed_cards(
 
 /// `demo --route`: one run across the CardSync, Acquired and PayConex emulators. AccountVault
 /// updates one stored account at a time, so no rule sends cards to it.
-async fn demo_routed(args: &DemoArgs, dir: &Path) -> Result<Exit, Failure> {
+pub async fn demo_routed(args: &DemoArgs, dir: &Path) -> Result<Exit, Failure> {
     use account_updater::ProviderId;
     let cardsync = cardsync_emulator().await?;
     let acquired = crate::connect::emulated(ProviderId::Acquired).await?;
@@ -216,7 +236,7 @@ async fn demo_routed(args: &DemoArgs, dir: &Path) -> Result<Exit, Failure> {
         args.no_progress,
         Duration::from_secs(5),
     );
-    let journal = crate::run::open_journal(&submit.journal).await?;
+    let journal = crate::submit::open_journal(&submit.journal).await?;
     let exit = submit_and_collect(&journal, &connected, "demo", &submit, &[]).await?;
     crate::say!(
         "demo: Acquired answers by webhook and PayConex when its schedule runs, so their results come later (`account-updater results --run demo --route {}`)",
@@ -233,14 +253,14 @@ async fn demo_routed(args: &DemoArgs, dir: &Path) -> Result<Exit, Failure> {
 }
 
 /// The demo's submission settings: its own journal, results polled quickly.
-fn demo_submit(input: &Path, journal: &Path, no_progress: bool, wait: Duration) -> SubmitArgs {
+pub fn demo_submit(input: &Path, journal: &Path, no_progress: bool, wait: Duration) -> SubmitArgs {
     SubmitArgs {
         input: input.to_path_buf(),
         rejects: None,
         worker: "demo".into(),
         ids_unique: false,
         no_progress,
-        suppression: crate::SuppressionArgs {
+        suppression: crate::args::SuppressionArgs {
             no_suppress: false,
             contact_limit: SuppressionPolicy::default().contact_limit,
             cycle: SuppressionPolicy::default().cycle.unwrap_or_default(),
@@ -296,9 +316,9 @@ pub async fn demo(args: DemoArgs) -> Result<Exit, Failure> {
         args.no_progress,
         Duration::from_secs(60),
     );
-    let journal = crate::run::open_journal(&submit.journal).await?;
+    let journal = crate::submit::open_journal(&submit.journal).await?;
     let exit = submit_and_collect(&journal, &connected, "demo", &submit, &[]).await?;
-    let updates = crate::run::beside(&input, ".updates.csv");
+    let updates = crate::submit::beside(&input, ".updates.csv");
     print_head(&updates, 8);
     crate::say!(
         "demo: look again with `account-updater status --journal {} --run demo`",
@@ -307,26 +327,8 @@ pub async fn demo(args: DemoArgs) -> Result<Exit, Failure> {
     Ok(exit_for_demo(exit))
 }
 
-/// `emulator`: a CardSync emulator with one merchant, until the process is interrupted.
-pub async fn serve_emulator() -> Result<Exit, Failure> {
-    let connected = cardsync_emulator().await?;
-    let Some(emulator) = connected.emulator.as_ref() else {
-        return Err(Failure::error("no emulator"));
-    };
-    let (_, key) = emulator.add_merchant();
-    // The emulator's own merchant key: not a credential of any real service.
-    crate::say!(
-        "export CARDSYNC_BASE_URL={} CARDSYNC_MERCHANT_API_KEY={}",
-        emulator.base_url(),
-        account_updater::ExposeSecret::expose_secret(&key)
-    );
-    crate::say!("CardSync emulator serving; interrupt (Ctrl-C) to stop");
-    std::future::pending::<()>().await;
-    Ok(Exit::Done)
-}
-
 /// The first `n` lines of a file, indented.
-fn print_head(path: &PathBuf, n: usize) {
+pub fn print_head(path: &PathBuf, n: usize) {
     if let Ok(text) = std::fs::read_to_string(path) {
         for line in text.lines().take(n) {
             crate::say!("  {line}");
