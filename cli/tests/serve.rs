@@ -347,6 +347,8 @@ async fn serve_stores_and_applies_every_providers_results_once_across_a_sigkill(
         let m = serve.metrics().await;
         metric(&m, r#"account_updater_jobs_pending{provider="cardsync"}"#) == 2.0
             && metric(&m, r#"account_updater_polls_total{provider="cardsync"}"#) >= 2.0
+            // Acquired's inquiries are pending too, though only a webhook answers them.
+            && metric(&m, r#"account_updater_jobs_pending{provider="acquired"}"#) == 2.0
     })
     .await;
 
@@ -509,6 +511,7 @@ async fn serve_stores_and_applies_every_providers_results_once_across_a_sigkill(
             december_results as f64,
         ),
         (r#"account_updater_jobs_pending{provider="cardsync"}"#, 1.0),
+        (r#"account_updater_jobs_pending{provider="acquired"}"#, 0.0),
         (r#"account_updater_cards_overdue{provider="cardsync"}"#, 0.0),
     ];
     for (key, value) in expect {

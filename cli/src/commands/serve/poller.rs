@@ -99,10 +99,14 @@ impl Poller {
                 let Some(provider) = self.providers.get(&job.provider).cloned() else {
                     continue;
                 };
-                if !open || !provider.capabilities().supports(Flow::FetchResults) {
+                if !open {
                     continue;
                 }
+                // Pending whether polled or announced by webhook only (Acquired).
                 *pending.entry(job.provider.as_str()).or_default() += 1;
+                if !provider.capabilities().supports(Flow::FetchResults) {
+                    continue;
+                }
                 let key = (run.run_id.clone(), job.provider, job.id.clone());
                 let every = self.settings.poll_every(job.provider);
                 let now = Instant::now();
