@@ -227,17 +227,49 @@ pub(super) async fn set_webhooks(transport: &Transport, webhooks: &Webhooks) -> 
     call::<serde_json::Value>(transport, req).await.map(drop)
 }
 
-/// Builds a [`CardSyncPartner`] or a [`CardSyncClient`].
+/// Which key a [`CardSyncBuilder`] holds: the partner master key
+/// ([`CardSyncPartner::builder`]) or a merchant key ([`CardSyncClient::builder`]).
+pub trait CardSyncKey: sealed::Sealed {}
+
+/// The partner master key: the builder makes a [`CardSyncPartner`].
+#[derive(Debug, Clone, Copy)]
+pub enum PartnerKey {}
+
+/// A merchant key: the builder makes a [`CardSyncClient`].
+#[derive(Debug, Clone, Copy)]
+pub enum MerchantKey {}
+
+impl CardSyncKey for PartnerKey {}
+impl CardSyncKey for MerchantKey {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::PartnerKey {}
+    impl Sealed for super::MerchantKey {}
+}
+
+/// Builds a [`CardSyncPartner`] (from [`CardSyncPartner::builder`]) or a [`CardSyncClient`]
+/// (from [`CardSyncClient::builder`]): the key decides which, so a merchant key can never
+/// build a partner client.
+///
+/// ```compile_fail
+/// use account_updater::SecretString;
+/// use account_updater::providers::cardsync::CardSyncClient;
+///
+/// // A merchant key builds a merchant client only.
+/// let partner = CardSyncClient::builder(SecretString::from("api_merchantKey")).build_partner();
+/// ```
 #[derive(Debug)]
-pub struct CardSyncBuilder {
+pub struct CardSyncBuilder<K: CardSyncKey> {
     key: SecretString,
     /// `None`: the sandbox.
     base_url: Option<Url>,
     config: TransportConfig,
     concurrency: usize,
+    kind: std::marker::PhantomData<K>,
 }
 
-impl CardSyncBuilder {
+impl<K: CardSyncKey> CardSyncBuilder<K> {
     /// Uses any base URL (production, an emulator). Plain `http` only for loopback.
     pub fn base_url(mut self, url: Url) -> Self {
         self.base_url = Some(url);
@@ -255,16 +287,20 @@ impl CardSyncBuilder {
         self.concurrency = n.max(1);
         self
     }
+}
 
-    /// A partner-level client (the key is the partner master key).
+impl CardSyncBuilder<PartnerKey> {
+    /// The partner-level client.
     pub fn build_partner(self) -> Result<CardSyncPartner> {
         Ok(CardSyncPartner {
             transport: transport(self.base_url, self.key, self.config)?,
             concurrency: self.concurrency,
         })
     }
+}
 
-    /// A merchant-level client (the key is a merchant key).
+impl CardSyncBuilder<MerchantKey> {
+    /// The merchant-level client.
     pub fn build_merchant(self) -> Result<CardSyncClient> {
         Ok(CardSyncClient {
             transport: transport(self.base_url, self.key, self.config)?,
@@ -296,12 +332,13 @@ impl CardSyncPartner {
     /// assert_eq!(merchant.base_url(), partner.base_url());
     /// # Ok::<(), account_updater::Error>(())
     /// ```
-    pub fn builder(partner_key: SecretString) -> CardSyncBuilder {
+    pub fn builder(partner_key: SecretString) -> CardSyncBuilder<PartnerKey> {
         CardSyncBuilder {
             key: partner_key,
             base_url: None,
             config: TransportConfig::default(),
             concurrency: DEFAULT_CONCURRENCY,
+            kind: std::marker::PhantomData,
         }
     }
 
@@ -382,10 +419,16 @@ pub struct CardSyncClient {
 }
 
 impl CardSyncClient {
-    /// Starts a builder for the sandbox with a merchant key (use
-    /// [`CardSyncBuilder::build_merchant`]).
-    pub fn builder(merchant_key: SecretString) -> CardSyncBuilder {
-        CardSyncPartner::builder(merchant_key)
+    /// Starts a builder for the sandbox with a merchant key (it builds a merchant client
+    /// only: [`CardSyncBuilder::build_merchant`]).
+    pub fn builder(merchant_key: SecretString) -> CardSyncBuilder<MerchantKey> {
+        CardSyncBuilder {
+            key: merchant_key,
+            base_url: None,
+            config: TransportConfig::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+            kind: std::marker::PhantomData,
+        }
     }
 
     /// The base URL in use.
@@ -577,7 +620,7 @@ impl CardSyncClient {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] naming `CARDSYNC_BASE_URL` when it does not parse.
-    pub fn from_env() -> Result<Option<CardSyncBuilder>> {
+    pub fn from_env() -> Result<Option<CardSyncBuilder<MerchantKey>>> {
         let Some(env) = Self::ENV.read()? else {
             return Ok(None);
         };
@@ -602,7 +645,7 @@ impl CardSyncPartner {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] naming `CARDSYNC_BASE_URL` when it does not parse.
-    pub fn from_env() -> Result<Option<CardSyncBuilder>> {
+    pub fn from_env() -> Result<Option<CardSyncBuilder<PartnerKey>>> {
         let Some(env) = Self::ENV.read()? else {
             return Ok(None);
         };

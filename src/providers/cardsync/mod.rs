@@ -55,7 +55,9 @@ mod validate;
 mod webhook;
 
 pub use bulk::MAX_OPEN_CARDS;
-pub use client::{CardSyncBuilder, CardSyncClient, CardSyncPartner};
+pub use client::{
+    CardSyncBuilder, CardSyncClient, CardSyncKey, CardSyncPartner, MerchantKey, PartnerKey,
+};
 pub use unified::card_update;
 pub use webhook::parse_webhook;
 
