@@ -7,13 +7,6 @@
 //! builder; some set and some not, or a value that does not parse, is an error naming the
 //! variable, never its value.
 
-use std::collections::HashMap;
-
-use secrecy::SecretString;
-use url::Url;
-
-use crate::error::{Error, InputProblem, Result};
-
 /// The variables a client's `from_env` reads: those it needs and those it may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -38,34 +31,6 @@ impl EnvVars {
             .filter(|name| var(name).is_none())
             .collect()
     }
-
-    /// Reads the variables: `Ok(None)` when none of the required ones is set, the values when
-    /// all are.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] naming the required variables that are missing, when some are
-    /// set and some are not.
-    pub(crate) fn read(&self) -> Result<Option<EnvValues>> {
-        let missing = self.missing();
-        if missing.len() == self.required.len() {
-            return Ok(None);
-        }
-        if !missing.is_empty() {
-            let field = match missing.as_slice() {
-                [one] => format!("environment variable {one}"),
-                many => format!("environment: each of {}", many.join(", ")),
-            };
-            return Err(Error::invalid(field, InputProblem::Missing));
-        }
-        let values = self
-            .required
-            .iter()
-            .chain(self.optional)
-            .filter_map(|name| var(name).map(|v| (*name, v)))
-            .collect();
-        Ok(Some(EnvValues { values }))
-    }
 }
 
 /// A non-blank variable.
@@ -73,34 +38,81 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// The values [`EnvVars::read`] found.
-pub(crate) struct EnvValues {
-    values: HashMap<&'static str, String>,
-}
+/// What the vendors' `from_env` read: compiled with at least one vendor.
+#[cfg(any(
+    feature = "payconex",
+    feature = "cardsync",
+    feature = "accountvault",
+    feature = "acquired"
+))]
+mod read {
+    use std::collections::HashMap;
 
-impl EnvValues {
-    /// A variable's value (a required one is always there).
-    pub(crate) fn get(&self, name: &str) -> Option<String> {
-        self.values.get(name).cloned()
+    use secrecy::SecretString;
+    use url::Url;
+
+    use super::{EnvVars, var};
+    use crate::error::{Error, InputProblem, Result};
+
+    impl EnvVars {
+        /// Reads the variables: `Ok(None)` when none of the required ones is set, the values when
+        /// all are.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::InvalidInput`] naming the required variables that are missing, when some are
+        /// set and some are not.
+        pub(crate) fn read(&self) -> Result<Option<EnvValues>> {
+            let missing = self.missing();
+            if missing.len() == self.required.len() {
+                return Ok(None);
+            }
+            if !missing.is_empty() {
+                let field = match missing.as_slice() {
+                    [one] => format!("environment variable {one}"),
+                    many => format!("environment: each of {}", many.join(", ")),
+                };
+                return Err(Error::invalid(field, InputProblem::Missing));
+            }
+            let values = self
+                .required
+                .iter()
+                .chain(self.optional)
+                .filter_map(|name| var(name).map(|v| (*name, v)))
+                .collect();
+            Ok(Some(EnvValues { values }))
+        }
     }
 
-    /// A secret variable's value.
-    pub(crate) fn secret(&self, name: &str) -> Option<SecretString> {
-        self.get(name).map(SecretString::from)
+    /// The values [`EnvVars::read`] found (the vendors' `from_env` read them).
+    pub(crate) struct EnvValues {
+        values: HashMap<&'static str, String>,
     }
 
-    /// A URL variable's value.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] naming the variable when it does not parse as a URL.
-    pub(crate) fn url(&self, name: &str) -> Result<Option<Url>> {
-        self.get(name)
-            .map(|v| {
-                Url::parse(v.trim()).map_err(|_| {
-                    Error::invalid(format!("environment variable {name}"), InputProblem::BadUrl)
+    impl EnvValues {
+        /// A variable's value (a required one is always there).
+        pub(crate) fn get(&self, name: &str) -> Option<String> {
+            self.values.get(name).cloned()
+        }
+
+        /// A secret variable's value.
+        pub(crate) fn secret(&self, name: &str) -> Option<SecretString> {
+            self.get(name).map(SecretString::from)
+        }
+
+        /// A URL variable's value.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::InvalidInput`] naming the variable when it does not parse as a URL.
+        pub(crate) fn url(&self, name: &str) -> Result<Option<Url>> {
+            self.get(name)
+                .map(|v| {
+                    Url::parse(v.trim()).map_err(|_| {
+                        Error::invalid(format!("environment variable {name}"), InputProblem::BadUrl)
+                    })
                 })
-            })
-            .transpose()
+                .transpose()
+        }
     }
 }
