@@ -81,6 +81,8 @@ impl Poller {
             pending.insert(p.as_str(), 0);
             overdue.insert(p.as_str(), 0);
         }
+        // The jobs still open this pass: the schedules of the others are dropped after it.
+        let mut open_jobs = std::collections::HashSet::new();
         for run in self.journal.runs().await? {
             let reconciliation = self.journal.reconcile(&run.run_id, &windows).await?;
             for job in &reconciliation.jobs {
@@ -108,6 +110,7 @@ impl Poller {
                     continue;
                 }
                 let key = (run.run_id.clone(), job.provider, job.id.clone());
+                open_jobs.insert(key.clone());
                 let every = self.settings.poll_every(job.provider);
                 let now = Instant::now();
                 let schedule = self.schedules.entry(key).or_insert(Schedule {
@@ -167,6 +170,7 @@ impl Poller {
                 .with_label_values(&[provider])
                 .set(n);
         }
+        self.schedules.retain(|key, _| open_jobs.contains(key));
         self.metrics.poll_passes.inc();
         Ok(())
     }
