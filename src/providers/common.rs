@@ -163,3 +163,62 @@ pub(crate) fn check_token_issuer(
         ))
     }
 }
+
+/// An open enum of a vendor's wire values: the documented ones as variants, anything else kept
+/// verbatim in the one catch-all `Other` (never an error: vendors add values without notice).
+/// Gives `as_str` (the wire spelling), `from_wire`, `Display`, and `serde` both ways as the
+/// plain string. One macro for every vendor, so every open enum reads and behaves the same.
+#[allow(unused_macros)]
+macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+            /// A value this crate does not know, verbatim.
+            Other(String),
+        }
+
+        impl $name {
+            /// The wire spelling.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( $name::$variant => $wire, )+
+                    $name::Other(s) => s,
+                }
+            }
+
+            /// Parses the wire spelling (unknown values become `Other`).
+            pub fn from_wire(s: &str) -> Self {
+                match s {
+                    $( $wire => $name::$variant, )+
+                    other => $name::Other(other.to_owned()),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Ok($name::from_wire(&<String as serde::Deserialize>::deserialize(d)?))
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use open_enum;

@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::card::{CardNumber, Expiry, ExpiryFormat, NewNumberProblem};
+use crate::providers::common::open_enum;
 use crate::providers::lenient;
 
 /// Webhook triggers (CardSync v2 docs).
@@ -330,25 +331,13 @@ pub enum EnrollmentState {
     Other(String),
 }
 
-/// A batch's state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BatchState {
-    /// Submitted, not finished.
-    Pending,
-    /// Finished; results can be fetched.
-    Completed,
-    /// Anything else, verbatim.
-    Other(String),
-}
-
-impl<'de> Deserialize<'de> for BatchState {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match String::deserialize(d)?.as_str() {
-            "pending" => BatchState::Pending,
-            "completed" => BatchState::Completed,
-            other => BatchState::Other(other.to_owned()),
-        })
+open_enum! {
+    /// A batch's state (`status` of `GET /v2/batch`).
+    BatchState {
+        /// Submitted, not finished.
+        Pending => "pending",
+        /// Finished; results can be fetched.
+        Completed => "completed",
     }
 }
 

@@ -7,69 +7,15 @@
 
 mod builders;
 
-use std::fmt;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::card::{CardNumber, Expiry, ExpiryFormat};
-use crate::providers::common::setters;
+use crate::providers::common::{open_enum, setters};
 use crate::providers::lenient;
 
-macro_rules! string_enum {
-    (
-        $(#[$meta:meta])*
-        $name:ident { $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),+ $(,)? }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
-            /// A value this crate does not know, verbatim.
-            Other(String),
-        }
-
-        impl $name {
-            /// The wire spelling.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $( $name::$variant => $wire, )+
-                    $name::Other(s) => s,
-                }
-            }
-
-            /// Parses the wire spelling (unknown values become `Other`).
-            pub fn from_wire(s: &str) -> Self {
-                match s {
-                    $( $wire => $name::$variant, )+
-                    other => $name::Other(other.to_owned()),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                Ok($name::from_wire(&String::deserialize(d)?))
-            }
-        }
-    };
-}
-
-string_enum! {
+open_enum! {
     /// `periodId`: the schedule an account-updater subscription follows (the 16 values of the
     /// OpenAPI `PeriodsEnum` in the PayConex Account Updater v4 reference).
     PeriodId {
@@ -135,7 +81,7 @@ impl PeriodId {
     }
 }
 
-string_enum! {
+open_enum! {
     /// `responseFormat`: how updated card data comes back.
     ResponseFormat {
         /// A new PayConex `token_id` (transaction id) for recurring / reissue.
@@ -147,7 +93,7 @@ string_enum! {
     }
 }
 
-string_enum! {
+open_enum! {
     /// Webhook `event`.
     WebhookEventType {
         /// A notification with an `updateId` for a batch of account-updater updates.
@@ -157,7 +103,7 @@ string_enum! {
     }
 }
 
-string_enum! {
+open_enum! {
     /// `AccountUpdaterStatuses` (PayConex Account Updater v4 reference).
     UpdateStatus {
         /// The submitted card is valid (not billable).
