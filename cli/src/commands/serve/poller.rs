@@ -84,13 +84,26 @@ impl Poller {
         // The jobs still open this pass: the schedules of the others are dropped after it.
         let mut open_jobs = std::collections::HashSet::new();
         for run in self.journal.runs().await? {
-            let reconciliation = self.journal.reconcile(&run.run_id, &windows).await?;
+            // One run the journal cannot read (say, written by a newer version) does not stop
+            // the others from being polled.
+            let read = async {
+                let reconciliation = self.journal.reconcile(&run.run_id, &windows).await?;
+                let accepted = self.journal.accepted_jobs(&run.run_id).await?;
+                Ok::<_, Error>((reconciliation, accepted))
+            };
+            let (reconciliation, accepted) = match read.await {
+                Ok(read) => read,
+                Err(e) => {
+                    tracing::warn!(run = %run.run_id, error = %e, "poll: could not read the run");
+                    continue;
+                }
+            };
             for job in &reconciliation.jobs {
                 if let Some(p) = ProviderId::from_name(&job.provider_name) {
                     *overdue.entry(p.as_str()).or_default() += job.overdue as i64;
                 }
             }
-            for accepted in self.journal.accepted_jobs(&run.run_id).await? {
+            for accepted in accepted {
                 let Some(job) = accepted.job else { continue };
                 let open = reconciliation.jobs.iter().any(|r| {
                     r.provider_name == job.provider.as_str()
