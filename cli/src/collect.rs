@@ -48,6 +48,28 @@ impl Sink {
         self.journal
             .join_caller_ids(&self.run_id, &mut updates)
             .await?;
+        self.record(updates).await
+    }
+
+    /// Stores the `updates` a webhook brought that name a card of this run, and returns how
+    /// many named none (not stored). A provider that only announces results by webhook
+    /// (Acquired) can deliver one before the run has journaled the card's chunk as accepted
+    /// (its reference is recorded then): such a result is held back, so the webhook can be
+    /// answered "not yet" and delivered again, instead of being stored with no caller id.
+    async fn store_delivered(&self, mut updates: Vec<CardUpdate>) -> Result<usize, Failure> {
+        self.journal
+            .join_caller_ids(&self.run_id, &mut updates)
+            .await?;
+        let (joined, unjoined): (Vec<_>, Vec<_>) =
+            updates.into_iter().partition(|u| u.card_id.is_some());
+        if !joined.is_empty() {
+            self.record(joined).await?;
+        }
+        Ok(unjoined.len())
+    }
+
+    /// Stores `updates` already joined to their caller ids, and writes the reveal file.
+    async fn record(&self, updates: Vec<CardUpdate>) -> Result<u64, Failure> {
         let stored = self.journal.record_results(&self.run_id, &updates).await?;
         if let Some(reveal) = self
             .reveal
@@ -288,8 +310,26 @@ async fn deliver(
     if updates.is_empty() {
         return StatusCode::OK;
     }
-    match state.sink.store(updates).await {
-        Ok(_) => StatusCode::OK,
+    // A provider that is polled has its results found by polling too; one that only
+    // announces them by webhook must deliver again what this run cannot place yet.
+    let webhook_only = !state.provider.capabilities().supports(Flow::FetchResults);
+    let stored = if webhook_only {
+        state.sink.store_delivered(updates).await.map(|unjoined| {
+            if unjoined > 0 {
+                tracing::warn!(
+                    event = %event.id,
+                    unjoined,
+                    "results for cards this run has not journaled as sent: asked again"
+                );
+            }
+            unjoined == 0
+        })
+    } else {
+        state.sink.store(updates).await.map(|_| true)
+    };
+    match stored {
+        Ok(true) => StatusCode::OK,
+        Ok(false) => StatusCode::SERVICE_UNAVAILABLE,
         Err(e) => {
             tracing::warn!(event = %event.id, error = %e.message, "store webhook results");
             StatusCode::SERVICE_UNAVAILABLE

@@ -615,35 +615,149 @@ fn run_acquired(
     journal: &Path,
     wait: &str,
 ) -> Output {
-    use account_updater_emulator::acquired::{
-        DEFAULT_COMPANY_ID, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    let port = free_port();
+    emulator.set_webhook_url(&format!("http://127.0.0.1:{port}/acquired").parse().unwrap());
+    tokio::task::block_in_place(|| run(&mut acquired_run(emulator, input, journal, wait, port)))
+}
+
+/// A loopback port nothing listens on (yet).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    emulator.set_webhook_url(&format!("http://127.0.0.1:{port}/acquired").parse().unwrap());
-    tokio::task::block_in_place(|| {
-        run(bin()
-            .args([
-                "run",
-                "--provider",
-                "acquired",
-                "--run-id",
-                "acq",
-                "--input",
-            ])
-            .arg(input)
-            .arg("--journal")
-            .arg(journal)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--wait", wait, "--poll-interval", "100ms", "--no-progress"])
-            .env("ACQUIRED_BASE_URL", emulator.base_url().as_str())
-            .env("ACQUIRED_COMPANY_ID", DEFAULT_COMPANY_ID)
-            .env("ACQUIRED_COMPANY_PASS", DEFAULT_COMPANY_PASS)
-            .env("ACQUIRED_COMPANY_HASHCODE", DEFAULT_HASHCODE))
-    })
+        .port()
+}
+
+/// `run --provider acquired` of `input` with the emulator's credentials, listening for
+/// webhooks on `port` and waiting up to `wait` for the results.
+fn acquired_run(
+    emulator: &account_updater_emulator::acquired::AcquiredEmulator,
+    input: &Path,
+    journal: &Path,
+    wait: &str,
+    port: u16,
+) -> Command {
+    use account_updater_emulator::acquired::{
+        DEFAULT_COMPANY_ID, DEFAULT_COMPANY_PASS, DEFAULT_HASHCODE,
+    };
+    let mut cmd = bin();
+    cmd.args([
+        "run",
+        "--provider",
+        "acquired",
+        "--run-id",
+        "acq",
+        "--input",
+    ])
+    .arg(input)
+    .arg("--journal")
+    .arg(journal)
+    .args(["--listen", &format!("127.0.0.1:{port}")])
+    .args(["--wait", wait, "--poll-interval", "100ms", "--no-progress"])
+    .env("ACQUIRED_BASE_URL", emulator.base_url().as_str())
+    .env("ACQUIRED_COMPANY_ID", DEFAULT_COMPANY_ID)
+    .env("ACQUIRED_COMPANY_PASS", DEFAULT_COMPANY_PASS)
+    .env("ACQUIRED_COMPANY_HASHCODE", DEFAULT_HASHCODE);
+    cmd
+}
+
+/// Acquired answers an inquiry at once and sends its result by webhook moments later, which
+/// can be before the run has journaled the card as sent (that write follows the answer).
+/// `--listen` then answers 503, "not yet", and Acquired delivers again (every 10 minutes
+/// for an hour): the result is stored once the run has the card, never stored without its
+/// caller's id. A result for a card no run sent is answered 503 every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acquired_webhook_ahead_of_its_run_is_asked_again_not_stored_without_an_id() {
+    use account_updater::provider::{CardToUpdate, Provider};
+    use account_updater::{CardNumber, ProviderId};
+    use account_updater_emulator::acquired::AcquiredEmulator;
+    use account_updater_emulator::{WebhookSink, deliver_webhook};
+    let emulator = AcquiredEmulator::start().await.unwrap();
+    let hooks = WebhookSink::start().await.unwrap();
+    let dir = temp_dir("acquired-early");
+    let input = dir.join("tokens.csv");
+    let expiry = account_updater::Expiry::new(12, 2030).unwrap();
+    let mut text = String::from("id,token\n");
+    for i in 0..2 {
+        let token = emulator.create_token(&CardNumber::parse(&plain_card(i)).unwrap(), expiry);
+        text.push_str(&format!("a{i},{token}\n"));
+    }
+    std::fs::write(&input, text).unwrap();
+    // The emulator delivers to this test, which hands each webhook to the run when it chooses.
+    emulator.set_webhook_url(&hooks.url());
+    let port = free_port();
+    let listener = format!("http://127.0.0.1:{port}/acquired");
+    let child = acquired_run(&emulator, &input, &dir.join("journal.db"), "60s", port)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut bodies = Vec::new();
+    for _ in 0..2 {
+        let hook = hooks
+            .next(Duration::from_secs(60))
+            .await
+            .expect("a card's webhook");
+        bodies.push(serde_json::from_slice::<serde_json::Value>(&hook.body).unwrap());
+    }
+    // Delivered as Acquired would, again until answered 200: before the listener is up there
+    // is no answer, before the run has journaled the card the answer is 503.
+    let deliver_until_accepted = |body: serde_json::Value| {
+        let listener = listener.clone();
+        async move {
+            let mut answers = Vec::new();
+            while answers.last() != Some(&Some(200)) {
+                assert!(answers.len() < 600, "never accepted: {answers:?}");
+                if !answers.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                answers.push(deliver_webhook(&listener, &body).await);
+            }
+            assert!(
+                answers
+                    .iter()
+                    .all(|a| matches!(a, None | Some(503) | Some(200))),
+                "{answers:?}"
+            );
+        }
+    };
+    deliver_until_accepted(bodies[0].clone()).await;
+    // A token no run of this journal sent: its result is never stored, always asked again.
+    let stranger = emulator.create_token(&CardNumber::parse(&plain_card(2)).unwrap(), expiry);
+    let client =
+        account_updater::providers::acquired::AcquiredClient::builder(emulator.credentials())
+            .base_url(emulator.base_url())
+            .build()
+            .unwrap();
+    client
+        .submit(vec![CardToUpdate::token(
+            "elsewhere",
+            ProviderId::Acquired,
+            stranger,
+        )])
+        .await
+        .unwrap();
+    let hook = hooks
+        .next(Duration::from_secs(60))
+        .await
+        .expect("the stranger's webhook");
+    let stranger_body: serde_json::Value = serde_json::from_slice(&hook.body).unwrap();
+    for _ in 0..2 {
+        assert_eq!(deliver_webhook(&listener, &stranger_body).await, Some(503));
+    }
+    // The other card's result: with both in, the run ends without waiting out its minute.
+    deliver_until_accepted(bodies[1].clone()).await;
+    let out = tokio::task::block_in_place(|| child.wait_with_output()).unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let updates = csv_rows(&dir.join("tokens.updates.csv"));
+    let mut ids: Vec<&str> = updates.iter().map(|r| r[0].as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["a0", "a1"], "{updates:?}");
 }
 
 /// Acquired sends results only by webhook: `--listen` receives them, verifies each one's hash,

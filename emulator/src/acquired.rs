@@ -51,6 +51,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -97,7 +98,18 @@ pub struct AcquiredEmulatorConfig {
     /// Replace card numbers with one that fails the Luhn check, as a faulty upstream might: the
     /// client must report [`account_updater::Outcome::InvalidUpdate`], never the number.
     pub invalid_replacements: bool,
+    /// How long the emulator waits before delivering again a webhook the receiver did not
+    /// answer `200` (or did not answer). Acquired "retries every 10 min for 1 h" when a
+    /// webhook is not answered 200 within 10 seconds (its webhooks page): the emulator keeps
+    /// the count, [`WEBHOOK_RETRIES`], and by default compresses the interval to one
+    /// second so an offline run sees a redelivery; `Duration::from_secs(600)` plays the
+    /// documented schedule literally, and `Duration::ZERO` turns redelivery off (one attempt).
+    pub webhook_retry_interval: Duration,
 }
+
+/// How many times Acquired delivers a webhook again after the first attempt failed: every
+/// 10 minutes for an hour (its webhooks page), so six.
+pub const WEBHOOK_RETRIES: u32 = 6;
 
 /// The field names of the emulator's `account_updater` webhook. Acquired publishes the event
 /// but not its fields, so each plausible reading can be played.
@@ -135,6 +147,7 @@ impl Default for AcquiredEmulatorConfig {
             webhook_layout: AcquiredWebhookLayout::TestingPage,
             webhook_card_number: false,
             invalid_replacements: false,
+            webhook_retry_interval: Duration::from_secs(1),
         }
     }
 }
@@ -268,10 +281,12 @@ impl AcquiredEmulator {
             }
             std::mem::take(&mut store.held_webhooks)
         };
-        for (url, body) in &held {
-            deliver_webhook(url, body).await;
+        let retry = self.shared.config.webhook_retry_interval;
+        let count = held.len();
+        for (url, body) in held {
+            deliver_as_acquired(url, body, retry).await;
         }
-        held.len()
+        count
     }
 
     /// Makes every later `ACCOUNT_UPDATER` for `token` answer with `code`, a scheme code
@@ -404,12 +419,29 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         if held {
             shared.lock().held_webhooks.push((url, body));
         } else {
-            tokio::spawn(async move {
-                deliver_webhook(&url, &body).await;
-            });
+            let retry = shared.config.webhook_retry_interval;
+            tokio::spawn(deliver_as_acquired(url, body, retry));
         }
     }
     response
+}
+
+/// Delivers `body` as Acquired does: once now and, while the receiver does not answer `200`,
+/// again every `retry_interval` up to [`WEBHOOK_RETRIES`] times (in the background,
+/// so the first attempt's answer is what the caller waits for). A receiver that could not
+/// join a result to its run yet answers "not yet" and gets it again.
+async fn deliver_as_acquired(url: String, body: Value, retry_interval: Duration) {
+    if deliver_webhook(&url, &body).await == Some(200) || retry_interval.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        for _ in 0..WEBHOOK_RETRIES {
+            tokio::time::sleep(retry_interval).await;
+            if deliver_webhook(&url, &body).await == Some(200) {
+                return;
+            }
+        }
+    });
 }
 
 /// A request that passed Acquired's envelope checks, with the fields every operation reads.

@@ -488,3 +488,81 @@ async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_r
         .unwrap();
     assert_eq!(e.failed()[0].error().kind(), ErrorKind::Integrity);
 }
+
+/// A webhook the receiver does not answer 200 is delivered again, the same signed body each
+/// time, as Acquired does ("retries every 10 min for 1 h"; the emulator's interval is set to
+/// 20 ms here), and not again once it is answered 200.
+#[tokio::test]
+async fn a_webhook_not_answered_200_is_delivered_again_until_it_is() {
+    use account_updater_emulator::acquired::AcquiredEmulatorConfig;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/acquired"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&receiver)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/acquired"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&receiver)
+        .await;
+    let mut config = AcquiredEmulatorConfig::default();
+    config.webhook_retry_interval = Duration::from_millis(20);
+    let emu = AcquiredEmulator::start_with(config).await.unwrap();
+    emu.set_webhook_url(&format!("{}/acquired", receiver.uri()).parse().unwrap());
+    let token = emu.create_token(&card("4457000300000007"), Expiry::new(1, 2030).unwrap());
+    client(&emu)
+        .request_account_update(&token, None)
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    for _ in 0..1_000 {
+        received = receiver.received_requests().await.unwrap();
+        if received.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        received.len(),
+        3,
+        "two refusals, then the delivery answered 200"
+    );
+    assert!(received.iter().all(|r| r.body == received[0].body));
+    let body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(body["event"], "account_updater");
+    // Answered 200: nothing more comes, however long one waits.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 3);
+}
+
+/// `Duration::ZERO` turns redelivery off: one attempt, as a receiver testing its own
+/// error path wants.
+#[tokio::test]
+async fn a_zero_retry_interval_delivers_once() {
+    use account_updater_emulator::acquired::AcquiredEmulatorConfig;
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(500))
+        .mount(&receiver)
+        .await;
+    let mut config = AcquiredEmulatorConfig::default();
+    config.webhook_retry_interval = Duration::ZERO;
+    let emu = AcquiredEmulator::start_with(config).await.unwrap();
+    emu.set_webhook_url(&receiver.uri().parse().unwrap());
+    let token = emu.create_token(&card("4457000300000007"), Expiry::new(1, 2030).unwrap());
+    assert!(emu.hold_results(&token));
+    client(&emu)
+        .request_account_update(&token, None)
+        .await
+        .unwrap();
+    // Released deliveries are awaited: the one attempt has been answered when this returns.
+    assert_eq!(emu.release_results().await, 1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 1);
+}
