@@ -35,6 +35,17 @@ impl Chunk {
         }
     }
 
+    /// An empty chunk of `kind` with room for `cards` cards, for a planner that knows how
+    /// full its chunks get (a CardSync batch is sent at 10,000): growing a chunk by doubling
+    /// moves its cards a dozen times and ends with room for 16,384 of them, 60 % more memory
+    /// than the chunk needs.
+    pub fn with_capacity(kind: JobKind, group: Option<String>, cards: usize) -> Self {
+        let mut chunk = Chunk::new(kind, group);
+        chunk.cards.reserve_exact(cards);
+        chunk.positions.reserve_exact(cards);
+        chunk
+    }
+
     /// Adds `card`, read at input `position`.
     pub fn push(&mut self, position: u64, card: CardToUpdate) {
         self.cards.push(card);

@@ -66,9 +66,11 @@ impl Planner for BulkPlanner {
             .as_deref()
             .filter(|s| !s.is_empty() && card_is_amex(&card));
         let open = match se {
-            None => self
-                .batch
-                .get_or_insert_with(|| Chunk::new(JobKind::Batch, None)),
+            // A batch fills to 10,000 before it is sent (or the input ends): room for all of
+            // them at once. Amex groups start small, as there may be many SE numbers.
+            None => self.batch.get_or_insert_with(|| {
+                Chunk::with_capacity(JobKind::Batch, None, MAX_CARDS_PER_REQUEST)
+            }),
             Some(se) => match self.amex.iter().position(|c| c.group() == Some(se)) {
                 Some(i) => &mut self.amex[i],
                 None => {
@@ -82,7 +84,12 @@ impl Planner for BulkPlanner {
         open.push(position, card);
         self.open += 1;
         if open.len() >= MAX_CARDS_PER_REQUEST {
-            let full = std::mem::replace(open, Chunk::new(open.kind(), None));
+            // The next batch gets its full room again; an emptied Amex group is forgotten.
+            let fresh = match open.group() {
+                None => Chunk::with_capacity(open.kind(), None, MAX_CARDS_PER_REQUEST),
+                Some(_) => Chunk::new(open.kind(), None),
+            };
+            let full = std::mem::replace(open, fresh);
             return Some(self.close(full));
         }
         if self.open > MAX_OPEN_CARDS {
@@ -243,4 +250,34 @@ pub(super) fn amex_ref<'a>(card: &'a CardToUpdate, se: &'a str) -> Result<AmexCa
         card: pan.expose_secret(),
         exp,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::Expiry;
+    use crate::submission::Planner;
+
+    /// A full batch holds its 10,000 cards in room for exactly 10,000 (grown by doubling it
+    /// would end with room for 16,384), and so does the batch after it.
+    #[test]
+    fn batches_are_allocated_once_with_room_for_their_cards() {
+        let mut planner = BulkPlanner::default();
+        let pan = CardNumber::parse("4111111111111111").unwrap();
+        let expiry = Expiry::new(12, 2030).unwrap();
+        let mut full = Vec::new();
+        for i in 0..2 * MAX_CARDS_PER_REQUEST {
+            let card = CardToUpdate::pan(format!("c{i}"), pan.clone(), expiry);
+            if let Some(chunk) = planner.admit(i as u64, card) {
+                full.push(chunk);
+            }
+        }
+        assert_eq!(full.len(), 2);
+        for chunk in &full {
+            assert_eq!(chunk.len(), MAX_CARDS_PER_REQUEST);
+            assert_eq!(chunk.cards.capacity(), MAX_CARDS_PER_REQUEST);
+            assert_eq!(chunk.positions.capacity(), MAX_CARDS_PER_REQUEST);
+        }
+        assert!(planner.finish().is_none());
+    }
 }
