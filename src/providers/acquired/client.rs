@@ -2,7 +2,6 @@
 //! UPDATE_BILLING card change and ACCOUNT_UPDATER on the one `api.php` endpoint, every request
 //! hashed and every response's hash verified before it is used.
 
-use super::unified::billing_value;
 use super::validate::{check_order_id, check_token, format_error};
 use super::wire::{BillingAddress, Customer, Response, Shipping, Transaction};
 use super::{Clock, Credentials, DEFAULT_WEBHOOK_FRESHNESS, PROVIDER, QA_URL, hash};
@@ -268,9 +267,48 @@ pub(super) struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     customer: Option<&'a Customer>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    billing: Option<serde_json::Value>,
+    billing: Option<&'a BillingBody<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shipping: Option<&'a Shipping>,
+}
+
+/// A request's `billing`: the address and contact fields (what SUBSCRIPTION_MANAGE changes,
+/// and what may go beside a card change) and, for an UPDATE_BILLING card change, the new
+/// card. Typed and borrowed: the card number and security code are read from the caller's
+/// secret-holding types as the body is written, never copied into a JSON tree that outlives
+/// the request unzeroed.
+#[derive(Serialize)]
+pub(super) struct BillingBody<'a> {
+    #[serde(flatten)]
+    address: Option<&'a BillingAddress>,
+    #[serde(flatten)]
+    card: Option<CardFields<'a>>,
+}
+
+/// The card fields of `billing` for UPDATE_BILLING, in the order of Acquired's example
+/// (`cardholder_name`, `cardnumber`, `card_type`, `cardcvv`, `cardexp` as `MMYYYY`).
+#[derive(Serialize)]
+pub(super) struct CardFields<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cardholder_name: Option<&'a str>,
+    cardnumber: &'a str,
+    card_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cardcvv: Option<&'a str>,
+    cardexp: String,
+}
+
+impl<'a> CardFields<'a> {
+    /// The fields for `card`, whose brand Acquired names `card_type`.
+    fn new(card: &'a NewCard, card_type: &'static str) -> Self {
+        CardFields {
+            cardholder_name: card.holder_name.as_deref(),
+            cardnumber: card.number.expose_secret(),
+            card_type,
+            cardcvv: card.cvv.as_ref().map(|c| c.expose_secret()),
+            cardexp: card.expiry.format(ExpiryFormat::Mmyyyy),
+        }
+    }
 }
 
 impl AcquiredClient {
@@ -338,7 +376,7 @@ impl AcquiredClient {
         timestamp: &str,
         transaction: &Transaction,
         customer: Option<&Customer>,
-        billing: Option<serde_json::Value>,
+        billing: Option<&BillingBody<'_>>,
         shipping: Option<&Shipping>,
     ) -> Result<Answer> {
         if timestamp.len() != 14 || !timestamp.bytes().all(|b| b.is_ascii_digit()) {
@@ -454,12 +492,15 @@ impl AcquiredClient {
             original_transaction_id: Some(change.original_transaction_id.clone()),
             ..Transaction::default()
         };
-        let billing = change.billing.as_ref().map(billing_value).transpose()?;
+        let billing = change.billing.as_ref().map(|address| BillingBody {
+            address: Some(address),
+            card: None,
+        });
         self.call(
             &ts,
             &transaction,
             change.customer.as_ref(),
-            billing,
+            billing.as_ref(),
             change.shipping.as_ref(),
         )
         .await
@@ -545,20 +586,11 @@ impl AcquiredClient {
             currency_code_iso3: Some(self.currency.clone()),
             ..Transaction::default()
         };
-        let mut billing_json = match billing {
-            Some(b) => billing_value(b)?,
-            None => serde_json::json!({}),
+        let billing = BillingBody {
+            address: billing,
+            card: Some(CardFields::new(card, card_type)),
         };
-        if let Some(name) = &card.holder_name {
-            billing_json["cardholder_name"] = name.clone().into();
-        }
-        billing_json["cardnumber"] = card.number.expose_secret().into();
-        billing_json["card_type"] = card_type.into();
-        if let Some(cvv) = &card.cvv {
-            billing_json["cardcvv"] = cvv.expose_secret().into();
-        }
-        billing_json["cardexp"] = card.expiry.format(ExpiryFormat::Mmyyyy).into();
-        self.call(&ts, &transaction, None, Some(billing_json), None)
+        self.call(&ts, &transaction, None, Some(&billing), None)
             .await
     }
 
@@ -625,5 +657,65 @@ impl AcquiredClient {
             builder = builder.base_url(url);
         }
         Ok(Some(builder))
+    }
+}
+
+#[cfg(test)]
+mod billing_body_tests {
+    use super::*;
+
+    const DOCUMENTED_REQUEST: &str =
+        include_str!("../../../tests/fixtures/acquired/update_billing_request.json");
+
+    fn documented_card() -> NewCard {
+        let mut card = NewCard::new(
+            CardNumber::parse("4024007164218280").unwrap(),
+            Expiry::new(3, 2026).unwrap(),
+        );
+        card.cvv = Some(SecretString::from("456".to_owned()));
+        card.holder_name = Some("MR E N JOHNSON".into());
+        card
+    }
+
+    /// The card change's `billing` is the UPDATE_BILLING example's, byte for byte (field
+    /// order included).
+    #[test]
+    fn a_card_change_writes_the_documented_billing() {
+        let card = documented_card();
+        let billing = BillingBody {
+            address: None,
+            card: Some(CardFields::new(&card, "VISA")),
+        };
+        // `billing` is the example's last member: its text runs to the outer object's end.
+        let start = DOCUMENTED_REQUEST.find(r#""billing":"#).unwrap() + r#""billing":"#.len();
+        let rest = DOCUMENTED_REQUEST[start..].trim_end();
+        let documented = rest.strip_suffix('}').unwrap();
+        assert_eq!(serde_json::to_string(&billing).unwrap(), documented);
+    }
+
+    /// Address fields go beside the card's (Acquired's SDKs allow both), and an address
+    /// change alone carries no card field.
+    #[test]
+    fn address_fields_go_beside_the_card_or_alone() {
+        let card = documented_card();
+        let address = BillingAddress::default()
+            .billing_city("London")
+            .billing_zipcode("W1U7AL");
+        let both = BillingBody {
+            address: Some(&address),
+            card: Some(CardFields::new(&card, "VISA")),
+        };
+        assert_eq!(
+            serde_json::to_string(&both).unwrap(),
+            r#"{"billing_city":"London","billing_zipcode":"W1U7AL","cardholder_name":"MR E N JOHNSON","cardnumber":"4024007164218280","card_type":"VISA","cardcvv":"456","cardexp":"032026"}"#
+        );
+        let alone = BillingBody {
+            address: Some(&address),
+            card: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&alone).unwrap(),
+            r#"{"billing_city":"London","billing_zipcode":"W1U7AL"}"#
+        );
     }
 }

@@ -23,19 +23,6 @@ use crate::{
 use futures::stream::BoxStream;
 use std::sync::Arc;
 
-/// The billing fields as JSON (to add card fields beside them). A plain struct of strings
-/// always serialises; an error here is reported, not a panic.
-pub(super) fn billing_value(b: &BillingAddress) -> Result<serde_json::Value> {
-    serde_json::to_value(b).map_err(|_| {
-        Error::invalid(
-            "billing",
-            InputProblem::Format {
-                expected: "fields that serialise to JSON".into(),
-            },
-        )
-    })
-}
-
 /// The unified holder data as Acquired customer and billing fields.
 pub(super) fn holder_parts(h: &HolderData) -> (Option<Customer>, Option<BillingAddress>) {
     let customer = (h.first_name.is_some()
