@@ -295,3 +295,114 @@ fn the_scanner_reads_grouped_imports_and_ignores_literals() {
         ["card", "error", "ids", "outcome"]
     );
 }
+
+/// Every vendor folder's contract: the files each one has, and what each of them holds, so
+/// that a reader finds the same thing in the same place in every vendor (and a new vendor
+/// starts from that list).
+const VENDOR_FILES: &[(&str, &str, &str)] = &[
+    (
+        "mod.rs",
+        "",
+        "the vendor's constants, features and re-exports",
+    ),
+    (
+        "auth.rs",
+        "",
+        "credentials and how a request is signed or authorised",
+    ),
+    (
+        "client.rs",
+        "pub struct ",
+        "the native client: one method per endpoint",
+    ),
+    (
+        "response.rs",
+        "fn decode_response",
+        "the error mapping, in one function",
+    ),
+    (
+        "validate.rs",
+        "",
+        "every input rule checked before a request",
+    ),
+    (
+        "unified.rs",
+        "impl Provider for",
+        "the Provider trait on the native client",
+    ),
+];
+
+/// What `vendor`'s folder (its file names and contents) lacks of the contract.
+fn vendor_shape_violations(vendor: &str, files: &[(String, String)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, must_hold, why) in VENDOR_FILES {
+        match files.iter().find(|(file, _)| file == name) {
+            None => problems.push(format!("{vendor}: no {name} ({why})")),
+            Some((_, text)) if !must_hold.is_empty() && !code_only(text).contains(must_hold) => {
+                problems.push(format!("{vendor}/{name}: no `{must_hold}` ({why})"))
+            }
+            Some(_) => {}
+        }
+    }
+    if !files
+        .iter()
+        .any(|(file, _)| file == "wire.rs" || file.starts_with("wire/"))
+    {
+        problems.push(format!(
+            "{vendor}: no wire.rs or wire/ (the documented wire types)"
+        ));
+    }
+    problems
+}
+
+/// The vendor folders under `src/providers/`, each with its files (paths relative to it).
+fn vendor_folders() -> Vec<(String, Vec<(String, String)>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/providers");
+    let mut vendors = Vec::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            let mut files = Vec::new();
+            walk(&path, &path, &mut files);
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            vendors.push((name, files));
+        }
+    }
+    vendors.sort();
+    vendors
+}
+
+#[test]
+fn every_vendor_folder_has_the_same_shape() {
+    let vendors = vendor_folders();
+    let names: Vec<&str> = vendors.iter().map(|(v, _)| v.as_str()).collect();
+    assert_eq!(names, ["accountvault", "acquired", "cardsync", "payconex"]);
+    let problems: Vec<String> = vendors
+        .iter()
+        .flat_map(|(vendor, files)| vendor_shape_violations(vendor, files))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn a_vendor_folder_missing_part_of_the_contract_is_reported() {
+    let (_, mut files) = vendor_folders()
+        .into_iter()
+        .find(|(v, _)| v == "cardsync")
+        .unwrap();
+    files.retain(|(f, _)| f != "validate.rs" && !f.starts_with("wire"));
+    for (file, text) in &mut files {
+        if file == "response.rs" {
+            // Only in a comment and a string: the checker reads code.
+            *text = "// fn decode_response\nconst S: &str = \"fn decode_response\";".into();
+        }
+    }
+    assert_eq!(
+        vendor_shape_violations("cardsync", &files),
+        [
+            "cardsync/response.rs: no `fn decode_response` (the error mapping, in one function)",
+            "cardsync: no validate.rs (every input rule checked before a request)",
+            "cardsync: no wire.rs or wire/ (the documented wire types)",
+        ]
+    );
+}

@@ -2,6 +2,7 @@
 //! update v1 / v2, delete) and the RSA key endpoints, with TabaPay's status answers typed.
 
 use super::crypto::{OaepMode, PublicKey, encrypt_card_with};
+use super::response::{decode_delete, decode_with_status};
 use super::unified::{unmodelled_owner_field, validate_v2_owner};
 use super::wire::{
     Account, AccountRef, Card, CreateAccount, CreateKey, Created, Key, KeyFormat, OwnerV2, Status,
@@ -9,14 +10,13 @@ use super::wire::{
 };
 use super::{PROVIDER, SANDBOX_URL, auth, validate};
 use crate::card::CardNumber;
-use crate::error::{Error, InputProblem, ProviderError, Result};
+use crate::error::{Error, InputProblem, Result};
 use crate::provider::NewCardData;
 use crate::transport::{
-    ApiRequest, ApiResponse, Endpoint, PathSegment, Transport, TransportConfig, path_segment,
+    ApiRequest, Endpoint, PathSegment, Transport, TransportConfig, path_segment,
 };
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
 use url::Url;
@@ -241,89 +241,11 @@ pub struct AccountVaultClient {
     oaep_mode: OaepMode,
 }
 
-/// Maps a response: 200 and 207 succeed (207 with its [`Warning`]), 409 is
-/// [`Error::Conflict`] with `duplicateAccountIDs`, everything else the unified status mapping
-/// with `EC` as the code and `EM` as the message.
-pub(super) fn decode_answer<T: DeserializeOwned>(response: &ApiResponse) -> Result<T> {
-    let body: Status = serde_json::from_slice(&response.body).unwrap_or_default();
-    // `SC` echoes the HTTP status; a 2xx whose body says otherwise is treated by its `SC`.
-    let status = match body.sc {
-        Some(sc) if response.is_success() && sc >= 300 => sc,
-        _ => response.status.as_u16(),
-    };
-    if status < 300 {
-        return response.json();
-    }
-    let mut detail = ProviderError::status(response.status.as_u16());
-    if let Some(ec) = &body.ec {
-        detail = detail.with_code(ec.clone());
-    }
-    if let Some(em) = &body.em {
-        detail = detail.with_message(em).with_field(em.clone());
-    }
-    if status == 409 {
-        return Err(Error::Conflict {
-            provider: PROVIDER,
-            duplicates: body.duplicate_account_ids,
-            detail: Box::new(detail),
-        });
-    }
-    Err(Error::from_status(
-        PROVIDER,
-        status,
-        response.retry_after(),
-        detail,
-    ))
-}
-
 /// TabaPay answers SC=500 to an RSA `data` blob it cannot decrypt: the same blob fails the same
 /// way every time, so such a request is not repeated on a 5xx.
 pub(super) fn carries_encrypted_card(card: Option<&Card>) -> bool {
     card.is_some_and(|c| c.data.is_some())
 }
-
-/// A DELETE's answer: as [`decode_with_status`], except that a 404/410 answering a retry whose first
-/// attempt may have deleted the resource is success ([`ApiResponse::gone_after_retry`]), with
-/// that status in `SC`.
-pub(super) fn decode_delete(response: &ApiResponse) -> Result<Status> {
-    if response.gone_after_retry() {
-        let mut status: Status = serde_json::from_slice(&response.body).unwrap_or_default();
-        status.sc = Some(response.status.as_u16());
-        return Ok(status);
-    }
-    decode_with_status(response)
-}
-
-/// Like [`check`], recording the real HTTP status in the body's `SC`.
-pub(super) fn decode_with_status<T: DeserializeOwned + HasStatus>(
-    response: &ApiResponse,
-) -> Result<T> {
-    let mut value: T = decode_answer(response)?;
-    value.status_mut().sc = Some(response.status.as_u16());
-    Ok(value)
-}
-
-pub(super) trait HasStatus {
-    fn status_mut(&mut self) -> &mut Status;
-}
-
-impl HasStatus for Status {
-    fn status_mut(&mut self) -> &mut Status {
-        self
-    }
-}
-
-macro_rules! has_status {
-    ($($t:ty),*) => {$(
-        impl HasStatus for $t {
-            fn status_mut(&mut self) -> &mut Status {
-                &mut self.status
-            }
-        }
-    )*};
-}
-
-has_status!(Created, Account, AccountRef, Key);
 
 impl AccountVaultClient {
     /// Starts a builder: 22-character ClientID and bearer token from the credentials file.

@@ -36,6 +36,7 @@ pub mod wire;
 
 mod auth;
 mod client;
+mod response;
 mod unified;
 pub(crate) mod validate;
 

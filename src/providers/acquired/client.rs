@@ -2,11 +2,12 @@
 //! UPDATE_BILLING card change and ACCOUNT_UPDATER on the one `api.php` endpoint, every request
 //! hashed and every response's hash verified before it is used.
 
+use super::response::decode_response;
 use super::validate::{check_order_id, check_token, format_error};
 use super::wire::{BillingAddress, Customer, Response, Shipping, Transaction};
 use super::{Clock, Credentials, DEFAULT_WEBHOOK_FRESHNESS, PROVIDER, QA_URL, hash};
 use crate::card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
-use crate::error::{Error, InputProblem, ProviderError, Result};
+use crate::error::{Error, InputProblem, Result};
 use crate::transport::{Endpoint, NoAuth, Transport, TransportConfig};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -19,33 +20,6 @@ use url::Url;
 // The one endpoint (Acquired.com API documentation: every request is a JSON POST to
 // `api.php`). The configured URL is that endpoint itself, so nothing is appended to it.
 const API: Endpoint<0> = Endpoint::at_base_url(Method::POST, "/api.php");
-
-/// Response codes that mean the credentials were refused: 103 (invalid or inactive MID info,
-/// which Acquired answers to a wrong company id or password) and 107 (incorrect hash string: a
-/// wrong hash code).
-pub(super) const CREDENTIAL_CODES: [&str; 2] = ["103", "107"];
-
-/// Acquired's response codes with a published meaning (Acquired API reference, "Response
-/// codes"; partial).
-pub fn response_code_meaning(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "1" => "Transaction Success",
-        "11" => "Pending: final outcome by webhook",
-        "101" => "Declined",
-        "102" => "Error:Invalid Parameters",
-        "103" => "Error:Invalid or Inactive MID Info",
-        "104" => "Error:Invalid or Unsupported Transaction Type",
-        "105" => "Error:Invalid or Unsupported Currency",
-        "106" => "Error:Invalid or Unsupported Card Type",
-        "107" => "Error:Incorrect Hash String",
-        "204" => "Error:Invalid or Expired cardexp",
-        "325" => "Declined:Card Expired",
-        "402" => "Declined:Lost or Stolen Card",
-        "501" => "Pending:Card Enrolled",
-        "502" => "Pending:Card Not Enrolled",
-        _ => return None,
-    })
-}
 
 /// Builds an [`AcquiredClient`].
 pub struct AcquiredBuilder {
@@ -405,43 +379,7 @@ impl AcquiredClient {
         let request = API.request([]).json(&body);
         drop(body);
         let response = self.transport.send(request).await?;
-        if !response.is_success() {
-            return Err(response.status_error(ProviderError::status(response.status.as_u16())));
-        }
-        let parsed: Response = response.json()?;
-        let verified = self.verify(&parsed);
-        let code = parsed.response_code.clone().unwrap_or_default();
-        match code.as_str() {
-            // A success is acted upon, so it must verify.
-            "1" => verified.map(|()| Answer::Success(parsed)),
-            "11" => verified.map(|()| Answer::Pending(parsed)),
-            // A failure is never acted upon, so one that does not verify is still reported as
-            // what it says (marked unverified): a gateway answering bad credentials may not know
-            // which hash code to sign with, and "integrity check failed" would hide the cause.
-            _ => {
-                let message = parsed
-                    .response_message
-                    .clone()
-                    .or_else(|| response_code_meaning(&code).map(str::to_owned));
-                let message = match (&verified, message) {
-                    (Ok(()), m) => m,
-                    (Err(_), Some(m)) => Some(format!("{m} (unverified: no valid response_hash)")),
-                    (Err(_), None) => Some("unverified: no valid response_hash".to_owned()),
-                };
-                let credentials_refused = CREDENTIAL_CODES.contains(&code.as_str());
-                let mut detail = ProviderError::status(response.status.as_u16()).with_code(code);
-                if let Some(m) = message {
-                    detail = detail.with_message(m);
-                }
-                if let Some(b) = parsed.bank_response_code.filter(|b| !b.is_empty()) {
-                    detail = detail.with_issuer_code(b);
-                }
-                if let Some(t) = parsed.transaction_id.filter(|t| !t.is_empty()) {
-                    detail = detail.with_trace_id(t);
-                }
-                Err(Error::refusal(PROVIDER, credentials_refused, detail))
-            }
-        }
+        decode_response(&response, |parsed| self.verify(parsed))
     }
 
     /// Verifies a response's `response_hash` (Acquired API reference) in constant time.

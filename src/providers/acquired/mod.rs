@@ -44,15 +44,14 @@ pub mod result;
 
 mod auth;
 mod client;
+mod response;
 mod unified;
 mod validate;
 mod webhook;
 
 pub use auth::Credentials;
-pub use client::{
-    AcquiredBuilder, AcquiredClient, Answer, ManageBilling, NewCard, card_type,
-    response_code_meaning,
-};
+pub use client::{AcquiredBuilder, AcquiredClient, Answer, ManageBilling, NewCard, card_type};
+pub use response::response_code_meaning;
 pub use webhook::{DEFAULT_WEBHOOK_FRESHNESS, verify_webhook, verify_webhook_at};
 
 use std::sync::Arc;

@@ -3,19 +3,22 @@
 
 use super::auth;
 use super::bulk::{BulkPlanner, CardsBody};
+use super::response::{
+    acknowledged, compact_results, decode_response, require_data, succeeded_without_envelope,
+};
 use super::validate::{validate_merchant, validate_request};
 use super::wire::{
     AmexCard, Batch, BatchCard, Envelope, Merchant, MerchantCreated, MerchantStatus, Results,
     Trigger, WebhookTarget, Webhooks,
 };
 use super::{CompactResults, DEFAULT_CONCURRENCY, PROVIDER, SANDBOX_URL};
-use crate::error::{Error, InputProblem, ProviderError, Result};
+use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::submission::{
     ChunkObserver, DuplicateIds, ReceiptCollector, StreamOptions, StreamReceipt, card_stream,
     check_all, drive,
 };
-use crate::transport::{ApiRequest, ApiResponse, Endpoint, Transport, TransportConfig, check_id};
+use crate::transport::{ApiRequest, Endpoint, Transport, TransportConfig, check_id};
 use crate::webhook::WebhookEvent;
 use crate::{
     ids::Flow,
@@ -62,75 +65,7 @@ pub(super) async fn call<T: DeserializeOwned>(
     transport: &Transport,
     request: ApiRequest,
 ) -> Result<Envelope<T>> {
-    decode_envelope(&transport.send(request).await?)
-}
-
-/// Decodes CardSync's `{status, message, data}` envelope; a failed status, or an error HTTP
-/// status, is the typed error.
-pub(super) fn decode_envelope<T: DeserializeOwned>(response: &ApiResponse) -> Result<Envelope<T>> {
-    let envelope = response.json::<Envelope<T>>();
-    let failure = |status: &str, message: Option<&str>| {
-        let mut detail = ProviderError::status(response.status.as_u16());
-        if !status.is_empty() {
-            detail = detail.with_code(status);
-        }
-        if let Some(m) = message {
-            detail = detail.with_message(m);
-        }
-        detail
-    };
-    if !response.is_success() {
-        let detail = match &envelope {
-            Ok(e) => failure(&e.status, e.message.as_deref()),
-            Err(_) => failure("", None),
-        };
-        return Err(response.status_error(detail));
-    }
-    let envelope = envelope?;
-    if envelope.status != "success" {
-        let detail = failure(
-            if envelope.status.is_empty() {
-                "missing status"
-            } else {
-                &envelope.status
-            },
-            envelope.message.as_deref(),
-        );
-        let unauthorized = envelope.message.as_deref() == Some("unauthorized");
-        return Err(Error::refusal(PROVIDER, unauthorized, detail));
-    }
-    Ok(envelope)
-}
-
-/// `true` for a 2xx whose body is not CardSync's envelope: empty, or JSON without a top-level
-/// `status` (the documents give no response for subscribe, unsubscribe or, in one example,
-/// create-batch, so such an answer is success). A body that is an envelope is judged by its
-/// `status` as always, and one that is not JSON at all (an HTML page from a proxy) is not taken
-/// for a success: it is a decode error, which says the request may have reached CardSync.
-pub(super) fn succeeded_without_envelope(response: &ApiResponse) -> bool {
-    #[derive(serde::Deserialize)]
-    struct StatusProbe {
-        status: Option<serde::de::IgnoredAny>,
-    }
-    if !response.is_success() {
-        return false;
-    }
-    match response.body.iter().find(|b| !b.is_ascii_whitespace()) {
-        None => true,
-        Some(b'{') => {
-            serde_json::from_slice::<StatusProbe>(&response.body).is_ok_and(|p| p.status.is_none())
-        }
-        Some(_) => serde_json::from_slice::<serde::de::IgnoredAny>(&response.body).is_ok(),
-    }
-}
-
-/// A request whose answer carries nothing the client needs: success on a 2xx with no envelope
-/// ([`succeeded_without_envelope`]) or an envelope that says success.
-pub(super) fn acknowledged(response: &ApiResponse) -> Result<()> {
-    if succeeded_without_envelope(response) {
-        return Ok(());
-    }
-    decode_envelope::<serde::de::IgnoredAny>(response).map(drop)
+    decode_response(&transport.send(request).await?)
 }
 
 /// `GET /v2/batch/results?batch_id=&event_id=`.
@@ -148,30 +83,6 @@ pub(super) fn batch_results_request(batch_id: &str, event_id: Option<&str>) -> R
 pub(super) fn subscription_results_request(event_id: &str) -> Result<ApiRequest> {
     check_id("event_id", event_id)?;
     Ok(SUBSCRIPTION_RESULTS.request([]).query("event_id", event_id))
-}
-
-/// A results answer checked as every answer is (HTTP status, the body's `status`), then
-/// indexed in place.
-pub(super) fn compact_results(response: ApiResponse) -> Result<CompactResults> {
-    decode_envelope::<serde::de::IgnoredAny>(&response)?;
-    CompactResults::parse(response.body)
-}
-
-pub(super) fn compact_results_from(status: u16, body: Vec<u8>) -> Result<CompactResults> {
-    let status = reqwest::StatusCode::from_u16(status)
-        .map_err(|_| Error::decode(PROVIDER, status, "not an HTTP status", b""))?;
-    compact_results(ApiResponse::new(PROVIDER, status, body))
-}
-
-pub(super) fn require_data<T>(envelope: Envelope<T>, what: &str, body_hint: &[u8]) -> Result<T> {
-    envelope.data.ok_or_else(|| {
-        Error::decode(
-            PROVIDER,
-            200,
-            format!("{what} response has no data"),
-            body_hint,
-        )
-    })
 }
 
 /// Registers `registration`'s URL for every trigger with the first of `transports` whose key is
@@ -372,7 +283,7 @@ impl CardSyncPartner {
         validate_merchant(merchant)?;
         let req = ENROLL_MERCHANT.request([]).json(merchant);
         let response = self.transport.send(req).await?;
-        let envelope = decode_envelope::<serde_json::Value>(&response)?;
+        let envelope = decode_response::<serde_json::Value>(&response)?;
         // Until 2022-01-19 the id and key came at the top level, not under `data`.
         let data = match envelope.data {
             Some(data) => data,
@@ -465,7 +376,7 @@ impl CardSyncClient {
         if succeeded_without_envelope(&response) {
             return Ok(Batch::default());
         }
-        let env = decode_envelope::<Batch>(&response)?;
+        let env = decode_response::<Batch>(&response)?;
         Ok(env.data.unwrap_or_default())
     }
 

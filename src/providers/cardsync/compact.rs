@@ -207,7 +207,7 @@ impl CompactResults {
     /// Decodes a results body you fetched yourself, checked the way the client checks every
     /// answer (HTTP status and the envelope's `status`: a failure is the same typed error).
     pub fn from_body(status: u16, body: Vec<u8>) -> Result<CompactResults> {
-        super::client::compact_results_from(status, body)
+        super::response::compact_results_from(status, body)
     }
 
     /// Decodes a results body (already checked to be a success envelope) in one pass: each

@@ -1,15 +1,16 @@
 //! The native PayConex client: one method per account-updater and webhook endpoint of the v4
 //! API, each request signed (HMAC or Basic) and each violation answer typed.
 
+use super::response::decode_response;
 use super::validate::{check_not_empty, check_pan, check_period, check_shieldconex, check_token};
 use super::wire::{
-    ApiViolation, PanRecord, PanSubscription, Schedule, ShieldconexRecord, ShieldconexSubscription,
+    PanRecord, PanSubscription, Schedule, ShieldconexRecord, ShieldconexSubscription,
     SubscriptionPatch, TokenRecord, TokenSubscription, Update, Webhook, WebhookResponse,
 };
 use super::{
     AuthMethod, CERTIFICATION_URL, Credentials, PRODUCTION_HOST, PRODUCTION_URL, PROVIDER, auth,
 };
-use crate::error::{Error, InputProblem, ProviderError, Result};
+use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::Provider;
 use crate::transport::{
@@ -203,67 +204,6 @@ pub struct PayConexClient {
     account: PathSegment,
 }
 
-/// The two keys that make a 2xx body an `ApiViolation`, read without building anything.
-#[derive(serde::Deserialize)]
-pub(super) struct ViolationProbe {
-    #[serde(rename = "errorType")]
-    error_type: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "errorCode")]
-    error_code: Option<serde::de::IgnoredAny>,
-}
-
-/// `true` when a 2xx body is an `ApiViolation` object. Only objects are probed (a JSON array,
-/// such as the webhook list, would otherwise be read positionally into the probe's fields).
-pub(super) fn is_violation(body: &[u8]) -> bool {
-    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-        && serde_json::from_slice::<ViolationProbe>(body)
-            .is_ok_and(|p| p.error_type.is_some() || p.error_code.is_some())
-}
-
-/// The response when it is a success; otherwise (an error status, or a 2xx whose body is an
-/// `ApiViolation`) the typed error.
-pub(super) fn success_or_error(response: ApiResponse) -> Result<ApiResponse> {
-    if response.is_success() {
-        // A 2xx whose body is an ApiViolation is a failure too: the lenient response types
-        // would otherwise read it as an empty success. The probe allocates nothing, so the
-        // common success path costs one scan of the body and no `serde_json::Value`.
-        if is_violation(&response.body) {
-            let parsed: ApiViolation = serde_json::from_slice(&response.body).unwrap_or_default();
-            return Err(Error::Provider {
-                provider: PROVIDER,
-                detail: Box::new(violation_detail(response.status.as_u16(), parsed)),
-            });
-        }
-        return Ok(response);
-    }
-    let violation: ApiViolation = serde_json::from_slice(&response.body).unwrap_or_default();
-    Err(response.status_error(violation_detail(response.status.as_u16(), violation)))
-}
-
-/// Maps an `ApiViolation` body onto the crate's error detail: `errorCode` (or the fallback
-/// `code`), `message`, `traceId`, and the offending field from `details[].source` or `source`.
-pub fn violation_detail(status: u16, v: ApiViolation) -> ProviderError {
-    let mut detail = ProviderError::status(status);
-    if let Some(code) = v.error_code.or(v.code) {
-        detail = detail.with_code(code);
-    }
-    let detail_text = v.details.iter().find_map(|d| d.text().map(str::to_owned));
-    let message = match (v.message, detail_text) {
-        (Some(m), Some(d)) => Some(format!("{m}: {d}")),
-        (m, d) => m.or(d),
-    };
-    if let Some(m) = message {
-        detail = detail.with_message(m);
-    }
-    if let Some(t) = v.trace_id {
-        detail = detail.with_trace_id(t);
-    }
-    if let Some(field) = v.details.iter().find_map(|d| d.source.clone()).or(v.source) {
-        detail = detail.with_field(field);
-    }
-    detail
-}
-
 impl PayConexClient {
     /// Starts a builder for the certification environment with HMAC auth.
     ///
@@ -306,7 +246,7 @@ impl PayConexClient {
     }
 
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse> {
-        success_or_error(self.transport.send(request).await?)
+        decode_response(self.transport.send(request).await?)
     }
 
     /// A DELETE: done when answered 2xx, or 404/410 after a retry whose first attempt may have
@@ -316,7 +256,7 @@ impl PayConexClient {
         if response.gone_after_retry() {
             return Ok(());
         }
-        success_or_error(response).map(drop)
+        decode_response(response).map(drop)
     }
 
     // ---- webhooks (PayConex Account Updater v4 reference) ----

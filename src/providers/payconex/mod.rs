@@ -45,12 +45,14 @@ pub(crate) mod auth;
 pub mod wire;
 
 mod client;
+mod response;
 mod unified;
 mod validate;
 mod webhook;
 
 pub use auth::{AuthMethod, Credentials};
-pub use client::{Environment, PayConexBuilder, PayConexClient, violation_detail};
+pub use client::{Environment, PayConexBuilder, PayConexClient};
+pub use response::violation_detail;
 pub use unified::card_update;
 pub use webhook::parse_webhook;
 
