@@ -174,7 +174,7 @@ async fn main() {
                 event.id, event.kind, event.authenticity
             );
             let mut updates = client
-                .fetch_updates_for(&event)
+                .fetch_results_for(&event)
                 .await
                 .or_exit("fetch updates");
             receipt.join_card_ids(&mut updates);

@@ -117,12 +117,34 @@ pub trait Provider: Send + Sync + fmt::Debug {
     fn capabilities(&self) -> Capabilities;
 
     /// Enroll cards for ongoing updates.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
+    /// answer and failure is classified by one error type whatever the vendor:
+    /// [`Error::provider_may_have_acted`] says whether the provider may have done what was
+    /// asked despite the error (a timeout after sending, a 5xx, an unreadable answer), so
+    /// that nothing is resent blindly.
+    /// [`Error::InvalidInput`] before any request when a card breaks the provider's rules
+    /// ([`Provider::check_card`] with [`Flow::Subscribe`]) or two share an id. Once requests
+    /// start, each chunk's outcome is in the receipt; a chunk the provider may have acted on
+    /// is marked so and never sent again by the crate.
     fn subscribe(&self, request: SubscribeRequest) -> BoxFuture<'_, Result<SubmissionReceipt>> {
         let _ = request;
         unsupported(self.id(), Flow::Subscribe)
     }
 
     /// Add cards to an existing subscription.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
+    /// answer and failure is classified by one error type whatever the vendor:
+    /// [`Error::provider_may_have_acted`] says whether the provider may have done what was
+    /// asked despite the error (a timeout after sending, a 5xx, an unreadable answer), so
+    /// that nothing is resent blindly.
+    /// [`Error::InvalidInput`] before any request when `job` is not one of this provider's
+    /// subscriptions or a card breaks its rules; then as [`Provider::subscribe`].
     fn add_cards<'a>(
         &'a self,
         job: &'a JobRef,
@@ -135,6 +157,17 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// Remove cards from updates. `cards` are [`PlacedCard`]s from a receipt (the provider's
     /// record reference is used where it needs one) or cards given again in full. Input is
     /// checked for every card before any request; then each card's outcome is in the receipt.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
+    /// answer and failure is classified by one error type whatever the vendor:
+    /// [`Error::provider_may_have_acted`] says whether the provider may have done what was
+    /// asked despite the error (a timeout after sending, a 5xx, an unreadable answer), so
+    /// that nothing is resent blindly.
+    /// [`Error::InvalidInput`] for a card or `job` that breaks the provider's rules, before
+    /// any request; after that, each card's outcome (removed, not found, failed) is in the
+    /// receipt.
     fn remove_cards<'a>(
         &'a self,
         job: &'a JobRef,
@@ -145,12 +178,33 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 
     /// Cancel a whole subscription.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
+    /// answer and failure is classified by one error type whatever the vendor:
+    /// [`Error::provider_may_have_acted`] says whether the provider may have done what was
+    /// asked despite the error (a timeout after sending, a 5xx, an unreadable answer), so
+    /// that nothing is resent blindly.
+    /// [`Error::InvalidInput`] when `job` is not a subscription of this provider. Cancelling
+    /// one already cancelled is success where the provider answers 404 or 410 to a retry.
     fn cancel<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<()>> {
         let _ = job;
         unsupported(self.id(), Flow::Cancel)
     }
 
     /// A one-off inquiry for any number of cards, split by the provider's rules.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
+    /// answer and failure is classified by one error type whatever the vendor:
+    /// [`Error::provider_may_have_acted`] says whether the provider may have done what was
+    /// asked despite the error (a timeout after sending, a 5xx, an unreadable answer), so
+    /// that nothing is resent blindly.
+    /// [`Error::InvalidInput`] before the first request when any card breaks the provider's
+    /// rules or two share an id: the `Vec` form checks everything first. Once requests start,
+    /// each chunk's outcome is in the receipt, as in [`Provider::submit_stream`].
     fn submit(&self, cards: Vec<CardToUpdate>) -> BoxFuture<'_, Result<SubmissionReceipt>> {
         let _ = cards;
         unsupported(self.id(), Flow::Submit)
@@ -194,12 +248,34 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 
     /// Ask how a job is doing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
+    /// answer and failure is classified by one error type whatever the vendor:
+    /// [`Error::provider_may_have_acted`] says whether the provider may have done what was
+    /// asked despite the error (a timeout after sending, a 5xx, an unreadable answer), so
+    /// that nothing is resent blindly.
+    /// [`Error::InvalidInput`] or [`Error::Unsupported`] when `job` is not this provider's, or
+    /// is of a kind it keeps no status for (an Acquired inquiry, a CardSync Amex subscription).
+    /// A status is read only: the provider changed nothing.
     fn job_status<'a>(&'a self, job: &'a JobRef) -> BoxFuture<'a, Result<JobReport>> {
         let _ = job;
         unsupported(self.id(), Flow::JobStatus)
     }
 
     /// Fetch per-card results.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
+    /// answer and failure is classified by one error type whatever the vendor:
+    /// [`Error::provider_may_have_acted`] says whether the provider may have done what was
+    /// asked despite the error (a timeout after sending, a 5xx, an unreadable answer), so
+    /// that nothing is resent blindly.
+    /// [`Error::InvalidInput`] for a query this provider cannot answer (another provider's
+    /// job, a missing id). Results are read only: the provider changed nothing, and the
+    /// same query can be asked again.
     fn fetch_results<'a>(
         &'a self,
         query: &'a ResultsQuery,
@@ -209,6 +285,17 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 
     /// Change a stored account's card or holder data.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
+    /// answer and failure is classified by one error type whatever the vendor:
+    /// [`Error::provider_may_have_acted`] says whether the provider may have done what was
+    /// asked despite the error (a timeout after sending, a 5xx, an unreadable answer), so
+    /// that nothing is resent blindly.
+    /// [`Error::InvalidInput`] before any request when the new data breaks the provider's
+    /// rules (an expired card, a token another provider issued, an empty change);
+    /// [`Error::Conflict`] where the provider refuses a duplicate card.
     fn update_account(
         &self,
         request: AccountUpdateRequest,
@@ -218,6 +305,16 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 
     /// Register a webhook URL with the provider.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
+    /// answer and failure is classified by one error type whatever the vendor:
+    /// [`Error::provider_may_have_acted`] says whether the provider may have done what was
+    /// asked despite the error (a timeout after sending, a 5xx, an unreadable answer), so
+    /// that nothing is resent blindly.
+    /// [`Error::InvalidInput`] before any request for a registration the provider's rules
+    /// refuse. Registering the same URL again asks for the same registration.
     fn register_webhook(
         &self,
         registration: WebhookRegistration,
@@ -227,6 +324,12 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 
     /// Parse, and verify where the provider signs, an incoming webhook.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the provider sends no webhooks; [`Error::Integrity`] for a
+    /// signed webhook whose signature or hash does not verify (or is stale);
+    /// [`Error::Decode`] for a body that is not the provider's webhook. No request is made.
     fn parse_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookEvent> {
         let _ = request;
         Err(Error::Unsupported {

@@ -190,8 +190,15 @@ impl Transport {
     }
 
     /// Sends `request` (retrying where safe) and returns the final response, whatever its status.
-    /// Errors are only returned for failures to get a response ([`Error::Transport`],
-    /// [`Error::Timeout`]) or a signer refusal.
+    ///
+    /// # Errors
+    ///
+    /// Only for failures to get a response: [`Error::InvalidInput`] for a body that does not
+    /// serialise (nothing sent), a signer's refusal (nothing sent), [`Error::Transport`] and
+    /// [`Error::Timeout`] with their [`Delivery`] (whether the request
+    /// may have been written), [`Error::ResponseTooLarge`], [`Error::Redirected`]. A non-2xx
+    /// status is not an error here: each vendor's `decode_response` maps it. A request that is
+    /// not idempotent is retried only when it certainly was not sent.
     pub async fn send(&self, request: ApiRequest) -> Result<ApiResponse> {
         if request.unserialisable {
             return Err(Error::invalid(

@@ -159,7 +159,7 @@ async fn the_whole_lifecycle_on_the_emulator_without_leaking_card_data() {
     let event = webhook::receive(&client, &delivered.headers, &delivered.body).unwrap();
     assert_eq!(event.authenticity, Authenticity::Unsigned);
     assert_eq!(event.id, run.update_id);
-    let mut updates = client.fetch_updates_for(&event).await.unwrap();
+    let mut updates = client.fetch_results_for(&event).await.unwrap();
     receipt.join_card_ids(&mut updates);
     updates.sort_by(|a, b| a.card_id.cmp(&b.card_id));
     let got: Vec<_> = updates

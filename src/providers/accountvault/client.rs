@@ -292,6 +292,21 @@ impl AccountVaultClient {
     }
 
     /// `POST /v1/clients/{ClientID}/accounts[?RejectDuplicateCard|?OKToAddDuplicateCard]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when the reference id is missing or malformed,
+    /// the card or bank data breaks AccountVault's rules (one of card or bank; a card number,
+    /// expiry and encrypted data checked as the reference requires), or the owner's fields break
+    /// their documented formats. Otherwise what TabaPay answered, mapped in one place
+    /// (`response.rs`, by the body's `SC` when it disagrees with the HTTP status): [`Error::Auth`],
+    /// [`Error::NotFound`] (404, or 410 for one already deleted), [`Error::Conflict`] naming the
+    /// duplicate accounts (409), [`Error::RateLimited`], [`Error::Provider`] with `EC` and `EM`; or
+    /// what kept it from answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`].
+    /// TabaPay **may have created the account** when [`Error::provider_may_have_acted`] is `true`
+    /// (a timeout after sending, a 5xx, an unreadable answer): look it up by reference
+    /// ([`AccountVaultClient::retrieve_by_reference`], within 24 hours) before sending again. A
+    /// refusal changed nothing.
     pub async fn create_account(
         &self,
         body: &CreateAccount,
@@ -323,6 +338,16 @@ impl AccountVaultClient {
     }
 
     /// `GET /v1/clients/{ClientID}/accounts/{AccountID}`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `account_id` is empty or unsafe. Otherwise
+    /// what TabaPay answered, mapped in one place (`response.rs`, by the body's `SC` when it
+    /// disagrees with the HTTP status): [`Error::Auth`], [`Error::NotFound`] (404, or 410 for one
+    /// already deleted), [`Error::Conflict`] naming the duplicate accounts (409),
+    /// [`Error::RateLimited`], [`Error::Provider`] with `EC` and `EM`; or what kept it from
+    /// answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider
+    /// changed nothing.
     pub async fn retrieve_account(&self, account_id: &str) -> Result<Account> {
         let req = self.account_request(&RETRIEVE_ACCOUNT, account_id)?;
         decode_with_status(&self.transport.send(req).await?)
@@ -350,6 +375,16 @@ impl AccountVaultClient {
 
     /// `GET /v1/clients/{ClientID}/accounts?referenceID=`: only within 24 hours of creation
     /// (afterwards HTTP 421, an [`Error::Provider`] with status 421).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when the reference id is missing or malformed.
+    /// Otherwise what TabaPay answered, mapped in one place (`response.rs`, by the body's `SC` when
+    /// it disagrees with the HTTP status): [`Error::Auth`], [`Error::NotFound`] (404, or 410 for
+    /// one already deleted), [`Error::Conflict`] naming the duplicate accounts (409),
+    /// [`Error::RateLimited`], [`Error::Provider`] with `EC` and `EM`; or what kept it from
+    /// answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider
+    /// changed nothing.
     pub async fn retrieve_by_reference(&self, reference_id: &str) -> Result<AccountRef> {
         validate::reference_id(reference_id)?;
         let req = FIND_ACCOUNT_BY_REFERENCE
@@ -362,6 +397,22 @@ impl AccountVaultClient {
     /// (the allow flag spelled as [`AccountVaultBuilder::update_allow_flag`] sets):
     /// replaces the whole account (the previous data is deleted). A 207 succeeds with
     /// [`Status::warning`]; a 409 is [`Error::Conflict`] with the duplicate account ids.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `account_id` is empty or unsafe, or the card
+    /// or bank data breaks AccountVault's rules (one of card or bank; a card number, expiry and
+    /// encrypted data checked as the reference requires), or the owner's fields break their
+    /// documented formats. Otherwise what TabaPay answered, mapped in one place (`response.rs`, by
+    /// the body's `SC` when it disagrees with the HTTP status): [`Error::Auth`],
+    /// [`Error::NotFound`] (404, or 410 for one already deleted), [`Error::Conflict`] naming the
+    /// duplicate accounts (409), [`Error::RateLimited`], [`Error::Provider`] with `EC` and `EM`; or
+    /// what kept it from answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`].
+    /// TabaPay **may have replaced the account** when [`Error::provider_may_have_acted`] is `true`
+    /// (a timeout after sending, a 5xx, an unreadable answer): read it back
+    /// ([`AccountVaultClient::retrieve_account`]) before sending again. An encrypted card answered
+    /// with a 5xx is not retried (TabaPay fails the same blob the same way). A refusal changed
+    /// nothing.
     pub async fn update_account(
         &self,
         account_id: &str,
@@ -386,6 +437,19 @@ impl AccountVaultClient {
 
     /// `PUT /v2/clients/{ClientID}/accounts/{AccountID}`: a partial update (expiry and owner
     /// parts). Duplicate flags are not allowed on v2.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `account_id` is empty or unsafe, the update
+    /// changes nothing, or the owner's fields break their documented formats. Otherwise what
+    /// TabaPay answered, mapped in one place (`response.rs`, by the body's `SC` when it disagrees
+    /// with the HTTP status): [`Error::Auth`], [`Error::NotFound`] (404, or 410 for one already
+    /// deleted), [`Error::Conflict`] naming the duplicate accounts (409), [`Error::RateLimited`],
+    /// [`Error::Provider`] with `EC` and `EM`; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. TabaPay **may have changed the
+    /// account** when [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx,
+    /// an unreadable answer): read it back ([`AccountVaultClient::retrieve_account`]) before
+    /// sending again. A refusal changed nothing.
     pub async fn update_account_v2(
         &self,
         account_id: &str,
@@ -410,6 +474,18 @@ impl AccountVaultClient {
 
     /// `DELETE /v1/clients/{ClientID}/accounts/{AccountID}[?DeleteDuplicateCard]`. Deleting again
     /// is HTTP 410 ([`Error::NotFound`] with status 410).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `account_id` is empty or unsafe. Otherwise
+    /// what TabaPay answered, mapped in one place (`response.rs`, by the body's `SC` when it
+    /// disagrees with the HTTP status): [`Error::Auth`], [`Error::NotFound`] (404, or 410 for one
+    /// already deleted), [`Error::Conflict`] naming the duplicate accounts (409),
+    /// [`Error::RateLimited`], [`Error::Provider`] with `EC` and `EM`; or what kept it from
+    /// answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. TabaPay **may have
+    /// deleted the account** when [`Error::provider_may_have_acted`] is `true` (a timeout after
+    /// sending, a 5xx, an unreadable answer): deleting again answers 410 ([`Error::NotFound`]),
+    /// which says it is gone, so it can simply be sent again. A refusal changed nothing.
     pub async fn delete_account(
         &self,
         account_id: &str,
@@ -424,6 +500,18 @@ impl AccountVaultClient {
 
     /// `POST /v1/clients/{ClientID}/keys`: a new RSA key for encrypted card data. Keys live 365
     /// days; keep at most two (a third can be refused with 429).
+    ///
+    /// # Errors
+    ///
+    /// What TabaPay answered, mapped in one place (`response.rs`, by the body's `SC` when it
+    /// disagrees with the HTTP status): [`Error::Auth`], [`Error::NotFound`] (404, or 410 for one
+    /// already deleted), [`Error::Conflict`] naming the duplicate accounts (409),
+    /// [`Error::RateLimited`], [`Error::Provider`] with `EC` and `EM`; or what kept it from
+    /// answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. TabaPay **may have
+    /// created a key** when [`Error::provider_may_have_acted`] is `true` (a timeout after sending,
+    /// a 5xx, an unreadable answer): its id is then unknown; it expires on its own after 365 days,
+    /// and counts meanwhile against the two keys TabaPay keeps (a third can be refused with 429). A
+    /// refusal changed nothing.
     pub async fn create_key(&self, format: KeyFormat) -> Result<Key> {
         let req = CREATE_KEY
             .request([&self.client_path])
@@ -432,6 +520,16 @@ impl AccountVaultClient {
     }
 
     /// `GET /v1/clients/{ClientID}/keys/{KeyID}[?Format=]` (the API's default format is Raw).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `key_id` is empty or unsafe. Otherwise what
+    /// TabaPay answered, mapped in one place (`response.rs`, by the body's `SC` when it disagrees
+    /// with the HTTP status): [`Error::Auth`], [`Error::NotFound`] (404, or 410 for one already
+    /// deleted), [`Error::Conflict`] naming the duplicate accounts (409), [`Error::RateLimited`],
+    /// [`Error::Provider`] with `EC` and `EM`; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed
+    /// nothing.
     pub async fn retrieve_key(&self, key_id: &str, format: Option<KeyFormat>) -> Result<Key> {
         let mut req = RETRIEVE_KEY.request([&self.client_path, &path_segment("key_id", key_id)?]);
         if let Some(f) = format {
@@ -443,6 +541,18 @@ impl AccountVaultClient {
     }
 
     /// `DELETE /v1/clients/{ClientID}/keys/{KeyID}` (404 unknown, 410 already deleted).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `key_id` is empty or unsafe. Otherwise what
+    /// TabaPay answered, mapped in one place (`response.rs`, by the body's `SC` when it disagrees
+    /// with the HTTP status): [`Error::Auth`], [`Error::NotFound`] (404, or 410 for one already
+    /// deleted), [`Error::Conflict`] naming the duplicate accounts (409), [`Error::RateLimited`],
+    /// [`Error::Provider`] with `EC` and `EM`; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. TabaPay **may have deleted the
+    /// key** when [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx, an
+    /// unreadable answer): deleting again answers 410 ([`Error::NotFound`]), which says it is gone,
+    /// so it can simply be sent again. A refusal changed nothing.
     pub async fn delete_key(&self, key_id: &str) -> Result<Status> {
         let req = DELETE_KEY.request([&self.client_path, &path_segment("key_id", key_id)?]);
         decode_delete(&self.transport.send(req).await?)

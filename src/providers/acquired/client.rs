@@ -412,6 +412,20 @@ impl AcquiredClient {
     }
 
     /// SUBSCRIPTION_MANAGE: change a token's customer, billing and shipping data.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when the token is empty or unsafe, or a given
+    /// `merchant_order_id` breaks Acquired's format, or the change carries no customer, billing or
+    /// shipping field. Otherwise what Acquired answered, mapped in one place (`response.rs`): a
+    /// success or pending answer whose `response_hash` does not verify is [`Error::Integrity`]
+    /// (nothing in it is acted upon); refused credentials (codes 103, 107) are [`Error::Auth`]; any
+    /// other code is [`Error::Provider`] with the code, its message (or published meaning), the
+    /// bank's code and the transaction id; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. Acquired **may have changed the token's data** when
+    /// [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx, an answer that
+    /// could not be read or verified): the same change sets the same data, so it can simply be sent
+    /// again. A refusal changed nothing.
     pub async fn manage_billing(&self, change: &ManageBilling) -> Result<Answer> {
         check_token("original_transaction_id", &change.original_transaction_id)?;
         if change.customer.is_none() && change.billing.is_none() && change.shipping.is_none() {
@@ -464,6 +478,19 @@ impl AcquiredClient {
 
     /// SUBSCRIPTION_MANAGE / `DISABLE`: the token is refused for future ACCOUNT_UPDATER, REBILL,
     /// REUSE and UPDATE_BILLING.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when the token is empty or unsafe, or a given
+    /// `merchant_order_id` breaks Acquired's format. Otherwise what Acquired answered, mapped in
+    /// one place (`response.rs`): a success or pending answer whose `response_hash` does not verify
+    /// is [`Error::Integrity`] (nothing in it is acted upon); refused credentials (codes 103, 107)
+    /// are [`Error::Auth`]; any other code is [`Error::Provider`] with the code, its message (or
+    /// published meaning), the bank's code and the transaction id; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. Acquired **may have disabled
+    /// the token** when [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a
+    /// 5xx, an answer that could not be read or verified): disabling again leaves it disabled, so
+    /// it can simply be sent again. A refusal changed nothing.
     pub async fn disable_token(
         &self,
         token: &str,
@@ -473,6 +500,19 @@ impl AcquiredClient {
     }
 
     /// SUBSCRIPTION_MANAGE / `ENABLE`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when the token is empty or unsafe, or a given
+    /// `merchant_order_id` breaks Acquired's format. Otherwise what Acquired answered, mapped in
+    /// one place (`response.rs`): a success or pending answer whose `response_hash` does not verify
+    /// is [`Error::Integrity`] (nothing in it is acted upon); refused credentials (codes 103, 107)
+    /// are [`Error::Auth`]; any other code is [`Error::Provider`] with the code, its message (or
+    /// published meaning), the bank's code and the transaction id; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. Acquired **may have enabled the
+    /// token** when [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx,
+    /// an answer that could not be read or verified): enabling again leaves it enabled, so it can
+    /// simply be sent again. A refusal changed nothing.
     pub async fn enable_token(
         &self,
         token: &str,
@@ -483,6 +523,21 @@ impl AcquiredClient {
 
     /// UPDATE_BILLING card change: a zero-amount `AUTH_ONLY` with the new card (and optionally
     /// a new billing address). The token changes only if the authorisation succeeds.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when the token is empty or unsafe, or a given
+    /// `merchant_order_id` breaks Acquired's format, the new card has expired, its brand is not one
+    /// Acquired names, or the security code is not 3 or 4 digits. Otherwise what Acquired answered,
+    /// mapped in one place (`response.rs`): a success or pending answer whose `response_hash` does
+    /// not verify is [`Error::Integrity`] (nothing in it is acted upon); refused credentials (codes
+    /// 103, 107) are [`Error::Auth`]; any other code is [`Error::Provider`] with the code, its
+    /// message (or published meaning), the bank's code and the transaction id; or what kept it from
+    /// answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. Acquired **may have
+    /// authorised the new card and changed the token** when [`Error::provider_may_have_acted`] is
+    /// `true` (a timeout after sending, a 5xx, an answer that could not be read or verified): a
+    /// repeat is a second zero-amount authorisation; check the token (its next ACCOUNT_UPDATER or a
+    /// SUBSCRIPTION_MANAGE answer) first before sending again. A refusal changed nothing.
     pub async fn update_card(
         &self,
         token: &str,
@@ -534,6 +589,20 @@ impl AcquiredClient {
 
     /// ACCOUNT_UPDATER for a token: answered pending (`11`); the outcome comes by the
     /// `account_updater` webhook.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when the token is empty or unsafe, or a given
+    /// `merchant_order_id` breaks Acquired's format. Otherwise what Acquired answered, mapped in
+    /// one place (`response.rs`): a success or pending answer whose `response_hash` does not verify
+    /// is [`Error::Integrity`] (nothing in it is acted upon); refused credentials (codes 103, 107)
+    /// are [`Error::Auth`]; any other code is [`Error::Provider`] with the code, its message (or
+    /// published meaning), the bank's code and the transaction id; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. Acquired **may have started an
+    /// inquiry** when [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx,
+    /// an answer that could not be read or verified): a second inquiry is a second billable
+    /// request, and its outcome comes by webhook: wait for the first one's webhook (Acquired
+    /// retries it for an hour) before sending again. A refusal changed nothing.
     pub async fn request_account_update(
         &self,
         token: &str,

@@ -274,11 +274,36 @@ impl CardSyncPartner {
     }
 
     /// `POST /v2/webhooks`: registers URLs for triggers 20–23.
+    ///
+    /// # Errors
+    ///
+    /// What CardSync answered, mapped in one place (`response.rs`): [`Error::Auth`]
+    /// (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's `status` and
+    /// message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. CardSync **may have registered the URLs** when
+    /// [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx, an unreadable
+    /// answer); it offers no way to read a registration back, and the request names the whole set
+    /// (one URL per trigger), so sending the same set again is how to be sure. A refusal changed
+    /// nothing.
     pub async fn set_webhooks(&self, webhooks: &Webhooks) -> Result<()> {
         set_webhooks(&self.transport, webhooks).await
     }
 
     /// `POST /v2/merchant`: enrolls a merchant; returns its id and its (secret) API key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when a required merchant field is missing or
+    /// breaks its documented format. Otherwise what CardSync answered, mapped in one place
+    /// (`response.rs`): [`Error::Auth`] (`unauthorized`, or a key refused), [`Error::Provider`]
+    /// with the envelope's `status` and message (CardSync reports failures under HTTP 200 too),
+    /// [`Error::NotFound`], [`Error::RateLimited`]; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. CardSync **may have enrolled
+    /// the merchant** when [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a
+    /// 5xx, an unreadable answer): ask for its status ([`CardSyncPartner::merchant_status`]) or the
+    /// enrollment webhook before sending again. It is never retried once it may have reached
+    /// CardSync. A refusal changed nothing.
     pub async fn enroll_merchant(&self, merchant: &Merchant) -> Result<MerchantCreated> {
         validate_merchant(merchant)?;
         let req = ENROLL_MERCHANT.request([]).json(merchant);
@@ -301,6 +326,15 @@ impl CardSyncPartner {
     }
 
     /// `GET /v2/merchant?merchant_id=`: enrollment status.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `merchant_id` is empty or unsafe. Otherwise
+    /// what CardSync answered, mapped in one place (`response.rs`): [`Error::Auth`]
+    /// (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's `status` and
+    /// message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn merchant_status(&self, merchant_id: &str) -> Result<MerchantStatus> {
         merchant_status(&self.transport, merchant_id).await
     }
@@ -349,11 +383,32 @@ impl CardSyncClient {
 
     /// `POST /v2/webhooks` with this merchant's key (which key the service expects is not
     /// documented; the partner client has the same call).
+    ///
+    /// # Errors
+    ///
+    /// What CardSync answered, mapped in one place (`response.rs`): [`Error::Auth`]
+    /// (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's `status` and
+    /// message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. CardSync **may have registered the URLs** when
+    /// [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx, an unreadable
+    /// answer); it offers no way to read a registration back, and the request names the whole set
+    /// (one URL per trigger), so sending the same set again is how to be sure. A refusal changed
+    /// nothing.
     pub async fn set_webhooks(&self, webhooks: &Webhooks) -> Result<()> {
         set_webhooks(&self.transport, webhooks).await
     }
 
     /// `GET /v2/merchant?merchant_id=` with this merchant's key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `merchant_id` is empty or unsafe. Otherwise
+    /// what CardSync answered, mapped in one place (`response.rs`): [`Error::Auth`]
+    /// (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's `status` and
+    /// message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn merchant_status(&self, merchant_id: &str) -> Result<MerchantStatus> {
         merchant_status(&self.transport, merchant_id).await
     }
@@ -361,6 +416,19 @@ impl CardSyncClient {
     /// `POST /v2/batch`: up to 10,000 Visa / Mastercard / Discover cards. Never retried once it
     /// may have reached the server. A success without `batch_id` (as the v2 example shows) is a
     /// success: `batch_id` is then `None`, and the "batch available" webhook names the batch.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when there are no cards or more than 10,000, an
+    /// id is empty, repeated or unsafe, or a card is American Express (Amex goes to
+    /// [`CardSyncClient::subscribe_amex`]). Otherwise what CardSync answered, mapped in one place
+    /// (`response.rs`): [`Error::Auth`] (`unauthorized`, or a key refused), [`Error::Provider`]
+    /// with the envelope's `status` and message (CardSync reports failures under HTTP 200 too),
+    /// [`Error::NotFound`], [`Error::RateLimited`]; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. CardSync **may have created the
+    /// batch** when [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx,
+    /// an unreadable answer): wait for the "batch available" webhook or ask CardSync before sending
+    /// again. It is never retried once it may have reached CardSync. A refusal changed nothing.
     pub async fn create_batch(&self, cards: &[BatchCard]) -> Result<Batch> {
         validate_request(cards.iter().map(|c| (c.id.as_str(), &c.card, None)), false)?;
         self.post_batch(cards).await
@@ -381,6 +449,15 @@ impl CardSyncClient {
     }
 
     /// `GET /v2/batch?batch_id=`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `batch_id` is empty or unsafe. Otherwise
+    /// what CardSync answered, mapped in one place (`response.rs`): [`Error::Auth`]
+    /// (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's `status` and
+    /// message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn batch_status(&self, batch_id: &str) -> Result<Batch> {
         check_id("batch_id", batch_id)?;
         let req = BATCH_STATUS.request([]).query("batch_id", batch_id);
@@ -391,6 +468,15 @@ impl CardSyncClient {
     }
 
     /// `GET /v2/batch/results?batch_id=&event_id=` (`event_id` optional once completed).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `batch_id` (or a given `event_id`) is empty
+    /// or unsafe. Otherwise what CardSync answered, mapped in one place (`response.rs`):
+    /// [`Error::Auth`] (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's
+    /// `status` and message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn batch_results(&self, batch_id: &str, event_id: Option<&str>) -> Result<Results> {
         let req = batch_results_request(batch_id, event_id)?;
         let env = call::<Results>(&self.transport, req).await?;
@@ -400,6 +486,15 @@ impl CardSyncClient {
     /// [`CardSyncClient::batch_results`] decoded compactly: the body is kept with a 40-byte
     /// index per card instead of one owned struct per card (see [`CompactResults`]), for the
     /// 10,000-card pages of a large batch. Same request, same errors.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `batch_id` (or a given `event_id`) is empty
+    /// or unsafe. Otherwise what CardSync answered, mapped in one place (`response.rs`):
+    /// [`Error::Auth`] (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's
+    /// `status` and message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn batch_results_compact(
         &self,
         batch_id: &str,
@@ -410,6 +505,15 @@ impl CardSyncClient {
     }
 
     /// [`CardSyncClient::subscription_results`] decoded compactly (see [`CompactResults`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `event_id` is empty or unsafe. Otherwise
+    /// what CardSync answered, mapped in one place (`response.rs`): [`Error::Auth`]
+    /// (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's `status` and
+    /// message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn subscription_results_compact(&self, event_id: &str) -> Result<CompactResults> {
         let req = subscription_results_request(event_id)?;
         compact_results(self.transport.send(req).await?)
@@ -417,6 +521,19 @@ impl CardSyncClient {
 
     /// `POST /v2/subscribe`: up to 10,000 Amex cards, each with its SE number. Never retried
     /// once it may have reached the server.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when there are no cards or more than 10,000, an
+    /// id is empty, repeated or unsafe, a card is not American Express, or an SE number is missing.
+    /// Otherwise what CardSync answered, mapped in one place (`response.rs`): [`Error::Auth`]
+    /// (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's `status` and
+    /// message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. CardSync **may have subscribed the cards** when
+    /// [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx, an unreadable
+    /// answer): the effect of a repeat is not documented, so check the next results before sending
+    /// again. It is never retried once it may have reached CardSync. A refusal changed nothing.
     pub async fn subscribe_amex(&self, cards: &[AmexCard]) -> Result<()> {
         validate_request(
             cards
@@ -434,6 +551,19 @@ impl CardSyncClient {
 
     /// `DELETE /v2/subscribe` with the same body: stops updates (and billing) for each card / SE
     /// pair. Not retried automatically (the effect of a repeat is not documented).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when there are no cards or more than 10,000, an
+    /// id is empty, repeated or unsafe, a card is not American Express, or an SE number is missing.
+    /// Otherwise what CardSync answered, mapped in one place (`response.rs`): [`Error::Auth`]
+    /// (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's `status` and
+    /// message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. CardSync **may have unsubscribed the cards** when
+    /// [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx, an unreadable
+    /// answer): the effect of a repeat is not documented, so check the next results before sending
+    /// again. It is never retried once it may have reached CardSync. A refusal changed nothing.
     pub async fn unsubscribe_amex(&self, cards: &[AmexCard]) -> Result<()> {
         validate_request(
             cards
@@ -449,6 +579,15 @@ impl CardSyncClient {
     }
 
     /// `GET /v2/subscription/results?event_id=`: the Amex updates a trigger-23 webhook announced.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `event_id` is empty or unsafe. Otherwise
+    /// what CardSync answered, mapped in one place (`response.rs`): [`Error::Auth`]
+    /// (`unauthorized`, or a key refused), [`Error::Provider`] with the envelope's `status` and
+    /// message (CardSync reports failures under HTTP 200 too), [`Error::NotFound`],
+    /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn subscription_results(&self, event_id: &str) -> Result<Results> {
         let req = subscription_results_request(event_id)?;
         let env = call::<Results>(&self.transport, req).await?;
@@ -464,6 +603,14 @@ impl CardSyncClient {
     /// accepted subscription request (job id = SE number), or a failed chunk with its error.
     /// This is the convenience form of [`CardSyncClient::submit_stream`], which keeps no
     /// per-card state and takes the cards from an iterator or stream.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when a card breaks a rule of
+    /// [`Provider::check_card`] (a token, a missing expiry, an Amex card without SE number, an SE
+    /// number on another brand) or two cards share an id: nothing is sent. Once requests start,
+    /// every failure is in the receipt, chunk by chunk, never an error: a chunk CardSync may have
+    /// acted on is marked so, and is never sent again by the crate.
     pub async fn submit_cards(&self, cards: Vec<CardToUpdate>) -> Result<SubmissionReceipt> {
         check_all(&BulkPlanner::default(), &cards)?;
         let mut collector = ReceiptCollector::default();
@@ -483,6 +630,16 @@ impl CardSyncClient {
     /// [`DEFAULT_CONCURRENCY`]) requests are in flight. Open chunks hold at most
     /// [`MAX_OPEN_CARDS`](super::MAX_OPEN_CARDS) cards between them: past that, the largest open Amex group is sent
     /// early, so many SE numbers cannot make memory grow.
+    ///
+    /// # Errors
+    ///
+    /// None as a whole: a card refused as input, a chunk refused, a chunk CardSync may have acted
+    /// on, each is in the receipt, as [`Provider::submit_stream`] describes.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Provider::submit_stream`]: a dropped submission may have sent exactly the chunks whose
+    /// requests had started; the observer has been told of each before its request.
     pub async fn submit_stream(
         &self,
         cards: BoxStream<'_, CardToUpdate>,
@@ -503,7 +660,13 @@ impl CardSyncClient {
 }
 
 impl CardSyncClient {
-    /// Fetches the authoritative results a parsed (unsigned) webhook points to.
+    /// Fetches the authoritative results a parsed (unsigned) webhook points to. The same verb
+    /// and answer as PayConex's: an event that announces no results (an enrollment) has none
+    /// to fetch.
+    ///
+    /// # Errors
+    ///
+    /// As [`CardSyncClient::batch_results`]: a GET, so nothing was changed at the provider.
     pub async fn fetch_results_for(&self, event: &WebhookEvent) -> Result<Vec<CardUpdate>> {
         match event.results_query() {
             Some(q) => self.fetch_results(q).await,

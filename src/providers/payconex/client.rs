@@ -262,18 +262,44 @@ impl PayConexClient {
     // ---- webhooks (PayConex Account Updater v4 reference) ----
 
     /// `POST /api/v4/accounts/{accountId}/webhooks` → 201.
+    ///
+    /// # Errors
+    ///
+    /// What PayConex answered, mapped in one place (`response.rs`): [`Error::Auth`],
+    /// [`Error::NotFound`], [`Error::RateLimited`], [`Error::Provider`] with the `ApiViolation`'s
+    /// code, message, trace id and field; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. PayConex **may have registered the webhook** when
+    /// [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx, an unreadable
+    /// answer): list the webhooks ([`PayConexClient::list_webhooks`]) before sending again. A
+    /// refusal (a 4xx, a violation) changed nothing.
     pub async fn create_webhook(&self, webhook: &Webhook) -> Result<WebhookResponse> {
         let req = CREATE_WEBHOOK.request([&self.account]).json(webhook);
         self.send(req).await?.json()
     }
 
     /// `GET /api/v4/accounts/{accountId}/webhooks`.
+    ///
+    /// # Errors
+    ///
+    /// What PayConex answered, mapped in one place (`response.rs`): [`Error::Auth`],
+    /// [`Error::NotFound`], [`Error::RateLimited`], [`Error::Provider`] with the `ApiViolation`'s
+    /// code, message, trace id and field; or what kept it from answering: [`Error::Transport`],
+    /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn list_webhooks(&self) -> Result<Vec<WebhookResponse>> {
         let req = LIST_WEBHOOKS.request([&self.account]);
         self.send(req).await?.json()
     }
 
     /// `GET /api/v4/accounts/{accountId}/webhooks/{webhookID}`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `webhook_id` is empty or not a safe path
+    /// segment. Otherwise what PayConex answered, mapped in one place (`response.rs`):
+    /// [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`], [`Error::Provider`] with the
+    /// `ApiViolation`'s code, message, trace id and field; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed
+    /// nothing.
     pub async fn get_webhook(&self, webhook_id: &str) -> Result<WebhookResponse> {
         let id = path_segment("webhook_id", webhook_id)?;
         let req = GET_WEBHOOK.request([&self.account, &id]);
@@ -281,6 +307,17 @@ impl PayConexClient {
     }
 
     /// `PATCH /api/v4/accounts/{accountId}/webhooks/{webhookID}`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `webhook_id` is empty or not a safe path
+    /// segment. Otherwise what PayConex answered, mapped in one place (`response.rs`):
+    /// [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`], [`Error::Provider`] with the
+    /// `ApiViolation`'s code, message, trace id and field; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. PayConex **may have changed the
+    /// webhook** when [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx,
+    /// an unreadable answer): read it back ([`PayConexClient::get_webhook`]) before sending again.
+    /// A refusal (a 4xx, a violation) changed nothing.
     pub async fn update_webhook(
         &self,
         webhook_id: &str,
@@ -292,6 +329,16 @@ impl PayConexClient {
     }
 
     /// `DELETE /api/v4/accounts/{accountId}/webhooks/{webhookID}` → 204.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `webhook_id` is empty or not a safe path
+    /// segment. Otherwise what PayConex answered, mapped in one place (`response.rs`):
+    /// [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`], [`Error::Provider`] with the
+    /// `ApiViolation`'s code, message, trace id and field; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A 404 or 410 answering a retry
+    /// is success (the first attempt may have deleted it); deleting again is harmless, so an error
+    /// here can simply be retried.
     pub async fn delete_webhook(&self, webhook_id: &str) -> Result<()> {
         let id = path_segment("webhook_id", webhook_id)?;
         let req = DELETE_WEBHOOK.request([&self.account, &id]);
@@ -301,6 +348,18 @@ impl PayConexClient {
     // ---- subscriptions (PayConex Account Updater v4 reference) ----
 
     /// `POST …/account-updater/payconex/subscribe` → 201.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when there are no tokens, a token is empty or
+    /// unsafe, or the period is invalid. Otherwise what PayConex answered, mapped in one place
+    /// (`response.rs`): [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`],
+    /// [`Error::Provider`] with the `ApiViolation`'s code, message, trace id and field; or what
+    /// kept it from answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`].
+    /// PayConex **may have created the schedule** when [`Error::provider_may_have_acted`] is `true`
+    /// (a timeout after sending, a 5xx, an unreadable answer): look for it
+    /// ([`PayConexClient::get_subscription`] or the webhook it announces) before sending again. A
+    /// refusal (a 4xx, a violation) changed nothing.
     pub async fn subscribe_tokens(&self, body: &TokenSubscription) -> Result<Schedule> {
         check_not_empty("tokens", &body.tokens)?;
         for (i, t) in body.tokens.iter().enumerate() {
@@ -312,6 +371,18 @@ impl PayConexClient {
     }
 
     /// `POST …/account-updater/pan/subscribe` → 201.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when there are no cards, a card number fails its
+    /// checks, or the period is invalid. Otherwise what PayConex answered, mapped in one place
+    /// (`response.rs`): [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`],
+    /// [`Error::Provider`] with the `ApiViolation`'s code, message, trace id and field; or what
+    /// kept it from answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`].
+    /// PayConex **may have created the schedule** when [`Error::provider_may_have_acted`] is `true`
+    /// (a timeout after sending, a 5xx, an unreadable answer): look for it
+    /// ([`PayConexClient::get_subscription`] or the webhook it announces) before sending again. A
+    /// refusal (a 4xx, a violation) changed nothing.
     pub async fn subscribe_pans(&self, body: &PanSubscription) -> Result<Schedule> {
         check_not_empty("cards", &body.cards)?;
         for (i, c) in body.cards.iter().enumerate() {
@@ -323,6 +394,18 @@ impl PayConexClient {
     }
 
     /// `POST …/account-updater/shieldconex/subscribe` → 201.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when there are no tokens, a ShieldConex token is
+    /// incomplete, or the period is invalid. Otherwise what PayConex answered, mapped in one place
+    /// (`response.rs`): [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`],
+    /// [`Error::Provider`] with the `ApiViolation`'s code, message, trace id and field; or what
+    /// kept it from answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`].
+    /// PayConex **may have created the schedule** when [`Error::provider_may_have_acted`] is `true`
+    /// (a timeout after sending, a 5xx, an unreadable answer): look for it
+    /// ([`PayConexClient::get_subscription`] or the webhook it announces) before sending again. A
+    /// refusal (a 4xx, a violation) changed nothing.
     pub async fn subscribe_shieldconex(&self, body: &ShieldconexSubscription) -> Result<Schedule> {
         check_not_empty("tokens", &body.tokens)?;
         for (i, t) in body.tokens.iter().enumerate() {
@@ -339,12 +422,33 @@ impl PayConexClient {
     }
 
     /// `GET …/account-updater/subscriptions/{subscriptionId}`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `subscription_id` is empty or not a safe
+    /// path segment. Otherwise what PayConex answered, mapped in one place (`response.rs`):
+    /// [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`], [`Error::Provider`] with the
+    /// `ApiViolation`'s code, message, trace id and field; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed
+    /// nothing.
     pub async fn get_subscription(&self, subscription_id: &str) -> Result<Schedule> {
         let req = GET_SUBSCRIPTION.request([&self.account, &Self::subscription(subscription_id)?]);
         self.send(req).await?.json()
     }
 
     /// `PATCH …/account-updater/subscriptions/{subscriptionId}` (e.g. `enabled: false` to pause).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `subscription_id` is empty or unsafe, or the
+    /// patch changes nothing. Otherwise what PayConex answered, mapped in one place
+    /// (`response.rs`): [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`],
+    /// [`Error::Provider`] with the `ApiViolation`'s code, message, trace id and field; or what
+    /// kept it from answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`].
+    /// PayConex **may have applied the change** when [`Error::provider_may_have_acted`] is `true`
+    /// (a timeout after sending, a 5xx, an unreadable answer): read the schedule back
+    /// ([`PayConexClient::get_subscription`]) before sending again. A refusal (a 4xx, a violation)
+    /// changed nothing.
     pub async fn update_subscription(
         &self,
         subscription_id: &str,
@@ -361,6 +465,16 @@ impl PayConexClient {
 
     /// `DELETE …/account-updater/subscriptions/{subscriptionId}` → 204: every record is disabled
     /// and unsubscribed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `subscription_id` is empty or not a safe
+    /// path segment. Otherwise what PayConex answered, mapped in one place (`response.rs`):
+    /// [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`], [`Error::Provider`] with the
+    /// `ApiViolation`'s code, message, trace id and field; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A 404 or 410 answering a retry
+    /// is success (the first attempt may have deleted the schedule); deleting again is harmless, so
+    /// an error here can simply be retried.
     pub async fn delete_subscription(&self, subscription_id: &str) -> Result<()> {
         let req =
             DELETE_SUBSCRIPTION.request([&self.account, &Self::subscription(subscription_id)?]);
@@ -370,6 +484,18 @@ impl PayConexClient {
     // ---- records (PayConex Account Updater v4 reference) ----
 
     /// `POST …/subscriptions/{subscriptionId}/payconex` with a bare JSON array.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `subscription_id` is empty or unsafe, there
+    /// are no records, or a token is empty or unsafe. Otherwise what PayConex answered, mapped in
+    /// one place (`response.rs`): [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`],
+    /// [`Error::Provider`] with the `ApiViolation`'s code, message, trace id and field; or what
+    /// kept it from answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`].
+    /// PayConex **may have added the records** when [`Error::provider_may_have_acted`] is `true` (a
+    /// timeout after sending, a 5xx, an unreadable answer): read the schedule back
+    /// ([`PayConexClient::get_subscription`]) before sending again. A refusal (a 4xx, a violation)
+    /// changed nothing.
     pub async fn add_tokens(
         &self,
         subscription_id: &str,
@@ -386,6 +512,18 @@ impl PayConexClient {
     }
 
     /// `POST …/subscriptions/{subscriptionId}/shieldconex` with a bare JSON array.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `subscription_id` is empty or unsafe, there
+    /// are no records, or a ShieldConex token is incomplete. Otherwise what PayConex answered,
+    /// mapped in one place (`response.rs`): [`Error::Auth`], [`Error::NotFound`],
+    /// [`Error::RateLimited`], [`Error::Provider`] with the `ApiViolation`'s code, message, trace
+    /// id and field; or what kept it from answering: [`Error::Transport`], [`Error::Timeout`],
+    /// [`Error::Decode`]. PayConex **may have added the records** when
+    /// [`Error::provider_may_have_acted`] is `true` (a timeout after sending, a 5xx, an unreadable
+    /// answer): read the schedule back ([`PayConexClient::get_subscription`]) before sending again.
+    /// A refusal (a 4xx, a violation) changed nothing.
     pub async fn add_shieldconex(
         &self,
         subscription_id: &str,
@@ -402,6 +540,18 @@ impl PayConexClient {
     }
 
     /// `POST …/subscriptions/{subscriptionId}/pan` with a bare JSON array.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `subscription_id` is empty or unsafe, there
+    /// are no records, or a card number fails its checks. Otherwise what PayConex answered, mapped
+    /// in one place (`response.rs`): [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`],
+    /// [`Error::Provider`] with the `ApiViolation`'s code, message, trace id and field; or what
+    /// kept it from answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`].
+    /// PayConex **may have added the records** when [`Error::provider_may_have_acted`] is `true` (a
+    /// timeout after sending, a 5xx, an unreadable answer): read the schedule back
+    /// ([`PayConexClient::get_subscription`]) before sending again. A refusal (a 4xx, a violation)
+    /// changed nothing.
     pub async fn add_pans(&self, subscription_id: &str, records: &[PanRecord]) -> Result<Schedule> {
         check_not_empty("records", records)?;
         for (i, c) in records.iter().enumerate() {
@@ -414,6 +564,16 @@ impl PayConexClient {
     }
 
     /// `DELETE …/subscriptions/{subscriptionId}/records/{recordId}` → 204.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `subscription_id` or `record_id` is empty or
+    /// not a safe path segment. Otherwise what PayConex answered, mapped in one place
+    /// (`response.rs`): [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`],
+    /// [`Error::Provider`] with the `ApiViolation`'s code, message, trace id and field; or what
+    /// kept it from answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A 404
+    /// or 410 answering a retry is success (the first attempt may have deleted the record);
+    /// deleting again is harmless, so an error here can simply be retried.
     pub async fn delete_record(&self, subscription_id: &str, record_id: &str) -> Result<()> {
         let record = path_segment("record_id", record_id)?;
         let req = DELETE_RECORD.request([
@@ -428,6 +588,15 @@ impl PayConexClient {
 
     /// `GET …/account-updater/schedules/{scheduleId}/results`: each record with its most recent
     /// update.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `schedule_id` is empty or not a safe path
+    /// segment. Otherwise what PayConex answered, mapped in one place (`response.rs`):
+    /// [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`], [`Error::Provider`] with the
+    /// `ApiViolation`'s code, message, trace id and field; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed
+    /// nothing.
     pub async fn schedule_results(&self, schedule_id: &str) -> Result<Schedule> {
         let id = path_segment("schedule_id", schedule_id)?;
         let req = SCHEDULE_RESULTS.request([&self.account, &id]);
@@ -435,6 +604,15 @@ impl PayConexClient {
     }
 
     /// `GET …/account-updater/updates/{updateId}`: the updates a notification announced.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before any request when `update_id` is empty or not a safe path
+    /// segment. Otherwise what PayConex answered, mapped in one place (`response.rs`):
+    /// [`Error::Auth`], [`Error::NotFound`], [`Error::RateLimited`], [`Error::Provider`] with the
+    /// `ApiViolation`'s code, message, trace id and field; or what kept it from answering:
+    /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed
+    /// nothing.
     pub async fn updates(&self, update_id: &str) -> Result<Vec<Update>> {
         let id = path_segment("update_id", update_id)?;
         let req = UPDATES.request([&self.account, &id]);
@@ -442,11 +620,16 @@ impl PayConexClient {
     }
 
     /// Fetches the authoritative updates behind a notification parsed by
-    /// [`parse_webhook`](super::parse_webhook) (the notification itself is unsigned).
-    pub async fn fetch_updates_for(&self, event: &WebhookEvent) -> Result<Vec<CardUpdate>> {
+    /// [`parse_webhook`](super::parse_webhook) (the notification itself is unsigned). The same
+    /// verb and answer as CardSync's: an event that announces no results has none to fetch.
+    ///
+    /// # Errors
+    ///
+    /// As [`PayConexClient::updates`]: a GET, so nothing was changed at the provider.
+    pub async fn fetch_results_for(&self, event: &WebhookEvent) -> Result<Vec<CardUpdate>> {
         match event.results_query() {
             Some(query) => self.fetch_results(query).await,
-            None => Err(Error::invalid("event", InputProblem::Missing)),
+            None => Ok(Vec::new()),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::webhook::{Authenticity, WebhookEvent, WebhookKind, parse_json_body};
 
 /// Parses a webhook notification leniently: a top-level (or `data.`) `updateId`. PayConex
 /// does not sign notifications, so the event is [`Authenticity::Unsigned`]: a hint to fetch
-/// the updates with [`PayConexClient::fetch_updates_for`](super::PayConexClient::fetch_updates_for).
+/// the updates with [`PayConexClient::fetch_results_for`](super::PayConexClient::fetch_results_for).
 pub fn parse_webhook(body: &[u8]) -> Result<WebhookEvent> {
     let raw = parse_json_body(PROVIDER, body)?;
     let pick =
