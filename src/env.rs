@@ -39,12 +39,7 @@ fn var(name: &str) -> Option<String> {
 }
 
 /// What the vendors' `from_env` read: compiled with at least one vendor.
-#[cfg(any(
-    feature = "payconex",
-    feature = "cardsync",
-    feature = "accountvault",
-    feature = "acquired"
-))]
+#[cfg(any_provider)]
 mod read {
     use std::collections::HashMap;
 

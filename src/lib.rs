@@ -60,7 +60,7 @@
 
 pub mod card;
 pub mod codes;
-#[cfg(any(feature = "payconex", feature = "acquired"))]
+#[cfg(hex_provider)]
 mod encoding;
 pub mod env;
 pub mod error;

@@ -2,7 +2,7 @@
 
 // Chunks are built by the bulk providers' planners (CardSync, Acquired); without them only
 // the type remains.
-#![cfg_attr(not(any(feature = "cardsync", feature = "acquired")), allow(dead_code))]
+#![cfg_attr(not(bulk_provider), allow(dead_code))]
 
 use std::ops::Range;
 

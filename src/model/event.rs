@@ -113,10 +113,7 @@ impl WebhookEvent {
 }
 
 /// Parses a webhook body as JSON, mapping failure onto [`Error::Decode`] with a redacted excerpt.
-#[cfg_attr(
-    not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(card_list_provider), allow(dead_code))]
 pub(crate) fn parse_json_body(provider: ProviderId, body: &[u8]) -> Result<serde_json::Value> {
     serde_json::from_slice(body).map_err(|e| Error::decode_json(provider, 0, &e, body))
 }

@@ -38,10 +38,7 @@ pub const MAX_CALLER_ID_CHARS: usize = 128;
 /// character (ids are echoed into request bodies, logs and error field paths, where a newline or
 /// an escape sequence could forge a line). The error names the card by its position, never by
 /// the refused id.
-#[cfg_attr(
-    not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(card_list_provider), allow(dead_code))]
 pub fn check_caller_id(index: usize, id: &str) -> Result<()> {
     let field = || format!("cards[{index}].id");
     if id.is_empty() {
@@ -63,10 +60,7 @@ pub fn check_caller_id(index: usize, id: &str) -> Result<()> {
 /// The one rule every provider applies to a caller's list of cards before its own: the list is
 /// not empty, every id is acceptable ([`check_caller_id`]) and none is given twice (the error
 /// names the repeated id: `cards[id=…].id`). Ids are borrowed, never copied.
-#[cfg_attr(
-    not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(card_list_provider), allow(dead_code))]
 pub fn check_card_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
     let ids = ids.into_iter();
     let mut seen: HashSet<&str, foldhash::fast::RandomState> =

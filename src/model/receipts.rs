@@ -187,7 +187,7 @@ impl SubmissionReceipt {
     /// Records one request made for `card_ids`: on success the job `accepted` builds from the
     /// answer (with the cards placed in it), on failure a [`FailedChunk`] naming every card. The
     /// one way the providers fill a receipt, so no card of a request can be left out of it.
-    #[cfg_attr(not(any(feature = "payconex", feature = "acquired")), allow(dead_code))]
+    #[cfg_attr(not(hex_provider), allow(dead_code))]
     pub fn record<T>(
         &mut self,
         kind: JobKind,
@@ -202,10 +202,7 @@ impl SubmissionReceipt {
     }
 
     /// Records cards that were refused or whose request failed.
-    #[cfg_attr(
-        not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
-        allow(dead_code)
-    )]
+    #[cfg_attr(not(card_list_provider), allow(dead_code))]
     pub fn fail(&mut self, kind: JobKind, card_ids: Vec<String>, error: Error) {
         self.failed.push(FailedChunk {
             kind,
@@ -309,10 +306,7 @@ impl RemovalReceipt {
 
     /// Records one removal request made for `card_ids` (with the provider's references for
     /// them, if any): removed on success, a [`FailedRemoval`] naming every card otherwise.
-    #[cfg_attr(
-        not(any(feature = "payconex", feature = "cardsync", feature = "acquired")),
-        allow(dead_code)
-    )]
+    #[cfg_attr(not(card_list_provider), allow(dead_code))]
     pub fn record<T>(
         &mut self,
         card_ids: Vec<String>,

@@ -2,10 +2,10 @@
 //! sends its key bare, AccountVault as a bearer token) and the lower-case hex encoding every
 //! signature and hash uses.
 
-#[cfg(any(feature = "cardsync", feature = "accountvault"))]
+#[cfg(key_provider)]
 pub(crate) use key_signer::KeySigner;
 
-#[cfg(any(feature = "cardsync", feature = "accountvault"))]
+#[cfg(key_provider)]
 mod key_signer {
     use std::fmt;
 
@@ -69,7 +69,7 @@ mod key_signer {
     }
 }
 
-#[cfg(any(feature = "payconex", feature = "acquired"))]
+#[cfg(hex_provider)]
 pub(crate) use crate::encoding::hex;
 
 /// Builder-style setters for a `#[non_exhaustive]` wire body. Callers outside the crate cannot
@@ -79,12 +79,7 @@ pub(crate) use crate::encoding::hex;
 /// `field(value)` stores `Some(value)` (a `text` field takes anything that converts into a
 /// `String`), `set_field(option)` stores the option as given. A `string` or `value` field's
 /// setter stores what it is given (a `string` field takes anything that converts into one).
-#[cfg(any(
-    feature = "payconex",
-    feature = "cardsync",
-    feature = "accountvault",
-    feature = "acquired"
-))]
+#[cfg(any_provider)]
 macro_rules! setters {
     ($ty:ident {
         $(text $t:ident / $st:ident,)*
@@ -136,19 +131,14 @@ macro_rules! setters {
         }
     };
 }
-#[cfg(any(
-    feature = "payconex",
-    feature = "cardsync",
-    feature = "accountvault",
-    feature = "acquired"
-))]
+#[cfg(any_provider)]
 pub(crate) use setters;
 
 /// Refuses a token another provider issued ([`InputProblem::ForeignToken`]): a token stands
 /// for a card only in its issuer's vault.
 ///
 /// [`InputProblem::ForeignToken`]: crate::error::InputProblem::ForeignToken
-#[cfg(any(feature = "payconex", feature = "acquired"))]
+#[cfg(hex_provider)]
 pub(crate) fn check_token_issuer(
     provider: crate::ids::ProviderId,
     field: impl Into<String>,

@@ -7,15 +7,21 @@
 //! arrive as strings or numbers. Every vendor status is mapped through the one published
 //! table in [`crate::codes`].
 
-#[cfg(feature = "accountvault")]
-pub mod accountvault;
-#[cfg(feature = "acquired")]
-pub mod acquired;
-#[cfg(feature = "cardsync")]
-pub mod cardsync;
+/// A vendor module, compiled with its cargo feature and badged with it in the documentation
+/// ("Available on crate feature … only"), from one declaration.
+macro_rules! vendor_module {
+    ($feature:literal => $name:ident) => {
+        #[cfg(feature = $feature)]
+        #[cfg_attr(docsrs, doc(cfg(feature = $feature)))]
+        pub mod $name;
+    };
+}
+
+vendor_module!("accountvault" => accountvault);
+vendor_module!("acquired" => acquired);
+vendor_module!("cardsync" => cardsync);
 pub(crate) mod common;
-#[cfg(feature = "payconex")]
-pub mod payconex;
+vendor_module!("payconex" => payconex);
 
 /// `serde` helpers shared by the wire modules.
 #[allow(dead_code)]

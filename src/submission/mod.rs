@@ -28,7 +28,7 @@
 //! validates every card before the first request, then runs the same driver.
 
 // The driver is used by the providers that submit in bulk; without them only the types remain.
-#![cfg_attr(not(any(feature = "cardsync", feature = "acquired")), allow(dead_code))]
+#![cfg_attr(not(bulk_provider), allow(dead_code))]
 
 mod driver;
 

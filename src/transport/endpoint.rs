@@ -1,15 +1,7 @@
 //! Vendor endpoints, each declared once: method and path template.
 
 // Only the provider clients declare endpoints: a build without any leaves this unused.
-#![cfg_attr(
-    not(any(
-        feature = "payconex",
-        feature = "cardsync",
-        feature = "accountvault",
-        feature = "acquired"
-    )),
-    allow(dead_code)
-)]
+#![cfg_attr(not(any_provider), allow(dead_code))]
 
 use reqwest::Method;
 

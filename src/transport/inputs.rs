@@ -10,15 +10,7 @@ use crate::error::{Error, InputProblem, Result};
 
 /// Parses one of the crate's published base URLs (a constant): an error, never a panic, should
 /// one ever be malformed.
-#[cfg_attr(
-    not(any(
-        feature = "payconex",
-        feature = "cardsync",
-        feature = "accountvault",
-        feature = "acquired"
-    )),
-    allow(dead_code)
-)]
+#[cfg_attr(not(any_provider), allow(dead_code))]
 pub(crate) fn published_url(url: &str) -> Result<Url> {
     Url::parse(url).map_err(|_| Error::invalid("base_url", InputProblem::BadUrl))
 }

@@ -9,7 +9,7 @@
 //! [`receive`] is the framework-agnostic entry point (headers and body bytes in, verified event
 //! out), and [`Deduplicator`] drops redeliveries by event id.
 
-#[cfg(any(feature = "payconex", feature = "cardsync", feature = "acquired"))]
+#[cfg(card_list_provider)]
 pub(crate) use crate::model::event::parse_json_body;
 pub use crate::model::event::{Authenticity, WebhookEvent, WebhookKind, WebhookRequest};
 
