@@ -1,6 +1,6 @@
 //! A fifth updater written outside the library: `cargo run --example custom_provider`.
 //!
-//! `acme.rs` implements a fictional vendor ("Acme") against the crate's public provider kit
+//! `acme/` implements a fictional vendor ("Acme") against the crate's public provider kit
 //! only (an open provider id, endpoints as constants with checked path segments, the shared
 //! transport with retries and redaction, the unified errors, the code table and the new-number
 //! check) and an emulator of it on the `account-updater-emulator` harness. This program drives

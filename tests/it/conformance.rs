@@ -19,7 +19,7 @@ use crate::common;
 
 /// The example fifth provider (`cargo run --example custom_provider`), written outside the
 /// library against its public kit: the suite holds it to the same checks as the built-in four.
-#[path = "../../examples/custom_provider/acme.rs"]
+#[path = "../../examples/custom_provider/acme/mod.rs"]
 mod acme;
 
 use std::sync::{Arc, Mutex};

@@ -372,11 +372,20 @@ fn vendor_folders() -> Vec<(String, Vec<(String, String)>)> {
     vendors
 }
 
+/// The vendor written outside the library, the template a new vendor starts from.
+fn template_folder() -> (String, Vec<(String, String)>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/custom_provider/acme");
+    let mut files = Vec::new();
+    walk(&root, &root, &mut files);
+    ("examples/custom_provider/acme".into(), files)
+}
+
 #[test]
 fn every_vendor_folder_has_the_same_shape() {
-    let vendors = vendor_folders();
+    let mut vendors = vendor_folders();
     let names: Vec<&str> = vendors.iter().map(|(v, _)| v.as_str()).collect();
     assert_eq!(names, ["accountvault", "acquired", "cardsync", "payconex"]);
+    vendors.push(template_folder());
     let problems: Vec<String> = vendors
         .iter()
         .flat_map(|(vendor, files)| vendor_shape_violations(vendor, files))
