@@ -188,6 +188,14 @@ impl ApiResponse {
         }
     }
 
+    /// A response with `status` and `body`, for the vendors' response-mapping unit tests.
+    #[cfg(test)]
+    #[cfg_attr(not(any_provider), allow(dead_code))]
+    pub(crate) fn answered(provider: ProviderId, status: u16, body: &str) -> Self {
+        let status = StatusCode::from_u16(status).expect("a test gives a valid HTTP status");
+        ApiResponse::new(provider, status, body.as_bytes().to_vec())
+    }
+
     /// Decodes the body as JSON into `T`, or [`Error::Decode`] with a redacted excerpt.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body)

@@ -90,14 +90,9 @@ has_status!(Created, Account, AccountRef, Key);
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use reqwest::StatusCode;
 
     fn answer(status: u16, body: &str) -> ApiResponse {
-        ApiResponse::new(
-            PROVIDER,
-            StatusCode::from_u16(status).unwrap(),
-            body.as_bytes().to_vec(),
-        )
+        ApiResponse::answered(PROVIDER, status, body)
     }
 
     /// The documented 409 is a conflict naming the duplicate account, with `EC` and `EM`.

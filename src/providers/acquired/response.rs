@@ -88,10 +88,17 @@ pub(super) fn decode_response(
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use reqwest::StatusCode;
 
     fn answer(body: &str) -> ApiResponse {
-        ApiResponse::new(PROVIDER, StatusCode::OK, body.as_bytes().to_vec())
+        ApiResponse::answered(PROVIDER, 200, body)
+    }
+
+    /// A `verify` that refuses, as a wrong hash code would.
+    fn unverified(_: &Response) -> Result<()> {
+        Err(Error::Integrity {
+            provider: PROVIDER,
+            what: "response_hash does not match".into(),
+        })
     }
 
     const DOCUMENTED: &str = include_str!("../../../tests/fixtures/acquired/disable_response.json");
@@ -103,12 +110,7 @@ mod tests {
             decode_response(&answer(DOCUMENTED), |_| Ok(())),
             Ok(Answer::Success(_))
         ));
-        let refused = decode_response(&answer(DOCUMENTED), |_| {
-            Err(Error::Integrity {
-                provider: PROVIDER,
-                what: "bad hash".into(),
-            })
-        })
+        let refused = decode_response(&answer(DOCUMENTED), unverified)
         .unwrap_err();
         assert_eq!(refused.kind(), ErrorKind::Integrity);
     }
@@ -124,12 +126,7 @@ mod tests {
                 r#""response_message":"""#,
             );
         let body = body.replace(r#""response_message":"","#, "");
-        let error = decode_response(&answer(&body), |_| {
-            Err(Error::Integrity {
-                provider: PROVIDER,
-                what: "no hash".into(),
-            })
-        })
+        let error = decode_response(&answer(&body), unverified)
         .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Auth);
         let detail = error.provider_detail().unwrap();

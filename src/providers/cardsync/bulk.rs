@@ -263,7 +263,8 @@ mod tests {
     #[test]
     fn batches_are_allocated_once_with_room_for_their_cards() {
         let mut planner = BulkPlanner::default();
-        let pan = CardNumber::parse("4111111111111111").unwrap();
+        let visa = crate::card::with_check_digit(&"4".repeat(15)).unwrap();
+        let pan = CardNumber::parse(&visa).unwrap();
         let expiry = Expiry::new(12, 2030).unwrap();
         let mut full = Vec::new();
         for i in 0..2 * MAX_CARDS_PER_REQUEST {

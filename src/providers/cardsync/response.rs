@@ -104,14 +104,9 @@ pub(super) fn require_data<T>(envelope: Envelope<T>, what: &str, body_hint: &[u8
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use reqwest::StatusCode;
 
     fn answer(status: u16, body: &str) -> ApiResponse {
-        ApiResponse::new(
-            PROVIDER,
-            StatusCode::from_u16(status).unwrap(),
-            body.as_bytes().to_vec(),
-        )
+        ApiResponse::answered(PROVIDER, status, body)
     }
 
     /// The reference's failure under HTTP 200 (`{"status":"failure","msg":…}`) is an error

@@ -72,14 +72,9 @@ pub fn violation_detail(status: u16, v: ApiViolation) -> ProviderError {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use reqwest::StatusCode;
 
     fn answer(status: u16, body: &str) -> ApiResponse {
-        ApiResponse::new(
-            PROVIDER,
-            StatusCode::from_u16(status).unwrap(),
-            body.as_bytes().to_vec(),
-        )
+        ApiResponse::answered(PROVIDER, status, body)
     }
 
     /// The reference's 422 example: its code, message with the detail, trace id and field.
