@@ -212,3 +212,53 @@ macro_rules! open_enum {
 }
 #[allow(unused_imports)]
 pub(crate) use open_enum;
+
+/// A vendor client's `execute` and `execute_with`: one `Transport::execute` of an operation
+/// value, written once for every client (each has a `transport` field). `$vendor` names the
+/// vendor in the docs.
+#[cfg_attr(not(any_provider), allow(unused_macros))]
+macro_rules! execute_methods {
+    ($vendor:literal) => {
+        #[doc = concat!(
+            "Sends one endpoint's [`operations`](super::operations) value and maps its answer: \
+             what every endpoint method of this client does, open to a caller who holds the \
+             value (to build it ahead, or to override the timeout or retries of one call with \
+             `execute_with`).\n\n",
+            "# Errors\n\n",
+            "As the method of the same endpoint: [`Error::InvalidInput`](crate::Error::InvalidInput) \
+             from building (nothing sent), then what ", $vendor, " answered, mapped by its \
+             `response.rs`, or what kept it from answering, each with whether ", $vendor,
+            " may have acted ([`Error::provider_may_have_acted`](crate::Error::provider_may_have_acted)).\n\n",
+            "# Cancel safety\n\n",
+            "Dropping the future may leave the request delivered with its answer lost, as a \
+             timeout after sending would: ", $vendor, " may have acted, so look before \
+             repeating a request that creates or changes something."
+        )]
+        pub async fn execute<O: crate::transport::Operation<Self> + Sync>(
+            &self,
+            operation: &O,
+        ) -> crate::Result<O::Output> {
+            self.execute_with(operation, &crate::transport::CallOptions::default())
+                .await
+        }
+
+        /// `execute` with this call's timeout or retry policy in place of the client's.
+        ///
+        /// # Errors
+        ///
+        /// As `execute`.
+        ///
+        /// # Cancel safety
+        ///
+        /// As `execute`.
+        pub async fn execute_with<O: crate::transport::Operation<Self> + Sync>(
+            &self,
+            operation: &O,
+            options: &crate::transport::CallOptions,
+        ) -> crate::Result<O::Output> {
+            self.transport.execute(self, operation, options).await
+        }
+    };
+}
+#[cfg_attr(not(any_provider), allow(unused_imports))]
+pub(crate) use execute_methods;

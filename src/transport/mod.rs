@@ -29,6 +29,7 @@
 mod config;
 mod endpoint;
 mod inputs;
+mod operation;
 mod request;
 
 pub use config::*;
@@ -37,6 +38,7 @@ pub use config::*;
 pub use endpoint::{Endpoint, PathSegment};
 pub use inputs::MAX_PATH_ID_BYTES;
 pub use inputs::validate_base_url;
+pub use operation::{CallOptions, Operation};
 /// The HTTP method type endpoints are declared with (`reqwest`'s, the `http` crate's).
 pub use reqwest::Method;
 // A build without providers leaves some of these unused.
@@ -200,6 +202,20 @@ impl Transport {
     /// status is not an error here: each vendor's `decode_response` maps it. A request that is
     /// not idempotent is retried only when it certainly was not sent.
     pub async fn send(&self, request: ApiRequest) -> Result<ApiResponse> {
+        self.send_with(request, &CallOptions::default()).await
+    }
+
+    /// [`Transport::send`] with this call's timeout and retry policy in place of the client's
+    /// where `options` sets them.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transport::send`].
+    pub async fn send_with(
+        &self,
+        request: ApiRequest,
+        options: &CallOptions,
+    ) -> Result<ApiResponse> {
         if request.unserialisable {
             return Err(Error::invalid(
                 "body",
@@ -217,19 +233,27 @@ impl Transport {
             status = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
-        self.send_with_retries(request).instrument(span).await
+        let policy = options.retry_override().unwrap_or(&self.inner.retry);
+        let timeout = options.timeout_override().unwrap_or(self.inner.timeout);
+        self.send_with_retries(request, policy, timeout)
+            .instrument(span)
+            .await
     }
 
-    async fn send_with_retries(&self, request: ApiRequest) -> Result<ApiResponse> {
+    async fn send_with_retries(
+        &self,
+        request: ApiRequest,
+        policy: &RetryPolicy,
+        timeout: Duration,
+    ) -> Result<ApiResponse> {
         let url = self.url_for(&request);
-        let policy = &self.inner.retry;
         let mut attempt = 1;
         let mut possibly_delivered = false;
         loop {
             tracing::Span::current().record("attempt", attempt);
             tracing::debug!(attempt, "sending");
             let started = Instant::now();
-            let outcome = self.attempt(&request, &url).await;
+            let outcome = self.attempt(&request, &url, timeout).await;
             let latency = started.elapsed().as_millis() as u64;
             tracing::Span::current().record("latency_ms", latency);
             let can_retry = attempt < policy.max_attempts;
@@ -273,7 +297,12 @@ impl Transport {
         }
     }
 
-    async fn attempt(&self, request: &ApiRequest, url: &Url) -> Result<ApiResponse> {
+    async fn attempt(
+        &self,
+        request: &ApiRequest,
+        url: &Url,
+        timeout: Duration,
+    ) -> Result<ApiResponse> {
         let inner = &*self.inner;
         let provider = inner.provider;
         // Held until the whole body is read: the connection is busy until then. The semaphore
@@ -297,7 +326,7 @@ impl Transport {
             .client
             .client
             .request(request.method.clone(), url.clone())
-            .timeout(inner.timeout)
+            .timeout(timeout)
             .headers(headers);
         if let Some(b) = &request.body {
             builder = builder.body(b.clone());

@@ -141,6 +141,11 @@ impl ApiRequest {
         self
     }
 
+    /// Whether the request may be repeated after it may have reached the server.
+    pub fn is_idempotent(&self) -> bool {
+        self.idempotent
+    }
+
     /// The method.
     pub fn method(&self) -> &Method {
         &self.method

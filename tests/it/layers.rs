@@ -312,8 +312,13 @@ const VENDOR_FILES: &[(&str, &str, &str)] = &[
     ),
     (
         "client.rs",
-        "pub struct ",
-        "the native client: one method per endpoint",
+        "fn execute",
+        "the native client: one method per endpoint, each an `execute` of an operation",
+    ),
+    (
+        "operations.rs",
+        "Operation<",
+        "every endpoint as a value: its request built, its answer mapped",
     ),
     (
         "response.rs",

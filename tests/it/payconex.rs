@@ -1081,3 +1081,93 @@ fn common_no_pan(text: &str, pan: &str) {
         assert!(!text.contains(std::str::from_utf8(w).unwrap()), "{text}");
     }
 }
+
+// ---------------------------------------------------------------- operations and call options
+
+/// The same endpoint through its operation value and through the method: the same request on
+/// the wire, the same typed answer.
+#[tokio::test]
+async fn an_operation_value_sends_what_its_method_sends() {
+    use account_updater::providers::payconex::operations::GetSubscription;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/api/v4/accounts/{ACCOUNT}/account-updater/subscriptions/css_1"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("subscription.json")))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = client(&server, AuthMethod::Hmac);
+    let by_value = client
+        .execute(&GetSubscription {
+            subscription_id: "css_1",
+        })
+        .await
+        .unwrap();
+    let by_method = client.get_subscription("css_1").await.unwrap();
+    assert_eq!(by_value, by_method);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests[0].url, requests[1].url);
+}
+
+/// A call's own retry policy replaces the client's for that call only: a 503 is retried by
+/// the client's policy, and answered once under `RetryPolicy::none()`.
+#[tokio::test]
+async fn a_call_can_override_the_clients_retry_policy() {
+    use account_updater::providers::payconex::operations::ListWebhooks;
+    use account_updater::transport::CallOptions;
+    use std::time::Duration;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let retrying = PayConexClient::builder(ACCOUNT, creds())
+        .base_url(Url::parse(&server.uri()).unwrap())
+        .transport_config(
+            TransportConfig::default().retry(
+                RetryPolicy::default()
+                    .max_attempts(3)
+                    .initial_backoff(Duration::from_millis(1))
+                    .max_backoff(Duration::from_millis(2)),
+            ),
+        )
+        .build()
+        .unwrap();
+    let once = CallOptions::default().retry(RetryPolicy::none());
+    let error = retrying
+        .execute_with(&ListWebhooks {}, &once)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Provider);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    retrying.list_webhooks().await.unwrap_err();
+    assert_eq!(server.received_requests().await.unwrap().len(), 1 + 3);
+}
+
+/// A call's own timeout replaces the client's: a server that answers after a minute times the
+/// call out, while the client's default timeout would have waited.
+#[tokio::test]
+async fn a_call_can_override_the_clients_timeout() {
+    use account_updater::providers::payconex::operations::ListWebhooks;
+    use account_updater::transport::CallOptions;
+    use std::time::Duration;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("[]")
+                .set_delay(Duration::from_secs(60)),
+        )
+        .mount(&server)
+        .await;
+    let client = client(&server, AuthMethod::Hmac);
+    let quick = CallOptions::default().timeout(Duration::from_millis(50));
+    let error = client
+        .execute_with(&ListWebhooks {}, &quick)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout);
+    assert!(error.provider_may_have_acted());
+}

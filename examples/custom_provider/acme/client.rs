@@ -1,20 +1,13 @@
-//! The native Acme client: its endpoints, each declared once, and one way to send.
+//! The native Acme client: one way to send any of its [`operations`](super::operations).
 
 use std::sync::Arc;
 
-use account_updater::transport::{Endpoint, Method, Transport, TransportConfig};
+use account_updater::transport::{CallOptions, Operation, Transport, TransportConfig};
 use account_updater::{Result, SecretString};
-use serde::Deserialize;
 use url::Url;
 
 use super::ACME;
 use super::auth::ApiKey;
-use super::response::decode_response;
-
-pub(super) const CREATE_INQUIRY: Endpoint<0> = Endpoint::new(Method::POST, "/v1/inquiries");
-pub(super) const INQUIRY: Endpoint<1> = Endpoint::new(Method::GET, "/v1/inquiries/{inquiryId}");
-pub(super) const RESULTS: Endpoint<1> =
-    Endpoint::new(Method::GET, "/v1/inquiries/{inquiryId}/results");
 
 /// The Acme client.
 #[derive(Debug, Clone)]
@@ -27,17 +20,22 @@ impl AcmeClient {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] for a plain-HTTP URL that is not loopback.
+    /// [`Error::InvalidInput`](account_updater::Error::InvalidInput) for a plain-HTTP URL that
+    /// is not loopback.
     pub fn new(base_url: Url, api_key: SecretString, config: TransportConfig) -> Result<Self> {
         let transport = Transport::new(ACME, base_url, Arc::new(ApiKey(api_key)), config)?;
         Ok(AcmeClient { transport })
     }
 
-    pub(super) async fn call<T: for<'de> Deserialize<'de>>(
-        &self,
-        request: account_updater::transport::ApiRequest,
-    ) -> Result<T> {
-        let response = self.transport.send(request).await?;
-        decode_response(&response)
+    /// Sends one operation and maps its answer.
+    ///
+    /// # Errors
+    ///
+    /// The operation's input error (nothing sent), the transport's failures, or Acme's answer
+    /// mapped by `response.rs`.
+    pub async fn execute<O: Operation<Self> + Sync>(&self, operation: &O) -> Result<O::Output> {
+        self.transport
+            .execute(self, operation, &CallOptions::default())
+            .await
     }
 }

@@ -12,14 +12,15 @@
 //! "inquiry_id"}` (unsigned) to the registered URL.
 //!
 //! The folder is laid out as every vendor folder of the library is (`mod`, `auth`, `client`,
-//! `response`, `validate`, `unified`, `wire`, `webhook`; a test holds both to that shape), so a
-//! new vendor can start from a copy of it.
+//! `operations`, `response`, `validate`, `unified`, `wire`, `webhook`; a test holds both to
+//! that shape), so a new vendor can start from a copy of it.
 
 #![allow(dead_code)] // the example's main uses part of it; the conformance suite the rest
 
 mod auth;
 mod client;
 mod emulator;
+mod operations;
 mod response;
 mod unified;
 mod validate;

@@ -1,9 +1,9 @@
 //! The Provider trait on the Acme client, and the mapping of its results to unified ones.
 
 use account_updater::codes::{self, CodeScheme};
-use account_updater::transport::PathSegment;
+use account_updater::transport::Operation;
 use account_updater::webhook::{WebhookEvent, WebhookRequest};
-use account_updater::{CardUpdate, Error, ExpiryFormat, ExposeSecret, ProviderId, Result};
+use account_updater::{CardUpdate, Error, ExpiryFormat, ProviderId, Result};
 use account_updater::{
     ids::{Flow, JobKind, JobRef, ResultsQuery},
     provider::{
@@ -13,10 +13,10 @@ use account_updater::{
 };
 
 use super::ACME;
-use super::client::{AcmeClient, CREATE_INQUIRY, INQUIRY, RESULTS};
-use super::validate::card_for_inquiry;
+use super::client::AcmeClient;
+use super::operations::{CreateInquiry, GetInquiry, GetResults};
 use super::webhook::parse_webhook;
-use super::wire::{Created, Inquiry, InquiryBody, Results, WireCard, WireResult};
+use super::wire::WireResult;
 
 impl Provider for AcmeClient {
     fn id(&self) -> ProviderId {
@@ -35,23 +35,11 @@ impl Provider for AcmeClient {
     fn submit(&self, cards: Vec<CardToUpdate>) -> BoxFuture<'_, Result<SubmissionReceipt>> {
         Box::pin(async move {
             check_card_ids(cards.iter().map(|c| c.id.as_str()))?;
-            let mut wire = Vec::with_capacity(cards.len());
-            for card in &cards {
-                let (pan, expiry) = card_for_inquiry(card)?;
-                wire.push(WireCard {
-                    r#ref: &card.id,
-                    pan: pan.expose_secret(),
-                    exp: expiry.format(ExpiryFormat::Mmyy),
-                });
-            }
+            let create = CreateInquiry { cards: &cards };
+            // Every input rule is checked before anything is sent.
+            create.build_request(self)?;
             let ids: Vec<String> = cards.iter().map(|c| c.id.clone()).collect();
-            let answer = self
-                .call::<Created>(
-                    CREATE_INQUIRY
-                        .request([])
-                        .json(&InquiryBody { cards: wire }),
-                )
-                .await;
+            let answer = self.execute(&create).await;
             let mut receipt = SubmissionReceipt::new(ACME);
             receipt.record(JobKind::Inquiry, ids, answer, |created, ids| {
                 AcceptedJob::new(
@@ -69,8 +57,11 @@ impl Provider for AcmeClient {
     fn job_status(&self, job: &JobRef) -> BoxFuture<'_, Result<JobReport>> {
         let job = job.clone();
         Box::pin(async move {
-            let id = PathSegment::new("job.id", &job.id)?;
-            let inquiry: Inquiry = self.call(INQUIRY.request([&id])).await?;
+            let inquiry = self
+                .execute(&GetInquiry {
+                    inquiry_id: &job.id,
+                })
+                .await?;
             let state = match inquiry.state.as_str() {
                 "completed" => JobState::Completed,
                 "pending" => JobState::Pending,
@@ -94,8 +85,7 @@ impl Provider for AcmeClient {
                     ));
                 }
             };
-            let segment = PathSegment::new("job.id", &id)?;
-            let results: Results = self.call(RESULTS.request([&segment])).await?;
+            let results = self.execute(&GetResults { inquiry_id: &id }).await?;
             Ok(results.results.into_iter().map(card_update).collect())
         })
     }

@@ -2,43 +2,22 @@
 //! update v1 / v2, delete) and the RSA key endpoints, with TabaPay's status answers typed.
 
 use super::crypto::{OaepMode, PublicKey, encrypt_card_with};
-use super::response::{decode_delete, decode_with_status};
-use super::unified::{unmodelled_owner_field, validate_v2_owner};
+use super::operations as op;
 use super::wire::{
-    Account, AccountRef, Card, CreateAccount, CreateKey, Created, Key, KeyFormat, OwnerV2, Status,
-    UpdateAccount, UpdateAccountV2,
+    Account, AccountRef, Card, CreateAccount, Created, Key, KeyFormat, Status, UpdateAccount,
+    UpdateAccountV2,
 };
-use super::{PROVIDER, SANDBOX_URL, auth, validate};
+use super::{PROVIDER, SANDBOX_URL, auth};
 use crate::card::CardNumber;
 use crate::error::{Error, InputProblem, Result};
 use crate::provider::NewCardData;
 use crate::transport::{
-    ApiRequest, Endpoint, PathSegment, Transport, TransportConfig, path_segment,
+    PathSegment, Transport, TransportConfig, path_segment,
 };
-use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::sync::Arc;
 use url::Url;
-
-// The endpoints, each declared once (AccountVault API v1/v2 reference).
-const CREATE_ACCOUNT: Endpoint<1> = Endpoint::new(Method::POST, "/v1/clients/{ClientID}/accounts");
-const FIND_ACCOUNT_BY_REFERENCE: Endpoint<1> =
-    Endpoint::new(Method::GET, "/v1/clients/{ClientID}/accounts");
-const RETRIEVE_ACCOUNT: Endpoint<2> =
-    Endpoint::new(Method::GET, "/v1/clients/{ClientID}/accounts/{AccountID}");
-const UPDATE_ACCOUNT: Endpoint<2> =
-    Endpoint::new(Method::PUT, "/v1/clients/{ClientID}/accounts/{AccountID}");
-const UPDATE_ACCOUNT_V2: Endpoint<2> =
-    Endpoint::new(Method::PUT, "/v2/clients/{ClientID}/accounts/{AccountID}");
-const DELETE_ACCOUNT: Endpoint<2> = Endpoint::new(
-    Method::DELETE,
-    "/v1/clients/{ClientID}/accounts/{AccountID}",
-);
-const CREATE_KEY: Endpoint<1> = Endpoint::new(Method::POST, "/v1/clients/{ClientID}/keys");
-const RETRIEVE_KEY: Endpoint<2> = Endpoint::new(Method::GET, "/v1/clients/{ClientID}/keys/{KeyID}");
-const DELETE_KEY: Endpoint<2> =
-    Endpoint::new(Method::DELETE, "/v1/clients/{ClientID}/keys/{KeyID}");
 
 /// The duplicate-card check, sent as a valueless query key on v1 calls (TabaPay Account API reference). TabaPay warns
 /// that the check only works when used on every request or on none.
@@ -287,9 +266,23 @@ impl AccountVaultClient {
     }
 
     /// A request to an endpoint under `/clients/{ClientID}/accounts/{AccountID}`.
-    fn account_request(&self, endpoint: &Endpoint<2>, account_id: &str) -> Result<ApiRequest> {
-        Ok(endpoint.request([&self.client_path, &path_segment("account_id", account_id)?]))
+    /// The `{ClientID}` path segment (`ClientID_SubClientID` for an ISO's sub-client).
+    pub(super) fn client_segment(&self) -> &PathSegment {
+        &self.client_path
     }
+
+    /// How the update call spells "proceed even if the card exists".
+    pub(super) fn update_allow_flag(&self) -> UpdateAllowFlag {
+        self.update_allow_flag
+    }
+
+    /// The transport (its URL building, for the operations' tests).
+    #[cfg(test)]
+    pub(super) fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    crate::providers::common::execute_methods!("AccountVault (TabaPay)");
 
     /// `POST /v1/clients/{ClientID}/accounts[?RejectDuplicateCard|?OKToAddDuplicateCard]`.
     ///
@@ -312,16 +305,12 @@ impl AccountVaultClient {
         body: &CreateAccount,
         duplicates: DuplicateCheck,
     ) -> Result<Created> {
-        validate::reference_id(&body.reference_id)?;
-        validate::account_data(body.bank.as_ref(), body.card.as_ref(), true)?;
-        validate::owner(&body.owner)?;
-        let mut req = CREATE_ACCOUNT.request([&self.client_path]).json(body);
-        req = match duplicates {
-            DuplicateCheck::Off => req,
-            DuplicateCheck::Reject => req.flag("RejectDuplicateCard"),
-            DuplicateCheck::Allow => req.flag("OKToAddDuplicateCard"),
-        };
-        let mut created: Created = decode_with_status(&self.transport.send(req).await?)?;
+        let mut created = self
+            .execute(&op::CreateAccount {
+                account: body,
+                duplicates,
+            })
+            .await?;
         if created.account_id.as_deref().is_none_or(str::is_empty) {
             // A success (207: created, an upstream step failed) without the id: the account
             // exists, so the id is recovered by reference id (valid for 24 hours) rather than
@@ -349,28 +338,15 @@ impl AccountVaultClient {
     /// answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider
     /// changed nothing.
     pub async fn retrieve_account(&self, account_id: &str) -> Result<Account> {
-        let req = self.account_request(&RETRIEVE_ACCOUNT, account_id)?;
-        decode_with_status(&self.transport.send(req).await?)
+        self.execute(&op::RetrieveAccount { account_id }).await
     }
 
     /// Retrieves an account for a merge, refusing one whose owner holds fields this crate does
     /// not model: sending the merged owner back would drop them.
     pub(super) async fn retrieve_for_merge(&self, account_id: &str) -> Result<Account> {
-        let req = self.account_request(&RETRIEVE_ACCOUNT, account_id)?;
-        let response = self.transport.send(req).await?;
-        let account: Account = decode_with_status(&response)?;
-        let raw: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
-        if let Some(unknown) = unmodelled_owner_field(&raw["owner"]) {
-            return Err(Error::invalid(
-                "account_id",
-                InputProblem::NotAllowed {
-                    reason: format!(
-                        "the stored owner holds `{unknown}`, which this crate cannot carry over a full replace; update the account with the native client"
-                    ),
-                },
-            ));
-        }
-        Ok(account)
+        let account = op::RetrieveAccount { account_id };
+        self.execute(&op::RetrieveAccountForMerge { account })
+            .await
     }
 
     /// `GET /v1/clients/{ClientID}/accounts?referenceID=`: only within 24 hours of creation
@@ -386,11 +362,8 @@ impl AccountVaultClient {
     /// answering: [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider
     /// changed nothing.
     pub async fn retrieve_by_reference(&self, reference_id: &str) -> Result<AccountRef> {
-        validate::reference_id(reference_id)?;
-        let req = FIND_ACCOUNT_BY_REFERENCE
-            .request([&self.client_path])
-            .query("referenceID", reference_id);
-        decode_with_status(&self.transport.send(req).await?)
+        self.execute(&op::RetrieveAccountByReference { reference_id })
+            .await
     }
 
     /// `PUT /v1/clients/{ClientID}/accounts/{AccountID}[?RejectDuplicateCard|?OKToUpdateDuplicateCard]`
@@ -419,20 +392,12 @@ impl AccountVaultClient {
         body: &UpdateAccount,
         duplicates: DuplicateCheck,
     ) -> Result<Status> {
-        validate::account_data(body.bank.as_ref(), body.card.as_ref(), true)?;
-        validate::owner(&body.owner)?;
-        let mut req = self
-            .account_request(&UPDATE_ACCOUNT, account_id)?
-            .json(body);
-        req = match duplicates {
-            DuplicateCheck::Off => req,
-            DuplicateCheck::Reject => req.flag("RejectDuplicateCard"),
-            DuplicateCheck::Allow => req.flag(self.update_allow_flag.as_str()),
-        };
-        if carries_encrypted_card(body.card.as_ref()) {
-            req = req.no_retry_on_server_error();
-        }
-        decode_with_status(&self.transport.send(req).await?)
+        self.execute(&op::UpdateAccount {
+            account_id,
+            update: body,
+            duplicates,
+        })
+        .await
     }
 
     /// `PUT /v2/clients/{ClientID}/accounts/{AccountID}`: a partial update (expiry and owner
@@ -455,21 +420,11 @@ impl AccountVaultClient {
         account_id: &str,
         body: &UpdateAccountV2,
     ) -> Result<Status> {
-        if body
-            .card
-            .as_ref()
-            .is_none_or(|c| c.expiration_date.is_none())
-            && body.owner.as_ref().is_none_or(|o| o == &OwnerV2::default())
-        {
-            return Err(Error::invalid("body", InputProblem::Empty));
-        }
-        if let Some(owner) = &body.owner {
-            validate_v2_owner(owner)?;
-        }
-        let req = self
-            .account_request(&UPDATE_ACCOUNT_V2, account_id)?
-            .json(body);
-        decode_with_status(&self.transport.send(req).await?)
+        self.execute(&op::UpdateAccountV2 {
+            account_id,
+            update: body,
+        })
+        .await
     }
 
     /// `DELETE /v1/clients/{ClientID}/accounts/{AccountID}[?DeleteDuplicateCard]`. Deleting again
@@ -491,11 +446,11 @@ impl AccountVaultClient {
         account_id: &str,
         delete_duplicates: bool,
     ) -> Result<Status> {
-        let mut req = self.account_request(&DELETE_ACCOUNT, account_id)?;
-        if delete_duplicates {
-            req = req.flag("DeleteDuplicateCard");
-        }
-        decode_delete(&self.transport.send(req).await?)
+        self.execute(&op::DeleteAccount {
+            account_id,
+            delete_duplicates,
+        })
+        .await
     }
 
     /// `POST /v1/clients/{ClientID}/keys`: a new RSA key for encrypted card data. Keys live 365
@@ -513,10 +468,7 @@ impl AccountVaultClient {
     /// and counts meanwhile against the two keys TabaPay keeps (a third can be refused with 429). A
     /// refusal changed nothing.
     pub async fn create_key(&self, format: KeyFormat) -> Result<Key> {
-        let req = CREATE_KEY
-            .request([&self.client_path])
-            .json(&CreateKey { format });
-        decode_with_status(&self.transport.send(req).await?)
+        self.execute(&op::CreateKey { format }).await
     }
 
     /// `GET /v1/clients/{ClientID}/keys/{KeyID}[?Format=]` (the API's default format is Raw).
@@ -531,13 +483,7 @@ impl AccountVaultClient {
     /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed
     /// nothing.
     pub async fn retrieve_key(&self, key_id: &str, format: Option<KeyFormat>) -> Result<Key> {
-        let mut req = RETRIEVE_KEY.request([&self.client_path, &path_segment("key_id", key_id)?]);
-        if let Some(f) = format {
-            req = req.query("Format", f.as_str());
-        }
-        let mut key: Key = decode_with_status(&self.transport.send(req).await?)?;
-        key.key_id.get_or_insert_with(|| key_id.to_owned());
-        Ok(key)
+        self.execute(&op::RetrieveKey { key_id, format }).await
     }
 
     /// `DELETE /v1/clients/{ClientID}/keys/{KeyID}` (404 unknown, 410 already deleted).
@@ -554,8 +500,7 @@ impl AccountVaultClient {
     /// unreadable answer): deleting again answers 410 ([`Error::NotFound`]), which says it is gone,
     /// so it can simply be sent again. A refusal changed nothing.
     pub async fn delete_key(&self, key_id: &str) -> Result<Status> {
-        let req = DELETE_KEY.request([&self.client_path, &path_segment("key_id", key_id)?]);
-        decode_delete(&self.transport.send(req).await?)
+        self.execute(&op::DeleteKey { key_id }).await
     }
 
     /// The card form the unified update sends: encrypted when a key is configured, otherwise in

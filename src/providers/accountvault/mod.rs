@@ -36,6 +36,7 @@ pub mod wire;
 
 mod auth;
 mod client;
+pub mod operations;
 mod response;
 mod unified;
 pub(crate) mod validate;

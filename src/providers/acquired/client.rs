@@ -2,24 +2,18 @@
 //! UPDATE_BILLING card change and ACCOUNT_UPDATER on the one `api.php` endpoint, every request
 //! hashed and every response's hash verified before it is used.
 
-use super::response::decode_response;
-use super::validate::{check_order_id, check_token, format_error};
-use super::wire::{BillingAddress, Customer, Response, Shipping, Transaction};
+use super::operations::{ManageBilling, RequestAccountUpdate, SetTokenEnabled, UpdateCard};
+use super::validate::format_error;
+use super::wire::{BillingAddress, Response};
 use super::{Clock, Credentials, DEFAULT_WEBHOOK_FRESHNESS, PROVIDER, QA_URL, hash};
-use crate::card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
-use crate::error::{Error, InputProblem, Result};
-use crate::transport::{Endpoint, NoAuth, Transport, TransportConfig};
-use reqwest::Method;
-use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
+use crate::card::{CardBrand, CardNumber, Expiry};
+use crate::error::{Error, Result};
+use crate::transport::{NoAuth, Transport, TransportConfig};
+use secrecy::SecretString;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
-
-// The one endpoint (Acquired.com API documentation: every request is a JSON POST to
-// `api.php`). The configured URL is that endpoint itself, so nothing is appended to it.
-const API: Endpoint<0> = Endpoint::at_base_url(Method::POST, "/api.php");
 
 /// Builds an [`AcquiredClient`].
 pub struct AcquiredBuilder {
@@ -151,35 +145,6 @@ impl Answer {
     }
 }
 
-/// Change a token's customer / billing / shipping data (SUBSCRIPTION_MANAGE).
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct ManageBilling {
-    /// The token (INIT `transaction_id`).
-    pub original_transaction_id: String,
-    /// Your order id (generated when `None`).
-    pub merchant_order_id: Option<String>,
-    /// `subscription_type`: the samples and SDKs send `UPDATE_BILLING` (the default); the
-    /// prose says `SUBSCRIPTION_MANAGE`. Override here if your account needs it.
-    pub subscription_type: Option<String>,
-    /// New customer data.
-    pub customer: Option<Customer>,
-    /// New billing address / contact.
-    pub billing: Option<BillingAddress>,
-    /// New shipping data.
-    pub shipping: Option<Shipping>,
-}
-
-impl ManageBilling {
-    /// A change for `token`.
-    pub fn new(token: impl Into<String>) -> Self {
-        ManageBilling {
-            original_transaction_id: token.into(),
-            ..ManageBilling::default()
-        }
-    }
-}
-
 /// The new card of an UPDATE_BILLING card change.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -230,61 +195,6 @@ pub fn card_type(brand: CardBrand) -> Option<&'static str> {
     })
 }
 
-#[derive(Serialize)]
-pub(super) struct Body<'a> {
-    timestamp: &'a str,
-    company_id: &'a str,
-    company_pass: &'a str,
-    company_mid_id: &'a str,
-    request_hash: String,
-    transaction: &'a Transaction,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    customer: Option<&'a Customer>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    billing: Option<&'a BillingBody<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    shipping: Option<&'a Shipping>,
-}
-
-/// A request's `billing`: the address and contact fields (what SUBSCRIPTION_MANAGE changes,
-/// and what may go beside a card change) and, for an UPDATE_BILLING card change, the new
-/// card. Typed and borrowed: the card number and security code are read from the caller's
-/// secret-holding types as the body is written, never copied into a JSON tree that outlives
-/// the request unzeroed.
-#[derive(Serialize)]
-pub(super) struct BillingBody<'a> {
-    #[serde(flatten)]
-    address: Option<&'a BillingAddress>,
-    #[serde(flatten)]
-    card: Option<CardFields<'a>>,
-}
-
-/// The card fields of `billing` for UPDATE_BILLING, in the order of Acquired's example
-/// (`cardholder_name`, `cardnumber`, `card_type`, `cardcvv`, `cardexp` as `MMYYYY`).
-#[derive(Serialize)]
-pub(super) struct CardFields<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cardholder_name: Option<&'a str>,
-    cardnumber: &'a str,
-    card_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cardcvv: Option<&'a str>,
-    cardexp: String,
-}
-
-impl<'a> CardFields<'a> {
-    /// The fields for `card`, whose brand Acquired names `card_type`.
-    fn new(card: &'a NewCard, card_type: &'static str) -> Self {
-        CardFields {
-            cardholder_name: card.holder_name.as_deref(),
-            cardnumber: card.number.expose_secret(),
-            card_type,
-            cardcvv: card.cvv.as_ref().map(|c| c.expose_secret()),
-            cardexp: card.expiry.format(ExpiryFormat::Mmyyyy),
-        }
-    }
-}
-
 impl AcquiredClient {
     /// Starts a builder for the QA endpoint.
     ///
@@ -327,60 +237,7 @@ impl AcquiredClient {
         &self.credentials.company_id
     }
 
-    fn order_id(&self, given: Option<&str>, timestamp: &str) -> Result<String> {
-        match given {
-            Some(id) => {
-                check_order_id(id)?;
-                Ok(id.to_owned())
-            }
-            None => {
-                use rand::Rng;
-                Ok(format!(
-                    "au-{timestamp}-{:08x}",
-                    rand::rng().random::<u32>()
-                ))
-            }
-        }
-    }
-
-    /// Builds, hashes and sends one request, then verifies the response hash before reading
-    /// anything else in it.
-    async fn call(
-        &self,
-        timestamp: &str,
-        transaction: &Transaction,
-        customer: Option<&Customer>,
-        billing: Option<&BillingBody<'_>>,
-        shipping: Option<&Shipping>,
-    ) -> Result<Answer> {
-        if timestamp.len() != 14 || !timestamp.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format_error("timestamp", "14 digits yyyymmddhhmmss"));
-        }
-        let c = &self.credentials;
-        let request_hash = hash::request_hash(
-            timestamp,
-            &transaction.transaction_type,
-            &c.company_id,
-            transaction.merchant_order_id.as_deref().unwrap_or(""),
-            transaction.original_transaction_id.as_deref().unwrap_or(""),
-            &c.hashcode,
-        );
-        let body = Body {
-            timestamp,
-            company_id: &c.company_id,
-            company_pass: c.company_pass.expose_secret(),
-            company_mid_id: c.company_mid_id.as_deref().unwrap_or(""),
-            request_hash,
-            transaction,
-            customer,
-            billing,
-            shipping,
-        };
-        let request = API.request([]).json(&body);
-        drop(body);
-        let response = self.transport.send(request).await?;
-        decode_response(&response, |parsed| self.verify(parsed))
-    }
+    crate::providers::common::execute_methods!("Acquired");
 
     /// Verifies a response's `response_hash` (Acquired API reference) in constant time.
     pub fn verify(&self, r: &Response) -> Result<()> {
@@ -427,53 +284,7 @@ impl AcquiredClient {
     /// could not be read or verified): the same change sets the same data, so it can simply be sent
     /// again. A refusal changed nothing.
     pub async fn manage_billing(&self, change: &ManageBilling) -> Result<Answer> {
-        check_token("original_transaction_id", &change.original_transaction_id)?;
-        if change.customer.is_none() && change.billing.is_none() && change.shipping.is_none() {
-            return Err(Error::invalid("billing", InputProblem::Empty));
-        }
-        let ts = self.now();
-        let transaction = Transaction {
-            merchant_order_id: Some(self.order_id(change.merchant_order_id.as_deref(), &ts)?),
-            transaction_type: "SUBSCRIPTION_MANAGE".into(),
-            subscription_type: Some(
-                change
-                    .subscription_type
-                    .clone()
-                    .unwrap_or_else(|| "UPDATE_BILLING".into()),
-            ),
-            original_transaction_id: Some(change.original_transaction_id.clone()),
-            ..Transaction::default()
-        };
-        let billing = change.billing.as_ref().map(|address| BillingBody {
-            address: Some(address),
-            card: None,
-        });
-        self.call(
-            &ts,
-            &transaction,
-            change.customer.as_ref(),
-            billing.as_ref(),
-            change.shipping.as_ref(),
-        )
-        .await
-    }
-
-    async fn set_enabled(
-        &self,
-        token: &str,
-        enabled: bool,
-        merchant_order_id: Option<&str>,
-    ) -> Result<Answer> {
-        check_token("original_transaction_id", token)?;
-        let ts = self.now();
-        let transaction = Transaction {
-            merchant_order_id: Some(self.order_id(merchant_order_id, &ts)?),
-            transaction_type: "SUBSCRIPTION_MANAGE".into(),
-            subscription_type: Some(if enabled { "ENABLE" } else { "DISABLE" }.into()),
-            original_transaction_id: Some(token.to_owned()),
-            ..Transaction::default()
-        };
-        self.call(&ts, &transaction, None, None, None).await
+        self.execute(change).await
     }
 
     /// SUBSCRIPTION_MANAGE / `DISABLE`: the token is refused for future ACCOUNT_UPDATER, REBILL,
@@ -496,7 +307,12 @@ impl AcquiredClient {
         token: &str,
         merchant_order_id: Option<&str>,
     ) -> Result<Answer> {
-        self.set_enabled(token, false, merchant_order_id).await
+        self.execute(&SetTokenEnabled {
+            token,
+            enabled: false,
+            merchant_order_id,
+        })
+        .await
     }
 
     /// SUBSCRIPTION_MANAGE / `ENABLE`.
@@ -518,7 +334,12 @@ impl AcquiredClient {
         token: &str,
         merchant_order_id: Option<&str>,
     ) -> Result<Answer> {
-        self.set_enabled(token, true, merchant_order_id).await
+        self.execute(&SetTokenEnabled {
+            token,
+            enabled: true,
+            merchant_order_id,
+        })
+        .await
     }
 
     /// UPDATE_BILLING card change: a zero-amount `AUTH_ONLY` with the new card (and optionally
@@ -545,46 +366,13 @@ impl AcquiredClient {
         billing: Option<&BillingAddress>,
         merchant_order_id: Option<&str>,
     ) -> Result<Answer> {
-        check_token("original_transaction_id", token)?;
-        let today = chrono::Utc::now().date_naive();
-        if card.expiry.is_expired_at(today) {
-            return Err(Error::invalid(
-                "billing.cardexp",
-                InputProblem::NotAllowed {
-                    reason: "the card has expired".into(),
-                },
-            ));
-        }
-        let card_type = card_type(card.number.brand()).ok_or_else(|| {
-            Error::invalid(
-                "billing.cardnumber",
-                InputProblem::NotAllowed {
-                    reason: "unknown card brand".into(),
-                },
-            )
-        })?;
-        if let Some(cvv) = &card.cvv {
-            let c = cvv.expose_secret();
-            if !(3..=4).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format_error("billing.cardcvv", "3 or 4 digits"));
-            }
-        }
-        let ts = self.now();
-        let transaction = Transaction {
-            merchant_order_id: Some(self.order_id(merchant_order_id, &ts)?),
-            transaction_type: "AUTH_ONLY".into(),
-            subscription_type: Some("UPDATE_BILLING".into()),
-            original_transaction_id: Some(token.to_owned()),
-            amount: Some("0".into()),
-            currency_code_iso3: Some(self.currency.clone()),
-            ..Transaction::default()
-        };
-        let billing = BillingBody {
-            address: billing,
-            card: Some(CardFields::new(card, card_type)),
-        };
-        self.call(&ts, &transaction, None, Some(&billing), None)
-            .await
+        self.execute(&UpdateCard {
+            token,
+            card,
+            billing,
+            merchant_order_id,
+        })
+        .await
     }
 
     /// ACCOUNT_UPDATER for a token: answered pending (`11`); the outcome comes by the
@@ -608,17 +396,11 @@ impl AcquiredClient {
         token: &str,
         merchant_order_id: Option<&str>,
     ) -> Result<Answer> {
-        check_token("original_transaction_id", token)?;
-        let ts = self.now();
-        let transaction = Transaction {
-            merchant_order_id: merchant_order_id
-                .map(|m| check_order_id(m).map(|()| m.to_owned()))
-                .transpose()?,
-            transaction_type: "ACCOUNT_UPDATER".into(),
-            original_transaction_id: Some(token.to_owned()),
-            ..Transaction::default()
-        };
-        self.call(&ts, &transaction, None, None, None).await
+        self.execute(&RequestAccountUpdate {
+            token,
+            merchant_order_id,
+        })
+        .await
     }
 }
 
@@ -664,74 +446,5 @@ impl AcquiredClient {
             builder = builder.base_url(url);
         }
         Ok(Some(builder))
-    }
-}
-
-#[cfg(test)]
-mod billing_body_tests {
-    use super::*;
-
-    const DOCUMENTED_REQUEST: &str =
-        include_str!("../../../tests/fixtures/acquired/update_billing_request.json");
-
-    /// The example's card number, read from the fixture (no card number is written in src/).
-    fn documented_number() -> String {
-        let request: serde_json::Value = serde_json::from_str(DOCUMENTED_REQUEST).unwrap();
-        request["billing"]["cardnumber"].as_str().unwrap().to_owned()
-    }
-
-    fn documented_card() -> NewCard {
-        let mut card = NewCard::new(
-            CardNumber::parse(&documented_number()).unwrap(),
-            Expiry::new(3, 2026).unwrap(),
-        );
-        card.cvv = Some(SecretString::from("456".to_owned()));
-        card.holder_name = Some("MR E N JOHNSON".into());
-        card
-    }
-
-    /// The card change's `billing` is the UPDATE_BILLING example's, byte for byte (field
-    /// order included).
-    #[test]
-    fn a_card_change_writes_the_documented_billing() {
-        let card = documented_card();
-        let billing = BillingBody {
-            address: None,
-            card: Some(CardFields::new(&card, "VISA")),
-        };
-        // `billing` is the example's last member: its text runs to the outer object's end.
-        let start = DOCUMENTED_REQUEST.find(r#""billing":"#).unwrap() + r#""billing":"#.len();
-        let rest = DOCUMENTED_REQUEST[start..].trim_end();
-        let documented = rest.strip_suffix('}').unwrap();
-        assert_eq!(serde_json::to_string(&billing).unwrap(), documented);
-    }
-
-    /// Address fields go beside the card's (Acquired's SDKs allow both), and an address
-    /// change alone carries no card field.
-    #[test]
-    fn address_fields_go_beside_the_card_or_alone() {
-        let card = documented_card();
-        let address = BillingAddress::default()
-            .billing_city("London")
-            .billing_zipcode("W1U7AL");
-        let both = BillingBody {
-            address: Some(&address),
-            card: Some(CardFields::new(&card, "VISA")),
-        };
-        assert_eq!(
-            serde_json::to_string(&both).unwrap(),
-            format!(
-                r#"{{"billing_city":"London","billing_zipcode":"W1U7AL","cardholder_name":"MR E N JOHNSON","cardnumber":"{}","card_type":"VISA","cardcvv":"456","cardexp":"032026"}}"#,
-                documented_number()
-            )
-        );
-        let alone = BillingBody {
-            address: Some(&address),
-            card: None,
-        };
-        assert_eq!(
-            serde_json::to_string(&alone).unwrap(),
-            r#"{"billing_city":"London","billing_zipcode":"W1U7AL"}"#
-        );
     }
 }

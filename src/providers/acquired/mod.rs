@@ -44,13 +44,15 @@ pub mod result;
 
 mod auth;
 mod client;
+pub mod operations;
 mod response;
 mod unified;
 mod validate;
 mod webhook;
 
 pub use auth::Credentials;
-pub use client::{AcquiredBuilder, AcquiredClient, Answer, ManageBilling, NewCard, card_type};
+pub use client::{AcquiredBuilder, AcquiredClient, Answer, NewCard, card_type};
+pub use operations::ManageBilling;
 pub use response::response_code_meaning;
 pub use webhook::{DEFAULT_WEBHOOK_FRESHNESS, verify_webhook, verify_webhook_at};
 

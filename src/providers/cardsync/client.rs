@@ -2,14 +2,15 @@
 //! (batches, Amex subscriptions, results), one method per endpoint of the v2 API.
 
 use super::auth;
-use super::bulk::{BulkPlanner, CardsBody};
-use super::response::{
-    acknowledged, compact_results, decode_response, require_data, succeeded_without_envelope,
+use super::bulk::BulkPlanner;
+use super::operations::{
+    CheckedBatch, CheckedSubscribe, CreateBatch, EnrollMerchant, GetBatchResults,
+    GetBatchResultsCompact, GetBatchStatus, GetMerchantStatus, GetSubscriptionResults,
+    GetSubscriptionResultsCompact, SetWebhooks, SubscribeAmex, UnsubscribeAmex,
 };
-use super::validate::{validate_merchant, validate_request};
 use super::wire::{
-    AmexCard, Batch, BatchCard, Envelope, Merchant, MerchantCreated, MerchantStatus, Results,
-    Trigger, WebhookTarget, Webhooks,
+    AmexCard, Batch, BatchCard, Merchant, MerchantCreated, MerchantStatus, Results, Trigger,
+    WebhookTarget, Webhooks,
 };
 use super::{CompactResults, DEFAULT_CONCURRENCY, PROVIDER, SANDBOX_URL};
 use crate::error::{Error, InputProblem, Result};
@@ -18,30 +19,17 @@ use crate::submission::{
     ChunkObserver, DuplicateIds, ReceiptCollector, StreamOptions, StreamReceipt, card_stream,
     check_all, drive,
 };
-use crate::transport::{ApiRequest, Endpoint, Transport, TransportConfig, check_id};
+use crate::transport::{Transport, TransportConfig};
 use crate::webhook::WebhookEvent;
 use crate::{
     ids::Flow,
     provider::{CardToUpdate, Provider, SubmissionReceipt, WebhookReceipt, WebhookRegistration},
 };
 use futures::stream::BoxStream;
-use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use url::Url;
-
-// The endpoints, each declared once (CardSync Universal Account Updater API v2 reference).
-const ENROLL_MERCHANT: Endpoint<0> = Endpoint::new(Method::POST, "/v2/merchant");
-const MERCHANT_STATUS: Endpoint<0> = Endpoint::new(Method::GET, "/v2/merchant");
-const CREATE_BATCH: Endpoint<0> = Endpoint::new(Method::POST, "/v2/batch");
-const BATCH_STATUS: Endpoint<0> = Endpoint::new(Method::GET, "/v2/batch");
-const BATCH_RESULTS: Endpoint<0> = Endpoint::new(Method::GET, "/v2/batch/results");
-const SUBSCRIBE: Endpoint<0> = Endpoint::new(Method::POST, "/v2/subscribe");
-const UNSUBSCRIBE: Endpoint<0> = Endpoint::new(Method::DELETE, "/v2/subscribe");
-const SUBSCRIPTION_RESULTS: Endpoint<0> = Endpoint::new(Method::GET, "/v2/subscription/results");
-const REGISTER_WEBHOOKS: Endpoint<0> = Endpoint::new(Method::POST, "/v2/webhooks");
 
 /// The transport for `key`, at `base_url` or else the sandbox.
 pub(super) fn transport(
@@ -59,36 +47,12 @@ pub(super) fn transport(
     Transport::new(PROVIDER, base_url, Arc::new(auth::signer(key)), config)
 }
 
-/// Sends `request`, then checks the HTTP status **and** the body's `status`: CardSync reports
-/// failures as `{"status":"failed"|"failure","message"|"msg":…}`, sometimes with HTTP 200.
-pub(super) async fn call<T: DeserializeOwned>(
-    transport: &Transport,
-    request: ApiRequest,
-) -> Result<Envelope<T>> {
-    decode_response(&transport.send(request).await?)
-}
-
-/// `GET /v2/batch/results?batch_id=&event_id=`.
-pub(super) fn batch_results_request(batch_id: &str, event_id: Option<&str>) -> Result<ApiRequest> {
-    check_id("batch_id", batch_id)?;
-    let mut req = BATCH_RESULTS.request([]).query("batch_id", batch_id);
-    if let Some(e) = event_id.filter(|e| !e.is_empty()) {
-        check_id("event_id", e)?;
-        req = req.query("event_id", e);
-    }
-    Ok(req)
-}
-
-/// `GET /v2/subscription/results?event_id=`.
-pub(super) fn subscription_results_request(event_id: &str) -> Result<ApiRequest> {
-    check_id("event_id", event_id)?;
-    Ok(SUBSCRIPTION_RESULTS.request([]).query("event_id", event_id))
-}
-
-/// Registers `registration`'s URL for every trigger with the first of `transports` whose key is
-/// accepted (an [`Error::Auth`] moves on to the next key; any other error is returned).
+/// Registers `registration`'s URL for every trigger, with the partner key first when there is
+/// one and then the merchant key: an [`Error::Auth`] moves on to the next key; any other error is
+/// returned.
 pub(super) async fn register_all_triggers(
-    transports: &[&Transport],
+    partner: Option<&CardSyncPartner>,
+    merchant: Option<&CardSyncClient>,
     registration: &WebhookRegistration,
 ) -> Result<WebhookReceipt> {
     let webhooks = Webhooks {
@@ -100,16 +64,25 @@ pub(super) async fn register_all_triggers(
             })
             .collect(),
     };
+    let set = SetWebhooks {
+        webhooks: &webhooks,
+    };
+    let receipt = || WebhookReceipt {
+        provider: PROVIDER,
+        ids: Vec::new(),
+        events: Trigger::ALL.iter().map(|t| t.id().to_string()).collect(),
+    };
     let mut last = None;
-    for transport in transports {
-        match set_webhooks(transport, &webhooks).await {
-            Ok(()) => {
-                return Ok(WebhookReceipt {
-                    provider: PROVIDER,
-                    ids: Vec::new(),
-                    events: Trigger::ALL.iter().map(|t| t.id().to_string()).collect(),
-                });
-            }
+    if let Some(partner) = partner {
+        match partner.execute(&set).await {
+            Ok(()) => return Ok(receipt()),
+            Err(e @ Error::Auth { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(merchant) = merchant {
+        match merchant.execute(&set).await {
+            Ok(()) => return Ok(receipt()),
             Err(e @ Error::Auth { .. }) => last = Some(e),
             Err(e) => return Err(e),
         }
@@ -118,24 +91,6 @@ pub(super) async fn register_all_triggers(
         provider: PROVIDER,
         flow: Flow::RegisterWebhook,
     }))
-}
-
-pub(super) async fn set_webhooks(transport: &Transport, webhooks: &Webhooks) -> Result<()> {
-    if webhooks.webhooks.is_empty() {
-        return Err(Error::invalid("webhooks", InputProblem::Empty));
-    }
-    for (i, w) in webhooks.webhooks.iter().enumerate() {
-        if Url::parse(&w.url).is_err() {
-            return Err(Error::invalid(
-                format!("webhooks[{i}].url"),
-                InputProblem::Format {
-                    expected: "an absolute URL".into(),
-                },
-            ));
-        }
-    }
-    let req = REGISTER_WEBHOOKS.request([]).json(webhooks);
-    call::<serde_json::Value>(transport, req).await.map(drop)
 }
 
 /// Which key a [`CardSyncBuilder`] holds: the partner master key
@@ -258,6 +213,8 @@ impl CardSyncPartner {
         self.transport.base_url()
     }
 
+    crate::providers::common::execute_methods!("CardSync");
+
     /// A client for one merchant, from the key enrollment returned. Shares this client's HTTP
     /// connection pool, base URL, timeouts and retries: no new connections are opened.
     pub fn merchant(&self, merchant_key: SecretString) -> Result<CardSyncClient> {
@@ -269,7 +226,7 @@ impl CardSyncPartner {
                 .transport
                 .with_signer(Arc::new(auth::signer(merchant_key))),
             concurrency: self.concurrency,
-            partner: Some(self.transport.clone()),
+            partner: Some(self.clone()),
         })
     }
 
@@ -287,7 +244,7 @@ impl CardSyncPartner {
     /// (one URL per trigger), so sending the same set again is how to be sure. A refusal changed
     /// nothing.
     pub async fn set_webhooks(&self, webhooks: &Webhooks) -> Result<()> {
-        set_webhooks(&self.transport, webhooks).await
+        self.execute(&SetWebhooks { webhooks }).await
     }
 
     /// `POST /v2/merchant`: enrolls a merchant; returns its id and its (secret) API key.
@@ -305,24 +262,7 @@ impl CardSyncPartner {
     /// enrollment webhook before sending again. It is never retried once it may have reached
     /// CardSync. A refusal changed nothing.
     pub async fn enroll_merchant(&self, merchant: &Merchant) -> Result<MerchantCreated> {
-        validate_merchant(merchant)?;
-        let req = ENROLL_MERCHANT.request([]).json(merchant);
-        let response = self.transport.send(req).await?;
-        let envelope = decode_response::<serde_json::Value>(&response)?;
-        // Until 2022-01-19 the id and key came at the top level, not under `data`.
-        let data = match envelope.data {
-            Some(data) => data,
-            None => response.json::<serde_json::Value>()?,
-        };
-        // serde's message would quote the merchant key: keep only the fact.
-        serde_json::from_value(data).map_err(|_| {
-            Error::decode(
-                PROVIDER,
-                response.status.as_u16(),
-                "merchant enrollment data of the wrong shape",
-                b"(merchant enrollment data withheld)",
-            )
-        })
+        self.execute(&EnrollMerchant { merchant }).await
     }
 
     /// `GET /v2/merchant?merchant_id=`: enrollment status.
@@ -336,21 +276,10 @@ impl CardSyncPartner {
     /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
     /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn merchant_status(&self, merchant_id: &str) -> Result<MerchantStatus> {
-        merchant_status(&self.transport, merchant_id).await
+        self.execute(&GetMerchantStatus { merchant_id }).await
     }
 }
 
-pub(super) async fn merchant_status(
-    transport: &Transport,
-    merchant_id: &str,
-) -> Result<MerchantStatus> {
-    check_id("merchant_id", merchant_id)?;
-    let req = MERCHANT_STATUS
-        .request([])
-        .query("merchant_id", merchant_id);
-    let env = call::<MerchantStatus>(transport, req).await?;
-    Ok(env.data.unwrap_or_default())
-}
 
 /// The merchant-level client: batches, Amex subscriptions and results. Implements
 /// [`Provider`]. Cheap to clone.
@@ -360,7 +289,7 @@ pub struct CardSyncClient {
     pub(super) concurrency: usize,
     /// The partner's transport, when the client was derived from a partner client: webhooks
     /// are registered with the partner key (see [`Provider::register_webhook`]).
-    pub(super) partner: Option<Transport>,
+    pub(super) partner: Option<CardSyncPartner>,
 }
 
 impl CardSyncClient {
@@ -381,6 +310,8 @@ impl CardSyncClient {
         self.transport.base_url()
     }
 
+    crate::providers::common::execute_methods!("CardSync");
+
     /// `POST /v2/webhooks` with this merchant's key (which key the service expects is not
     /// documented; the partner client has the same call).
     ///
@@ -396,7 +327,7 @@ impl CardSyncClient {
     /// (one URL per trigger), so sending the same set again is how to be sure. A refusal changed
     /// nothing.
     pub async fn set_webhooks(&self, webhooks: &Webhooks) -> Result<()> {
-        set_webhooks(&self.transport, webhooks).await
+        self.execute(&SetWebhooks { webhooks }).await
     }
 
     /// `GET /v2/merchant?merchant_id=` with this merchant's key.
@@ -410,7 +341,7 @@ impl CardSyncClient {
     /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
     /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn merchant_status(&self, merchant_id: &str) -> Result<MerchantStatus> {
-        merchant_status(&self.transport, merchant_id).await
+        self.execute(&GetMerchantStatus { merchant_id }).await
     }
 
     /// `POST /v2/batch`: up to 10,000 Visa / Mastercard / Discover cards. Never retried once it
@@ -430,22 +361,11 @@ impl CardSyncClient {
     /// an unreadable answer): wait for the "batch available" webhook or ask CardSync before sending
     /// again. It is never retried once it may have reached CardSync. A refusal changed nothing.
     pub async fn create_batch(&self, cards: &[BatchCard]) -> Result<Batch> {
-        validate_request(cards.iter().map(|c| (c.id.as_str(), &c.card, None)), false)?;
-        self.post_batch(cards).await
+        self.execute(&CreateBatch { cards }).await
     }
 
     pub(super) async fn post_batch<C: Serialize + Sync>(&self, cards: &[C]) -> Result<Batch> {
-        let req = CREATE_BATCH.request([]).json(&CardsBody { cards });
-        let response = self.transport.send(req).await?;
-        // The v2 example answers a created batch with `status: success` and data holding no
-        // `batch_id`, or no data at all: the batch exists all the same, so that is a success
-        // whose id is pending (the "batch available" webhook names it), never a failure that
-        // would invite a second, billed submission.
-        if succeeded_without_envelope(&response) {
-            return Ok(Batch::default());
-        }
-        let env = decode_response::<Batch>(&response)?;
-        Ok(env.data.unwrap_or_default())
+        self.execute(&CheckedBatch { cards }).await
     }
 
     /// `GET /v2/batch?batch_id=`.
@@ -459,12 +379,7 @@ impl CardSyncClient {
     /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
     /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn batch_status(&self, batch_id: &str) -> Result<Batch> {
-        check_id("batch_id", batch_id)?;
-        let req = BATCH_STATUS.request([]).query("batch_id", batch_id);
-        let env = call::<Batch>(&self.transport, req).await?;
-        let mut batch = require_data(env, "batch status", b"")?;
-        batch.batch_id.get_or_insert_with(|| batch_id.to_owned());
-        Ok(batch)
+        self.execute(&GetBatchStatus { batch_id }).await
     }
 
     /// `GET /v2/batch/results?batch_id=&event_id=` (`event_id` optional once completed).
@@ -478,9 +393,7 @@ impl CardSyncClient {
     /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
     /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn batch_results(&self, batch_id: &str, event_id: Option<&str>) -> Result<Results> {
-        let req = batch_results_request(batch_id, event_id)?;
-        let env = call::<Results>(&self.transport, req).await?;
-        require_data(env, "batch results", b"")
+        self.execute(&GetBatchResults { batch_id, event_id }).await
     }
 
     /// [`CardSyncClient::batch_results`] decoded compactly: the body is kept with a 40-byte
@@ -500,8 +413,8 @@ impl CardSyncClient {
         batch_id: &str,
         event_id: Option<&str>,
     ) -> Result<CompactResults> {
-        let req = batch_results_request(batch_id, event_id)?;
-        compact_results(self.transport.send(req).await?)
+        let results = GetBatchResults { batch_id, event_id };
+        self.execute(&GetBatchResultsCompact { results }).await
     }
 
     /// [`CardSyncClient::subscription_results`] decoded compactly (see [`CompactResults`]).
@@ -515,8 +428,8 @@ impl CardSyncClient {
     /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
     /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn subscription_results_compact(&self, event_id: &str) -> Result<CompactResults> {
-        let req = subscription_results_request(event_id)?;
-        compact_results(self.transport.send(req).await?)
+        let results = GetSubscriptionResults { event_id };
+        self.execute(&GetSubscriptionResultsCompact { results }).await
     }
 
     /// `POST /v2/subscribe`: up to 10,000 Amex cards, each with its SE number. Never retried
@@ -535,18 +448,11 @@ impl CardSyncClient {
     /// answer): the effect of a repeat is not documented, so check the next results before sending
     /// again. It is never retried once it may have reached CardSync. A refusal changed nothing.
     pub async fn subscribe_amex(&self, cards: &[AmexCard]) -> Result<()> {
-        validate_request(
-            cards
-                .iter()
-                .map(|c| (c.id.as_str(), &c.card, Some(c.se_number.as_str()))),
-            true,
-        )?;
-        self.post_subscribe(cards).await
+        self.execute(&SubscribeAmex { cards }).await
     }
 
     pub(super) async fn post_subscribe<C: Serialize + Sync>(&self, cards: &[C]) -> Result<()> {
-        let req = SUBSCRIBE.request([]).json(&CardsBody { cards });
-        acknowledged(&self.transport.send(req).await?)
+        self.execute(&CheckedSubscribe { cards }).await
     }
 
     /// `DELETE /v2/subscribe` with the same body: stops updates (and billing) for each card / SE
@@ -565,17 +471,7 @@ impl CardSyncClient {
     /// answer): the effect of a repeat is not documented, so check the next results before sending
     /// again. It is never retried once it may have reached CardSync. A refusal changed nothing.
     pub async fn unsubscribe_amex(&self, cards: &[AmexCard]) -> Result<()> {
-        validate_request(
-            cards
-                .iter()
-                .map(|c| (c.id.as_str(), &c.card, Some(c.se_number.as_str()))),
-            true,
-        )?;
-        let req = UNSUBSCRIBE
-            .request([])
-            .json(&CardsBody { cards })
-            .idempotent(false);
-        acknowledged(&self.transport.send(req).await?)
+        self.execute(&UnsubscribeAmex { cards }).await
     }
 
     /// `GET /v2/subscription/results?event_id=`: the Amex updates a trigger-23 webhook announced.
@@ -589,9 +485,7 @@ impl CardSyncClient {
     /// [`Error::RateLimited`]; or what kept it from answering: [`Error::Transport`],
     /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn subscription_results(&self, event_id: &str) -> Result<Results> {
-        let req = subscription_results_request(event_id)?;
-        let env = call::<Results>(&self.transport, req).await?;
-        require_data(env, "subscription results", b"")
+        self.execute(&GetSubscriptionResults { event_id }).await
     }
 
     /// Bulk submission: any number of cards. Visa / Mastercard / Discover go into batches of at

@@ -50,6 +50,7 @@ pub use compact::{CompactResults, ResultRef};
 mod auth;
 mod bulk;
 mod client;
+pub mod operations;
 mod response;
 mod unified;
 mod validate;

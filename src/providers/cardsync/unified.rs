@@ -11,7 +11,6 @@ use crate::codes::{self, CodeScheme};
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::submission::{ChunkObserver, Planner, StreamOptions, StreamReceipt};
-use crate::transport::Transport;
 use crate::webhook::{WebhookEvent, WebhookRequest};
 use crate::{
     ids::{Flow, JobKind, JobRef, ProviderId, ResultsQuery},
@@ -46,7 +45,7 @@ impl Provider for CardSyncPartner {
         &self,
         registration: WebhookRegistration,
     ) -> BoxFuture<'_, Result<WebhookReceipt>> {
-        Box::pin(async move { register_all_triggers(&[&self.transport], &registration).await })
+        Box::pin(async move { register_all_triggers(Some(self), None, &registration).await })
     }
 
     fn parse_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookEvent> {
@@ -386,9 +385,7 @@ impl Provider for CardSyncClient {
             // Which key registers webhooks is not documented; the documents register them
             // before any merchant exists, so the partner key is tried first when this client
             // has one, and the merchant key if the partner key is refused.
-            let mut transports: Vec<&Transport> = self.partner.iter().collect();
-            transports.push(&self.transport);
-            register_all_triggers(&transports, &registration).await
+            register_all_triggers(self.partner.as_ref(), Some(self), &registration).await
         })
     }
 

@@ -1,8 +1,11 @@
 //! The native PayConex client: one method per account-updater and webhook endpoint of the v4
 //! API, each request signed (HMAC or Basic) and each violation answer typed.
 
-use super::response::decode_response;
-use super::validate::{check_not_empty, check_pan, check_period, check_shieldconex, check_token};
+use super::operations::{
+    AddPans, AddShieldconex, AddTokens, CreateWebhook, DeleteRecord, DeleteSubscription,
+    DeleteWebhook, GetSubscription, GetWebhook, ListWebhooks, ScheduleResults, SubscribePans,
+    SubscribeShieldconex, SubscribeTokens, UpdateSubscription, UpdateWebhook, Updates,
+};
 use super::wire::{
     PanRecord, PanSubscription, Schedule, ShieldconexRecord, ShieldconexSubscription,
     SubscriptionPatch, TokenRecord, TokenSubscription, Update, Webhook, WebhookResponse,
@@ -14,79 +17,11 @@ use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::Provider;
 use crate::transport::{
-    ApiRequest, ApiResponse, Endpoint, PathSegment, Signer, Transport, TransportConfig,
-    path_segment,
+    PathSegment, Signer, Transport, TransportConfig, path_segment,
 };
 use crate::webhook::WebhookEvent;
-use reqwest::Method;
 use std::sync::Arc;
 use url::Url;
-
-// The endpoints, each declared once (PayConex Account Updater v4 reference).
-const CREATE_WEBHOOK: Endpoint<1> =
-    Endpoint::new(Method::POST, "/api/v4/accounts/{accountId}/webhooks");
-const LIST_WEBHOOKS: Endpoint<1> =
-    Endpoint::new(Method::GET, "/api/v4/accounts/{accountId}/webhooks");
-const GET_WEBHOOK: Endpoint<2> = Endpoint::new(
-    Method::GET,
-    "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
-);
-const UPDATE_WEBHOOK: Endpoint<2> = Endpoint::new(
-    Method::PATCH,
-    "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
-);
-const DELETE_WEBHOOK: Endpoint<2> = Endpoint::new(
-    Method::DELETE,
-    "/api/v4/accounts/{accountId}/webhooks/{webhookID}",
-);
-const SUBSCRIBE_TOKENS: Endpoint<1> = Endpoint::new(
-    Method::POST,
-    "/api/v4/accounts/{accountId}/account-updater/payconex/subscribe",
-);
-const SUBSCRIBE_PANS: Endpoint<1> = Endpoint::new(
-    Method::POST,
-    "/api/v4/accounts/{accountId}/account-updater/pan/subscribe",
-);
-const SUBSCRIBE_SHIELDCONEX: Endpoint<1> = Endpoint::new(
-    Method::POST,
-    "/api/v4/accounts/{accountId}/account-updater/shieldconex/subscribe",
-);
-const GET_SUBSCRIPTION: Endpoint<2> = Endpoint::new(
-    Method::GET,
-    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}",
-);
-const UPDATE_SUBSCRIPTION: Endpoint<2> = Endpoint::new(
-    Method::PATCH,
-    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}",
-);
-const DELETE_SUBSCRIPTION: Endpoint<2> = Endpoint::new(
-    Method::DELETE,
-    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}",
-);
-const ADD_TOKENS: Endpoint<2> = Endpoint::new(
-    Method::POST,
-    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}/payconex",
-);
-const ADD_SHIELDCONEX: Endpoint<2> = Endpoint::new(
-    Method::POST,
-    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}/shieldconex",
-);
-const ADD_PANS: Endpoint<2> = Endpoint::new(
-    Method::POST,
-    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}/pan",
-);
-const DELETE_RECORD: Endpoint<3> = Endpoint::new(
-    Method::DELETE,
-    "/api/v4/accounts/{accountId}/account-updater/subscriptions/{subscriptionId}/records/{recordId}",
-);
-const SCHEDULE_RESULTS: Endpoint<2> = Endpoint::new(
-    Method::GET,
-    "/api/v4/accounts/{accountId}/account-updater/schedules/{scheduleId}/results",
-);
-const UPDATES: Endpoint<2> = Endpoint::new(
-    Method::GET,
-    "/api/v4/accounts/{accountId}/account-updater/updates/{updateId}",
-);
 
 /// The two published environments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,19 +180,12 @@ impl PayConexClient {
         self.transport.base_url()
     }
 
-    async fn send(&self, request: ApiRequest) -> Result<ApiResponse> {
-        decode_response(self.transport.send(request).await?)
+    /// `account_id` as the `{accountId}` path segment.
+    pub(super) fn account(&self) -> &PathSegment {
+        &self.account
     }
 
-    /// A DELETE: done when answered 2xx, or 404/410 after a retry whose first attempt may have
-    /// deleted the resource already ([`ApiResponse::gone_after_retry`]).
-    async fn send_delete(&self, request: ApiRequest) -> Result<()> {
-        let response = self.transport.send(request).await?;
-        if response.gone_after_retry() {
-            return Ok(());
-        }
-        decode_response(response).map(drop)
-    }
+    crate::providers::common::execute_methods!("PayConex");
 
     // ---- webhooks (PayConex Account Updater v4 reference) ----
 
@@ -273,8 +201,7 @@ impl PayConexClient {
     /// answer): list the webhooks ([`PayConexClient::list_webhooks`]) before sending again. A
     /// refusal (a 4xx, a violation) changed nothing.
     pub async fn create_webhook(&self, webhook: &Webhook) -> Result<WebhookResponse> {
-        let req = CREATE_WEBHOOK.request([&self.account]).json(webhook);
-        self.send(req).await?.json()
+        self.execute(&CreateWebhook { webhook }).await
     }
 
     /// `GET /api/v4/accounts/{accountId}/webhooks`.
@@ -286,8 +213,7 @@ impl PayConexClient {
     /// code, message, trace id and field; or what kept it from answering: [`Error::Transport`],
     /// [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed nothing.
     pub async fn list_webhooks(&self) -> Result<Vec<WebhookResponse>> {
-        let req = LIST_WEBHOOKS.request([&self.account]);
-        self.send(req).await?.json()
+        self.execute(&ListWebhooks {}).await
     }
 
     /// `GET /api/v4/accounts/{accountId}/webhooks/{webhookID}`.
@@ -301,9 +227,7 @@ impl PayConexClient {
     /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed
     /// nothing.
     pub async fn get_webhook(&self, webhook_id: &str) -> Result<WebhookResponse> {
-        let id = path_segment("webhook_id", webhook_id)?;
-        let req = GET_WEBHOOK.request([&self.account, &id]);
-        self.send(req).await?.json()
+        self.execute(&GetWebhook { webhook_id }).await
     }
 
     /// `PATCH /api/v4/accounts/{accountId}/webhooks/{webhookID}`.
@@ -323,9 +247,7 @@ impl PayConexClient {
         webhook_id: &str,
         webhook: &Webhook,
     ) -> Result<WebhookResponse> {
-        let id = path_segment("webhook_id", webhook_id)?;
-        let req = UPDATE_WEBHOOK.request([&self.account, &id]).json(webhook);
-        self.send(req).await?.json()
+        self.execute(&UpdateWebhook { webhook_id, webhook }).await
     }
 
     /// `DELETE /api/v4/accounts/{accountId}/webhooks/{webhookID}` → 204.
@@ -340,9 +262,7 @@ impl PayConexClient {
     /// is success (the first attempt may have deleted it); deleting again is harmless, so an error
     /// here can simply be retried.
     pub async fn delete_webhook(&self, webhook_id: &str) -> Result<()> {
-        let id = path_segment("webhook_id", webhook_id)?;
-        let req = DELETE_WEBHOOK.request([&self.account, &id]);
-        self.send_delete(req).await
+        self.execute(&DeleteWebhook { webhook_id }).await
     }
 
     // ---- subscriptions (PayConex Account Updater v4 reference) ----
@@ -361,13 +281,7 @@ impl PayConexClient {
     /// ([`PayConexClient::get_subscription`] or the webhook it announces) before sending again. A
     /// refusal (a 4xx, a violation) changed nothing.
     pub async fn subscribe_tokens(&self, body: &TokenSubscription) -> Result<Schedule> {
-        check_not_empty("tokens", &body.tokens)?;
-        for (i, t) in body.tokens.iter().enumerate() {
-            check_token(&format!("tokens[{i}].token"), &t.token)?;
-        }
-        check_period(&body.period_id, body.period_date)?;
-        let req = SUBSCRIBE_TOKENS.request([&self.account]).json(body);
-        self.send(req).await?.json()
+        self.execute(&SubscribeTokens { subscription: body }).await
     }
 
     /// `POST …/account-updater/pan/subscribe` → 201.
@@ -384,13 +298,7 @@ impl PayConexClient {
     /// ([`PayConexClient::get_subscription`] or the webhook it announces) before sending again. A
     /// refusal (a 4xx, a violation) changed nothing.
     pub async fn subscribe_pans(&self, body: &PanSubscription) -> Result<Schedule> {
-        check_not_empty("cards", &body.cards)?;
-        for (i, c) in body.cards.iter().enumerate() {
-            check_pan(&format!("cards[{i}].pan"), &c.pan)?;
-        }
-        check_period(&body.period_id, body.period_date)?;
-        let req = SUBSCRIBE_PANS.request([&self.account]).json(body);
-        self.send(req).await?.json()
+        self.execute(&SubscribePans { subscription: body }).await
     }
 
     /// `POST …/account-updater/shieldconex/subscribe` → 201.
@@ -407,18 +315,7 @@ impl PayConexClient {
     /// ([`PayConexClient::get_subscription`] or the webhook it announces) before sending again. A
     /// refusal (a 4xx, a violation) changed nothing.
     pub async fn subscribe_shieldconex(&self, body: &ShieldconexSubscription) -> Result<Schedule> {
-        check_not_empty("tokens", &body.tokens)?;
-        for (i, t) in body.tokens.iter().enumerate() {
-            check_shieldconex(i, t)?;
-        }
-        check_period(&body.period_id, body.period_date)?;
-        let req = SUBSCRIBE_SHIELDCONEX.request([&self.account]).json(body);
-        self.send(req).await?.json()
-    }
-
-    /// `subscription_id` as the `{subscriptionId}` path segment.
-    fn subscription(subscription_id: &str) -> Result<PathSegment> {
-        path_segment("subscription_id", subscription_id)
+        self.execute(&SubscribeShieldconex { subscription: body }).await
     }
 
     /// `GET …/account-updater/subscriptions/{subscriptionId}`.
@@ -432,8 +329,7 @@ impl PayConexClient {
     /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed
     /// nothing.
     pub async fn get_subscription(&self, subscription_id: &str) -> Result<Schedule> {
-        let req = GET_SUBSCRIPTION.request([&self.account, &Self::subscription(subscription_id)?]);
-        self.send(req).await?.json()
+        self.execute(&GetSubscription { subscription_id }).await
     }
 
     /// `PATCH …/account-updater/subscriptions/{subscriptionId}` (e.g. `enabled: false` to pause).
@@ -454,13 +350,7 @@ impl PayConexClient {
         subscription_id: &str,
         patch: &SubscriptionPatch,
     ) -> Result<Schedule> {
-        if patch == &SubscriptionPatch::default() {
-            return Err(Error::invalid("patch", InputProblem::Empty));
-        }
-        let req = UPDATE_SUBSCRIPTION
-            .request([&self.account, &Self::subscription(subscription_id)?])
-            .json(patch);
-        self.send(req).await?.json()
+        self.execute(&UpdateSubscription { subscription_id, patch }).await
     }
 
     /// `DELETE …/account-updater/subscriptions/{subscriptionId}` → 204: every record is disabled
@@ -476,9 +366,7 @@ impl PayConexClient {
     /// is success (the first attempt may have deleted the schedule); deleting again is harmless, so
     /// an error here can simply be retried.
     pub async fn delete_subscription(&self, subscription_id: &str) -> Result<()> {
-        let req =
-            DELETE_SUBSCRIPTION.request([&self.account, &Self::subscription(subscription_id)?]);
-        self.send_delete(req).await
+        self.execute(&DeleteSubscription { subscription_id }).await
     }
 
     // ---- records (PayConex Account Updater v4 reference) ----
@@ -501,14 +389,7 @@ impl PayConexClient {
         subscription_id: &str,
         records: &[TokenRecord],
     ) -> Result<Schedule> {
-        check_not_empty("records", records)?;
-        for (i, t) in records.iter().enumerate() {
-            check_token(&format!("records[{i}].token"), &t.token)?;
-        }
-        let req = ADD_TOKENS
-            .request([&self.account, &Self::subscription(subscription_id)?])
-            .json(records);
-        self.send(req).await?.json()
+        self.execute(&AddTokens { subscription_id, records }).await
     }
 
     /// `POST …/subscriptions/{subscriptionId}/shieldconex` with a bare JSON array.
@@ -529,14 +410,7 @@ impl PayConexClient {
         subscription_id: &str,
         records: &[ShieldconexRecord],
     ) -> Result<Schedule> {
-        check_not_empty("records", records)?;
-        for (i, t) in records.iter().enumerate() {
-            check_shieldconex(i, t)?;
-        }
-        let req = ADD_SHIELDCONEX
-            .request([&self.account, &Self::subscription(subscription_id)?])
-            .json(records);
-        self.send(req).await?.json()
+        self.execute(&AddShieldconex { subscription_id, records }).await
     }
 
     /// `POST …/subscriptions/{subscriptionId}/pan` with a bare JSON array.
@@ -553,14 +427,7 @@ impl PayConexClient {
     /// ([`PayConexClient::get_subscription`]) before sending again. A refusal (a 4xx, a violation)
     /// changed nothing.
     pub async fn add_pans(&self, subscription_id: &str, records: &[PanRecord]) -> Result<Schedule> {
-        check_not_empty("records", records)?;
-        for (i, c) in records.iter().enumerate() {
-            check_pan(&format!("records[{i}].pan"), &c.pan)?;
-        }
-        let req = ADD_PANS
-            .request([&self.account, &Self::subscription(subscription_id)?])
-            .json(records);
-        self.send(req).await?.json()
+        self.execute(&AddPans { subscription_id, records }).await
     }
 
     /// `DELETE …/subscriptions/{subscriptionId}/records/{recordId}` → 204.
@@ -575,13 +442,7 @@ impl PayConexClient {
     /// or 410 answering a retry is success (the first attempt may have deleted the record);
     /// deleting again is harmless, so an error here can simply be retried.
     pub async fn delete_record(&self, subscription_id: &str, record_id: &str) -> Result<()> {
-        let record = path_segment("record_id", record_id)?;
-        let req = DELETE_RECORD.request([
-            &self.account,
-            &Self::subscription(subscription_id)?,
-            &record,
-        ]);
-        self.send_delete(req).await
+        self.execute(&DeleteRecord { subscription_id, record_id }).await
     }
 
     // ---- results (PayConex Account Updater v4 reference) ----
@@ -598,9 +459,7 @@ impl PayConexClient {
     /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed
     /// nothing.
     pub async fn schedule_results(&self, schedule_id: &str) -> Result<Schedule> {
-        let id = path_segment("schedule_id", schedule_id)?;
-        let req = SCHEDULE_RESULTS.request([&self.account, &id]);
-        self.send(req).await?.json()
+        self.execute(&ScheduleResults { schedule_id }).await
     }
 
     /// `GET …/account-updater/updates/{updateId}`: the updates a notification announced.
@@ -614,9 +473,7 @@ impl PayConexClient {
     /// [`Error::Transport`], [`Error::Timeout`], [`Error::Decode`]. A GET: the provider changed
     /// nothing.
     pub async fn updates(&self, update_id: &str) -> Result<Vec<Update>> {
-        let id = path_segment("update_id", update_id)?;
-        let req = UPDATES.request([&self.account, &id]);
-        self.send(req).await?.json()
+        self.execute(&Updates { update_id }).await
     }
 
     /// Fetches the authoritative updates behind a notification parsed by

@@ -45,6 +45,7 @@ pub(crate) mod auth;
 pub mod wire;
 
 mod client;
+pub mod operations;
 mod response;
 mod unified;
 mod validate;
