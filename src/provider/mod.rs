@@ -111,12 +111,83 @@ fn unsupported<'a, T: Send + 'a>(provider: ProviderId, flow: Flow) -> BoxFuture<
 /// ```
 pub trait Provider: Send + Sync + fmt::Debug {
     /// Which provider this is.
+    ///
+    /// ```
+    /// # #[cfg(feature = "payconex")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = account_updater::providers::payconex::PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// use account_updater::ProviderId;
+    /// assert_eq!(provider.id(), ProviderId::PayConex);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "payconex"))]
+    /// # fn main() {}
+    /// ```
     fn id(&self) -> ProviderId;
 
-    /// The flows this provider supports.
+    /// The flows this provider supports. A flow it lacks answers [`Error::Unsupported`]
+    /// without sending anything.
+    ///
+    /// ```
+    /// # #[cfg(feature = "payconex")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = account_updater::providers::payconex::PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// use account_updater::Flow;
+    /// // PayConex keeps cards in scheduled subscriptions; it takes no one-off inquiries.
+    /// assert!(provider.capabilities().supports(Flow::Subscribe));
+    /// assert!(!provider.capabilities().supports(Flow::Submit));
+    /// let refused = provider.submit(vec![card("customer-42")]).await.unwrap_err();
+    /// assert_eq!(refused.kind(), account_updater::ErrorKind::Unsupported);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "payconex"))]
+    /// # fn main() {}
+    /// ```
     fn capabilities(&self) -> Capabilities;
 
     /// Enroll cards for ongoing updates.
+    ///
+    /// ```
+    /// # #[cfg(feature = "payconex")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = account_updater::providers::payconex::PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// use account_updater::provider::SubscribeRequest;
+    /// let receipt = provider.subscribe(SubscribeRequest::new(vec![card("customer-42")])).await?;
+    /// let job = receipt.accepted()[0].job().clone();
+    /// assert!(receipt.is_complete());
+    /// assert_eq!(receipt.accepted_cards(), 1);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "payconex"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     ///
@@ -135,6 +206,30 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 
     /// Add cards to an existing subscription.
+    ///
+    /// ```
+    /// # #[cfg(feature = "payconex")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = account_updater::providers::payconex::PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// use account_updater::provider::SubscribeRequest;
+    /// let receipt = provider.subscribe(SubscribeRequest::new(vec![card("customer-42")])).await?;
+    /// let job = receipt.accepted()[0].job().clone();
+    /// let added = provider.add_cards(&job, vec![card("customer-43")]).await?;
+    /// assert_eq!(added.accepted_cards(), 1);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "payconex"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     ///
@@ -158,6 +253,32 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// record reference is used where it needs one) or cards given again in full. Input is
     /// checked for every card before any request; then each card's outcome is in the receipt.
     ///
+    /// ```
+    /// # #[cfg(feature = "payconex")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = account_updater::providers::payconex::PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// use account_updater::provider::SubscribeRequest;
+    /// let receipt = provider.subscribe(SubscribeRequest::new(vec![card("customer-42")])).await?;
+    /// let job = receipt.accepted()[0].job().clone();
+    /// use account_updater::provider::RemoveCard;
+    /// let placed = receipt.accepted()[0].cards()[0].clone();
+    /// let removal = provider.remove_cards(&job, vec![RemoveCard::Placed(placed)]).await?;
+    /// assert_eq!(removal.removed(), ["customer-42"]);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "payconex"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
@@ -179,6 +300,30 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     /// Cancel a whole subscription.
     ///
+    /// ```
+    /// # #[cfg(feature = "payconex")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = account_updater::providers::payconex::PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// use account_updater::provider::SubscribeRequest;
+    /// let receipt = provider.subscribe(SubscribeRequest::new(vec![card("customer-42")])).await?;
+    /// let job = receipt.accepted()[0].job().clone();
+    /// provider.cancel(&job).await?;
+    /// // Cancelling is idempotent where the provider says the schedule is gone.
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "payconex"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
@@ -194,6 +339,30 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 
     /// A one-off inquiry for any number of cards, split by the provider's rules.
+    ///
+    /// ```
+    /// # #[cfg(feature = "cardsync")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # let (_, merchant_key) = emulator.add_merchant();
+    /// # let client = account_updater::providers::cardsync::CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// let receipt = provider.submit(vec![card("customer-42")]).await?;
+    /// let job = receipt.accepted()[0].job().clone();
+    /// assert!(receipt.is_complete());
+    /// assert_eq!(receipt.accepted_cards(), 1);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "cardsync"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     ///
@@ -215,6 +384,33 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// to [`ChunkObserver::done`]. A card that breaks a rule is handed to
     /// [`ChunkObserver::rejected`] and the rest go on. The receipt keeps one record per chunk,
     /// not one per card. See [`crate::submission`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "cardsync")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # let (_, merchant_key) = emulator.add_merchant();
+    /// # let client = account_updater::providers::cardsync::CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// use account_updater::submission::{StreamOptions, card_stream};
+    /// let cards = (0..12_000).map(|i| card(&format!("customer-{i}")));
+    /// let receipt = provider
+    ///     .submit_stream(card_stream(cards), StreamOptions::default(), &mut ())
+    ///     .await?;
+    /// assert!(receipt.is_complete());
+    /// assert_eq!(receipt.accepted_cards(), 12_000); // two batches: at most 10,000 a batch
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "cardsync"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     ///
@@ -249,6 +445,30 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     /// Ask how a job is doing.
     ///
+    /// ```
+    /// # #[cfg(feature = "cardsync")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # let (_, merchant_key) = emulator.add_merchant();
+    /// # let client = account_updater::providers::cardsync::CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// let receipt = provider.submit(vec![card("customer-42")]).await?;
+    /// let job = receipt.accepted()[0].job().clone();
+    /// use account_updater::provider::JobState;
+    /// assert_eq!(provider.job_status(&job).await?.state, JobState::Completed);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "cardsync"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
@@ -265,6 +485,31 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
 
     /// Fetch per-card results.
+    ///
+    /// ```
+    /// # #[cfg(feature = "cardsync")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # let (_, merchant_key) = emulator.add_merchant();
+    /// # let client = account_updater::providers::cardsync::CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// let receipt = provider.submit(vec![card("customer-42")]).await?;
+    /// let job = receipt.accepted()[0].job().clone();
+    /// use account_updater::ids::ResultsQuery;
+    /// let updates = provider.fetch_results(&ResultsQuery::Job(job)).await?;
+    /// assert_eq!(updates[0].card_id.as_deref(), Some("customer-42"));
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "cardsync"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     ///
@@ -286,6 +531,35 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     /// Change a stored account's card or holder data.
     ///
+    /// ```
+    /// # #[cfg(feature = "accountvault")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+    /// # let client = account_updater::providers::accountvault::AccountVaultClient::builder(emulator.client_id(), emulator.token())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let provider: &dyn Provider = &client;
+    /// use account_updater::provider::{AccountUpdateRequest, NewCardData};
+    /// use account_updater::providers::accountvault::wire::{Card, CreateAccount, Name, Owner};
+    /// use account_updater::providers::accountvault::DuplicateCheck;
+    /// let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let owner = Owner::new(Name::default().first("Ada").last("Lovelace"));
+    /// let account = CreateAccount::new("customer-42", owner).card(Card::plain(number, Some(Expiry::new(1, 2030)?)));
+    /// let account_id = client.create_account(&account, DuplicateCheck::Off).await?.account_id.unwrap();
+    /// // The network said the card's expiry moved: store the new one.
+    /// let change = AccountUpdateRequest::new(&account_id)
+    ///     .card(NewCardData::new(None, Some(Expiry::new(6, 2031)?)));
+    /// let receipt = provider.update_account(change).await?;
+    /// assert_eq!(receipt.account_id, account_id);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "accountvault"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
@@ -306,6 +580,30 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     /// Register a webhook URL with the provider.
     ///
+    /// ```
+    /// # #[cfg(feature = "cardsync")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # let (_, merchant_key) = emulator.add_merchant();
+    /// # let client = account_updater::providers::cardsync::CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// use account_updater::provider::WebhookRegistration;
+    /// let url = "https://billing.example/hooks/cardsync".parse()?;
+    /// let receipt = provider.register_webhook(WebhookRegistration::new(url)).await?;
+    /// assert_eq!(receipt.events.len(), 4); // CardSync's triggers 20 to 23
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "cardsync"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::Unsupported`] when the provider lacks the flow (nothing is sent). Every
@@ -325,6 +623,32 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     /// Parse, and verify where the provider signs, an incoming webhook.
     ///
+    /// ```
+    /// # #[cfg(feature = "payconex")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = account_updater::providers::payconex::PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// use account_updater::webhook::{WebhookKind, WebhookRequest};
+    /// use account_updater::webhook::HeaderMap;
+    /// let body = br#"{"event":"ACCOUNT_UPDATER_BATCH_UPDATES","updateId":"aupres_1"}"#;
+    /// let event = provider.parse_webhook(&WebhookRequest::new(&HeaderMap::new(), body))?;
+    /// assert_eq!(event.kind, WebhookKind::UpdatesAvailable);
+    /// // Unsigned: a hint of where to look, the results are fetched from the provider.
+    /// assert!(event.results_query().is_some());
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "payconex"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::Unsupported`] when the provider sends no webhooks; [`Error::Integrity`] for a
@@ -343,6 +667,34 @@ pub trait Provider: Send + Sync + fmt::Debug {
     /// sending (a token another provider issued, a card number a provider does not take, an
     /// Amex card without its SE number…). A router uses it to let a refused card fall through
     /// to its next rule before anything was sent.
+    ///
+    /// ```
+    /// # #[cfg(feature = "cardsync")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # let (_, merchant_key) = emulator.add_merchant();
+    /// # let client = account_updater::providers::cardsync::CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// use account_updater::{ErrorKind, Flow};
+    /// let amex = CardNumber::parse(&with_check_digit("34213233556677").unwrap())?;
+    /// // CardSync takes an Amex card only with its merchant's SE number: refused, nothing sent.
+    /// let without_se = CardToUpdate::pan("customer-7", amex.clone(), Expiry::new(1, 2030)?);
+    /// let refused = provider.check_card(Flow::Submit, &without_se).unwrap_err();
+    /// assert_eq!(refused.kind(), ErrorKind::InvalidInput);
+    /// let with_se = without_se.with_amex_se_number("1234567890");
+    /// provider.check_card(Flow::Submit, &with_se)?;
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "cardsync"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     ///

@@ -218,7 +218,7 @@ pub(crate) use open_enum;
 /// vendor in the docs.
 #[cfg_attr(not(any_provider), allow(unused_macros))]
 macro_rules! execute_methods {
-    ($vendor:literal) => {
+    ($vendor:literal, $example:literal) => {
         #[doc = concat!(
             "Sends one endpoint's [`operations`](super::operations) value and maps its answer: \
              what every endpoint method of this client does, open to a caller who holds the \
@@ -234,6 +234,8 @@ macro_rules! execute_methods {
              timeout after sending would: ", $vendor, " may have acted, so look before \
              repeating a request that creates or changes something."
         )]
+        #[doc = ""]
+        #[doc = $example]
         pub async fn execute<O: crate::transport::Operation<Self> + Sync>(
             &self,
             operation: &O,
@@ -251,6 +253,8 @@ macro_rules! execute_methods {
         /// # Cancel safety
         ///
         /// As `execute`.
+        #[doc = ""]
+        #[doc = $example]
         pub async fn execute_with<O: crate::transport::Operation<Self> + Sync>(
             &self,
             operation: &O,

@@ -151,7 +151,7 @@ pub(super) async fn handle(
     route(&mut store, &method, rest, &body).unwrap_or_else(|r| r)
 }
 
-/// The endpoint table (PayConex Account Updater v4 reference), below `/api/v4/accounts/{id}/`.
+/// The endpoint table ([PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)), below `/api/v4/accounts/{id}/`.
 fn route(
     store: &mut Store,
     method: &Method,

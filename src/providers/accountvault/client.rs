@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 use url::Url;
 
-/// The duplicate-card check, sent as a valueless query key on v1 calls (TabaPay Account API reference). TabaPay warns
+/// The duplicate-card check, sent as a valueless query key on v1 calls ([TabaPay Account API reference](https://developers.tabapay.com/reference)). TabaPay warns
 /// that the check only works when used on every request or on none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -282,9 +282,50 @@ impl AccountVaultClient {
         &self.transport
     }
 
-    crate::providers::common::execute_methods!("AccountVault (TabaPay)");
+    crate::providers::common::execute_methods!(
+        "AccountVault (TabaPay)",
+        r#"```
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() -> Result<(), Box<dyn std::error::Error>> {
+# let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+# let client = account_updater::providers::accountvault::AccountVaultClient::builder(emulator.client_id(), emulator.token())
+#     .base_url(emulator.base_url())
+#     .build()?;
+use account_updater::providers::accountvault::operations::{CreateKey, RetrieveKey};
+use account_updater::providers::accountvault::wire::KeyFormat;
+use account_updater::transport::CallOptions;
+use std::time::Duration;
+let key = client.execute(&CreateKey { format: KeyFormat::Asn1 }).await?;
+let key_id = key.key_id.unwrap();
+let patient = CallOptions::default().timeout(Duration::from_secs(60));
+let read = client.execute_with(&RetrieveKey { key_id: &key_id, format: None }, &patient).await?;
+assert_eq!(read.key_id, Some(key_id));
+# Ok(()) }
+```"#
+    );
 
     /// `POST /v1/clients/{ClientID}/accounts[?RejectDuplicateCard|?OKToAddDuplicateCard]`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck};
+    /// # let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+    /// # let client = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::accountvault::wire::{Card, CreateAccount, Name, Owner};
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let owner = Owner::new(Name::default().first("Ada").last("Lovelace"));
+    /// let account = CreateAccount::new("customer-42", owner)
+    ///     .card(Card::plain(number, Some(Expiry::new(1, 2030)?)));
+    /// let created = client.create_account(&account, DuplicateCheck::Off).await?;
+    /// let account_id = created.account_id.expect("TabaPay answers the id");
+    /// assert_eq!(created.status.sc, Some(200));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -328,6 +369,30 @@ impl AccountVaultClient {
 
     /// `GET /v1/clients/{ClientID}/accounts/{AccountID}`.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck};
+    /// # let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+    /// # let client = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::accountvault::wire::{Card, CreateAccount, Name, Owner};
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let owner = Owner::new(Name::default().first("Ada").last("Lovelace"));
+    /// let account = CreateAccount::new("customer-42", owner)
+    ///     .card(Card::plain(number, Some(Expiry::new(1, 2030)?)));
+    /// let created = client.create_account(&account, DuplicateCheck::Off).await?;
+    /// let account_id = created.account_id.expect("TabaPay answers the id");
+    /// let stored = client.retrieve_account(&account_id).await?;
+    /// assert_eq!(stored.reference_id.as_deref(), Some("customer-42"));
+    /// let card = stored.card.expect("a card account");
+    /// assert_eq!(card.expiry(), Some(Expiry::new(1, 2030)?));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `account_id` is empty or unsafe. Otherwise
@@ -352,6 +417,29 @@ impl AccountVaultClient {
     /// `GET /v1/clients/{ClientID}/accounts?referenceID=`: only within 24 hours of creation
     /// (afterwards HTTP 421, an [`Error::Provider`] with status 421).
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck};
+    /// # let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+    /// # let client = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::accountvault::wire::{Card, CreateAccount, Name, Owner};
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let owner = Owner::new(Name::default().first("Ada").last("Lovelace"));
+    /// let account = CreateAccount::new("customer-42", owner)
+    ///     .card(Card::plain(number, Some(Expiry::new(1, 2030)?)));
+    /// let created = client.create_account(&account, DuplicateCheck::Off).await?;
+    /// let account_id = created.account_id.expect("TabaPay answers the id");
+    /// // Within 24 hours of creation, the caller's reference finds the account.
+    /// let found = client.retrieve_by_reference("customer-42").await?;
+    /// assert_eq!(found.account_id, account_id);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when the reference id is missing or malformed.
@@ -370,6 +458,35 @@ impl AccountVaultClient {
     /// (the allow flag spelled as [`AccountVaultBuilder::update_allow_flag`] sets):
     /// replaces the whole account (the previous data is deleted). A 207 succeeds with
     /// [`Status::warning`]; a 409 is [`Error::Conflict`] with the duplicate account ids.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck};
+    /// # let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+    /// # let client = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::accountvault::wire::{Card, CreateAccount, Name, Owner};
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let owner = Owner::new(Name::default().first("Ada").last("Lovelace"));
+    /// let account = CreateAccount::new("customer-42", owner)
+    ///     .card(Card::plain(number, Some(Expiry::new(1, 2030)?)));
+    /// let created = client.create_account(&account, DuplicateCheck::Off).await?;
+    /// let account_id = created.account_id.expect("TabaPay answers the id");
+    /// use account_updater::providers::accountvault::wire::UpdateAccount;
+    /// // A full replace: the new card and the owner as they must now read.
+    /// let reissued = CardNumber::parse(&with_check_digit("445700030000000").unwrap())?;
+    /// let owner = Owner::new(Name::default().first("Ada").last("Lovelace"));
+    /// let update = UpdateAccount::new(owner).card(Card::plain(reissued, Some(Expiry::new(6, 2031)?)));
+    /// let status = client.update_account(&account_id, &update, DuplicateCheck::Off).await?;
+    /// assert_eq!(status.sc, Some(200));
+    /// let card = client.retrieve_account(&account_id).await?.card.unwrap();
+    /// assert_eq!(card.expiry(), Some(Expiry::new(6, 2031)?));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -403,6 +520,33 @@ impl AccountVaultClient {
     /// `PUT /v2/clients/{ClientID}/accounts/{AccountID}`: a partial update (expiry and owner
     /// parts). Duplicate flags are not allowed on v2.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck};
+    /// # let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+    /// # let client = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::accountvault::wire::{Card, CreateAccount, Name, Owner};
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let owner = Owner::new(Name::default().first("Ada").last("Lovelace"));
+    /// let account = CreateAccount::new("customer-42", owner)
+    ///     .card(Card::plain(number, Some(Expiry::new(1, 2030)?)));
+    /// let created = client.create_account(&account, DuplicateCheck::Off).await?;
+    /// let account_id = created.account_id.expect("TabaPay answers the id");
+    /// use account_updater::providers::accountvault::wire::{CardV2, UpdateAccountV2};
+    /// // A partial update: only the expiry changes; the stored number and owner stay.
+    /// let update = UpdateAccountV2::default().card(CardV2::default().expiration_date(Expiry::new(6, 2031)?));
+    /// let status = client.update_account_v2(&account_id, &update).await?;
+    /// assert_eq!(status.sc, Some(200));
+    /// let card = client.retrieve_account(&account_id).await?.card.unwrap();
+    /// assert_eq!(card.expiry(), Some(Expiry::new(6, 2031)?));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `account_id` is empty or unsafe, the update
@@ -430,6 +574,30 @@ impl AccountVaultClient {
     /// `DELETE /v1/clients/{ClientID}/accounts/{AccountID}[?DeleteDuplicateCard]`. Deleting again
     /// is HTTP 410 ([`Error::NotFound`] with status 410).
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck};
+    /// # let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+    /// # let client = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::accountvault::wire::{Card, CreateAccount, Name, Owner};
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let owner = Owner::new(Name::default().first("Ada").last("Lovelace"));
+    /// let account = CreateAccount::new("customer-42", owner)
+    ///     .card(Card::plain(number, Some(Expiry::new(1, 2030)?)));
+    /// let created = client.create_account(&account, DuplicateCheck::Off).await?;
+    /// let account_id = created.account_id.expect("TabaPay answers the id");
+    /// use account_updater::ErrorKind;
+    /// client.delete_account(&account_id, false).await?;
+    /// let gone = client.retrieve_account(&account_id).await.unwrap_err();
+    /// assert_eq!(gone.kind(), ErrorKind::NotFound);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `account_id` is empty or unsafe. Otherwise
@@ -456,6 +624,21 @@ impl AccountVaultClient {
     /// `POST /v1/clients/{ClientID}/keys`: a new RSA key for encrypted card data. Keys live 365
     /// days; keep at most two (a third can be refused with 429).
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck};
+    /// # let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+    /// # let client = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::accountvault::wire::KeyFormat;
+    /// let key = client.create_key(KeyFormat::Asn1).await?;
+    /// let key_id = key.key_id.expect("TabaPay answers the key id");
+    /// assert!(key.key.is_some()); // the public key, to encrypt card data with
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// What TabaPay answered, mapped in one place (`response.rs`, by the body's `SC` when it
@@ -473,6 +656,23 @@ impl AccountVaultClient {
 
     /// `GET /v1/clients/{ClientID}/keys/{KeyID}[?Format=]` (the API's default format is Raw).
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck};
+    /// # let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+    /// # let client = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::accountvault::wire::KeyFormat;
+    /// let key = client.create_key(KeyFormat::Asn1).await?;
+    /// let key_id = key.key_id.expect("TabaPay answers the key id");
+    /// let read = client.retrieve_key(&key_id, Some(KeyFormat::Raw)).await?;
+    /// assert_eq!(read.key_id.as_deref(), Some(key_id.as_str()));
+    /// assert!(read.key_modulus.is_some());
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `key_id` is empty or unsafe. Otherwise what
@@ -487,6 +687,24 @@ impl AccountVaultClient {
     }
 
     /// `DELETE /v1/clients/{ClientID}/keys/{KeyID}` (404 unknown, 410 already deleted).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::accountvault::{AccountVaultClient, DuplicateCheck};
+    /// # let emulator = account_updater_emulator::accountvault::AccountVaultEmulator::start().await?;
+    /// # let client = AccountVaultClient::builder(emulator.client_id(), emulator.token())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::accountvault::wire::KeyFormat;
+    /// let key = client.create_key(KeyFormat::Asn1).await?;
+    /// let key_id = key.key_id.expect("TabaPay answers the key id");
+    /// use account_updater::ErrorKind;
+    /// client.delete_key(&key_id).await?;
+    /// let gone = client.retrieve_key(&key_id, None).await.unwrap_err();
+    /// assert_eq!(gone.kind(), ErrorKind::NotFound);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///

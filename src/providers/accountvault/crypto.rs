@@ -1,4 +1,4 @@
-//! Card encryption for AccountVault's "Payment Card Encrypted" form (TabaPay Account API reference).
+//! Card encryption for AccountVault's "Payment Card Encrypted" form ([TabaPay Account API reference](https://developers.tabapay.com/reference)).
 //!
 //! The plaintext is `CardNumber|ExpirationDate|SecurityCode` (expiry `YYYYMM`; expiry and code
 //! optional but both pipes always kept), encrypted with RSA-OAEP SHA-256 (TabaPay's

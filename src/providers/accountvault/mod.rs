@@ -1,6 +1,6 @@
 //! **AccountVault** (the TabaPay Account API v1): stored accounts (a card in one of four forms,
 //! or a bank account, plus owner data), duplicate-card checks, ISO sub-clients, and the RSA keys
-//! for encrypted card data (TabaPay's Account API reference at developers.tabapay.com; TabaPay's Update Account reference).
+//! for encrypted card data ([TabaPay's Account API reference at developers.tabapay.com](https://developers.tabapay.com/reference); [TabaPay's Update Account reference](https://developers.tabapay.com/reference/updateaccount)).
 //!
 //! The vault runs the account updater itself (Visa VAU / Mastercard ABU on stored cards); what a
 //! billing platform does through the API is create, read, **update** and delete stored accounts.
@@ -48,7 +48,7 @@ pub use crypto::{OaepMode, PublicKey, encrypt_card, encrypt_card_with};
 
 use crate::ids::ProviderId;
 
-/// The sandbox host seen in public client code (TabaPay Account API reference); TabaPay issues each client its own
+/// The sandbox host seen in public client code ([TabaPay Account API reference](https://developers.tabapay.com/reference)); TabaPay issues each client its own
 /// `https://{FQDN}:{PORT}`, so pass yours with `base_url`.
 pub const SANDBOX_URL: &str = "https://api.sandbox.tabapay.net:10443";
 

@@ -1,5 +1,5 @@
 //! AccountVault through the unified [`Provider`] trait: "update a stored account", the
-//! holder's data mapped onto TabaPay's owner fields (TabaPay's Update Account reference).
+//! holder's data mapped onto TabaPay's owner fields ([TabaPay's Update Account reference](https://developers.tabapay.com/reference/updateaccount)).
 
 use super::wire::{
     Account, Address, Card, CardV2, Name, Owner, OwnerV2, Phone, Status, UpdateAccount,

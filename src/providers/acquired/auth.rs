@@ -1,5 +1,5 @@
 //! Acquired credentials: the company id and password travel in the body, the hash code only
-//! signs (Acquired's API reference, "Request hash"); none is ever shown.
+//! signs ([Acquired's API reference](https://developer.acquired.com/integrations/api), "Request hash"); none is ever shown.
 
 use super::validate::format_error;
 use crate::error::Result;
@@ -19,7 +19,7 @@ pub struct Credentials {
 impl Credentials {
     /// Validates and builds credentials: `company_id` 1–11 digits, `company_pass` 10–30
     /// characters `[0-9a-zA-Z]`, `company_mid_id` 1–11 digits when given, hash code 1–30
-    /// characters `[a-zA-Z0-9_]` (Acquired API reference).
+    /// characters `[a-zA-Z0-9_]` ([Acquired API reference](https://developer.acquired.com/integrations/api)).
     pub fn new(
         company_id: impl Into<String>,
         company_pass: SecretString,

@@ -237,9 +237,31 @@ impl AcquiredClient {
         &self.credentials.company_id
     }
 
-    crate::providers::common::execute_methods!("Acquired");
+    crate::providers::common::execute_methods!(
+        "Acquired",
+        r#"```
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() -> Result<(), Box<dyn std::error::Error>> {
+# let emulator = account_updater_emulator::acquired::AcquiredEmulator::start().await?;
+# let client = account_updater::providers::acquired::AcquiredClient::builder(emulator.credentials())
+#     .base_url(emulator.base_url())
+#     .build()?;
+# use account_updater::card::with_check_digit;
+# let card = account_updater::CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+# let token = emulator.create_token(&card, account_updater::Expiry::new(1, 2030)?);
+use account_updater::providers::acquired::Answer;
+use account_updater::providers::acquired::operations::{RequestAccountUpdate, SetTokenEnabled};
+use account_updater::transport::{CallOptions, RetryPolicy};
+let inquiry = RequestAccountUpdate { token: &token, merchant_order_id: None };
+assert!(matches!(client.execute(&inquiry).await?, Answer::Pending(_)));
+let disable = SetTokenEnabled { token: &token, enabled: false, merchant_order_id: None };
+let once = CallOptions::default().retry(RetryPolicy::none());
+assert!(matches!(client.execute_with(&disable, &once).await?, Answer::Success(_)));
+# Ok(()) }
+```"#
+    );
 
-    /// Verifies a response's `response_hash` (Acquired API reference) in constant time.
+    /// Verifies a response's `response_hash` ([Acquired API reference](https://developer.acquired.com/integrations/api)) in constant time.
     pub fn verify(&self, r: &Response) -> Result<()> {
         let Some(received) = r.response_hash.as_deref().filter(|h| !h.is_empty()) else {
             return Err(Error::Integrity {
@@ -270,6 +292,30 @@ impl AcquiredClient {
 
     /// SUBSCRIPTION_MANAGE: change a token's customer, billing and shipping data.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::acquired::{AcquiredClient, Answer};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::acquired::AcquiredEmulator::start().await?;
+    /// # let client = AcquiredClient::builder(emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let stored = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # // A token from an earlier INIT transaction (the emulator issues one directly).
+    /// # let token = emulator.create_token(&stored, Expiry::new(1, 2030)?);
+    /// use account_updater::providers::acquired::ManageBilling;
+    /// use account_updater::providers::acquired::wire::BillingAddress;
+    /// let mut change = ManageBilling::new(&token);
+    /// change.billing = Some(BillingAddress::default().billing_city("London").billing_zipcode("W1U7AL"));
+    /// let answer = client.manage_billing(&change).await?;
+    /// assert!(matches!(answer, Answer::Success(_)));
+    /// let (_, _, _, fields) = emulator.token_state(&token).unwrap();
+    /// assert_eq!(fields["billing_city"], "London");
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when the token is empty or unsafe, or a given
@@ -289,6 +335,26 @@ impl AcquiredClient {
 
     /// SUBSCRIPTION_MANAGE / `DISABLE`: the token is refused for future ACCOUNT_UPDATER, REBILL,
     /// REUSE and UPDATE_BILLING.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::acquired::{AcquiredClient, Answer};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::acquired::AcquiredEmulator::start().await?;
+    /// # let client = AcquiredClient::builder(emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let stored = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # // A token from an earlier INIT transaction (the emulator issues one directly).
+    /// # let token = emulator.create_token(&stored, Expiry::new(1, 2030)?);
+    /// let answer = client.disable_token(&token, None).await?;
+    /// assert!(matches!(answer, Answer::Success(_)));
+    /// let (_, _, enabled, _) = emulator.token_state(&token).unwrap();
+    /// assert!(!enabled);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -317,6 +383,26 @@ impl AcquiredClient {
 
     /// SUBSCRIPTION_MANAGE / `ENABLE`.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::acquired::{AcquiredClient, Answer};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::acquired::AcquiredEmulator::start().await?;
+    /// # let client = AcquiredClient::builder(emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let stored = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # // A token from an earlier INIT transaction (the emulator issues one directly).
+    /// # let token = emulator.create_token(&stored, Expiry::new(1, 2030)?);
+    /// client.disable_token(&token, None).await?;
+    /// client.enable_token(&token, Some("order-2026-12-07")).await?;
+    /// let (_, _, enabled, _) = emulator.token_state(&token).unwrap();
+    /// assert!(enabled);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when the token is empty or unsafe, or a given
@@ -344,6 +430,30 @@ impl AcquiredClient {
 
     /// UPDATE_BILLING card change: a zero-amount `AUTH_ONLY` with the new card (and optionally
     /// a new billing address). The token changes only if the authorisation succeeds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::acquired::{AcquiredClient, Answer};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::acquired::AcquiredEmulator::start().await?;
+    /// # let client = AcquiredClient::builder(emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let stored = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # // A token from an earlier INIT transaction (the emulator issues one directly).
+    /// # let token = emulator.create_token(&stored, Expiry::new(1, 2030)?);
+    /// use account_updater::providers::acquired::NewCard;
+    /// // The reissued card; Acquired authorises it for 0 before the token takes it.
+    /// let reissued = CardNumber::parse(&with_check_digit("445700030000000").unwrap())?;
+    /// let card = NewCard::new(reissued, Expiry::new(6, 2031)?);
+    /// let answer = client.update_card(&token, &card, None, None).await?;
+    /// assert!(matches!(answer, Answer::Success(_)));
+    /// let (_, expiry, _, _) = emulator.token_state(&token).unwrap();
+    /// assert_eq!(expiry, "062031");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -377,6 +487,26 @@ impl AcquiredClient {
 
     /// ACCOUNT_UPDATER for a token: answered pending (`11`); the outcome comes by the
     /// `account_updater` webhook.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::acquired::{AcquiredClient, Answer};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::acquired::AcquiredEmulator::start().await?;
+    /// # let client = AcquiredClient::builder(emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let stored = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # // A token from an earlier INIT transaction (the emulator issues one directly).
+    /// # let token = emulator.create_token(&stored, Expiry::new(1, 2030)?);
+    /// let answer = client.request_account_update(&token, None).await?;
+    /// // Pending: the networks' answer follows by the signed `account_updater` webhook.
+    /// assert!(matches!(answer, Answer::Pending(_)));
+    /// assert_eq!(emulator.inquiries()[&token], 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///

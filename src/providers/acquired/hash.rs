@@ -1,4 +1,4 @@
-//! Acquired.com's three hashes (Acquired.com's API reference at developer.acquired.com), with `sha2`:
+//! Acquired.com's three hashes ([Acquired.com's API reference at developer.acquired.com](https://developer.acquired.com/integrations/api)), with `sha2`:
 //!
 //! - `request_hash = hex(SHA-256(timestamp ‖ transaction_type ‖ company_id ‖ X ‖ hashcode))`,
 //!   X = `merchant_order_id` for `AUTH_ONLY`, `AUTH_CAPTURE`, `CREDIT`, `BENEFICIARY_NEW`, and

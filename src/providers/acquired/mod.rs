@@ -1,5 +1,5 @@
 //! **Acquired.com** (the legacy JSON API, one `api.php` endpoint): manage stored tokens (INIT
-//! transactions) and their account updater (Acquired.com's API reference at developer.acquired.com; Acquired's SUBSCRIPTION_MANAGE guide).
+//! transactions) and their account updater ([Acquired.com's API reference at developer.acquired.com](https://developer.acquired.com/integrations/api); [Acquired's SUBSCRIPTION_MANAGE guide](https://developer.acquired.com/cardstorage/manage)).
 //!
 //! - SUBSCRIPTION_MANAGE / `UPDATE_BILLING`: change a token's customer, billing and shipping
 //!   data (anything but card number and expiry);

@@ -95,7 +95,7 @@ fn order_id(given: Option<&str>, timestamp: &str) -> Result<String> {
 }
 
 /// The request for `transaction` with the client's credentials and its `request_hash`
-/// (Acquired API reference: SHA-256 of the timestamp, type, company id and order ids, then of
+/// ([Acquired API reference](https://developer.acquired.com/integrations/api): SHA-256 of the timestamp, type, company id and order ids, then of
 /// that with the hash code).
 fn signed_request(
     client: &AcquiredClient,

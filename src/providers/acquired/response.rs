@@ -13,7 +13,7 @@ use crate::transport::ApiResponse;
 /// wrong hash code).
 const CREDENTIAL_CODES: [&str; 2] = ["103", "107"];
 
-/// Acquired's response codes with a published meaning (Acquired API reference, "Response
+/// Acquired's response codes with a published meaning ([Acquired API reference](https://developer.acquired.com/integrations/api), "Response
 /// codes"; partial).
 pub fn response_code_meaning(code: &str) -> Option<&'static str> {
     Some(match code {

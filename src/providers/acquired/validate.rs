@@ -1,4 +1,4 @@
-//! Acquired's input rules, checked before any request (Acquired's API reference: field formats).
+//! Acquired's input rules, checked before any request ([Acquired's API reference](https://developer.acquired.com/integrations/api): field formats).
 
 use crate::error::{Error, InputProblem, Result};
 

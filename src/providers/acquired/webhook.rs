@@ -186,6 +186,43 @@ impl AcquiredClient {
     /// is further from the client's clock than its webhook freshness window (default
     /// [`DEFAULT_WEBHOOK_FRESHNESS`]): a replayed genuine envelope. The event lists the fields
     /// the hash does not cover in [`WebhookEvent::unauthenticated_fields`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::acquired::{AcquiredClient, Answer};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::acquired::AcquiredEmulator::start().await?;
+    /// # let client = AcquiredClient::builder(emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// # let stored = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # // A token from an earlier INIT transaction (the emulator issues one directly).
+    /// # let token = emulator.create_token(&stored, Expiry::new(1, 2030)?);
+    /// # use account_updater_emulator::WebhookSink;
+    /// # use std::time::Duration;
+    /// use account_updater::webhook::WebhookKind;
+    /// let sink = WebhookSink::start().await?; // a local receiver standing in for yours
+    /// emulator.set_webhook_url(&sink.url());
+    /// client.request_account_update(&token, None).await?;
+    /// let delivered = sink.next(Duration::from_secs(10)).await.expect("the result webhook");
+    /// // Verified (hash, company, freshness) before anything in it is read.
+    /// let event = client.verify_webhook(&delivered.body)?;
+    /// assert_eq!(event.kind, WebhookKind::AccountUpdated);
+    /// // An envelope whose hash does not match is refused, whatever it claims.
+    /// let mut forged: serde_json::Value = serde_json::from_slice(&delivered.body)?;
+    /// forged["hash"] = "0".repeat(64).into();
+    /// let refused = client.verify_webhook(forged.to_string().as_bytes()).unwrap_err();
+    /// assert_eq!(refused.kind(), account_updater::ErrorKind::Integrity);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Integrity`] for an envelope that does not verify (wrong hash, another
+    /// company, outside the freshness window), [`Error::Decode`] for one that is not a
+    /// complete envelope. Nothing is sent: verifying is local.
     pub fn verify_webhook(&self, body: &[u8]) -> Result<WebhookEvent> {
         verify_webhook_at(&self.credentials, body, &self.now(), self.webhook_freshness)
     }

@@ -1,4 +1,4 @@
-//! Acquired.com legacy JSON API wire types (Acquired.com's API reference at developer.acquired.com; Acquired's SUBSCRIPTION_MANAGE guide).
+//! Acquired.com legacy JSON API wire types ([Acquired.com's API reference at developer.acquired.com](https://developer.acquired.com/integrations/api); [Acquired's SUBSCRIPTION_MANAGE guide](https://developer.acquired.com/cardstorage/manage)).
 //!
 //! One JSON document per request, credentials in the body; responses are flat objects whose
 //! numbers may arrive as strings and the other way round.
@@ -136,7 +136,7 @@ pub struct Shipping {
     pub shipping_email: Option<String>,
 }
 
-/// An API response (auth-style, as Acquired's API reference and SUBSCRIPTION_MANAGE guide show
+/// An API response (auth-style, as [Acquired's API reference](https://developer.acquired.com/integrations/api) and SUBSCRIPTION_MANAGE guide show
 /// it). Every field is read
 /// leniently as a string; unknown fields are kept in `other`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -145,7 +145,7 @@ pub struct Response {
     /// Response time, `yyyymmddhhmmss`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub timestamp: Option<String>,
-    /// `1` success, `11` pending, anything else a failure (Acquired API reference).
+    /// `1` success, `11` pending, anything else a failure ([Acquired API reference](https://developer.acquired.com/integrations/api)).
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub response_code: Option<String>,
     /// e.g. `Transaction Success`, `Error:Invalid Parameters`.
@@ -193,7 +193,7 @@ pub struct Response {
     /// BIN details.
     #[serde(default)]
     pub bin: Option<serde_json::Value>,
-    /// The hash to verify (Acquired API reference).
+    /// The hash to verify ([Acquired API reference](https://developer.acquired.com/integrations/api)).
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub response_hash: Option<String>,
     /// Anything else.

@@ -1,5 +1,5 @@
 //! CardSync authentication: the API key travels bare in `Authorization`, with no scheme
-//! (CardSync Universal Account Updater API v2 docs, "Authentication").
+//! ([CardSync Universal Account Updater API v2 docs](https://api.cardsync.io/), "Authentication").
 
 use secrecy::SecretString;
 

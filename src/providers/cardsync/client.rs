@@ -213,7 +213,28 @@ impl CardSyncPartner {
         self.transport.base_url()
     }
 
-    crate::providers::common::execute_methods!("CardSync");
+    crate::providers::common::execute_methods!(
+        "CardSync",
+        r#"```
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() -> Result<(), Box<dyn std::error::Error>> {
+# let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+# let (merchant_id, merchant_key) = emulator.add_merchant();
+# let partner = account_updater::providers::cardsync::CardSyncPartner::builder(emulator.partner_key())
+#     .base_url(emulator.base_url())
+#     .build_partner()?;
+# let client = partner.merchant(merchant_key)?;
+use account_updater::providers::cardsync::operations::GetMerchantStatus;
+use account_updater::transport::{CallOptions, RetryPolicy};
+// Either key may ask for a merchant's status; enrolling takes the partner's (a merchant
+// client cannot even be given `EnrollMerchant`: it does not compile).
+let status = client.execute(&GetMerchantStatus { merchant_id: &merchant_id }).await?;
+assert!(status.status.is_some());
+let once = CallOptions::default().retry(RetryPolicy::none());
+partner.execute_with(&GetMerchantStatus { merchant_id: &merchant_id }, &once).await?;
+# Ok(()) }
+```"#
+    );
 
     /// A client for one merchant, from the key enrollment returned. Shares this client's HTTP
     /// connection pool, base URL, timeouts and retries: no new connections are opened.
@@ -232,6 +253,21 @@ impl CardSyncPartner {
 
     /// `POST /v2/webhooks`: registers URLs for triggers 20–23.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncPartner;
+    /// # let client = CardSyncPartner::builder(emulator.partner_key())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_partner()?;
+    /// use account_updater::providers::cardsync::wire::{Trigger, WebhookTarget, Webhooks};
+    /// let url = "https://billing.example/hooks/cardsync";
+    /// let webhooks = Webhooks::new(Trigger::ALL.iter().map(|t| WebhookTarget::new(*t, url)).collect());
+    /// client.set_webhooks(&webhooks).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// What CardSync answered, mapped in one place (`response.rs`): [`Error::Auth`]
@@ -248,6 +284,40 @@ impl CardSyncPartner {
     }
 
     /// `POST /v2/merchant`: enrolls a merchant; returns its id and its (secret) API key.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncPartner;
+    /// # let client = CardSyncPartner::builder(emulator.partner_key())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_partner()?;
+    /// use account_updater::providers::cardsync::wire::{
+    ///     CardInfo, DeliveryFrequency, Merchant, PrimaryContact, User,
+    /// };
+    /// let merchant = Merchant::new(
+    ///     PrimaryContact::default()
+    ///         .first_name("Ada").last_name("Lovelace").company("Analytical Ltd")
+    ///         .address_line_1("1 Main St").city("Springfield").state("IL")
+    ///         .postal_code("62701").country("US").phone("5555555555").email("ada@example.com"),
+    ///     User::default()
+    ///         .username("ada").email("ada@example.com").status("active").role("admin")
+    ///         .create_api_key(true),
+    ///     CardInfo::new(DeliveryFrequency::Weekly)
+    ///         .type_of_biller("both").total_number_of_records(1000).number_of_visa(600)
+    ///         .number_of_mastercard(300).number_of_discover(50).number_of_amex(50)
+    ///         .amex_se_number("1234567890").mcc("5968"),
+    /// )
+    /// .legal_business_name("Analytical Ltd").name("Analytical").description("subscriptions")
+    /// .website("example.com").phone("5555555555").receipt_email("ada@example.com")
+    /// .timezone("UTC").fee_schedule_id("bqoa026g10l0v8o62315");
+    /// let created = client.enroll_merchant(&merchant).await?;
+    /// assert!(!created.merchant_id.is_empty());
+    /// // The key it answers makes that merchant's client (the key itself never prints).
+    /// let merchant_client = client.merchant(created.api_key)?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -266,6 +336,20 @@ impl CardSyncPartner {
     }
 
     /// `GET /v2/merchant?merchant_id=`: enrollment status.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncPartner;
+    /// # let client = CardSyncPartner::builder(emulator.partner_key())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_partner()?;
+    /// let (merchant_id, _key) = emulator.add_merchant();
+    /// let status = client.merchant_status(&merchant_id).await?;
+    /// assert!(status.status.is_some());
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -310,10 +394,47 @@ impl CardSyncClient {
         self.transport.base_url()
     }
 
-    crate::providers::common::execute_methods!("CardSync");
+    crate::providers::common::execute_methods!(
+        "CardSync",
+        r#"```
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() -> Result<(), Box<dyn std::error::Error>> {
+# let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+# let (merchant_id, merchant_key) = emulator.add_merchant();
+# let partner = account_updater::providers::cardsync::CardSyncPartner::builder(emulator.partner_key())
+#     .base_url(emulator.base_url())
+#     .build_partner()?;
+# let client = partner.merchant(merchant_key)?;
+use account_updater::providers::cardsync::operations::GetMerchantStatus;
+use account_updater::transport::{CallOptions, RetryPolicy};
+// Either key may ask for a merchant's status; enrolling takes the partner's (a merchant
+// client cannot even be given `EnrollMerchant`: it does not compile).
+let status = client.execute(&GetMerchantStatus { merchant_id: &merchant_id }).await?;
+assert!(status.status.is_some());
+let once = CallOptions::default().retry(RetryPolicy::none());
+partner.execute_with(&GetMerchantStatus { merchant_id: &merchant_id }, &once).await?;
+# Ok(()) }
+```"#
+    );
 
     /// `POST /v2/webhooks` with this merchant's key (which key the service expects is not
     /// documented; the partner client has the same call).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::providers::cardsync::wire::{Trigger, WebhookTarget, Webhooks};
+    /// let url = "https://billing.example/hooks/cardsync";
+    /// let webhooks = Webhooks::new(Trigger::ALL.iter().map(|t| WebhookTarget::new(*t, url)).collect());
+    /// client.set_webhooks(&webhooks).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -332,6 +453,21 @@ impl CardSyncClient {
 
     /// `GET /v2/merchant?merchant_id=` with this merchant's key.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// // A merchant's key reads its own enrollment.
+    /// let status = client.merchant_status(&merchant_id).await?;
+    /// assert!(status.status.is_some());
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `merchant_id` is empty or unsafe. Otherwise
@@ -347,6 +483,27 @@ impl CardSyncClient {
     /// `POST /v2/batch`: up to 10,000 Visa / Mastercard / Discover cards. Never retried once it
     /// may have reached the server. A success without `batch_id` (as the v2 example shows) is a
     /// success: `batch_id` is then `None`, and the "batch available" webhook names the batch.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::providers::cardsync::wire::BatchCard;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let card = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let batch = client
+    ///     .create_batch(&[BatchCard::new("customer-42", card, Expiry::new(1, 2030)?)])
+    ///     .await?;
+    /// let batch_id = batch.batch_id.expect("the emulator answers the id");
+    /// assert_eq!(emulator.batch_cards_received(), 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -370,6 +527,30 @@ impl CardSyncClient {
 
     /// `GET /v2/batch?batch_id=`.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::providers::cardsync::wire::BatchCard;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let card = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let batch = client
+    ///     .create_batch(&[BatchCard::new("customer-42", card, Expiry::new(1, 2030)?)])
+    ///     .await?;
+    /// let batch_id = batch.batch_id.expect("the emulator answers the id");
+    /// use account_updater::providers::cardsync::wire::BatchState;
+    /// let status = client.batch_status(&batch_id).await?;
+    /// // Pending until the networks answer; the emulator answers at once.
+    /// assert_eq!(status.status, Some(BatchState::Completed));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `batch_id` is empty or unsafe. Otherwise
@@ -383,6 +564,29 @@ impl CardSyncClient {
     }
 
     /// `GET /v2/batch/results?batch_id=&event_id=` (`event_id` optional once completed).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::providers::cardsync::wire::BatchCard;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let card = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let batch = client
+    ///     .create_batch(&[BatchCard::new("customer-42", card, Expiry::new(1, 2030)?)])
+    ///     .await?;
+    /// let batch_id = batch.batch_id.expect("the emulator answers the id");
+    /// let results = client.batch_results(&batch_id, None).await?;
+    /// assert_eq!(results.cards.len(), 1);
+    /// assert_eq!(results.cards[0].id, "customer-42");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -399,6 +603,28 @@ impl CardSyncClient {
     /// [`CardSyncClient::batch_results`] decoded compactly: the body is kept with a 40-byte
     /// index per card instead of one owned struct per card (see [`CompactResults`]), for the
     /// 10,000-card pages of a large batch. Same request, same errors.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::providers::cardsync::wire::BatchCard;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let card = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let batch = client
+    ///     .create_batch(&[BatchCard::new("customer-42", card, Expiry::new(1, 2030)?)])
+    ///     .await?;
+    /// let batch_id = batch.batch_id.expect("the emulator answers the id");
+    /// let results = client.batch_results_compact(&batch_id, None).await?;
+    /// assert_eq!(results.len(), 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -419,6 +645,38 @@ impl CardSyncClient {
 
     /// [`CardSyncClient::subscription_results`] decoded compactly (see [`CompactResults`]).
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::providers::cardsync::wire::{Trigger, WebhookTarget, Webhooks};
+    /// use account_updater::providers::cardsync::parse_webhook;
+    /// use account_updater_emulator::WebhookSink;
+    /// use std::time::Duration;
+    /// let sink = WebhookSink::start().await?; // a local receiver standing in for yours
+    /// let url = sink.url().to_string();
+    /// let webhooks = Webhooks::new(Trigger::ALL.iter().map(|t| WebhookTarget::new(*t, url.as_str())).collect());
+    /// client.set_webhooks(&webhooks).await?;
+    /// use account_updater::providers::cardsync::wire::AmexCard;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let card = CardNumber::parse(&with_check_digit("34213233556677").unwrap())?;
+    /// let cards = [AmexCard::new("1234567890", "customer-7", card, Expiry::new(1, 2030)?)];
+    /// client.subscribe_amex(&cards).await?;
+    /// // CardSync announces Amex results by webhook (trigger 23), naming the event.
+    /// let hook = sink.next(Duration::from_secs(10)).await.expect("the Amex webhook");
+    /// let event = parse_webhook(&hook.body)?;
+    /// let event_id = event.raw["event_id"].as_str().unwrap();
+    /// let results = client.subscription_results_compact(event_id).await?;
+    /// assert_eq!(results.len(), 1);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `event_id` is empty or unsafe. Otherwise
@@ -434,6 +692,25 @@ impl CardSyncClient {
 
     /// `POST /v2/subscribe`: up to 10,000 Amex cards, each with its SE number. Never retried
     /// once it may have reached the server.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::providers::cardsync::wire::AmexCard;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let card = CardNumber::parse(&with_check_digit("34213233556677").unwrap())?;
+    /// let cards = [AmexCard::new("1234567890", "customer-7", card, Expiry::new(1, 2030)?)];
+    /// client.subscribe_amex(&cards).await?;
+    /// assert_eq!(emulator.subscription_count(), 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -458,6 +735,25 @@ impl CardSyncClient {
     /// `DELETE /v2/subscribe` with the same body: stops updates (and billing) for each card / SE
     /// pair. Not retried automatically (the effect of a repeat is not documented).
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::providers::cardsync::wire::AmexCard;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let card = CardNumber::parse(&with_check_digit("34213233556677").unwrap())?;
+    /// let cards = [AmexCard::new("1234567890", "customer-7", card, Expiry::new(1, 2030)?)];
+    /// client.subscribe_amex(&cards).await?;
+    /// client.unsubscribe_amex(&cards).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when there are no cards or more than 10,000, an
@@ -475,6 +771,39 @@ impl CardSyncClient {
     }
 
     /// `GET /v2/subscription/results?event_id=`: the Amex updates a trigger-23 webhook announced.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::providers::cardsync::wire::{Trigger, WebhookTarget, Webhooks};
+    /// use account_updater::providers::cardsync::parse_webhook;
+    /// use account_updater_emulator::WebhookSink;
+    /// use std::time::Duration;
+    /// let sink = WebhookSink::start().await?; // a local receiver standing in for yours
+    /// let url = sink.url().to_string();
+    /// let webhooks = Webhooks::new(Trigger::ALL.iter().map(|t| WebhookTarget::new(*t, url.as_str())).collect());
+    /// client.set_webhooks(&webhooks).await?;
+    /// use account_updater::providers::cardsync::wire::AmexCard;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let card = CardNumber::parse(&with_check_digit("34213233556677").unwrap())?;
+    /// let cards = [AmexCard::new("1234567890", "customer-7", card, Expiry::new(1, 2030)?)];
+    /// client.subscribe_amex(&cards).await?;
+    /// // CardSync announces Amex results by webhook (trigger 23), naming the event.
+    /// let hook = sink.next(Duration::from_secs(10)).await.expect("the Amex webhook");
+    /// let event = parse_webhook(&hook.body)?;
+    /// let event_id = event.raw["event_id"].as_str().unwrap();
+    /// let results = client.subscription_results(event_id).await?;
+    /// assert_eq!(results.cards.len(), 1);
+    /// assert_eq!(results.cards[0].id, "customer-7");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -497,6 +826,31 @@ impl CardSyncClient {
     /// accepted subscription request (job id = SE number), or a failed chunk with its error.
     /// This is the convenience form of [`CardSyncClient::submit_stream`], which keeps no
     /// per-card state and takes the cards from an iterator or stream.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::provider::CardToUpdate;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let visa = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let amex = CardNumber::parse(&with_check_digit("34213233556677").unwrap())?;
+    /// let cards = vec![
+    ///     CardToUpdate::pan("customer-42", visa, Expiry::new(1, 2030)?),
+    ///     CardToUpdate::pan("customer-7", amex, Expiry::new(1, 2030)?).with_amex_se_number("1234567890"),
+    /// ];
+    /// // One batch for the Visa card, one subscription for the Amex card's SE number.
+    /// let receipt = client.submit_cards(cards).await?;
+    /// assert!(receipt.is_complete());
+    /// assert_eq!(receipt.accepted().len(), 2);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -524,6 +878,33 @@ impl CardSyncClient {
     /// [`DEFAULT_CONCURRENCY`]) requests are in flight. Open chunks hold at most
     /// [`MAX_OPEN_CARDS`](super::MAX_OPEN_CARDS) cards between them: past that, the largest open Amex group is sent
     /// early, so many SE numbers cannot make memory grow.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::provider::CardToUpdate;
+    /// use account_updater::submission::{StreamOptions, card_stream};
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// // Any stream of cards: read from a file or a database cursor as it goes.
+    /// let cards = (0..25_000).map(|i| {
+    ///     CardToUpdate::pan(format!("customer-{i}"), number.clone(), Expiry::new(1, 2030).unwrap())
+    /// });
+    /// let receipt = client
+    ///     .submit_stream(card_stream(cards), StreamOptions::default(), &mut ())
+    ///     .await;
+    /// assert!(receipt.is_complete());
+    /// assert_eq!(receipt.accepted_cards(), 25_000);
+    /// assert_eq!(emulator.batch_count(), 3); // at most 10,000 cards a batch
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -557,6 +938,36 @@ impl CardSyncClient {
     /// Fetches the authoritative results a parsed (unsigned) webhook points to. The same verb
     /// and answer as PayConex's: an event that announces no results (an enrollment) has none
     /// to fetch.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # use account_updater::providers::cardsync::CardSyncClient;
+    /// # let (merchant_id, merchant_key) = emulator.add_merchant();
+    /// # let client = CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// use account_updater::providers::cardsync::wire::{BatchCard, Trigger, WebhookTarget, Webhooks};
+    /// use account_updater::providers::cardsync::parse_webhook;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// use account_updater_emulator::WebhookSink;
+    /// use std::time::Duration;
+    /// let sink = WebhookSink::start().await?; // a local receiver standing in for yours
+    /// let url = sink.url().to_string();
+    /// let webhooks = Webhooks::new(Trigger::ALL.iter().map(|t| WebhookTarget::new(*t, url.as_str())).collect());
+    /// client.set_webhooks(&webhooks).await?;
+    /// let card = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// client.create_batch(&[BatchCard::new("customer-42", card, Expiry::new(1, 2030)?)]).await?;
+    /// // CardSync POSTs trigger 20 when the batch is done: unsigned, only a hint of where to look.
+    /// let hook = sink.next(Duration::from_secs(10)).await.expect("the batch webhook");
+    /// let event = parse_webhook(&hook.body)?;
+    /// let results = client.fetch_results_for(&event).await?;
+    /// assert_eq!(results.len(), 1);
+    /// assert_eq!(results[0].card_id.as_deref(), Some("customer-42"));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///

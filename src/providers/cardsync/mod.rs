@@ -1,6 +1,6 @@
 //! **CardSync** Universal Account Updater v2: merchant enrollment, batches of up to 10,000
 //! Visa / Mastercard / Discover cards, American Express subscriptions per SE number, webhooks and
-//! results (the CardSync Universal Account Updater API v2 docs at api.cardsync.io).
+//! results (the [CardSync Universal Account Updater API v2 docs](https://api.cardsync.io/) at api.cardsync.io).
 //!
 //! Two key levels: the partner key enrolls merchants ([`CardSyncPartner`]); the merchant key that
 //! enrollment returns is used for that merchant's batches and subscriptions
@@ -67,7 +67,7 @@ use crate::ids::ProviderId;
 
 /// The sandbox: the default base URL. Production is not published; pass it with `base_url`.
 pub const SANDBOX_URL: &str = "https://sandbox.cardsync.io";
-/// Most cards one batch or subscribe request may carry (CardSync v2 docs).
+/// Most cards one batch or subscribe request may carry ([CardSync v2 docs](https://api.cardsync.io/)).
 pub const MAX_CARDS_PER_REQUEST: usize = 10_000;
 /// Default number of requests [`CardSyncClient::submit_cards`] keeps in flight.
 pub const DEFAULT_CONCURRENCY: usize = 4;

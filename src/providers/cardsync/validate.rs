@@ -1,6 +1,6 @@
 //! CardSync's input rules, checked before any request: enrollment fields, and per request
 //! at most 10,000 cards, ids present and unique, Visa / Mastercard / Discover in batches, every
-//! Amex card with its SE number (CardSync Universal Account Updater API v2 docs).
+//! Amex card with its SE number ([CardSync Universal Account Updater API v2 docs](https://api.cardsync.io/)).
 
 use super::MAX_CARDS_PER_REQUEST;
 use super::wire::Merchant;

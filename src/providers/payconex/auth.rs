@@ -1,4 +1,4 @@
-//! PayConex v4 authentication: HMAC (PayConex Account Updater v4 reference) and Basic (PayConex Account Updater v4 reference).
+//! PayConex v4 authentication: HMAC ([PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)) and Basic (PayConex Account Updater v4 reference).
 //!
 //! HMAC, exactly as Bluefin's five published implementations compute it:
 //!
@@ -106,7 +106,7 @@ pub fn body_hash(body: &[u8]) -> String {
     hex(&Sha256::digest(body))
 }
 
-/// The string PayConex signs (PayConex Account Updater v4 reference).
+/// The string PayConex signs ([PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)).
 pub fn canonical_request(
     method: &str,
     path: &str,

@@ -88,7 +88,7 @@ impl PayConexBuilder {
 
     /// Validates the settings and builds the client. Refuses an account id that is not 12
     /// digits, and Basic auth against production ("only available in the certification
-    /// environment", PayConex Account Updater v4 reference).
+    /// environment", [PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)).
     pub fn build(self) -> Result<PayConexClient> {
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid(
@@ -185,11 +185,49 @@ impl PayConexClient {
         &self.account
     }
 
-    crate::providers::common::execute_methods!("PayConex");
+    crate::providers::common::execute_methods!(
+        "PayConex",
+        r#"```
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() -> Result<(), Box<dyn std::error::Error>> {
+# let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+# let client = account_updater::providers::payconex::PayConexClient::builder(emulator.account_id(), emulator.credentials())
+#     .base_url(emulator.base_url())
+#     .build()?;
+use account_updater::providers::payconex::operations::{GetWebhook, ListWebhooks};
+use account_updater::transport::{CallOptions, RetryPolicy};
+use std::time::Duration;
+assert!(client.execute(&ListWebhooks {}).await?.is_empty());
+// One call with its own timeout and no retries; an id is checked before anything is sent.
+let once = CallOptions::default().timeout(Duration::from_secs(5)).retry(RetryPolicy::none());
+let refused = client.execute_with(&GetWebhook { webhook_id: "" }, &once).await.unwrap_err();
+assert_eq!(refused.kind(), account_updater::ErrorKind::InvalidInput);
+# Ok(()) }
+```"#
+    );
 
     // ---- webhooks (PayConex Account Updater v4 reference) ----
 
     /// `POST /api/v4/accounts/{accountId}/webhooks` → 201.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{Webhook, WebhookEventType};
+    /// let webhook = Webhook::new(
+    ///     "https://billing.example/hooks/payconex",
+    ///     WebhookEventType::AccountUpdaterBatchUpdates,
+    /// );
+    /// let created = client.create_webhook(&webhook).await?;
+    /// assert!(!created.id.is_empty());
+    /// assert_eq!(created.url, webhook.url);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -206,6 +244,26 @@ impl PayConexClient {
 
     /// `GET /api/v4/accounts/{accountId}/webhooks`.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{Webhook, WebhookEventType};
+    /// let webhook = Webhook::new(
+    ///     "https://billing.example/hooks/payconex",
+    ///     WebhookEventType::AccountUpdaterBatchUpdates,
+    /// );
+    /// client.create_webhook(&webhook).await?;
+    /// let registered = client.list_webhooks().await?;
+    /// assert_eq!(registered.len(), 1);
+    /// assert_eq!(registered[0].url, webhook.url);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// What PayConex answered, mapped in one place (`response.rs`): [`Error::Auth`],
@@ -217,6 +275,25 @@ impl PayConexClient {
     }
 
     /// `GET /api/v4/accounts/{accountId}/webhooks/{webhookID}`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{Webhook, WebhookEventType};
+    /// let webhook = Webhook::new(
+    ///     "https://billing.example/hooks/payconex",
+    ///     WebhookEventType::AccountUpdaterBatchUpdates,
+    /// );
+    /// let created = client.create_webhook(&webhook).await?;
+    /// let read = client.get_webhook(&created.id).await?;
+    /// assert_eq!(read.url, webhook.url);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -231,6 +308,26 @@ impl PayConexClient {
     }
 
     /// `PATCH /api/v4/accounts/{accountId}/webhooks/{webhookID}`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{Webhook, WebhookEventType};
+    /// let webhook = Webhook::new(
+    ///     "https://billing.example/hooks/payconex",
+    ///     WebhookEventType::AccountUpdaterBatchUpdates,
+    /// );
+    /// let created = client.create_webhook(&webhook).await?;
+    /// let moved = Webhook::new("https://billing.example/hooks/v2", WebhookEventType::AccountUpdaterBatchUpdates);
+    /// let updated = client.update_webhook(&created.id, &moved).await?;
+    /// assert_eq!(updated.url, "https://billing.example/hooks/v2");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -252,6 +349,25 @@ impl PayConexClient {
 
     /// `DELETE /api/v4/accounts/{accountId}/webhooks/{webhookID}` → 204.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{Webhook, WebhookEventType};
+    /// let webhook = Webhook::new(
+    ///     "https://billing.example/hooks/payconex",
+    ///     WebhookEventType::AccountUpdaterBatchUpdates,
+    /// );
+    /// let created = client.create_webhook(&webhook).await?;
+    /// client.delete_webhook(&created.id).await?;
+    /// assert!(client.list_webhooks().await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `webhook_id` is empty or not a safe path
@@ -268,6 +384,23 @@ impl PayConexClient {
     // ---- subscriptions (PayConex Account Updater v4 reference) ----
 
     /// `POST …/account-updater/payconex/subscribe` → 201.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PeriodId, TokenRecord, TokenSubscription};
+    /// let tokens = vec![TokenRecord::new("123456789101")];
+    /// let schedule = client
+    ///     .subscribe_tokens(&TokenSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// assert_eq!(schedule.records.len(), 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -286,6 +419,26 @@ impl PayConexClient {
 
     /// `POST …/account-updater/pan/subscribe` → 201.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PanRecord, PanSubscription, PeriodId};
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let card = CardNumber::parse(&with_check_digit("445700030000000").unwrap())?;
+    /// let cards = vec![PanRecord::new(card, Expiry::new(1, 2030)?)];
+    /// let schedule = client
+    ///     .subscribe_pans(&PanSubscription::new(cards, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// assert_eq!(schedule.records.len(), 1);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when there are no cards, a card number fails its
@@ -302,6 +455,26 @@ impl PayConexClient {
     }
 
     /// `POST …/account-updater/shieldconex/subscribe` → 201.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{
+    ///     PeriodId, ShieldconexRecord, ShieldconexSubscription,
+    /// };
+    /// use account_updater::Expiry;
+    /// let tokens = vec![ShieldconexRecord::new("123456789101", "bfid-7Qx2", Expiry::new(1, 2030)?)];
+    /// let schedule = client
+    ///     .subscribe_shieldconex(&ShieldconexSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// assert_eq!(schedule.records.len(), 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -320,6 +493,24 @@ impl PayConexClient {
 
     /// `GET …/account-updater/subscriptions/{subscriptionId}`.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PeriodId, TokenRecord, TokenSubscription};
+    /// let tokens = vec![TokenRecord::new("123456789101")];
+    /// let schedule = client
+    ///     .subscribe_tokens(&TokenSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// let read = client.get_subscription(&schedule.id).await?;
+    /// assert_eq!(read.id, schedule.id);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `subscription_id` is empty or not a safe
@@ -333,6 +524,27 @@ impl PayConexClient {
     }
 
     /// `PATCH …/account-updater/subscriptions/{subscriptionId}` (e.g. `enabled: false` to pause).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PeriodId, TokenRecord, TokenSubscription};
+    /// let tokens = vec![TokenRecord::new("123456789101")];
+    /// let schedule = client
+    ///     .subscribe_tokens(&TokenSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// use account_updater::providers::payconex::wire::SubscriptionPatch;
+    /// let paused = client
+    ///     .update_subscription(&schedule.id, &SubscriptionPatch::default().enabled(false))
+    ///     .await?;
+    /// assert_eq!(paused.enabled, Some(false));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -356,6 +568,23 @@ impl PayConexClient {
     /// `DELETE …/account-updater/subscriptions/{subscriptionId}` → 204: every record is disabled
     /// and unsubscribed.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PeriodId, TokenRecord, TokenSubscription};
+    /// let tokens = vec![TokenRecord::new("123456789101")];
+    /// let schedule = client
+    ///     .subscribe_tokens(&TokenSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// client.delete_subscription(&schedule.id).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `subscription_id` is empty or not a safe
@@ -372,6 +601,26 @@ impl PayConexClient {
     // ---- records (PayConex Account Updater v4 reference) ----
 
     /// `POST …/subscriptions/{subscriptionId}/payconex` with a bare JSON array.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PeriodId, TokenRecord, TokenSubscription};
+    /// let tokens = vec![TokenRecord::new("123456789101")];
+    /// let schedule = client
+    ///     .subscribe_tokens(&TokenSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// let grown = client
+    ///     .add_tokens(&schedule.id, &[TokenRecord::new("123456789102")])
+    ///     .await?;
+    /// assert_eq!(grown.records.len(), 2);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -394,6 +643,27 @@ impl PayConexClient {
 
     /// `POST …/subscriptions/{subscriptionId}/shieldconex` with a bare JSON array.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{
+    ///     PeriodId, ShieldconexRecord, ShieldconexSubscription,
+    /// };
+    /// use account_updater::Expiry;
+    /// let record = |token: &str| ShieldconexRecord::new(token, "bfid-7Qx2", Expiry::new(1, 2030).unwrap());
+    /// let schedule = client
+    ///     .subscribe_shieldconex(&ShieldconexSubscription::new(vec![record("123456789101")], PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// let grown = client.add_shieldconex(&schedule.id, &[record("123456789102")]).await?;
+    /// assert_eq!(grown.records.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `subscription_id` is empty or unsafe, there
@@ -415,6 +685,30 @@ impl PayConexClient {
 
     /// `POST …/subscriptions/{subscriptionId}/pan` with a bare JSON array.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PeriodId, TokenRecord, TokenSubscription};
+    /// let tokens = vec![TokenRecord::new("123456789101")];
+    /// let schedule = client
+    ///     .subscribe_tokens(&TokenSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// use account_updater::providers::payconex::wire::PanRecord;
+    /// use account_updater::card::with_check_digit;
+    /// use account_updater::{CardNumber, Expiry};
+    /// let card = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// let grown = client
+    ///     .add_pans(&schedule.id, &[PanRecord::new(card, Expiry::new(1, 2030)?)])
+    ///     .await?;
+    /// assert_eq!(grown.records.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `subscription_id` is empty or unsafe, there
@@ -431,6 +725,24 @@ impl PayConexClient {
     }
 
     /// `DELETE …/subscriptions/{subscriptionId}/records/{recordId}` → 204.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PeriodId, TokenRecord, TokenSubscription};
+    /// let tokens = vec![TokenRecord::new("123456789101")];
+    /// let schedule = client
+    ///     .subscribe_tokens(&TokenSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// let record = &schedule.records[0];
+    /// client.delete_record(&schedule.id, &record.id).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -450,6 +762,25 @@ impl PayConexClient {
     /// `GET …/account-updater/schedules/{scheduleId}/results`: each record with its most recent
     /// update.
     ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PeriodId, TokenRecord, TokenSubscription};
+    /// let tokens = vec![TokenRecord::new("123456789101")];
+    /// let schedule = client
+    ///     .subscribe_tokens(&TokenSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// emulator.run_schedule(&schedule.id).await; // the emulator's stand-in for the monthly run
+    /// let results = client.schedule_results(&schedule.id).await?;
+    /// assert_eq!(results.records.len(), 1);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] before any request when `schedule_id` is empty or not a safe path
@@ -463,6 +794,26 @@ impl PayConexClient {
     }
 
     /// `GET …/account-updater/updates/{updateId}`: the updates a notification announced.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PeriodId, TokenRecord, TokenSubscription};
+    /// let tokens = vec![TokenRecord::new("123456789101")];
+    /// let schedule = client
+    ///     .subscribe_tokens(&TokenSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// // The emulator's stand-in for the monthly run; a webhook would carry its updateId.
+    /// let run = emulator.run_schedule(&schedule.id).await.unwrap();
+    /// let updates = client.updates(&run.update_id).await?;
+    /// assert_eq!(updates.len(), run.updates);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -479,6 +830,29 @@ impl PayConexClient {
     /// Fetches the authoritative updates behind a notification parsed by
     /// [`parse_webhook`](super::parse_webhook) (the notification itself is unsigned). The same
     /// verb and answer as CardSync's: an event that announces no results has none to fetch.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::providers::payconex::PayConexClient;
+    /// # let emulator = account_updater_emulator::payconex::PayConexEmulator::start().await?;
+    /// # let client = PayConexClient::builder(emulator.account_id(), emulator.credentials())
+    /// #     .base_url(emulator.base_url())
+    /// #     .build()?;
+    /// use account_updater::providers::payconex::wire::{PeriodId, TokenRecord, TokenSubscription};
+    /// let tokens = vec![TokenRecord::new("123456789101")];
+    /// let schedule = client
+    ///     .subscribe_tokens(&TokenSubscription::new(tokens, PeriodId::MonthlyFirst))
+    ///     .await?;
+    /// use account_updater::providers::payconex::parse_webhook;
+    /// let run = emulator.run_schedule(&schedule.id).await.unwrap();
+    /// // What PayConex POSTs to the registered webhook (unsigned: only a hint).
+    /// let body = format!(r#"{{"event":"ACCOUNT_UPDATER_BATCH_UPDATES","updateId":"{}"}}"#, run.update_id);
+    /// let event = parse_webhook(body.as_bytes())?;
+    /// let results = client.fetch_results_for(&event).await?;
+    /// assert_eq!(results.len(), run.updates);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///

@@ -1,7 +1,7 @@
 //! Bluefin **PayConex** Account Updater v4: scheduled subscriptions of PayConex tokens, card
 //! numbers or ShieldConex tokens; webhooks; results per schedule or per `updateId`.
 //!
-//! [`PayConexClient`] covers all 17 account-updater and webhook endpoints (the PayConex (Bluefin) Account Updater API v4 reference)
+//! [`PayConexClient`] covers all 17 account-updater and webhook endpoints (the [PayConex (Bluefin) Account Updater API v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview))
 //! with typed requests ([`wire`]) and implements the unified [`Provider`](crate::Provider) trait.
 //!
 //! ```no_run

@@ -25,7 +25,7 @@ use crate::{
 };
 use std::collections::HashSet;
 
-/// Maps one PayConex update onto the unified [`CardUpdate`] (status per PayConex Account Updater v4 reference).
+/// Maps one PayConex update onto the unified [`CardUpdate`] (status per [PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)).
 pub fn card_update(update: Update) -> CardUpdate {
     let raw = update
         .status

@@ -1,5 +1,5 @@
 //! AccountVault (TabaPay Account API) wire types, with the API's exact field names
-//! (TabaPay's Account API reference at developers.tabapay.com; TabaPay's Update Account reference).
+//! ([TabaPay's Account API reference at developers.tabapay.com](https://developers.tabapay.com/reference); [TabaPay's Update Account reference](https://developers.tabapay.com/reference/updateaccount)).
 //!
 //! The request structs mirror the wire, field for field, so that the rules the vendor states in
 //! prose ("exactly one of bank or card", "company **or** first/last, never both", "one card form")

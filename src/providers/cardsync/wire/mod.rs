@@ -1,4 +1,4 @@
-//! CardSync v2 wire types, with the API's exact field names (the CardSync Universal Account Updater API v2 docs at api.cardsync.io).
+//! CardSync v2 wire types, with the API's exact field names (the [CardSync Universal Account Updater API v2 docs](https://api.cardsync.io/) at api.cardsync.io).
 //!
 //! Responses are read leniently: the envelope's `message` or its older spelling `msg`; per-card
 //! `closed` or `contact_closed`; `stats` objects that repeat a key (the documented webhook
@@ -16,7 +16,7 @@ use crate::card::{CardNumber, Expiry, ExpiryFormat, NewNumberProblem};
 use crate::providers::common::open_enum;
 use crate::providers::lenient;
 
-/// Webhook triggers (CardSync v2 docs).
+/// Webhook triggers ([CardSync v2 docs](https://api.cardsync.io/)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Trigger {
@@ -181,7 +181,7 @@ pub struct CardInfo {
     pub mcc: String,
 }
 
-/// Body of `POST /v2/merchant` (CardSync v2 docs).
+/// Body of `POST /v2/merchant` ([CardSync v2 docs](https://api.cardsync.io/)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Merchant {
@@ -505,7 +505,7 @@ pub struct CardStats {
     pub american_express: Option<i64>,
 }
 
-/// A webhook payload, any of the four (CardSync v2 docs); every field optional.
+/// A webhook payload, any of the four ([CardSync v2 docs](https://api.cardsync.io/)); every field optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[non_exhaustive]
 pub struct WebhookPayload {

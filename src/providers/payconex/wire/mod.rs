@@ -1,4 +1,4 @@
-//! PayConex v4 wire types, with the API's exact field names (the PayConex (Bluefin) Account Updater API v4 reference).
+//! PayConex v4 wire types, with the API's exact field names (the [PayConex (Bluefin) Account Updater API v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)).
 //!
 //! Requests serialise exactly the documented fields and nothing else: the API declares
 //! `additionalProperties: false` and answers 422 to any unknown property. Responses are lenient:
@@ -17,7 +17,7 @@ use crate::providers::lenient;
 
 open_enum! {
     /// `periodId`: the schedule an account-updater subscription follows (the 16 values of the
-    /// OpenAPI `PeriodsEnum` in the PayConex Account Updater v4 reference).
+    /// OpenAPI `PeriodsEnum` in the [PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)).
     PeriodId {
         /// Every week (needs `periodDate`).
         Period1W => "PERIOD_1W",
@@ -75,7 +75,7 @@ impl PeriodId {
         PeriodId::YearlyQ3First,
     ];
 
-    /// Whether the schedule needs a `periodDate` anchor (the `PERIOD_*` family, PayConex Account Updater v4 reference).
+    /// Whether the schedule needs a `periodDate` anchor (the `PERIOD_*` family, [PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)).
     pub fn requires_period_date(&self) -> bool {
         self.as_str().starts_with("PERIOD_")
     }
@@ -104,7 +104,7 @@ open_enum! {
 }
 
 open_enum! {
-    /// `AccountUpdaterStatuses` (PayConex Account Updater v4 reference).
+    /// `AccountUpdaterStatuses` ([PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)).
     UpdateStatus {
         /// The submitted card is valid (not billable).
         Valid => "valid",
@@ -394,7 +394,7 @@ pub enum NewValue {
     Invalid(crate::card::NewNumberProblem),
 }
 
-/// `AccountUpdaterUpdate`: one card's update (PayConex Account Updater v4 reference).
+/// `AccountUpdaterUpdate`: one card's update ([PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Update {
@@ -516,7 +516,7 @@ impl ErrorDetail {
     }
 }
 
-/// `ApiViolation`, and the fallback `Error {code, message}` shape (PayConex Account Updater v4 reference). The `value` field
+/// `ApiViolation`, and the fallback `Error {code, message}` shape ([PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)). The `value` field
 /// is deliberately not kept: it can echo submitted data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
