@@ -151,10 +151,13 @@ async fn main() {
         answer.response().transaction_id
     );
     if let Some(emu) = &emulator {
-        let (masked, exp, enabled, _) = emu
+        let state = emu
             .token_state(&token)
             .unwrap_or_else(|| common::fail("token", "missing"));
-        println!("    emulator holds {masked} exp {exp} enabled {enabled}");
+        println!(
+            "    emulator holds {} exp {} enabled {}",
+            state.masked_card, state.expiry, state.enabled
+        );
     }
     println!("\nAcquired example finished: every step succeeded.");
 }

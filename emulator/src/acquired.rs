@@ -78,6 +78,20 @@ pub const DEFAULT_HASHCODE: &str = "emulator_hash_code";
 /// The MID it answers with.
 pub const DEFAULT_MID: &str = "1556";
 
+/// What the emulator stores for one token ([`AcquiredEmulator::token_state`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TokenState {
+    /// The card on file, masked (first six, last four).
+    pub masked_card: String,
+    /// Its expiry, as Acquired writes it (`MMYYYY`).
+    pub expiry: String,
+    /// Whether the token may be charged (SUBSCRIPTION_MANAGE `ENABLE` / `DISABLE`).
+    pub enabled: bool,
+    /// The customer, billing and shipping fields set on it.
+    pub fields: Map<String, Value>,
+}
+
 /// Settings of an [`AcquiredEmulator`].
 #[derive(Clone)]
 #[non_exhaustive]
@@ -318,15 +332,19 @@ impl AcquiredEmulator {
         self.shared.lock().inquiries.clone()
     }
 
-    /// What the emulator stores for a token: masked card, expiry (`MMYYYY`), enabled, and the
-    /// customer / billing / shipping fields set on it.
-    pub fn token_state(&self, token: &str) -> Option<(String, String, bool, Map<String, Value>)> {
+    /// What the emulator stores for a token (`None` for a token it never issued).
+    pub fn token_state(&self, token: &str) -> Option<TokenState> {
         let store = self.shared.lock();
         let t = store.tokens.get(token)?;
-        let masked = CardNumber::parse(t.pan.expose_secret())
+        let masked_card = CardNumber::parse(t.pan.expose_secret())
             .map(|c| c.masked())
             .unwrap_or_default();
-        Some((masked, t.cardexp.clone(), t.enabled, t.data.clone()))
+        Some(TokenState {
+            masked_card,
+            expiry: t.cardexp.clone(),
+            enabled: t.enabled,
+            fields: t.data.clone(),
+        })
     }
 }
 

@@ -59,11 +59,11 @@ async fn the_example_flow_end_to_end_without_leaking_secrets() {
         c.manage_billing(&change).await.unwrap(),
         Answer::Success(_)
     ));
-    let (_, _, _, data) = emu.token_state(&token).unwrap();
+    let data = emu.token_state(&token).unwrap().fields;
     assert_eq!(data["billing_city"], "London");
 
     c.disable_token(&token, None).await.unwrap();
-    assert!(!emu.token_state(&token).unwrap().2);
+    assert!(!emu.token_state(&token).unwrap().enabled);
     let refused = c.request_account_update(&token, None).await.unwrap_err();
     assert_eq!(
         refused.provider_detail().unwrap().code.as_deref(),
@@ -117,7 +117,7 @@ async fn the_example_flow_end_to_end_without_leaking_secrets() {
         );
     }
     assert_eq!(
-        emu.token_state(&token).unwrap().1,
+        emu.token_state(&token).unwrap().expiry,
         "012033",
         "the stored card was updated in place"
     );
@@ -125,7 +125,10 @@ async fn the_example_flow_end_to_end_without_leaking_secrets() {
     let mut new_card = NewCard::new(card("4024007164218280"), Expiry::new(3, 2031).unwrap());
     new_card.cvv = Some(SecretString::from("456".to_owned()));
     c.update_card(&token, &new_card, None, None).await.unwrap();
-    assert_eq!(emu.token_state(&token).unwrap().0, "402400******8280");
+    assert_eq!(
+        emu.token_state(&token).unwrap().masked_card,
+        "402400******8280"
+    );
 
     common::assert_no_leak(
         &logs.contents(),
@@ -308,7 +311,7 @@ async fn unified_flows_on_the_emulator() {
         .await
         .unwrap();
     assert!(added.is_complete());
-    assert!(emu.token_state(&t3).unwrap().2);
+    assert!(emu.token_state(&t3).unwrap().enabled);
 
     // Holder data → SUBSCRIPTION_MANAGE; a new card → UPDATE_BILLING with the billing address.
     let mut holder = HolderData::default();
@@ -323,7 +326,7 @@ async fn unified_flows_on_the_emulator() {
         .await
         .unwrap();
     assert_eq!(r.raw_code, "1");
-    let data = emu.token_state(&t1).unwrap().3;
+    let data = emu.token_state(&t1).unwrap().fields;
     assert_eq!(
         (
             data["customer_fname"].as_str(),
@@ -343,7 +346,10 @@ async fn unified_flows_on_the_emulator() {
     )
     .await
     .unwrap();
-    assert_eq!(emu.token_state(&t1).unwrap().0, "511201******0003");
+    assert_eq!(
+        emu.token_state(&t1).unwrap().masked_card,
+        "511201******0003"
+    );
     assert_eq!(
         c.fetch_results(&account_updater::ids::ResultsQuery::Job(job.clone()))
             .await
@@ -406,10 +412,10 @@ async fn removing_placed_cards_disables_their_tokens_never_the_caller_ids() {
     assert_eq!(receipt.failed().len(), 1);
     assert_eq!(receipt.failed()[0].card_ids(), ["c3"]);
     assert_eq!(receipt.failed()[0].provider_refs(), ["999999"]);
-    assert!(!emu.token_state(&t1).unwrap().2, "t1 disabled");
-    assert!(!emu.token_state(&t2).unwrap().2, "t2 disabled");
+    assert!(!emu.token_state(&t1).unwrap().enabled, "t1 disabled");
+    assert!(!emu.token_state(&t2).unwrap().enabled, "t2 disabled");
     assert!(
-        emu.token_state(&bystander).unwrap().2,
+        emu.token_state(&bystander).unwrap().enabled,
         "the token named like a caller id is untouched"
     );
 }
@@ -461,7 +467,10 @@ async fn unsigned_credential_errors_are_auth_errors_and_unsigned_successes_are_r
         .await
         .unwrap();
     assert_eq!(removal.failed()[0].error().kind(), ErrorKind::Auth);
-    assert!(emu.token_state(&token).unwrap().2, "nothing was disabled");
+    assert!(
+        emu.token_state(&token).unwrap().enabled,
+        "nothing was disabled"
+    );
 
     let good: Arc<dyn Provider> = Arc::new(client(&emu));
     good.update_account(AccountUpdateRequest::new(&token).holder(holder))

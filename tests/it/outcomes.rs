@@ -428,12 +428,12 @@ async fn acquired_answers_its_testing_table_by_signed_webhook() {
                 if let Some(e) = update.new_expiry {
                     assert_eq!(
                         e.format(account_updater::ExpiryFormat::Mmyyyy),
-                        stored.1,
+                        stored.expiry,
                         "{what}"
                     );
                 }
                 assert_eq!(
-                    stored.0 != CardNumber::parse(pan).unwrap().masked(),
+                    stored.masked_card != CardNumber::parse(pan).unwrap().masked(),
                     *new_number,
                     "{what}"
                 );

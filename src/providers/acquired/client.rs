@@ -311,7 +311,7 @@ assert!(matches!(client.execute_with(&disable, &once).await?, Answer::Success(_)
     /// change.billing = Some(BillingAddress::default().billing_city("London").billing_zipcode("W1U7AL"));
     /// let answer = client.manage_billing(&change).await?;
     /// assert!(matches!(answer, Answer::Success(_)));
-    /// let (_, _, _, fields) = emulator.token_state(&token).unwrap();
+    /// let fields = emulator.token_state(&token).unwrap().fields;
     /// assert_eq!(fields["billing_city"], "London");
     /// # Ok(()) }
     /// ```
@@ -351,7 +351,7 @@ assert!(matches!(client.execute_with(&disable, &once).await?, Answer::Success(_)
     /// # let token = emulator.create_token(&stored, Expiry::new(1, 2030)?);
     /// let answer = client.disable_token(&token, None).await?;
     /// assert!(matches!(answer, Answer::Success(_)));
-    /// let (_, _, enabled, _) = emulator.token_state(&token).unwrap();
+    /// let enabled = emulator.token_state(&token).unwrap().enabled;
     /// assert!(!enabled);
     /// # Ok(()) }
     /// ```
@@ -398,7 +398,7 @@ assert!(matches!(client.execute_with(&disable, &once).await?, Answer::Success(_)
     /// # let token = emulator.create_token(&stored, Expiry::new(1, 2030)?);
     /// client.disable_token(&token, None).await?;
     /// client.enable_token(&token, Some("order-2026-12-07")).await?;
-    /// let (_, _, enabled, _) = emulator.token_state(&token).unwrap();
+    /// let enabled = emulator.token_state(&token).unwrap().enabled;
     /// assert!(enabled);
     /// # Ok(()) }
     /// ```
@@ -450,7 +450,7 @@ assert!(matches!(client.execute_with(&disable, &once).await?, Answer::Success(_)
     /// let card = NewCard::new(reissued, Expiry::new(6, 2031)?);
     /// let answer = client.update_card(&token, &card, None, None).await?;
     /// assert!(matches!(answer, Answer::Success(_)));
-    /// let (_, expiry, _, _) = emulator.token_state(&token).unwrap();
+    /// let expiry = emulator.token_state(&token).unwrap().expiry;
     /// assert_eq!(expiry, "062031");
     /// # Ok(()) }
     /// ```
