@@ -13,7 +13,6 @@ use account_updater::provider::{
 use account_updater::providers::acquired::wire::{BillingAddress, Customer};
 use account_updater::providers::acquired::{
     AcquiredClient, Answer, Credentials, DEFAULT_WEBHOOK_FRESHNESS, ManageBilling, NewCard,
-    verify_webhook, verify_webhook_at,
 };
 use account_updater::testing::acquired::{request_hash, response_hash, webhook_hash};
 use account_updater::transport::{RetryPolicy, TransportConfig};
@@ -550,13 +549,16 @@ fn webhook(company: &str, hashcode: &str, event: &str) -> Value {
 /// Ten minutes after the test webhook's timestamp.
 const WEBHOOK_NOW: &str = "20240101121000";
 
+/// A client of `c` whose clock reads `now` (webhooks are verified against it).
+fn client_at(c: &Credentials, now: &'static str) -> AcquiredClient {
+    AcquiredClient::builder(c.clone())
+        .clock(Arc::new(move || now.to_owned()))
+        .build()
+        .unwrap()
+}
+
 fn verify(c: &Credentials, body: &Value) -> Result<account_updater::WebhookEvent, Error> {
-    verify_webhook_at(
-        c,
-        body.to_string().as_bytes(),
-        WEBHOOK_NOW,
-        DEFAULT_WEBHOOK_FRESHNESS,
-    )
+    client_at(c, WEBHOOK_NOW).verify_webhook(body.to_string().as_bytes())
 }
 
 #[test]
@@ -631,7 +633,10 @@ fn webhooks_are_verified_and_tampered_or_unsigned_ones_refused() {
         ErrorKind::Decode
     );
     assert_eq!(
-        verify_webhook(&c, b"{not json").unwrap_err().kind(),
+        client_at(&c, WEBHOOK_NOW)
+            .verify_webhook(b"{not json")
+            .unwrap_err()
+            .kind(),
         ErrorKind::Decode
     );
     // Other events are verified and kept.
@@ -643,7 +648,7 @@ fn webhooks_are_verified_and_tampered_or_unsigned_ones_refused() {
 fn a_replayed_genuine_webhook_outside_the_freshness_window_is_refused() {
     let c = creds("133", None);
     let good = webhook("133", HASHCODE, "account_updater").to_string();
-    let at = |now: &str| verify_webhook_at(&c, good.as_bytes(), now, DEFAULT_WEBHOOK_FRESHNESS);
+    let at = |now: &'static str| client_at(&c, now).verify_webhook(good.as_bytes());
     // Within two hours either way (Acquired retries for an hour; its time zone is unstated).
     for now in ["20240101120000", "20240101135959", "20240101100001"] {
         at(now).unwrap_or_else(|e| panic!("{now}: {e}"));
@@ -651,24 +656,21 @@ fn a_replayed_genuine_webhook_outside_the_freshness_window_is_refused() {
     for now in ["20240101140001", "20240101095959", "20240102120000"] {
         assert_eq!(at(now).unwrap_err().kind(), ErrorKind::Integrity, "{now}");
     }
-    // The window is configurable, and the current-time entry point refuses this 2024 webhook.
-    let short = verify_webhook_at(
-        &c,
-        good.as_bytes(),
-        "20240101121000",
-        std::time::Duration::from_secs(60),
-    );
-    assert_eq!(short.unwrap_err().kind(), ErrorKind::Integrity);
+    // The default window is the documented one, and a client on today's clock refuses this
+    // 2024 webhook.
     assert_eq!(
-        verify_webhook(&c, good.as_bytes()).unwrap_err().kind(),
+        DEFAULT_WEBHOOK_FRESHNESS,
+        std::time::Duration::from_secs(2 * 3600)
+    );
+    let today = AcquiredClient::builder(c.clone()).build().unwrap();
+    assert_eq!(
+        today.verify_webhook(good.as_bytes()).unwrap_err().kind(),
         ErrorKind::Integrity
     );
-    // Through the client, its clock decides.
-    let client = AcquiredClient::builder(c.clone())
-        .clock(Arc::new(|| "20240101121500".to_owned()))
-        .build()
+    // The window is configurable: the client's clock and window decide.
+    client_at(&c, "20240101121500")
+        .verify_webhook(good.as_bytes())
         .unwrap();
-    client.verify_webhook(good.as_bytes()).unwrap();
     let strict = AcquiredClient::builder(c)
         .clock(Arc::new(|| "20240101121500".to_owned()))
         .webhook_freshness(std::time::Duration::from_secs(60))

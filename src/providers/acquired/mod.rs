@@ -54,7 +54,7 @@ pub use auth::Credentials;
 pub use client::{AcquiredBuilder, AcquiredClient, Answer, NewCard, card_type};
 pub use operations::ManageBilling;
 pub use response::response_code_meaning;
-pub use webhook::{DEFAULT_WEBHOOK_FRESHNESS, verify_webhook, verify_webhook_at};
+pub use webhook::DEFAULT_WEBHOOK_FRESHNESS;
 
 use std::sync::Arc;
 

@@ -7,16 +7,11 @@ use crate::outcome::{CardUpdate, Outcome};
 use crate::webhook::{Authenticity, WebhookEvent, WebhookKind};
 use std::time::Duration;
 
-/// See [`AcquiredClient::verify_webhook`]. Checks freshness against the current UTC time
-/// with [`DEFAULT_WEBHOOK_FRESHNESS`]; [`verify_webhook_at`] takes both.
-pub fn verify_webhook(credentials: &Credentials, body: &[u8]) -> Result<WebhookEvent> {
-    let now = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
-    verify_webhook_at(credentials, body, &now, DEFAULT_WEBHOOK_FRESHNESS)
-}
-
 /// Verifies and parses an Acquired webhook as of `now` (`YYYYMMDDHHMMSS`, the layout of
-/// Acquired's timestamps), refusing one whose timestamp is more than `freshness` away.
-pub fn verify_webhook_at(
+/// Acquired's timestamps), refusing one whose timestamp is more than `freshness` away. The one
+/// public way in is [`AcquiredClient::verify_webhook`] (the client's clock and window), or the
+/// unified [`crate::webhook::receive`].
+pub(super) fn verify_webhook_at(
     credentials: &Credentials,
     body: &[u8],
     now: &str,
