@@ -390,6 +390,9 @@ mod tests {
             "subscribe_payconex_request" => {
                 include_str!("../../../tests/fixtures/payconex/subscribe_payconex_request.json")
             }
+            "subscribe_shieldconex_request" => {
+                include_str!("../../../tests/fixtures/payconex/subscribe_shieldconex_request.json")
+            }
             _ => unreachable!("no fixture {name}"),
         };
         serde_json::from_str(text).expect("fixtures are JSON")
@@ -440,6 +443,61 @@ mod tests {
         assert_eq!(sent["responseFormat"], vector["responseFormat"]);
         assert_eq!(sent["periodId"], vector["periodId"]);
         assert_eq!(sent["periodDate"], "2024-06-27");
+    }
+
+    /// The token and ShieldConex subscription examples, field for field (the anchor date as
+    /// the OpenAPI's `format: date`, the same day as the example's Unix time).
+    #[test]
+    fn token_and_shieldconex_subscriptions_are_the_reference_examples() {
+        use super::super::wire::{PeriodDate, ResponseFormat};
+        let anchor = Some(PeriodDate(
+            chrono::NaiveDate::from_ymd_opt(2024, 6, 27).unwrap(),
+        ));
+        let with_date = |mut v: Value| {
+            v["periodDate"] = "2024-06-27".into();
+            v
+        };
+
+        let vector = fixture("subscribe_payconex_request");
+        let token = vector["tokens"][0]["token"].as_str().unwrap();
+        let mut tokens =
+            TokenSubscription::new(vec![TokenRecord::new(token)], PeriodId::Period1W);
+        tokens.response_format = Some(ResponseFormat::Payconex);
+        tokens.period_date = anchor;
+        let request = SubscribeTokens {
+            subscription: &tokens,
+        }
+        .build_request(&client())
+        .unwrap();
+        assert_eq!(
+            request.path(),
+            "/api/v4/accounts/120615523104/account-updater/payconex/subscribe"
+        );
+        assert_eq!(body(&request), with_date(vector));
+
+        let vector = fixture("subscribe_shieldconex_request");
+        let example = &vector["tokens"][0];
+        let expiry = Expiry::parse(example["expiry"].as_str().unwrap(), ExpiryFormat::Mmyy).unwrap();
+        let mut shielded = ShieldconexSubscription::new(
+            vec![ShieldconexRecord::new(
+                example["token"].as_str().unwrap(),
+                example["bfid"].as_str().unwrap(),
+                expiry,
+            )],
+            PeriodId::Period1W,
+        );
+        shielded.response_format = Some(ResponseFormat::Shieldconex);
+        shielded.period_date = anchor;
+        let request = SubscribeShieldconex {
+            subscription: &shielded,
+        }
+        .build_request(&client())
+        .unwrap();
+        assert_eq!(
+            request.path(),
+            "/api/v4/accounts/120615523104/account-updater/shieldconex/subscribe"
+        );
+        assert_eq!(body(&request), with_date(vector.clone()));
     }
 
     #[test]
