@@ -40,6 +40,14 @@ pub const MAX_CALLER_ID_CHARS: usize = 128;
 /// the refused id.
 #[cfg_attr(not(card_list_provider), allow(dead_code))]
 pub fn check_caller_id(index: usize, id: &str) -> Result<()> {
+    // The common case, printable ASCII within the limit, in one pass over the bytes (an ASCII
+    // id has as many characters as bytes); anything else takes the general check below.
+    if !id.is_empty()
+        && id.len() <= MAX_CALLER_ID_CHARS
+        && id.bytes().all(|b| (0x20..0x7f).contains(&b))
+    {
+        return Ok(());
+    }
     let field = || format!("cards[{index}].id");
     if id.is_empty() {
         return Err(Error::invalid(field(), crate::error::InputProblem::Missing));
@@ -101,5 +109,24 @@ mod tests {
         assert_eq!(refused(&["a", "", "c"]), "cards[1].id Missing");
         assert!(refused(&["a", "b\nforged"]).starts_with("cards[1].id Format"));
         assert_eq!(refused(&["a", "b", "a"]), "cards[id=a].id Duplicate");
+    }
+
+    /// The ASCII fast path and the general check agree at every boundary: the limit counts
+    /// characters, not bytes, and a control character is refused wherever it is.
+    #[test]
+    fn caller_ids_are_checked_by_characters_on_both_paths() {
+        let ok = |id: &str| check_caller_id(0, id).is_ok();
+        let ascii_at_limit = "a".repeat(MAX_CALLER_ID_CHARS);
+        assert!(ok(&ascii_at_limit));
+        assert!(!ok(&format!("{ascii_at_limit}a")));
+        // 128 two-byte characters: 256 bytes, still within the limit of characters.
+        let accented_at_limit = "é".repeat(MAX_CALLER_ID_CHARS);
+        assert!(ok(&accented_at_limit));
+        assert!(!ok(&format!("{accented_at_limit}é")));
+        for control in ["\u{0}", "\t", "\u{7f}", "\u{85}"] {
+            assert!(!ok(&format!("id{control}x")), "{control:?}");
+        }
+        assert!(ok("customer 42 ~!"));
+        assert!(!ok(""));
     }
 }

@@ -36,6 +36,9 @@ pub struct StreamOptions {
     pub duplicate_ids: DuplicateIds,
     /// Set by a router: this submission is one lane of a routed run.
     pub(crate) lane: Option<Lane>,
+    /// Set by the `Vec` forms, which check every card (id and provider rules) before the
+    /// first request: the driver does not check them a second time.
+    pub(crate) prechecked: bool,
 }
 
 /// One provider's part of a routed run ([`crate::routing`]): its chunks are numbered from
@@ -49,6 +52,17 @@ pub(crate) struct Lane {
 }
 
 impl StreamOptions {
+    /// The options of a `Vec` form whose every card passed `check_all` with the same planner:
+    /// ids unique and acceptable, every provider rule met.
+    #[cfg_attr(not(bulk_provider), allow(dead_code))]
+    pub(crate) fn prechecked() -> Self {
+        StreamOptions {
+            duplicate_ids: DuplicateIds::CallerGuarantees,
+            lane: None,
+            prechecked: true,
+        }
+    }
+
     /// Sets how duplicate ids are found.
     pub fn duplicate_ids(mut self, mode: DuplicateIds) -> Self {
         self.duplicate_ids = mode;

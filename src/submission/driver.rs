@@ -159,6 +159,7 @@ pub(crate) async fn drive(
             cards_read: 0,
             rejections: Vec::new(),
             lane_position: options.lane.as_ref().map(|l| l.position.clone()),
+            prechecked: options.prechecked,
         },
         ahead: None,
         next_seq: options.lane.as_ref().map_or(0, |l| l.seq_base),
@@ -362,6 +363,8 @@ struct Producer<'s, P> {
     rejections: Vec<(u64, CardToUpdate, Error)>,
     /// In a routed run: where the router says the card just pulled was read.
     lane_position: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// Every card passed `check_all` before the run ([`StreamOptions::prechecked`]).
+    prechecked: bool,
 }
 
 impl<P: Planner> Producer<'_, P> {
@@ -377,12 +380,17 @@ impl<P: Planner> Producer<'_, P> {
                 None => self.cards_read,
             };
             self.cards_read += 1;
-            // In a routed run the router checked the caller id already.
-            let checked = match self.lane_position {
-                Some(_) => Ok(()),
-                None => check_caller_id(position as usize, &card.id),
-            }
-            .and_then(|()| self.planner.check(position, &card));
+            // A `Vec` form checked every card before the first request; in a routed run the
+            // router checked the caller id already.
+            let checked = if self.prechecked {
+                Ok(())
+            } else {
+                match self.lane_position {
+                    Some(_) => Ok(()),
+                    None => check_caller_id(position as usize, &card.id),
+                }
+                .and_then(|()| self.planner.check(position, &card))
+            };
             match checked {
                 Ok(()) => {
                     if let Some(chunk) = self.planner.admit(position, card) {

@@ -8,7 +8,7 @@ use crate::error::{Error, InputProblem, Result};
 use crate::model::check_card_ids;
 use crate::providers::common::check_token_issuer;
 use crate::submission::{
-    Chunk, ChunkObserver, ChunkOutcome, ChunkSender, DuplicateIds, Planner, ReceiptCollector,
+    Chunk, ChunkObserver, ChunkOutcome, ChunkSender, Planner, ReceiptCollector,
     StreamOptions, StreamReceipt, card_stream, check_all, drive,
 };
 use crate::webhook::{WebhookEvent, WebhookRequest};
@@ -251,7 +251,7 @@ impl Provider for AcquiredClient {
                 card_stream(cards),
                 InquiryPlanner,
                 Arc::new(self.clone()),
-                &StreamOptions::default().duplicate_ids(DuplicateIds::CallerGuarantees),
+                &StreamOptions::prechecked(),
                 self.concurrency,
                 &mut collector,
             )

@@ -16,7 +16,7 @@ use super::{CompactResults, DEFAULT_CONCURRENCY, PROVIDER, SANDBOX_URL};
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::submission::{
-    ChunkObserver, DuplicateIds, ReceiptCollector, StreamOptions, StreamReceipt, card_stream,
+    ChunkObserver, ReceiptCollector, StreamOptions, StreamReceipt, card_stream,
     check_all, drive,
 };
 use crate::transport::{Transport, TransportConfig};
@@ -863,11 +863,7 @@ partner.execute_with(&GetMerchantStatus { merchant_id: &merchant_id }, &once).aw
         check_all(&BulkPlanner::default(), &cards)?;
         let mut collector = ReceiptCollector::default();
         let streamed = self
-            .submit_stream(
-                card_stream(cards),
-                StreamOptions::default().duplicate_ids(DuplicateIds::CallerGuarantees),
-                &mut collector,
-            )
+            .submit_stream(card_stream(cards), StreamOptions::prechecked(), &mut collector)
             .await;
         collector.into_receipt(streamed)
     }
