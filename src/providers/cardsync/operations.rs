@@ -45,6 +45,29 @@ mod sealed {
 }
 
 /// `POST /v2/merchant` (partner key): enrolls a merchant; the answer holds its id and key.
+///
+/// Only the partner client can send it: a merchant client given one does not compile.
+///
+/// ```compile_fail
+/// # async fn enroll(
+/// #     merchant_client: account_updater::providers::cardsync::CardSyncClient,
+/// #     merchant: account_updater::providers::cardsync::wire::Merchant,
+/// # ) {
+/// use account_updater::providers::cardsync::operations::EnrollMerchant;
+/// // error: `EnrollMerchant` is an operation of `CardSyncPartner`, not of `CardSyncClient`.
+/// let _ = merchant_client.execute(&EnrollMerchant { merchant: &merchant }).await;
+/// # }
+/// ```
+///
+/// ```
+/// # async fn enroll(
+/// #     partner: account_updater::providers::cardsync::CardSyncPartner,
+/// #     merchant: account_updater::providers::cardsync::wire::Merchant,
+/// # ) {
+/// use account_updater::providers::cardsync::operations::EnrollMerchant;
+/// let _ = partner.execute(&EnrollMerchant { merchant: &merchant }).await;
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct EnrollMerchant<'a> {
     /// The merchant's details.
