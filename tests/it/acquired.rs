@@ -3,6 +3,7 @@
 //! with zero requests, and the response-code mapping.
 
 use crate::common;
+use crate::common::luhn;
 
 use std::sync::Arc;
 
@@ -530,10 +531,6 @@ async fn bad_input_is_refused_with_a_typed_error_and_nothing_is_sent() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert!(server.received_requests().await.unwrap().is_empty());
-}
-
-fn luhn(body: &str) -> String {
-    account_updater::card::with_check_digit(body).unwrap()
 }
 
 fn webhook(company: &str, hashcode: &str, event: &str) -> Value {

@@ -1,6 +1,7 @@
 //! Card model: every card number in the providers' sandbox tables, near misses, every expiry
 //! example in the seeds, and property tests for the parse/format round trips.
 
+use crate::common::luhn;
 use account_updater::card::{CardNumberError, ExpiryError, luhn_valid};
 use account_updater::{CardBrand, CardNumber, Expiry, ExpiryFormat};
 use chrono::NaiveDate;
@@ -232,10 +233,6 @@ fn expired_means_after_the_last_day_of_the_month() {
     assert!(Expiry::new(12, 2030).unwrap() < Expiry::new(1, 2031).unwrap());
 }
 
-fn luhn_complete(body: &str) -> String {
-    account_updater::card::with_check_digit(body).expect("a body of digits")
-}
-
 proptest! {
     #[test]
     fn expiry_round_trips_in_every_format(month in 1u32..=12, year in 2000u32..=2099) {
@@ -247,7 +244,7 @@ proptest! {
 
     #[test]
     fn any_luhn_completed_number_parses_and_masks(body in "[0-9]{11,18}") {
-        let pan = luhn_complete(&body);
+        let pan = luhn(&body);
         let card = CardNumber::parse(&pan).unwrap();
         let shown = format!("{card} {card:?}");
         // At most 6 leading and 4 trailing digits are shown; no 7-digit run of the PAN appears.
@@ -259,7 +256,7 @@ proptest! {
 
     #[test]
     fn a_changed_digit_is_always_caught(body in "[0-9]{11,18}", pos in 0usize..19, delta in 1u8..=9) {
-        let pan = luhn_complete(&body);
+        let pan = luhn(&body);
         let pos = pos % pan.len();
         let mut bytes = pan.into_bytes();
         bytes[pos] = b'0' + (bytes[pos] - b'0' + delta) % 10;

@@ -2,6 +2,7 @@
 //! `Authorization` and JSON body; every seed response; body-status failures on HTTP 200; the
 //! validation table with zero requests; lossless bulk submission; the four webhook payloads.
 
+use crate::common::luhn;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use account_updater::error::InputProblem;
@@ -559,10 +560,6 @@ async fn bad_input_is_refused_with_the_card_id_and_nothing_is_sent() {
         server.received_requests().await.unwrap().is_empty(),
         "nothing may reach the server"
     );
-}
-
-fn luhn(body: &str) -> String {
-    account_updater::card::with_check_digit(body).unwrap()
 }
 
 /// Answers `/v2/batch` POSTs with a fresh batch id, failing the second request it sees.

@@ -3,6 +3,7 @@
 //! fall-through before any request, and jobs, status and results going back to the provider
 //! that made them.
 
+use crate::common::luhn;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -18,10 +19,6 @@ use account_updater::{CardBrand, CardNumber, Error, ErrorKind, Expiry, Flow, Pro
 use account_updater_emulator::acquired::AcquiredEmulator;
 use account_updater_emulator::cardsync::CardSyncEmulator;
 use account_updater_emulator::payconex::PayConexEmulator;
-
-fn luhn(body: &str) -> String {
-    account_updater::card::with_check_digit(body).unwrap()
-}
 
 fn pan(body: &str) -> CardNumber {
     CardNumber::parse(&luhn(body)).unwrap()

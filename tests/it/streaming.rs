@@ -4,6 +4,7 @@
 //! submission that sends nothing more.
 
 use crate::common;
+use crate::common::luhn;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -28,10 +29,6 @@ use account_updater_emulator::acquired::AcquiredEmulator;
 use account_updater_emulator::cardsync::{CardSyncEmulator, CardSyncEmulatorConfig, Completion};
 use account_updater_emulator::payconex::PayConexEmulator;
 use serde_json::json;
-
-fn luhn(body: &str) -> String {
-    account_updater::card::with_check_digit(body).unwrap()
-}
 
 /// Card `i` of a generated run: 1 in 20 is Amex under one of two SE numbers.
 fn card(i: usize) -> CardToUpdate {

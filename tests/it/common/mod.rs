@@ -37,6 +37,12 @@ impl<'a> MakeWriter<'a> for LogBuffer {
     }
 }
 
+/// A card number: `body` completed with its Luhn check digit (the library's one helper), so no
+/// test writes a full card number it would have to keep valid by hand.
+pub fn luhn(body: &str) -> String {
+    account_updater::card::with_check_digit(body).expect("a body of digits")
+}
+
 /// Installs (once per test binary; all the library's integration tests are one binary) a
 /// global TRACE-level subscriber writing to one in-memory
 /// buffer, and returns that buffer. Global rather than per-thread: `tracing` caches callsite
