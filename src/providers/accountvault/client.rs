@@ -7,7 +7,7 @@ use super::wire::{
     Account, AccountRef, Card, CreateAccount, Created, Key, KeyFormat, Status, UpdateAccount,
     UpdateAccountV2,
 };
-use super::{PROVIDER, SANDBOX_URL, auth};
+use super::{PROVIDER, SANDBOX_URL, auth, validate};
 use crate::card::CardNumber;
 use crate::error::{Error, InputProblem, Result};
 use crate::provider::NewCardData;
@@ -157,28 +157,9 @@ impl AccountVaultBuilder {
 
     /// Validates the ids and builds the client.
     pub fn build(self) -> Result<AccountVaultClient> {
-        if self.client_id.len() != 22
-            || !self
-                .client_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            return Err(Error::invalid(
-                "client_id",
-                InputProblem::Format {
-                    expected: "22 characters [A-Za-z0-9_-]".into(),
-                },
-            ));
-        }
+        validate::client_id(&self.client_id)?;
         if let Some(sub) = &self.sub_client_id {
-            if !matches!(sub.len(), 4 | 6 | 8) || !sub.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::invalid(
-                    "sub_client_id",
-                    InputProblem::Format {
-                        expected: "4, 6 or 8 digits".into(),
-                    },
-                ));
-            }
+            validate::sub_client_id(sub)?;
         }
         if self.token.expose_secret().is_empty() {
             return Err(Error::invalid("token", InputProblem::Missing));

@@ -5,9 +5,9 @@
 
 use super::client::{AccountVaultClient, DuplicateCheck, carries_encrypted_card};
 use super::response::{decode_delete, decode_with_status};
-use super::unified::{unmodelled_owner_field, validate_v2_owner};
+use super::unified::unmodelled_owner_field;
 use super::validate;
-use super::wire::{self, Account, AccountRef, Created, Key, KeyFormat, OwnerV2, Status};
+use super::wire::{self, Account, AccountRef, Created, Key, KeyFormat, Status};
 use crate::error::{Error, InputProblem, Result};
 use crate::transport::{
     ApiRequest, ApiResponse, Endpoint, Method, Operation, PathSegment, path_segment,
@@ -194,21 +194,10 @@ impl Operation<AccountVaultClient> for UpdateAccountV2<'_> {
     type Output = Status;
 
     fn build_request(&self, client: &AccountVaultClient) -> Result<ApiRequest> {
-        let body = self.update;
-        if body
-            .card
-            .as_ref()
-            .is_none_or(|c| c.expiration_date.is_none())
-            && body.owner.as_ref().is_none_or(|o| o == &OwnerV2::default())
-        {
-            return Err(Error::invalid("body", InputProblem::Empty));
-        }
-        if let Some(owner) = &body.owner {
-            validate_v2_owner(owner)?;
-        }
+        validate::v2_update(self.update)?;
         Ok(UPDATE_ACCOUNT_V2
             .request([client.client_segment(), &account(self.account_id)?])
-            .json(body))
+            .json(self.update))
     }
 
     fn map_response(&self, _: &AccountVaultClient, response: ApiResponse) -> Result<Status> {

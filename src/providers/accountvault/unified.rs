@@ -282,7 +282,7 @@ impl AccountVaultClient {
                     address: merged.address.filter(|_| address),
                     phone: merged.phone.filter(|_| phone),
                 };
-                validate_v2_owner(&owner)?;
+                validate::v2_owner(&owner)?;
                 Some(owner)
             }
             _ => None,
@@ -342,19 +342,6 @@ pub(super) fn merge_owner(owner: &mut Owner, parts: OwnerV2) {
     }
 }
 
-/// The v2 owner parts' rules (the same as v1's, for the parts present).
-pub(super) fn validate_v2_owner(owner: &OwnerV2) -> Result<()> {
-    if let Some(name) = &owner.name {
-        validate::name(name)?;
-    }
-    if let Some(a) = &owner.address {
-        validate::address(a)?;
-    }
-    if let Some(p) = &owner.phone {
-        validate::phone(p)?;
-    }
-    Ok(())
-}
 
 /// A US ZIP+4 written `12345-6789` becomes the nine digits the document asks for; anything else
 /// is kept as it is (and validated as it is).

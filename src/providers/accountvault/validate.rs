@@ -3,7 +3,7 @@
 
 use secrecy::ExposeSecret;
 
-use super::wire::{Address, Bank, Card, Name, Owner, Phone};
+use super::wire::{Address, Bank, Card, Name, Owner, OwnerV2, Phone, UpdateAccountV2};
 use crate::error::{Error, InputProblem, Result};
 
 const US_STATES: &[&str] = &[
@@ -319,6 +319,57 @@ pub fn owner(o: &Owner) -> Result<()> {
     }
     if let Some(p) = &o.phone {
         phone(p)?;
+    }
+    Ok(())
+}
+
+/// The v2 owner parts' rules (the same as v1's, for the parts present).
+pub fn v2_owner(owner: &OwnerV2) -> Result<()> {
+    if let Some(name) = &owner.name {
+        self::name(name)?;
+    }
+    if let Some(a) = &owner.address {
+        address(a)?;
+    }
+    if let Some(p) = &owner.phone {
+        phone(p)?;
+    }
+    Ok(())
+}
+
+/// A v2 update changes something (an expiry, or an owner part) and what it changes follows
+/// the v1 rules (TabaPay Account API v2: a partial update of expiry and owner).
+pub fn v2_update(body: &UpdateAccountV2) -> Result<()> {
+    if body
+        .card
+        .as_ref()
+        .is_none_or(|c| c.expiration_date.is_none())
+        && body.owner.as_ref().is_none_or(|o| o == &OwnerV2::default())
+    {
+        return Err(Error::invalid("body", InputProblem::Empty));
+    }
+    if let Some(owner) = &body.owner {
+        v2_owner(owner)?;
+    }
+    Ok(())
+}
+
+/// `ClientID`: 22 characters `[A-Za-z0-9_-]` (TabaPay issues them so).
+pub fn client_id(id: &str) -> Result<()> {
+    if id.len() != 22
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(format("client_id", "22 characters [A-Za-z0-9_-]"));
+    }
+    Ok(())
+}
+
+/// An ISO's `SubClientID`: 4, 6 or 8 digits, sent as `{ClientID}_{SubClientID}`.
+pub fn sub_client_id(sub: &str) -> Result<()> {
+    if !matches!(sub.len(), 4 | 6 | 8) || !sub.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format("sub_client_id", "4, 6 or 8 digits"));
     }
     Ok(())
 }

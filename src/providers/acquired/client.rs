@@ -3,7 +3,7 @@
 //! hashed and every response's hash verified before it is used.
 
 use super::operations::{ManageBilling, RequestAccountUpdate, SetTokenEnabled, UpdateCard};
-use super::validate::format_error;
+use super::validate::check_currency;
 use super::wire::{BillingAddress, Response};
 use super::{Clock, Credentials, DEFAULT_WEBHOOK_FRESHNESS, PROVIDER, QA_URL, hash};
 use crate::card::{CardBrand, CardNumber, Expiry};
@@ -78,9 +78,7 @@ impl AcquiredBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<AcquiredClient> {
-        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(format_error("currency", "an ISO 4217 alpha-3 code"));
-        }
+        check_currency(&self.currency)?;
         Ok(AcquiredClient {
             // Acquired authenticates inside the body, so no signer knows these secrets.
             transport: Transport::new(

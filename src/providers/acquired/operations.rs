@@ -5,10 +5,10 @@
 //! `response_hash` before anything else in it is read (`response.rs`). The client's methods are
 //! each one [`AcquiredClient::execute`] of one of these.
 
-use super::client::{AcquiredClient, Answer, NewCard, card_type};
+use super::client::{AcquiredClient, Answer, NewCard};
 use super::hash;
 use super::response::decode_response;
-use super::validate::{check_order_id, check_token, format_error};
+use super::validate::{check_new_card, check_order_id, check_timestamp, check_token};
 use super::wire::{BillingAddress, Customer, Shipping, Transaction};
 use crate::card::ExpiryFormat;
 use crate::error::{Error, InputProblem, Result};
@@ -105,9 +105,7 @@ fn signed_request(
     billing: Option<&BillingBody<'_>>,
     shipping: Option<&Shipping>,
 ) -> Result<ApiRequest> {
-    if timestamp.len() != 14 || !timestamp.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format_error("timestamp", "14 digits yyyymmddhhmmss"));
-    }
+    check_timestamp(timestamp)?;
     let c = &client.credentials;
     let request_hash = hash::request_hash(
         timestamp,
@@ -258,29 +256,7 @@ impl Operation<AcquiredClient> for UpdateCard<'_> {
     fn build_request(&self, client: &AcquiredClient) -> Result<ApiRequest> {
         check_token("original_transaction_id", self.token)?;
         let card = self.card;
-        let today = chrono::Utc::now().date_naive();
-        if card.expiry.is_expired_at(today) {
-            return Err(Error::invalid(
-                "billing.cardexp",
-                InputProblem::NotAllowed {
-                    reason: "the card has expired".into(),
-                },
-            ));
-        }
-        let card_type = card_type(card.number.brand()).ok_or_else(|| {
-            Error::invalid(
-                "billing.cardnumber",
-                InputProblem::NotAllowed {
-                    reason: "unknown card brand".into(),
-                },
-            )
-        })?;
-        if let Some(cvv) = &card.cvv {
-            let c = cvv.expose_secret();
-            if !(3..=4).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format_error("billing.cardcvv", "3 or 4 digits"));
-            }
-        }
+        let card_type = check_new_card(card)?;
         let ts = client.now();
         let transaction = Transaction {
             merchant_order_id: Some(order_id(self.merchant_order_id, &ts)?),

@@ -11,15 +11,14 @@ use super::bulk::CardsBody;
 use super::response::{
     acknowledged, compact_results, decode_response, require_data, succeeded_without_envelope,
 };
-use super::validate::{validate_merchant, validate_request};
+use super::validate::{validate_merchant, validate_request, validate_webhooks};
 use super::wire::{
     AmexCard, Batch, BatchCard, Merchant, MerchantCreated, MerchantStatus, Results, Webhooks,
 };
 use super::{CardSyncClient, CardSyncPartner, CompactResults, PROVIDER};
-use crate::error::{Error, InputProblem, Result};
+use crate::error::{Error, Result};
 use crate::transport::{ApiRequest, ApiResponse, Endpoint, Method, Operation, check_id};
 use serde::Serialize;
-use url::Url;
 
 // The endpoints, each declared once (CardSync Universal Account Updater API v2 reference).
 const ENROLL_MERCHANT: Endpoint<0> = Endpoint::new(Method::POST, "/v2/merchant");
@@ -136,19 +135,7 @@ impl<C: CardSyncCaller> Operation<C> for SetWebhooks<'_> {
     type Output = ();
 
     fn build_request(&self, _: &C) -> Result<ApiRequest> {
-        if self.webhooks.webhooks.is_empty() {
-            return Err(Error::invalid("webhooks", InputProblem::Empty));
-        }
-        for (i, w) in self.webhooks.webhooks.iter().enumerate() {
-            if Url::parse(&w.url).is_err() {
-                return Err(Error::invalid(
-                    format!("webhooks[{i}].url"),
-                    InputProblem::Format {
-                        expected: "an absolute URL".into(),
-                    },
-                ));
-            }
-        }
+        validate_webhooks(self.webhooks)?;
         Ok(REGISTER_WEBHOOKS.request([]).json(self.webhooks))
     }
 

@@ -3,7 +3,7 @@
 //! Amex card with its SE number ([CardSync Universal Account Updater API v2 docs](https://api.cardsync.io/)).
 
 use super::MAX_CARDS_PER_REQUEST;
-use super::wire::Merchant;
+use super::wire::{Merchant, Webhooks};
 use crate::card::{CardBrand, CardNumber};
 use crate::error::{Error, InputProblem, Result};
 use crate::model::check_card_ids;
@@ -132,4 +132,23 @@ pub(super) fn check_brand(id: &str, brand: CardBrand, amex_only: bool) -> Result
         format!("cards[id={id}].card"),
         InputProblem::NotAllowed { reason },
     ))
+}
+
+/// A webhook registration names at least one trigger, each with an absolute URL (CardSync POSTs
+/// to it; a relative or placeholder URL, as the v2 example shows, could never be reached).
+pub(super) fn validate_webhooks(webhooks: &Webhooks) -> Result<()> {
+    if webhooks.webhooks.is_empty() {
+        return Err(Error::invalid("webhooks", InputProblem::Empty));
+    }
+    for (i, w) in webhooks.webhooks.iter().enumerate() {
+        if url::Url::parse(&w.url).is_err() {
+            return Err(Error::invalid(
+                format!("webhooks[{i}].url"),
+                InputProblem::Format {
+                    expected: "an absolute URL".into(),
+                },
+            ));
+        }
+    }
+    Ok(())
 }

@@ -10,9 +10,8 @@ use super::wire::{
     PanRecord, PanSubscription, Schedule, ShieldconexRecord, ShieldconexSubscription,
     SubscriptionPatch, TokenRecord, TokenSubscription, Update, Webhook, WebhookResponse,
 };
-use super::{
-    AuthMethod, CERTIFICATION_URL, Credentials, PRODUCTION_HOST, PRODUCTION_URL, PROVIDER, auth,
-};
+use super::validate::{check_account_id, check_auth_for};
+use super::{AuthMethod, CERTIFICATION_URL, Credentials, PRODUCTION_URL, PROVIDER, auth};
 use crate::error::{Error, InputProblem, Result};
 use crate::outcome::CardUpdate;
 use crate::provider::Provider;
@@ -90,14 +89,7 @@ impl PayConexBuilder {
     /// digits, and Basic auth against production ("only available in the certification
     /// environment", [PayConex Account Updater v4 reference](https://developers.bluefin.com/payconex/v4/reference/api-endpoint-overview)).
     pub fn build(self) -> Result<PayConexClient> {
-        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::invalid(
-                "account_id",
-                InputProblem::Format {
-                    expected: "12 digits".into(),
-                },
-            ));
-        }
+        check_account_id(&self.account_id)?;
         if self.credentials.key_id().is_empty() {
             return Err(Error::invalid("credentials.key_id", InputProblem::Missing));
         }
@@ -105,18 +97,7 @@ impl PayConexBuilder {
             Some(url) => url,
             None => self.environment.base_url()?,
         };
-        if self.auth == AuthMethod::Basic
-            && base_url
-                .host_str()
-                .is_some_and(|h| h.eq_ignore_ascii_case(PRODUCTION_HOST))
-        {
-            return Err(Error::invalid(
-                "auth",
-                InputProblem::NotAllowed {
-                    reason: "PayConex accepts Basic auth only in certification; production requires HMAC".into(),
-                },
-            ));
-        }
+        check_auth_for(self.auth, &base_url)?;
         let signer: Arc<dyn Signer> = match self.auth {
             AuthMethod::Hmac => Arc::new(auth::HmacSigner::new(self.credentials)),
             AuthMethod::Basic => Arc::new(auth::BasicSigner::new(self.credentials)),

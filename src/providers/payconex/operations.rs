@@ -5,12 +5,14 @@
 
 use super::client::PayConexClient;
 use super::response::decode_response;
-use super::validate::{check_not_empty, check_pan, check_period, check_shieldconex, check_token};
+use super::validate::{
+    check_not_empty, check_pan, check_patch, check_period, check_shieldconex, check_token,
+};
 use super::wire::{
     PanRecord, PanSubscription, Schedule, ShieldconexRecord, ShieldconexSubscription,
     SubscriptionPatch, TokenRecord, TokenSubscription, Update, Webhook, WebhookResponse,
 };
-use crate::error::{Error, InputProblem, Result};
+use crate::error::Result;
 use crate::transport::{ApiRequest, ApiResponse, Endpoint, Method, Operation, path_segment};
 use serde::de::DeserializeOwned;
 
@@ -245,9 +247,7 @@ operation! {
         patch: &'a SubscriptionPatch,
     } -> Schedule, map json,
     |self, client| {
-        if self.patch == &SubscriptionPatch::default() {
-            return Err(Error::invalid("patch", InputProblem::Empty));
-        }
+        check_patch(self.patch)?;
         let id = path_segment("subscription_id", self.subscription_id)?;
         Ok(UPDATE_SUBSCRIPTION.request([client.account(), &id]).json(self.patch))
     }
