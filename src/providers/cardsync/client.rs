@@ -23,7 +23,9 @@ use crate::transport::{Transport, TransportConfig};
 use crate::webhook::WebhookEvent;
 use crate::{
     ids::Flow,
-    provider::{CardToUpdate, Provider, SubmissionReceipt, WebhookReceipt, WebhookRegistration},
+    provider::{
+        BoxFuture, CardToUpdate, Provider, SubmissionReceipt, WebhookReceipt, WebhookRegistration,
+    },
 };
 use futures::stream::BoxStream;
 use secrecy::{ExposeSecret, SecretString};
@@ -72,16 +74,15 @@ pub(super) async fn register_all_triggers(
         ids: Vec::new(),
         events: Trigger::ALL.iter().map(|t| t.id().to_string()).collect(),
     };
+    // The keys in order, each a call not yet made (a partner's and a merchant's `execute` are
+    // futures of different types, so each is boxed).
+    let attempts: [Option<BoxFuture<'_, Result<()>>>; 2] = [
+        partner.map(|p| Box::pin(p.execute(&set)) as BoxFuture<'_, Result<()>>),
+        merchant.map(|m| Box::pin(m.execute(&set)) as BoxFuture<'_, Result<()>>),
+    ];
     let mut last = None;
-    if let Some(partner) = partner {
-        match partner.execute(&set).await {
-            Ok(()) => return Ok(receipt()),
-            Err(e @ Error::Auth { .. }) => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    if let Some(merchant) = merchant {
-        match merchant.execute(&set).await {
+    for attempt in attempts.into_iter().flatten() {
+        match attempt.await {
             Ok(()) => return Ok(receipt()),
             Err(e @ Error::Auth { .. }) => last = Some(e),
             Err(e) => return Err(e),
