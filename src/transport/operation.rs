@@ -4,7 +4,8 @@
 //! Splitting the three steps is what makes the vendor rules testable without a server: a
 //! request body is checked by calling [`Operation::build_request`], and an answer's mapping by
 //! calling [`Operation::map_response`] on a response built from the vendor document's example.
-//! The vendor clients' async methods are each one `execute` of one operation value.
+//! Each endpoint method of the vendor clients is one `execute` of one operation value
+//! (validation in the vendor's `validate.rs`, error mapping in its `response.rs`).
 
 use std::time::Duration;
 
