@@ -218,7 +218,7 @@ pub(crate) use open_enum;
 /// vendor in the docs.
 #[cfg_attr(not(any_provider), allow(unused_macros))]
 macro_rules! execute_methods {
-    ($vendor:literal, $example:literal) => {
+    ($vendor:literal, $example:expr) => {
         #[doc = concat!(
             "Sends one endpoint's [`operations`](super::operations) value and maps its answer: \
              what every endpoint method of this client does, open to a caller who holds the \

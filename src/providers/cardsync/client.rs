@@ -33,6 +33,32 @@ use serde::Serialize;
 use std::sync::Arc;
 use url::Url;
 
+/// The runnable example on both clients' `execute` and `execute_with` (either key may ask for
+/// a merchant's status), written once.
+macro_rules! execute_example {
+    () => {
+        r#"```
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() -> Result<(), Box<dyn std::error::Error>> {
+# let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+# let (merchant_id, merchant_key) = emulator.add_merchant();
+# let partner = account_updater::providers::cardsync::CardSyncPartner::builder(emulator.partner_key())
+#     .base_url(emulator.base_url())
+#     .build_partner()?;
+# let client = partner.merchant(merchant_key)?;
+use account_updater::providers::cardsync::operations::GetMerchantStatus;
+use account_updater::transport::{CallOptions, RetryPolicy};
+// Either key may ask for a merchant's status; enrolling takes the partner's (a merchant
+// client cannot even be given `EnrollMerchant`: it does not compile).
+let status = client.execute(&GetMerchantStatus { merchant_id: &merchant_id }).await?;
+assert!(status.status.is_some());
+let once = CallOptions::default().retry(RetryPolicy::none());
+partner.execute_with(&GetMerchantStatus { merchant_id: &merchant_id }, &once).await?;
+# Ok(()) }
+```"#
+    };
+}
+
 /// The transport for `key`, at `base_url` or else the sandbox.
 pub(super) fn transport(
     base_url: Option<Url>,
@@ -214,28 +240,7 @@ impl CardSyncPartner {
         self.transport.base_url()
     }
 
-    crate::providers::common::execute_methods!(
-        "CardSync",
-        r#"```
-# #[tokio::main(flavor = "current_thread")]
-# async fn main() -> Result<(), Box<dyn std::error::Error>> {
-# let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
-# let (merchant_id, merchant_key) = emulator.add_merchant();
-# let partner = account_updater::providers::cardsync::CardSyncPartner::builder(emulator.partner_key())
-#     .base_url(emulator.base_url())
-#     .build_partner()?;
-# let client = partner.merchant(merchant_key)?;
-use account_updater::providers::cardsync::operations::GetMerchantStatus;
-use account_updater::transport::{CallOptions, RetryPolicy};
-// Either key may ask for a merchant's status; enrolling takes the partner's (a merchant
-// client cannot even be given `EnrollMerchant`: it does not compile).
-let status = client.execute(&GetMerchantStatus { merchant_id: &merchant_id }).await?;
-assert!(status.status.is_some());
-let once = CallOptions::default().retry(RetryPolicy::none());
-partner.execute_with(&GetMerchantStatus { merchant_id: &merchant_id }, &once).await?;
-# Ok(()) }
-```"#
-    );
+    crate::providers::common::execute_methods!("CardSync", execute_example!());
 
     /// A client for one merchant, from the key enrollment returned. Shares this client's HTTP
     /// connection pool, base URL, timeouts and retries: no new connections are opened.
@@ -395,28 +400,7 @@ impl CardSyncClient {
         self.transport.base_url()
     }
 
-    crate::providers::common::execute_methods!(
-        "CardSync",
-        r#"```
-# #[tokio::main(flavor = "current_thread")]
-# async fn main() -> Result<(), Box<dyn std::error::Error>> {
-# let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
-# let (merchant_id, merchant_key) = emulator.add_merchant();
-# let partner = account_updater::providers::cardsync::CardSyncPartner::builder(emulator.partner_key())
-#     .base_url(emulator.base_url())
-#     .build_partner()?;
-# let client = partner.merchant(merchant_key)?;
-use account_updater::providers::cardsync::operations::GetMerchantStatus;
-use account_updater::transport::{CallOptions, RetryPolicy};
-// Either key may ask for a merchant's status; enrolling takes the partner's (a merchant
-// client cannot even be given `EnrollMerchant`: it does not compile).
-let status = client.execute(&GetMerchantStatus { merchant_id: &merchant_id }).await?;
-assert!(status.status.is_some());
-let once = CallOptions::default().retry(RetryPolicy::none());
-partner.execute_with(&GetMerchantStatus { merchant_id: &merchant_id }, &once).await?;
-# Ok(()) }
-```"#
-    );
+    crate::providers::common::execute_methods!("CardSync", execute_example!());
 
     /// `POST /v2/webhooks` with this merchant's key (which key the service expects is not
     /// documented; the partner client has the same call).
