@@ -294,8 +294,22 @@ pub fn luhn_valid(digits: &str) -> bool {
 /// ```
 #[derive(Clone)]
 pub struct CardNumber {
-    digits: SecretString,
+    /// The digits, inline (at most 19): a card number costs no allocation of its own, which in
+    /// a run of a million cards is a million allocations and frees fewer (issue 25's profile
+    /// put allocation at a tenth of a bulk run). Zeroed when dropped, as `SecretString` does
+    /// for its heap copy.
+    digits: [u8; MAX_DIGITS],
+    len: u8,
     brand: CardBrand,
+}
+
+/// The longest card number (ISO/IEC 7812: up to 19 digits).
+const MAX_DIGITS: usize = 19;
+
+impl Drop for CardNumber {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.digits);
+    }
 }
 
 impl CardNumber {
@@ -303,24 +317,50 @@ impl CardNumber {
     /// before calling, so that what is validated is exactly what will be sent.
     pub fn parse(input: &str) -> Result<Self, CardNumberError> {
         let brand = CardNumber::validate(input)?;
+        let mut digits = [0u8; MAX_DIGITS];
+        digits[..input.len()].copy_from_slice(input.as_bytes());
         Ok(CardNumber {
+            digits,
+            len: input.len() as u8,
             brand,
-            digits: SecretString::from(input.to_owned()),
         })
     }
 
-    /// The checks of [`CardNumber::parse`], returning the brand.
+    /// The digits as text.
+    fn digits(&self) -> &str {
+        std::str::from_utf8(&self.digits[..usize::from(self.len)])
+            .expect("a card number holds ASCII digits only")
+    }
+
+    /// The checks of [`CardNumber::parse`], returning the brand: one pass over the bytes checks
+    /// each is a digit and sums them the Luhn way (every second digit from the right doubled,
+    /// through a table), so that parsing costs tens of nanoseconds, not hundreds (issue 25).
     fn validate(input: &str) -> Result<CardBrand, CardNumberError> {
-        if input.is_empty() {
+        /// A digit doubled, with the digits of the product summed.
+        const DOUBLED: [u8; 10] = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9];
+        let bytes = input.as_bytes();
+        if bytes.is_empty() {
             return Err(CardNumberError::Empty);
         }
-        if let Some(position) = input.bytes().position(|b| !b.is_ascii_digit()) {
-            return Err(CardNumberError::NonDigit { position });
+        // Counting from the left, the digits doubled are those whose index has the parity of
+        // the length.
+        let doubled = bytes.len() % 2;
+        let mut sum = 0u32;
+        for (position, &byte) in bytes.iter().enumerate() {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                return Err(CardNumberError::NonDigit { position });
+            }
+            sum += u32::from(if position % 2 == doubled {
+                DOUBLED[usize::from(digit)]
+            } else {
+                digit
+            });
         }
         if !(12..=19).contains(&input.len()) {
             return Err(CardNumberError::Length { len: input.len() });
         }
-        if !luhn_valid(input) {
+        if sum % 10 != 0 {
             return Err(CardNumberError::Luhn);
         }
         Ok(CardBrand::detect(input))
@@ -333,7 +373,7 @@ impl CardNumber {
 
     /// Number of digits.
     pub fn len(&self) -> usize {
-        self.digits.expose_secret().len()
+        usize::from(self.len)
     }
 
     /// Always `false`: a `CardNumber` has at least 12 digits. Present for API symmetry with `len`.
@@ -343,20 +383,20 @@ impl CardNumber {
 
     /// The last four digits (safe to show and to store beside an account).
     pub fn last4(&self) -> &str {
-        let d = self.digits.expose_secret();
+        let d = self.digits();
         &d[d.len() - 4..]
     }
 
     /// The issuer identification number, i.e. the first six digits.
     pub fn bin(&self) -> &str {
-        &self.digits.expose_secret()[..6]
+        &self.digits()[..6]
     }
 
     /// The PCI-truncated form: first six and last four digits with `*` between (`444433******1111`).
     /// For numbers shorter than 15 digits only the first four are shown, so that at least four
     /// digits are always hidden.
     pub fn masked(&self) -> String {
-        let d = self.digits.expose_secret();
+        let d = self.digits();
         let head = if d.len() >= 15 { 6 } else { 4 };
         let hidden = d.len() - head - 4;
         format!("{}{}{}", &d[..head], "*".repeat(hidden), &d[d.len() - 4..])
@@ -365,13 +405,13 @@ impl CardNumber {
 
 impl ExposeSecret<str> for CardNumber {
     fn expose_secret(&self) -> &str {
-        self.digits.expose_secret()
+        self.digits()
     }
 }
 
 impl PartialEq for CardNumber {
     fn eq(&self, other: &Self) -> bool {
-        self.digits.expose_secret() == other.digits.expose_secret()
+        self.digits() == other.digits()
     }
 }
 
@@ -398,19 +438,12 @@ impl std::str::FromStr for CardNumber {
 
 impl TryFrom<String> for CardNumber {
     type Error = CardNumberError;
-    /// Validates and keeps the string itself (no copy); a refused one is zeroed before it is
-    /// dropped.
+    /// Validates and copies the digits; the string is zeroed before it is dropped, whether
+    /// it was accepted or refused.
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        match CardNumber::validate(&s) {
-            Ok(brand) => Ok(CardNumber {
-                brand,
-                digits: SecretString::from(s),
-            }),
-            Err(e) => {
-                drop(SecretString::from(s)); // zero the refused copy
-                Err(e)
-            }
-        }
+        let parsed = CardNumber::parse(&s);
+        drop(SecretString::from(s)); // zero the caller's copy
+        parsed
     }
 }
 

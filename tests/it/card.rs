@@ -3,7 +3,7 @@
 
 use crate::common::luhn;
 use account_updater::card::{CardNumberError, ExpiryError, luhn_valid};
-use account_updater::{CardBrand, CardNumber, Expiry, ExpiryFormat};
+use account_updater::{CardBrand, CardNumber, ExposeSecret, Expiry, ExpiryFormat};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
@@ -277,5 +277,34 @@ proptest! {
             .filter(|d| luhn_valid(&format!("{body}{}", char::from(*d))))
             .count();
         prop_assert_eq!(others, 1);
+    }
+}
+
+proptest! {
+    /// Parsing checks digits, length and the check digit in one pass; it agrees with the
+    /// reference Luhn check and the length rule on any string of digits (and refuses the first
+    /// non-digit by its position).
+    #[test]
+    fn parsing_agrees_with_the_reference_luhn_check(digits in "[0-9]{0,22}", junk in 0usize..30) {
+        let expected = if digits.is_empty() {
+            Err(CardNumberError::Empty)
+        } else if !(12..=19).contains(&digits.len()) {
+            Err(CardNumberError::Length { len: digits.len() })
+        } else if !luhn_valid(&digits) {
+            Err(CardNumberError::Luhn)
+        } else {
+            Ok(digits.clone())
+        };
+        let parsed = CardNumber::parse(&digits).map(|c| c.expose_secret().to_owned());
+        prop_assert_eq!(parsed, expected);
+        if junk < digits.len() {
+            let mut bytes = digits.clone().into_bytes();
+            bytes[junk] = b'x';
+            let with_junk = String::from_utf8(bytes).unwrap();
+            prop_assert_eq!(
+                CardNumber::parse(&with_junk),
+                Err(CardNumberError::NonDigit { position: junk })
+            );
+        }
     }
 }
