@@ -10,17 +10,19 @@
 
 pub(crate) mod chunk;
 pub(crate) mod event;
+mod id_set;
 pub(crate) mod receipts;
 pub(crate) mod requests;
 pub(crate) mod stream;
 
 pub(crate) use chunk::Chunk;
 pub(crate) use event::{WebhookEvent, WebhookRequest};
+#[allow(unused_imports)]
+pub(crate) use id_set::IdHashSet;
 pub(crate) use receipts::*;
 pub(crate) use requests::*;
 pub(crate) use stream::*;
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -67,23 +69,53 @@ pub fn check_caller_id(index: usize, id: &str) -> Result<()> {
 
 /// The one rule every provider applies to a caller's list of cards before its own: the list is
 /// not empty, every id is acceptable ([`check_caller_id`]) and none is given twice (the error
-/// names the repeated id: `cards[id=…].id`). Ids are borrowed, never copied.
+/// names the repeated id: `cards[id=…].id`). Ids are borrowed, never copied: the check keeps a
+/// keyed hash of each (about 9 bytes an id), and an id whose hash was seen is compared with the
+/// ids before it, so that the answer is exact (which is why the iterator must be `Clone`).
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming the first problem in list order: an empty list, a refused
+/// id (by position) or a repeated one (by id).
 #[cfg_attr(not(card_list_provider), allow(dead_code))]
-pub fn check_card_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Result<()> {
+pub fn check_card_ids<'a, I>(ids: I) -> Result<()>
+where
+    I: IntoIterator<Item = &'a str>,
+    I::IntoIter: Clone,
+{
     let ids = ids.into_iter();
-    let mut seen: HashSet<&str, foldhash::fast::RandomState> =
-        HashSet::with_capacity_and_hasher(ids.size_hint().0, Default::default());
-    for (index, id) in ids.enumerate() {
-        check_caller_id(index, id)?;
-        if !seen.insert(id) {
-            return Err(Error::invalid(
-                format!("cards[id={id}].id"),
-                crate::error::InputProblem::Duplicate,
-            ));
-        }
-    }
-    if seen.is_empty() {
+    check_ids_with(IdHashSet::with_expected(ids.size_hint().0), ids)
+}
+
+/// [`check_card_ids`] with the set it keeps the hashes in.
+fn check_ids_with<'a>(
+    mut seen: IdHashSet,
+    ids: impl Iterator<Item = &'a str> + Clone,
+) -> Result<()> {
+    /// Ids hashed and inserted at a time (so that the set's cache misses overlap).
+    const BATCH: usize = 4096;
+    let (mut hashes, mut fresh) = (Vec::new(), Vec::new());
+    let mut batch = ids.clone().enumerate().peekable();
+    if batch.peek().is_none() {
         return Err(Error::invalid("cards", crate::error::InputProblem::Empty));
+    }
+    while batch.peek().is_some() {
+        let start = batch.clone();
+        hashes.clear();
+        hashes.extend(batch.by_ref().take(BATCH).map(|(_, id)| seen.hash(id)));
+        fresh.clear();
+        seen.insert_all(&hashes, &mut fresh);
+        for ((index, id), &new) in start.zip(&fresh) {
+            check_caller_id(index, id)?;
+            // The hash was seen: the same id, or (about 3 × 10⁻⁸ for a million ids) another
+            // one with the same hash, which is not a repeat.
+            if !new && ids.clone().take(index).any(|earlier| earlier == id) {
+                return Err(Error::invalid(
+                    format!("cards[id={id}].id"),
+                    crate::error::InputProblem::Duplicate,
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -109,6 +141,24 @@ mod tests {
         assert_eq!(refused(&["a", "", "c"]), "cards[1].id Missing");
         assert!(refused(&["a", "b\nforged"]).starts_with("cards[1].id Format"));
         assert_eq!(refused(&["a", "b", "a"]), "cards[id=a].id Duplicate");
+    }
+
+    #[test]
+    fn ids_whose_hashes_collide_are_compared_exactly() {
+        // Every id hashes alike here: only the comparison with earlier ids tells a repeat.
+        let ids: Vec<String> = (0..5_000).map(|i| format!("id-{i}")).collect();
+        let distinct = ids.iter().map(String::as_str);
+        assert!(check_ids_with(IdHashSet::all_colliding(), distinct.clone()).is_ok());
+        let repeated = distinct.chain(["id-4321"]);
+        let error = check_ids_with(IdHashSet::all_colliding(), repeated).unwrap_err();
+        assert!(
+            error.to_string().contains("cards[id=id-4321].id"),
+            "{error}"
+        );
+        // The first problem in list order wins, across the check's batches of 4096 ids.
+        let bad_then_repeat = ["a", "b"].into_iter().chain(["", "a"]);
+        let error = check_ids_with(IdHashSet::all_colliding(), bad_then_repeat).unwrap_err();
+        assert!(error.to_string().contains("cards[2].id"), "{error}");
     }
 
     /// The ASCII fast path and the general check agree at every boundary: the limit counts

@@ -42,13 +42,108 @@ pub struct StreamOptions {
 }
 
 /// One provider's part of a routed run ([`crate::routing`]): its chunks are numbered from
-/// `seq_base`, and each card's input position is the one the router read it at (the router
-/// stores it in `position` just before the card is pulled), so the chunks a journal records
-/// for a routed run are the run's own, the same on every resume.
+/// `seq_base`, and its cards come with the input positions the router read them at, a batch
+/// at a time through `feed`, so the chunks a journal records for a routed run are the run's
+/// own, the same on every resume.
 #[derive(Debug, Clone)]
 pub(crate) struct Lane {
     pub(crate) seq_base: u64,
-    pub(crate) position: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub(crate) feed: std::sync::Arc<LaneFeed>,
+    /// The address of the router's stream ([`stream_address`]): a driver given that very
+    /// stream takes each batch's cards from `feed` in one go; given another (a provider that
+    /// wraps the router's stream, mapping or inspecting cards, before its driver), it pulls
+    /// every card through the stream it was given and reads each one's position from `feed`.
+    pub(crate) stream: usize,
+}
+
+/// The address of a stream's state: the same for the same boxed stream, so that a driver can
+/// tell whether it was given the router's stream itself.
+pub(crate) fn stream_address(
+    stream: &(dyn futures::Stream<Item = CardToUpdate> + Send + '_),
+) -> usize {
+    std::ptr::from_ref(stream).cast::<()>().addr()
+}
+
+/// A card the router read, with its input position.
+pub(crate) type PositionedCard = (u64, CardToUpdate);
+
+/// Where a router hands one lane's driver its cards a batch at a time. The lane's input stream
+/// yields the first card of each batch and leaves the rest here; the driver takes them in one
+/// go and works through them without polling the stream (or locking) once a card: a routed run
+/// whose rules send everything to one provider then costs that provider's driver about what
+/// reading its input directly does (issue 24).
+#[derive(Default)]
+pub(crate) struct LaneFeed(std::sync::Mutex<LaneBatch>);
+
+#[derive(Default)]
+struct LaneBatch {
+    /// The input position of the card the stream just yielded.
+    first: u64,
+    /// The rest of its batch (or, once the driver took them, its emptied buffer for reuse).
+    rest: std::collections::VecDeque<PositionedCard>,
+}
+
+impl LaneFeed {
+    fn batch(&self) -> std::sync::MutexGuard<'_, LaneBatch> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Router side, as the stream yields the card read at `first`: leaves `rest` (the rest of
+    /// its batch) for the driver, and takes back the buffer the driver emptied.
+    pub(crate) fn hand_over(
+        &self,
+        first: u64,
+        rest: &mut std::collections::VecDeque<PositionedCard>,
+    ) {
+        let mut batch = self.batch();
+        batch.first = first;
+        std::mem::swap(&mut batch.rest, rest);
+    }
+
+    /// Router side, before reading a new batch: the next card of the last one when the stream's
+    /// consumer did not take them (a consumer other than the crate's driver pulls every card
+    /// from the stream itself), so that none is lost.
+    pub(crate) fn next_untaken(&self) -> Option<CardToUpdate> {
+        let mut batch = self.batch();
+        let (position, card) = batch.rest.pop_front()?;
+        batch.first = position;
+        Some(card)
+    }
+
+    /// Driver side, given a stream that wraps the router's: the position of the card the
+    /// router's stream yielded last.
+    pub(crate) fn last_position(&self) -> u64 {
+        self.batch().first
+    }
+
+    /// Driver side, after the stream yielded a card: its position, with the rest of its batch
+    /// swapped into `into` (which must be empty: its buffer goes back to the router).
+    pub(crate) fn take(&self, into: &mut std::collections::VecDeque<PositionedCard>) -> u64 {
+        debug_assert!(into.is_empty());
+        let mut batch = self.batch();
+        std::mem::swap(&mut batch.rest, into);
+        batch.first
+    }
+
+    /// Driver side, when a stopped run leaves cards it took but never pulled: they go back,
+    /// for the router to report as not sent.
+    pub(crate) fn give_back(&self, cards: std::collections::VecDeque<PositionedCard>) {
+        self.batch().rest.extend(cards);
+    }
+
+    /// Router side, when the lane's input is dropped: whatever the driver gave back or never
+    /// took.
+    pub(crate) fn drain(&self) -> std::collections::VecDeque<PositionedCard> {
+        std::mem::take(&mut self.batch().rest)
+    }
+}
+
+impl std::fmt::Debug for LaneFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LaneFeed")
+            .field("queued", &self.batch().rest.len())
+            .finish()
+    }
 }
 
 impl StreamOptions {

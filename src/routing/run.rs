@@ -2,9 +2,8 @@
 //! provider and flow sends the cards; one observer sees every lane's chunks.
 
 use std::collections::BTreeMap;
-use std::hash::BuildHasher;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -14,11 +13,11 @@ use futures::stream::{BoxStream, Stream, StreamExt};
 use super::Router;
 use crate::error::{Error, InputProblem, Result};
 use crate::ids::{Flow, JobKind};
-use crate::model::stream::Lane;
+use crate::model::stream::{Lane, LaneFeed, stream_address};
 use crate::model::{
     BoxFuture, CardSource, CardToUpdate, Chunk, ChunkObserver, ChunkOutcome, ChunkRecord,
-    DuplicateIds, Proceed, StreamOptions, StreamReceipt, SubmissionReceipt, SubscribeRequest,
-    check_caller_id, check_card_ids,
+    DuplicateIds, IdHashSet, Proceed, StreamOptions, StreamReceipt, SubmissionReceipt,
+    SubscribeRequest, check_caller_id, check_card_ids,
 };
 use crate::provider::Provider;
 use crate::submission::ReceiptCollector;
@@ -27,7 +26,7 @@ use crate::submission::ReceiptCollector;
 /// at a time, in a tight loop, as the driver does a chunk at a time (a set of a million hashes
 /// is larger than the CPU caches; checking each card while the next is built costs about three
 /// times as much), and a lane takes its queued cards under one lock, not one lock a card.
-const FEED_BATCH: usize = 4096;
+const FEED_BATCH: usize = 1024;
 
 /// Cards routed to a lane and not yet taken by it beyond which no lane reads more input (so a
 /// slow provider holds the others back instead of letting its queue grow): memory per lane
@@ -178,8 +177,7 @@ struct Hub<'i, 'r> {
 struct HubState<'i> {
     input: BoxStream<'i, CardToUpdate>,
     input_done: bool,
-    hasher: foldhash::quality::RandomState,
-    seen: Option<crate::submission::HashSetOfHashes>,
+    seen: Option<IdHashSet>,
     cards_read: u64,
     queues: Vec<std::collections::VecDeque<Routed>>,
     /// Lanes whose provider let go of their input: cards routed to them are not sent.
@@ -246,12 +244,8 @@ impl HubState<'_> {
             Some(seen) => {
                 let mut hashes = std::mem::take(&mut self.hashes);
                 hashes.clear();
-                hashes.extend(
-                    batch
-                        .iter()
-                        .map(|(_, c)| self.hasher.hash_one(c.id.as_str())),
-                );
-                fresh.extend(hashes.iter().map(|h| seen.insert(*h)));
+                hashes.extend(batch.iter().map(|(_, c)| seen.hash(c.id.as_str())));
+                seen.insert_all(&hashes, &mut fresh);
                 self.hashes = hashes;
             }
             None => fresh.resize(batch.len(), true),
@@ -383,15 +377,17 @@ impl Hub<'_, '_> {
     }
 }
 
-/// A lane's input: its cards from the [`Hub`], each announcing the position it was read at
-/// (through the lane's [`Lane::position`]) as the provider's driver pulls it.
+/// A lane's input: its cards from the [`Hub`] a batch at a time. As a stream (for the
+/// provider's driver) it yields each batch's first card and leaves the rest, with their
+/// positions, in the lane's [`LaneFeed`], where the driver takes them in one go.
 struct LaneInput<'h, 'i, 'r, 's, 'o> {
     hub: &'h Hub<'i, 'r>,
     shared: &'s Shared<'o>,
     lane: usize,
-    position: Arc<AtomicU64>,
-    /// Cards taken from the lane's queue in one go (one lock for many cards).
-    taken: std::collections::VecDeque<Routed>,
+    feed: Arc<LaneFeed>,
+    /// An empty buffer, swapped with the lane's queue when the next batch is taken (buffers go
+    /// round: hub queue, feed, driver, back).
+    spare: std::collections::VecDeque<Routed>,
 }
 
 impl<'h, 'i, 'r, 's, 'o> LaneInput<'h, 'i, 'r, 's, 'o> {
@@ -400,8 +396,26 @@ impl<'h, 'i, 'r, 's, 'o> LaneInput<'h, 'i, 'r, 's, 'o> {
             hub,
             shared,
             lane,
-            position: Arc::new(AtomicU64::new(0)),
-            taken: Default::default(),
+            feed: Arc::default(),
+            spare: Default::default(),
+        }
+    }
+
+    /// The lane's next batch (never empty); `Ready(None)` at the end of the input or when the
+    /// run stops.
+    fn poll_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::collections::VecDeque<Routed>>> {
+        let mut batch = std::mem::take(&mut self.spare);
+        batch.clear();
+        match self
+            .hub
+            .poll_cards(self.lane, self.shared.is_stopping(), &mut batch, cx)
+        {
+            Poll::Ready(true) => Poll::Ready(Some(batch)),
+            Poll::Ready(false) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -411,29 +425,25 @@ impl Stream for LaneInput<'_, '_, '_, '_, '_> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CardToUpdate>> {
         let this = &mut *self;
-        if this.taken.is_empty() {
-            match this
-                .hub
-                .poll_cards(this.lane, this.shared.is_stopping(), &mut this.taken, cx)
-            {
-                Poll::Ready(true) => {}
-                Poll::Ready(false) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
+        if let Some(card) = this.feed.next_untaken() {
+            return Poll::Ready(Some(card));
         }
-        match this.taken.pop_front() {
-            Some((position, card)) => {
-                this.position.store(position, Ordering::Release);
+        match this.poll_batch(cx) {
+            Poll::Ready(Some(mut batch)) => {
+                let (position, card) = batch.pop_front().expect("a batch is never empty");
+                this.feed.hand_over(position, &mut batch);
+                this.spare = batch;
                 Poll::Ready(Some(card))
             }
-            None => Poll::Ready(None),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
 
 impl Drop for LaneInput<'_, '_, '_, '_, '_> {
     fn drop(&mut self) {
-        self.hub.close(self.lane, std::mem::take(&mut self.taken));
+        self.hub.close(self.lane, self.feed.drain());
     }
 }
 
@@ -488,19 +498,21 @@ async fn submit_lane(
     shared: &Shared<'_>,
 ) -> LaneReport {
     let seq_base = lane as u64 * LANE_SPAN;
-    let input = LaneInput::new(hub, shared, lane);
-    let position = input.position.clone();
+    let input = Box::pin(LaneInput::new(hub, shared, lane));
+    let feed = input.feed.clone();
+    let stream = stream_address(&*input);
     let mut options = StreamOptions::default().duplicate_ids(DuplicateIds::CallerGuarantees);
-    options.lane = Some(Lane { seq_base, position });
+    options.lane = Some(Lane {
+        seq_base,
+        feed,
+        stream,
+    });
     let mut observer = LaneObserver { shared, seq_base };
     let mut report = LaneReport {
         chunks: Vec::new(),
         rejected: 0,
     };
-    match provider
-        .submit_stream(input.boxed(), options, &mut observer)
-        .await
-    {
+    match provider.submit_stream(input, options, &mut observer).await {
         Ok(receipt) => {
             report.rejected = receipt.rejected;
             report.chunks = receipt.chunks;
@@ -530,28 +542,29 @@ async fn subscribe_lane(
         rejected: 0,
     };
     let mut input = LaneInput::new(hub, shared, lane);
-    let position = input.position.clone();
     let mut open: BTreeMap<(bool, Option<String>), Chunk> = BTreeMap::new();
-    while let Some(card) = input.next().await {
-        let position = position.load(Ordering::Acquire);
-        let se = card.amex_se_number.clone().filter(|s| !s.is_empty());
-        let key = (matches!(card.source, CardSource::Token { .. }), se.clone());
-        let chunk = open
-            .entry(key.clone())
-            .or_insert_with(|| Chunk::new(JobKind::Subscription, se));
-        chunk.push(position, card);
-        if chunk.len() >= size {
-            let chunk = open.remove(&key).expect("the chunk just filled");
-            subscribe_chunk(
-                provider,
-                chunk,
-                &mut next_seq,
-                shared,
-                template,
-                &mut report,
-            )
-            .await;
+    while let Some(mut batch) = std::future::poll_fn(|cx| input.poll_batch(cx)).await {
+        for (position, card) in batch.drain(..) {
+            let se = card.amex_se_number.clone().filter(|s| !s.is_empty());
+            let key = (matches!(card.source, CardSource::Token { .. }), se.clone());
+            let chunk = open
+                .entry(key.clone())
+                .or_insert_with(|| Chunk::new(JobKind::Subscription, se));
+            chunk.push(position, card);
+            if chunk.len() >= size {
+                let chunk = open.remove(&key).expect("the chunk just filled");
+                subscribe_chunk(
+                    provider,
+                    chunk,
+                    &mut next_seq,
+                    shared,
+                    template,
+                    &mut report,
+                )
+                .await;
+            }
         }
+        input.spare = batch;
     }
     drop(input);
     for (_, chunk) in std::mem::take(&mut open) {
@@ -677,12 +690,7 @@ pub(super) async fn stream(
     };
     let lanes_count = router.lanes.len();
     let seen = match options.duplicate_ids {
-        DuplicateIds::Refuse => Some(
-            crate::submission::HashSetOfHashes::with_capacity_and_hasher(
-                cards.size_hint().0,
-                Default::default(),
-            ),
-        ),
+        DuplicateIds::Refuse => Some(IdHashSet::with_expected(cards.size_hint().0)),
         _ => None,
     };
     let hub = Hub {
@@ -690,7 +698,6 @@ pub(super) async fn stream(
         state: Mutex::new(HubState {
             input: cards,
             input_done: false,
-            hasher: foldhash::quality::RandomState::default(),
             seen,
             cards_read: 0,
             queues: vec![Default::default(); lanes_count],

@@ -1,8 +1,7 @@
 //! The driver: pulls cards, fills chunks, sends them as tasks and reports every card.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::hash::BuildHasher;
 
 use futures::future::{BoxFuture, ready};
 use futures::stream::BoxStream;
@@ -17,7 +16,8 @@ use super::{
 use crate::error::{Delivery, Error, InputProblem, Result};
 use crate::ids::{JobKind, ProviderId};
 use crate::model::{
-    AcceptedJob, CardToUpdate, PlacedCard, SubmissionReceipt, check_caller_id, check_card_ids,
+    AcceptedJob, CardToUpdate, IdHashSet, LaneFeed, PlacedCard, PositionedCard, SubmissionReceipt,
+    check_caller_id, check_card_ids, stream_address,
 };
 
 /// A provider's chunking rules: validates each card and says when a chunk is full.
@@ -46,67 +46,41 @@ pub(crate) trait ChunkSender: Send + Sync + 'static {
 /// the CPU caches, and checking each card while the next one is being built costs about three
 /// times as much (the misses no longer overlap).
 struct SeenIds {
-    hasher: foldhash::quality::RandomState,
-    /// The hashes are already uniform: the set uses them as they are.
-    seen: HashSetOfHashes,
-}
-
-/// A `Hasher` for keys that are already hashes (the driver's and the router's id sets hold
-/// 64-bit keyed hashes of the ids: hashing them again would only cost time).
-#[derive(Default)]
-pub(crate) struct PreHashed(u64);
-
-/// A set of id hashes, used as they are.
-pub(crate) type HashSetOfHashes =
-    std::collections::HashSet<u64, std::hash::BuildHasherDefault<PreHashed>>;
-
-impl std::hash::Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
+    set: IdHashSet,
+    /// Buffers reused from chunk to chunk.
+    hashes: Vec<u64>,
+    fresh: Vec<bool>,
 }
 
 impl SeenIds {
     /// `expected`: the input's lower size bound, so that a known-size input never rehashes.
     fn new(expected: usize) -> Self {
-        let mut seen = std::collections::HashSet::default();
-        seen.reserve(expected);
         SeenIds {
-            hasher: foldhash::quality::RandomState::default(),
-            seen,
+            set: IdHashSet::with_expected(expected),
+            hashes: Vec::new(),
+            fresh: Vec::new(),
         }
     }
 
     /// Takes out of `chunk` every card whose id (or, rarely, another id with the same hash) was
     /// seen before, in this chunk or an earlier one, and returns them with their positions.
     fn take_duplicates(&mut self, chunk: &mut Chunk) -> Vec<(u64, CardToUpdate)> {
-        let hashes: Vec<u64> = chunk
-            .cards
-            .iter()
-            .map(|c| self.hasher.hash_one(c.id.as_str()))
-            .collect();
-        let repeated: Vec<bool> = hashes.iter().map(|h| !self.seen.insert(*h)).collect();
-        if !repeated.contains(&true) {
+        self.hashes.clear();
+        self.hashes
+            .extend(chunk.cards.iter().map(|c| self.set.hash(c.id.as_str())));
+        self.fresh.clear();
+        self.set.insert_all(&self.hashes, &mut self.fresh);
+        if !self.fresh.contains(&false) {
             return Vec::new();
         }
         let mut duplicates = Vec::new();
         let cards = std::mem::take(&mut chunk.cards);
         let positions = std::mem::take(&mut chunk.positions);
-        for ((card, position), repeated) in cards.into_iter().zip(positions).zip(repeated) {
-            if repeated {
-                duplicates.push((position, card));
-            } else {
+        for ((card, position), &fresh) in cards.into_iter().zip(positions).zip(&self.fresh) {
+            if fresh {
                 chunk.push(position, card);
+            } else {
+                duplicates.push((position, card));
             }
         }
         duplicates
@@ -139,6 +113,11 @@ pub(crate) async fn drive(
         DuplicateIds::Refuse => Some(SeenIds::new(cards.size_hint().0)),
         DuplicateIds::CallerGuarantees => None,
     };
+    let given = stream_address(cards.as_ref().get_ref());
+    let lane = options.lane.as_ref().map(|l| LaneTap {
+        feed: l.feed.clone(),
+        whole_batches: l.stream == given,
+    });
     let mut driver = Driver {
         provider,
         receipt: StreamReceipt {
@@ -158,7 +137,8 @@ pub(crate) async fn drive(
             input_done: false,
             cards_read: 0,
             rejections: Vec::new(),
-            lane_position: options.lane.as_ref().map(|l| l.position.clone()),
+            lane,
+            lane_cards: Default::default(),
             prechecked: options.prechecked,
         },
         ahead: None,
@@ -347,10 +327,23 @@ impl<P: Planner> Driver<'_, '_, P> {
                 record(&mut self.receipt, &chunk, ChunkOutcome::NotSent);
             }
         }
+        if let Some(lane) = &self.producer.lane {
+            // Taken from the router but never pulled: it reports them as not sent.
+            lane.feed
+                .give_back(std::mem::take(&mut self.producer.lane_cards));
+        }
         self.receipt.cards_read = self.producer.cards_read;
         self.receipt.rejected += self.producer.rejected_count();
         self.receipt
     }
+}
+
+/// A driver's view of its lane of a routed run.
+struct LaneTap {
+    feed: Arc<LaneFeed>,
+    /// The driver was given the router's stream itself ([`Lane::stream`](crate::model::stream::Lane::stream)): each batch's cards
+    /// are taken from the feed in one go.
+    whole_batches: bool,
 }
 
 /// Pulls cards and fills chunks. Rejections are kept for the driver to hand to the observer,
@@ -361,8 +354,11 @@ struct Producer<'s, P> {
     input_done: bool,
     cards_read: u64,
     rejections: Vec<(u64, CardToUpdate, Error)>,
-    /// In a routed run: where the router says the card just pulled was read.
-    lane_position: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// In a routed run: where the router leaves each batch's cards with their positions.
+    lane: Option<LaneTap>,
+    /// The rest of the batch the router's stream last yielded from (empty outside a routed
+    /// run): worked through before the stream is polled again.
+    lane_cards: VecDeque<PositionedCard>,
     /// Every card passed `check_all` before the run ([`StreamOptions::prechecked`]).
     prechecked: bool,
 }
@@ -371,13 +367,21 @@ impl<P: Planner> Producer<'_, P> {
     /// The next full chunk, then (at the end of the input) the open ones, then `None`.
     async fn produce(&mut self) -> Option<Chunk> {
         while !self.input_done {
-            let Some(card) = self.cards.next().await else {
-                self.input_done = true;
-                break;
-            };
-            let position = match &self.lane_position {
-                Some(p) => p.load(std::sync::atomic::Ordering::Acquire),
-                None => self.cards_read,
+            let (position, card) = match self.lane_cards.pop_front() {
+                Some(routed) => routed,
+                None => {
+                    let Some(card) = self.cards.next().await else {
+                        self.input_done = true;
+                        break;
+                    };
+                    match &self.lane {
+                        Some(lane) if lane.whole_batches => {
+                            (lane.feed.take(&mut self.lane_cards), card)
+                        }
+                        Some(lane) => (lane.feed.last_position(), card),
+                        None => (self.cards_read, card),
+                    }
+                }
             };
             self.cards_read += 1;
             // A `Vec` form checked every card before the first request; in a routed run the
@@ -385,7 +389,7 @@ impl<P: Planner> Producer<'_, P> {
             let checked = if self.prechecked {
                 Ok(())
             } else {
-                match self.lane_position {
+                match self.lane {
                     Some(_) => Ok(()),
                     None => check_caller_id(position as usize, &card.id),
                 }

@@ -5,8 +5,9 @@
 //! Holding them all, and one receipt entry per card, makes memory grow with the run. Here each
 //! card is validated when its chunk is being filled, the chunk's request goes out, and what
 //! stays behind is one [`ChunkRecord`] per chunk (its outcome and the input positions it held,
-//! as runs or a bitmap: a few bits a card at most). Memory is bounded by chunk size × concurrency, plus the duplicate-id check (8 bytes
-//! and a control byte a card, or nothing with [`DuplicateIds::CallerGuarantees`]).
+//! as runs or a bitmap: a few bits a card at most). Memory is bounded by chunk size ×
+//! concurrency, plus the duplicate-id check (about 9 bytes a card: a keyed 64-bit hash of each
+//! id; nothing with [`DuplicateIds::CallerGuarantees`]).
 //!
 //! Each chunk passes through a [`ChunkObserver`]: [`ChunkObserver::sending`] is awaited *before*
 //! the chunk's request is sent (write an intent to durable storage there), and

@@ -926,3 +926,102 @@ async fn one_receiver_takes_every_providers_webhooks() {
         .unwrap_err();
     assert_eq!(by_path.kind(), ErrorKind::Integrity);
 }
+
+/// A provider that wraps CardSync's client and looks at every card on its way to it, as an
+/// audit or metrics decorator would: its driver is handed another stream than the router's.
+#[derive(Debug)]
+struct Inspecting {
+    inner: CardSyncClient,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Provider for Inspecting {
+    fn id(&self) -> ProviderId {
+        self.inner.id()
+    }
+
+    fn capabilities(&self) -> account_updater::provider::Capabilities {
+        self.inner.capabilities()
+    }
+
+    fn check_card(&self, flow: Flow, card: &CardToUpdate) -> account_updater::Result<()> {
+        self.inner.check_card(flow, card)
+    }
+
+    fn submit_stream<'a>(
+        &'a self,
+        cards: futures::stream::BoxStream<'a, CardToUpdate>,
+        options: StreamOptions,
+        observer: &'a mut dyn account_updater::submission::ChunkObserver,
+    ) -> account_updater::provider::BoxFuture<
+        'a,
+        account_updater::Result<account_updater::submission::StreamReceipt>,
+    > {
+        use futures::StreamExt;
+        let seen = self.seen.clone();
+        let inspected = cards
+            .map(move |card| {
+                seen.lock().unwrap().push(card.id.clone());
+                card
+            })
+            .boxed();
+        Provider::submit_stream(&self.inner, inspected, options, observer)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_wrapping_the_routers_stream_sees_every_card_once_in_order() {
+    // The router hands its lanes cards a batch at a time; a driver given the router's own
+    // stream takes each batch whole. A wrapper's driver is not: every card must still pass
+    // through the wrapper, reach CardSync once, and keep the position it was read at.
+    let f = fleet().await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let router = Router::builder()
+        .provider(Inspecting {
+            inner: f.cardsync_client.clone(),
+            seen: seen.clone(),
+        })
+        .rule(Rule::new("visa", ProviderId::CardSync, Flow::Submit).when(Condition::CardNumber))
+        .build()
+        .unwrap();
+    let n = 25_000;
+    let ids: Vec<String> = (0..n).map(|i| format!("w{i}")).collect();
+    // Every 1,000th card has no route: refused by the router, never seen by the wrapper.
+    let cards = ids.iter().enumerate().map(|(i, id)| {
+        if i % 1000 == 999 {
+            CardToUpdate::token(id.clone(), ProviderId::Acquired, format!("t{i}"))
+        } else {
+            CardToUpdate::pan(id.clone(), pan(&format!("4{:014}", i % 7)), exp())
+        }
+    });
+    let receipt = router
+        .submit_stream(card_stream(cards), StreamOptions::default(), &mut ())
+        .await
+        .unwrap();
+    let routed: Vec<&String> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 1000 != 999)
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(receipt.rejected(), 25);
+    assert_eq!(receipt.accepted_cards(), routed.len() as u64);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.iter().collect::<Vec<_>>(),
+        routed,
+        "the wrapper saw each card once, in order"
+    );
+    let at_cardsync = f.cardsync.cards_received();
+    assert_eq!(at_cardsync.len(), routed.len());
+    assert!(at_cardsync.values().all(|&times| times == 1));
+    // Each chunk holds the input positions of its cards: together, every routed position once.
+    let mut positions: Vec<u64> = receipt
+        .chunks()
+        .iter()
+        .flat_map(|c| c.positions().iter())
+        .collect();
+    positions.sort_unstable();
+    let expected: Vec<u64> = (0..n as u64).filter(|i| i % 1000 != 999).collect();
+    assert_eq!(positions, expected);
+}
