@@ -1,6 +1,7 @@
 //! Bulk submission at scale, the crate against hand-written clients: N cards go to a trivially
 //! cheap loopback CardSync endpoint (it reads each body and answers the documented success
-//! envelope), so what is timed is the client's work. Every side takes its cards from strings
+//! envelope), so what is timed is the client's work. Each row is the median of five fresh
+//! processes, the rows interleaved (`BULK_ROUNDS=N` for another count). Every side takes its cards from strings
 //! already in memory (fixed card numbers and expiry, an id formatted per card); the crate
 //! parses and checks each card, which is part of its cost. For each size it prints the time,
 //! the ratio to the leanest honest hand-written reqwest + serde_json client doing the same
@@ -228,36 +229,66 @@ async fn main() {
     if cfg!(debug_assertions) {
         println!("(debug build: run with --release for meaningful figures)");
     }
-    println!("each row is a fresh process; peak is the peak RSS above the RSS before the run");
+    // The machine moves (±30 % between runs here): every row is measured `rounds` times,
+    // the rows interleaved (one of each, in a rotated order, then again), and the median of
+    // each row's times and peaks is printed, its ratio the median over the hand-written
+    // client's median of the same rounds.
+    let rounds: usize = std::env::var("BULK_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(if cfg!(debug_assertions) { 1 } else { 5 });
+    println!(
+        "each row is a fresh process, median of {rounds} interleaved rounds (BULK_ROUNDS); peak is the peak RSS above the RSS before the run"
+    );
     println!(
         "{:>9}  {:<46} {:>9} {:>7} {:>11}",
         "cards", "client", "time", "ratio", "peak above"
     );
     for n in sizes {
-        let mut hand = None;
-        for (name, label) in CLIENTS {
-            let Some((time, mem)) = child(name, n) else {
-                eprintln!("{label}: the measurement failed");
-                std::process::exit(1);
-            };
-            let hand = *hand.get_or_insert(time);
-            println!(
-                "{n:>9}  {label:<46} {:>7.0}ms {:>6.2}x {:>7.1} MiB",
-                time.as_secs_f64() * 1e3,
-                time.as_secs_f64() / hand.as_secs_f64(),
-                mem
-            );
-        }
-        if python {
-            if let (Some(time), Some(hand)) = (python_client(&base, n), hand) {
-                println!(
-                    "{n:>9}  {:<46} {:>7.0}ms {:>6.2}x {:>11}",
-                    "hand-written Python requests (4 threads)",
-                    time.as_secs_f64() * 1e3,
-                    time.as_secs_f64() / hand.as_secs_f64(),
-                    "n/a"
-                );
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); CLIENTS.len() + 1];
+        let mut peaks: Vec<Vec<f64>> = vec![Vec::new(); CLIENTS.len()];
+        for round in 0..rounds {
+            for k in 0..CLIENTS.len() {
+                let row = (k + round) % CLIENTS.len();
+                let (name, label) = CLIENTS[row];
+                let Some((time, mem)) = child(name, n) else {
+                    eprintln!("{label}: the measurement failed");
+                    std::process::exit(1);
+                };
+                times[row].push(time.as_secs_f64());
+                peaks[row].push(mem);
+            }
+            if python {
+                if let Some(time) = python_client(&base, n) {
+                    times[CLIENTS.len()].push(time.as_secs_f64());
+                }
             }
         }
+        let hand = median(&mut times[0]);
+        for (row, (_, label)) in CLIENTS.iter().enumerate() {
+            let time = median(&mut times[row]);
+            println!(
+                "{n:>9}  {label:<46} {:>7.0}ms {:>6.2}x {:>7.1} MiB",
+                time * 1e3,
+                time / hand,
+                median(&mut peaks[row])
+            );
+        }
+        if !times[CLIENTS.len()].is_empty() {
+            let time = median(&mut times[CLIENTS.len()]);
+            println!(
+                "{n:>9}  {:<46} {:>7.0}ms {:>6.2}x {:>11}",
+                "hand-written Python requests (4 threads)",
+                time * 1e3,
+                time / hand,
+                "n/a"
+            );
+        }
     }
+}
+
+/// The median of `values` (NaN when empty).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }

@@ -116,6 +116,13 @@ impl ApiRequest {
         self
     }
 
+    /// Attaches JSON bytes already shared (an operation sent again on a retry hands the same
+    /// buffer, not a copy).
+    pub(crate) fn shared_json(mut self, body: Bytes) -> Self {
+        self.body = Some(body);
+        self
+    }
+
     /// Adds `key=value` to the query.
     pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((key.into(), Some(value.into())));

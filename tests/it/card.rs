@@ -3,7 +3,7 @@
 
 use crate::common::luhn;
 use account_updater::card::{CardNumberError, ExpiryError, luhn_valid};
-use account_updater::{CardBrand, CardNumber, ExposeSecret, Expiry, ExpiryFormat};
+use account_updater::{CardBrand, CardNumber, Expiry, ExpiryFormat, ExposeSecret};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 

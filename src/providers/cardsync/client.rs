@@ -29,7 +29,6 @@ use crate::{
 };
 use futures::stream::BoxStream;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
 use std::sync::Arc;
 use url::Url;
 
@@ -506,8 +505,8 @@ impl CardSyncClient {
         self.execute(&CreateBatch { cards }).await
     }
 
-    pub(super) async fn post_batch<C: Serialize + Sync>(&self, cards: &[C]) -> Result<Batch> {
-        self.execute(&CheckedBatch { cards }).await
+    pub(super) async fn post_batch(&self, body: Vec<u8>) -> Result<Batch> {
+        self.execute(&CheckedBatch { body: body.into() }).await
     }
 
     /// `GET /v2/batch?batch_id=`.
@@ -713,8 +712,8 @@ impl CardSyncClient {
         self.execute(&SubscribeAmex { cards }).await
     }
 
-    pub(super) async fn post_subscribe<C: Serialize + Sync>(&self, cards: &[C]) -> Result<()> {
-        self.execute(&CheckedSubscribe { cards }).await
+    pub(super) async fn post_subscribe(&self, body: Vec<u8>) -> Result<()> {
+        self.execute(&CheckedSubscribe { body: body.into() }).await
     }
 
     /// `DELETE /v2/subscribe` with the same body: stops updates (and billing) for each card / SE

@@ -8,6 +8,7 @@
 //! ([`CardSyncClient`]); webhooks and merchant status take either ([`CardSyncCaller`]).
 
 use super::bulk::CardsBody;
+use bytes::Bytes;
 use super::response::{
     acknowledged, compact_results, decode_response, require_data, succeeded_without_envelope,
 };
@@ -18,7 +19,6 @@ use super::wire::{
 use super::{CardSyncClient, CardSyncPartner, CompactResults, PROVIDER};
 use crate::error::{Error, Result};
 use crate::transport::{ApiRequest, ApiResponse, Endpoint, Method, Operation, check_id};
-use serde::Serialize;
 
 // The endpoints, each declared once (CardSync Universal Account Updater API v2 reference).
 const ENROLL_MERCHANT: Endpoint<0> = Endpoint::new(Method::POST, "/v2/merchant");
@@ -169,16 +169,17 @@ impl Operation<CardSyncClient> for CreateBatch<'_> {
     }
 }
 
-/// [`CreateBatch`] for cards the bulk planner has already checked, in its borrowed wire form.
-pub(super) struct CheckedBatch<'a, C> {
-    pub(super) cards: &'a [C],
+/// [`CreateBatch`] for cards the bulk planner has already checked, their body already
+/// written ([`chunk_body`](super::bulk::chunk_body)).
+pub(super) struct CheckedBatch {
+    pub(super) body: Bytes,
 }
 
-impl<C: Serialize + Sync> Operation<CardSyncClient> for CheckedBatch<'_, C> {
+impl Operation<CardSyncClient> for CheckedBatch {
     type Output = Batch;
 
     fn build_request(&self, _: &CardSyncClient) -> Result<ApiRequest> {
-        Ok(CREATE_BATCH.request([]).json(&CardsBody { cards: self.cards }))
+        Ok(CREATE_BATCH.request([]).shared_json(self.body.clone()))
     }
 
     fn map_response(&self, _: &CardSyncClient, response: ApiResponse) -> Result<Batch> {
@@ -301,16 +302,17 @@ impl Operation<CardSyncClient> for SubscribeAmex<'_> {
     }
 }
 
-/// [`SubscribeAmex`] for cards the bulk planner has already checked.
-pub(super) struct CheckedSubscribe<'a, C> {
-    pub(super) cards: &'a [C],
+/// [`SubscribeAmex`] for cards the bulk planner has already checked, their body already
+/// written ([`chunk_body`](super::bulk::chunk_body)).
+pub(super) struct CheckedSubscribe {
+    pub(super) body: Bytes,
 }
 
-impl<C: Serialize + Sync> Operation<CardSyncClient> for CheckedSubscribe<'_, C> {
+impl Operation<CardSyncClient> for CheckedSubscribe {
     type Output = ();
 
     fn build_request(&self, _: &CardSyncClient) -> Result<ApiRequest> {
-        Ok(SUBSCRIBE.request([]).json(&CardsBody { cards: self.cards }))
+        Ok(SUBSCRIBE.request([]).shared_json(self.body.clone()))
     }
 
     fn map_response(&self, _: &CardSyncClient, response: ApiResponse) -> Result<()> {
