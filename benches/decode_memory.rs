@@ -5,6 +5,11 @@
 //! `cargo bench --bench decode_memory [-- CARDS]` (default 10,000 cards). The server is a plain
 //! thread writing a prebuilt response from one buffer, so it allocates nothing while measured;
 //! a counting global allocator records the peak of live bytes during each call.
+//!
+//! Then the time of the same fetch, paired: the lean hand-written client (reqwest GET, then
+//! `serde_json` into plain structs of `String`s) against the crate through `Arc<dyn Provider>`
+//! one at a time (`fetch_results_iter`, every update looked at) and owned (`fetch_results`),
+//! alternating in each round; the median of the rounds' ratios is printed.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
@@ -76,7 +81,7 @@ fn results_body(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Serves `body` to every request from one thread, with no allocation per request.
+/// Serves `body` to every request, with no allocation per request once a connection is open.
 fn serve(body: Vec<u8>) -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -84,26 +89,31 @@ fn serve(body: Vec<u8>) -> std::net::SocketAddr {
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
-    let response = [head.as_bytes(), &body].concat();
+    let response: std::sync::Arc<[u8]> = [head.as_bytes(), &body].concat().into();
+    // A thread per connection (the crate's client and the hand-written one each keep theirs
+    // open), each writing the one prebuilt response.
     std::thread::spawn(move || {
-        let mut buf = [0u8; 16 * 1024];
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
-            loop {
-                let mut seen = Vec::<u8>::new();
+            let response = response.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
                 loop {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    let mut seen = Vec::<u8>::new();
+                    loop {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                        if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
                     }
-                    if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    if seen.is_empty() || stream.write_all(&response).is_err() {
                         break;
                     }
                 }
-                if seen.is_empty() || stream.write_all(&response).is_err() {
-                    break;
-                }
-            }
+            });
         }
     });
     addr
@@ -150,6 +160,15 @@ fn main() {
     let unified = unified.unwrap();
     assert_eq!(unified.len(), n);
     drop(unified);
+    // One at a time: the peak while fetching and going through every update (each dropped
+    // once seen, as a caller applying them does).
+    let (iter_peak, seen) = measure(&rt, async {
+        let updates = dynamic.fetch_results_iter(&query).await.unwrap();
+        updates
+            .map(|u| usize::from(u.card_id.is_some()))
+            .sum::<usize>()
+    });
+    assert_eq!(seen, n);
     println!("results body: {n} cards, {size} bytes");
     println!(
         "native batch_results: peak {native_peak} bytes above baseline = {:.2} x body",
@@ -163,4 +182,114 @@ fn main() {
         "trait fetch_results:  peak {trait_peak} bytes above baseline = {:.2} x body",
         trait_peak as f64 / size as f64
     );
+    println!(
+        "trait fetch_results_iter (every update seen, one at a time): peak {iter_peak} bytes above baseline = {:.2} x body",
+        iter_peak as f64 / size as f64
+    );
+
+    paired_times(&rt, addr, dynamic.as_ref(), &query, n);
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct PlainEnvelope {
+    status: String,
+    message: Option<String>,
+    data: Option<PlainResults>,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct PlainResults {
+    batch_id: Option<String>,
+    status: Option<String>,
+    cards: Vec<PlainCard>,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct PlainCard {
+    id: String,
+    se_number: Option<String>,
+    card: Option<String>,
+    exp: Option<String>,
+    status: String,
+}
+
+/// Paired rounds: each times ten fetches by the hand-written client and ten by the crate,
+/// in alternating order.
+fn paired_times(
+    rt: &tokio::runtime::Runtime,
+    addr: std::net::SocketAddr,
+    provider: &dyn Provider,
+    query: &ResultsQuery,
+    n: usize,
+) {
+    let plain = reqwest::Client::new();
+    let url = format!("http://{addr}/v2/batch/results?batch_id=b1");
+    let hand = || {
+        rt.block_on(async {
+            let body = plain
+                .get(&url)
+                .header("Authorization", "api_bench_key")
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let e: PlainEnvelope = serde_json::from_slice(&body).unwrap();
+            assert_eq!(e.data.unwrap().cards.len(), n);
+        })
+    };
+    let one_at_a_time = || {
+        rt.block_on(async {
+            let updates = provider.fetch_results_iter(query).await.unwrap();
+            let seen: usize = updates.map(|u| usize::from(u.card_id.is_some())).sum();
+            assert_eq!(seen, n);
+        })
+    };
+    let owned = || {
+        rt.block_on(async {
+            assert_eq!(provider.fetch_results(query).await.unwrap().len(), n);
+        })
+    };
+    let time = |f: &dyn Fn()| {
+        let start = std::time::Instant::now();
+        for _ in 0..10 {
+            f();
+        }
+        start.elapsed().as_secs_f64()
+    };
+    hand();
+    for (name, crate_side) in [
+        (
+            "through Arc<dyn Provider>, one at a time (fetch_results_iter)",
+            &one_at_a_time as &dyn Fn(),
+        ),
+        (
+            "through Arc<dyn Provider>, owned (fetch_results)",
+            &owned as &dyn Fn(),
+        ),
+    ] {
+        let rounds = 21;
+        let mut ratios: Vec<f64> = (0..rounds)
+            .map(|round| {
+                if round % 2 == 0 {
+                    let h = time(&hand);
+                    time(crate_side) / h
+                } else {
+                    let c = time(crate_side);
+                    c / time(&hand)
+                }
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "fetch and decode {n} cards, {name} / hand-written: median of {rounds} paired rounds {:.3} x (quartiles {:.3} x to {:.3} x)",
+            ratios[rounds / 2],
+            ratios[rounds / 4],
+            ratios[3 * rounds / 4]
+        );
+    }
 }

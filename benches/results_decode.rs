@@ -96,6 +96,19 @@ fn decode(c: &mut Criterion) {
             assert_eq!(r.len(), 10_000);
         })
     });
+    // What `Provider::fetch_results_iter` hands out: compact, then each CardUpdate built as
+    // the caller asks for it and dropped once used (as a caller applying updates does).
+    group.bench_function("crate_unified_iter", |b| {
+        b.iter(|| {
+            let r = CompactResults::from_body(200, body.clone()).unwrap();
+            let mut seen = 0usize;
+            for update in r.into_card_updates(Some("evt".to_owned())) {
+                std::hint::black_box(&update);
+                seen += 1;
+            }
+            assert_eq!(seen, 10_000);
+        })
+    });
     // What `Provider::fetch_results` does with the body: compact, then CardUpdates.
     group.bench_function("crate_unified_compact", |b| {
         b.iter(|| {
@@ -127,6 +140,13 @@ fn decode(c: &mut Criterion) {
             uc / h
         );
     }
+    if let (Some(h), Some(i)) = (mean("hand_written"), mean("crate_unified_iter")) {
+        println!(
+            "one at a time (Provider::fetch_results_iter's path: compact, each CardUpdate built as asked for): {:.2} ms ({:.3} x)",
+            i / 1e6,
+            i / h
+        );
+    }
     if let (Some(h), Some(n), Some(u)) = (
         mean("hand_written"),
         mean("crate_native"),
@@ -144,5 +164,65 @@ fn decode(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, decode);
+/// The machine moves (±30 % between criterion's groups here): the crate's results paths
+/// against the hand-written decoding again, paired. Each round times both, in alternating
+/// order, over the same iterations; the median of the rounds' ratios is printed.
+fn paired(_: &mut Criterion) {
+    let body = results_body(10_000);
+    let hand = || {
+        let e: PlainEnvelope = serde_json::from_slice(&body).unwrap();
+        assert_eq!(e.data.unwrap().cards.len(), 10_000);
+    };
+    let one_at_a_time = || {
+        let r = CompactResults::from_body(200, body.clone()).unwrap();
+        let mut seen = 0usize;
+        for update in r.into_card_updates(Some("evt".to_owned())) {
+            std::hint::black_box(&update);
+            seen += 1;
+        }
+        assert_eq!(seen, 10_000);
+    };
+    let all_owned = || {
+        let r = CompactResults::from_body(200, body.clone()).unwrap();
+        let mut updates = Vec::with_capacity(r.len());
+        updates.extend(r.card_updates(Some("evt")));
+        assert_eq!(updates.len(), 10_000);
+    };
+    let time = |f: &dyn Fn()| {
+        let start = std::time::Instant::now();
+        for _ in 0..10 {
+            f();
+        }
+        start.elapsed().as_secs_f64()
+    };
+    for (name, crate_side) in [
+        (
+            "one at a time (fetch_results_iter)",
+            &one_at_a_time as &dyn Fn(),
+        ),
+        ("owned Vec (fetch_results)", &all_owned as &dyn Fn()),
+    ] {
+        let rounds = 31;
+        let mut ratios: Vec<f64> = (0..rounds)
+            .map(|round| {
+                if round % 2 == 0 {
+                    let h = time(&hand);
+                    time(crate_side) / h
+                } else {
+                    let c = time(crate_side);
+                    c / time(&hand)
+                }
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "paired, {name} / hand-written: median of {rounds} rounds {:.3} x (quartiles {:.3} x to {:.3} x)",
+            ratios[rounds / 2],
+            ratios[rounds / 4],
+            ratios[3 * rounds / 4]
+        );
+    }
+}
+
+criterion_group!(benches, decode, paired);
 criterion_main!(benches);

@@ -453,7 +453,15 @@ impl CardNumber {
     /// ([`CardBrand::accepts_length`]). The string is taken by value so that a refused one is
     /// zeroed before it is dropped; the error carries only the reason, never a digit.
     pub fn parse_new_number(digits: String) -> Result<CardNumber, NewNumberProblem> {
-        match CardNumber::try_from(digits) {
+        let parsed = CardNumber::parse_new_number_in(&digits);
+        drop(SecretString::from(digits)); // zero the caller's copy
+        parsed
+    }
+
+    /// [`CardNumber::parse_new_number`] on digits borrowed from an answer whose owner zeroes
+    /// it (CardSync's compact results): no copy of the digits is made to be checked.
+    pub(crate) fn parse_new_number_in(digits: &str) -> Result<CardNumber, NewNumberProblem> {
+        match CardNumber::parse(digits) {
             Ok(card) => card.into_new_number(),
             Err(CardNumberError::Luhn) => Err(NewNumberProblem::Luhn),
             Err(_) => Err(NewNumberProblem::NotACardNumber),

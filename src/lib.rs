@@ -78,7 +78,7 @@ pub mod webhook;
 pub use card::{CardBrand, CardNumber, Expiry, ExpiryFormat};
 pub use error::{Error, ErrorKind, Result};
 pub use ids::{Flow, ProviderId};
-pub use outcome::{Action, CardUpdate, Outcome};
+pub use outcome::{Action, CardUpdate, CardUpdates, Outcome};
 pub use provider::{Capabilities, Provider};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use webhook::{WebhookEvent, WebhookKind};

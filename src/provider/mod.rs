@@ -15,7 +15,7 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::model::{ChunkObserver, StreamOptions, StreamReceipt, WebhookEvent, WebhookRequest};
-use crate::outcome::CardUpdate;
+use crate::outcome::{CardUpdate, CardUpdates};
 use futures::stream::BoxStream;
 
 /// The set of flows a provider supports.
@@ -527,6 +527,50 @@ pub trait Provider: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<Vec<CardUpdate>>> {
         let _ = query;
         unsupported(self.id(), Flow::FetchResults)
+    }
+
+    /// Fetch per-card results one at a time: the same updates as
+    /// [`Provider::fetch_results`], built as they are asked for from the provider's compact
+    /// decoding of the answer (CardSync), so that memory stays near the answer's own size
+    /// however many cards it holds. Providers that decode into owned results hand those out.
+    ///
+    /// ```
+    /// # #[cfg(feature = "cardsync")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use account_updater::provider::{CardToUpdate, Provider};
+    /// # use account_updater::card::with_check_digit;
+    /// # use account_updater::{CardNumber, Expiry};
+    /// # let emulator = account_updater_emulator::cardsync::CardSyncEmulator::start().await?;
+    /// # let (_, merchant_key) = emulator.add_merchant();
+    /// # let client = account_updater::providers::cardsync::CardSyncClient::builder(merchant_key)
+    /// #     .base_url(emulator.base_url())
+    /// #     .build_merchant()?;
+    /// # let provider: &dyn Provider = &client;
+    /// # let number = CardNumber::parse(&with_check_digit("445701000000000").unwrap())?;
+    /// # let card = |id: &str| CardToUpdate::pan(id, number.clone(), Expiry::new(1, 2030).unwrap());
+    /// let receipt = provider.submit(vec![card("customer-42")]).await?;
+    /// let job = receipt.accepted()[0].job().clone();
+    /// use account_updater::ids::ResultsQuery;
+    /// let mut updates = provider.fetch_results_iter(&ResultsQuery::Job(job)).await?;
+    /// assert_eq!(updates.len(), 1);
+    /// for update in &mut updates {
+    ///     assert_eq!(update.card_id.as_deref(), Some("customer-42"));
+    /// }
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "cardsync"))]
+    /// # fn main() {}
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Provider::fetch_results`]: every request is made, and every answer checked,
+    /// before the first update is handed out (iterating cannot fail).
+    fn fetch_results_iter<'a>(
+        &'a self,
+        query: &'a ResultsQuery,
+    ) -> BoxFuture<'a, Result<CardUpdates>> {
+        Box::pin(async move { self.fetch_results(query).await.map(CardUpdates::from_vec) })
     }
 
     /// Change a stored account's card or holder data.

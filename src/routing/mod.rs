@@ -93,7 +93,7 @@ use crate::model::{
     JobReport, RemovalReceipt, RemoveCard, StreamOptions, StreamReceipt, SubmissionReceipt,
     SubscribeRequest, WebhookEvent, WebhookReceipt, WebhookRegistration, WebhookRequest,
 };
-use crate::outcome::CardUpdate;
+use crate::outcome::{CardUpdate, CardUpdates};
 use crate::provider::{Capabilities, Provider};
 
 /// The id a router reports as its own ([`Provider::id`]): the jobs it creates keep their
@@ -494,6 +494,22 @@ impl Provider for Router {
             };
             self.by_id(provider, Flow::FetchResults)?
                 .fetch_results(query)
+                .await
+        })
+    }
+
+    /// Sent to the provider the query names.
+    fn fetch_results_iter<'a>(
+        &'a self,
+        query: &'a ResultsQuery,
+    ) -> BoxFuture<'a, Result<CardUpdates>> {
+        Box::pin(async move {
+            let provider = match query {
+                ResultsQuery::Job(job) => job.provider,
+                ResultsQuery::Event { provider, .. } => *provider,
+            };
+            self.by_id(provider, Flow::FetchResults)?
+                .fetch_results_iter(query)
                 .await
         })
     }

@@ -1034,3 +1034,65 @@ async fn compact_results_match_the_owned_decoding() {
     assert_eq!(compact_err.kind(), owned_err.kind());
     assert_eq!(compact_err.to_string(), owned_err.to_string());
 }
+
+#[tokio::test]
+async fn results_handed_out_one_at_a_time_are_the_owned_ones() {
+    let server = MockServer::start().await;
+    // Each body is fetched twice: once for the owned form, once one at a time.
+    Mock::given(method("GET"))
+        .and(path("/v2/batch/results"))
+        .and(query_param("batch_id", "B1"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("batch_results_response.json")),
+        )
+        .expect(3)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/subscription/results"))
+        .and(query_param("event_id", "E2"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("amex_results_schema_example.json")),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let c = merchant(&server);
+    let batch = ResultsQuery::Job(JobRef::new(ProviderId::CardSync, JobKind::Batch, "B1"));
+    let amex = ResultsQuery::Event {
+        provider: ProviderId::CardSync,
+        kind: JobKind::Subscription,
+        event_id: "E2".into(),
+        job_id: None,
+    };
+    for query in [&batch, &amex] {
+        let owned = c.fetch_results(query).await.unwrap();
+        let mut one_by_one = c.fetch_results_iter(query).await.unwrap();
+        assert!(!owned.is_empty());
+        assert_eq!(one_by_one.len(), owned.len());
+        let first = one_by_one.next().unwrap();
+        assert_eq!(one_by_one.len(), owned.len() - 1, "the count goes down");
+        let rest: Vec<_> = one_by_one.collect();
+        assert_eq!(
+            std::iter::once(first).chain(rest).collect::<Vec<_>>(),
+            owned
+        );
+    }
+    // Through a router, to the provider the query names.
+    use account_updater::routing::{Condition, Router, Rule};
+    let router = Router::builder()
+        .provider(c.clone())
+        .rule(
+            Rule::new("cards", ProviderId::CardSync, account_updater::Flow::Submit)
+                .when(Condition::CardNumber),
+        )
+        .build()
+        .unwrap();
+    let routed: Vec<_> = router.fetch_results_iter(&batch).await.unwrap().collect();
+    assert_eq!(routed[0].card_id.as_deref(), Some("aaaaaaaaaa"));
+    assert_eq!(routed[0].provider_ref.as_deref(), Some("B1"));
+    // A query CardSync cannot answer is refused before any request, as the owned form is.
+    let foreign = ResultsQuery::Job(JobRef::new(ProviderId::PayConex, JobKind::Batch, "x"));
+    let e = c.fetch_results_iter(&foreign).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}

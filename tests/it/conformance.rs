@@ -381,10 +381,23 @@ async fn exercise(h: &Harness, flow: Flow, state: &mut State, seen: &Seen) -> Re
             Err(e) => Err(e),
         },
         Flow::JobStatus => p.job_status(&job).await.map(drop),
-        Flow::FetchResults => p
-            .fetch_results(&ResultsQuery::Job(job.clone()))
-            .await
-            .map(drop),
+        Flow::FetchResults => {
+            let query = ResultsQuery::Job(job.clone());
+            let owned = p.fetch_results(&query).await;
+            // One at a time, the same updates (or the same refusal).
+            let one_by_one = p.fetch_results_iter(&query).await.map(|updates| {
+                let announced = updates.len();
+                let all: Vec<_> = updates.collect();
+                assert_eq!(all.len(), announced, "{:?}: the count it announced", p.id());
+                all
+            });
+            match (&owned, &one_by_one) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{:?}: fetch_results_iter", p.id()),
+                (Err(a), Err(b)) => assert_eq!(a.kind(), b.kind(), "{:?}", p.id()),
+                (a, b) => panic!("{:?}: {a:?} vs {b:?}", p.id()),
+            }
+            owned.map(drop)
+        }
         Flow::UpdateAccount => p.update_account(h.account_update.clone()).await.map(drop),
         Flow::RegisterWebhook => p
             .register_webhook(WebhookRegistration::new(h.sink.url()))

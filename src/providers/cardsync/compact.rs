@@ -72,6 +72,37 @@ impl fmt::Debug for CompactResults {
     }
 }
 
+/// [`CompactResults::into_card_updates`].
+struct IntoCardUpdates {
+    results: CompactResults,
+    next: usize,
+    provider_ref: Option<String>,
+}
+
+impl Iterator for IntoCardUpdates {
+    type Item = CardUpdate;
+
+    fn next(&mut self) -> Option<CardUpdate> {
+        let card = self.results.cards.get(self.next)?;
+        self.next += 1;
+        let r = self.results.view(card);
+        Some(update_from_parts(
+            r.id.to_owned(),
+            r.status.to_owned(),
+            r.checked_card(),
+            r.expiry(),
+            self.provider_ref.as_deref(),
+        ))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.results.cards.len() - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for IntoCardUpdates {}
+
 impl Drop for CompactResults {
     fn drop(&mut self) {
         // The body holds card numbers in clear.
@@ -116,8 +147,7 @@ impl ResultRef<'_> {
     /// The card as a new number is checked ([`CardNumber::parse_new_number`]): `None` when
     /// the answer carried none, the reason when it is no valid card number.
     pub fn checked_card(&self) -> Option<std::result::Result<CardNumber, NewNumberProblem>> {
-        self.card
-            .map(|c| CardNumber::parse_new_number(c.to_owned()))
+        self.card.map(CardNumber::parse_new_number_in)
     }
 
     /// The expiry, when it is a valid `MM/YY`.
@@ -202,6 +232,20 @@ impl CompactResults {
                 provider_ref,
             )
         })
+    }
+
+    /// The unified updates, built one at a time as the iterator is advanced, the results moved
+    /// into it (what [`Provider::fetch_results_iter`](crate::Provider::fetch_results_iter)
+    /// hands out: the body and its index stay, no card is held as an owned struct).
+    pub fn into_card_updates(
+        self,
+        provider_ref: Option<String>,
+    ) -> impl ExactSizeIterator<Item = CardUpdate> + Send + 'static {
+        IntoCardUpdates {
+            results: self,
+            next: 0,
+            provider_ref,
+        }
     }
 
     /// Decodes a results body you fetched yourself, checked the way the client checks every

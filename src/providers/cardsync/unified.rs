@@ -9,7 +9,7 @@ use super::{CardSyncClient, CardSyncPartner, MAX_CARDS_PER_REQUEST, PROVIDER, pa
 use crate::card::{CardBrand, CardNumber, NewNumberProblem};
 use crate::codes::{self, CodeScheme};
 use crate::error::{Error, InputProblem, Result};
-use crate::outcome::CardUpdate;
+use crate::outcome::{CardUpdate, CardUpdates};
 use crate::submission::{ChunkObserver, Planner, StreamOptions, StreamReceipt};
 use crate::webhook::{WebhookEvent, WebhookRequest};
 use crate::{
@@ -326,53 +326,25 @@ impl Provider for CardSyncClient {
         query: &'a ResultsQuery,
     ) -> BoxFuture<'a, Result<Vec<CardUpdate>>> {
         Box::pin(async move {
-            let (results, reference) = match query {
-                ResultsQuery::Job(job)
-                    if job.provider == PROVIDER && job.kind == JobKind::Batch =>
-                {
-                    (
-                        self.batch_results_compact(&job.id, None).await?,
-                        job.id.clone(),
-                    )
-                }
-                ResultsQuery::Event {
-                    provider,
-                    kind: JobKind::Batch,
-                    event_id,
-                    job_id: Some(batch),
-                } if *provider == PROVIDER => {
-                    let event = Some(event_id.as_str()).filter(|e| !e.is_empty());
-                    // The batch id, not the event's: a batch's results are the same whether
-                    // a poll fetched them by batch or a webhook announced them, so they carry
-                    // the same reference (and a journal stores them once).
-                    (
-                        self.batch_results_compact(batch, event).await?,
-                        batch.clone(),
-                    )
-                }
-                ResultsQuery::Event {
-                    provider,
-                    kind: JobKind::Subscription,
-                    event_id,
-                    ..
-                } if *provider == PROVIDER => (
-                    self.subscription_results_compact(event_id).await?,
-                    event_id.clone(),
-                ),
-                _ => {
-                    return Err(Error::invalid(
-                        "query",
-                        InputProblem::NotAllowed {
-                            reason: "CardSync results are per batch, or per webhook event for Amex"
-                                .into(),
-                        },
-                    ));
-                }
-            };
+            let (results, reference) = self.compact_results_for(query).await?;
             // Decoded compactly, then mapped one card at a time into a vector sized once.
             let mut updates = Vec::with_capacity(results.len());
             updates.extend(results.card_updates(Some(&reference)));
             Ok(updates)
+        })
+    }
+
+    fn fetch_results_iter<'a>(
+        &'a self,
+        query: &'a ResultsQuery,
+    ) -> BoxFuture<'a, Result<CardUpdates>> {
+        Box::pin(async move {
+            let (results, reference) = self.compact_results_for(query).await?;
+            let len = results.len();
+            Ok(CardUpdates::new(
+                len,
+                results.into_card_updates(Some(reference)),
+            ))
         })
     }
 
@@ -391,5 +363,59 @@ impl Provider for CardSyncClient {
 
     fn parse_webhook(&self, request: &WebhookRequest<'_>) -> Result<WebhookEvent> {
         parse_webhook(request.body)
+    }
+}
+
+impl CardSyncClient {
+    /// The compact results a unified results query asks for, with the reference each update
+    /// carries (the batch id for a batch, however fetched; the event id for an Amex event).
+    async fn compact_results_for(
+        &self,
+        query: &ResultsQuery,
+    ) -> Result<(super::CompactResults, String)> {
+        let (results, reference) = match query {
+            ResultsQuery::Job(job)
+                if job.provider == PROVIDER && job.kind == JobKind::Batch =>
+            {
+                (
+                    self.batch_results_compact(&job.id, None).await?,
+                    job.id.clone(),
+                )
+            }
+            ResultsQuery::Event {
+                provider,
+                kind: JobKind::Batch,
+                event_id,
+                job_id: Some(batch),
+            } if *provider == PROVIDER => {
+                let event = Some(event_id.as_str()).filter(|e| !e.is_empty());
+                // The batch id, not the event's: a batch's results are the same whether
+                // a poll fetched them by batch or a webhook announced them, so they carry
+                // the same reference (and a journal stores them once).
+                (
+                    self.batch_results_compact(batch, event).await?,
+                    batch.clone(),
+                )
+            }
+            ResultsQuery::Event {
+                provider,
+                kind: JobKind::Subscription,
+                event_id,
+                ..
+            } if *provider == PROVIDER => (
+                self.subscription_results_compact(event_id).await?,
+                event_id.clone(),
+            ),
+            _ => {
+                return Err(Error::invalid(
+                    "query",
+                    InputProblem::NotAllowed {
+                        reason: "CardSync results are per batch, or per webhook event for Amex"
+                            .into(),
+                    },
+                ));
+            }
+        };
+        Ok((results, reference))
     }
 }
