@@ -236,5 +236,48 @@ fn per_call(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, per_call);
+/// The same calls again, paired: each round runs 200 calls by the hand-written client and
+/// 200 by the crate (native, then through the trait), in alternating order, and the median of
+/// the rounds' ratios is printed. Criterion times all of one before the other, so on a small
+/// machine a drift in between lands in its ratio; a pair shares its moment.
+fn paired(_: &mut Criterion) {
+    let s = subjects();
+    let calls = |which: usize| {
+        s.runtime.block_on(async {
+            let started = Instant::now();
+            for _ in 0..200 {
+                match which {
+                    0 => assert_eq!(s.hand.updates().await.len(), 10),
+                    1 => assert_eq!(s.native.updates(UPDATE_ID).await.unwrap().len(), 10),
+                    _ => assert_eq!(s.dynamic.fetch_results(&s.event).await.unwrap().len(), 10),
+                }
+            }
+            started.elapsed().as_secs_f64()
+        })
+    };
+    calls(0);
+    for (which, name) in [(1, "native"), (2, "through Arc<dyn Provider>")] {
+        let rounds = 31;
+        let mut ratios: Vec<f64> = (0..rounds)
+            .map(|round| {
+                if round % 2 == 0 {
+                    let h = calls(0);
+                    calls(which) / h
+                } else {
+                    let c = calls(which);
+                    c / calls(0)
+                }
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "per call, paired, crate {name} / hand-written: median of {rounds} rounds {:.3} x (quartiles {:.3} x to {:.3} x)",
+            ratios[rounds / 2],
+            ratios[rounds / 4],
+            ratios[3 * rounds / 4]
+        );
+    }
+}
+
+criterion_group!(benches, per_call, paired);
 criterion_main!(benches);

@@ -282,8 +282,8 @@ pub struct CardUpdate {
 /// ([`Provider::fetch_results_iter`](crate::Provider::fetch_results_iter)): each
 /// [`CardUpdate`] is built from the provider's compact decoding of the answer as it is asked
 /// for, so that a results fetch holds the body and an index of it, not every card as an owned
-/// struct beside the body (a 10,000-card CardSync answer: about 1.5 × the body's size instead
-/// of about 5 ×; issue 25). Collect it into a `Vec` for the owned form
+/// struct beside the body (`cargo bench --bench decode_memory` prints the peak of both forms
+/// as multiples of the body's size). Collect it into a `Vec` for the owned form
 /// ([`Provider::fetch_results`](crate::Provider::fetch_results) does).
 pub struct CardUpdates {
     remaining: usize,

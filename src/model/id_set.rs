@@ -11,8 +11,8 @@
 
 use std::hash::BuildHasher;
 
-/// Slots per id: the table is kept at most ⅞ full (linear probing stays short: an insert
-/// looks at 4.5 slots on average over a fill to ⅞, mostly in the same cache line).
+/// Slots per id: the table is kept at most ⅞ full, where linear probing stays short (the slots
+/// an insert looks at are mostly in the cache line of its first).
 const MAX_LOAD_NUMERATOR: usize = 7;
 const MAX_LOAD_DENOMINATOR: usize = 8;
 

@@ -69,9 +69,9 @@ pub(crate) type PositionedCard = (u64, CardToUpdate);
 
 /// Where a router hands one lane's driver its cards a batch at a time. The lane's input stream
 /// yields the first card of each batch and leaves the rest here; the driver takes them in one
-/// go and works through them without polling the stream (or locking) once a card: a routed run
-/// whose rules send everything to one provider then costs that provider's driver about what
-/// reading its input directly does (issue 24).
+/// go and works through them without polling the stream, locking or storing a position once a
+/// card: what a routed run adds to a provider's driver is the router's own reading, checking
+/// and handing over (issue 24 asks that to stay small).
 #[derive(Default)]
 pub(crate) struct LaneFeed(std::sync::Mutex<LaneBatch>);
 

@@ -117,7 +117,8 @@ impl ApiRequest {
     }
 
     /// Attaches JSON bytes already shared (an operation sent again on a retry hands the same
-    /// buffer, not a copy).
+    /// buffer, not a copy). Only CardSync's bulk chunks use it.
+    #[cfg_attr(not(feature = "cardsync"), allow(dead_code))]
     pub(crate) fn shared_json(mut self, body: Bytes) -> Self {
         self.body = Some(body);
         self

@@ -167,8 +167,8 @@ impl ChunkSender for CardSyncClient {
 /// (held to that by the tests below), but only the caller's own strings (id, SE number) can
 /// need JSON escaping: the keys are constants, and a card number and an `MM/YY` expiry are
 /// digits and a slash, which JSON never escapes. Escaping six strings a card was the largest
-/// single cost of a bulk run (issue 25's profile: 14 %); now at most two are looked at, and an
-/// id with nothing to escape is copied as it is.
+/// single cost in a profile of a bulk run; now at most two are looked at, and an id with
+/// nothing to escape is copied as it is.
 ///
 /// # Errors
 ///

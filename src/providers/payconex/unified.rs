@@ -36,7 +36,7 @@ pub fn card_update(update: Update) -> CardUpdate {
     // (SubmissionReceipt::join_card_ids).
     let outcome = codes::outcome(CodeScheme::PayConexStatus, &raw);
     let mut out = CardUpdate::new(PROVIDER, outcome, raw);
-    out.card_ref = update.account_updater_schedule_record_id.clone();
+    out.card_ref = update.account_updater_schedule_record_id;
     out.previous_token = update.old_token;
     out.previous_expiry = wire::parse_mmyy(update.old_expiry.as_deref());
     if out.outcome.has_new_card_data() {
