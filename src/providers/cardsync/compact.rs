@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use secrecy::zeroize::Zeroize;
+use secrecy::zeroize::{Zeroize, Zeroizing};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
@@ -257,16 +257,18 @@ impl CompactResults {
     /// Decodes a results body (already checked to be a success envelope) in one pass: each
     /// card is indexed as it is read, never held as an owned struct.
     pub(crate) fn parse(body: Vec<u8>) -> Result<CompactResults> {
-        let body = String::from_utf8(body).map_err(|e| {
+        // Zeroed when dropped on every way out, a refused answer's included: the body holds
+        // card numbers in clear until the results (which zero it themselves) take it.
+        let mut body = Zeroizing::new(String::from_utf8(body).map_err(|e| {
             let mut bytes = e.into_bytes();
             let error = Error::decode(PROVIDER, 200, "results body is not UTF-8", &bytes);
             bytes.zeroize();
             error
-        })?;
+        })?);
         let mut index = Index {
             base: body.as_ptr() as usize,
             body_len: body.len(),
-            side: String::new(),
+            side: Zeroizing::new(String::new()),
             // Every card has a `status` key (as do the envelope and the batch): counting them
             // sizes the index once, instead of doubling it (and copying) as cards are read.
             cards: Vec::with_capacity(
@@ -294,7 +296,7 @@ impl CompactResults {
             ));
         }
         let Index {
-            side,
+            mut side,
             cards,
             batch_id,
             status,
@@ -302,8 +304,8 @@ impl CompactResults {
             ..
         } = index;
         Ok(CompactResults {
-            body,
-            side,
+            body: std::mem::take(&mut *body),
+            side: std::mem::take(&mut *side),
             cards,
             batch_id,
             status,
@@ -316,7 +318,7 @@ impl CompactResults {
 struct Index {
     base: usize,
     body_len: usize,
-    side: String,
+    side: Zeroizing<String>,
     cards: Vec<CompactCard>,
     batch_id: Option<String>,
     status: Option<BatchState>,
