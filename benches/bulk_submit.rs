@@ -15,6 +15,8 @@
 
 #[path = "support/bulk.rs"]
 mod bulk;
+#[path = "support/paired.rs"]
+mod paired;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -171,44 +173,28 @@ fn bench(c: &mut Criterion) {
     if std::env::args().any(|a| a.contains("prebuilt")) || std::env::args().len() <= 2 {
         for n in [100_000usize, 1_000_000] {
             let rounds = if n > 100_000 { 11 } else { 21 };
-            let mut ratios = Vec::with_capacity(rounds);
-            for round in 0..rounds {
-                let once = |routed: bool| {
-                    let cards: Vec<_> = (0..n).map(bulk::raw_card).map(bulk::crate_card).collect();
-                    let start = Instant::now();
-                    let receipt = if routed {
-                        rt.block_on(router.submit_stream(
-                            card_stream(cards),
-                            StreamOptions::default(),
-                            &mut (),
-                        ))
-                    } else {
-                        rt.block_on(provider.submit_stream(
-                            card_stream(cards),
-                            StreamOptions::default(),
-                            &mut (),
-                        ))
-                    }
-                    .unwrap();
-                    assert_eq!(receipt.accepted_cards(), n as u64);
-                    start.elapsed().as_secs_f64()
-                };
-                let (direct, routed) = if round % 2 == 0 {
-                    let d = once(false);
-                    (d, once(true))
+            let once = |routed: bool| {
+                let cards: Vec<_> = (0..n).map(bulk::raw_card).map(bulk::crate_card).collect();
+                let start = Instant::now();
+                let receipt = if routed {
+                    rt.block_on(router.submit_stream(
+                        card_stream(cards),
+                        StreamOptions::default(),
+                        &mut (),
+                    ))
                 } else {
-                    let r = once(true);
-                    (once(false), r)
-                };
-                ratios.push(routed / direct);
-            }
-            ratios.sort_by(f64::total_cmp);
-            println!(
-                "  {n:>9} cards  routed / direct, median of {rounds} paired rounds: {:.3}x (quartiles {:.3}x to {:.3}x)",
-                ratios[rounds / 2],
-                ratios[rounds / 4],
-                ratios[3 * rounds / 4]
-            );
+                    rt.block_on(provider.submit_stream(
+                        card_stream(cards),
+                        StreamOptions::default(),
+                        &mut (),
+                    ))
+                }
+                .unwrap();
+                assert_eq!(receipt.accepted_cards(), n as u64);
+                start.elapsed().as_secs_f64()
+            };
+            let paired = paired::ratios(rounds, || once(false), || once(true));
+            println!("  {n:>9} cards  routed / direct, {paired}");
         }
     }
 }

@@ -11,6 +11,9 @@
 //! one at a time (`fetch_results_iter`, every update looked at) and owned (`fetch_results`),
 //! alternating in each round; the median of the rounds' ratios is printed.
 
+#[path = "support/paired.rs"]
+mod paired;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -254,13 +257,6 @@ fn paired_times(
             assert_eq!(provider.fetch_results(query).await.unwrap().len(), n);
         })
     };
-    let time = |f: &dyn Fn()| {
-        let start = std::time::Instant::now();
-        for _ in 0..10 {
-            f();
-        }
-        start.elapsed().as_secs_f64()
-    };
     hand();
     for (name, crate_side) in [
         (
@@ -272,24 +268,11 @@ fn paired_times(
             &owned as &dyn Fn(),
         ),
     ] {
-        let rounds = 21;
-        let mut ratios: Vec<f64> = (0..rounds)
-            .map(|round| {
-                if round % 2 == 0 {
-                    let h = time(&hand);
-                    time(crate_side) / h
-                } else {
-                    let c = time(crate_side);
-                    c / time(&hand)
-                }
-            })
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "fetch and decode {n} cards, {name} / hand-written: median of {rounds} paired rounds {:.3} x (quartiles {:.3} x to {:.3} x)",
-            ratios[rounds / 2],
-            ratios[rounds / 4],
-            ratios[3 * rounds / 4]
+        let found = paired::ratios(
+            21,
+            || paired::seconds(10, &hand),
+            || paired::seconds(10, crate_side),
         );
+        println!("fetch and decode {n} cards, {name} / hand-written: {found}");
     }
 }

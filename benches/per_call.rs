@@ -21,6 +21,9 @@ use account_updater::{
     ids::{JobKind, ProviderId, ResultsQuery},
     provider::Provider,
 };
+#[path = "support/paired.rs"]
+mod paired;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -257,25 +260,8 @@ fn paired(_: &mut Criterion) {
     };
     calls(0);
     for (which, name) in [(1, "native"), (2, "through Arc<dyn Provider>")] {
-        let rounds = 31;
-        let mut ratios: Vec<f64> = (0..rounds)
-            .map(|round| {
-                if round % 2 == 0 {
-                    let h = calls(0);
-                    calls(which) / h
-                } else {
-                    let c = calls(which);
-                    c / calls(0)
-                }
-            })
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "per call, paired, crate {name} / hand-written: median of {rounds} rounds {:.3} x (quartiles {:.3} x to {:.3} x)",
-            ratios[rounds / 2],
-            ratios[rounds / 4],
-            ratios[3 * rounds / 4]
-        );
+        let found = paired::ratios(31, || calls(0), || calls(which));
+        println!("per call, paired, crate {name} / hand-written: {found}");
     }
 }
 

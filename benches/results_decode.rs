@@ -8,6 +8,9 @@
 use account_updater::providers::cardsync::wire::{Envelope, Results};
 use account_updater::providers::cardsync::{CompactResults, card_update};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "support/paired.rs"]
+mod paired;
 use serde::Deserialize;
 
 /// A documented results body for `n` cards, ids as a billing platform would use (UUID-like),
@@ -188,13 +191,6 @@ fn paired(_: &mut Criterion) {
         updates.extend(r.card_updates(Some("evt")));
         assert_eq!(updates.len(), 10_000);
     };
-    let time = |f: &dyn Fn()| {
-        let start = std::time::Instant::now();
-        for _ in 0..10 {
-            f();
-        }
-        start.elapsed().as_secs_f64()
-    };
     for (name, crate_side) in [
         (
             "one at a time (fetch_results_iter)",
@@ -202,25 +198,12 @@ fn paired(_: &mut Criterion) {
         ),
         ("owned Vec (fetch_results)", &all_owned as &dyn Fn()),
     ] {
-        let rounds = 31;
-        let mut ratios: Vec<f64> = (0..rounds)
-            .map(|round| {
-                if round % 2 == 0 {
-                    let h = time(&hand);
-                    time(crate_side) / h
-                } else {
-                    let c = time(crate_side);
-                    c / time(&hand)
-                }
-            })
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "paired, {name} / hand-written: median of {rounds} rounds {:.3} x (quartiles {:.3} x to {:.3} x)",
-            ratios[rounds / 2],
-            ratios[rounds / 4],
-            ratios[3 * rounds / 4]
+        let found = paired::ratios(
+            31,
+            || paired::seconds(10, &hand),
+            || paired::seconds(10, crate_side),
         );
+        println!("paired, {name} / hand-written: {found}");
     }
 }
 

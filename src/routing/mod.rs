@@ -336,6 +336,15 @@ impl Router {
         }))
     }
 
+    /// The provider a results query names (its job's or its event's).
+    fn answering(&self, query: &ResultsQuery) -> Result<&Arc<dyn Provider>> {
+        let provider = match query {
+            ResultsQuery::Job(job) => job.provider,
+            ResultsQuery::Event { provider, .. } => *provider,
+        };
+        self.by_id(provider, Flow::FetchResults)
+    }
+
     fn by_id(&self, provider: ProviderId, flow: Flow) -> Result<&Arc<dyn Provider>> {
         self.provider(provider)
             .ok_or(Error::Unsupported { provider, flow })
@@ -487,15 +496,7 @@ impl Provider for Router {
         &'a self,
         query: &'a ResultsQuery,
     ) -> BoxFuture<'a, Result<Vec<CardUpdate>>> {
-        Box::pin(async move {
-            let provider = match query {
-                ResultsQuery::Job(job) => job.provider,
-                ResultsQuery::Event { provider, .. } => *provider,
-            };
-            self.by_id(provider, Flow::FetchResults)?
-                .fetch_results(query)
-                .await
-        })
+        Box::pin(async move { self.answering(query)?.fetch_results(query).await })
     }
 
     /// Sent to the provider the query names.
@@ -503,15 +504,7 @@ impl Provider for Router {
         &'a self,
         query: &'a ResultsQuery,
     ) -> BoxFuture<'a, Result<CardUpdates>> {
-        Box::pin(async move {
-            let provider = match query {
-                ResultsQuery::Job(job) => job.provider,
-                ResultsQuery::Event { provider, .. } => *provider,
-            };
-            self.by_id(provider, Flow::FetchResults)?
-                .fetch_results_iter(query)
-                .await
-        })
+        Box::pin(async move { self.answering(query)?.fetch_results_iter(query).await })
     }
 
     /// Sent to the one provider that updates stored accounts; unsupported when the router

@@ -24,8 +24,8 @@ use crate::submission::ReceiptCollector;
 
 /// Cards the router reads, checks and routes at a time. Ids are checked for duplicates a batch
 /// at a time, in a tight loop, as the driver does a chunk at a time (a set of a million hashes
-/// is larger than the CPU caches; checking each card while the next is built costs about three
-/// times as much), and a lane takes its queued cards under one lock, not one lock a card.
+/// is larger than the CPU caches; checking each card while the next is built would serialise
+/// its cache misses), and a lane takes its queued cards under one lock, not one lock a card.
 const FEED_BATCH: usize = 1024;
 
 /// Cards routed to a lane and not yet taken by it beyond which no lane reads more input (so a

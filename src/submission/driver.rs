@@ -43,8 +43,8 @@ pub(crate) trait ChunkSender: Send + Sync + 'static {
 /// Remembers ids as 64-bit keyed hashes ([`DuplicateIds::Refuse`]).
 ///
 /// Ids are checked a chunk at a time, in a tight loop: a set of a million hashes is larger than
-/// the CPU caches, and checking each card while the next one is being built costs about three
-/// times as much (the misses no longer overlap).
+/// the CPU caches, and checking each card while the next one is being built would serialise
+/// its cache misses instead of letting them overlap.
 struct SeenIds {
     set: IdHashSet,
     /// Buffers reused from chunk to chunk.
