@@ -49,11 +49,16 @@ pub struct StreamOptions {
 pub(crate) struct Lane {
     pub(crate) seq_base: u64,
     pub(crate) feed: std::sync::Arc<LaneFeed>,
-    /// The address of the router's stream ([`stream_address`]): a driver given that very
-    /// stream takes each batch's cards from `feed` in one go; given another (a provider that
-    /// wraps the router's stream, mapping or inspecting cards, before its driver), it pulls
-    /// every card through the stream it was given and reads each one's position from `feed`.
-    pub(crate) stream: usize,
+    /// The address of the router's stream ([`stream_address`]) when it hands over batches: a
+    /// driver given that very stream takes each batch's cards from `feed` in one go; given
+    /// another (a provider that wraps the router's stream, mapping or inspecting cards, before
+    /// its driver), it pulls every card through the stream it was given and reads each one's
+    /// position from `feed`, as it does for a one-lane router's stream (`None`), which yields
+    /// every card itself.
+    pub(crate) stream: Option<usize>,
+    /// How many cards the lane will likely be given (the input's lower bound): what the
+    /// driver's duplicate-id set is sized for when the lane's own stream cannot promise it.
+    pub(crate) expected: usize,
 }
 
 /// The address of a stream's state: the same for the same boxed stream, so that a driver can
@@ -72,20 +77,29 @@ pub(crate) type PositionedCard = (u64, CardToUpdate);
 /// go and works through them without polling the stream, locking or storing a position once a
 /// card: what a routed run adds to a provider's driver is the router's own reading, checking
 /// and handing over (issue 24 asks that to stay small).
+///
+/// A router with one lane hands its driver no batches: its stream yields every card it reads
+/// and refuses itself, and publishes each card's input position here ([`LaneFeed::publish`])
+/// for the driver to read.
 #[derive(Default)]
-pub(crate) struct LaneFeed(std::sync::Mutex<LaneBatch>);
-
-#[derive(Default)]
-struct LaneBatch {
-    /// The input position of the card the stream just yielded.
-    first: u64,
-    /// The rest of its batch (or, once the driver took them, its emptied buffer for reuse).
-    rest: std::collections::VecDeque<PositionedCard>,
+pub(crate) struct LaneFeed {
+    /// The input position of the card the lane's stream yielded last: written and read on
+    /// the driver's thread (the stream is polled by the driver), so `Relaxed` suffices.
+    position: std::sync::atomic::AtomicU64,
+    /// The rest of the batch that card came from (or, once the driver took them, its emptied
+    /// buffer for reuse).
+    rest: std::sync::Mutex<std::collections::VecDeque<PositionedCard>>,
 }
 
 impl LaneFeed {
-    fn batch(&self) -> std::sync::MutexGuard<'_, LaneBatch> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    fn rest(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<PositionedCard>> {
+        self.rest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Router side, as the stream yields the card read at `position`.
+    pub(crate) fn publish(&self, position: u64) {
+        self.position
+            .store(position, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Router side, as the stream yields the card read at `first`: leaves `rest` (the rest of
@@ -95,53 +109,50 @@ impl LaneFeed {
         first: u64,
         rest: &mut std::collections::VecDeque<PositionedCard>,
     ) {
-        let mut batch = self.batch();
-        batch.first = first;
-        std::mem::swap(&mut batch.rest, rest);
+        self.publish(first);
+        std::mem::swap(&mut *self.rest(), rest);
     }
 
     /// Router side, before reading a new batch: the next card of the last one when the stream's
     /// consumer did not take them (a consumer other than the crate's driver pulls every card
     /// from the stream itself), so that none is lost.
     pub(crate) fn next_untaken(&self) -> Option<CardToUpdate> {
-        let mut batch = self.batch();
-        let (position, card) = batch.rest.pop_front()?;
-        batch.first = position;
+        let (position, card) = self.rest().pop_front()?;
+        self.publish(position);
         Some(card)
     }
 
-    /// Driver side, given a stream that wraps the router's: the position of the card the
-    /// router's stream yielded last.
+    /// Driver side, given a stream that wraps the router's (or a one-lane router's stream):
+    /// the position of the card the router's stream yielded last.
     pub(crate) fn last_position(&self) -> u64 {
-        self.batch().first
+        self.position.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Driver side, after the stream yielded a card: its position, with the rest of its batch
     /// swapped into `into` (which must be empty: its buffer goes back to the router).
     pub(crate) fn take(&self, into: &mut std::collections::VecDeque<PositionedCard>) -> u64 {
         debug_assert!(into.is_empty());
-        let mut batch = self.batch();
-        std::mem::swap(&mut batch.rest, into);
-        batch.first
+        std::mem::swap(&mut *self.rest(), into);
+        self.last_position()
     }
 
     /// Driver side, when a stopped run leaves cards it took but never pulled: they go back,
     /// for the router to report as not sent.
     pub(crate) fn give_back(&self, cards: std::collections::VecDeque<PositionedCard>) {
-        self.batch().rest.extend(cards);
+        self.rest().extend(cards);
     }
 
     /// Router side, when the lane's input is dropped: whatever the driver gave back or never
     /// took.
     pub(crate) fn drain(&self) -> std::collections::VecDeque<PositionedCard> {
-        std::mem::take(&mut self.batch().rest)
+        std::mem::take(&mut *self.rest())
     }
 }
 
 impl std::fmt::Debug for LaneFeed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LaneFeed")
-            .field("queued", &self.batch().rest.len())
+            .field("queued", &self.rest().len())
             .finish()
     }
 }

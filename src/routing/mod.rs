@@ -76,6 +76,15 @@
 //! a single provider's, and a resumed run with the same rules and input plans the same chunks.
 //! Changing the rules between a run and its resume changes the plan; the journal then refuses
 //! the chunks that differ.
+//!
+//! # Duplicate ids in a routed run
+//!
+//! With [`DuplicateIds::Refuse`](crate::submission::DuplicateIds::Refuse), a card whose id a
+//! routed card before it holds is rejected as a duplicate, across every lane. A card no rule
+//! takes holds no id. With several lanes the router checks ids as it reads, so the first
+//! routed card with an id is the one sent, even if its provider then refuses it; a router with
+//! one lane leaves ids to its provider's driver, which checks them as each chunk closes, as a
+//! direct run does.
 
 mod rules;
 mod run;
@@ -311,6 +320,22 @@ impl Router {
     /// takes it too; in a stream it is left to the lane, whose provider makes the same check
     /// and rejects the card with the same error, so no card is checked twice on the hot path.
     pub(crate) fn route_index(&self, card: &CardToUpdate, check_all: bool) -> Result<usize> {
+        // The common case, without a provider check: the first rule that takes the card and
+        // does not fall through. Kept small enough to inline into a routed stream's card loop.
+        if !check_all {
+            if let Some(i) = self.rules.iter().position(|r| r.takes(card)) {
+                if !self.rules[i].fall_through {
+                    return Ok(i);
+                }
+            }
+        }
+        self.route_index_checked(card, check_all)
+    }
+
+    /// [`Router::route_index`] the long way: every rule that takes the card, the provider's
+    /// check where it decides, and the error when none does.
+    #[cold]
+    fn route_index_checked(&self, card: &CardToUpdate, check_all: bool) -> Result<usize> {
         let mut refused = None;
         for (i, rule) in self.rules.iter().enumerate() {
             if !rule.takes(card) {

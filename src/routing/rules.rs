@@ -35,6 +35,7 @@ pub enum Condition {
 
 impl Condition {
     /// Whether `card` meets this condition.
+    #[inline]
     pub fn holds(&self, card: &CardToUpdate) -> bool {
         let pan = match &card.source {
             CardSource::Pan(p) => Some(p),
@@ -156,6 +157,7 @@ impl Rule {
 
     /// Whether this rule takes `card`: its conditions hold, and a token goes only to the
     /// provider that issued it.
+    #[inline]
     pub fn takes(&self, card: &CardToUpdate) -> bool {
         if let Some(issuer) = card.source.token_issuer() {
             if issuer != self.provider {

@@ -109,14 +109,19 @@ pub(crate) async fn drive(
     concurrency: usize,
     observer: &mut dyn ChunkObserver,
 ) -> StreamReceipt {
+    let expected = options
+        .lane
+        .as_ref()
+        .map_or(0, |l| l.expected)
+        .max(cards.size_hint().0);
     let seen = match options.duplicate_ids {
-        DuplicateIds::Refuse => Some(SeenIds::new(cards.size_hint().0)),
+        DuplicateIds::Refuse => Some(SeenIds::new(expected)),
         DuplicateIds::CallerGuarantees => None,
     };
     let given = stream_address(cards.as_ref().get_ref());
     let lane = options.lane.as_ref().map(|l| LaneTap {
         feed: l.feed.clone(),
-        whole_batches: l.stream == given,
+        whole_batches: l.stream == Some(given),
     });
     let mut driver = Driver {
         provider,

@@ -970,20 +970,38 @@ impl Provider for Inspecting {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_provider_wrapping_the_routers_stream_sees_every_card_once_in_order() {
-    // The router hands its lanes cards a batch at a time; a driver given the router's own
-    // stream takes each batch whole. A wrapper's driver is not: every card must still pass
-    // through the wrapper, reach CardSync once, and keep the position it was read at.
+async fn a_provider_wrapping_a_one_lane_routers_stream_sees_every_card_once_in_order() {
+    // One lane: the router's stream checks and yields each card as it reads it, publishing
+    // its position for the driver.
+    a_wrapper_sees_every_routed_card_once_in_order(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_wrapping_a_many_lane_routers_stream_sees_every_card_once_in_order() {
+    // Two lanes: the router hands each lane its cards a batch at a time; a driver given the
+    // router's own stream takes each batch whole, a wrapper's driver cannot.
+    a_wrapper_sees_every_routed_card_once_in_order(true).await;
+}
+
+/// Every card must still pass through the wrapper, reach CardSync once, and keep the
+/// position it was read at; the cards no rule takes never reach the wrapper.
+async fn a_wrapper_sees_every_routed_card_once_in_order(second_lane: bool) {
     let f = fleet().await;
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let router = Router::builder()
+    let mut builder = Router::builder()
         .provider(Inspecting {
             inner: f.cardsync_client.clone(),
             seen: seen.clone(),
         })
-        .rule(Rule::new("visa", ProviderId::CardSync, Flow::Submit).when(Condition::CardNumber))
-        .build()
-        .unwrap();
+        .rule(Rule::new("visa", ProviderId::CardSync, Flow::Submit).when(Condition::CardNumber));
+    if second_lane {
+        // A lane no card of this input takes (the refused tokens are Acquired's).
+        builder = builder.provider(f.payconex_client.clone()).rule(
+            Rule::new("payconex-tokens", ProviderId::PayConex, Flow::Subscribe)
+                .when(Condition::Token),
+        );
+    }
+    let router = builder.build().unwrap();
     let n = 25_000;
     let ids: Vec<String> = (0..n).map(|i| format!("w{i}")).collect();
     // Every 1,000th card has no route: refused by the router, never seen by the wrapper.
@@ -1024,4 +1042,118 @@ async fn a_provider_wrapping_the_routers_stream_sees_every_card_once_in_order() 
     positions.sort_unstable();
     let expected: Vec<u64> = (0..n as u64).filter(|i| i % 1000 != 999).collect();
     assert_eq!(positions, expected);
+}
+
+/// Collects what a routed run reports card by card: each refused card's position, id and
+/// problem, and each chunk's positions.
+#[derive(Default)]
+struct Reports {
+    rejected: Vec<(u64, String, Option<InputProblem>)>,
+    chunk_positions: Vec<u64>,
+}
+
+impl account_updater::submission::ChunkObserver for Reports {
+    fn done<'a>(
+        &'a mut self,
+        chunk: account_updater::submission::Chunk,
+        _outcome: &'a ChunkOutcome,
+    ) -> account_updater::provider::BoxFuture<'a, account_updater::Result<()>> {
+        self.chunk_positions.extend(chunk.positions().iter());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn rejected<'a>(
+        &'a mut self,
+        position: u64,
+        card: CardToUpdate,
+        error: &'a Error,
+    ) -> account_updater::provider::BoxFuture<'a, account_updater::Result<()>> {
+        let problem = match error {
+            Error::InvalidInput(input) => Some(input.problem.clone()),
+            _ => None,
+        };
+        self.rejected.push((position, card.id, problem));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_lane_run_reports_every_refused_card_at_its_position_and_sends_the_rest_once() {
+    refused_cards_are_reported_at_their_positions(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_many_lane_run_reports_every_refused_card_at_its_position_and_sends_the_rest_once() {
+    refused_cards_are_reported_at_their_positions(true).await;
+}
+
+/// More refused cards in a row than the router lets wait for the observer (it reads on only
+/// once they are taken), a card no rule takes and a later card with its id (the id is not
+/// held by a card that was never routed), and a repeated id among routed cards (refused,
+/// never sent); with one lane and with two.
+async fn refused_cards_are_reported_at_their_positions(second_lane: bool) {
+    let f = fleet().await;
+    let mut builder = Router::builder()
+        .provider(f.cardsync_client.clone())
+        .rule(Rule::new("cards", ProviderId::CardSync, Flow::Submit).when(Condition::CardNumber));
+    if second_lane {
+        builder = builder.provider(f.payconex_client.clone()).rule(
+            Rule::new("payconex-tokens", ProviderId::PayConex, Flow::Subscribe)
+                .when(Condition::Token),
+        );
+    }
+    let router = builder.build().unwrap();
+    let refused_first = 10_000u64;
+    let mut cards: Vec<CardToUpdate> = (0..refused_first)
+        .map(|i| CardToUpdate::token(format!("t{i}"), ProviderId::Acquired, format!("tok{i}")))
+        .collect();
+    let card = |id: &str, i: u64| CardToUpdate::pan(id, pan(&format!("4{:014}", i % 7)), exp());
+    cards.extend((0..3_000).map(|i| card(&format!("c{i}"), i)));
+    // Position 13,000: a token whose id a later card uses; 13,001: that card; 13,002: the
+    // id of an earlier routed card.
+    cards.push(CardToUpdate::token(
+        "shared",
+        ProviderId::Acquired,
+        "tok-shared",
+    ));
+    cards.push(card("shared", 1));
+    cards.push(card("c5", 2));
+    let total = cards.len() as u64;
+    let mut reports = Reports::default();
+    let receipt = router
+        .submit_stream(card_stream(cards), StreamOptions::default(), &mut reports)
+        .await
+        .unwrap();
+    assert!(receipt.stopped().is_none());
+    assert_eq!(receipt.cards_read(), total);
+    assert_eq!(receipt.rejected(), refused_first + 2);
+    assert_eq!(receipt.accepted_cards(), 3_001);
+
+    let mut rejected = reports.rejected.clone();
+    rejected.sort_by_key(|r| r.0);
+    let no_route: Vec<u64> = rejected
+        .iter()
+        .filter(|r| matches!(r.2, Some(InputProblem::NoRoute { .. })))
+        .map(|r| r.0)
+        .collect();
+    let mut expected_no_route: Vec<u64> = (0..refused_first).collect();
+    expected_no_route.push(13_000);
+    assert_eq!(no_route, expected_no_route);
+    let duplicates: Vec<(u64, &str)> = rejected
+        .iter()
+        .filter(|r| matches!(r.2, Some(InputProblem::Duplicate)))
+        .map(|r| (r.0, r.1.as_str()))
+        .collect();
+    assert_eq!(duplicates, vec![(13_002, "c5")]);
+    assert_eq!(rejected.len() as u64, refused_first + 2);
+
+    // Every position once: refused, or in a chunk.
+    let mut all: Vec<u64> = reports.chunk_positions.clone();
+    all.extend(rejected.iter().map(|r| r.0));
+    all.sort_unstable();
+    assert_eq!(all, (0..total).collect::<Vec<_>>());
+    let at_cardsync = f.cardsync.cards_received();
+    assert_eq!(at_cardsync.len(), 3_001);
+    assert_eq!(at_cardsync.get("shared"), Some(&1));
+    assert!(at_cardsync.values().all(|&times| times == 1));
 }
