@@ -473,6 +473,8 @@ struct SoleLaneInput<'h, 'i, 'r, 's, 'o> {
     /// Refused cards are waiting for the rejecter up to the hub's limit: read no further
     /// until it took them.
     held_back: bool,
+    /// Why the card just read was refused, until it is handed to the rejecter.
+    refusal: Option<Error>,
 }
 
 impl<'h, 'i, 'r, 's, 'o> SoleLaneInput<'h, 'i, 'r, 's, 'o> {
@@ -488,6 +490,61 @@ impl<'h, 'i, 'r, 's, 'o> SoleLaneInput<'h, 'i, 'r, 's, 'o> {
             cards_read: 0,
             feed: Arc::default(),
             held_back: false,
+            refusal: None,
+        }
+    }
+}
+
+impl SoleLaneInput<'_, '_, '_, '_, '_> {
+    /// Why the stream reads no further for now: the run stops (`Ready(None)`), or the refused
+    /// cards waiting for the rejecter reached the hub's limit (`Pending` until it takes them).
+    fn paused(&mut self, cx: &mut Context<'_>) -> Option<Poll<Option<CardToUpdate>>> {
+        if self.shared.is_stopping() {
+            return Some(Poll::Ready(None));
+        }
+        if self.held_back {
+            let mut state = self.hub.lock();
+            if state.rejections.len() >= LANE_QUEUE_LIMIT {
+                state.waiting[0] = Some(cx.waker().clone());
+                return Some(Poll::Pending);
+            }
+            self.held_back = false;
+        }
+        None
+    }
+
+    /// Numbers the card just read and checks its caller id and route: `true` when it goes on
+    /// (its position published), `false` when it is refused (the error kept for
+    /// [`SoleLaneInput::refuse`]).
+    fn admit(&mut self, card: &CardToUpdate) -> bool {
+        let position = self.cards_read;
+        self.cards_read += 1;
+        let routed = check_caller_id(position as usize, &card.id)
+            .and_then(|()| self.hub.router.route_index(card, false));
+        match routed {
+            Ok(_) => {
+                self.feed.publish(position);
+                true
+            }
+            Err(error) => {
+                self.refusal = Some(error);
+                false
+            }
+        }
+    }
+
+    /// Hands the card [`SoleLaneInput::admit`] refused to the rejecter.
+    #[cold]
+    fn refuse(&mut self, polled: Poll<Option<CardToUpdate>>) {
+        let (Poll::Ready(Some(card)), Some(error)) = (polled, self.refusal.take()) else {
+            return;
+        };
+        let mut state = self.hub.lock();
+        state.rejected += 1;
+        state.rejections.push((self.cards_read - 1, card, error));
+        self.held_back = state.rejections.len() >= LANE_QUEUE_LIMIT;
+        if let Some(w) = state.rejecter.take() {
+            w.wake();
         }
     }
 }
@@ -498,47 +555,20 @@ impl Stream for SoleLaneInput<'_, '_, '_, '_, '_> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CardToUpdate>> {
         let this = &mut *self;
         loop {
-            if this.shared.is_stopping() {
-                return Poll::Ready(None);
+            if let Some(paused) = this.paused(cx) {
+                return paused;
             }
-            if this.held_back {
-                let mut state = this.hub.lock();
-                if state.rejections.len() >= LANE_QUEUE_LIMIT {
-                    state.waiting[0] = Some(cx.waker().clone());
-                    return Poll::Pending;
-                }
-                this.held_back = false;
-            }
-            // The card is checked where the input put it and handed on in the same place
-            // (no copy of it here).
-            let mut polled = this.input.poll_next_unpin(cx);
-            let Poll::Ready(Some(card)) = &polled else {
-                return polled;
+            // A card the route takes is handed on where the input put it: `polled` is only
+            // ever returned or refused whole, so it can live in the caller's slot (no copy).
+            let polled = this.input.poll_next_unpin(cx);
+            let goes_on = match &polled {
+                Poll::Ready(Some(card)) => this.admit(card),
+                _ => true,
             };
-            let position = this.cards_read;
-            this.cards_read += 1;
-            let routed = check_caller_id(position as usize, &card.id)
-                .and_then(|()| this.hub.router.route_index(card, false));
-            match routed {
-                Ok(_) => {
-                    this.feed.publish(position);
-                    return polled;
-                }
-                Err(error) => {
-                    // Taken out in place: `polled` itself is only ever returned.
-                    let Poll::Ready(Some(card)) = std::mem::replace(&mut polled, Poll::Pending)
-                    else {
-                        continue;
-                    };
-                    let mut state = this.hub.lock();
-                    state.rejected += 1;
-                    state.rejections.push((position, card, error));
-                    this.held_back = state.rejections.len() >= LANE_QUEUE_LIMIT;
-                    if let Some(w) = state.rejecter.take() {
-                        w.wake();
-                    }
-                }
+            if goes_on {
+                return polled;
             }
+            this.refuse(polled);
         }
     }
 
