@@ -239,29 +239,43 @@ fn per_call(c: &mut Criterion) {
     }
 }
 
-/// The same calls again, paired: each round runs 200 calls by the hand-written client and
-/// 200 by the crate (native, then through the trait), in alternating order, and the median of
-/// the rounds' ratios is printed. Criterion times all of one before the other, so on a small
-/// machine a drift in between lands in its ratio; a pair shares its moment.
+/// The same calls again, paired call by call: each round makes 400 pairs of calls, one by the
+/// hand-written client and one by the crate (native, then through the trait), the hand-written
+/// one first in every other pair, and sums each side's time; the median of 41 rounds' ratios
+/// is printed. Criterion times all of one side before the other, and even rounds of 200 calls
+/// a side carry a small machine's drift (their quartiles spanned 0.95-1.15 x); two calls in a
+/// row share their moment. All calls of a round run in one `block_on`, so no runtime entry is
+/// timed on either side.
 fn paired(_: &mut Criterion) {
     let s = subjects();
-    let calls = |which: usize| {
+    let call_pairs = |which: usize| {
         s.runtime.block_on(async {
-            let started = Instant::now();
-            for _ in 0..200 {
-                match which {
-                    0 => assert_eq!(s.hand.updates().await.len(), 10),
-                    1 => assert_eq!(s.native.updates(UPDATE_ID).await.unwrap().len(), 10),
-                    _ => assert_eq!(s.dynamic.fetch_results(&s.event).await.unwrap().len(), 10),
+            let (mut hand, mut crate_side) = (0.0f64, 0.0f64);
+            for pair in 0..400 {
+                for hand_turn in [pair % 2 == 0, pair % 2 == 1] {
+                    let started = Instant::now();
+                    if hand_turn {
+                        assert_eq!(s.hand.updates().await.len(), 10);
+                        hand += started.elapsed().as_secs_f64();
+                    } else {
+                        match which {
+                            1 => assert_eq!(s.native.updates(UPDATE_ID).await.unwrap().len(), 10),
+                            _ => assert_eq!(
+                                s.dynamic.fetch_results(&s.event).await.unwrap().len(),
+                                10
+                            ),
+                        }
+                        crate_side += started.elapsed().as_secs_f64();
+                    }
                 }
             }
-            started.elapsed().as_secs_f64()
+            crate_side / hand
         })
     };
-    calls(0);
+    call_pairs(1);
     for (which, name) in [(1, "native"), (2, "through Arc<dyn Provider>")] {
-        let found = paired::ratios(31, || calls(0), || calls(which));
-        println!("per call, paired, crate {name} / hand-written: {found}");
+        let found = paired::quartiles((0..41).map(|_| call_pairs(which)).collect());
+        println!("per call, paired call by call, crate {name} / hand-written: {found}");
     }
 }
 

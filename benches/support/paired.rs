@@ -12,7 +12,7 @@ pub fn ratios(
     mut baseline: impl FnMut() -> f64,
     mut measured: impl FnMut() -> f64,
 ) -> Quartiles {
-    let mut ratios: Vec<f64> = (0..rounds)
+    let ratios: Vec<f64> = (0..rounds)
         .map(|round| {
             if round % 2 == 0 {
                 let b = baseline();
@@ -23,6 +23,14 @@ pub fn ratios(
             }
         })
         .collect();
+    quartiles(ratios)
+}
+
+/// The median and quartiles of rounds' ratios measured some other way (for example, single
+/// calls of both sides interleaved within each round, each side's time summed).
+pub fn quartiles(mut ratios: Vec<f64>) -> Quartiles {
+    let rounds = ratios.len();
+    assert!(rounds > 0, "no rounds");
     ratios.sort_by(f64::total_cmp);
     Quartiles {
         rounds,

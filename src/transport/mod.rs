@@ -176,8 +176,11 @@ impl Transport {
     /// The full URL a request goes to.
     pub fn url_for(&self, request: &ApiRequest) -> Url {
         let mut url = self.inner.base_url.clone();
-        let base_path = url.path().trim_end_matches('/').to_owned();
-        url.set_path(&format!("{base_path}{}", request.path));
+        let base_path = url.path().trim_end_matches('/');
+        let mut path = String::with_capacity(base_path.len() + request.path.len());
+        path.push_str(base_path);
+        path.push_str(&request.path);
+        url.set_path(&path);
         url.set_query(None);
         if !request.query.is_empty() {
             let mut q = url.query_pairs_mut();
@@ -322,17 +325,17 @@ impl Transport {
             body,
             headers: &mut headers,
         })?;
-        let mut builder = inner
-            .client
-            .client
-            .request(request.method.clone(), url.clone())
-            .timeout(timeout)
-            .headers(headers);
+        // The request is built whole (no builder merging a second header map into its own).
+        let mut http_request = reqwest::Request::new(request.method.clone(), url.clone());
+        *http_request.headers_mut() = headers;
+        *http_request.timeout_mut() = Some(timeout);
         if let Some(b) = &request.body {
-            builder = builder.body(b.clone());
+            *http_request.body_mut() = Some(b.clone().into());
         }
-        let mut response = builder
-            .send()
+        let mut response = inner
+            .client
+            .client
+            .execute(http_request)
             .await
             .map_err(|e| map_reqwest_error(provider, e))?;
         let status = response.status();

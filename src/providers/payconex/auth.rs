@@ -192,9 +192,9 @@ impl Signer for HmacSigner {
         let timestamp = chrono::Utc::now().timestamp().max(0) as u64;
         // PayConex paths carry no query; were one present it would be signed verbatim.
         let path = if request.query.is_empty() {
-            request.path.to_owned()
+            std::borrow::Cow::Borrowed(request.path)
         } else {
-            format!("{}?{}", request.path, request.query)
+            std::borrow::Cow::Owned(format!("{}?{}", request.path, request.query))
         };
         let value = hmac_authorization(
             &self.credentials,
