@@ -927,6 +927,23 @@ async fn one_receiver_takes_every_providers_webhooks() {
     assert_eq!(by_path.kind(), ErrorKind::Integrity);
 }
 
+/// A router sending every card number to `cardsync` (CardSync's client, or a wrapper of it)
+/// and, with `second_lane`, PayConex tokens to PayConex subscriptions: a lane none of these
+/// tests' cards takes (their tokens are Acquired's), there to make the router read through
+/// its many-lane hub rather than its one-lane stream.
+fn cards_to_cardsync(f: &Fleet, cardsync: impl Provider + 'static, second_lane: bool) -> Router {
+    let mut builder = Router::builder()
+        .provider(cardsync)
+        .rule(Rule::new("cards", ProviderId::CardSync, Flow::Submit).when(Condition::CardNumber));
+    if second_lane {
+        builder = builder.provider(f.payconex_client.clone()).rule(
+            Rule::new("payconex-tokens", ProviderId::PayConex, Flow::Subscribe)
+                .when(Condition::Token),
+        );
+    }
+    builder.build().unwrap()
+}
+
 /// A provider that wraps CardSync's client and looks at every card on its way to it, as an
 /// audit or metrics decorator would: its driver is handed another stream than the router's.
 #[derive(Debug)]
@@ -988,20 +1005,11 @@ async fn a_provider_wrapping_a_many_lane_routers_stream_sees_every_card_once_in_
 async fn a_wrapper_sees_every_routed_card_once_in_order(second_lane: bool) {
     let f = fleet().await;
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let mut builder = Router::builder()
-        .provider(Inspecting {
-            inner: f.cardsync_client.clone(),
-            seen: seen.clone(),
-        })
-        .rule(Rule::new("visa", ProviderId::CardSync, Flow::Submit).when(Condition::CardNumber));
-    if second_lane {
-        // A lane no card of this input takes (the refused tokens are Acquired's).
-        builder = builder.provider(f.payconex_client.clone()).rule(
-            Rule::new("payconex-tokens", ProviderId::PayConex, Flow::Subscribe)
-                .when(Condition::Token),
-        );
-    }
-    let router = builder.build().unwrap();
+    let cardsync = Inspecting {
+        inner: f.cardsync_client.clone(),
+        seen: seen.clone(),
+    };
+    let router = cards_to_cardsync(&f, cardsync, second_lane);
     let n = 25_000;
     let ids: Vec<String> = (0..n).map(|i| format!("w{i}")).collect();
     // Every 1,000th card has no route: refused by the router, never seen by the wrapper.
@@ -1093,16 +1101,7 @@ async fn a_many_lane_run_reports_every_refused_card_at_its_position_and_sends_th
 /// never sent); with one lane and with two.
 async fn refused_cards_are_reported_at_their_positions(second_lane: bool) {
     let f = fleet().await;
-    let mut builder = Router::builder()
-        .provider(f.cardsync_client.clone())
-        .rule(Rule::new("cards", ProviderId::CardSync, Flow::Submit).when(Condition::CardNumber));
-    if second_lane {
-        builder = builder.provider(f.payconex_client.clone()).rule(
-            Rule::new("payconex-tokens", ProviderId::PayConex, Flow::Subscribe)
-                .when(Condition::Token),
-        );
-    }
-    let router = builder.build().unwrap();
+    let router = cards_to_cardsync(&f, f.cardsync_client.clone(), second_lane);
     let refused_first = 10_000u64;
     let mut cards: Vec<CardToUpdate> = (0..refused_first)
         .map(|i| CardToUpdate::token(format!("t{i}"), ProviderId::Acquired, format!("tok{i}")))
