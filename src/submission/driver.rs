@@ -40,6 +40,12 @@ pub(crate) trait ChunkSender: Send + Sync + 'static {
     fn send<'a>(&'a self, chunk: &'a Chunk) -> BoxFuture<'a, ChunkOutcome>;
 }
 
+/// Cards from which a chunk's ids are checked on a blocking thread: from there on, a thread
+/// hand-off (tens of microseconds) is small beside the check (a cache miss or two per id once
+/// the set outgrows the CPU caches), and the driver's own thread builds the next chunk
+/// meanwhile.
+const CHECK_ASIDE_FROM: usize = 1024;
+
 /// Remembers ids as 64-bit keyed hashes ([`DuplicateIds::Refuse`]).
 ///
 /// Ids are checked a chunk at a time, in a tight loop: a set of a million hashes is larger than
@@ -59,6 +65,42 @@ impl SeenIds {
             set: IdHashSet::with_expected(expected),
             hashes: Vec::new(),
             fresh: Vec::new(),
+        }
+    }
+
+    /// [`SeenIds::take_duplicates`], on a blocking thread for a chunk of
+    /// [`CHECK_ASIDE_FROM`] cards or more (the set travels with it and comes back), so that
+    /// the driver builds the next chunk on its own thread meanwhile. `seen` is `Some`.
+    ///
+    /// # Panics
+    ///
+    /// If the check panicked on its thread (the panic goes on here).
+    async fn take_duplicates_aside(
+        seen: &mut Option<SeenIds>,
+        mut chunk: Chunk,
+    ) -> (Chunk, Vec<(u64, CardToUpdate)>) {
+        let Some(mut set) = seen.take() else {
+            return (chunk, Vec::new());
+        };
+        if chunk.len() < CHECK_ASIDE_FROM {
+            let duplicates = set.take_duplicates(&mut chunk);
+            *seen = Some(set);
+            return (chunk, duplicates);
+        }
+        let checked = tokio::task::spawn_blocking(move || {
+            let duplicates = set.take_duplicates(&mut chunk);
+            (set, chunk, duplicates)
+        })
+        .await;
+        match checked {
+            Ok((set, chunk, duplicates)) => {
+                *seen = Some(set);
+                (chunk, duplicates)
+            }
+            Err(died) => match died.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => panic!("the runtime shut down while a chunk's ids were checked"),
+            },
         }
     }
 
@@ -188,63 +230,43 @@ impl<P: Planner> Driver<'_, '_, P> {
     /// observer stopped the run.
     async fn start_sends(&mut self) {
         while self.receipt.stopped.is_none() && self.in_flight.len() < self.concurrency {
-            let Some(chunk) = self.next_chunk().await else {
-                break;
-            };
-            if self.receipt.stopped.is_some() {
-                record(&mut self.receipt, &chunk, ChunkOutcome::NotSent);
-                break;
-            }
-            // The intent is written (a journal's database works on its own thread) while the
-            // next chunk is built and validated here.
-            let (claim, produced) =
-                futures::future::join(self.observer.sending(&chunk), self.producer.produce()).await;
-            self.ahead = Some(produced);
-            match claim {
-                Ok(Proceed::Send) => self.launch(chunk),
-                Ok(Proceed::Skip) => record(&mut self.receipt, &chunk, ChunkOutcome::Skipped),
-                Err(e) => {
-                    self.receipt.stopped = Some(e);
-                    record(&mut self.receipt, &chunk, ChunkOutcome::NotSent);
-                    break;
-                }
-            }
-        }
-    }
-
-    /// The next chunk with its duplicate ids refused and a sequence number given; `None` once
-    /// the input is exhausted, or when refusing duplicates emptied a chunk after the observer
-    /// stopped the run.
-    async fn next_chunk(&mut self) -> Option<Chunk> {
-        loop {
             let next = match self.ahead.take() {
                 Some(next) => next,
                 None => self.producer.produce().await,
             };
             deliver_rejections(&mut self.producer, &mut self.receipt, &mut *self.observer).await;
-            let mut chunk = next?;
-            if let Some(seen) = self.seen.as_mut() {
-                for (position, card) in seen.take_duplicates(&mut chunk) {
-                    let error = Error::invalid(
-                        format!("cards[id={}].id", card.id),
-                        InputProblem::Duplicate,
-                    );
-                    self.receipt.rejected += 1;
-                    if let Err(e) = self.observer.rejected(position, card, &error).await {
-                        self.receipt.stopped.get_or_insert(e);
-                    }
+            let Some(chunk) = next else {
+                break;
+            };
+            // The chunk's duplicate ids are refused (a large chunk's on a blocking thread) and
+            // its intent written (a journal's database works on its own thread) while the next
+            // chunk is built and validated here.
+            let readying = Readying {
+                provider: self.provider,
+                seen: &mut self.seen,
+                observer: &mut *self.observer,
+                receipt: &mut self.receipt,
+                next_seq: &mut self.next_seq,
+            };
+            let (readied, produced) =
+                futures::future::join(readying.run(chunk), self.producer.produce()).await;
+            self.ahead = Some(produced);
+            match readied {
+                Readied::Emptied => {}
+                Readied::Stopped(chunk) => {
+                    record(&mut self.receipt, &chunk, ChunkOutcome::NotSent);
+                    break;
+                }
+                Readied::Claimed(chunk, Ok(Proceed::Send)) => self.launch(chunk),
+                Readied::Claimed(chunk, Ok(Proceed::Skip)) => {
+                    record(&mut self.receipt, &chunk, ChunkOutcome::Skipped)
+                }
+                Readied::Claimed(chunk, Err(e)) => {
+                    self.receipt.stopped = Some(e);
+                    record(&mut self.receipt, &chunk, ChunkOutcome::NotSent);
+                    break;
                 }
             }
-            if chunk.is_empty() {
-                if self.receipt.stopped.is_some() {
-                    return None;
-                }
-                continue;
-            }
-            chunk.seq = self.next_seq;
-            chunk.provider = Some(self.provider);
-            self.next_seq += 1;
-            return Some(chunk);
         }
     }
 
@@ -340,6 +362,56 @@ impl<P: Planner> Driver<'_, '_, P> {
         self.receipt.cards_read = self.producer.cards_read;
         self.receipt.rejected += self.producer.rejected_count();
         self.receipt
+    }
+}
+
+/// What becomes of a produced chunk before its request ([`Readying::run`]).
+enum Readied {
+    /// Every card in it was a duplicate (each reported): nothing to send.
+    Emptied,
+    /// The observer stopped the run while duplicates were reported: the chunk is not sent.
+    Stopped(Chunk),
+    /// Numbered and claimed: the observer's answer says whether to send it.
+    Claimed(Chunk, Result<Proceed>),
+}
+
+/// The parts of a [`Driver`] that ready a chunk for its request, borrowed apart from the
+/// producer so that the next chunk is built while this one is readied.
+struct Readying<'d, 'o> {
+    provider: ProviderId,
+    seen: &'d mut Option<SeenIds>,
+    observer: &'d mut (dyn ChunkObserver + 'o),
+    receipt: &'d mut StreamReceipt,
+    next_seq: &'d mut u64,
+}
+
+impl Readying<'_, '_> {
+    /// Refuses the chunk's duplicate ids (telling the observer of each), numbers the chunk and
+    /// claims it (the observer's intent, before any request).
+    async fn run(self, mut chunk: Chunk) -> Readied {
+        if self.seen.is_some() {
+            let duplicates;
+            (chunk, duplicates) = SeenIds::take_duplicates_aside(self.seen, chunk).await;
+            for (position, card) in duplicates {
+                let error =
+                    Error::invalid(format!("cards[id={}].id", card.id), InputProblem::Duplicate);
+                self.receipt.rejected += 1;
+                if let Err(e) = self.observer.rejected(position, card, &error).await {
+                    self.receipt.stopped.get_or_insert(e);
+                }
+            }
+        }
+        if chunk.is_empty() {
+            return Readied::Emptied;
+        }
+        chunk.seq = *self.next_seq;
+        chunk.provider = Some(self.provider);
+        *self.next_seq += 1;
+        if self.receipt.stopped.is_some() {
+            return Readied::Stopped(chunk);
+        }
+        let claim = self.observer.sending(&chunk).await;
+        Readied::Claimed(chunk, claim)
     }
 }
 

@@ -85,6 +85,8 @@ struct Recorder {
     rejected: Vec<(u64, String, String)>,
     intent_violations: usize,
     fail_sending_at: Option<u64>,
+    /// Refuse to record a rejected card (a journal that cannot write), stopping the run.
+    fail_rejected: bool,
 }
 
 impl Recorder {
@@ -99,6 +101,7 @@ impl Recorder {
             rejected: Vec::new(),
             intent_violations: 0,
             fail_sending_at: None,
+            fail_rejected: false,
         }
     }
 }
@@ -156,7 +159,16 @@ impl ChunkObserver for Recorder {
         error: &'a Error,
     ) -> BoxFuture<'a, account_updater::Result<()>> {
         self.rejected.push((position, card.id, error.to_string()));
-        Box::pin(async { Ok(()) })
+        let fail = self.fail_rejected;
+        Box::pin(async move {
+            if fail {
+                return Err(Error::invalid(
+                    "journal",
+                    account_updater::error::InputProblem::Missing,
+                ));
+            }
+            Ok(())
+        })
     }
 }
 
@@ -408,6 +420,123 @@ async fn duplicates_are_refused_by_hash_unless_the_caller_guarantees_them() {
     // Nothing refused by the crate: the provider sees the duplicate and refuses the batch.
     assert_eq!(receipt.rejected(), 0);
     assert_eq!(receipt.failed_cards(), 4, "{receipt:?}");
+}
+
+/// Cards `0..n` but no Amex (one batch chunk per 10,000 cards), with the ids at the given
+/// positions replaced.
+fn batch_cards_with_ids(n: usize, ids: &[(usize, &str)]) -> Vec<CardToUpdate> {
+    (0..n * 20 / 19 + 20)
+        .filter(|i| i % 20 != 0)
+        .take(n)
+        .enumerate()
+        .map(|(position, i)| {
+            let mut c = card(i);
+            if let Some((_, id)) = ids.iter().find(|(p, _)| *p == position) {
+                c.id = (*id).to_owned();
+            }
+            c
+        })
+        .collect()
+}
+
+/// Large chunks have their ids checked on another thread while the next chunk is built: on
+/// either runtime, a repeated id is refused wherever it falls (same chunk, an earlier one,
+/// repeated twice), reported at its position, and every other card is sent exactly once.
+async fn duplicates_in_large_chunks_are_refused_wherever_they_fall() {
+    let (_emu, client) =
+        cardsync(CardSyncEmulatorConfig::default().completion(Completion::Manual)).await;
+    let cards = batch_cards_with_ids(30_000, &[]);
+    let id = |p: usize| cards[p].id.clone();
+    let repeats = [
+        (5_000, id(4_999)),   // within chunk 0
+        (15_000, id(3)),      // chunk 1 repeats chunk 0
+        (20_000, id(3)),      // chunk 2, a third time
+        (20_001, id(15_001)), // chunk 2 repeats chunk 1
+        (29_999, id(29_998)), // the last card, within the last chunk
+    ];
+    let replaced: Vec<(usize, &str)> = repeats.iter().map(|(p, id)| (*p, id.as_str())).collect();
+    let cards = batch_cards_with_ids(30_000, &replaced);
+    let mut recorder = Recorder::new(Box::new(|| 0));
+    let receipt = client
+        .submit_stream(card_stream(cards), StreamOptions::default(), &mut recorder)
+        .await;
+    assert!(receipt.stopped().is_none());
+    recorder.rejected.sort_by_key(|r| r.0);
+    let rejected: Vec<(u64, String)> = recorder
+        .rejected
+        .iter()
+        .map(|(p, id, _)| (*p, id.clone()))
+        .collect();
+    let expected: Vec<(u64, String)> = repeats
+        .iter()
+        .map(|(p, id)| (*p as u64, id.clone()))
+        .collect();
+    assert_eq!(rejected, expected);
+    assert!(
+        recorder
+            .rejected
+            .iter()
+            .all(|r| r.2.contains("is used more than once"))
+    );
+    // Every other position in exactly one accepted chunk, no id sent twice.
+    let mut positions = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    for (_, chunk_positions, chunk_ids, outcome, _) in &recorder.done {
+        assert_eq!(*outcome, "accepted");
+        for (p, id) in chunk_positions.iter().zip(chunk_ids) {
+            assert!(positions.insert(*p), "position {p} twice");
+            assert!(ids.insert(id.clone()), "{id} sent twice");
+        }
+    }
+    let kept: BTreeSet<u64> = (0..30_000u64)
+        .filter(|p| !repeats.iter().any(|(r, _)| *r as u64 == *p))
+        .collect();
+    assert_eq!(positions, kept);
+    assert_eq!(receipt.accepted_cards(), 29_995);
+    assert_eq!(receipt.rejected(), 5);
+}
+
+#[tokio::test]
+async fn duplicates_in_large_chunks_are_refused_wherever_they_fall_on_one_thread() {
+    duplicates_in_large_chunks_are_refused_wherever_they_fall().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_in_large_chunks_are_refused_wherever_they_fall_on_two_threads() {
+    duplicates_in_large_chunks_are_refused_wherever_they_fall().await;
+}
+
+/// An observer that cannot record a duplicate stops the run: the chunk the duplicate was
+/// found in is not sent, and every card read is accounted for.
+#[tokio::test]
+async fn an_observer_refusing_a_duplicate_stops_the_run_before_its_chunk_is_sent() {
+    let (emu, client) =
+        cardsync(CardSyncEmulatorConfig::default().completion(Completion::Manual)).await;
+    let before = emu.requests();
+    let first = batch_cards_with_ids(1, &[])[0].id.clone();
+    let cards = batch_cards_with_ids(25_000, &[(12_000, first.as_str())]);
+    let mut recorder = Recorder::new(Box::new(|| 0));
+    recorder.fail_rejected = true;
+    let receipt = client
+        .submit_stream(card_stream(cards), StreamOptions::default(), &mut recorder)
+        .await;
+    assert!(matches!(receipt.stopped(), Some(Error::InvalidInput(_))));
+    // Chunk 0 went out; chunk 1, which held the duplicate, did not.
+    assert_eq!(emu.requests() - before, 1);
+    assert_eq!(receipt.accepted_cards(), 10_000);
+    assert_eq!(receipt.rejected(), 1);
+    assert_eq!(recorder.rejected[0].0, 12_000);
+    let not_sent: u64 = receipt
+        .chunks()
+        .iter()
+        .filter(|c| matches!(c.outcome(), ChunkOutcome::NotSent))
+        .map(|c| c.cards() as u64)
+        .sum();
+    assert!(not_sent >= 9_999, "{not_sent}");
+    assert_eq!(
+        receipt.accepted_cards() + not_sent + receipt.rejected(),
+        receipt.cards_read()
+    );
 }
 
 #[tokio::test]
