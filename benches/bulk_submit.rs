@@ -11,7 +11,9 @@
 //!
 //! The routed rows compare a run through a [`Router`] whose one rule sends every card to
 //! CardSync with the direct streamed run on the same cards, both built before the timer starts
-//! (so that the generator does not dilute the router's overhead): their ratio is printed too.
+//! (so that the generator does not dilute the router's overhead): their ratio is printed too,
+//! and so is the `Vec` API's against the streamed run on the same cards built before the
+//! timer (what the `Vec` path adds to the driver, apart from holding the input).
 
 #[path = "support/bulk.rs"]
 mod bulk;
@@ -170,31 +172,51 @@ fn bench(c: &mut Criterion) {
     // The same two runs again, paired: each round times both, in alternating order, and the
     // median of the rounds' ratios is printed. Criterion times all of one before the other,
     // so on a small machine a drift in between lands in the ratio; a pair shares its moment.
+    // The `Vec` API is paired with the streamed run the same way, on the same cards built
+    // before the timer: what the `Vec` path adds to the same driver (its up-front check of
+    // every card and the per-card receipt), apart from the caller holding every card, which
+    // the fresh-process table's `Vec` row includes.
     if std::env::args().any(|a| a.contains("prebuilt")) || std::env::args().len() <= 2 {
+        #[derive(Clone, Copy)]
+        enum Way {
+            Direct,
+            Routed,
+            Vec,
+        }
         for n in [100_000usize, 1_000_000] {
-            let rounds = if n > 100_000 { 11 } else { 21 };
-            let once = |routed: bool| {
+            let rounds = 31;
+            let once = |way: Way| {
                 let cards: Vec<_> = (0..n).map(bulk::raw_card).map(bulk::crate_card).collect();
                 let start = Instant::now();
-                let receipt = if routed {
-                    rt.block_on(router.submit_stream(
-                        card_stream(cards),
-                        StreamOptions::default(),
-                        &mut (),
-                    ))
-                } else {
-                    rt.block_on(provider.submit_stream(
-                        card_stream(cards),
-                        StreamOptions::default(),
-                        &mut (),
-                    ))
-                }
-                .unwrap();
-                assert_eq!(receipt.accepted_cards(), n as u64);
+                let accepted = match way {
+                    Way::Direct => rt
+                        .block_on(provider.submit_stream(
+                            card_stream(cards),
+                            StreamOptions::default(),
+                            &mut (),
+                        ))
+                        .unwrap()
+                        .accepted_cards(),
+                    Way::Routed => rt
+                        .block_on(router.submit_stream(
+                            card_stream(cards),
+                            StreamOptions::default(),
+                            &mut (),
+                        ))
+                        .unwrap()
+                        .accepted_cards(),
+                    Way::Vec => rt
+                        .block_on(provider.submit(cards))
+                        .unwrap()
+                        .accepted_cards() as u64,
+                };
+                assert_eq!(accepted, n as u64);
                 start.elapsed().as_secs_f64()
             };
-            let paired = paired::ratios(rounds, || once(false), || once(true));
-            println!("  {n:>9} cards  routed / direct, {paired}");
+            let routed = paired::ratios(rounds, || once(Way::Direct), || once(Way::Routed));
+            println!("  {n:>9} cards  routed / direct, {routed}");
+            let vec = paired::ratios(rounds, || once(Way::Direct), || once(Way::Vec));
+            println!("  {n:>9} cards  Vec API / streamed (cards built before the timer), {vec}");
         }
     }
 }
