@@ -122,6 +122,9 @@ pub struct Router {
     rule_lane: Vec<usize>,
     /// Per lane: the provider's index in `providers`, and the flow.
     lanes: Vec<(usize, Flow)>,
+    /// The rule every card number goes to, if no rule looks at the number
+    /// ([`rules::rule_for_every_number`]).
+    every_number_rule: Option<usize>,
     capabilities: Capabilities,
     subscription_chunk: usize,
     subscription: SubscribeRequest,
@@ -265,6 +268,7 @@ impl RouterBuilder {
         });
         Ok(Router {
             providers: self.providers,
+            every_number_rule: rules::rule_for_every_number(&self.rules),
             rules: self.rules,
             rule_lane,
             lanes,
@@ -320,9 +324,13 @@ impl Router {
     /// takes it too; in a stream it is left to the lane, whose provider makes the same check
     /// and rejects the card with the same error, so no card is checked twice on the hot path.
     pub(crate) fn route_index(&self, card: &CardToUpdate, check_all: bool) -> Result<usize> {
-        // The common case, without a provider check: the first rule that takes the card and
-        // does not fall through. Kept small enough to inline into a routed stream's card loop.
+        // The common case, without a provider check: the rule every card number goes to, or
+        // the first rule that takes the card and does not fall through. Kept small enough to
+        // inline into a routed stream's card loop.
         if !check_all {
+            if let (Some(i), CardSource::Pan(_)) = (self.every_number_rule, &card.source) {
+                return Ok(i);
+            }
             if let Some(i) = self.rules.iter().position(|r| r.takes(card)) {
                 if !self.rules[i].fall_through {
                     return Ok(i);

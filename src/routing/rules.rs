@@ -359,3 +359,96 @@ pub enum RouteError {
         earlier: String,
     },
 }
+
+/// The rule every card number goes to when nothing about the number decides it: the first rule
+/// that can take a card number takes them all (no condition, or only
+/// [`Condition::CardNumber`]) and does not fall through, every rule before it taking tokens
+/// only (as in "tokens to their issuer, card numbers to CardSync"). A router then routes a
+/// card number without looking at it; `None` when some rule must look.
+pub(crate) fn rule_for_every_number(rules: &[Rule]) -> Option<usize> {
+    for (index, rule) in rules.iter().enumerate() {
+        let tokens_only = rule
+            .conditions
+            .iter()
+            .any(|c| c.needs_card_number() == Some(false));
+        if tokens_only {
+            continue;
+        }
+        let every_number = rule
+            .conditions
+            .iter()
+            .all(|c| matches!(c, Condition::CardNumber));
+        return (every_number && !rule.fall_through).then_some(index);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::{CardNumber, Expiry, with_check_digit};
+    use crate::provider::CardToUpdate;
+
+    fn number(prefix: &str, len: usize) -> CardToUpdate {
+        let body = format!("{prefix}{}", "1".repeat(len - 1 - prefix.len()));
+        let pan = CardNumber::parse(&with_check_digit(&body).unwrap()).unwrap();
+        CardToUpdate::pan("c", pan, Expiry::new(1, 2030).unwrap())
+    }
+
+    /// Wherever the shortcut names a rule, it is the rule [`Rule::takes`] finds first for any
+    /// card number, and that rule does not fall through; rule sets where a number's rule
+    /// depends on the number have none.
+    #[test]
+    fn the_rule_for_every_number_is_the_one_the_rules_pick() {
+        let numbers = || Rule::new("numbers", ProviderId::CardSync, Flow::Submit);
+        let tokens = |p| Rule::new("tokens", p, Flow::Subscribe).when(Condition::Token);
+        let cases: Vec<(Vec<Rule>, Option<usize>)> = vec![
+            (vec![numbers().when(Condition::CardNumber)], Some(0)),
+            (vec![numbers()], Some(0)),
+            (
+                vec![
+                    tokens(ProviderId::PayConex),
+                    tokens(ProviderId::Acquired),
+                    numbers().when(Condition::CardNumber),
+                ],
+                Some(2),
+            ),
+            (
+                vec![
+                    numbers().when(Condition::Brand(CardBrand::Visa)),
+                    numbers().when(Condition::CardNumber),
+                ],
+                None,
+            ),
+            (
+                vec![
+                    numbers().when(Condition::Tag("eu".into())),
+                    numbers().when(Condition::CardNumber),
+                ],
+                None,
+            ),
+            (
+                vec![numbers().when(Condition::CardNumber).fall_through()],
+                None,
+            ),
+            (vec![tokens(ProviderId::PayConex)], None),
+            (vec![], None),
+        ];
+        let cards = [
+            number("4", 16),
+            number("51", 16),
+            number("6011", 16),
+            number("37", 15).with_amex_se_number("1111111111"),
+            number("34", 15),
+        ];
+        for (rules, expected) in cases {
+            let shortcut = rule_for_every_number(&rules);
+            assert_eq!(shortcut, expected, "{rules:?}");
+            if let Some(index) = shortcut {
+                for card in &cards {
+                    assert_eq!(rules.iter().position(|r| r.takes(card)), Some(index));
+                }
+            }
+        }
+    }
+}
