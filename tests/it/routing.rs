@@ -363,6 +363,14 @@ async fn a_mixed_card_base_of_100000_reaches_each_provider_exactly_once() {
 
     // Counted at the emulators: every card at exactly one provider, once.
     assert_each_once(&f, &expected);
+    println!(
+        "100,000 cards: CardSync {}, Acquired tokens {}, PayConex tokens {}, PayConex card numbers {}, no rule {}",
+        expected.cardsync.len(),
+        expected.acquired_tokens.len(),
+        expected.payconex_tokens.len(),
+        expected.payconex_pans,
+        expected.unrouted.len()
+    );
 
     // The cards no rule takes are rejected with the reason, never dropped.
     let rejected: BTreeSet<String> = seen.rejected.iter().map(|(_, id, _)| id.clone()).collect();
