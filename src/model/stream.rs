@@ -15,11 +15,13 @@ use crate::ids::{JobKind, JobRef};
 #[non_exhaustive]
 pub enum DuplicateIds {
     /// The crate refuses a card whose id it has already seen in this submission (reported as a
-    /// rejected card with [`InputProblem::Duplicate`](crate::error::InputProblem::Duplicate), never sent). Ids are checked as each
-    /// chunk closes: of two cards with one id, the one in the chunk that closes first is sent
-    /// (within a chunk, the earlier one). A chunk of 1,024 cards or more is checked on one of
-    /// tokio's blocking threads ([`spawn_blocking`](tokio::task::spawn_blocking)) while the
-    /// next chunk is built, in the order the chunks close. Ids are remembered as 64-bit keyed hashes (9 to 18
+    /// rejected card with
+    /// [`InputProblem::Duplicate`](crate::error::InputProblem::Duplicate), never sent). Ids
+    /// are checked as each chunk closes: of two cards with one id, the one in the chunk that
+    /// closes first is sent (within a chunk, the earlier one). A chunk of 1,024 cards or more
+    /// is checked on one of tokio's blocking threads
+    /// ([`spawn_blocking`](tokio::task::spawn_blocking)) while the next chunk is built, in the
+    /// order the chunks close. Ids are remembered as 64-bit keyed hashes (9 to 18
     /// bytes a card), so a different id is taken for a duplicate with probability about
     /// n² / 2⁶⁵ (three in a hundred million runs of a million cards); such a card is reported
     /// as rejected, never dropped silently or sent twice.

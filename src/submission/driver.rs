@@ -74,7 +74,8 @@ impl SeenIds {
     ///
     /// # Panics
     ///
-    /// If the check panicked on its thread (the panic goes on here).
+    /// If the check panicked on its thread (the panic goes on here), or the runtime shut down
+    /// before the check ran (the set and the chunk went with the cancelled task).
     async fn take_duplicates_aside(
         seen: &mut Option<SeenIds>,
         mut chunk: Chunk,
