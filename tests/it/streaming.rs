@@ -362,6 +362,16 @@ async fn a_refused_chunk_is_failed_an_unanswered_one_unknown_and_neither_is_rese
     assert!(receipt.unknown_cards() > 0 && receipt.failed_cards() > 0);
 }
 
+/// Cards in the chunks a stopped run never sent.
+fn not_sent_cards(receipt: &account_updater::submission::StreamReceipt) -> u64 {
+    receipt
+        .chunks()
+        .iter()
+        .filter(|c| matches!(c.outcome(), ChunkOutcome::NotSent))
+        .map(|c| c.cards() as u64)
+        .sum()
+}
+
 #[tokio::test]
 async fn an_observer_error_stops_the_run_and_nothing_more_is_sent() {
     let (emu, client) =
@@ -379,12 +389,7 @@ async fn an_observer_error_stops_the_run_and_nothing_more_is_sent() {
     // Chunk 0 went out; chunk 1 was refused by the observer and never sent.
     assert_eq!(emu.requests() - before, 1);
     assert_eq!(receipt.accepted_cards(), 10_000);
-    let not_sent: u64 = receipt
-        .chunks()
-        .iter()
-        .filter(|c| matches!(c.outcome(), ChunkOutcome::NotSent))
-        .map(|c| c.cards() as u64)
-        .sum();
+    let not_sent = not_sent_cards(&receipt);
     // Every card read is accepted or not sent; none were read past the stop but the ones in
     // open chunks.
     assert_eq!(receipt.accepted_cards() + not_sent, receipt.cards_read());
@@ -526,12 +531,7 @@ async fn an_observer_refusing_a_duplicate_stops_the_run_before_its_chunk_is_sent
     assert_eq!(receipt.accepted_cards(), 10_000);
     assert_eq!(receipt.rejected(), 1);
     assert_eq!(recorder.rejected[0].0, 12_000);
-    let not_sent: u64 = receipt
-        .chunks()
-        .iter()
-        .filter(|c| matches!(c.outcome(), ChunkOutcome::NotSent))
-        .map(|c| c.cards() as u64)
-        .sum();
+    let not_sent = not_sent_cards(&receipt);
     assert!(not_sent >= 9_999, "{not_sent}");
     assert_eq!(
         receipt.accepted_cards() + not_sent + receipt.rejected(),
