@@ -83,14 +83,31 @@ where
     I: IntoIterator<Item = &'a str>,
     I::IntoIter: Clone,
 {
-    let ids = ids.into_iter();
-    check_ids_with(IdHashSet::with_expected(ids.size_hint().0), ids)
+    check_card_ids_then(ids, |_| Ok(()))
 }
 
-/// [`check_card_ids`] with the set it keeps the hashes in.
+/// [`check_card_ids`], with `each` called on every card's index once its id passed, in list
+/// order, a batch of ids at a time: a caller that checks more of each card (the `Vec` forms'
+/// provider rules) does it while the batch's cards are still in the cache, in one pass over
+/// the list instead of two. The first problem in list order is the error, whichever check
+/// finds it.
+pub(crate) fn check_card_ids_then<'a, I>(
+    ids: I,
+    each: impl FnMut(usize) -> Result<()>,
+) -> Result<()>
+where
+    I: IntoIterator<Item = &'a str>,
+    I::IntoIter: Clone,
+{
+    let ids = ids.into_iter();
+    check_ids_with(IdHashSet::with_expected(ids.size_hint().0), ids, each)
+}
+
+/// [`check_card_ids_then`] with the set it keeps the hashes in.
 fn check_ids_with<'a>(
     mut seen: IdHashSet,
     ids: impl Iterator<Item = &'a str> + Clone,
+    mut each: impl FnMut(usize) -> Result<()>,
 ) -> Result<()> {
     /// Ids hashed and inserted at a time (so that the set's cache misses overlap).
     const BATCH: usize = 4096;
@@ -115,6 +132,7 @@ fn check_ids_with<'a>(
                     crate::error::InputProblem::Duplicate,
                 ));
             }
+            each(index)?;
         }
     }
     Ok(())
@@ -148,16 +166,17 @@ mod tests {
         // Every id hashes alike here: only the comparison with earlier ids tells a repeat.
         let ids: Vec<String> = (0..5_000).map(|i| format!("id-{i}")).collect();
         let distinct = ids.iter().map(String::as_str);
-        assert!(check_ids_with(IdHashSet::all_colliding(), distinct.clone()).is_ok());
+        assert!(check_ids_with(IdHashSet::all_colliding(), distinct.clone(), |_| Ok(())).is_ok());
         let repeated = distinct.chain(["id-4321"]);
-        let error = check_ids_with(IdHashSet::all_colliding(), repeated).unwrap_err();
+        let error = check_ids_with(IdHashSet::all_colliding(), repeated, |_| Ok(())).unwrap_err();
         assert!(
             error.to_string().contains("cards[id=id-4321].id"),
             "{error}"
         );
         // The first problem in list order wins, across the check's batches of 4096 ids.
         let bad_then_repeat = ["a", "b"].into_iter().chain(["", "a"]);
-        let error = check_ids_with(IdHashSet::all_colliding(), bad_then_repeat).unwrap_err();
+        let error =
+            check_ids_with(IdHashSet::all_colliding(), bad_then_repeat, |_| Ok(())).unwrap_err();
         assert!(error.to_string().contains("cards[2].id"), "{error}");
     }
 

@@ -17,7 +17,7 @@ use crate::error::{Delivery, Error, InputProblem, Result};
 use crate::ids::{JobKind, ProviderId};
 use crate::model::{
     AcceptedJob, CardToUpdate, IdHashSet, LaneFeed, PlacedCard, PositionedCard, SubmissionReceipt,
-    check_caller_id, check_card_ids, stream_address,
+    check_caller_id, check_card_ids_then, stream_address,
 };
 
 /// A provider's chunking rules: validates each card and says when a chunk is full.
@@ -130,15 +130,15 @@ impl SeenIds {
     }
 }
 
-/// Checks a whole `Vec` up front, exactly: caller ids and duplicates ([`check_card_ids`]),
-/// and the provider's rules. The `Vec` API's promise is "everything validated before the first
-/// request".
+/// Checks a whole `Vec` up front, exactly: caller ids and duplicates, and the provider's
+/// rules, in one pass ([`check_card_ids_then`]: each batch of cards is checked against the
+/// rules while its ids' batch is still in the cache, so a large `Vec` is read from memory once,
+/// not twice). The `Vec` API's promise is "everything validated before
+/// the first request"; the error is the first problem in list order.
 pub(crate) fn check_all(planner: &dyn Planner, cards: &[CardToUpdate]) -> Result<()> {
-    check_card_ids(cards.iter().map(|c| c.id.as_str()))?;
-    for (index, card) in cards.iter().enumerate() {
-        planner.check(index as u64, card)?;
-    }
-    Ok(())
+    check_card_ids_then(cards.iter().map(|c| c.id.as_str()), |index| {
+        planner.check(index as u64, &cards[index])
+    })
 }
 
 /// Runs a streamed submission: pulls cards, fills chunks, sends up to `concurrency` at once,

@@ -548,6 +548,24 @@ async fn bad_input_is_refused_with_the_card_id_and_nothing_is_sent() {
             ],
             "cards[id=d].id",
         ),
+        // Ids and rules are checked in one pass: the first problem in list order is the
+        // error, whichever check finds it.
+        (
+            vec![
+                CardToUpdate::pan("f", pan("4457010000000009"), exp("01/50")),
+                CardToUpdate::pan("amex", pan("342132335566772"), exp("12/28")),
+                CardToUpdate::pan("f", pan("4457000300000007"), exp("01/50")),
+            ],
+            "cards[id=amex].se_number",
+        ),
+        (
+            vec![
+                CardToUpdate::pan("g", pan("4457010000000009"), exp("01/50")),
+                CardToUpdate::pan("g", pan("4457000300000007"), exp("01/50")),
+                CardToUpdate::pan("amex", pan("342132335566772"), exp("12/28")),
+            ],
+            "cards[id=g].id",
+        ),
     ];
     for (cards, expected) in cases {
         assert_eq!(field(c.submit_cards(cards).await.unwrap_err()).0, expected);

@@ -470,8 +470,31 @@ async fn a_token_goes_only_to_the_provider_that_issued_it() {
             .contains("no routing rule takes a payconex token"),
         "{e}"
     );
-    let e = router.submit(vec![card]).await.unwrap_err();
+    let e = router.submit(vec![card.clone()]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    // The `Vec` form checks ids and routes in one pass: the first problem in list order is
+    // the error, whichever check finds it.
+    let acquired_token = |id: &str| CardToUpdate::token(id, ProviderId::Acquired, "123457");
+    let e = router
+        .submit(vec![
+            acquired_token("c4"),
+            card.clone(),
+            acquired_token("c4"),
+        ])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no routing rule takes"), "{e}");
+    let e = router
+        .submit(vec![acquired_token("c5"), acquired_token("c5"), card])
+        .await
+        .unwrap_err();
+    match &e {
+        Error::InvalidInput(input) => assert_eq!(
+            (input.field.as_str(), &input.problem),
+            ("cards[id=c5].id", &InputProblem::Duplicate)
+        ),
+        other => panic!("{other:?}"),
+    }
     assert!(f.acquired.inquiries().is_empty());
 }
 
