@@ -184,8 +184,10 @@ fn bench(c: &mut Criterion) {
             Vec,
         }
         for n in [100_000usize, 1_000_000] {
-            // A 100,000-card run takes ~15 ms, within the machine's jitter: more rounds there.
-            let rounds = if n > 100_000 { 31 } else { 61 };
+            // A 100,000-card run takes ~15 ms, within the machine's jitter: each round there
+            // sums five interleaved runs a side.
+            let pairs = if n > 100_000 { 1 } else { 5 };
+            let rounds = 31;
             let once = |way: Way| {
                 let cards: Vec<_> = (0..n).map(bulk::raw_card).map(bulk::crate_card).collect();
                 let start = Instant::now();
@@ -214,9 +216,10 @@ fn bench(c: &mut Criterion) {
                 assert_eq!(accepted, n as u64);
                 start.elapsed().as_secs_f64()
             };
-            let routed = paired::ratios(rounds, || once(Way::Direct), || once(Way::Routed));
+            let routed =
+                paired::summed_ratios(rounds, pairs, || once(Way::Direct), || once(Way::Routed));
             println!("  {n:>9} cards  routed / direct, {routed}");
-            let vec = paired::ratios(rounds, || once(Way::Direct), || once(Way::Vec));
+            let vec = paired::summed_ratios(rounds, pairs, || once(Way::Direct), || once(Way::Vec));
             println!("  {n:>9} cards  Vec API / streamed (cards built before the timer), {vec}");
         }
     }

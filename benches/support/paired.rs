@@ -9,21 +9,41 @@
 /// timing both closures (seconds), the baseline first in even rounds and second in odd ones.
 pub fn ratios(
     rounds: usize,
+    baseline: impl FnMut() -> f64,
+    measured: impl FnMut() -> f64,
+) -> Quartiles {
+    summed_ratios(rounds, 1, baseline, measured)
+}
+
+/// As [`ratios`], but each round times `pairs` runs of each side, interleaved (the baseline
+/// first in every other pair), and takes the ratio of the sides' summed times: for runs of a
+/// few milliseconds, whose single times carry the machine's jitter, a round of several pairs
+/// narrows the spread of the rounds' ratios without letting a drift fall between the sides.
+pub fn summed_ratios(
+    rounds: usize,
+    pairs: usize,
     mut baseline: impl FnMut() -> f64,
     mut measured: impl FnMut() -> f64,
 ) -> Quartiles {
     let ratios: Vec<f64> = (0..rounds)
         .map(|round| {
-            if round % 2 == 0 {
-                let b = baseline();
-                measured() / b
-            } else {
-                let m = measured();
-                m / baseline()
+            let (mut b, mut m) = (0.0, 0.0);
+            for pair in 0..pairs {
+                if (round + pair) % 2 == 0 {
+                    b += baseline();
+                    m += measured();
+                } else {
+                    m += measured();
+                    b += baseline();
+                }
             }
+            m / b
         })
         .collect();
-    quartiles(ratios)
+    Quartiles {
+        pairs,
+        ..quartiles(ratios)
+    }
 }
 
 /// The median and quartiles of rounds' ratios measured some other way (for example, single
@@ -34,6 +54,7 @@ pub fn quartiles(mut ratios: Vec<f64>) -> Quartiles {
     ratios.sort_by(f64::total_cmp);
     Quartiles {
         rounds,
+        pairs: 1,
         median: ratios[rounds / 2],
         low: ratios[rounds / 4],
         high: ratios[3 * rounds / 4],
@@ -43,6 +64,8 @@ pub fn quartiles(mut ratios: Vec<f64>) -> Quartiles {
 /// What [`ratios`] found.
 pub struct Quartiles {
     pub rounds: usize,
+    /// Runs of each side summed in a round ([`summed_ratios`]).
+    pub pairs: usize,
     pub median: f64,
     pub low: f64,
     pub high: f64,
@@ -50,10 +73,14 @@ pub struct Quartiles {
 
 impl std::fmt::Display for Quartiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "median of {} paired rounds", self.rounds)?;
+        if self.pairs > 1 {
+            write!(f, " (each summing {} interleaved runs a side)", self.pairs)?;
+        }
         write!(
             f,
-            "median of {} paired rounds {:.3} x (quartiles {:.3} x to {:.3} x)",
-            self.rounds, self.median, self.low, self.high
+            " {:.3} x (quartiles {:.3} x to {:.3} x)",
+            self.median, self.low, self.high
         )
     }
 }
