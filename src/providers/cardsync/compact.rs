@@ -254,17 +254,29 @@ impl CompactResults {
         super::response::compact_results_from(status, body)
     }
 
-    /// Decodes a results body (already checked to be a success envelope) in one pass: each
-    /// card is indexed as it is read, never held as an owned struct.
-    pub(crate) fn parse(body: Vec<u8>) -> Result<CompactResults> {
+    /// Decodes a 2xx results body in one pass: the envelope's `status` and message are read
+    /// on the way (a `status` other than `success` is CardSync's refusal), and each card is
+    /// indexed as it is read, never held as an owned struct. When the body does not decode,
+    /// `envelope_error` is asked first what the envelope check makes of it (its error wins, as
+    /// when the check ran before the decoding).
+    pub(crate) fn parse(
+        http: u16,
+        body: Vec<u8>,
+        envelope_error: impl FnOnce(&[u8]) -> Option<Error>,
+    ) -> Result<CompactResults> {
         // Zeroed when dropped on every way out, a refused answer's included: the body holds
         // card numbers in clear until the results (which zero it themselves) take it.
-        let mut body = Zeroizing::new(String::from_utf8(body).map_err(|e| {
-            let mut bytes = e.into_bytes();
-            let error = Error::decode(PROVIDER, 200, "results body is not UTF-8", &bytes);
-            bytes.zeroize();
-            error
-        })?);
+        let mut body = Zeroizing::new(match String::from_utf8(body) {
+            Ok(body) => body,
+            Err(e) => {
+                let mut bytes = e.into_bytes();
+                let error = envelope_error(&bytes).unwrap_or_else(|| {
+                    Error::decode(PROVIDER, http, "results body is not UTF-8", &bytes)
+                });
+                bytes.zeroize();
+                return Err(error);
+            }
+        });
         let mut index = Index {
             base: body.as_ptr() as usize,
             body_len: body.len(),
@@ -278,15 +290,29 @@ impl CompactResults {
             status: None,
             stats: Stats::default(),
             has_data: false,
+            envelope: EnvelopeFields::default(),
             error: None,
         };
         let mut de = serde_json::Deserializer::from_str(&body);
         let decoded = de::DeserializeSeed::deserialize(OuterSeed(&mut index), &mut de)
             .and_then(|()| de.end());
-        if let Some(e) = index.error.take() {
-            return Err(e);
+        let failed = match (index.error.take(), decoded) {
+            (Some(e), _) => Some(e),
+            (None, Err(e)) => Some(Error::decode_json(PROVIDER, http, &e, body.as_bytes())),
+            (None, Ok(())) => None,
+        };
+        if let Some(error) = failed {
+            return Err(envelope_error(body.as_bytes()).unwrap_or(error));
         }
-        decoded.map_err(|e| Error::decode_json(PROVIDER, 200, &e, body.as_bytes()))?;
+        let envelope = std::mem::take(&mut index.envelope);
+        let status = envelope.status.unwrap_or_default();
+        if status != "success" {
+            return Err(super::response::refused_envelope(
+                http,
+                &status,
+                envelope.message.flatten().as_deref(),
+            ));
+        }
         if !index.has_data {
             return Err(Error::decode(
                 PROVIDER,
@@ -324,8 +350,18 @@ struct Index {
     status: Option<BatchState>,
     stats: Stats,
     has_data: bool,
+    envelope: EnvelopeFields,
     /// A typed error found inside the decoder (serde's errors carry text only).
     error: Option<Error>,
+}
+
+/// The envelope's own fields, read as [`Envelope`](super::wire::Envelope) reads them: `status`
+/// a string, `message` (or `msg`) a string or `null`, each at most once.
+#[derive(Default)]
+struct EnvelopeFields {
+    status: Option<String>,
+    message: Option<Option<String>>,
+    data_seen: bool,
 }
 
 impl Index {
@@ -377,7 +413,8 @@ impl Index {
     }
 }
 
-/// `{ …, "data": { … } }`: only `data` is read (the envelope's status was checked already).
+/// `{ "status", "message" | "msg", "data": { … } }`: the envelope's fields, and the cards in
+/// `data`.
 struct OuterSeed<'i>(&'i mut Index);
 
 impl<'de> de::DeserializeSeed<'de> for OuterSeed<'_> {
@@ -394,10 +431,26 @@ impl<'de> Visitor<'de> for OuterSeed<'_> {
     }
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "data" {
-                map.next_value_seed(DataSeed(&mut *self.0))?;
-            } else {
-                map.next_value::<de::IgnoredAny>()?;
+            let envelope = &mut self.0.envelope;
+            match key.as_ref() {
+                "data" if envelope.data_seen => {
+                    return Err(de::Error::duplicate_field("data"));
+                }
+                "data" => {
+                    envelope.data_seen = true;
+                    map.next_value_seed(DataSeed(&mut *self.0))?;
+                }
+                "status" if envelope.status.is_some() => {
+                    return Err(de::Error::duplicate_field("status"));
+                }
+                "status" => envelope.status = Some(map.next_value()?),
+                "message" | "msg" if envelope.message.is_some() => {
+                    return Err(de::Error::duplicate_field("message"));
+                }
+                "message" | "msg" => envelope.message = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
             }
         }
         Ok(())

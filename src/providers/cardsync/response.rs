@@ -12,37 +12,51 @@ use serde::de::DeserializeOwned;
 /// status, is the typed error.
 pub(super) fn decode_response<T: DeserializeOwned>(response: &ApiResponse) -> Result<Envelope<T>> {
     let envelope = response.json::<Envelope<T>>();
-    let failure = |status: &str, message: Option<&str>| {
-        let mut detail = ProviderError::status(response.status.as_u16());
-        if !status.is_empty() {
-            detail = detail.with_code(status);
-        }
-        if let Some(m) = message {
-            detail = detail.with_message(m);
-        }
-        detail
-    };
     if !response.is_success() {
         let detail = match &envelope {
-            Ok(e) => failure(&e.status, e.message.as_deref()),
-            Err(_) => failure("", None),
+            Ok(e) => failure_detail(response.status.as_u16(), &e.status, e.message.as_deref()),
+            Err(_) => failure_detail(response.status.as_u16(), "", None),
         };
         return Err(response.status_error(detail));
     }
     let envelope = envelope?;
     if envelope.status != "success" {
-        let detail = failure(
-            if envelope.status.is_empty() {
-                "missing status"
-            } else {
-                &envelope.status
-            },
+        return Err(refused_envelope(
+            response.status.as_u16(),
+            &envelope.status,
             envelope.message.as_deref(),
-        );
-        let unauthorized = envelope.message.as_deref() == Some("unauthorized");
-        return Err(Error::refusal(PROVIDER, unauthorized, detail));
+        ));
     }
     Ok(envelope)
+}
+
+/// What CardSync said about a failed request: the HTTP status, the envelope's `status` as
+/// the code and its message.
+fn failure_detail(http: u16, status: &str, message: Option<&str>) -> ProviderError {
+    let mut detail = ProviderError::status(http);
+    if !status.is_empty() {
+        detail = detail.with_code(status);
+    }
+    if let Some(m) = message {
+        detail = detail.with_message(m);
+    }
+    detail
+}
+
+/// The error for a 2xx answer whose envelope's `status` is not `success` (CardSync reports
+/// failures under HTTP 200): a refusal, of the credentials when the message says
+/// `unauthorized`.
+pub(super) fn refused_envelope(http: u16, status: &str, message: Option<&str>) -> Error {
+    let detail = failure_detail(
+        http,
+        if status.is_empty() {
+            "missing status"
+        } else {
+            status
+        },
+        message,
+    );
+    Error::refusal(PROVIDER, message == Some("unauthorized"), detail)
 }
 
 /// `true` for a 2xx whose body is not CardSync's envelope: empty, or JSON without a top-level
@@ -76,11 +90,27 @@ pub(super) fn acknowledged(response: &ApiResponse) -> Result<()> {
     decode_response::<serde::de::IgnoredAny>(response).map(drop)
 }
 
-/// A results answer checked as every answer is (HTTP status, the body's `status`), then
-/// indexed in place.
-pub(super) fn compact_results(response: ApiResponse) -> Result<CompactResults> {
-    decode_response::<serde::de::IgnoredAny>(&response)?;
-    CompactResults::parse(response.body)
+/// A results answer checked as every answer is (HTTP status, the body's `status`), and
+/// indexed in place. A 2xx body is read once: the index reads the envelope's `status` and
+/// message on its way to the cards (a results body is the largest answer CardSync gives, and
+/// reading it a second time only to check the envelope cost a fifth of its decoding). When the
+/// index cannot read it, the error is the one the envelope check gives, if it gives one (a
+/// failure envelope with an odd `data`), as when the check came first.
+pub(super) fn compact_results(mut response: ApiResponse) -> Result<CompactResults> {
+    if !response.is_success() {
+        decode_response::<serde::de::IgnoredAny>(&response)?;
+    }
+    let http = response.status.as_u16();
+    let envelope_error = |body: &[u8]| {
+        match serde_json::from_slice::<Envelope<serde::de::IgnoredAny>>(body) {
+            Err(e) => Some(Error::decode_json(PROVIDER, http, &e, body)),
+            Ok(e) if e.status != "success" => {
+                Some(refused_envelope(http, &e.status, e.message.as_deref()))
+            }
+            Ok(_) => None,
+        }
+    };
+    CompactResults::parse(http, std::mem::take(&mut response.body), envelope_error)
 }
 
 pub(super) fn compact_results_from(status: u16, body: Vec<u8>) -> Result<CompactResults> {
@@ -104,6 +134,7 @@ pub(super) fn require_data<T>(envelope: Envelope<T>, what: &str, body_hint: &[u8
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+    use reqwest::StatusCode;
 
     fn answer(status: u16, body: &str) -> ApiResponse {
         ApiResponse::answered(PROVIDER, status, body)
@@ -133,5 +164,61 @@ mod tests {
         assert_eq!(envelope.status, "success");
         assert!(acknowledged(&answer(200, "")).is_ok());
         assert!(acknowledged(&answer(200, "<html>gateway</html>")).is_err());
+    }
+
+    /// A results body is read once, the envelope with the cards: every answer the envelope
+    /// check refuses is refused with the very error it gives (failures under 200, a missing
+    /// or odd `status`, repeated fields, a body that is not UTF-8), and a success is indexed.
+    #[test]
+    fn results_read_in_one_pass_are_judged_as_the_envelope_check_judges_them() {
+        let refused: [&[u8]; 9] = [
+            include_bytes!("../../../tests/fixtures/cardsync/error_200_invalid_id.json"),
+            br#"{"status":"failure","message":"unauthorized"}"#,
+            br#"{"status":"failure","msg":"try later","data":"not an object"}"#,
+            br#"{"status":"failed","data":{"cards":[{"id":"c1","status":"no_change"}]}}"#,
+            br#"{"message":"no status","data":{"cards":[]}}"#,
+            br#"{"status":"success","status":"success","data":{"cards":[]}}"#,
+            br#"{"status":"success","message":"a","msg":"b","data":{"cards":[]}}"#,
+            br#"{"status":"success","data":{"cards":[]},"data":{"cards":[]}}"#,
+            br#"{"status":1,"data":{"cards":[]}}"#,
+        ];
+        for body in refused {
+            let response = || ApiResponse::new(PROVIDER, StatusCode::OK, body.to_vec());
+            let expected = decode_response::<serde::de::IgnoredAny>(&response())
+                .map(|_| String::from_utf8_lossy(body).into_owned())
+                .expect_err("the envelope check refuses it");
+            let Err(got) = compact_results(response()) else {
+                panic!("indexed: {}", String::from_utf8_lossy(body));
+            };
+            assert_eq!(got.to_string(), expected.to_string());
+            assert_eq!(got.kind(), expected.kind());
+            assert_eq!(
+                got.provider_detail().map(|d| (d.code.clone(), d.message.clone())),
+                expected
+                    .provider_detail()
+                    .map(|d| (d.code.clone(), d.message.clone()))
+            );
+        }
+        let ok = br#"{"status":"success","message":null,"data":{"batch_id":"b1","cards":[{"id":"c1","status":"no_change"},{"id":"c2","status":"closed"}]}}"#;
+        let results = compact_results(ApiResponse::new(PROVIDER, StatusCode::OK, ok.to_vec()))
+            .expect("a success is indexed");
+        assert_eq!(results.len(), 2);
+        assert_eq!(results.batch_id.as_deref(), Some("b1"));
+        // A success envelope whose card is not UTF-8 (the envelope check skips the cards'
+        // strings unread) or without data: the envelope is fine, the results are not.
+        let not_utf8 = b"{\"status\":\"success\",\"data\":{\"cards\":[{\"id\":\"\xff\"}]}}";
+        let error = compact_results(ApiResponse::new(PROVIDER, StatusCode::OK, not_utf8.to_vec()))
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Decode);
+        assert!(error.to_string().contains("not UTF-8"), "{error}");
+        let error = compact_results(answer(200, r#"{"status":"success"}"#)).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Decode);
+        // An error status is judged by the status first, as every answer is.
+        let error = compact_results(answer(
+            401,
+            include_str!("../../../tests/fixtures/cardsync/error_401_unauthorized.json"),
+        ))
+        .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Auth);
     }
 }
