@@ -584,7 +584,7 @@ impl CardSyncClient {
         self.execute(&GetBatchResults { batch_id, event_id }).await
     }
 
-    /// [`CardSyncClient::batch_results`] decoded compactly: the body is kept with a 40-byte
+    /// [`CardSyncClient::batch_results`] decoded compactly: the body is kept with a 24-byte
     /// index per card instead of one owned struct per card (see [`CompactResults`]), for the
     /// 10,000-card pages of a large batch. Same request, same errors.
     ///

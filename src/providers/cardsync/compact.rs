@@ -2,9 +2,11 @@
 //! gives (10,000 cards a page), decoding costs a small fraction of the body on top of the body
 //! itself, instead of one owned struct per card.
 //!
-//! Each card is 40 bytes of index (five `(offset, length)` spans into the body). Strings with
-//! JSON escapes, and values that are not strings (a numeric id), are copied once into a side
-//! buffer. Card numbers stay in the body and are validated into a [`CardNumber`] only when
+//! Each card is 24 bytes of index: where the card's strings start in the body, and each of its
+//! five strings as a 16-bit offset from there and a 16-bit length. Strings with JSON escapes,
+//! and values that are not strings (a numeric id), are copied once into a side buffer; a card
+//! with such a string (or whose strings lie further apart than 16 bits can say) keeps five full
+//! spans in a list of its own. Card numbers stay in the body and are validated into a [`CardNumber`] only when
 //! asked for; the body (and the side buffer) are overwritten with zeros when dropped.
 
 use std::borrow::Cow;
@@ -38,13 +40,74 @@ impl Span {
     };
 }
 
+/// One card of the index: its strings at `base + offset` in the body, `len` bytes each
+/// (`len == SHORT_NONE`: absent), in the order id, SE number, card, expiry, status. With
+/// `base == WIDE` the card's strings are in [`CompactResults::wide`], at the index the first
+/// field's `offset` (low half) and `len` (high half) spell.
+///
+/// 24 bytes where five full spans take 40: the index is what a compact decoding adds to the
+/// body (about 90 bytes a card in a batch's results), and issue 25 asks that a results fetch
+/// peak below twice the body.
 #[derive(Clone, Copy)]
 struct CompactCard {
-    id: Span,
-    se_number: Span,
-    card: Span,
-    exp: Span,
-    status: Span,
+    base: u32,
+    fields: [Short; 5],
+}
+
+/// A string relative to its card's `base`.
+#[derive(Clone, Copy)]
+struct Short {
+    offset: u16,
+    len: u16,
+}
+
+const SHORT_NONE: u16 = u16::MAX;
+const WIDE: u32 = u32::MAX;
+
+impl CompactCard {
+    /// The card's five spans in the compact form, when they fit it: every string present is
+    /// in the body (an empty one anywhere), within 16 bits of the first.
+    fn short(spans: &[Span; 5]) -> Option<CompactCard> {
+        // Body offsets are below `SIDE`, so `WIDE` is never a real start.
+        let mut base = WIDE;
+        for span in spans.iter().filter(|s| s.len != NONE && s.len != 0) {
+            if span.start & SIDE != 0 {
+                return None;
+            }
+            base = base.min(span.start);
+        }
+        if base == WIDE {
+            base = 0;
+        }
+        let mut fields = [Short {
+            offset: 0,
+            len: SHORT_NONE,
+        }; 5];
+        for (field, span) in fields.iter_mut().zip(spans) {
+            if span.len == NONE {
+                continue;
+            }
+            if span.len == 0 {
+                field.len = 0;
+                continue;
+            }
+            field.offset = u16::try_from(span.start - base).ok()?;
+            field.len = u16::try_from(span.len).ok().filter(|&l| l != SHORT_NONE)?;
+        }
+        Some(CompactCard { base, fields })
+    }
+
+    /// A card whose spans are `wide[index]`.
+    fn wide(index: usize) -> std::result::Result<CompactCard, Error> {
+        let index = u32::try_from(index)
+            .map_err(|_| Error::decode(PROVIDER, 200, "results body too large", b""))?;
+        let mut fields = [Short { offset: 0, len: 0 }; 5];
+        fields[0] = Short {
+            offset: index as u16,
+            len: (index >> 16) as u16,
+        };
+        Ok(CompactCard { base: WIDE, fields })
+    }
 }
 
 /// Batch or subscription results, decoded compactly ([`super::CardSyncClient::batch_results_compact`]).
@@ -54,6 +117,8 @@ pub struct CompactResults {
     body: String,
     side: String,
     cards: Vec<CompactCard>,
+    /// The spans of the cards that do not fit [`CompactCard`]'s short form.
+    wide: Vec<[Span; 5]>,
     /// The batch (batch results only).
     pub batch_id: Option<String>,
     /// The state.
@@ -198,12 +263,26 @@ impl CompactResults {
     }
 
     fn view(&self, c: &CompactCard) -> ResultRef<'_> {
+        let [id, se_number, card, exp, status] = if c.base == WIDE {
+            let index = usize::from(c.fields[0].offset) | usize::from(c.fields[0].len) << 16;
+            self.wide
+                .get(index)
+                .map_or([None; 5], |spans| spans.map(|s| self.text(s)))
+        } else {
+            c.fields.map(|f| {
+                if f.len == SHORT_NONE {
+                    return None;
+                }
+                let start = c.base as usize + usize::from(f.offset);
+                self.body.get(start..start + usize::from(f.len))
+            })
+        };
         ResultRef {
-            id: self.text(c.id).unwrap_or(""),
-            se_number: self.text(c.se_number),
-            card: self.text(c.card),
-            exp: self.text(c.exp),
-            status: self.text(c.status).unwrap_or(""),
+            id: id.unwrap_or(""),
+            se_number,
+            card,
+            exp,
+            status: status.unwrap_or(""),
         }
     }
 
@@ -286,6 +365,7 @@ impl CompactResults {
             cards: Vec::with_capacity(
                 memchr::memmem::find_iter(body.as_bytes(), b"\"status\"").count(),
             ),
+            wide: Vec::new(),
             batch_id: None,
             status: None,
             stats: Stats::default(),
@@ -324,6 +404,7 @@ impl CompactResults {
         let Index {
             mut side,
             cards,
+            wide,
             batch_id,
             status,
             stats,
@@ -333,6 +414,7 @@ impl CompactResults {
             body: std::mem::take(&mut *body),
             side: std::mem::take(&mut *side),
             cards,
+            wide,
             batch_id,
             status,
             stats,
@@ -346,6 +428,7 @@ struct Index {
     body_len: usize,
     side: Zeroizing<String>,
     cards: Vec<CompactCard>,
+    wide: Vec<[Span; 5]>,
     batch_id: Option<String>,
     status: Option<BatchState>,
     stats: Stats,
@@ -401,12 +484,19 @@ impl Index {
     }
 
     fn push(&mut self, card: CardCow<'_>) -> std::result::Result<(), Error> {
-        let card = CompactCard {
-            id: self.span(Some(card.id.unwrap_or(Cow::Borrowed(""))))?,
-            se_number: self.span(card.se_number)?,
-            card: self.span(card.card)?,
-            exp: self.span(card.exp)?,
-            status: self.span(Some(card.status.unwrap_or(Cow::Borrowed(""))))?,
+        let spans = [
+            self.span(Some(card.id.unwrap_or(Cow::Borrowed(""))))?,
+            self.span(card.se_number)?,
+            self.span(card.card)?,
+            self.span(card.exp)?,
+            self.span(Some(card.status.unwrap_or(Cow::Borrowed(""))))?,
+        ];
+        let card = match CompactCard::short(&spans) {
+            Some(card) => card,
+            None => {
+                self.wide.push(spans);
+                CompactCard::wide(self.wide.len() - 1)?
+            }
         };
         self.cards.push(card);
         Ok(())
@@ -594,4 +684,56 @@ fn lenient_cow<'de, D: Deserializer<'de>>(
         }
     }
     d.deserialize_any(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cards in the 24-byte form and cards that do not fit it (a string in the side buffer,
+    /// one of 65,535 bytes or more, strings further apart than 16 bits can say), in one
+    /// answer: each reads back exactly, in order.
+    #[test]
+    fn short_and_wide_cards_read_back_exactly() {
+        let long_id = "i".repeat(usize::from(u16::MAX));
+        let padding = "p".repeat(70_000);
+        let cards = [
+            r#"{"id":"c1","card":"4111111111111111","exp":"12/29","status":"updated_card"}"#
+                .to_owned(),
+            format!(r#"{{"id":"{long_id}","status":"closed"}}"#),
+            format!(r#"{{"id":"c3","pad":"{padding}","se_number":"9","status":"no_change"}}"#),
+            r#"{"id":"caf\u00e9","exp":"01/30","status":"valid"}"#.to_owned(),
+            r#"{"id":"","card":null,"se":"77"}"#.to_owned(),
+            r#"{"status":"contact","id":"c6"}"#.to_owned(),
+        ];
+        let body = format!(
+            r#"{{"status":"success","data":{{"batch_id":"b","cards":[{}]}}}}"#,
+            cards.join(",")
+        );
+        let results = CompactResults::from_body(200, body.into_bytes()).unwrap();
+        assert_eq!(results.len(), 6);
+        // The first, fifth and sixth fit the short form; the others are wide.
+        let wide: Vec<bool> = results.cards.iter().map(|c| c.base == WIDE).collect();
+        assert_eq!(wide, [false, true, true, true, false, false]);
+        let read: Vec<_> = results
+            .iter()
+            .map(|r| (r.id.to_owned(), r.se_number, r.card.is_some(), r.exp, r.status))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("c1".to_owned(), None, true, Some("12/29"), "updated_card"),
+                (long_id.clone(), None, false, None, "closed"),
+                ("c3".to_owned(), Some("9"), false, None, "no_change"),
+                ("caf\u{e9}".to_owned(), None, false, Some("01/30"), "valid"),
+                (String::new(), Some("77"), false, None, ""),
+                ("c6".to_owned(), None, false, None, "contact"),
+            ]
+        );
+        assert_eq!(
+            results.get(0).and_then(|r| r.card()).map(|c| c.last4().to_owned()),
+            Some("1111".to_owned())
+        );
+        assert_eq!(std::mem::size_of::<CompactCard>(), 24);
+    }
 }
