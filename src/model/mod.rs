@@ -103,6 +103,82 @@ where
     check_ids_with(IdHashSet::with_expected(ids.size_hint().0), ids, each)
 }
 
+/// Cards from which [`check_cards`] hashes the ids and checks the cards on two threads.
+const TWO_THREADS_FROM: usize = 32_768;
+
+/// [`check_card_ids_then`] over a list of cards, `each` checking the rest of each card: from
+/// [`TWO_THREADS_FROM`] cards, each half of the list is hashed and checked on its own thread
+/// (the ids' strings and the cards are read once, by whichever thread takes them), and the
+/// hashes then go into the set in list order on this thread, as far as the first problem
+/// found. The error is the one [`check_card_ids_then`] gives: the first problem in list
+/// order, and for one card, a refused id before a repeated one before what `each` finds.
+pub(crate) fn check_cards(
+    cards: &[CardToUpdate],
+    each: &(dyn Fn(usize) -> Result<()> + Sync),
+) -> Result<()> {
+    /// Hashes inserted at a time (so that the set's cache misses overlap).
+    const BATCH: usize = 4096;
+    if cards.len() < TWO_THREADS_FROM {
+        return check_card_ids_then(cards.iter().map(|c| c.id.as_str()), each);
+    }
+    let mut seen = IdHashSet::with_expected(cards.len());
+    let mut hashes = vec![0u64; cards.len()];
+    let middle = cards.len() / 2;
+    // The first card of a half with a refused id or a problem `each` found.
+    let first_problem = {
+        let set = &seen;
+        let half = |offset: usize, out: &mut [u64]| -> Option<(usize, Error)> {
+            let mut first = None;
+            for (k, slot) in out.iter_mut().enumerate() {
+                let index = offset + k;
+                let id = cards[index].id.as_str();
+                *slot = set.hash(id);
+                if first.is_none() {
+                    first = check_caller_id(index, id)
+                        .and_then(|()| each(index))
+                        .err()
+                        .map(|e| (index, e));
+                }
+            }
+            first
+        };
+        let (front, back) = hashes.split_at_mut(middle);
+        std::thread::scope(|scope| {
+            let back = scope.spawn(|| half(middle, back));
+            let front = half(0, front);
+            let back = back
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            front.or(back)
+        })
+    };
+    let limit = first_problem.as_ref().map_or(cards.len(), |(at, _)| at + 1);
+    let mut fresh = Vec::with_capacity(BATCH);
+    for (batch, chunk) in hashes[..limit].chunks(BATCH).enumerate() {
+        fresh.clear();
+        seen.insert_all(chunk, &mut fresh);
+        for (k, &new) in fresh.iter().enumerate() {
+            let index = batch * BATCH + k;
+            let id = &cards[index].id;
+            // A hash seen before: the same id, or (about 3 × 10⁻⁸ for a million ids) another
+            // one with the same hash, which is not a repeat.
+            if new || !cards[..index].iter().any(|earlier| earlier.id == *id) {
+                continue;
+            }
+            // A repeat comes before what `each` finds on the same card. (A refused id never
+            // ties with a repeat: its first occurrence was refused already.)
+            return Err(Error::invalid(
+                format!("cards[id={id}].id"),
+                crate::error::InputProblem::Duplicate,
+            ));
+        }
+    }
+    match first_problem {
+        Some((_, error)) => Err(error),
+        None => Ok(()),
+    }
+}
+
 /// [`check_card_ids_then`] with the set it keeps the hashes in.
 fn check_ids_with<'a>(
     mut seen: IdHashSet,
@@ -178,6 +254,63 @@ mod tests {
         let error =
             check_ids_with(IdHashSet::all_colliding(), bad_then_repeat, |_| Ok(())).unwrap_err();
         assert!(error.to_string().contains("cards[2].id"), "{error}");
+    }
+
+    /// From [`TWO_THREADS_FROM`] cards the check runs on two threads: it gives exactly the
+    /// error the one-thread check gives, wherever the problems fall (either half, across the
+    /// middle, several on one card), and passes a clean list.
+    #[test]
+    fn the_two_thread_check_gives_the_one_thread_checks_error() {
+        let n = TWO_THREADS_FROM + 1_000;
+        let middle = n / 2;
+        let build = |ids: &[(usize, &str)]| -> Vec<CardToUpdate> {
+            (0..n)
+                .map(|i| {
+                    let id = ids
+                        .iter()
+                        .find(|(at, _)| *at == i)
+                        .map_or_else(|| format!("card-{i}"), |(_, id)| (*id).to_owned());
+                    CardToUpdate::token(id, crate::ids::ProviderId::Acquired, "123456")
+                })
+                .collect()
+        };
+        /// Ids placed at positions, and the positions `each` refuses.
+        type Case<'a> = (Vec<(usize, &'a str)>, Vec<usize>);
+        let cases: Vec<Case> = vec![
+            (vec![], vec![]),
+            (vec![], vec![n - 1]),
+            (vec![], vec![middle + 3, 10]),
+            (vec![(5, "card-1")], vec![]),
+            // The earlier id in the front half, its repeat in the back half.
+            (vec![(middle + 7, "card-3")], vec![middle + 9]),
+            (vec![(middle + 7, "card-3")], vec![middle + 5]),
+            // One card repeated and refused by `each`: the repeat comes first.
+            (vec![(middle + 7, "card-3")], vec![middle + 7]),
+            // A refused id, repeated: refused where it first appears.
+            (vec![(20, "card-\u{7}"), (30, "card-\u{7}")], vec![]),
+            (vec![(middle, "")], vec![middle]),
+            (vec![(n - 1, "card-0"), (middle - 1, "card-0")], vec![]),
+        ];
+        for (ids, refused) in cases {
+            let cards = build(&ids);
+            let each = |i: usize| -> Result<()> {
+                if refused.contains(&i) {
+                    Err(Error::invalid(
+                        format!("cards[{i}].card"),
+                        crate::error::InputProblem::Missing,
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            let two = check_cards(&cards, &each);
+            let one = check_card_ids_then(cards.iter().map(|c| c.id.as_str()), each);
+            assert_eq!(
+                two.map_err(|e| e.to_string()),
+                one.map_err(|e| e.to_string()),
+                "ids {ids:?}, refused {refused:?}"
+            );
+        }
     }
 
     /// The ASCII fast path and the general check agree at every boundary: the limit counts

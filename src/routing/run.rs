@@ -17,7 +17,7 @@ use crate::model::stream::{Lane, LaneFeed, stream_address};
 use crate::model::{
     BoxFuture, CardSource, CardToUpdate, Chunk, ChunkObserver, ChunkOutcome, ChunkRecord,
     DuplicateIds, IdHashSet, Proceed, StreamOptions, StreamReceipt, SubmissionReceipt,
-    SubscribeRequest, check_caller_id, check_card_ids_then,
+    SubscribeRequest, check_caller_id, check_cards,
 };
 use crate::provider::Provider;
 use crate::submission::ReceiptCollector;
@@ -42,7 +42,7 @@ pub(super) async fn submit_all(
     cards: Vec<CardToUpdate>,
     subscription: Option<SubscribeRequest>,
 ) -> Result<SubmissionReceipt> {
-    check_card_ids_then(cards.iter().map(|c| c.id.as_str()), |index| {
+    check_cards(&cards, &|index| {
         router.route_index(&cards[index], true).map(drop)
     })?;
     let mut collector = ReceiptCollector::default();
