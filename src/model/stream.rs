@@ -63,6 +63,24 @@ pub(crate) struct Lane {
     /// How many cards the lane will likely be given (the input's lower bound): what the
     /// driver's duplicate-id set is sized for when the lane's own stream cannot promise it.
     pub(crate) expected: usize,
+    /// Set for a one-lane router's provider that streams on the crate's driver
+    /// ([`Provider::streams_on_the_crate_driver`](crate::Provider::streams_on_the_crate_driver)):
+    /// the driver is handed the router's input itself and checks each card's caller id and
+    /// route with this as it reads it, numbering the cards itself.
+    pub(crate) route: Option<RouteCheck>,
+}
+
+/// What [`RouteCheck`] calls: the card at an input position, checked.
+pub(crate) type CheckCard = dyn Fn(u64, &CardToUpdate) -> crate::error::Result<()> + Send + Sync;
+
+/// A router's check of one card (its caller id, then its route), by input position.
+#[derive(Clone)]
+pub(crate) struct RouteCheck(pub(crate) std::sync::Arc<CheckCard>);
+
+impl std::fmt::Debug for RouteCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RouteCheck")
+    }
 }
 
 /// The address of a stream's state: the same for the same boxed stream, so that a driver can
@@ -82,9 +100,10 @@ pub(crate) type PositionedCard = (u64, CardToUpdate);
 /// card: what a routed run adds to a provider's driver is the router's own reading, checking
 /// and handing over (issue 24 asks that to stay small).
 ///
-/// A router with one lane hands its driver no batches: its stream yields every card it reads
-/// and refuses itself, and publishes each card's input position here ([`LaneFeed::publish`])
-/// for the driver to read.
+/// A router with one lane hands its driver no batches: the input itself, to a driver that
+/// checks the routes ([`Lane::route`]), or a stream that yields every card it reads and
+/// refuses itself, and publishes each card's input position here ([`LaneFeed::publish`]) for
+/// the driver to read.
 #[derive(Default)]
 pub(crate) struct LaneFeed {
     /// The input position of the card the lane's stream yielded last: written and read on

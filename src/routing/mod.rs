@@ -319,6 +319,27 @@ impl Router {
         })
     }
 
+    /// The check a one-lane run's driver makes of each card it reads (see
+    /// [`Provider::streams_on_the_crate_driver`]): its caller id, then its route, as a
+    /// one-lane router's own stream checks them. The driver outlives no borrow, so the check
+    /// holds a copy of the rules and providers (a few `Arc`s), made once per run.
+    pub(crate) fn route_check(&self) -> crate::model::stream::RouteCheck {
+        let router = Router {
+            providers: self.providers.clone(),
+            rules: self.rules.clone(),
+            rule_lane: self.rule_lane.clone(),
+            lanes: self.lanes.clone(),
+            every_number_rule: self.every_number_rule,
+            capabilities: self.capabilities,
+            subscription_chunk: self.subscription_chunk,
+            subscription: SubscribeRequest::new(Vec::new()),
+        };
+        crate::model::stream::RouteCheck(Arc::new(move |position, card| {
+            crate::model::check_caller_id(position as usize, &card.id)?;
+            router.route_index(card, false).map(drop)
+        }))
+    }
+
     /// The index of the rule that takes `card`. The provider's input check runs for rules that
     /// fall through (it decides where the card goes) and, with `check_all`, for the rule that
     /// takes it too; in a stream it is left to the lane, whose provider makes the same check

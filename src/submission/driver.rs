@@ -16,8 +16,8 @@ use super::{
 use crate::error::{Delivery, Error, InputProblem, Result};
 use crate::ids::{JobKind, ProviderId};
 use crate::model::{
-    AcceptedJob, CardToUpdate, IdHashSet, LaneFeed, PlacedCard, PositionedCard, SubmissionReceipt,
-    check_caller_id, check_cards, stream_address,
+    AcceptedJob, CardToUpdate, IdHashSet, LaneFeed, PlacedCard, PositionedCard, RouteCheck,
+    SubmissionReceipt, check_caller_id, check_cards, stream_address,
 };
 
 /// A provider's chunking rules: validates each card and says when a chunk is full.
@@ -162,6 +162,7 @@ pub(crate) async fn drive(
     let lane = options.lane.as_ref().map(|l| LaneTap {
         feed: l.feed.clone(),
         whole_batches: l.stream == Some(given),
+        route: l.route.clone(),
     });
     let mut driver = Driver {
         provider,
@@ -419,6 +420,9 @@ struct LaneTap {
     /// The driver was given the router's stream itself ([`Lane::stream`](crate::model::stream::Lane::stream)): each batch's cards
     /// are taken from the feed in one go.
     whole_batches: bool,
+    /// The driver reads a one-lane router's input itself, and checks each card's caller id
+    /// and route with this ([`Lane::route`](crate::model::stream::Lane::route)).
+    route: Option<RouteCheck>,
 }
 
 /// Pulls cards and fills chunks. Rejections are kept for the driver to hand to the observer,
@@ -453,18 +457,23 @@ impl<P: Planner> Producer<'_, P> {
                         Some(lane) if lane.whole_batches => {
                             (lane.feed.take(&mut self.lane_cards), card)
                         }
-                        Some(lane) => (lane.feed.last_position(), card),
-                        None => (self.cards_read, card),
+                        Some(LaneTap {
+                            route: None, feed, ..
+                        }) => (feed.last_position(), card),
+                        Some(_) | None => (self.cards_read, card),
                     }
                 }
             };
             self.cards_read += 1;
             // A `Vec` form checked every card before the first request; in a routed run the
-            // router checked the caller id already.
+            // router checked the caller id already, unless it left the route to the driver.
             let checked = if self.prechecked {
                 Ok(())
             } else {
-                match self.lane {
+                match &self.lane {
+                    Some(LaneTap {
+                        route: Some(route), ..
+                    }) => (route.0)(position, &card),
                     Some(_) => Ok(()),
                     None => check_caller_id(position as usize, &card.id),
                 }

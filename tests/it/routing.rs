@@ -1187,3 +1187,97 @@ async fn refused_cards_are_reported_at_their_positions(second_lane: bool) {
     assert_eq!(at_cardsync.get("shared"), Some(&1));
     assert!(at_cardsync.values().all(|&times| times == 1));
 }
+
+/// A one-lane router hands the crate's own CardSync client its input as it is (the driver
+/// checks each card's id and route as it reads it), and a wrapper of that client only the
+/// cards a rule takes: the two runs refuse the same cards at the same positions for the same
+/// reasons, send the others in the same chunks, and count the same cards read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_lane_router_refuses_alike_whether_its_driver_or_its_stream_checks_the_routes() {
+    let f = fleet().await;
+    let n = 12_000u64;
+    let cards = |prefix: &'static str| {
+        (0..n).map(move |i| match i % 1000 {
+            // No rule takes another provider's token.
+            999 => CardToUpdate::token(format!("{prefix}{i}"), ProviderId::Acquired, "123456"),
+            // A caller id the crate refuses.
+            500 => CardToUpdate::pan(format!("{prefix}\u{7}{i}"), pan("4111111111111111"), exp()),
+            // The id of the card before it.
+            250 => CardToUpdate::pan(format!("{prefix}{}", i - 1), pan("4111111111111111"), exp()),
+            _ => CardToUpdate::pan(format!("{prefix}{i}"), pan("4111111111111111"), exp()),
+        })
+    };
+    let mut seen = Vec::new();
+    for (prefix, router) in [
+        (
+            "raw-",
+            cards_to_cardsync(&f, f.cardsync_client.clone(), false),
+        ),
+        (
+            "wrapped-",
+            cards_to_cardsync(
+                &f,
+                Inspecting {
+                    inner: f.cardsync_client.clone(),
+                    seen: Arc::default(),
+                },
+                false,
+            ),
+        ),
+    ] {
+        let mut reports = Reports::default();
+        let receipt = router
+            .submit_stream(
+                card_stream(cards(prefix)),
+                StreamOptions::default(),
+                &mut reports,
+            )
+            .await
+            .unwrap();
+        let mut rejected: Vec<(u64, Option<InputProblem>)> = reports
+            .rejected
+            .iter()
+            .map(|(position, _, problem)| (*position, problem.clone()))
+            .collect();
+        rejected.sort_by_key(|(position, _)| *position);
+        let mut positions = reports.chunk_positions.clone();
+        positions.sort_unstable();
+        seen.push((
+            receipt.cards_read(),
+            receipt.rejected(),
+            receipt.accepted_cards(),
+            rejected,
+            positions,
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+    let (cards_read, rejected, accepted, refused, positions) = &seen[0];
+    assert_eq!(*cards_read, n);
+    assert_eq!(*rejected, 36);
+    assert_eq!(*accepted, n - 36);
+    let expected: Vec<u64> = (0..n)
+        .filter(|i| [250, 500, 999].contains(&(i % 1000)))
+        .collect();
+    assert_eq!(
+        refused.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        expected
+    );
+    for (position, problem) in refused {
+        match position % 1000 {
+            999 => assert!(
+                matches!(problem, Some(InputProblem::NoRoute { .. })),
+                "{problem:?}"
+            ),
+            250 => assert_eq!(problem, &Some(InputProblem::Duplicate)),
+            _ => assert!(
+                matches!(problem, Some(InputProblem::Format { .. })),
+                "{problem:?}"
+            ),
+        }
+    }
+    assert_eq!(positions.len() as u64, n - 36);
+    // Each card reached CardSync once.
+    let at_cardsync = f.cardsync.cards_received();
+    assert_eq!(at_cardsync.len() as u64, 2 * (n - 36));
+    assert!(at_cardsync.values().all(|&times| times == 1));
+}

@@ -290,6 +290,10 @@ impl Provider for CardSyncClient {
         Box::pin(self.submit_cards(cards))
     }
 
+    fn streams_on_the_crate_driver(&self) -> bool {
+        true
+    }
+
     fn submit_stream<'a>(
         &'a self,
         cards: BoxStream<'a, CardToUpdate>,
