@@ -877,8 +877,9 @@ pub(super) async fn stream(
         stopped: Mutex::new(None),
     };
     let lanes_count = router.lanes.len();
-    // One lane that sends (not a subscription lane, which groups its cards itself): its driver
-    // reads the input through a thin check, and the hub only collects the refused cards.
+    // One lane that sends (not a subscription lane, which groups its cards itself): its
+    // driver reads the input itself and checks each card's route (the crate's providers), or
+    // through a thin check whose refused cards the hub collects (any other provider).
     let sole_sender = lanes_count == 1 && router.lanes[0].1 != Flow::Subscribe;
     let (input, mut sole) = if sole_sender {
         let nothing: BoxStream<'_, CardToUpdate> = Box::pin(futures::stream::empty());
