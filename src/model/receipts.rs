@@ -1,6 +1,8 @@
 //! What a provider answers: receipts of submissions and removals, job reports, account-update
 //! and webhook receipts.
 
+use compact_str::CompactString;
+
 use crate::error::Error;
 use crate::ids::{JobKind, JobRef, ProviderId};
 use crate::outcome::CardUpdate;
@@ -11,8 +13,10 @@ use crate::outcome::CardUpdate;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PlacedCard {
-    /// The caller's id.
-    pub(crate) id: String,
+    /// The caller's id: inline when it fits in 24 bytes (most ids do), so that a large
+    /// receipt is not one heap string a card to allocate and free; a longer id keeps the
+    /// heap buffer it was given, moved, not copied.
+    pub(crate) id: CompactString,
     /// The provider's record reference, when it gives one and the crate could tell which of the
     /// provider's records is this card's.
     pub(crate) provider_ref: Option<String>,
@@ -47,7 +51,7 @@ impl PlacedCard {
     /// that key cards by the caller's id).
     pub fn new(id: impl Into<String>, provider_ref: Option<String>) -> Self {
         PlacedCard {
-            id: id.into(),
+            id: CompactString::from(id.into()),
             provider_ref,
             confirmed: true,
         }
@@ -56,7 +60,7 @@ impl PlacedCard {
     /// A card the provider accepted without saying which of its records is this card's.
     pub fn unconfirmed(id: impl Into<String>) -> Self {
         PlacedCard {
-            id: id.into(),
+            id: CompactString::from(id.into()),
             provider_ref: None,
             confirmed: false,
         }
@@ -456,4 +460,33 @@ pub struct WebhookReceipt {
     pub ids: Vec<String>,
     /// The events registered, in the provider's words.
     pub events: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CardToUpdate;
+
+    /// Issue 25: a `Vec` submission's per-card receipt is no larger than the input it
+    /// describes. A placed card is smaller than a card to update, and an id of up to 24 bytes
+    /// (`customer-1000000`, a 24-character key) is held inline, with no heap string of its own
+    /// to allocate and free; a longer one keeps the buffer it was given.
+    #[test]
+    fn a_placed_card_is_no_larger_than_the_card_it_describes() {
+        assert!(std::mem::size_of::<PlacedCard>() <= std::mem::size_of::<CardToUpdate>());
+        for id in ["customer-1000000", "cus_0123456789abcdefghij"] {
+            let placed = PlacedCard::new(id, None);
+            assert_eq!(placed.id(), id);
+            assert!(!placed.id.is_heap_allocated(), "{id}");
+        }
+        let long = "order-7d7366c9-b656-4b9a-bff2-2829c3b9ce66".to_owned();
+        let buffer = long.as_ptr();
+        let placed = PlacedCard::new(long, Some("cssr_1".into()));
+        assert_eq!(
+            placed.id().as_ptr(),
+            buffer,
+            "a long id is moved, not copied"
+        );
+        assert_eq!(placed.provider_ref(), Some("cssr_1"));
+    }
 }

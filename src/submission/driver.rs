@@ -526,9 +526,45 @@ fn record(receipt: &mut StreamReceipt, chunk: &Chunk, outcome: ChunkOutcome) {
 /// The `Vec` API on top of the driver: keeps every id, and builds the per-card receipt.
 #[derive(Default)]
 pub(crate) struct ReceiptCollector {
-    /// Per chunk seq: the ids, and the provider references of an accepted chunk.
-    chunks: HashMap<u64, (Vec<String>, Option<Vec<String>>)>,
+    /// Per chunk seq: its cards as placed (an accepted chunk) or their ids (any other).
+    chunks: HashMap<u64, CollectedChunk>,
     rejected: Vec<(String, Error)>,
+}
+
+/// One chunk's cards as the collector keeps them until the receipt is built.
+enum CollectedChunk {
+    /// Accepted: each card placed, with the provider's reference when it gave one a card.
+    /// Built as the chunk settles, while later chunks' requests are in flight, so that the
+    /// ids' conversion (and the freeing of their input strings) overlaps the run instead of
+    /// following it.
+    Placed(Vec<PlacedCard>),
+    /// Not accepted: the caller's ids, for the failed chunk.
+    Ids(Vec<String>),
+}
+
+impl CollectedChunk {
+    /// The cards of an accepted chunk; `refs` pairs with the ids only when it names every card.
+    fn placed(ids: Vec<String>, refs: Option<&[String]>) -> Vec<PlacedCard> {
+        match refs {
+            Some(refs) if refs.len() == ids.len() => ids
+                .into_iter()
+                .zip(refs)
+                .map(|(id, r)| PlacedCard::new(id, Some(r.clone())))
+                .collect(),
+            _ => ids
+                .into_iter()
+                .map(|id| PlacedCard::new(id, None))
+                .collect(),
+        }
+    }
+
+    /// The caller's ids, whichever way they were kept.
+    fn into_ids(self) -> Vec<String> {
+        match self {
+            CollectedChunk::Placed(cards) => cards.into_iter().map(|c| c.id.into()).collect(),
+            CollectedChunk::Ids(ids) => ids,
+        }
+    }
 }
 
 impl fmt::Debug for ReceiptCollector {
@@ -545,11 +581,14 @@ impl ChunkObserver for ReceiptCollector {
         chunk: Chunk,
         outcome: &'a ChunkOutcome,
     ) -> BoxFuture<'a, Result<()>> {
-        let refs = match outcome {
-            ChunkOutcome::Accepted { card_refs, .. } => card_refs.clone(),
-            _ => None,
+        let seq = chunk.seq;
+        let collected = match outcome {
+            ChunkOutcome::Accepted { card_refs, .. } => CollectedChunk::Placed(
+                CollectedChunk::placed(chunk.into_ids(), card_refs.as_deref()),
+            ),
+            _ => CollectedChunk::Ids(chunk.into_ids()),
         };
-        self.chunks.insert(chunk.seq, (chunk.into_ids(), refs));
+        self.chunks.insert(seq, collected);
         Box::pin(ready(Ok(())))
     }
 
@@ -573,27 +612,28 @@ impl ChunkObserver for ReceiptCollector {
 }
 
 impl ReceiptCollector {
-    /// Joins the collected ids with the driver's records into the per-card receipt.
+    /// Joins the collected cards with the driver's records into the per-card receipt.
     pub(crate) fn into_receipt(mut self, streamed: StreamReceipt) -> Result<SubmissionReceipt> {
         let mut receipt = SubmissionReceipt::new(streamed.provider);
         for record in streamed.chunks {
-            let (ids, refs) = self.chunks.remove(&record.seq).unwrap_or_default();
+            let collected = self.chunks.remove(&record.seq);
             match record.outcome {
-                ChunkOutcome::Accepted { job, state, .. } => {
-                    let cards = match refs {
-                        Some(refs) if refs.len() == ids.len() => ids
-                            .into_iter()
-                            .zip(refs)
-                            .map(|(id, r)| PlacedCard::new(id, Some(r)))
-                            .collect(),
-                        _ => ids
-                            .into_iter()
-                            .map(|id| PlacedCard::new(id, None))
-                            .collect(),
+                ChunkOutcome::Accepted {
+                    job,
+                    state,
+                    card_refs,
+                } => {
+                    let cards = match collected {
+                        Some(CollectedChunk::Placed(cards)) => cards,
+                        Some(CollectedChunk::Ids(ids)) => {
+                            CollectedChunk::placed(ids, card_refs.as_deref())
+                        }
+                        None => Vec::new(),
                     };
                     receipt.accepted.push(AcceptedJob { job, cards, state });
                 }
                 ChunkOutcome::Failed(error) | ChunkOutcome::Unknown(error) => {
+                    let ids = collected.map(CollectedChunk::into_ids).unwrap_or_default();
                     receipt.fail(record.kind, ids, error);
                 }
                 ChunkOutcome::NotSent | ChunkOutcome::Skipped => {}

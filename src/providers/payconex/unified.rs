@@ -325,7 +325,7 @@ impl Provider for PayConexClient {
                         id,
                         provider_ref: Some(r),
                         ..
-                    }) => record_ids.push((id.clone(), r.clone())),
+                    }) => record_ids.push((id.to_string(), r.clone())),
                     RemoveCard::Placed(p) => {
                         return Err(Error::invalid(
                             format!("cards[id={}].provider_ref", p.id),
