@@ -50,6 +50,21 @@ impl IdHashSet {
         }
     }
 
+    /// [`IdHashSet::with_expected`], with the table written once (zeroed by this thread,
+    /// page by page) rather than left to fault in as inserts first touch each page: for a
+    /// caller that builds it ahead, away from the thread that will insert.
+    // `vec![0; n]` would be the lint's faster form precisely because it asks for zeroed
+    // pages and leaves them to fault in at first touch, which is what this avoids.
+    #[allow(clippy::slow_vector_initialization)]
+    pub(crate) fn resident(expected: usize) -> Self {
+        let mut slots = Vec::new();
+        slots.resize(slots_for(expected.min(MAX_PRESIZED_IDS)), 0);
+        IdHashSet {
+            slots,
+            ..IdHashSet::with_expected(0)
+        }
+    }
+
     /// Tests only: a set in which every id has the same hash.
     #[cfg(test)]
     pub(crate) fn all_colliding() -> Self {
@@ -195,6 +210,22 @@ mod tests {
             slots_for(MAX_PRESIZED_IDS),
             IdHashSet::with_expected(usize::MAX).slots.len()
         );
+    }
+
+    /// A table built resident ahead is the presized table, zeroed, and works alike.
+    #[test]
+    fn a_resident_table_is_the_presized_table() {
+        let mut set = IdHashSet::resident(200_000);
+        assert_eq!(
+            set.table_bytes(),
+            IdHashSet::with_expected(200_000).table_bytes()
+        );
+        assert!(set.slots.iter().all(|&slot| slot == 0));
+        assert_eq!(
+            fresh_flags(&mut set, &["a", "b", "a", "c"]),
+            [true, true, false, true]
+        );
+        assert_eq!(set.len(), 3);
     }
 
     #[test]

@@ -58,11 +58,82 @@ struct SeenIds {
     fresh: Vec<bool>,
 }
 
+/// Ids expected from which the set's table is made resident on a blocking thread while the
+/// first chunk is produced (a table of about 1 MiB and more): left to the first check, its
+/// page faults (one a 4 KiB page, a few microseconds each on a virtual machine) came with
+/// the first chunk's inserts and held the driver up by several milliseconds at 1,000,000 ids.
+const RESIDENT_FROM: usize = 1 << 17;
+
+/// A table larger than this many ids is left to fault in as it fills (a stream's size hint
+/// could overstate it, and a resident table is memory taken at once).
+const RESIDENT_UP_TO: usize = 1 << 22;
+
+/// The duplicate-id check's set ([`DuplicateIds::Refuse`]), wherever it is.
+struct IdCheck {
+    /// The set, between checks (`None` while a check has it, or while it is prepared, or
+    /// when the caller guarantees unique ids).
+    seen: Option<SeenIds>,
+    /// A large set being built and made resident on a blocking thread.
+    preparing: Option<tokio::task::JoinHandle<SeenIds>>,
+}
+
+impl IdCheck {
+    /// The check for `mode`, sized for `expected` ids.
+    fn new(mode: DuplicateIds, expected: usize) -> Self {
+        let (seen, preparing) = match mode {
+            DuplicateIds::CallerGuarantees => (None, None),
+            DuplicateIds::Refuse if (RESIDENT_FROM..=RESIDENT_UP_TO).contains(&expected) => (
+                None,
+                Some(tokio::task::spawn_blocking(move || {
+                    SeenIds::resident(expected)
+                })),
+            ),
+            DuplicateIds::Refuse => (Some(SeenIds::new(expected)), None),
+        };
+        IdCheck { seen, preparing }
+    }
+
+    /// Whether ids are checked at all.
+    fn is_on(&self) -> bool {
+        self.seen.is_some() || self.preparing.is_some()
+    }
+
+    /// The set once it is ready.
+    ///
+    /// # Panics
+    ///
+    /// As [`SeenIds::take_duplicates_aside`]: if building the set panicked, or the runtime
+    /// shut down first.
+    async fn ready(&mut self) -> &mut Option<SeenIds> {
+        if let Some(preparing) = self.preparing.take() {
+            self.seen = Some(
+                preparing
+                    .await
+                    .unwrap_or_else(|died| match died.try_into_panic() {
+                        Ok(panic) => std::panic::resume_unwind(panic),
+                        Err(_) => panic!("the runtime shut down while the id set was prepared"),
+                    }),
+            );
+        }
+        &mut self.seen
+    }
+}
+
 impl SeenIds {
     /// `expected`: the input's lower size bound, so that a known-size input never rehashes.
     fn new(expected: usize) -> Self {
         SeenIds {
             set: IdHashSet::with_expected(expected),
+            hashes: Vec::new(),
+            fresh: Vec::new(),
+        }
+    }
+
+    /// [`SeenIds::new`] with every page of the table written once, so that the checks that
+    /// follow take no page faults.
+    fn resident(expected: usize) -> Self {
+        SeenIds {
+            set: IdHashSet::resident(expected),
             hashes: Vec::new(),
             fresh: Vec::new(),
         }
@@ -154,10 +225,7 @@ pub(crate) async fn drive(
         .as_ref()
         .map_or(0, |l| l.expected)
         .max(cards.size_hint().0);
-    let seen = match options.duplicate_ids {
-        DuplicateIds::Refuse => Some(SeenIds::new(expected)),
-        DuplicateIds::CallerGuarantees => None,
-    };
+    let seen = IdCheck::new(options.duplicate_ids, expected);
     let given = stream_address(cards.as_ref().get_ref());
     let lane = options.lane.as_ref().map(|l| LaneTap {
         feed: l.feed.clone(),
@@ -207,8 +275,8 @@ pub(crate) async fn drive(
 struct Driver<'s, 'o, P> {
     provider: ProviderId,
     receipt: StreamReceipt,
-    /// Hashes of the ids seen so far (`None`: the caller guarantees unique ids).
-    seen: Option<SeenIds>,
+    /// Hashes of the ids seen so far (off when the caller guarantees unique ids).
+    seen: IdCheck,
     /// Requests run as tasks (aborted if the driver is dropped); the driver keeps each chunk
     /// too (`sent`, by sequence number), so that its cards are reported even if a task dies.
     in_flight: JoinSet<(u64, ChunkOutcome)>,
@@ -378,7 +446,7 @@ enum Readied {
 /// producer so that the next chunk is built while this one is readied.
 struct Readying<'d, 'o> {
     provider: ProviderId,
-    seen: &'d mut Option<SeenIds>,
+    seen: &'d mut IdCheck,
     observer: &'d mut (dyn ChunkObserver + 'o),
     receipt: &'d mut StreamReceipt,
     next_seq: &'d mut u64,
@@ -388,9 +456,10 @@ impl Readying<'_, '_> {
     /// Refuses the chunk's duplicate ids (telling the observer of each), numbers the chunk and
     /// claims it (the observer's intent, before any request).
     async fn run(self, mut chunk: Chunk) -> Readied {
-        if self.seen.is_some() {
+        if self.seen.is_on() {
             let duplicates;
-            (chunk, duplicates) = SeenIds::take_duplicates_aside(self.seen, chunk).await;
+            (chunk, duplicates) =
+                SeenIds::take_duplicates_aside(self.seen.ready().await, chunk).await;
             for (position, card) in duplicates {
                 let error =
                     Error::invalid(format!("cards[id={}].id", card.id), InputProblem::Duplicate);

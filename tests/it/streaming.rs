@@ -447,20 +447,22 @@ fn batch_cards_with_ids(n: usize, ids: &[(usize, &str)]) -> Vec<CardToUpdate> {
 /// Large chunks have their ids checked on another thread while the next chunk is built: on
 /// either runtime, a repeated id is refused wherever it falls (same chunk, an earlier one,
 /// repeated twice), reported at its position, and every other card is sent exactly once.
-async fn duplicates_in_large_chunks_are_refused_wherever_they_fall() {
+/// With `n` of 131,072 and more, the set's table is built ahead on a blocking thread while
+/// the first chunk is produced, and the first check waits for it.
+async fn duplicates_in_large_chunks_are_refused_wherever_they_fall(n: usize) {
     let (_emu, client) =
         cardsync(CardSyncEmulatorConfig::default().completion(Completion::Manual)).await;
-    let cards = batch_cards_with_ids(30_000, &[]);
+    let cards = batch_cards_with_ids(n, &[]);
     let id = |p: usize| cards[p].id.clone();
     let repeats = [
         (5_000, id(4_999)),   // within chunk 0
         (15_000, id(3)),      // chunk 1 repeats chunk 0
         (20_000, id(3)),      // chunk 2, a third time
         (20_001, id(15_001)), // chunk 2 repeats chunk 1
-        (29_999, id(29_998)), // the last card, within the last chunk
+        (n - 1, id(n - 2)),   // the last card, within the last chunk
     ];
     let replaced: Vec<(usize, &str)> = repeats.iter().map(|(p, id)| (*p, id.as_str())).collect();
-    let cards = batch_cards_with_ids(30_000, &replaced);
+    let cards = batch_cards_with_ids(n, &replaced);
     let mut recorder = Recorder::new(Box::new(|| 0));
     let receipt = client
         .submit_stream(card_stream(cards), StreamOptions::default(), &mut recorder)
@@ -493,22 +495,27 @@ async fn duplicates_in_large_chunks_are_refused_wherever_they_fall() {
             assert!(ids.insert(id.clone()), "{id} sent twice");
         }
     }
-    let kept: BTreeSet<u64> = (0..30_000u64)
+    let kept: BTreeSet<u64> = (0..n as u64)
         .filter(|p| !repeats.iter().any(|(r, _)| *r as u64 == *p))
         .collect();
     assert_eq!(positions, kept);
-    assert_eq!(receipt.accepted_cards(), 29_995);
+    assert_eq!(receipt.accepted_cards(), n as u64 - 5);
     assert_eq!(receipt.rejected(), 5);
 }
 
 #[tokio::test]
 async fn duplicates_in_large_chunks_are_refused_wherever_they_fall_on_one_thread() {
-    duplicates_in_large_chunks_are_refused_wherever_they_fall().await;
+    duplicates_in_large_chunks_are_refused_wherever_they_fall(30_000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_in_large_chunks_are_refused_wherever_they_fall_on_two_threads() {
-    duplicates_in_large_chunks_are_refused_wherever_they_fall().await;
+    duplicates_in_large_chunks_are_refused_wherever_they_fall(30_000).await;
+}
+
+#[tokio::test]
+async fn duplicates_are_refused_alike_when_the_id_set_is_built_ahead() {
+    duplicates_in_large_chunks_are_refused_wherever_they_fall(140_000).await;
 }
 
 /// An observer that cannot record a duplicate stops the run: the chunk the duplicate was
