@@ -260,11 +260,11 @@ impl Provider for AcquiredClient {
         })
     }
 
-    /// One ACCOUNT_UPDATER request (a chunk of one card) per token, streamed.
     fn streams_on_the_crate_driver(&self) -> bool {
         true
     }
 
+    /// One ACCOUNT_UPDATER request (a chunk of one card) per token, streamed.
     fn submit_stream<'a>(
         &'a self,
         cards: BoxStream<'a, CardToUpdate>,
